@@ -1,0 +1,30 @@
+//! Exact stochastic simulation (Gillespie's direct method) of multi-type cell populations, such as
+//! drug-sensitive, drug-tolerant persister and resistant cancer cells, under a drug schedule.
+//!
+//! - [`model`]: the compiled reaction table (division with mutation, death, switching), per exposure,
+//!   with optional density dependence.
+//! - [`schedule`]: piecewise-constant exposure over time (continuous, intermittent, piecewise).
+//! - [`ssa`]: the event loop, and why stopping at breakpoints keeps it exact.
+//! - [`record`]: the record grid (no random numbers consumed).
+//! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
+//! - [`ensemble`]: replicates in parallel; event traces.
+//!
+//! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
+
+pub mod ensemble;
+pub mod error;
+pub mod model;
+pub mod record;
+pub mod rng;
+pub mod run;
+pub mod schedule;
+pub mod ssa;
+
+pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, trace};
+pub use error::{EngineError, Result};
+pub use model::{Capacity, CapacityTarget, Channel, ChannelKind, Model};
+pub use record::UNKNOWN_COUNT;
+pub use rng::RNG_NAME;
+pub use run::RunConfig;
+pub use schedule::{Schedule, Segment};
+pub use ssa::{Outcome, Status};

@@ -1,0 +1,67 @@
+//! Options of one run: initial state, horizon, record grid and caps.
+
+use crate::error::{EngineError, Result};
+use crate::model::Model;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    /// Cells of each state at time 0.
+    pub initial: Vec<u64>,
+    /// Times at which the state is recorded: non-decreasing, within `[0, t_end]`.
+    pub record_times: Vec<f64>,
+    pub t_end: f64,
+    /// Stop a replicate after this many events (`u64::MAX`: no cap).
+    pub max_events: u64,
+    /// Stop a replicate once its total population reaches this size (`u64::MAX`: no cap).
+    pub max_population: u64,
+}
+
+impl RunConfig {
+    pub fn validate(&self, model: &Model) -> Result<()> {
+        let bad = |msg: String| Err(EngineError::InvalidRun(msg));
+        if self.initial.len() != model.n_states() {
+            return bad(format!(
+                "initial has {} counts; the model has {} states",
+                self.initial.len(),
+                model.n_states()
+            ));
+        }
+        if self
+            .initial
+            .iter()
+            .try_fold(0u64, |acc, &n| acc.checked_add(n))
+            .is_none()
+        {
+            return bad("the initial population overflows a 64-bit count".into());
+        }
+        if !self.t_end.is_finite() || self.t_end <= 0.0 {
+            return bad(format!(
+                "t_end is {}; it must be finite and > 0",
+                self.t_end
+            ));
+        }
+        if let Some(t) = self
+            .record_times
+            .iter()
+            .find(|t| !(**t >= 0.0 && **t <= self.t_end))
+        {
+            return bad(format!(
+                "record time {t} is outside [0, t_end = {}]",
+                self.t_end
+            ));
+        }
+        if let Some(pair) = self.record_times.windows(2).find(|w| w[1] < w[0]) {
+            return bad(format!(
+                "record times must be non-decreasing; got {} after {}",
+                pair[1], pair[0]
+            ));
+        }
+        if self.max_events == 0 {
+            return bad("max_events is 0; it must be >= 1".into());
+        }
+        if self.max_population == 0 {
+            return bad("max_population is 0; it must be >= 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! Piecewise-constant drug exposure over time: a list of segments, the tail of which may repeat with a
+//! period. Continuous dosing is one segment; intermittent dosing is an optional delay followed by a
+//! repeating on/off cycle; a piecewise schedule is a plain list.
+//!
+//! Segment `k` covers `[start(k), start(k + 1))`. Every boundary is computed by [`Schedule::segment`]
+//! from integers, so the engine and [`Schedule::segment_at`] agree exactly on which exposure is in
+//! force at any time (no accumulated floating-point drift over many cycles).
+
+use crate::error::{EngineError, Result};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    starts: Vec<f64>,
+    exposures: Vec<usize>,
+    /// `(first repeating segment, period)`.
+    cycle: Option<(usize, f64)>,
+}
+
+/// One stretch of constant exposure, `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Segment {
+    pub index: u64,
+    pub start: f64,
+    pub end: f64,
+    pub exposure: usize,
+}
+
+impl Schedule {
+    pub fn new(
+        starts: Vec<f64>,
+        exposures: Vec<usize>,
+        cycle: Option<(usize, f64)>,
+    ) -> Result<Self> {
+        let bad = |msg: String| Err(EngineError::InvalidSchedule(msg));
+        if starts.is_empty() || starts.len() != exposures.len() {
+            return bad(format!(
+                "a schedule needs one exposure per segment start and at least one segment; got {} starts and {} exposures",
+                starts.len(),
+                exposures.len()
+            ));
+        }
+        if starts[0] != 0.0 {
+            return bad(format!(
+                "the first segment starts at {}; it must start at 0",
+                starts[0]
+            ));
+        }
+        for w in starts.windows(2) {
+            if !(w[1] > w[0]) || !w[1].is_finite() {
+                return bad(format!(
+                    "segment start times must be finite and strictly increasing; got {} after {}",
+                    w[1], w[0]
+                ));
+            }
+        }
+        if let Some((first, period)) = cycle {
+            if first >= starts.len() {
+                return bad(format!("cycle start {first} is not a segment index"));
+            }
+            let span = starts[starts.len() - 1] - starts[first];
+            if !period.is_finite() || !(period > span) {
+                return bad(format!(
+                    "the period is {period}; it must be finite and longer than the cycle's segments ({span})"
+                ));
+            }
+        }
+        Ok(Self {
+            starts,
+            exposures,
+            cycle,
+        })
+    }
+
+    /// A single exposure for all time.
+    #[must_use]
+    pub fn constant(exposure: usize) -> Self {
+        Self {
+            starts: vec![0.0],
+            exposures: vec![exposure],
+            cycle: None,
+        }
+    }
+
+    /// Largest exposure index used (to check it against the model).
+    #[must_use]
+    pub fn max_exposure(&self) -> usize {
+        self.exposures.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Position of segment `index` in the stored list, and the number of whole cycles before it.
+    fn locate(&self, index: u64) -> (usize, u64) {
+        let n = self.starts.len() as u64;
+        match self.cycle {
+            Some((first, _)) if index >= first as u64 => {
+                let len = n - first as u64;
+                let k = index - first as u64;
+                (first + (k % len) as usize, k / len)
+            }
+            _ => (index.min(n - 1) as usize, 0),
+        }
+    }
+
+    fn start(&self, index: u64) -> f64 {
+        let n = self.starts.len() as u64;
+        match self.cycle {
+            None if index >= n => f64::INFINITY,
+            None => self.starts[index as usize],
+            Some(_) => {
+                let (pos, cycles) = self.locate(index);
+                let period = self.cycle.map_or(0.0, |c| c.1);
+                self.starts[pos] + cycles as f64 * period
+            }
+        }
+    }
+
+    /// Segment number `index` (0 is the one starting at time 0).
+    #[must_use]
+    pub fn segment(&self, index: u64) -> Segment {
+        let (pos, _) = self.locate(index);
+        Segment {
+            index,
+            start: self.start(index),
+            end: self.start(index + 1),
+            exposure: self.exposures[pos],
+        }
+    }
+
+    /// The segment in force at time `t >= 0`.
+    #[must_use]
+    pub fn segment_at(&self, t: f64) -> Segment {
+        let first_guess = match self.cycle {
+            Some((first, period)) if t >= self.starts[first] => {
+                let len = (self.starts.len() - first) as u64;
+                let cycles = ((t - self.starts[first]) / period).floor().max(0.0) as u64;
+                let base = first as u64 + cycles * len;
+                let within = self.starts[first..]
+                    .partition_point(|s| s + cycles as f64 * period <= t)
+                    .saturating_sub(1) as u64;
+                base + within
+            }
+            _ => self.starts.partition_point(|s| *s <= t).saturating_sub(1) as u64,
+        };
+        // Correct any rounding in the guess so that start(index) <= t < start(index + 1).
+        let mut index = first_guess;
+        while index > 0 && self.start(index) > t {
+            index -= 1;
+        }
+        while self.start(index + 1) <= t {
+            index += 1;
+        }
+        self.segment(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intermittent() -> Schedule {
+        // off during a 3-day delay, then 14 on / 14 off forever.
+        Schedule::new(vec![0.0, 3.0, 17.0], vec![0, 1, 0], Some((1, 28.0))).unwrap()
+    }
+
+    #[test]
+    fn periodic_segments_follow_the_cycle() {
+        let s = intermittent();
+        let seg: Vec<_> = (0..5).map(|k| s.segment(k)).collect();
+        assert_eq!(
+            seg[0],
+            Segment {
+                index: 0,
+                start: 0.0,
+                end: 3.0,
+                exposure: 0
+            }
+        );
+        assert_eq!(
+            seg[1],
+            Segment {
+                index: 1,
+                start: 3.0,
+                end: 17.0,
+                exposure: 1
+            }
+        );
+        assert_eq!(
+            seg[2],
+            Segment {
+                index: 2,
+                start: 17.0,
+                end: 31.0,
+                exposure: 0
+            }
+        );
+        assert_eq!(
+            seg[3],
+            Segment {
+                index: 3,
+                start: 31.0,
+                end: 45.0,
+                exposure: 1
+            }
+        );
+        assert_eq!(seg[4].start, 45.0);
+    }
+
+    #[test]
+    fn segment_at_agrees_with_segment_boundaries() {
+        let s = intermittent();
+        for k in 0..2000u64 {
+            let seg = s.segment(k);
+            assert_eq!(s.segment_at(seg.start), seg);
+            let mid = 0.5 * (seg.start + seg.end);
+            assert_eq!(s.segment_at(mid), seg);
+            let before_end = f64::from_bits(seg.end.to_bits() - 1);
+            assert_eq!(s.segment_at(before_end).index, k);
+        }
+    }
+
+    #[test]
+    fn plain_list_last_segment_lasts_forever() {
+        let s = Schedule::new(vec![0.0, 1.0], vec![0, 1], None).unwrap();
+        assert_eq!(s.segment(1).end, f64::INFINITY);
+        assert_eq!(s.segment_at(1e300).index, 1);
+        assert_eq!(s.segment_at(0.999).exposure, 0);
+    }
+
+    #[test]
+    fn invalid_schedules_are_rejected() {
+        assert!(Schedule::new(vec![1.0], vec![0], None).is_err());
+        assert!(Schedule::new(vec![0.0, 0.0], vec![0, 1], None).is_err());
+        assert!(Schedule::new(vec![0.0, f64::NAN], vec![0, 1], None).is_err());
+        assert!(Schedule::new(vec![0.0, 5.0], vec![0, 1], Some((0, 5.0))).is_err());
+        assert!(Schedule::new(vec![0.0], vec![0, 1], None).is_err());
+    }
+}

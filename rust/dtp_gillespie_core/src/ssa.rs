@@ -1,0 +1,259 @@
+//! The exact event loop: Gillespie's direct method with schedule breakpoints.
+//!
+//! # Why stopping at breakpoints is exact
+//!
+//! Between two breakpoints of the schedule every propensity is constant (or, with density dependence,
+//! constant until the next event), so the time to the next event is exponential with rate `a0`, the
+//! total propensity. If the drawn event time falls at or beyond the next breakpoint, the event is
+//! discarded, the clock is set to the breakpoint, the rates of the new exposure are installed and a
+//! fresh waiting time is drawn. This is exact because the exponential distribution is memoryless:
+//! given that no event happened in `[t, s)`, the remaining waiting time at `s` under the old rates
+//! would again be exponential, and under the new rates it is exponential with the new `a0`; the
+//! discarded draw carries no information about the future. The same argument applies to `t_end`. No
+//! time step is involved anywhere.
+//!
+//! # Selection
+//!
+//! The reacting channel is chosen with one uniform draw in two levels: first the source state, with
+//! weight `count[i] * state_total[i]`, then, reusing the remainder of the same draw divided by
+//! `count[i]`, the channel among that state's channels with weight equal to its per-cell rate. This
+//! picks channel `c` with probability `propensity[c] / a0`, as the direct method requires.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rand::RngExt;
+use rand_distr::Exp1;
+
+use crate::error::{EngineError, Result};
+use crate::model::{Model, PhaseRates};
+use crate::record::Recorder;
+use crate::rng::ReplicateRng;
+use crate::run::RunConfig;
+use crate::schedule::Schedule;
+
+/// Why a replicate stopped. The discriminants are the `status` codes of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i8)]
+pub enum Status {
+    /// Reached `t_end`.
+    Completed = 0,
+    /// Every state reached 0 (absorbing: no immigration).
+    Extinct = 1,
+    /// Stopped after `max_events` events.
+    MaxEvents = 2,
+    /// Stopped when the total population reached `max_population`.
+    MaxPopulation = 3,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Self::Completed,
+        Self::Extinct,
+        Self::MaxEvents,
+        Self::MaxPopulation,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Extinct => "extinct",
+            Self::MaxEvents => "max_events",
+            Self::MaxPopulation => "max_population",
+        }
+    }
+}
+
+/// Per-replicate summary of a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    /// `t_end`, the extinction time, or the time of the event that hit a cap.
+    pub stop_time: f64,
+    /// NaN unless the population went extinct.
+    pub extinction_time: f64,
+    /// Time of the first mutation event, NaN if none happened.
+    pub first_mutant_time: f64,
+    pub n_events: u64,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            status: Status::Completed,
+            stop_time: f64::NAN,
+            extinction_time: f64::NAN,
+            first_mutant_time: f64::NAN,
+            n_events: 0,
+        }
+    }
+}
+
+/// Sees every event of a replicate (for tests and event traces); the ensemble path uses
+/// [`NoObserver`], which compiles away.
+pub trait Observer {
+    fn start(&mut self, counts: &[u64], exposure: usize);
+    fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
+}
+
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    #[inline(always)]
+    fn start(&mut self, _: &[u64], _: usize) {}
+    #[inline(always)]
+    fn event(&mut self, _: f64, _: usize, _: &[u64], _: usize) {}
+}
+
+/// How often (in events) a replicate checks the cancellation flag.
+const CANCEL_CHECK_EVERY: u64 = 1 << 14;
+
+fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
+    model.capacity().map_or(0.0, |cap| {
+        counts
+            .iter()
+            .zip(&cap.weights)
+            .map(|(&n, &w)| n as f64 * w)
+            .sum()
+    })
+}
+
+/// Pick the channel that fires, given `target` uniform in `[0, a0)`.
+#[inline]
+fn select_channel(model: &Model, rates: &PhaseRates, counts: &[u64], mut target: f64) -> usize {
+    // Rounding can leave `target` just above the last weight: fall back to the last state (and
+    // channel) with positive weight, which is where the excess belongs.
+    let mut state = usize::MAX;
+    for (s, (&n, &per_cell)) in counts.iter().zip(&rates.state_total).enumerate() {
+        let weight = n as f64 * per_cell;
+        if weight > 0.0 {
+            state = s;
+            if target < weight {
+                break;
+            }
+            target -= weight;
+        }
+    }
+    // state < n_states because a0 > 0, so some state has positive weight.
+    let (first, end) = model.channels_of(state);
+    let mut per_cell_target = target / counts[state] as f64;
+    let mut channel = usize::MAX;
+    for (c, &rate) in rates.channel[first..end].iter().enumerate() {
+        if rate > 0.0 {
+            channel = first + c;
+            if per_cell_target < rate {
+                break;
+            }
+            per_cell_target -= rate;
+        }
+    }
+    channel
+}
+
+/// Simulate one replicate from `run.initial` to `run.t_end` (or extinction, or a cap), writing the
+/// record grid through `recorder` and every event to `observer`.
+pub fn simulate_replicate<O: Observer>(
+    model: &Model,
+    schedule: &Schedule,
+    run: &RunConfig,
+    rng: &mut ReplicateRng,
+    recorder: &mut Recorder<'_>,
+    observer: &mut O,
+    cancel: &AtomicBool,
+) -> Result<Outcome> {
+    let mut counts = run.initial.clone();
+    let mut total: u64 = counts.iter().sum();
+    let mut rates = PhaseRates::new(model);
+    let density_dependent = model.capacity().is_some();
+    let channels = model.channels();
+    let mut segment = schedule.segment(0);
+    rates.fill(model, segment.exposure, weighted_population(model, &counts));
+    let mut outcome = Outcome::default();
+    let mut t = 0.0_f64;
+    // Loop iterations (events and breakpoints): a run that only crosses breakpoints must stay cancellable.
+    let mut steps: u64 = 0;
+    observer.start(&counts, segment.exposure);
+
+    if total == 0 {
+        outcome.status = Status::Extinct;
+        outcome.extinction_time = 0.0;
+        outcome.stop_time = 0.0;
+        recorder.finish(Some(&counts), schedule);
+        return Ok(outcome);
+    }
+
+    loop {
+        steps += 1;
+        if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
+        }
+        let a0: f64 = counts
+            .iter()
+            .zip(&rates.state_total)
+            .map(|(&n, &r)| n as f64 * r)
+            .sum();
+        let t_next = if a0 > 0.0 {
+            t + rng.sample::<f64, _>(Exp1) / a0
+        } else {
+            f64::INFINITY
+        };
+
+        if t_next >= segment.end && segment.end <= run.t_end {
+            // Discard the draw, move to the breakpoint and install the new exposure (see module docs).
+            recorder.record_before(segment.end, &counts, segment.exposure);
+            t = segment.end;
+            segment = schedule.segment(segment.index + 1);
+            rates.fill(model, segment.exposure, weighted_population(model, &counts));
+            continue;
+        }
+        if t_next >= run.t_end {
+            recorder.record_through(run.t_end, &counts, segment.exposure);
+            outcome.stop_time = run.t_end;
+            break;
+        }
+
+        recorder.record_before(t_next, &counts, segment.exposure);
+        t = t_next;
+        let c = select_channel(model, &rates, &counts, rng.random::<f64>() * a0);
+        let channel = &channels[c];
+        if let Some(s) = channel.dec {
+            counts[s] -= 1;
+            total -= 1;
+        }
+        if let Some(s) = channel.inc {
+            counts[s] += 1;
+            total += 1;
+        }
+        outcome.n_events += 1;
+        if channel.is_mutation && outcome.first_mutant_time.is_nan() {
+            outcome.first_mutant_time = t;
+        }
+        observer.event(t, c, &counts, segment.exposure);
+
+        if total == 0 {
+            outcome.status = Status::Extinct;
+            outcome.extinction_time = t;
+            outcome.stop_time = t;
+            recorder.finish(Some(&counts), schedule);
+            return Ok(outcome);
+        }
+        let capped = if total >= run.max_population {
+            Some(Status::MaxPopulation)
+        } else if outcome.n_events >= run.max_events {
+            Some(Status::MaxEvents)
+        } else {
+            None
+        };
+        if let Some(status) = capped {
+            outcome.status = status;
+            outcome.stop_time = t;
+            recorder.record_through(t, &counts, segment.exposure);
+            recorder.finish(None, schedule);
+            return Ok(outcome);
+        }
+        if density_dependent {
+            rates.fill(model, segment.exposure, weighted_population(model, &counts));
+        }
+    }
+    Ok(outcome)
+}

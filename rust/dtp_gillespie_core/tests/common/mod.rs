@@ -1,0 +1,109 @@
+//! Small models shared by the engine's integration tests.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use dtp_gillespie_core::{
+    Channel, ChannelKind, EnsembleOutput, EnsembleSpec, Model, RunConfig, Schedule, run_ensemble,
+};
+
+pub fn division(state: usize, to: usize, mutation: bool) -> Channel {
+    Channel {
+        source: state,
+        dec: None,
+        inc: Some(to),
+        kind: ChannelKind::Division,
+        is_mutation: mutation,
+    }
+}
+
+pub fn death(state: usize) -> Channel {
+    Channel {
+        source: state,
+        dec: Some(state),
+        inc: None,
+        kind: ChannelKind::Death,
+        is_mutation: false,
+    }
+}
+
+pub fn switch(from: usize, to: usize) -> Channel {
+    Channel {
+        source: from,
+        dec: Some(from),
+        inc: Some(to),
+        kind: ChannelKind::Switch,
+        is_mutation: false,
+    }
+}
+
+/// One state with birth and death, rates per exposure `[(b, d), ...]`.
+pub fn birth_death(rates: &[(f64, f64)]) -> Model {
+    let flat = rates.iter().flat_map(|&(b, d)| [b, d]).collect();
+    Model::new(
+        1,
+        rates.len(),
+        vec![division(0, 0, false), death(0)],
+        flat,
+        None,
+    )
+    .unwrap()
+}
+
+/// Two states S (0), P (1) switching, no growth, rates per exposure `[(k_sp, k_ps), ...]`.
+pub fn two_state(rates: &[(f64, f64)]) -> Model {
+    let flat = rates.iter().flat_map(|&(a, b)| [a, b]).collect();
+    Model::new(2, rates.len(), vec![switch(0, 1), switch(1, 0)], flat, None).unwrap()
+}
+
+pub fn run(initial: Vec<u64>, t_end: f64, record_times: Vec<f64>) -> RunConfig {
+    RunConfig {
+        initial,
+        record_times,
+        t_end,
+        max_events: u64::MAX,
+        max_population: u64::MAX,
+    }
+}
+
+pub fn ensemble(
+    model: &Model,
+    schedule: &Schedule,
+    run: &RunConfig,
+    n: usize,
+    offset: u64,
+    threads: usize,
+) -> EnsembleOutput {
+    let spec = EnsembleSpec {
+        seed_key: [42; 32],
+        replicate_offset: offset,
+        n_replicates: n,
+        n_threads: Some(threads),
+    };
+    run_ensemble(
+        model,
+        schedule,
+        run,
+        &spec,
+        &AtomicBool::new(false),
+        &AtomicU64::new(0),
+    )
+    .unwrap()
+}
+
+/// z-score of a sample mean against an exact mean and variance.
+pub fn z(sample_mean: f64, mean: f64, var: f64, n: usize) -> f64 {
+    (sample_mean - mean) / (var / n as f64).sqrt()
+}
+
+/// Bit-for-bit equality of two outputs (NaN equals NaN).
+pub fn assert_identical(a: &EnsembleOutput, b: &EnsembleOutput) {
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(a.counts, b.counts);
+    assert_eq!(a.exposure, b.exposure);
+    assert_eq!(a.n_events, b.n_events);
+    assert_eq!(a.status, b.status);
+    assert_eq!(bits(&a.extinction_time), bits(&b.extinction_time));
+    assert_eq!(bits(&a.first_mutant_time), bits(&b.first_mutant_time));
+    assert_eq!(bits(&a.stop_time), bits(&b.stop_time));
+}

@@ -1,0 +1,211 @@
+//! Engine behaviour: breakpoints, recording, reproducibility, caps. Statistical checks use exact
+//! values from the Kendall birth-death process and the two-state switching chain, with |z| < 3.29
+//! (two-sided alpha = 0.001) and a fixed seed, and each is shown to reject a model off by 20%.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+
+use common::*;
+use dtp_gillespie_core::{EngineError, RunConfig, Schedule, Status, trace};
+
+const Z_CRIT: f64 = 3.29;
+
+/// O8 sentinel: d = 0.1 on [0,1), d = 1.0 on [1,2). P(survive to 2) = exp(-1.1).
+fn pure_death_survival(d_late: f64) -> f64 {
+    let model = birth_death(&[(0.0, 0.1), (0.0, d_late)]);
+    let schedule = Schedule::new(vec![0.0, 1.0], vec![0, 1], None).unwrap();
+    let run = run(vec![1], 2.0, vec![2.0]);
+    let n = 2000;
+    let out = ensemble(&model, &schedule, &run, n, 0, 2);
+    out.counts.iter().filter(|&&c| c == 1).count() as f64 / n as f64
+}
+
+#[test]
+fn pure_death_breakpoint_sentinel() {
+    let p = (-1.1f64).exp();
+    let var = p * (1.0 - p);
+    assert!(z(pure_death_survival(1.0), p, var, 2000).abs() < Z_CRIT);
+    // The same check rejects a late death rate off by 20%.
+    assert!(z(pure_death_survival(1.2), p, var, 2000).abs() > Z_CRIT);
+}
+
+#[test]
+fn kendall_mean_matches() {
+    // O1: lambda = 1, mu = 0.5, n0 = 10, t = 2: mean 27.182818, variance 140.123228.
+    let check = |b: f64| {
+        let model = birth_death(&[(b, 0.5)]);
+        let out = ensemble(
+            &model,
+            &Schedule::constant(0),
+            &run(vec![10], 2.0, vec![0.0, 2.0]),
+            400,
+            0,
+            2,
+        );
+        let finals: Vec<f64> = out.counts.chunks(2).map(|c| c[1] as f64).collect();
+        let mean = finals.iter().sum::<f64>() / finals.len() as f64;
+        z(mean, 27.182_818, 140.123_228, finals.len())
+    };
+    assert!(check(1.0).abs() < Z_CRIT);
+    assert!(check(1.2).abs() > Z_CRIT);
+}
+
+#[test]
+fn replicate_streams_do_not_depend_on_threads_or_batches() {
+    let model = birth_death(&[(1.0, 0.6), (0.3, 1.0)]);
+    let schedule = Schedule::new(vec![0.0, 1.5], vec![0, 1], Some((0, 3.0))).unwrap();
+    let run = run(vec![5], 6.0, (0..=12).map(|k| f64::from(k) * 0.5).collect());
+    let whole = ensemble(&model, &schedule, &run, 64, 0, 1);
+    assert_identical(&whole, &ensemble(&model, &schedule, &run, 64, 0, 2));
+    let tail = ensemble(&model, &schedule, &run, 24, 40, 2);
+    assert_eq!(&whole.counts[40 * 13..], &tail.counts[..]);
+    assert_eq!(&whole.n_events[40..], &tail.n_events[..]);
+}
+
+#[test]
+fn record_grid_does_not_change_trajectories() {
+    let model = birth_death(&[(1.0, 0.6), (0.3, 1.0)]);
+    let schedule = Schedule::new(vec![0.0, 1.5], vec![0, 1], Some((0, 3.0))).unwrap();
+    let coarse = run(vec![5], 6.0, vec![0.0, 3.0, 6.0]);
+    let fine = run(
+        vec![5],
+        6.0,
+        (0..=600).map(|k| f64::from(k) * 0.01).collect(),
+    );
+    let a = ensemble(&model, &schedule, &coarse, 50, 0, 2);
+    let b = ensemble(&model, &schedule, &fine, 50, 0, 2);
+    assert_eq!(a.n_events, b.n_events);
+    assert_eq!(a.stop_time, b.stop_time);
+    for r in 0..50 {
+        for (k, idx) in [(0, 0), (1, 300), (2, 600)] {
+            assert_eq!(a.counts[r * 3 + k], b.counts[r * 601 + idx]);
+        }
+    }
+}
+
+#[test]
+fn recorded_counts_and_exposures_match_the_event_trace() {
+    let model = birth_death(&[(1.0, 0.6), (0.3, 1.0)]);
+    let schedule = Schedule::new(vec![0.0, 1.5], vec![0, 1], Some((0, 3.0))).unwrap();
+    let times: Vec<f64> = (0..=40).map(|k| f64::from(k) * 0.15).collect();
+    let run = run(vec![5], 6.0, times.clone());
+    let out = ensemble(&model, &schedule, &run, 8, 0, 1);
+    for r in 0..8 {
+        let tr = trace(
+            &model,
+            &schedule,
+            &run,
+            &[42; 32],
+            r as u64,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        for (k, &tau) in times.iter().enumerate() {
+            let last = tr.time.partition_point(|&t| t <= tau) - 1;
+            let expected = if tau > tr.stop_time && tr.status != Some(Status::Extinct) {
+                -1
+            } else {
+                tr.counts[last]
+            };
+            assert_eq!(
+                out.counts[r * times.len() + k],
+                expected,
+                "replicate {r} time {tau}"
+            );
+            assert_eq!(
+                out.exposure[r * times.len() + k] as usize,
+                schedule.segment_at(tau).exposure
+            );
+        }
+        // No event lies exactly on or across a breakpoint: each event's exposure is the schedule's.
+        for (t, e) in tr.time.iter().zip(&tr.exposure).skip(1) {
+            assert_eq!(schedule.segment_at(*t).exposure, *e as usize);
+        }
+    }
+}
+
+#[test]
+fn zero_rate_phases_have_no_events() {
+    // Switching only under exposure 1; all events must fall inside exposure-1 segments.
+    let model = two_state(&[(0.0, 0.0), (2.0, 1.0)]);
+    let schedule = Schedule::new(vec![0.0, 0.7], vec![0, 1], Some((0, 1.3))).unwrap();
+    let run = run(vec![30, 0], 10.0, vec![10.0]);
+    let tr = trace(
+        &model,
+        &schedule,
+        &run,
+        &[1; 32],
+        0,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert!(tr.time.len() > 10);
+    for t in &tr.time[1..] {
+        assert_eq!(schedule.segment_at(*t).exposure, 1, "event at {t}");
+    }
+    // Switching conserves the total.
+    assert!(tr.counts.chunks(2).all(|c| c[0] + c[1] == 30));
+}
+
+#[test]
+fn caps_stop_replicates_and_say_so() {
+    let model = birth_death(&[(1.0, 0.0)]);
+    let mut r = run(vec![1], 50.0, vec![0.0, 50.0]);
+    r.max_population = 100;
+    let out = ensemble(&model, &Schedule::constant(0), &r, 4, 0, 1);
+    assert!(out.status.iter().all(|&s| s == Status::MaxPopulation as i8));
+    assert!(out.n_events.iter().all(|&n| n == 99));
+    assert!(out.counts.chunks(2).all(|c| c == [1, -1]));
+    r.max_population = u64::MAX;
+    r.max_events = 10;
+    let out = ensemble(&model, &Schedule::constant(0), &r, 4, 0, 1);
+    assert!(out.status.iter().all(|&s| s == Status::MaxEvents as i8));
+    assert!(out.stop_time.iter().all(|&t| t < 50.0));
+}
+
+#[test]
+fn extinction_is_absorbing_and_recorded() {
+    let model = birth_death(&[(0.0, 1.0)]);
+    let run = run(vec![3], 100.0, vec![0.0, 50.0, 100.0]);
+    let out = ensemble(&model, &Schedule::constant(0), &run, 10, 0, 1);
+    for r in 0..10 {
+        assert_eq!(out.status[r], Status::Extinct as i8);
+        assert_eq!(out.n_events[r], 3);
+        assert!(out.extinction_time[r] > 0.0 && out.extinction_time[r] < 100.0);
+        assert_eq!(&out.counts[r * 3..r * 3 + 3], &[3, 0, 0]);
+    }
+}
+
+#[test]
+fn invalid_runs_are_errors_not_panics() {
+    let model = birth_death(&[(1.0, 0.5)]);
+    let bad_runs = [
+        RunConfig {
+            initial: vec![1, 2],
+            ..run(vec![1], 1.0, vec![0.0])
+        },
+        run(vec![1], f64::NAN, vec![0.0]),
+        run(vec![1], 1.0, vec![2.0]),
+        run(vec![1], 1.0, vec![0.5, 0.1]),
+        RunConfig {
+            max_events: 0,
+            ..run(vec![1], 1.0, vec![0.0])
+        },
+    ];
+    for r in bad_runs {
+        assert!(
+            matches!(r.validate(&model), Err(EngineError::InvalidRun(_))),
+            "{r:?}"
+        );
+    }
+    let two_exposures = Schedule::new(vec![0.0, 1.0], vec![0, 1], None).unwrap();
+    assert!(matches!(
+        dtp_gillespie_core::ensemble::validate(
+            &model,
+            &two_exposures,
+            &run(vec![1], 1.0, vec![0.0])
+        ),
+        Err(EngineError::InvalidSchedule(_))
+    ));
+}

@@ -1,0 +1,162 @@
+//! `dtp_gillespie._core`: the thin adapter between the Python API and the engine crate. It converts
+//! inputs while attached, runs the engine detached from the interpreter, watches for Ctrl-C, and
+//! hands results to numpy without copying.
+
+mod convert;
+mod errors;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use dtp_gillespie_core::{EnsembleSpec, Status, run_ensemble};
+use numpy::IntoPyArray;
+use numpy::ndarray::{Array2, Array3};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::PyEngineError;
+
+/// How often the calling thread checks for Ctrl-C and reports progress while the engine runs.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Run `work` on a worker thread with the interpreter released; meanwhile check for signals (so
+/// Ctrl-C sets `cancel` and surfaces as `KeyboardInterrupt`) and call `on_poll` with the GIL held.
+fn run_interruptibly<T: Send>(
+    py: Python<'_>,
+    cancel: &AtomicBool,
+    work: impl FnOnce() -> T + Send,
+    mut on_poll: impl FnMut(Python<'_>) -> PyResult<()> + Send,
+) -> PyResult<T> {
+    py.detach(|| {
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(work);
+            let mut interrupted = Ok(());
+            while !worker.is_finished() {
+                std::thread::sleep(POLL_INTERVAL);
+                if interrupted.is_ok() {
+                    interrupted =
+                        Python::attach(|py| py.check_signals().and_then(|()| on_poll(py)));
+                    if interrupted.is_err() {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            let result = worker.join().map_err(|_| {
+                pyo3::exceptions::PyRuntimeError::new_err("internal error: the engine panicked")
+            })?;
+            interrupted.map(|()| result)
+        })
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (model, schedule, run, progress = None))]
+fn simulate_ensemble<'py>(
+    py: Python<'py>,
+    model: &Bound<'py, PyDict>,
+    schedule: &Bound<'py, PyDict>,
+    run: &Bound<'py, PyDict>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let model = convert::model(model)?;
+    let schedule = convert::schedule(schedule)?;
+    let spec = EnsembleSpec {
+        seed_key: convert::seed_key(run)?,
+        replicate_offset: run
+            .get_item("replicate_offset")?
+            .map_or(Ok(0), |v| v.extract())?,
+        n_replicates: run
+            .get_item("n_replicates")?
+            .map_or(Ok(1), |v| v.extract())?,
+        n_threads: run
+            .get_item("n_threads")?
+            .map_or(Ok(None), |v| v.extract())?,
+    };
+    let run = convert::run(run)?;
+    let progress = progress.map(Bound::unbind);
+    let (cancel, done) = (AtomicBool::new(false), AtomicU64::new(0));
+    let report = |py: Python<'_>| match &progress {
+        Some(callback) => callback
+            .bind(py)
+            .call1((done.load(Ordering::Relaxed),))
+            .map(drop),
+        None => Ok(()),
+    };
+    let out = run_interruptibly(
+        py,
+        &cancel,
+        || run_ensemble(&model, &schedule, &run, &spec, &cancel, &done),
+        report,
+    )?
+    .map_err(PyEngineError)?;
+    report(py)?;
+
+    let (n, n_t, n_s) = (spec.n_replicates, run.record_times.len(), model.n_states());
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let result = PyDict::new(py);
+    result.set_item(
+        "count",
+        Array3::from_shape_vec((n, n_t, n_s), out.counts)
+            .map_err(shape_err)?
+            .into_pyarray(py),
+    )?;
+    result.set_item(
+        "exposure",
+        Array2::from_shape_vec((n, n_t), out.exposure)
+            .map_err(shape_err)?
+            .into_pyarray(py),
+    )?;
+    result.set_item("extinction_time", out.extinction_time.into_pyarray(py))?;
+    result.set_item("first_mutant_time", out.first_mutant_time.into_pyarray(py))?;
+    result.set_item("stop_time", out.stop_time.into_pyarray(py))?;
+    result.set_item("n_events", out.n_events.into_pyarray(py))?;
+    result.set_item("status", out.status.into_pyarray(py))?;
+    Ok(result)
+}
+
+#[pyfunction]
+fn trace<'py>(
+    py: Python<'py>,
+    model: &Bound<'py, PyDict>,
+    schedule: &Bound<'py, PyDict>,
+    run: &Bound<'py, PyDict>,
+    replicate: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (model, schedule) = (convert::model(model)?, convert::schedule(schedule)?);
+    let (key, run) = (convert::seed_key(run)?, convert::run(run)?);
+    let cancel = AtomicBool::new(false);
+    let trace = run_interruptibly(
+        py,
+        &cancel,
+        || dtp_gillespie_core::trace(&model, &schedule, &run, &key, replicate, &cancel),
+        |_| Ok(()),
+    )?
+    .map_err(PyEngineError)?;
+    let n_s = model.n_states();
+    let counts = Array2::from_shape_vec((trace.time.len(), n_s), trace.counts)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    let result = PyDict::new(py);
+    result.set_item("time", trace.time.into_pyarray(py))?;
+    result.set_item("channel", trace.channel.into_pyarray(py))?;
+    result.set_item("count", counts.into_pyarray(py))?;
+    result.set_item("exposure", trace.exposure.into_pyarray(py))?;
+    let status = trace.status.unwrap_or(Status::Completed) as i8;
+    result.set_item("status", status)?;
+    result.set_item("stop_time", trace.stop_time)?;
+    Ok(result)
+}
+
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("RNG_NAME", dtp_gillespie_core::RNG_NAME)?;
+    let codes = PyDict::new(m.py());
+    for status in Status::ALL {
+        codes.set_item(status.name(), status as i8)?;
+    }
+    m.add("STATUS_CODES", codes)?;
+    m.add_function(wrap_pyfunction!(simulate_ensemble, m)?)?;
+    m.add_function(wrap_pyfunction!(trace, m)?)?;
+    Ok(())
+}
