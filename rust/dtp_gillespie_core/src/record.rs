@@ -79,7 +79,7 @@ impl<'a> Recorder<'a> {
         while self.next < self.times.len() {
             let exposure = schedule.segment_at(self.next_time).exposure;
             if let Some(state) = state {
-                self.write(state, exposure)
+                self.write(state, exposure);
             } else {
                 let row =
                     &mut self.counts[self.next * self.n_states..(self.next + 1) * self.n_states];

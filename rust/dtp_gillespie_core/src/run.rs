@@ -50,10 +50,9 @@ impl RunConfig {
                 self.t_end
             ));
         }
-        if let Some(pair) = self.record_times.windows(2).find(|w| w[1] < w[0]) {
+        if let Some(&[before, after]) = self.record_times.windows(2).find(|w| w[1] < w[0]) {
             return bad(format!(
-                "record times must be non-decreasing; got {} after {}",
-                pair[1], pair[0]
+                "record times must be non-decreasing; got {after} after {before}"
             ));
         }
         if self.max_events == 0 {
