@@ -219,6 +219,11 @@ pub(crate) struct PhaseRates {
     pub state_total: Vec<f64>,
     /// Effective per-cell rate of each channel.
     pub channel: Vec<f64>,
+    /// For each state (see `pick_range`), its channels with a positive rate as `(rate, channel)`,
+    /// highest rate first so that the selection scan usually stops at the first entry. The order
+    /// of channels does not change the law of the direct method, only which uniform picks which.
+    pub pick: Vec<(f64, usize)>,
+    pub pick_range: Vec<(usize, usize)>,
 }
 
 impl PhaseRates {
@@ -226,10 +231,13 @@ impl PhaseRates {
         Self {
             state_total: vec![0.0; model.n_states],
             channel: vec![0.0; model.channels.len()],
+            pick: Vec::with_capacity(model.channels.len()),
+            pick_range: vec![(0, 0); model.n_states],
         }
     }
 
     /// Fill for exposure `e`; `weighted_n` is only read when the model has a capacity.
+    /// Allocates nothing: `pick` never outgrows its initial capacity.
     pub fn fill(&mut self, model: &Model, e: usize, weighted_n: f64) {
         let base = &model.rates[e * model.channels.len()..(e + 1) * model.channels.len()];
         self.channel.copy_from_slice(base);
@@ -255,9 +263,18 @@ impl PhaseRates {
                 }
             }
         }
-        for (s, total) in self.state_total.iter_mut().enumerate() {
+        self.pick.clear();
+        for s in 0..model.n_states {
             let (a, b) = model.state_channels[s];
-            *total = self.channel[a..b].iter().sum();
+            self.state_total[s] = self.channel[a..b].iter().sum();
+            let first = self.pick.len();
+            self.pick.extend(
+                (a..b)
+                    .filter(|&c| self.channel[c] > 0.0)
+                    .map(|c| (self.channel[c], c)),
+            );
+            self.pick[first..].sort_by(|x, y| y.0.total_cmp(&x.0));
+            self.pick_range[s] = (first, self.pick.len());
         }
     }
 }

@@ -118,36 +118,58 @@ fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
     })
 }
 
-/// Pick the channel that fires, given `target` uniform in `[0, a0)`.
+/// Counts are below 2^63, and the signed conversion is much cheaper than the unsigned one on x86.
 #[inline]
-fn select_channel(model: &Model, rates: &PhaseRates, counts: &[u64], mut target: f64) -> usize {
+fn as_f64(count: u64) -> f64 {
+    count as i64 as f64
+}
+
+/// Propensity of each state's cells together: `count[s] * state_total[s]`.
+#[inline]
+fn refresh_weight(weight: &mut [f64], rates: &PhaseRates, counts: &[u64], state: usize) {
+    weight[state] = as_f64(counts[state]) * rates.state_total[state];
+}
+
+/// Rates of `exposure` (at the current density) and every state's weight.
+fn install_rates(
+    model: &Model,
+    exposure: usize,
+    counts: &[u64],
+    rates: &mut PhaseRates,
+    weight: &mut [f64],
+) {
+    rates.fill(model, exposure, weighted_population(model, counts));
+    for s in 0..counts.len() {
+        refresh_weight(weight, rates, counts, s);
+    }
+}
+
+/// Pick the channel that fires, given `target` uniform in `[0, a0)` with `a0 = sum(weight)`.
+#[inline]
+fn select_channel(rates: &PhaseRates, counts: &[u64], weight: &[f64], mut target: f64) -> usize {
     // Rounding can leave `target` just above the last weight: fall back to the last state (and
     // channel) with positive weight, which is where the excess belongs.
     let mut state = usize::MAX;
-    for (s, (&n, &per_cell)) in counts.iter().zip(&rates.state_total).enumerate() {
-        let weight = n as f64 * per_cell;
-        if weight > 0.0 {
+    for (s, &w) in weight.iter().enumerate() {
+        if w > 0.0 {
             state = s;
-            if target < weight {
+            if target < w {
                 break;
             }
-            target -= weight;
+            target -= w;
         }
     }
-    // state < n_states because a0 > 0, so some state has positive weight.
-    let (first, end) = model.channels_of(state);
-    let mut per_cell_target = target / counts[state] as f64;
-    let mut channel = usize::MAX;
-    for (c, &rate) in rates.channel[first..end].iter().enumerate() {
-        if rate > 0.0 {
-            channel = first + c;
-            if per_cell_target < rate {
-                break;
-            }
-            per_cell_target -= rate;
+    // state < n_states because a0 > 0, so some state has positive weight, hence a positive rate.
+    let (first, end) = rates.pick_range[state];
+    let candidates = &rates.pick[first..end];
+    let mut per_cell_target = target / as_f64(counts[state]);
+    for &(rate, channel) in candidates {
+        if per_cell_target < rate {
+            return channel;
         }
+        per_cell_target -= rate;
     }
-    channel
+    candidates[candidates.len() - 1].1
 }
 
 /// Simulate one replicate from `run.initial` to `run.t_end` (or extinction, or a cap), writing the
@@ -164,10 +186,11 @@ pub fn simulate_replicate<O: Observer>(
     let mut counts = run.initial.clone();
     let mut total: u64 = counts.iter().sum();
     let mut rates = PhaseRates::new(model);
+    let mut weight = vec![0.0; model.n_states()];
     let density_dependent = model.capacity().is_some();
     let channels = model.channels();
     let mut segment = schedule.segment(0);
-    rates.fill(model, segment.exposure, weighted_population(model, &counts));
+    install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
     let mut outcome = Outcome::default();
     let mut t = 0.0_f64;
     // Loop iterations (events and breakpoints): a run that only crosses breakpoints must stay cancellable.
@@ -187,11 +210,8 @@ pub fn simulate_replicate<O: Observer>(
         if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
-        let a0: f64 = counts
-            .iter()
-            .zip(&rates.state_total)
-            .map(|(&n, &r)| n as f64 * r)
-            .sum();
+        // Recomputed from the weights (not updated by differences), so no rounding error accumulates.
+        let a0: f64 = weight.iter().sum();
         let t_next = if a0 > 0.0 {
             t + rng.sample::<f64, _>(Exp1) / a0
         } else {
@@ -203,7 +223,7 @@ pub fn simulate_replicate<O: Observer>(
             recorder.record_before(segment.end, &counts, segment.exposure);
             t = segment.end;
             segment = schedule.segment(segment.index + 1);
-            rates.fill(model, segment.exposure, weighted_population(model, &counts));
+            install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
             continue;
         }
         if t_next >= run.t_end {
@@ -214,15 +234,17 @@ pub fn simulate_replicate<O: Observer>(
 
         recorder.record_before(t_next, &counts, segment.exposure);
         t = t_next;
-        let c = select_channel(model, &rates, &counts, rng.random::<f64>() * a0);
+        let c = select_channel(&rates, &counts, &weight, rng.random::<f64>() * a0);
         let channel = &channels[c];
         if let Some(s) = channel.dec {
             counts[s] -= 1;
             total -= 1;
+            refresh_weight(&mut weight, &rates, &counts, s);
         }
         if let Some(s) = channel.inc {
             counts[s] += 1;
             total += 1;
+            refresh_weight(&mut weight, &rates, &counts, s);
         }
         outcome.n_events += 1;
         if channel.is_mutation && outcome.first_mutant_time.is_nan() {
@@ -230,29 +252,26 @@ pub fn simulate_replicate<O: Observer>(
         }
         observer.event(t, c, &counts, segment.exposure);
 
-        if total == 0 {
-            outcome.status = Status::Extinct;
-            outcome.extinction_time = t;
+        // One predictable branch per event for the three ways a replicate can stop early.
+        if total == 0 || total >= run.max_population || outcome.n_events >= run.max_events {
             outcome.stop_time = t;
-            recorder.finish(Some(&counts), schedule);
-            return Ok(outcome);
-        }
-        let capped = if total >= run.max_population {
-            Some(Status::MaxPopulation)
-        } else if outcome.n_events >= run.max_events {
-            Some(Status::MaxEvents)
-        } else {
-            None
-        };
-        if let Some(status) = capped {
-            outcome.status = status;
-            outcome.stop_time = t;
-            recorder.record_through(t, &counts, segment.exposure);
-            recorder.finish(None, schedule);
+            if total == 0 {
+                outcome.status = Status::Extinct;
+                outcome.extinction_time = t;
+                recorder.finish(Some(&counts), schedule);
+            } else {
+                outcome.status = if total >= run.max_population {
+                    Status::MaxPopulation
+                } else {
+                    Status::MaxEvents
+                };
+                recorder.record_through(t, &counts, segment.exposure);
+                recorder.finish(None, schedule);
+            }
             return Ok(outcome);
         }
         if density_dependent {
-            rates.fill(model, segment.exposure, weighted_population(model, &counts));
+            install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
         }
     }
     Ok(outcome)
