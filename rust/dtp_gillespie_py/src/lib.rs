@@ -6,6 +6,7 @@ mod convert;
 mod errors;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use dtp_gillespie_core::{EnsembleSpec, Status, run_ensemble};
@@ -29,10 +30,15 @@ fn run_interruptibly<T: Send>(
 ) -> PyResult<T> {
     py.detach(|| {
         std::thread::scope(|scope| {
-            let worker = scope.spawn(work);
+            let (finished, wait) = std::sync::mpsc::channel();
+            let worker = scope.spawn(move || {
+                let result = work();
+                // The receiver outlives the worker (same scope); a failed send cannot happen.
+                let _ = finished.send(());
+                result
+            });
             let mut interrupted = Ok(());
-            while !worker.is_finished() {
-                std::thread::sleep(POLL_INTERVAL);
+            while let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(POLL_INTERVAL) {
                 if interrupted.is_ok() {
                     interrupted =
                         Python::attach(|py| py.check_signals().and_then(|()| on_poll(py)));
