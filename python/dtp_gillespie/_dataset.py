@@ -1,0 +1,143 @@
+"""Assembly of the output Dataset from the engine's arrays (the schema of DESIGN.md §3)."""
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from . import conventions as cv
+from .errors import DtpGillespieError
+
+__all__ = ["build_dataset"]
+
+_DTYPES: dict[str, type[np.generic]] = {
+    cv.COUNT: np.int64,
+    cv.EXPOSURE: np.int8,
+    cv.EXTINCTION_TIME: np.float64,
+    cv.FIRST_MUTANT_TIME: np.float64,
+    cv.STOP_TIME: np.float64,
+    cv.N_EVENTS: np.int64,
+    cv.STATUS: np.int8,
+}
+
+_DIMS: dict[str, tuple[str, ...]] = {
+    cv.COUNT: (cv.REPLICATE, cv.TIME, cv.CELL_STATE),
+    cv.EXPOSURE: (cv.REPLICATE, cv.TIME),
+    cv.EXTINCTION_TIME: (cv.REPLICATE,),
+    cv.FIRST_MUTANT_TIME: (cv.REPLICATE,),
+    cv.STOP_TIME: (cv.REPLICATE,),
+    cv.N_EVENTS: (cv.REPLICATE,),
+    cv.STATUS: (cv.REPLICATE,),
+}
+
+_COMMENTS: dict[str, str] = {
+    cv.COUNT: (
+        f"{cv.COUNT_UNKNOWN} (unknown) at record times after stop_time for replicates stopped by a "
+        "cap (status max_events or max_population)"
+    ),
+    cv.EXTINCTION_TIME: "NaN if the population did not go extinct",
+    cv.FIRST_MUTANT_TIME: "NaN if no mutation event happened",
+    cv.STOP_TIME: "t_end for completed replicates",
+}
+
+
+def _attrs(name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"units": cv.UNITS[name], "long_name": cv.LONG_NAMES[name]}
+    if name in _COMMENTS:
+        out["comment"] = _COMMENTS[name]
+    return out
+
+
+def build_dataset(
+    *,
+    states: Sequence[str],
+    exposures: Sequence[str],
+    times: npt.ArrayLike,
+    replicate_offset: int,
+    arrays: Mapping[str, npt.ArrayLike],
+    model_spec: Mapping[str, Any],
+    schedule_spec: Mapping[str, Any],
+    run_spec: Mapping[str, Any],
+    seed_attrs: Mapping[str, Any],
+    rng: str,
+    version: str,
+    created_at: str | None = None,
+) -> xr.Dataset:
+    """Build the output Dataset (DESIGN.md §3) from the engine's arrays.
+
+    Parameters
+    ----------
+    states, exposures : sequence of str
+        Model state and exposure names (model order).
+    times : array_like
+        Record times (days).
+    replicate_offset : int
+        Global index of the first replicate.
+    arrays : mapping
+        ``count``, ``exposure``, ``extinction_time``, ``first_mutant_time``, ``stop_time``,
+        ``n_events``, ``status`` as returned by ``_core.simulate_ensemble``.
+    model_spec, schedule_spec, run_spec : mapping
+        Normalised specs, stored as JSON strings in the global attrs.
+    seed_attrs : mapping
+        ``seed`` (and ``seed_spawn_key``) as recorded by the seeding.
+    rng, version : str
+        PRNG name and package version.
+    created_at : str, optional
+        ISO timestamp; default now (UTC).
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    t = np.asarray(times, dtype=np.float64)
+    count = np.asarray(arrays[cv.COUNT], dtype=np.int64)
+    if count.ndim != 3 or count.shape[1:] != (t.size, len(states)):
+        raise DtpGillespieError(
+            f"internal error: engine returned count of shape {count.shape}, expected "
+            f"(n_replicates, {t.size}, {len(states)})"
+        )
+    n_rep = count.shape[0]
+    data_vars: dict[str, Any] = {}
+    for name in cv.VARIABLES:
+        arr = np.asarray(arrays[name], dtype=_DTYPES[name])
+        dims = _DIMS[name]
+        expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
+        shape = tuple(expected[d] for d in dims)
+        if arr.shape != shape:
+            raise DtpGillespieError(
+                f"internal error: engine returned {name} of shape {arr.shape}, expected {shape}"
+            )
+        attrs = _attrs(name)
+        if name == cv.EXPOSURE:
+            attrs["flag_values"] = np.arange(len(exposures), dtype=np.int8)
+            attrs["flag_meanings"] = " ".join(exposures)
+        elif name == cv.STATUS:
+            attrs["flag_values"] = np.array(list(cv.STATUS_CODES.values()), dtype=np.int8)
+            attrs["flag_meanings"] = " ".join(cv.STATUS_CODES)
+        data_vars[name] = (dims, arr, attrs)
+    coords = {
+        cv.REPLICATE: (
+            cv.REPLICATE,
+            np.arange(replicate_offset, replicate_offset + n_rep, dtype=np.int64),
+            _attrs(cv.REPLICATE),
+        ),
+        cv.TIME: (cv.TIME, t, _attrs(cv.TIME)),
+        cv.CELL_STATE: (cv.CELL_STATE, np.array(list(states), dtype=object), _attrs(cv.CELL_STATE)),
+    }
+    attrs: dict[str, Any] = {
+        cv.ATTR_MODEL: json.dumps(model_spec),
+        cv.ATTR_SCHEDULE: json.dumps(schedule_spec),
+        cv.ATTR_RUN: json.dumps(run_spec),
+        cv.ATTR_SEED: seed_attrs[cv.ATTR_SEED],
+    }
+    if cv.ATTR_SEED_SPAWN_KEY in seed_attrs:
+        attrs[cv.ATTR_SEED_SPAWN_KEY] = list(seed_attrs[cv.ATTR_SEED_SPAWN_KEY])
+    attrs[cv.ATTR_RNG] = rng
+    attrs[cv.ATTR_VERSION] = version
+    attrs[cv.ATTR_CREATED_AT] = created_at or datetime.now(UTC).isoformat(timespec="seconds")
+    attrs[cv.ATTR_SCHEMA_VERSION] = cv.SCHEMA_VERSION
+    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)

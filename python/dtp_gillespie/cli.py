@@ -1,0 +1,300 @@
+"""Command-line interface: ``dtp-gillespie run [CONFIG.toml] --out run.zarr``.
+
+A config is a TOML file with ``[model]``, ``[run]`` and either one ``[schedule]`` (written at the
+root of the output store) or a table of named ``[schedules.NAME]`` (one zarr group per name). The
+``[run]`` keys are the keyword arguments of :func:`dtp_gillespie.simulate`: ``initial``, ``t_end``,
+``record_every`` or ``times``, ``n_replicates``, ``seed``, ``max_events``, ``max_population``,
+``replicate_offset``. Without a config the bundled example ``examples/default.toml`` runs.
+
+Exit status: 0 on success, 2 on an invalid config or command line (``error: ...`` on stderr, no
+traceback), 130 when interrupted.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import time
+import tomllib
+import warnings
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import xarray as xr
+
+from . import conventions as cv
+from ._seeding import normalise_seed
+from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
+from .io import write_run
+from .model import Model
+from .schedule import Schedule
+from .simulate import simulate
+
+__all__ = ["load_config", "main"]
+
+_TOP_KEYS = ("model", "schedule", "schedules", "run")
+_RUN_KEYS = (
+    "initial",
+    "t_end",
+    "record_every",
+    "times",
+    "n_replicates",
+    "seed",
+    "max_events",
+    "max_population",
+    "replicate_offset",
+)
+_EXAMPLE = "examples/default.toml"
+
+
+class _ConfigError(DtpGillespieError):
+    """A config file is unreadable or malformed (not a model/schedule/run value error)."""
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _read_toml(config: str | None) -> tuple[dict[str, Any], str]:
+    if config is None:
+        ref = resources.files("dtp_gillespie").joinpath(_EXAMPLE)
+        text = ref.read_text(encoding="utf-8")
+        source = f"bundled example {_EXAMPLE}"
+    else:
+        try:
+            text = Path(config).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise _ConfigError(f"cannot read {config}: {exc.strerror or exc}") from None
+        source = config
+    try:
+        return tomllib.loads(text), source
+    except tomllib.TOMLDecodeError as exc:
+        raise _ConfigError(f"{source}: invalid TOML: {exc}") from None
+
+
+def load_config(
+    data: Mapping[str, Any],
+) -> tuple[Model, dict[str, Schedule] | Schedule, dict[str, Any]]:
+    """Parse a config (as read from TOML) into a model, the schedule(s) and the run options.
+
+    Parameters
+    ----------
+    data : mapping
+        The config: ``model``, ``run`` and exactly one of ``schedule`` / ``schedules``.
+
+    Returns
+    -------
+    model : Model
+    schedules : Schedule or dict of str to Schedule
+        One Schedule for ``[schedule]``, a dict of named Schedules for ``[schedules]``.
+    run : dict
+        Keyword arguments for :func:`~dtp_gillespie.simulate`.
+
+    Raises
+    ------
+    InvalidModelError, InvalidScheduleError, InvalidRunError
+        If any part is invalid (every schedule is validated against the model).
+    """
+    for key in data:
+        if key not in _TOP_KEYS:
+            allowed = ", ".join(f"[{k}]" for k in _TOP_KEYS)
+            raise _ConfigError(f"unknown table [{key}] in config; allowed: {allowed}")
+    if "model" not in data:
+        raise InvalidModelError("config has no [model] table")
+    model = Model.from_dict(data["model"])
+    if ("schedule" in data) == ("schedules" in data):
+        raise InvalidScheduleError(
+            "config needs exactly one of [schedule] (one schedule) or [schedules.NAME] tables"
+        )
+    schedules: dict[str, Schedule] | Schedule
+    if "schedule" in data:
+        schedules = Schedule.from_dict(data["schedule"])
+        schedules.validate(model)
+    else:
+        table = data["schedules"]
+        if not isinstance(table, Mapping) or not table:
+            raise InvalidScheduleError("[schedules] must hold at least one [schedules.NAME] table")
+        schedules = {}
+        for name, spec in table.items():
+            if not name or "/" in name or name.startswith("."):
+                raise InvalidScheduleError(
+                    f"schedule name {name!r} cannot be a zarr group name (no '/', no leading '.')"
+                )
+            try:
+                sched = Schedule.from_dict(spec)
+                sched.validate(model)
+            except InvalidScheduleError as exc:
+                raise InvalidScheduleError(f"schedule {name!r}: {exc}") from None
+            schedules[name] = sched
+    run = data.get("run", {})
+    if not isinstance(run, Mapping):
+        raise InvalidRunError("[run] must be a table")
+    for key in run:
+        if key not in _RUN_KEYS:
+            raise InvalidRunError(
+                f"unknown key {key!r} in [run]; allowed keys: {', '.join(_RUN_KEYS)}"
+            )
+    for key in ("initial", "t_end"):
+        if key not in run:
+            raise InvalidRunError(f"[run] has no {key!r}")
+    return model, schedules, dict(run)
+
+
+def _is_zarr_store(path: str) -> bool:
+    return os.path.isdir(path) and any(
+        os.path.exists(os.path.join(path, f)) for f in ("zarr.json", ".zgroup", ".zattrs")
+    )
+
+
+def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> None:
+    n = ds.sizes[cv.REPLICATE]
+    states = [str(s) for s in ds[cv.CELL_STATE].values]
+    final = ds[cv.COUNT].isel({cv.TIME: -1}).values
+    status = ds[cv.STATUS].values
+    known = np.all(final >= 0, axis=1)
+    title = f"schedule {name!r}" if name else "run"
+    t_end = float(ds[cv.TIME].values[-1])
+    print(f"{title}: {n} replicates, t = {t_end:g} {cv.TIME_UNITS}", file=out)
+    if known.any():
+        head = "  final counts" + ("" if known.all() else f" ({int(known.sum())} uncapped)")
+        print(f"{head}:", file=out)
+        print(f"    {'state':<10}{'mean':>14}{'median':>14}", file=out)
+        for j, s in enumerate(states):
+            col = final[known, j]
+            print(f"    {s:<10}{np.mean(col):>14.6g}{np.median(col):>14.6g}", file=out)
+    ext = np.isfinite(ds[cv.EXTINCTION_TIME].values)
+    print(f"  extinct: {ext.mean():.4g} ({int(ext.sum())} of {n})", file=out)
+    fm = ds[cv.FIRST_MUTANT_TIME].values
+    has = np.isfinite(fm)
+    line = f"  with a mutant: {has.mean():.4g} ({int(has.sum())} of {n})"
+    if has.any():
+        line += f", median first-mutant time {np.median(fm[has]):.4g} {cv.TIME_UNITS}"
+    print(line, file=out)
+    counts = ", ".join(
+        f"{label} {int(np.count_nonzero(status == code))}"
+        for label, code in cv.STATUS_CODES.items()
+    )
+    print(f"  status: {counts}", file=out)
+    capped = int(np.isin(status, cv.STATUS_CAPPED).sum())
+    if capped:
+        print(
+            f"  note: {capped} replicates stopped at a cap; their counts after stop_time are "
+            f"{cv.COUNT_UNKNOWN}",
+            file=out,
+        )
+    events = int(ds[cv.N_EVENTS].values.sum())
+    rate = events / wall if wall > 0 else float("inf")
+    print(f"  wall time {wall:.3g} s, {events:,} events, {rate:,.3g} events/s", file=out)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    data, source = _read_toml(args.config)
+    model, schedules, run = load_config(data)
+    if args.replicates is not None:
+        run["n_replicates"] = args.replicates
+    if args.seed is not None:
+        run["seed"] = args.seed
+    if run.get("seed") is None:
+        # One fresh seed shared by every schedule (common random numbers), recorded in each.
+        run["seed"] = normalise_seed(None).attrs["seed"]
+    out = os.fspath(args.out)
+    if os.path.lexists(out):
+        if not args.overwrite:
+            raise _ConfigError(f"{out} exists; choose another --out or pass --overwrite")
+        if not _is_zarr_store(out):
+            raise _ConfigError(f"{out} exists and is not a zarr store; refusing to overwrite it")
+    named: list[tuple[str | None, Schedule]] = (
+        [(None, schedules)] if isinstance(schedules, Schedule) else list(schedules.items())
+    )
+    print(f"dtp-gillespie {_version()}: {source} -> {out}", file=sys.stderr)
+    results: list[tuple[str | None, xr.Dataset, float]] = []
+    for name, sched in named:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            ds = simulate(
+                model,
+                sched,
+                n_threads=args.threads,
+                progress=False if args.no_progress else (name or "simulate"),
+                **run,
+            )
+        wall = time.perf_counter() - t0
+        for w in caught:
+            prefix = f"schedule {name!r}: " if name else ""
+            print(f"warning: {prefix}{w.message}", file=sys.stderr)
+        results.append((name, ds, wall))
+    if os.path.lexists(out):
+        shutil.rmtree(out)
+    for name, ds, _ in results:
+        write_run(ds, out, group=name, mode="w-")
+    for name, ds, wall in results:
+        _summarise(name, ds, wall, sys.stdout)
+    where = ", ".join(f"group {n!r}" for n, _, _ in results if n) or "store root"
+    print(f"wrote {out} ({where})", file=sys.stdout)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dtp-gillespie",
+        description="Exact stochastic simulation of drug-tolerant persister cells.",
+    )
+    p.add_argument("--version", action="version", version=f"dtp-gillespie {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run a config and write the ensemble to zarr",
+        description="Run the model of CONFIG under each of its schedules and write a zarr store. "
+        "Without CONFIG, runs the bundled example (S/P/R persister model, continuous vs "
+        "intermittent dosing).",
+    )
+    run.add_argument("config", nargs="?", metavar="CONFIG.toml", help="config file (TOML)")
+    run.add_argument(
+        "--out", "-o", default="run.zarr", metavar="PATH", help="output store (default run.zarr)"
+    )
+    run.add_argument("--replicates", "-n", type=int, metavar="N", help="override n_replicates")
+    run.add_argument("--seed", type=int, metavar="S", help="override seed (int >= 0)")
+    run.add_argument("--threads", "-t", type=int, metavar="T", help="worker threads (default all)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing output store")
+    run.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dtp-gillespie`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DtpGillespieError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

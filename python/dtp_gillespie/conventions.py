@@ -1,0 +1,134 @@
+"""Names, units and codes of the output Dataset (DESIGN.md §3): the single source of truth.
+
+Downstream code relies on these names; later schema versions add variables but never rename these.
+"""
+
+from typing import Final
+
+__all__ = [
+    "ATTR_CREATED_AT",
+    "ATTR_MODEL",
+    "ATTR_RNG",
+    "ATTR_RUN",
+    "ATTR_SCHEDULE",
+    "ATTR_SCHEMA_VERSION",
+    "ATTR_SEED",
+    "ATTR_SEED_SPAWN_KEY",
+    "ATTR_VERSION",
+    "CELL_STATE",
+    "COUNT",
+    "COUNT_UNKNOWN",
+    "EXPOSURE",
+    "EXTINCTION_TIME",
+    "FIRST_MUTANT_TIME",
+    "LONG_NAMES",
+    "N_EVENTS",
+    "REPLICATE",
+    "SCHEMA_VERSION",
+    "STATUS",
+    "STATUS_CAPPED",
+    "STATUS_CODES",
+    "STATUS_COMPLETED",
+    "STATUS_EXTINCT",
+    "STATUS_MAX_EVENTS",
+    "STATUS_MAX_POPULATION",
+    "STATUS_MEANINGS",
+    "STOP_TIME",
+    "TIME",
+    "TIME_UNITS",
+    "UNITS",
+    "VARIABLES",
+]
+
+SCHEMA_VERSION: Final = "1"
+"""Version of the output schema, stored in the ``schema_version`` global attribute."""
+
+# Dimensions and coordinates.
+REPLICATE: Final = "replicate"
+TIME: Final = "time"
+CELL_STATE: Final = "cell_state"
+
+# Data variables, in the order they appear in the Dataset.
+COUNT: Final = "count"
+EXPOSURE: Final = "exposure"
+EXTINCTION_TIME: Final = "extinction_time"
+FIRST_MUTANT_TIME: Final = "first_mutant_time"
+STOP_TIME: Final = "stop_time"
+N_EVENTS: Final = "n_events"
+STATUS: Final = "status"
+
+VARIABLES: Final = (
+    COUNT,
+    EXPOSURE,
+    EXTINCTION_TIME,
+    FIRST_MUTANT_TIME,
+    STOP_TIME,
+    N_EVENTS,
+    STATUS,
+)
+
+TIME_UNITS: Final = "day"
+"""Unit of every time and the inverse unit of every rate (rates are per day)."""
+
+UNITS: Final[dict[str, str]] = {
+    REPLICATE: "1",
+    TIME: TIME_UNITS,
+    CELL_STATE: "1",
+    COUNT: "1",
+    EXPOSURE: "1",
+    EXTINCTION_TIME: TIME_UNITS,
+    FIRST_MUTANT_TIME: TIME_UNITS,
+    STOP_TIME: TIME_UNITS,
+    N_EVENTS: "1",
+    STATUS: "1",
+}
+
+LONG_NAMES: Final[dict[str, str]] = {
+    REPLICATE: "replicate index",
+    TIME: "time",
+    CELL_STATE: "cell state",
+    COUNT: "number of cells in each state",
+    EXPOSURE: "drug exposure in force",
+    EXTINCTION_TIME: "time the population went extinct",
+    FIRST_MUTANT_TIME: "time of the first mutation event",
+    STOP_TIME: "time the replicate stopped",
+    N_EVENTS: "number of reaction events simulated",
+    STATUS: "why the replicate stopped",
+}
+
+COUNT_UNKNOWN: Final = -1
+"""Value of ``count`` at record times after a capped replicate's ``stop_time``."""
+
+# Status codes (must equal ``dtp_gillespie._core.STATUS_CODES``).
+STATUS_COMPLETED: Final = 0
+STATUS_EXTINCT: Final = 1
+STATUS_MAX_EVENTS: Final = 2
+STATUS_MAX_POPULATION: Final = 3
+
+STATUS_CODES: Final[dict[str, int]] = {
+    "completed": STATUS_COMPLETED,
+    "extinct": STATUS_EXTINCT,
+    "max_events": STATUS_MAX_EVENTS,
+    "max_population": STATUS_MAX_POPULATION,
+}
+
+STATUS_MEANINGS: Final[dict[int, str]] = {
+    STATUS_COMPLETED: "reached t_end",
+    STATUS_EXTINCT: "population hit 0 (counts stay 0 afterwards)",
+    STATUS_MAX_EVENTS: "stopped at the max_events cap (counts after stop_time are -1)",
+    STATUS_MAX_POPULATION: "stopped at the max_population cap (counts after stop_time are -1)",
+}
+
+STATUS_CAPPED: Final = (STATUS_MAX_EVENTS, STATUS_MAX_POPULATION)
+"""Status codes of replicates stopped by a cap before ``t_end``."""
+
+# Global attributes.
+ATTR_MODEL: Final = "model"
+ATTR_SCHEDULE: Final = "schedule"
+ATTR_RUN: Final = "run"
+ATTR_SEED: Final = "seed"
+ATTR_SEED_SPAWN_KEY: Final = "seed_spawn_key"
+ATTR_RNG: Final = "rng"
+ATTR_VERSION: Final = "dtp_gillespie_version"
+ATTR_CREATED_AT: Final = "created_at"
+ATTR_SCHEMA_VERSION: Final = "schema_version"

@@ -1,0 +1,30 @@
+"""Exception classes of dtp-gillespie.
+
+Every error raised on purpose by the package is a :class:`DtpGillespieError`. Errors in user
+input (model spec, schedule, run options) are also :class:`ValueError`, so ``except ValueError``
+keeps working. The compiled engine (``dtp_gillespie._core``) imports ``InvalidModelError``,
+``InvalidScheduleError`` and ``InvalidRunError`` from this module by name: do not rename them.
+"""
+
+__all__ = [
+    "DtpGillespieError",
+    "InvalidModelError",
+    "InvalidRunError",
+    "InvalidScheduleError",
+]
+
+
+class DtpGillespieError(Exception):
+    """Base class of every error raised by dtp-gillespie."""
+
+
+class InvalidModelError(DtpGillespieError, ValueError):
+    """The model spec is invalid (unknown key or name, bad rate or probability, bad capacity)."""
+
+
+class InvalidScheduleError(DtpGillespieError, ValueError):
+    """The drug schedule is invalid or names an exposure the model does not have."""
+
+
+class InvalidRunError(DtpGillespieError, ValueError):
+    """A run option is invalid (initial counts, ``t_end``, record times, replicates, seed, caps)."""

@@ -1,0 +1,611 @@
+"""The cell-population model: declarative spec, validation and compilation for the engine.
+
+A model is written as plain data (DESIGN.md §2)::
+
+    {
+        "states": ["S", "P", {"name": "R", "genetic": True}],
+        "exposures": ["off", "on"],
+        "division": {"S": 0.04, "P": 0.005, "R": 0.035},
+        "death": {"S": {"off": 0.01, "on": 0.30}, "P": 0.005, "R": 0.01},
+        "switch": [{"from": "S", "to": "P", "rate": {"off": 0.001, "on": 0.01}}],
+        "mutation": [{"from": "P", "to": "R", "probability": 1e-4}],
+        "capacity": {"K": 1e6, "on": "division", "weights": {"R": 1.0}},  # optional
+    }
+
+Rules
+-----
+- ``states`` is required; a state is a name or ``{name, genetic}``. A *genetic* state is reached
+  only by mutation and never reverts: a switch or mutation out of a genetic state into a
+  non-genetic state is an error; a switch into a genetic state is a mutation per unit time.
+- ``exposures`` defaults to ``["off", "on"]`` when omitted (the exposure names the schedules use by
+  default), so a model whose rates are all single numbers needs no ``exposures`` key.
+- A rate (or probability) is one number, the same under every exposure, or a table
+  ``{exposure: number}`` naming every exposure of the model (a partial table is an error naming
+  the missing exposure).
+- ``division`` and ``death`` map state names to rates; a missing state has rate 0.
+- Rates are per day, finite and >= 0; probabilities lie in [0, 1], and the mutation
+  probabilities out of one state sum to at most 1 under every exposure.
+- Names (states and exposures) are non-empty strings without whitespace; unknown keys are errors.
+"""
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import Any, Final
+
+import numpy as np
+
+from .errors import InvalidModelError
+
+__all__ = ["DEFAULT_EXPOSURES", "Model"]
+
+DEFAULT_EXPOSURES: Final = ("off", "on")
+"""Exposures of a model whose spec has no ``exposures`` key."""
+
+_MODEL_KEYS: Final = ("states", "exposures", "division", "death", "switch", "mutation", "capacity")
+_STATE_KEYS: Final = ("name", "genetic")
+_SWITCH_KEYS: Final = ("from", "to", "rate")
+_MUTATION_KEYS: Final = ("from", "to", "probability")
+_CAPACITY_KEYS: Final = ("K", "on", "weights")
+_CAPACITY_ON: Final = ("division", "death")
+
+# Channel kinds of the engine's reaction table.
+KIND_DIVISION: Final = 0
+KIND_DEATH: Final = 1
+KIND_SWITCH: Final = 2
+
+# Tolerance on sum(p) <= 1 for mutation probabilities out of one state (float rounding only).
+_PROB_SUM_TOL: Final = 1e-12
+
+Table = tuple[float, ...]
+"""A rate or probability under each exposure, in model exposure order."""
+
+
+def _fmt(value: object) -> str:
+    return repr(value)
+
+
+def _check_keys(obj: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise InvalidModelError(
+                f"unknown key {key!r} in {where}; allowed keys: {', '.join(allowed)}"
+            )
+
+
+def _check_name(name: object, what: str) -> str:
+    if not isinstance(name, str):
+        raise InvalidModelError(f"{what} must be a string, got {_fmt(name)}")
+    if not name or any(ch.isspace() for ch in name):
+        raise InvalidModelError(f"{what} {name!r} must be non-empty and contain no whitespace")
+    return name
+
+
+def _is_number(value: object) -> bool:
+    """True for ints and floats (Python or numpy), False for bools and everything else."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    return isinstance(value, int | float | np.integer | np.floating)
+
+
+def _to_float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _check_value(value: object, what: str, kind: str) -> float:
+    """Check one rate (``kind="rate"``) or probability (``kind="probability"``) and return it."""
+    if not _is_number(value):
+        raise InvalidModelError(
+            f"{what} is {_fmt(value)}; expected a number or a table {{exposure: number}}"
+        )
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        x = math.inf
+    if kind == "rate":
+        if not (math.isfinite(x) and x >= 0.0):
+            raise InvalidModelError(f"{what} is {_fmt(value)}; rates must be finite and >= 0")
+    elif not (math.isfinite(x) and 0.0 <= x <= 1.0):
+        raise InvalidModelError(f"{what} is {_fmt(value)}; probabilities must lie in [0, 1]")
+    return x
+
+
+def _parse_table(value: object, what: str, exposures: Sequence[str], kind: str) -> Table:
+    """Parse a number or an ``{exposure: number}`` table into one value per exposure."""
+    if isinstance(value, Mapping):
+        for key in value:
+            if key not in exposures:
+                raise InvalidModelError(
+                    f"{what} names unknown exposure {key!r}; "
+                    f"the model's exposures are {list(exposures)}"
+                )
+        out = []
+        for e in exposures:
+            if e not in value:
+                raise InvalidModelError(
+                    f"{what} has no value for exposure {e!r}; a table must name every exposure "
+                    f"({list(exposures)}), or give one number for all of them"
+                )
+            out.append(_check_value(value[e], f"{what} under exposure {e!r}", kind))
+        return tuple(out)
+    x = _check_value(value, what, kind)
+    return (x,) * len(exposures)
+
+
+def _table_to_spec(table: Table, exposures: Sequence[str]) -> float | dict[str, float]:
+    if all(v == table[0] for v in table):
+        return table[0]
+    return dict(zip(exposures, table, strict=True))
+
+
+class Model:
+    """A multi-type cell-population model (states, exposures, processes, optional capacity).
+
+    Build it from the declarative spec with :meth:`from_dict` / :meth:`from_toml`, or directly
+    with the same keyword arguments (``Model(states=[...], division={...}, ...)``). Instances are
+    immutable; equality compares the normalised spec (:meth:`to_dict`).
+
+    Parameters
+    ----------
+    states : sequence of str or dict
+        State names in model order; ``{"name": "R", "genetic": True}`` marks a genetic state.
+    exposures : sequence of str, optional
+        Exposure (drug environment) names; default ``["off", "on"]``.
+    division, death : mapping of state name to rate, optional
+        Per-cell division / death rate (per day) of each state; a rate is a number or
+        ``{exposure: number}``. Missing states have rate 0.
+    switch : sequence of dict, optional
+        Phenotype switches ``{"from": i, "to": j, "rate": r}`` (per day).
+    mutation : sequence of dict, optional
+        Mutations at division ``{"from": i, "to": j, "probability": p}``: at a division of ``i`` one
+        daughter becomes ``j`` with probability ``p``.
+    capacity : dict, optional
+        Density dependence ``{"K": K, "on": "division" | "death", "weights": {state: w}}``.
+        ``on`` defaults to ``"division"`` (rate ``b·max(0, 1 − N/K)``; ``"death"``:
+        ``d + (b − d)·N/K``); N is the weighted sum of the counts, weights defaulting to 1.
+
+    Raises
+    ------
+    InvalidModelError
+        If the spec is invalid; the message names the field and the value.
+    """
+
+    __slots__ = (
+        "_capacity",
+        "_death",
+        "_division",
+        "_exposures",
+        "_genetic",
+        "_mutation",
+        "_states",
+        "_switch",
+    )
+
+    _states: tuple[str, ...]
+    _genetic: tuple[bool, ...]
+    _exposures: tuple[str, ...]
+    _division: tuple[Table, ...]
+    _death: tuple[Table, ...]
+    _switch: tuple[tuple[int, int, Table], ...]
+    _mutation: tuple[tuple[int, int, Table], ...]
+    _capacity: tuple[float, str, tuple[float, ...]] | None
+
+    def __init__(
+        self,
+        states: Sequence[str | Mapping[str, Any]],
+        exposures: Sequence[str] | None = None,
+        division: Mapping[str, Any] | None = None,
+        death: Mapping[str, Any] | None = None,
+        switch: Sequence[Mapping[str, Any]] | None = None,
+        mutation: Sequence[Mapping[str, Any]] | None = None,
+        capacity: Mapping[str, Any] | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        names, genetic = self._parse_states(states)
+        exps = self._parse_exposures(exposures)
+        set_(self, "_states", names)
+        set_(self, "_genetic", genetic)
+        set_(self, "_exposures", exps)
+        set_(self, "_division", self._parse_per_state(division, "division", names, exps))
+        set_(self, "_death", self._parse_per_state(death, "death", names, exps))
+        set_(self, "_switch", self._parse_transitions(switch, "switch", names, genetic, exps))
+        set_(self, "_mutation", self._parse_transitions(mutation, "mutation", names, genetic, exps))
+        self._check_mutation_sums()
+        set_(self, "_capacity", self._parse_capacity(capacity, names))
+
+    # ------------------------------------------------------------------ parsing
+
+    @staticmethod
+    def _parse_states(states: object) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+        if isinstance(states, str | bytes) or not isinstance(states, Sequence):
+            raise InvalidModelError(
+                f"states must be a list of names or {{name, genetic}} tables, got {_fmt(states)}"
+            )
+        if not states:
+            raise InvalidModelError("states is empty; a model needs at least one state")
+        names: list[str] = []
+        genetic: list[bool] = []
+        for i, entry in enumerate(states):
+            if isinstance(entry, Mapping):
+                _check_keys(entry, _STATE_KEYS, f"states[{i}]")
+                if "name" not in entry:
+                    raise InvalidModelError(f"states[{i}] has no 'name'")
+                name = _check_name(entry["name"], f"states[{i}].name")
+                g = entry.get("genetic", False)
+                if not isinstance(g, bool):
+                    raise InvalidModelError(
+                        f"genetic of state {name!r} is {_fmt(g)}; expected true or false"
+                    )
+            else:
+                name = _check_name(entry, f"states[{i}]")
+                g = False
+            if name in names:
+                raise InvalidModelError(f"duplicate state name {name!r} in states")
+            names.append(name)
+            genetic.append(g)
+        return tuple(names), tuple(genetic)
+
+    @staticmethod
+    def _parse_exposures(exposures: object) -> tuple[str, ...]:
+        if exposures is None:
+            return DEFAULT_EXPOSURES
+        if isinstance(exposures, str | bytes) or not isinstance(exposures, Sequence):
+            raise InvalidModelError(f"exposures must be a list of names, got {_fmt(exposures)}")
+        if not exposures:
+            raise InvalidModelError("exposures is empty; a model needs at least one exposure")
+        out: list[str] = []
+        for i, e in enumerate(exposures):
+            name = _check_name(e, f"exposures[{i}]")
+            if name in out:
+                raise InvalidModelError(f"duplicate exposure name {name!r} in exposures")
+            out.append(name)
+        if len(out) > 127:
+            raise InvalidModelError(f"a model has at most 127 exposures, got {len(out)}")
+        return tuple(out)
+
+    @staticmethod
+    def _parse_per_state(
+        spec: object, field: str, states: tuple[str, ...], exposures: tuple[str, ...]
+    ) -> tuple[Table, ...]:
+        zero = (0.0,) * len(exposures)
+        if spec is None:
+            return (zero,) * len(states)
+        if not isinstance(spec, Mapping):
+            raise InvalidModelError(f"{field} must be a table {{state: rate}}, got {_fmt(spec)}")
+        for key in spec:
+            if key not in states:
+                raise InvalidModelError(
+                    f"{field} names unknown state {key!r}; the model's states are {list(states)}"
+                )
+        return tuple(
+            _parse_table(spec[s], f"{field} rate of state {s!r}", exposures, "rate")
+            if s in spec
+            else zero
+            for s in states
+        )
+
+    @staticmethod
+    def _parse_transitions(
+        spec: object,
+        field: str,
+        states: tuple[str, ...],
+        genetic: tuple[bool, ...],
+        exposures: tuple[str, ...],
+    ) -> tuple[tuple[int, int, Table], ...]:
+        if spec is None:
+            return ()
+        if isinstance(spec, str | bytes | Mapping) or not isinstance(spec, Sequence):
+            raise InvalidModelError(
+                f"{field} must be a list of {{from, to, ...}} tables, got {_fmt(spec)}"
+            )
+        keys = _SWITCH_KEYS if field == "switch" else _MUTATION_KEYS
+        value_key = keys[2]
+        kind = "rate" if field == "switch" else "probability"
+        seen: set[tuple[int, int]] = set()
+        out: list[tuple[int, int, Table]] = []
+        for n, entry in enumerate(spec):
+            where = f"{field}[{n}]"
+            if not isinstance(entry, Mapping):
+                raise InvalidModelError(f"{where} must be a table {{{', '.join(keys)}}}")
+            _check_keys(entry, keys, where)
+            for key in keys:
+                if key not in entry:
+                    raise InvalidModelError(f"{where} has no {key!r}")
+            ends = []
+            for key in ("from", "to"):
+                name = entry[key]
+                if name not in states:
+                    raise InvalidModelError(
+                        f"{where}.{key} is {_fmt(name)}, not a state of the model "
+                        f"(states: {list(states)})"
+                    )
+                ends.append(states.index(name))
+            i, j = ends
+            src, dst = states[i], states[j]
+            if i == j:
+                raise InvalidModelError(f"{where} goes from state {src!r} to itself")
+            if genetic[i] and not genetic[j]:
+                raise InvalidModelError(
+                    f"{field} from genetic state {src!r} to non-genetic state {dst!r} is not "
+                    "allowed: genetic states never revert"
+                )
+            if (i, j) in seen:
+                raise InvalidModelError(
+                    f"duplicate {field} from {src!r} to {dst!r}; give each pair once"
+                )
+            seen.add((i, j))
+            what = f"{field} {kind} from {src!r} to {dst!r}"
+            out.append((i, j, _parse_table(entry[value_key], what, exposures, kind)))
+        return tuple(out)
+
+    def _check_mutation_sums(self) -> None:
+        for i, src in enumerate(self._states):
+            for e, exp in enumerate(self._exposures):
+                total = sum(p[e] for (k, _, p) in self._mutation if k == i)
+                if total > 1.0 + _PROB_SUM_TOL:
+                    raise InvalidModelError(
+                        f"mutation probabilities from state {src!r} under exposure {exp!r} sum to "
+                        f"{total!r}; they must sum to at most 1"
+                    )
+
+    @staticmethod
+    def _parse_capacity(
+        spec: object, states: tuple[str, ...]
+    ) -> tuple[float, str, tuple[float, ...]] | None:
+        if spec is None:
+            return None
+        if not isinstance(spec, Mapping):
+            raise InvalidModelError(
+                f"capacity must be a table {{K, on, weights}}, got {_fmt(spec)}"
+            )
+        _check_keys(spec, _CAPACITY_KEYS, "capacity")
+        if "K" not in spec:
+            raise InvalidModelError("capacity has no 'K' (the carrying capacity)")
+        k = spec["K"]
+        if not _is_number(k) or not (math.isfinite(_to_float(k)) and _to_float(k) > 0):
+            raise InvalidModelError(f"capacity K is {_fmt(k)}; it must be a finite number > 0")
+        on = spec.get("on", "division")
+        if on not in _CAPACITY_ON:
+            raise InvalidModelError(f"capacity on is {_fmt(on)}; expected 'division' or 'death'")
+        weights_spec = spec.get("weights", {})
+        if not isinstance(weights_spec, Mapping):
+            raise InvalidModelError(
+                f"capacity weights must be a table {{state: weight}}, got {_fmt(weights_spec)}"
+            )
+        for key in weights_spec:
+            if key not in states:
+                raise InvalidModelError(
+                    f"capacity weights names unknown state {key!r}; the model's states are "
+                    f"{list(states)}"
+                )
+        weights = []
+        for s in states:
+            w = weights_spec.get(s, 1.0)
+            if not _is_number(w) or not (math.isfinite(_to_float(w)) and _to_float(w) >= 0):
+                raise InvalidModelError(
+                    f"capacity weight of state {s!r} is {_fmt(w)}; weights must be finite and >= 0"
+                )
+            weights.append(float(w))
+        if not any(w > 0 for w in weights):
+            raise InvalidModelError("capacity weights are all 0; at least one must be > 0")
+        return float(k), str(on), tuple(weights)
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> "Model":
+        """Build a model from its declarative spec (a dict, e.g. a TOML ``[model]`` table).
+
+        Parameters
+        ----------
+        spec : mapping
+            The spec; see the module docstring for its shape.
+
+        Returns
+        -------
+        Model
+
+        Raises
+        ------
+        InvalidModelError
+            If the spec is invalid (unknown keys included).
+        """
+        if isinstance(spec, Model):
+            return spec
+        if not isinstance(spec, Mapping):
+            raise InvalidModelError(f"a model spec must be a table/dict, got {_fmt(spec)}")
+        _check_keys(spec, _MODEL_KEYS, "model")
+        if "states" not in spec:
+            raise InvalidModelError("model has no 'states'")
+        return cls(**spec)
+
+    @classmethod
+    def from_toml(cls, path: str | PathLike[str]) -> "Model":
+        """Read a model from a TOML file.
+
+        The file is either a bare model spec or a config with a ``[model]`` table (other tables,
+        such as ``[schedule]`` and ``[run]``, are then ignored).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Path of the TOML file.
+
+        Returns
+        -------
+        Model
+        """
+        with open(path, "rb") as f:
+            try:
+                data = tomllib.load(f)
+            except tomllib.TOMLDecodeError as exc:
+                raise InvalidModelError(f"{path}: invalid TOML: {exc}") from None
+        if "model" in data and "states" not in data:
+            data = data["model"]
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Model":
+        """Build a model from a JSON string such as the ``model`` attribute of an output Dataset."""
+        return cls.from_dict(json.loads(text))
+
+    # ------------------------------------------------------------------ accessors
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Model is immutable")
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        """State names in model order."""
+        return self._states
+
+    @property
+    def genetic_states(self) -> tuple[str, ...]:
+        """Names of the genetic states, in model order."""
+        return tuple(s for s, g in zip(self._states, self._genetic, strict=True) if g)
+
+    @property
+    def exposures(self) -> tuple[str, ...]:
+        """Exposure names; the exposure codes in the output are indices into this tuple."""
+        return self._exposures
+
+    @property
+    def n_states(self) -> int:
+        """Number of cell states."""
+        return len(self._states)
+
+    @property
+    def capacity(self) -> dict[str, Any] | None:
+        """The normalised capacity spec, or None without density dependence."""
+        if self._capacity is None:
+            return None
+        k, on, weights = self._capacity
+        return {"K": k, "on": on, "weights": dict(zip(self._states, weights, strict=True))}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the normalised, JSON-able spec.
+
+        Every state appears in ``division`` and ``death`` (0.0 when absent from the input); a rate
+        equal under every exposure is written as one number, otherwise as a full
+        ``{exposure: rate}`` table; ``exposures`` is always explicit.
+        ``Model.from_dict(m.to_dict()) == m``.
+        """
+        exps = self._exposures
+        states: list[Any] = [
+            {"name": s, "genetic": True} if g else s
+            for s, g in zip(self._states, self._genetic, strict=True)
+        ]
+        out: dict[str, Any] = {
+            "states": states,
+            "exposures": list(exps),
+            "division": {
+                s: _table_to_spec(t, exps)
+                for s, t in zip(self._states, self._division, strict=True)
+            },
+            "death": {
+                s: _table_to_spec(t, exps) for s, t in zip(self._states, self._death, strict=True)
+            },
+            "switch": [
+                {"from": self._states[i], "to": self._states[j], "rate": _table_to_spec(t, exps)}
+                for i, j, t in self._switch
+            ],
+            "mutation": [
+                {
+                    "from": self._states[i],
+                    "to": self._states[j],
+                    "probability": _table_to_spec(t, exps),
+                }
+                for i, j, t in self._mutation
+            ],
+        }
+        if self._capacity is not None:
+            out["capacity"] = self.capacity
+        return out
+
+    def to_json(self) -> str:
+        """Return the normalised spec as a JSON string (the ``model`` attribute of outputs)."""
+        return json.dumps(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __repr__(self) -> str:
+        return (
+            f"Model(states={list(self._states)!r}, exposures={list(self._exposures)!r}, "
+            f"n_channels={len(self._channels())})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Model.from_dict, (self.to_dict(),))
+
+    # ------------------------------------------------------------------ compilation
+
+    def _channels(self) -> list[tuple[int, int, int, int, bool, Table, str]]:
+        """Reaction channels: (source, dec, inc, kind, mutation, rates per exposure, label)."""
+        names = self._states
+        n_exp = len(self._exposures)
+        chans: list[tuple[int, int, int, int, bool, Table, str]] = []
+        for i, s in enumerate(names):
+            b = self._division[i]
+            muts = [(j, p) for (k, j, p) in self._mutation if k == i]
+            p_total = [sum(p[e] for _, p in muts) for e in range(n_exp)]
+            plain = tuple(max(0.0, b[e] * (1.0 - p_total[e])) for e in range(n_exp))
+            chans.append((i, -1, i, KIND_DIVISION, False, plain, f"{s}->2{s}"))
+            for j, p in muts:
+                rates = tuple(b[e] * p[e] for e in range(n_exp))
+                chans.append((i, -1, j, KIND_DIVISION, True, rates, f"{s}->{s}+{names[j]}"))
+            chans.append((i, i, -1, KIND_DEATH, False, self._death[i], f"{s}->0"))
+            for k, j, r in self._switch:
+                if k == i:
+                    chans.append((i, i, j, KIND_SWITCH, self._genetic[j], r, f"{s}->{names[j]}"))
+        # With density-dependent death (d + (b - d)·N/K) a death channel matters even at d = 0.
+        keep_death = self._capacity is not None and self._capacity[1] == "death"
+        return [
+            c for c in chans if any(x > 0.0 for x in c[5]) or (keep_death and c[3] == KIND_DEATH)
+        ]
+
+    def channel_names(self) -> list[str]:
+        """Labels of the compiled reaction channels, in engine order.
+
+        E.g. ``"S->2S"`` (division), ``"S->S+R"`` (mutation at division), ``"S->0"`` (death),
+        ``"S->P"`` (switch). Channels with rate 0 under every exposure are omitted (death
+        channels are kept when the capacity acts on death).
+        """
+        return [c[6] for c in self._channels()]
+
+    def compile(self) -> dict[str, Any]:
+        """Compile to the engine's flat reaction table (the ``model`` dict of ``_core``).
+
+        Channels are grouped by source state in model order. For each state ``i``: one division
+        channel at rate ``b_i·(1 − Σ_j p_ij)``; one channel per mutation target ``j`` at rate
+        ``b_i·p_ij`` (one daughter becomes ``j``); one death channel; one channel per switch
+        ``i → j`` (a mutation event iff ``j`` is genetic). Channels whose rate is 0 under every
+        exposure are dropped, except death channels when the capacity acts on death.
+        ``channel_rate`` is exposure-major. This format is private to the package and may change.
+        """
+        chans = self._channels()
+        n_exp = len(self._exposures)
+        cap = self._capacity
+        return {
+            "n_states": len(self._states),
+            "n_exposures": n_exp,
+            "channel_source": [c[0] for c in chans],
+            "channel_dec": [c[1] for c in chans],
+            "channel_inc": [c[2] for c in chans],
+            "channel_kind": [c[3] for c in chans],
+            "channel_mutation": [c[4] for c in chans],
+            "channel_rate": [c[5][e] for e in range(n_exp) for c in chans],
+            "capacity": None if cap is None else cap[0],
+            "capacity_on": "division" if cap is None else cap[1],
+            "capacity_weights": [1.0] * len(self._states) if cap is None else list(cap[2]),
+        }

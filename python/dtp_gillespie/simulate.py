@@ -1,0 +1,499 @@
+"""Run ensembles: validate run options, call the engine, build the output Dataset."""
+
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from . import _core
+from . import conventions as cv
+from ._dataset import build_dataset
+from ._seeding import SeedLike, normalise_seed, seed_from_attrs
+from .errors import DtpGillespieError, InvalidRunError
+from .model import Model
+from .schedule import Schedule
+
+__all__ = ["Prepared", "prepare", "record_grid", "reproduce", "simulate", "trace"]
+
+_INT64_MAX = 2**63 - 1
+_GRID_TOL = 1e-9
+
+
+def _is_int(value: object) -> bool:
+    return not isinstance(value, bool | np.bool_) and isinstance(value, int | np.integer)
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if not _is_int(value):
+        raise InvalidRunError(f"{name} is {value!r}; expected an int >= {minimum}")
+    v = int(value)  # type: ignore[call-overload]
+    if not minimum <= v <= _INT64_MAX:
+        raise InvalidRunError(f"{name} is {v!r}; it must be an int >= {minimum}")
+    return v
+
+
+def _check_cap(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    return _check_int(value, name, 1)
+
+
+def _check_positive(value: object, name: str) -> float:
+    ok = not isinstance(value, bool | np.bool_) and isinstance(
+        value, int | float | np.integer | np.floating
+    )
+    try:
+        x = float(value) if ok else math.nan  # type: ignore[arg-type]
+    except OverflowError:
+        x = math.inf
+    if not (ok and math.isfinite(x) and x > 0):
+        raise InvalidRunError(f"{name} is {value!r}; it must be a finite number > 0 (days)")
+    return x
+
+
+def record_grid(
+    t_end: float, record_every: float | None = None, times: npt.ArrayLike | None = None
+) -> npt.NDArray[np.float64]:
+    """The record times of a run.
+
+    Parameters
+    ----------
+    t_end : float
+        End of the simulated interval (days, > 0).
+    record_every : float, optional
+        Grid step ``dt``: the times are ``k·dt`` for ``k = 0..floor(t_end/dt + 1e-9)`` (a last
+        point within 1e-9 relative of ``t_end`` is set to ``t_end`` exactly), and ``t_end`` is
+        appended when it is not already the last point.
+    times : array_like, optional
+        Explicit record times: finite, strictly increasing, within ``[0, t_end]``.
+
+    Exactly one of ``record_every`` and ``times`` may be given; with neither, ``record_every =
+    t_end`` (records 0 and ``t_end``).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+    """
+    t_end = _check_positive(t_end, "t_end")
+    if record_every is not None and times is not None:
+        raise InvalidRunError("give either record_every or times, not both")
+    if times is not None:
+        if isinstance(times, str | bytes):
+            raise InvalidRunError(f"times is {times!r}; expected a list of numbers")
+        try:
+            t = np.array(times, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidRunError(f"times is {times!r}; expected a list of numbers") from None
+        if t.ndim != 1 or t.size == 0:
+            raise InvalidRunError(f"times must be a non-empty 1-D list of numbers, got {times!r}")
+        if not np.all(np.isfinite(t)):
+            raise InvalidRunError("times must be finite")
+        if t[0] < 0 or t[-1] > t_end:
+            raise InvalidRunError(
+                f"times must lie within [0, t_end] = [0, {t_end!r}]; "
+                f"got {float(t[0])!r} .. {float(t[-1])!r}"
+            )
+        if np.any(np.diff(t) <= 0):
+            k = int(np.argmax(np.diff(t) <= 0))
+            raise InvalidRunError(
+                f"times must be strictly increasing; times[{k + 1}] = {float(t[k + 1])!r} "
+                f"follows {float(t[k])!r}"
+            )
+        return t
+    dt = t_end if record_every is None else _check_positive(record_every, "record_every")
+    n = math.floor(t_end / dt + _GRID_TOL)
+    if n + 1 > 100_000_000:
+        raise InvalidRunError(
+            f"record_every = {dt!r} with t_end = {t_end!r} gives {n + 1} record times; too many"
+        )
+    grid = np.arange(n + 1, dtype=np.float64) * dt
+    if abs(grid[-1] - t_end) <= _GRID_TOL * t_end:
+        grid[-1] = t_end
+    elif grid[-1] < t_end:
+        grid = np.append(grid, t_end)
+    return grid
+
+
+def _check_initial(initial: object, model: Model) -> list[int]:
+    if not isinstance(initial, Mapping):
+        raise InvalidRunError(
+            f"initial is {initial!r}; expected a table {{state: count}}, e.g. {{'S': 10000}}"
+        )
+    for key in initial:
+        if key not in model.states:
+            raise InvalidRunError(
+                f"initial names unknown state {key!r}; the model's states are {list(model.states)}"
+            )
+    out = []
+    for s in model.states:
+        v = initial.get(s, 0)
+        whole_float = (
+            isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer()
+        )
+        if _is_int(v) or whole_float:
+            n = int(v)
+        else:
+            raise InvalidRunError(
+                f"initial count of state {s!r} is {v!r}; counts must be whole numbers >= 0"
+            )
+        if not 0 <= n <= _INT64_MAX:
+            raise InvalidRunError(
+                f"initial count of state {s!r} is {v!r}; counts must be whole numbers >= 0"
+            )
+        out.append(n)
+    return out
+
+
+def _coerce_model(model: object) -> Model:
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, Mapping):
+        return Model.from_dict(model)
+    raise InvalidRunError(f"model must be a Model or a spec dict, got {type(model).__name__}")
+
+
+def _check_status_codes() -> None:
+    if dict(_core.STATUS_CODES) != cv.STATUS_CODES:
+        raise DtpGillespieError(
+            f"internal error: engine status codes {dict(_core.STATUS_CODES)} differ from "
+            f"{cv.STATUS_CODES}"
+        )
+
+
+def _run_engine(
+    core_model: dict[str, Any],
+    core_schedule: dict[str, Any],
+    core_run: dict[str, Any],
+    progress: bool | str,
+) -> dict[str, npt.NDArray[Any]]:
+    if not progress:
+        return _core.simulate_ensemble(core_model, core_schedule, core_run, None)
+    from tqdm.auto import tqdm
+
+    with tqdm(
+        total=core_run["n_replicates"],
+        unit="replicate",
+        desc=progress if isinstance(progress, str) else "simulate",
+    ) as bar:
+
+        def report(done: int) -> None:
+            bar.update(done - bar.n)
+
+        out = _core.simulate_ensemble(core_model, core_schedule, core_run, report)
+        bar.update(core_run["n_replicates"] - bar.n)
+    return out
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated run: the normalised specs and the engine's inputs.
+
+    Attributes
+    ----------
+    model : Model
+    schedule : Schedule
+    times : numpy.ndarray
+        Record times.
+    run_spec : dict
+        Normalised run spec (the ``run`` attribute of the output).
+    seed_attrs : dict
+        Seed provenance (``seed``, maybe ``seed_spawn_key``).
+    core_model, core_schedule, core_run : dict
+        The ``model``, ``schedule`` and ``run`` dicts of ``_core.simulate_ensemble``.
+    """
+
+    model: Model
+    schedule: Schedule
+    times: npt.NDArray[np.float64]
+    run_spec: dict[str, Any]
+    seed_attrs: dict[str, Any]
+    core_model: dict[str, Any]
+    core_schedule: dict[str, Any]
+    core_run: dict[str, Any]
+
+
+def prepare(
+    model: Model | Mapping[str, Any],
+    schedule: Schedule | Mapping[str, Any] | str,
+    *,
+    initial: Mapping[str, int],
+    t_end: float,
+    record_every: float | None = None,
+    times: npt.ArrayLike | None = None,
+    n_replicates: int = 1,
+    seed: SeedLike = None,
+    n_threads: int | None = None,
+    replicate_offset: int = 0,
+    max_events: int | None = None,
+    max_population: int | None = None,
+) -> Prepared:
+    """Validate the arguments of :func:`simulate` and compile the engine's inputs (no run).
+
+    Same parameters as :func:`simulate`. Useful to check a configuration before a long run and
+    to call the engine directly in tests.
+
+    Returns
+    -------
+    Prepared
+    """
+    m = _coerce_model(model)
+    sched = Schedule.coerce(schedule)
+    core_schedule = sched.compile(m)
+    t_end_f = _check_positive(t_end, "t_end")
+    grid = record_grid(t_end_f, record_every, times)
+    init = _check_initial(initial, m)
+    n_rep = _check_int(n_replicates, "n_replicates", 1)
+    offset = _check_int(replicate_offset, "replicate_offset", 0)
+    if offset + n_rep - 1 > _INT64_MAX:
+        raise InvalidRunError("replicate_offset + n_replicates exceeds the int64 range")
+    cap_events = _check_cap(max_events, "max_events")
+    cap_pop = _check_cap(max_population, "max_population")
+    threads = None if n_threads is None else _check_int(n_threads, "n_threads", 1)
+    seed_info = normalise_seed(seed)
+    _check_status_codes()
+
+    run_spec: dict[str, Any] = {
+        "initial": dict(zip(m.states, init, strict=True)),
+        "t_end": t_end_f,
+    }
+    if times is not None:
+        run_spec["times"] = [float(x) for x in grid]
+    else:
+        run_spec["record_every"] = t_end_f if record_every is None else float(record_every)
+    run_spec |= {
+        "n_replicates": n_rep,
+        "replicate_offset": offset,
+        "max_events": cap_events,
+        "max_population": cap_pop,
+        **seed_info.attrs,
+    }
+    core_run = {
+        "initial": init,
+        "record_times": [float(x) for x in grid],
+        "t_end": t_end_f,
+        "max_events": cap_events,
+        "max_population": cap_pop,
+        "seed_key": seed_info.key,
+        "replicate_offset": offset,
+        "n_replicates": n_rep,
+        "n_threads": threads,
+    }
+    return Prepared(
+        model=m,
+        schedule=sched,
+        times=grid,
+        run_spec=run_spec,
+        seed_attrs=dict(seed_info.attrs),
+        core_model=m.compile(),
+        core_schedule=core_schedule,
+        core_run=core_run,
+    )
+
+
+def trace(
+    model: Model | Mapping[str, Any],
+    schedule: Schedule | Mapping[str, Any] | str,
+    *,
+    initial: Mapping[str, int],
+    t_end: float,
+    seed: SeedLike,
+    replicate: int = 0,
+    max_events: int | None = None,
+    max_population: int | None = None,
+) -> dict[str, Any]:
+    """Every event of one replicate, for tests and small runs.
+
+    The trajectory is replicate ``replicate`` (global index) of :func:`simulate` with the same
+    model, schedule, initial, t_end, caps and seed.
+
+    Returns
+    -------
+    dict
+        ``time`` (n_events + 1,) float64 starting at 0, ``channel`` (n_events + 1,) int32 (index
+        into :meth:`Model.channel_names`, -1 for the initial row), ``count``
+        (n_events + 1, n_states) int64, ``exposure`` (n_events + 1,) int8, ``status`` and
+        ``stop_time``; plus ``channel_names`` (list of str) and ``seed`` (the recorded seed).
+    """
+    rep = _check_int(replicate, "replicate", 0)
+    prep = prepare(
+        model,
+        schedule,
+        initial=initial,
+        t_end=t_end,
+        seed=seed,
+        replicate_offset=rep,
+        max_events=max_events,
+        max_population=max_population,
+    )
+    out = dict(_core.trace(prep.core_model, prep.core_schedule, prep.core_run, rep))
+    out["channel_names"] = prep.model.channel_names()
+    out["seed"] = prep.seed_attrs["seed"]
+    return out
+
+
+def simulate(
+    model: Model | Mapping[str, Any],
+    schedule: Schedule | Mapping[str, Any] | str,
+    *,
+    initial: Mapping[str, int],
+    t_end: float,
+    record_every: float | None = None,
+    times: npt.ArrayLike | None = None,
+    n_replicates: int = 1,
+    seed: SeedLike = None,
+    n_threads: int | None = None,
+    replicate_offset: int = 0,
+    max_events: int | None = None,
+    max_population: int | None = None,
+    progress: bool | str = False,
+) -> xr.Dataset:
+    """Simulate an ensemble of exact stochastic trajectories.
+
+    Parameters
+    ----------
+    model : Model or dict
+        The model, or its declarative spec.
+    schedule : Schedule, dict or str
+        The drug schedule, its spec, or an exposure name (continuous exposure).
+    initial : dict
+        Cells per state at t = 0 (``{"S": 10_000}``); missing states start at 0.
+    t_end : float
+        End of the simulation (days, > 0).
+    record_every : float, optional
+        Step of the record grid ``0, dt, 2dt, ...``, ``t_end`` always included (see
+        :func:`record_grid`). Default: ``t_end`` (records 0 and ``t_end``).
+    times : array_like, optional
+        Explicit record times (strictly increasing, within ``[0, t_end]``); excludes
+        ``record_every``.
+    n_replicates : int, default 1
+        Number of independent replicates.
+    seed : int, SeedSequence, Generator or None
+        SPEC 7 seed; None draws fresh entropy. The entropy used is recorded in ``attrs["seed"]``.
+    n_threads : int, optional
+        Worker threads; None uses all cores. Does not change the result.
+    replicate_offset : int, default 0
+        Global index of the first replicate: replicate ``r`` uses RNG stream ``r``, so a run split
+        into blocks with offsets reproduces the single run.
+    max_events, max_population : int, optional
+        Per-replicate caps. A capped replicate stops; its counts after ``stop_time`` are -1 and a
+        ``UserWarning`` is emitted.
+    progress : bool or str, default False
+        Show a tqdm progress bar (a str is used as its description).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(replicate, time, cell_state)``; variables ``count``, ``exposure``,
+        ``extinction_time``, ``first_mutant_time``, ``stop_time``, ``n_events``, ``status``; the
+        specs and provenance in the attrs (DESIGN.md §3).
+
+    Raises
+    ------
+    InvalidModelError, InvalidScheduleError, InvalidRunError
+        For invalid input.
+    KeyboardInterrupt
+        On Ctrl-C (the engine stops within a second).
+    """
+    prep = prepare(
+        model,
+        schedule,
+        initial=initial,
+        t_end=t_end,
+        record_every=record_every,
+        times=times,
+        n_replicates=n_replicates,
+        seed=seed,
+        n_threads=n_threads,
+        replicate_offset=replicate_offset,
+        max_events=max_events,
+        max_population=max_population,
+    )
+    out = _run_engine(prep.core_model, prep.core_schedule, prep.core_run, progress)
+    ds = build_dataset(
+        states=prep.model.states,
+        exposures=prep.model.exposures,
+        times=prep.times,
+        replicate_offset=prep.core_run["replicate_offset"],
+        arrays=out,
+        model_spec=prep.model.to_dict(),
+        schedule_spec=prep.schedule.to_dict(),
+        run_spec=prep.run_spec,
+        seed_attrs=prep.seed_attrs,
+        rng=_core.RNG_NAME,
+        version=_core.__version__,
+    )
+    _warn_capped(ds, prep.core_run["max_events"], prep.core_run["max_population"])
+    return ds
+
+
+def _warn_capped(ds: xr.Dataset, max_events: int | None, max_population: int | None) -> None:
+    status = ds[cv.STATUS].values
+    n_ev = int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS))
+    n_pop = int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION))
+    if n_ev + n_pop == 0:
+        return
+    parts = []
+    if n_ev:
+        parts.append(f"{n_ev} at max_events={max_events}")
+    if n_pop:
+        parts.append(f"{n_pop} at max_population={max_population}")
+    warnings.warn(
+        f"{n_ev + n_pop} of {status.size} replicates stopped early ({', '.join(parts)}); "
+        f"their counts after stop_time are {cv.COUNT_UNKNOWN}",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def reproduce(
+    ds: xr.Dataset, *, n_threads: int | None = None, progress: bool = False
+) -> xr.Dataset:
+    """Re-run a simulation from the provenance attrs of its output.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`simulate` (or a Dataset opened from zarr).
+    n_threads : int, optional
+        Worker threads (does not change the result).
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        Identical to ``ds`` except ``attrs["created_at"]`` (and ``dtp_gillespie_version`` /
+        ``rng`` if run with another version).
+    """
+    try:
+        model = Model.from_json(ds.attrs[cv.ATTR_MODEL])
+        schedule = Schedule.from_dict(json.loads(ds.attrs[cv.ATTR_SCHEDULE]))
+        run = json.loads(ds.attrs[cv.ATTR_RUN])
+    except KeyError as exc:
+        raise InvalidRunError(
+            f"the Dataset has no {exc.args[0]!r} attribute; it was not made by simulate()"
+        ) from None
+    seed = seed_from_attrs(run["seed"], run.get("seed_spawn_key"))
+    grid: dict[str, Any] = (
+        {"times": run["times"]} if "times" in run else {"record_every": run["record_every"]}
+    )
+    return simulate(
+        model,
+        schedule,
+        initial=run["initial"],
+        t_end=run["t_end"],
+        n_replicates=run["n_replicates"],
+        seed=seed,
+        n_threads=n_threads,
+        replicate_offset=run["replicate_offset"],
+        max_events=run["max_events"],
+        max_population=run["max_population"],
+        progress=progress,
+        **grid,
+    )
