@@ -1,0 +1,127 @@
+"""Exact results that a correct exact simulator reproduces in distribution (copied from the
+project's oracle notes, with the formulas to recompute them for perturbed models).
+
+Every statistical test compares an ensemble statistic with an exact value through a z-score whose
+standard error comes from the exact (or binomial) variance, at two-sided alpha = 0.001.
+"""
+
+import math
+
+import numpy as np
+from scipy import integrate, linalg
+
+Z_CRIT = 3.29  # two-sided alpha = 0.001
+
+
+def z_mean(sample: np.ndarray, mean: float, var: float) -> float:
+    """z-score of a sample mean against the exact mean and variance of one observation."""
+    return float((np.mean(sample) - mean) / math.sqrt(var / sample.size))
+
+
+def z_proportion(hits: int, n: int, p: float) -> float:
+    return (hits / n - p) / math.sqrt(p * (1 - p) / n)
+
+
+# --- O1: linear birth-death (Kendall) -------------------------------------------------------------
+def kendall_mean(n0: int, lam: float, mu: float, t: float) -> float:
+    return n0 * math.exp((lam - mu) * t)
+
+
+def kendall_var(n0: int, lam: float, mu: float, t: float) -> float:
+    r = lam - mu
+    if r == 0:
+        return 2 * n0 * lam * t
+    e = math.exp(r * t)
+    return n0 * (lam + mu) / r * e * (e - 1)
+
+
+def kendall_alpha_beta(lam: float, mu: float, t: float) -> tuple[float, float]:
+    e = math.exp((lam - mu) * t)
+    return mu * (e - 1) / (lam * e - mu), lam * (e - 1) / (lam * e - mu)
+
+
+def kendall_pmf_one(lam: float, mu: float, t: float, n_max: int) -> np.ndarray:
+    """P(N(t) = n) for n = 0..n_max - 1 and the tail P(N >= n_max), from one ancestor."""
+    a, b = kendall_alpha_beta(lam, mu, t)
+    p = [a] + [(1 - a) * (1 - b) * b ** (n - 1) for n in range(1, n_max)]
+    return np.array([*p, 1 - sum(p)])
+
+
+# --- O3: two-state switching without growth ---------------------------------------------------------
+def p_in_p(k_sp: float, k_ps: float, t: float, start_in_p: float) -> float:
+    """P(a cell is in P at t) when it is in P at time 0 with probability start_in_p."""
+    kappa = k_sp + k_ps
+    pi = k_sp / kappa
+    return pi + (start_in_p - pi) * math.exp(-kappa * t)
+
+
+# --- O4: multi-type linear branching means through the mean matrix ----------------------------------
+def spr_mean_matrix(r: dict[str, float]) -> np.ndarray:
+    return np.array(
+        [
+            [r["b_S"] * (1 - r["mu_S"]) - r["d_S"] - r["k_SP"], r["k_PS"], 0.0],
+            [r["k_SP"], r["b_P"] * (1 - r["mu_P"]) - r["d_P"] - r["k_PS"], 0.0],
+            [r["b_S"] * r["mu_S"], r["b_P"] * r["mu_P"], r["b_R"] - r["d_R"]],
+        ]
+    )
+
+
+def spr_mean(phases: list[tuple[dict[str, float], float]], n0: np.ndarray) -> np.ndarray:
+    m = np.asarray(n0, dtype=float)
+    for rates, duration in phases:
+        m = linalg.expm(spr_mean_matrix(rates) * duration) @ m
+    return m
+
+
+O4_OFF = dict(
+    b_S=0.7, d_S=0.1, k_SP=0.01, k_PS=0.2, b_P=0.1, d_P=0.05, mu_S=1e-3, mu_P=1e-3, b_R=0.3, d_R=0.2
+)
+O4_ON = dict(
+    b_S=0.2, d_S=1.0, k_SP=0.1, k_PS=0.02, b_P=0.05, d_P=0.05, mu_S=1e-3, mu_P=1e-2, b_R=0.3, d_R=0.2
+)
+O4_MEAN_30 = np.array([4.575050, 195.844229, 48.769727])
+O4_SD_30 = np.array([2.502425, 37.090579, 56.407408])
+
+
+def spr_model(off: dict[str, float], on: dict[str, float]) -> dict:
+    """The S/P/R spec with mutation at division, from O4-style parameter tables."""
+
+    def both(key: str) -> dict[str, float]:
+        return {"off": off[key], "on": on[key]}
+
+    return {
+        "states": ["S", "P", {"name": "R", "genetic": True}],
+        "exposures": ["off", "on"],
+        "division": {"S": both("b_S"), "P": both("b_P"), "R": both("b_R")},
+        "death": {"S": both("d_S"), "P": both("d_P"), "R": both("d_R")},
+        "switch": [
+            {"from": "S", "to": "P", "rate": both("k_SP")},
+            {"from": "P", "to": "S", "rate": both("k_PS")},
+        ],
+        "mutation": [
+            {"from": "S", "to": "R", "probability": both("mu_S")},
+            {"from": "P", "to": "R", "probability": both("mu_P")},
+        ],
+    }
+
+
+# --- O8: time-inhomogeneous birth-death (Kendall 1948), piecewise-constant rates ----------------------
+def kendall_inhomogeneous_p0(segments: list[tuple[float, float, float]], t_end: float) -> float:
+    """P(N(t_end) = 0) from one ancestor; segments are (start, birth, death), in time order."""
+
+    def rates(s: float) -> tuple[float, float]:
+        current = segments[0]
+        for seg in segments:
+            if seg[0] <= s:
+                current = seg
+        return current[1], current[2]
+
+    breaks = [seg[0] for seg in segments if 0 < seg[0] < t_end]
+
+    def rho(t: float) -> float:
+        return integrate.quad(lambda s: rates(s)[1] - rates(s)[0], 0, t, points=breaks, limit=200)[0]
+
+    w = 1 + integrate.quad(
+        lambda s: rates(s)[1] * math.exp(rho(s)), 0, t_end, points=breaks, limit=200
+    )[0]
+    return 1 - 1 / w
