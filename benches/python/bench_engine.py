@@ -1,0 +1,57 @@
+"""Events/s and replicates/s of dtp-gillespie from Python on the canonical S/P/R model.
+
+Runs the benchmark cases of benches/bench-model.toml through the public API, each several times,
+and prints medians for 1 and 2 threads. Not a test: run it by hand on a quiet machine,
+
+    python benches/python/bench_engine.py [--repeats 5]
+"""
+
+import argparse
+import platform
+import statistics
+import time
+import tomllib
+from pathlib import Path
+
+import dtp_gillespie as dg
+
+SPEC = tomllib.loads((Path(__file__).parents[1] / "bench-model.toml").read_text())
+MODEL = dg.Model.from_dict(SPEC["model"])
+INTERMITTENT = {"kind": "intermittent", "on": 14, "off": 14}
+
+# name: (schedule, initial S, t_end, replicates)
+CASES = {
+    "a: 1 trajectory, 1e5 cells, 30 d on": ("on", 100_000, 30.0, 1),
+    "c: 1e4 replicates, 1e3 cells, 60 d on": ("on", 1000, 60.0, 10_000),
+    "d: 1e3 replicates, 1e4 cells, 14 on/14 off, 168 d": (INTERMITTENT, 10_000, 168.0, 1000),
+}
+
+
+def measure(schedule, s0: int, t_end: float, n: int, threads: int, repeats: int) -> tuple[float, int]:
+    seconds, events = [], 0
+    for seed in range(repeats):
+        start = time.perf_counter()
+        ds = dg.simulate(MODEL, schedule, initial={"S": s0}, t_end=t_end, record_every=1.0,
+                         n_replicates=n, seed=seed, n_threads=threads)
+        seconds.append(time.perf_counter() - start)
+        events = int(ds["n_events"].sum())
+    return statistics.median(seconds), events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"dtp-gillespie {dg.__version__}, Python {platform.python_version()}, {platform.machine()}")
+    print(f"{'case':52} {'threads':>7} {'median s':>9} {'events/s':>10} {'replicates/s':>13}")
+    for name, (schedule, s0, t_end, n) in CASES.items():
+        single = None
+        for threads in (1, 2):
+            secs, events = measure(schedule, s0, t_end, n, threads, args.repeats)
+            single = single or secs
+            print(f"{name:52} {threads:>7} {secs:>9.4f} {events / secs:>10.3g} {n / secs:>13.4g}"
+                  + (f"   speed-up {single / secs:.2f}x" if threads == 2 else ""))
+
+
+if __name__ == "__main__":
+    main()
