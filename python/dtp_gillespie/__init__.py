@@ -15,7 +15,7 @@ from ._core import __version__
 from .io import open_run, write_run
 from .model import Model
 from .schedule import Schedule
-from .simulate import reproduce, simulate
+from .simulate import reproduce, simulate, trace
 
 __all__ = [
     "Model",
@@ -25,5 +25,6 @@ __all__ = [
     "open_run",
     "reproduce",
     "simulate",
+    "trace",
     "write_run",
 ]

@@ -78,3 +78,6 @@ def trace(
     ``status`` (int) and ``stop_time`` (float). The trajectory is replicate ``replicate`` of
     ``simulate_ensemble`` with the same ``seed_key``.
     """
+
+def exposure_at(schedule: dict[str, Any], times: list[float]) -> npt.NDArray[Any]:
+    """Index (int64) of the exposure in force at each time, with the engine's breakpoints."""

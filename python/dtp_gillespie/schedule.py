@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, overload
 import numpy as np
 import numpy.typing as npt
 
+from . import _core
 from .errors import InvalidScheduleError
 
 if TYPE_CHECKING:
@@ -63,31 +64,6 @@ def _exposure_name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidScheduleError(f"{what} is {value!r}; expected an exposure name")
     return value
-
-
-def _cyclic_position(starts: Sequence[float], first: int, period: float, t: float) -> int:
-    """Index into ``starts`` of the segment in force at ``t`` when ``starts[first:]`` repeat.
-
-    Mirrors the engine: segment ``first + k·L + j`` starts at ``starts[first + j] + k·period``
-    (float64), and the segment in force is the last one starting at or before ``t``.
-    """
-    if t < starts[first]:
-        return int(np.searchsorted(np.asarray(starts[:first]), t, side="right")) - 1
-    n_cyc = len(starts) - first
-
-    def start(index: int) -> float:
-        if index < first:
-            return starts[index]
-        k, j = divmod(index - first, n_cyc)
-        return starts[first + j] + float(k) * period
-
-    cycles = max(0, math.floor((t - starts[first]) / period))
-    index = first + cycles * n_cyc
-    while index > 0 and start(index) > t:
-        index -= 1
-    while start(index + 1) <= t:
-        index += 1
-    return index if index < first else first + (index - first) % n_cyc
 
 
 class Schedule:
@@ -373,11 +349,11 @@ class Schedule:
     def exposure_at(self, times: npt.ArrayLike) -> npt.NDArray[np.str_]: ...
 
     def exposure_at(self, times: npt.ArrayLike) -> str | npt.NDArray[np.str_]:
-        """Exposure name in force at each time (pure Python reference implementation).
+        """Exposure name in force at each time, as the engine computes it.
 
-        An exposure is in force from its start time inclusive. Breakpoints of repeating schedules
-        are computed as the engine does (``start + cycles * period`` in float64), so the result
-        agrees with the recorded ``exposure`` even exactly at a breakpoint.
+        An exposure is in force from its start time inclusive; breakpoints of repeating schedules
+        come from the engine's own arithmetic, so the result agrees with the recorded
+        ``exposure`` even exactly at a breakpoint.
 
         Parameters
         ----------
@@ -393,13 +369,15 @@ class Schedule:
         if np.any(~np.isfinite(t)) or np.any(t < 0):
             raise InvalidScheduleError("exposure_at: times must be finite and >= 0")
         starts, names, cycle_start, period = self._segments()
-        if cycle_start is None:
-            idx = np.searchsorted(np.asarray(starts), t, side="right") - 1
-        else:
-            idx = np.vectorize(
-                lambda x: _cyclic_position(starts, cycle_start, period, float(x)), otypes=[np.intp]
-            )(t)
-        out = np.asarray(names)[idx]
+        labels = list(dict.fromkeys(names))
+        core_schedule = {
+            "segment_start": list(starts),
+            "segment_exposure": [labels.index(n) for n in names],
+            "cycle_start": cycle_start,
+            "period": float(period),
+        }
+        idx = _core.exposure_at(core_schedule, t.ravel().tolist()).reshape(t.shape)
+        out = np.asarray(labels)[idx]
         if out.ndim == 0:
             return str(out)
         return out

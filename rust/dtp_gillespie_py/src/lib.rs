@@ -10,8 +10,8 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use dtp_gillespie_core::{EnsembleSpec, Status, run_ensemble};
-use numpy::IntoPyArray;
 use numpy::ndarray::{Array2, Array3};
+use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -153,6 +153,21 @@ fn trace<'py>(
     Ok(result)
 }
 
+/// Index of the exposure in force at each time, exactly as the engine sees it.
+#[pyfunction]
+fn exposure_at<'py>(
+    py: Python<'py>,
+    schedule: &Bound<'py, PyDict>,
+    times: Vec<f64>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let schedule = convert::schedule(schedule)?;
+    let index: Vec<i64> = times
+        .iter()
+        .map(|&t| schedule.segment_at(t).exposure as i64)
+        .collect();
+    Ok(index.into_pyarray(py))
+}
+
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -164,5 +179,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STATUS_CODES", codes)?;
     m.add_function(wrap_pyfunction!(simulate_ensemble, m)?)?;
     m.add_function(wrap_pyfunction!(trace, m)?)?;
+    m.add_function(wrap_pyfunction!(exposure_at, m)?)?;
     Ok(())
 }
