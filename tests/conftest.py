@@ -1,9 +1,9 @@
 """Shared test configuration.
 
-Two tiers, chosen by environment variables so that CI stays fast and a deep run is one command away:
+Two tiers, chosen by environment variables, so that CI stays fast and a deep run is one command:
 
-- ``DTP_DEEP=1`` runs the statistical tests at the 5%-power tier (replicate counts that detect one rate
-  off by 5%) and selects the deep hypothesis profile; without it the tests use the 20% tier.
+- ``DTP_DEEP=1`` runs the statistical tests at the 5%-power tier (replicate counts that detect one
+  rate off by 5%) and selects the deep hypothesis profile; without it they use the 20% tier.
 - ``HYPOTHESIS_PROFILE=fast|deep`` overrides the hypothesis profile.
 """
 

@@ -22,7 +22,7 @@ def z_proportion(hits: int, n: int, p: float) -> float:
     return (hits / n - p) / math.sqrt(p * (1 - p) / n)
 
 
-# --- O1: linear birth-death (Kendall) -------------------------------------------------------------
+# --- O1: linear birth-death (Kendall) ---
 def kendall_mean(n0: int, lam: float, mu: float, t: float) -> float:
     return n0 * math.exp((lam - mu) * t)
 
@@ -47,7 +47,7 @@ def kendall_pmf_one(lam: float, mu: float, t: float, n_max: int) -> np.ndarray:
     return np.array([*p, 1 - sum(p)])
 
 
-# --- O3: two-state switching without growth ---------------------------------------------------------
+# --- O3: two-state switching without growth ---
 def p_in_p(k_sp: float, k_ps: float, t: float, start_in_p: float) -> float:
     """P(a cell is in P at t) when it is in P at time 0 with probability start_in_p."""
     kappa = k_sp + k_ps
@@ -55,7 +55,7 @@ def p_in_p(k_sp: float, k_ps: float, t: float, start_in_p: float) -> float:
     return pi + (start_in_p - pi) * math.exp(-kappa * t)
 
 
-# --- O4: multi-type linear branching means through the mean matrix ----------------------------------
+# --- O4: multi-type linear branching means through the mean matrix ---
 def spr_mean_matrix(r: dict[str, float]) -> np.ndarray:
     return np.array(
         [
@@ -77,7 +77,16 @@ O4_OFF = dict(
     b_S=0.7, d_S=0.1, k_SP=0.01, k_PS=0.2, b_P=0.1, d_P=0.05, mu_S=1e-3, mu_P=1e-3, b_R=0.3, d_R=0.2
 )
 O4_ON = dict(
-    b_S=0.2, d_S=1.0, k_SP=0.1, k_PS=0.02, b_P=0.05, d_P=0.05, mu_S=1e-3, mu_P=1e-2, b_R=0.3, d_R=0.2
+    b_S=0.2,
+    d_S=1.0,
+    k_SP=0.1,
+    k_PS=0.02,
+    b_P=0.05,
+    d_P=0.05,
+    mu_S=1e-3,
+    mu_P=1e-2,
+    b_R=0.3,
+    d_R=0.2,
 )
 O4_MEAN_30 = np.array([4.575050, 195.844229, 48.769727])
 O4_SD_30 = np.array([2.502425, 37.090579, 56.407408])
@@ -105,7 +114,7 @@ def spr_model(off: dict[str, float], on: dict[str, float]) -> dict:
     }
 
 
-# --- O8: time-inhomogeneous birth-death (Kendall 1948), piecewise-constant rates ----------------------
+# --- O8: time-inhomogeneous birth-death (Kendall 1948), piecewise-constant rates ---
 def kendall_inhomogeneous_p0(segments: list[tuple[float, float, float]], t_end: float) -> float:
     """P(N(t_end) = 0) from one ancestor; segments are (start, birth, death), in time order."""
 
@@ -119,9 +128,14 @@ def kendall_inhomogeneous_p0(segments: list[tuple[float, float, float]], t_end: 
     breaks = [seg[0] for seg in segments if 0 < seg[0] < t_end]
 
     def rho(t: float) -> float:
-        return integrate.quad(lambda s: rates(s)[1] - rates(s)[0], 0, t, points=breaks, limit=200)[0]
+        return integrate.quad(lambda s: rates(s)[1] - rates(s)[0], 0, t, points=breaks, limit=200)[
+            0
+        ]
 
-    w = 1 + integrate.quad(
-        lambda s: rates(s)[1] * math.exp(rho(s)), 0, t_end, points=breaks, limit=200
-    )[0]
+    w = (
+        1
+        + integrate.quad(
+            lambda s: rates(s)[1] * math.exp(rho(s)), 0, t_end, points=breaks, limit=200
+        )[0]
+    )
     return 1 - 1 / w

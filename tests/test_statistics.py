@@ -8,6 +8,7 @@ Seeds are fixed, so every test is deterministic.
 
 import math
 
+import dtp_gillespie as dg
 import numpy as np
 import pytest
 from oracles import (
@@ -29,8 +30,6 @@ from oracles import (
 )
 from scipy import stats
 
-import dtp_gillespie as dg
-
 # (perturbation factor of the wrong model, replicates) for each tier of each check.
 CI, DEEP = "ci", "deep"
 
@@ -50,14 +49,20 @@ def final_counts(ds, state: str) -> np.ndarray:
     return ds["count"].sel(cell_state=state).isel(time=-1).to_numpy()
 
 
-# --- O1 --------------------------------------------------------------------------------------------
+# --- O1 ---
 def o1_mean_z(b: float, n: int, seed: int = 11) -> float:
-    ds = dg.simulate(birth_death(b, 0.5), "off", initial={"N": 10}, t_end=2.0, n_replicates=n, seed=seed)
-    return z_mean(final_counts(ds, "N"), kendall_mean(10, 1.0, 0.5, 2.0), kendall_var(10, 1.0, 0.5, 2.0))
+    ds = dg.simulate(
+        birth_death(b, 0.5), "off", initial={"N": 10}, t_end=2.0, n_replicates=n, seed=seed
+    )
+    return z_mean(
+        final_counts(ds, "N"), kendall_mean(10, 1.0, 0.5, 2.0), kendall_var(10, 1.0, 0.5, 2.0)
+    )
 
 
 def o1_variance_z(b: float, n: int, seed: int = 12) -> float:
-    ds = dg.simulate(birth_death(b, 0.5), "off", initial={"N": 10}, t_end=2.0, n_replicates=n, seed=seed)
+    ds = dg.simulate(
+        birth_death(b, 0.5), "off", initial={"N": 10}, t_end=2.0, n_replicates=n, seed=seed
+    )
     x = final_counts(ds, "N").astype(float)
     dev = x - x.mean()
     s2 = dev.var(ddof=1)
@@ -67,14 +72,18 @@ def o1_variance_z(b: float, n: int, seed: int = 12) -> float:
 
 
 def o1_extinction_z(b: float, n: int, seed: int = 13) -> float:
-    ds = dg.simulate(birth_death(b, 0.5), "off", initial={"N": 1}, t_end=2.0, n_replicates=n, seed=seed)
+    ds = dg.simulate(
+        birth_death(b, 0.5), "off", initial={"N": 1}, t_end=2.0, n_replicates=n, seed=seed
+    )
     p0, _ = kendall_alpha_beta(1.0, 0.5, 2.0)
     extinct = int(np.sum(final_counts(ds, "N") == 0))
     return z_proportion(extinct, n, p0)
 
 
 def o1_pmf_chi2_p(b: float, n: int, seed: int = 14) -> float:
-    ds = dg.simulate(birth_death(b, 0.5), "off", initial={"N": 1}, t_end=2.0, n_replicates=n, seed=seed)
+    ds = dg.simulate(
+        birth_death(b, 0.5), "off", initial={"N": 1}, t_end=2.0, n_replicates=n, seed=seed
+    )
     x = final_counts(ds, "N")
     observed = np.array([*(np.sum(x == k) for k in range(8)), np.sum(x >= 8)])
     expected = kendall_pmf_one(1.0, 0.5, 2.0, 8) * n
@@ -117,10 +126,15 @@ def test_o1_subcritical_mean_extinction_time() -> None:
     assert abs(z(1.2)) > Z_CRIT
 
 
-# --- O2 --------------------------------------------------------------------------------------------
+# --- O2 ---
 def o2_z(b: float, n: int, seed: int = 21) -> float:
     ds = dg.simulate(
-        birth_death(b, 0.8), "off", initial={"N": 3}, t_end=1e4, n_replicates=n, seed=seed,
+        birth_death(b, 0.8),
+        "off",
+        initial={"N": 3},
+        t_end=1e4,
+        n_replicates=n,
+        seed=seed,
         max_population=200,
     )
     status = ds["status"].to_numpy()
@@ -137,7 +151,7 @@ def test_o2_ultimate_extinction(factor: float, n: int) -> None:
         assert abs(o2_z(factor, n)) > Z_CRIT
 
 
-# --- O3 --------------------------------------------------------------------------------------------
+# --- O3 ---
 def two_state(k_ps_off: float) -> dict:
     return {
         "states": ["S", "P"],
@@ -150,15 +164,24 @@ def two_state(k_ps_off: float) -> dict:
 
 
 def o3_binomial_z(k_ps: float, n: int, seed: int = 31) -> float:
-    ds = dg.simulate(two_state(k_ps), "off", initial={"S": 1000}, t_end=2.0, n_replicates=n, seed=seed)
+    ds = dg.simulate(
+        two_state(k_ps), "off", initial={"S": 1000}, t_end=2.0, n_replicates=n, seed=seed
+    )
     p = p_in_p(0.1, 0.4, 2.0, 0.0)
     return z_mean(final_counts(ds, "P"), 1000 * p, 1000 * p * (1 - p))
 
 
 def o3_withdrawal_z(k_ps: float, n: int, seed: int = 32) -> float:
     schedule = {"kind": "piecewise", "segments": [[0, "on"], [10, "off"]]}
-    ds = dg.simulate(two_state(k_ps), schedule, initial={"S": 1000}, times=[10.0, 12.0], t_end=12.0,
-                     n_replicates=n, seed=seed)
+    ds = dg.simulate(
+        two_state(k_ps),
+        schedule,
+        initial={"S": 1000},
+        times=[10.0, 12.0],
+        t_end=12.0,
+        n_replicates=n,
+        seed=seed,
+    )
     p = p_in_p(0.1, 0.4, 2.0, p_in_p(0.5, 0.05, 10.0, 0.0))
     assert p == pytest.approx(0.459493, abs=1e-6)
     return z_mean(final_counts(ds, "P"), 1000 * p, 1000 * p * (1 - p))
@@ -177,7 +200,9 @@ def test_o3_binomial_after_withdrawal(factor: float, n: int) -> None:
 
 
 def test_o3_full_distribution_is_binomial() -> None:
-    ds = dg.simulate(two_state(0.4), "off", initial={"S": 1000}, t_end=2.0, n_replicates=2000, seed=33)
+    ds = dg.simulate(
+        two_state(0.4), "off", initial={"S": 1000}, t_end=2.0, n_replicates=2000, seed=33
+    )
     x = final_counts(ds, "P")
     p = p_in_p(0.1, 0.4, 2.0, 0.0)
     # P(P(2) <= 110) = 0.062776 for Bin(1000, 0.126424).
@@ -185,15 +210,22 @@ def test_o3_full_distribution_is_binomial() -> None:
     assert abs(z_proportion(int(np.sum(x <= 110)), x.size, 0.062776)) < Z_CRIT
 
 
-# --- O4 --------------------------------------------------------------------------------------------
+# --- O4 ---
 O4_SCHEDULE = {"kind": "piecewise", "segments": [[0, "off"], [5, "on"], [15, "off"], [20, "on"]]}
 
 
 def o4_final(n: int, seed: int, k_ps_scale: float = 1.0) -> np.ndarray:
     off = dict(O4_OFF, k_PS=O4_OFF["k_PS"] * k_ps_scale)
     on = dict(O4_ON, k_PS=O4_ON["k_PS"] * k_ps_scale)
-    ds = dg.simulate(spr_model(off, on), O4_SCHEDULE, initial={"S": 100}, times=[5, 15, 20, 30],
-                     t_end=30.0, n_replicates=n, seed=seed)
+    ds = dg.simulate(
+        spr_model(off, on),
+        O4_SCHEDULE,
+        initial={"S": 100},
+        times=[5, 15, 20, 30],
+        t_end=30.0,
+        n_replicates=n,
+        seed=seed,
+    )
     return ds["count"].to_numpy()
 
 
@@ -225,13 +257,14 @@ def test_o4_spr_means_under_schedule(factor: float, n: int) -> None:
 
 def test_o4_breakpoints_half_a_day_late_are_detected() -> None:
     late = {"kind": "piecewise", "segments": [[0, "off"], [5.5, "on"], [15.5, "off"], [20.5, "on"]]}
-    ds = dg.simulate(spr_model(O4_OFF, O4_ON), late, initial={"S": 100}, t_end=30.0,
-                     n_replicates=100, seed=42)
+    ds = dg.simulate(
+        spr_model(O4_OFF, O4_ON), late, initial={"S": 100}, t_end=30.0, n_replicates=100, seed=42
+    )
     x = ds["count"].sel(cell_state="P").isel(time=-1).to_numpy()
     assert abs(z_mean(x, O4_MEAN_30[1], O4_SD_30[1] ** 2)) > Z_CRIT
 
 
-# --- O8 --------------------------------------------------------------------------------------------
+# --- O8 ---
 def on_off_birth_death(b_off: float) -> dict:
     return {
         "states": ["N"],
@@ -243,8 +276,9 @@ def on_off_birth_death(b_off: float) -> dict:
 
 def o8_z(b_off: float, n: int, seed: int = 81) -> float:
     schedule = {"kind": "piecewise", "segments": [[0, "off"], [2, "on"], [5, "off"]]}
-    ds = dg.simulate(on_off_birth_death(b_off), schedule, initial={"N": 1}, t_end=6.0, n_replicates=n,
-                     seed=seed)
+    ds = dg.simulate(
+        on_off_birth_death(b_off), schedule, initial={"N": 1}, t_end=6.0, n_replicates=n, seed=seed
+    )
     p0 = kendall_inhomogeneous_p0([(0, 1.0, 0.2), (2, 0.2, 1.2), (5, 1.0, 0.2)], 6.0)
     assert p0 == pytest.approx(0.843303, abs=1e-6)
     return z_proportion(int(np.sum(final_counts(ds, "N") == 0)), n, p0)
@@ -257,7 +291,11 @@ def test_o8_time_inhomogeneous_extinction(factor: float, n: int) -> None:
 
 
 def pure_death_survival_z(late_death: float, n: int = 500) -> float:
-    model = {"states": ["N"], "exposures": ["off", "on"], "death": {"N": {"off": 0.1, "on": late_death}}}
+    model = {
+        "states": ["N"],
+        "exposures": ["off", "on"],
+        "death": {"N": {"off": 0.1, "on": late_death}},
+    }
     schedule = {"kind": "piecewise", "segments": [[0, "off"], [1, "on"]]}
     ds = dg.simulate(model, schedule, initial={"N": 1}, t_end=2.0, n_replicates=n, seed=82)
     survived = int(np.sum(final_counts(ds, "N") == 1))

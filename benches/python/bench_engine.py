@@ -27,12 +27,22 @@ CASES = {
 }
 
 
-def measure(schedule, s0: int, t_end: float, n: int, threads: int, repeats: int) -> tuple[float, int]:
+def measure(
+    schedule, s0: int, t_end: float, n: int, threads: int, repeats: int
+) -> tuple[float, int]:
     seconds, events = [], 0
     for seed in range(repeats):
         start = time.perf_counter()
-        ds = dg.simulate(MODEL, schedule, initial={"S": s0}, t_end=t_end, record_every=1.0,
-                         n_replicates=n, seed=seed, n_threads=threads)
+        ds = dg.simulate(
+            MODEL,
+            schedule,
+            initial={"S": s0},
+            t_end=t_end,
+            record_every=1.0,
+            n_replicates=n,
+            seed=seed,
+            n_threads=threads,
+        )
         seconds.append(time.perf_counter() - start)
         events = int(ds["n_events"].sum())
     return statistics.median(seconds), events
@@ -42,15 +52,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"dtp-gillespie {dg.__version__}, Python {platform.python_version()}, {platform.machine()}")
+    python = platform.python_version()
+    print(f"dtp-gillespie {dg.__version__}, Python {python}, {platform.machine()}")
     print(f"{'case':52} {'threads':>7} {'median s':>9} {'events/s':>10} {'replicates/s':>13}")
     for name, (schedule, s0, t_end, n) in CASES.items():
         single = None
         for threads in (1, 2):
             secs, events = measure(schedule, s0, t_end, n, threads, args.repeats)
             single = single or secs
-            print(f"{name:52} {threads:>7} {secs:>9.4f} {events / secs:>10.3g} {n / secs:>13.4g}"
-                  + (f"   speed-up {single / secs:.2f}x" if threads == 2 else ""))
+            print(
+                f"{name:52} {threads:>7} {secs:>9.4f} {events / secs:>10.3g} {n / secs:>13.4g}"
+                + (f"   speed-up {single / secs:.2f}x" if threads == 2 else "")
+            )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,21 @@ pub struct RunConfig {
     pub t_end: f64,
     /// Stop a replicate after this many events (`u64::MAX`: no cap).
     pub max_events: u64,
-    /// Stop a replicate once its total population reaches this size (`u64::MAX`: no cap).
+    /// Stop a replicate once its total population reaches this size (`u64::MAX`: no cap beyond
+    /// [`POPULATION_LIMIT`]).
     pub max_population: u64,
+}
+
+/// Counts are stored as int64, so no population may exceed `i64::MAX`: a replicate that reaches
+/// this size stops with status `max_population` whatever cap the user set.
+pub const POPULATION_LIMIT: u64 = i64::MAX as u64;
+
+impl RunConfig {
+    /// The population cap in force: the user's, or [`POPULATION_LIMIT`] if that is lower.
+    #[must_use]
+    pub fn population_cap(&self) -> u64 {
+        self.max_population.min(POPULATION_LIMIT)
+    }
 }
 
 impl RunConfig {

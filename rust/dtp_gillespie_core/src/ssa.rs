@@ -118,7 +118,7 @@ fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
     })
 }
 
-/// Counts are below 2^63, and the signed conversion is much cheaper than the unsigned one on x86.
+/// Counts stay below 2^63 (`RunConfig::population_cap`), and the signed conversion is much cheaper than the unsigned one on x86.
 #[inline]
 fn as_f64(count: u64) -> f64 {
     count as i64 as f64
@@ -197,11 +197,19 @@ pub fn simulate_replicate<O: Observer>(
     let mut steps: u64 = 0;
     observer.start(&counts, segment.exposure);
 
+    let max_population = run.population_cap();
     if total == 0 {
         outcome.status = Status::Extinct;
         outcome.extinction_time = 0.0;
         outcome.stop_time = 0.0;
         recorder.finish(Some(&counts), schedule);
+        return Ok(outcome);
+    }
+    if total >= max_population {
+        outcome.status = Status::MaxPopulation;
+        outcome.stop_time = 0.0;
+        recorder.record_through(0.0, &counts, segment.exposure);
+        recorder.finish(None, schedule);
         return Ok(outcome);
     }
 
@@ -253,14 +261,14 @@ pub fn simulate_replicate<O: Observer>(
         observer.event(t, c, &counts, segment.exposure);
 
         // One predictable branch per event for the three ways a replicate can stop early.
-        if total == 0 || total >= run.max_population || outcome.n_events >= run.max_events {
+        if total == 0 || total >= max_population || outcome.n_events >= run.max_events {
             outcome.stop_time = t;
             if total == 0 {
                 outcome.status = Status::Extinct;
                 outcome.extinction_time = t;
                 recorder.finish(Some(&counts), schedule);
             } else {
-                outcome.status = if total >= run.max_population {
+                outcome.status = if total >= max_population {
                     Status::MaxPopulation
                 } else {
                     Status::MaxEvents

@@ -209,3 +209,25 @@ fn invalid_runs_are_errors_not_panics() {
         Err(EngineError::InvalidSchedule(_))
     ));
 }
+
+#[test]
+fn populations_stop_before_counts_overflow_int64() {
+    let model = birth_death(&[(1.0, 0.0)]);
+    let mut r = run(vec![i64::MAX as u64 - 2], 1.0, vec![0.0, 1.0]);
+    r.max_events = 10;
+    let out = ensemble(&model, &Schedule::constant(0), &r, 1, 0, 1);
+    assert_eq!(out.status, [Status::MaxPopulation as i8]);
+    assert_eq!(out.n_events, [2]);
+    assert_eq!(out.counts, [i64::MAX - 2, -1]);
+}
+
+#[test]
+fn a_population_already_at_the_cap_stops_at_time_zero() {
+    let model = birth_death(&[(0.0, 0.0)]);
+    let mut r = run(vec![100], 1.0, vec![0.0, 1.0]);
+    r.max_population = 50;
+    let out = ensemble(&model, &Schedule::constant(0), &r, 1, 0, 1);
+    assert_eq!(out.status, [Status::MaxPopulation as i8]);
+    assert_eq!(out.stop_time, [0.0]);
+    assert_eq!(out.counts, [100, -1]);
+}

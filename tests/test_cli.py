@@ -1,0 +1,272 @@
+"""The command line, run as a user would: ``python -m dtp_gillespie`` and ``dtp-gillespie``."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dtp_gillespie as dg
+import numpy as np
+import pytest
+import xarray as xr
+from strategies import without_created_at
+
+CONFIG = """\
+[model]
+states    = ["S", "P", { name = "R", genetic = true }]
+exposures = ["off", "on"]
+division  = { S = 0.5, P = 0.05, R = 0.4 }
+death     = { S = { off = 0.1, on = 0.9 }, P = 0.02 }
+switch    = [ { from = "S", to = "P", rate = { off = 0.01, on = 0.3 } },
+              { from = "P", to = "S", rate = { off = 0.2, on = 0.01 } } ]
+mutation  = [ { from = "P", to = "R", probability = 0.05 } ]
+
+[schedule]
+kind = "intermittent"
+on   = 2
+off  = 1
+
+[run]
+initial      = { S = 30, P = 2 }
+t_end        = 6
+record_every = 0.5
+n_replicates = 20
+seed         = 11
+"""
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dtp_gillespie", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def write_config(tmp_path: Path, text: str = CONFIG, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+# --- the bundled example --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def example(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    tmp = tmp_path_factory.mktemp("example")
+    out = tmp / "example.zarr"
+    result = cli("run", "--out", str(out), "--replicates", "50", "--no-progress", cwd=tmp)
+    return result, out
+
+
+def test_bundled_example_runs(example: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    result, out = example
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert out.is_dir()
+
+
+def test_bundled_example_summary_names_the_schedules_and_the_extinction_fraction(
+    example: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, out = example
+    text = result.stdout
+    assert "schedule 'continuous'" in text
+    assert "schedule 'intermittent'" in text
+    fractions = re.findall(r"extinct: ([0-9.eE+-]+) \((\d+) of (\d+)\)", text)
+    assert len(fractions) == 2
+    for (fraction, hits, n), group in zip(fractions, ("continuous", "intermittent"), strict=True):
+        ds = dg.open_run(out, group=group)
+        extinct = np.isfinite(ds["extinction_time"].values)
+        assert int(n) == 50
+        assert int(hits) == int(extinct.sum())
+        assert float(fraction) == pytest.approx(extinct.mean(), abs=1e-4)
+
+
+def test_bundled_example_store_has_the_groups_it_reports(
+    example: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, out = example
+    assert "group 'continuous'" in result.stdout
+    assert "group 'intermittent'" in result.stdout
+    seeds = set()
+    for group, kind in (("continuous", "continuous"), ("intermittent", "intermittent")):
+        ds = dg.open_run(out, group=group, load=True)
+        assert ds.sizes["replicate"] == 50
+        assert json.loads(ds.attrs["schedule"])["kind"] == kind
+        assert json.loads(ds.attrs["run"])["n_replicates"] == 50
+        assert list(ds["cell_state"].values) == ["S", "P", "R"]
+        seeds.add(ds.attrs["seed"])
+    assert len(seeds) == 1  # common random numbers across schedules
+
+
+# --- a user config --------------------------------------------------------------------------------
+def test_user_config_runs_and_matches_simulate(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    out = tmp_path / "user.zarr"
+    result = cli(
+        "run", str(config), "--out", str(out), "--no-progress", "--threads", "1", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "store root" in result.stdout
+    assert "extinct:" in result.stdout
+    stored = dg.open_run(out, load=True)
+    expected = dg.simulate(
+        json.loads(stored.attrs["model"]),
+        {"kind": "intermittent", "on": 2, "off": 1},
+        initial={"S": 30, "P": 2},
+        t_end=6,
+        record_every=0.5,
+        n_replicates=20,
+        seed=11,
+    )
+    xr.testing.assert_identical(without_created_at(stored), without_created_at(expected))
+
+
+def test_replicates_and_seed_overrides_are_recorded(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    out = tmp_path / "override.zarr"
+    result = cli(
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--replicates",
+        "7",
+        "--seed",
+        "123",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    ds = dg.open_run(out)
+    assert ds.sizes["replicate"] == 7
+    assert ds.attrs["seed"] == 123
+    run: dict[str, Any] = json.loads(ds.attrs["run"])
+    assert run["n_replicates"] == 7
+    assert run["seed"] == 123
+    assert "7 replicates" in result.stdout
+
+
+def test_config_without_seed_records_a_fresh_one(tmp_path: Path) -> None:
+    config = write_config(tmp_path, CONFIG.replace("seed         = 11\n", ""))
+    out = tmp_path / "fresh.zarr"
+    result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ds = dg.open_run(out, load=True)
+    assert isinstance(ds.attrs["seed"], int)
+    xr.testing.assert_identical(without_created_at(dg.reproduce(ds)), without_created_at(ds))
+
+
+BAD_CONFIGS = [
+    pytest.param(
+        CONFIG.replace("P = 0.05", "P = -0.05"), ("division", "-0.05"), id="negative-rate"
+    ),
+    pytest.param(CONFIG.replace("seed         = 11", "sede = 11"), ("sede",), id="unknown-run-key"),
+    pytest.param(CONFIG.replace("on   = 2", "on   = 0"), ("on", "0"), id="zero-duration"),
+    pytest.param(CONFIG.replace("[run]", "[runn]"), ("runn",), id="unknown-table"),
+    pytest.param(CONFIG.replace("kind = ", "kind == "), ("TOML",), id="invalid-toml"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), BAD_CONFIGS)
+def test_bad_config_exits_2_with_a_clean_error(
+    tmp_path: Path, text: str, fragments: tuple[str, ...]
+) -> None:
+    config = write_config(tmp_path, text)
+    out = tmp_path / "bad.zarr"
+    result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert_clean_error(result, *fragments)
+    assert not out.exists()
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = cli(
+        "run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "x.zarr"), cwd=tmp_path
+    )
+    assert_clean_error(result, "nope.toml")
+
+
+def test_existing_output_is_not_overwritten_without_overwrite(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    out = tmp_path / "twice.zarr"
+    first = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = cli("run", str(config), "--out", str(out), "--seed", "5", "--no-progress", cwd=tmp_path)
+    assert_clean_error(again, "--overwrite")
+    assert dg.open_run(out).attrs["seed"] == 11  # untouched
+    forced = cli(
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--seed",
+        "5",
+        "--overwrite",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert dg.open_run(out).attrs["seed"] == 5
+
+
+def test_overwrite_refuses_a_path_that_is_not_a_zarr_store(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("keep me", encoding="utf-8")
+    result = cli(
+        "run", str(config), "--out", str(precious), "--overwrite", "--no-progress", cwd=tmp_path
+    )
+    assert_clean_error(result, "not a zarr store")
+    assert (precious / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+
+
+def test_version(tmp_path: Path) -> None:
+    result = cli("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"dtp-gillespie {dg.__version__}"
+
+
+def test_bad_command_line_exits_2(tmp_path: Path) -> None:
+    result = cli("run", "--replicates", "many", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("dtp-gillespie") is None, reason="dtp-gillespie not on PATH")
+def test_entry_point_on_path(tmp_path: Path) -> None:
+    exe = shutil.which("dtp-gillespie")
+    assert exe is not None
+    version = subprocess.run(
+        [exe, "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert version.returncode == 0
+    assert dg.__version__ in version.stdout
+    config = write_config(tmp_path)
+    out = tmp_path / "entry.zarr"
+    result = subprocess.run(
+        [exe, "run", str(config), "--out", str(out), "--replicates", "3", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert dg.open_run(out).sizes["replicate"] == 3
