@@ -211,6 +211,35 @@ impl Model {
     }
 }
 
+/// A channel ready to fire: its effective per-cell rate and its effect on the counts. A missing
+/// `dec` or `inc` points at [`Pick::SINK`] slot `n_states`, a scratch count that is never read, so
+/// that firing needs no branches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Pick {
+    pub rate: f64,
+    pub channel: usize,
+    pub dec: usize,
+    pub inc: usize,
+    /// Change of the total population: -1, 0 or +1.
+    pub delta_total: i64,
+    pub is_mutation: bool,
+}
+
+impl Pick {
+    fn new(model: &Model, rate: f64, channel: usize) -> Self {
+        let ch = &model.channels[channel];
+        let sink = model.n_states;
+        Self {
+            rate,
+            channel,
+            dec: ch.dec.unwrap_or(sink),
+            inc: ch.inc.unwrap_or(sink),
+            delta_total: i64::from(ch.inc.is_some()) - i64::from(ch.dec.is_some()),
+            is_mutation: ch.is_mutation,
+        }
+    }
+}
+
 /// Effective per-cell rates in force: one exposure and, under density dependence, one `N`.
 /// Refilled at every breakpoint, and after every event when the model has a capacity.
 #[derive(Clone, Debug)]
@@ -219,10 +248,10 @@ pub(crate) struct PhaseRates {
     pub state_total: Vec<f64>,
     /// Effective per-cell rate of each channel.
     pub channel: Vec<f64>,
-    /// For each state (see `pick_range`), its channels with a positive rate as `(rate, channel)`,
-    /// highest rate first so that the selection scan usually stops at the first entry. The order
-    /// of channels does not change the law of the direct method, only which uniform picks which.
-    pub pick: Vec<(f64, usize)>,
+    /// For each state (see `pick_range`), its channels with a positive rate, highest rate first
+    /// so that the selection scan usually stops at the first entry. The order of channels does not
+    /// change the law of the direct method, only which uniform picks which channel.
+    pub pick: Vec<Pick>,
     pub pick_range: Vec<(usize, usize)>,
 }
 
@@ -268,12 +297,12 @@ impl PhaseRates {
             let (a, b) = model.state_channels[s];
             self.state_total[s] = self.channel[a..b].iter().sum();
             let first = self.pick.len();
-            self.pick.extend(
-                (a..b)
-                    .filter(|&c| self.channel[c] > 0.0)
-                    .map(|c| (self.channel[c], c)),
-            );
-            self.pick[first..].sort_by(|x, y| y.0.total_cmp(&x.0));
+            for c in a..b {
+                if self.channel[c] > 0.0 {
+                    self.pick.push(Pick::new(model, self.channel[c], c));
+                }
+            }
+            self.pick[first..].sort_by(|x, y| y.rate.total_cmp(&x.rate));
             self.pick_range[s] = (first, self.pick.len());
         }
     }

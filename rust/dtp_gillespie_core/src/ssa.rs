@@ -15,9 +15,11 @@
 //! # Selection
 //!
 //! The reacting channel is chosen with one uniform draw in two levels: first the source state, with
-//! weight `count[i] * state_total[i]`, then, reusing the remainder of the same draw divided by
-//! `count[i]`, the channel among that state's channels with weight equal to its per-cell rate. This
-//! picks channel `c` with probability `propensity[c] / a0`, as the direct method requires.
+//! weight `count[i] * state_total[i]`, then, reusing the remainder of the same draw, the channel
+//! among that state's channels with weight `count[i] * rate[c]`. This picks channel `c` with
+//! probability `propensity[c] / a0`, as the direct method requires. Within a state the channels
+//! are scanned highest rate first (the order changes which uniform picks which channel, not the
+//! law).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,7 +27,7 @@ use rand::RngExt;
 use rand_distr::Exp1;
 
 use crate::error::{EngineError, Result};
-use crate::model::{Model, PhaseRates};
+use crate::model::{Model, PhaseRates, Pick};
 use crate::record::Recorder;
 use crate::rng::ReplicateRng;
 use crate::run::RunConfig;
@@ -118,7 +120,8 @@ fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
     })
 }
 
-/// Counts stay below 2^63 (`RunConfig::population_cap`), and the signed conversion is much cheaper than the unsigned one on x86.
+/// Counts stay below 2^63 (`RunConfig::population_cap`), and the signed conversion is much cheaper
+/// than the unsigned one on x86.
 #[inline]
 fn as_f64(count: u64) -> f64 {
     count as i64 as f64
@@ -139,14 +142,19 @@ fn install_rates(
     weight: &mut [f64],
 ) {
     rates.fill(model, exposure, weighted_population(model, counts));
-    for s in 0..counts.len() {
+    for s in 0..weight.len() {
         refresh_weight(weight, rates, counts, s);
     }
 }
 
 /// Pick the channel that fires, given `target` uniform in `[0, a0)` with `a0 = sum(weight)`.
 #[inline]
-fn select_channel(rates: &PhaseRates, counts: &[u64], weight: &[f64], mut target: f64) -> usize {
+fn select_channel<'r>(
+    rates: &'r PhaseRates,
+    counts: &[u64],
+    weight: &[f64],
+    mut target: f64,
+) -> &'r Pick {
     // Rounding can leave `target` just above the last weight: fall back to the last state (and
     // channel) with positive weight, which is where the excess belongs.
     let mut state = usize::MAX;
@@ -160,16 +168,18 @@ fn select_channel(rates: &PhaseRates, counts: &[u64], weight: &[f64], mut target
         }
     }
     // state < n_states because a0 > 0, so some state has positive weight, hence a positive rate.
+    // Within the state, compare with count * rate rather than divide the target by the count.
     let (first, end) = rates.pick_range[state];
     let candidates = &rates.pick[first..end];
-    let mut per_cell_target = target / as_f64(counts[state]);
-    for &(rate, channel) in candidates {
-        if per_cell_target < rate {
-            return channel;
+    let n = as_f64(counts[state]);
+    for pick in candidates {
+        let w = pick.rate * n;
+        if target < w {
+            return pick;
         }
-        per_cell_target -= rate;
+        target -= w;
     }
-    candidates[candidates.len() - 1].1
+    &candidates[candidates.len() - 1]
 }
 
 /// Simulate one replicate from `run.initial` to `run.t_end` (or extinction, or a cap), writing the
@@ -183,41 +193,41 @@ pub fn simulate_replicate<O: Observer>(
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let mut counts = run.initial.clone();
-    let mut total: u64 = counts.iter().sum();
+    let n_states = model.n_states();
+    // One extra slot: the sink of channels that only add or only remove a cell (see `Pick`).
+    let mut counts = Vec::with_capacity(n_states + 1);
+    counts.extend_from_slice(&run.initial);
+    counts.push(0);
+    let mut total: u64 = run.initial.iter().sum();
     let mut rates = PhaseRates::new(model);
-    let mut weight = vec![0.0; model.n_states()];
+    let mut weight = vec![0.0; n_states];
     let density_dependent = model.capacity().is_some();
-    let channels = model.channels();
     let mut segment = schedule.segment(0);
+    let mut horizon = segment.end.min(run.t_end);
     install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
     let mut outcome = Outcome::default();
     let mut t = 0.0_f64;
-    // Loop iterations (events and breakpoints): a run that only crosses breakpoints must stay cancellable.
-    let mut steps: u64 = 0;
-    observer.start(&counts, segment.exposure);
+    // Breakpoints crossed: a run that only crosses breakpoints must stay cancellable too.
+    let mut breakpoints: u64 = 0;
+    observer.start(&counts[..n_states], segment.exposure);
 
     let max_population = run.population_cap();
     if total == 0 {
         outcome.status = Status::Extinct;
         outcome.extinction_time = 0.0;
         outcome.stop_time = 0.0;
-        recorder.finish(Some(&counts), schedule);
+        recorder.finish(Some(&counts[..n_states]), schedule);
         return Ok(outcome);
     }
     if total >= max_population {
         outcome.status = Status::MaxPopulation;
         outcome.stop_time = 0.0;
-        recorder.record_through(0.0, &counts, segment.exposure);
+        recorder.record_through(0.0, &counts[..n_states], segment.exposure);
         recorder.finish(None, schedule);
         return Ok(outcome);
     }
 
     loop {
-        steps += 1;
-        if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-            return Err(EngineError::Cancelled);
-        }
         // Recomputed from the weights (not updated by differences), so no rounding error accumulates.
         let a0: f64 = weight.iter().sum();
         let t_next = if a0 > 0.0 {
@@ -226,39 +236,43 @@ pub fn simulate_replicate<O: Observer>(
             f64::INFINITY
         };
 
-        if t_next >= segment.end && segment.end <= run.t_end {
+        if t_next >= horizon {
+            if segment.end > run.t_end {
+                recorder.record_through(run.t_end, &counts[..n_states], segment.exposure);
+                outcome.stop_time = run.t_end;
+                return Ok(outcome);
+            }
             // Discard the draw, move to the breakpoint and install the new exposure (see module docs).
-            recorder.record_before(segment.end, &counts, segment.exposure);
+            recorder.record_before(segment.end, &counts[..n_states], segment.exposure);
             t = segment.end;
             segment = schedule.segment(segment.index + 1);
+            horizon = segment.end.min(run.t_end);
             install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
+            breakpoints += 1;
+            if breakpoints % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Cancelled);
+            }
             continue;
         }
-        if t_next >= run.t_end {
-            recorder.record_through(run.t_end, &counts, segment.exposure);
-            outcome.stop_time = run.t_end;
-            break;
-        }
 
-        recorder.record_before(t_next, &counts, segment.exposure);
+        recorder.record_before(t_next, &counts[..n_states], segment.exposure);
         t = t_next;
-        let c = select_channel(&rates, &counts, &weight, rng.random::<f64>() * a0);
-        let channel = &channels[c];
-        if let Some(s) = channel.dec {
-            counts[s] -= 1;
-            total -= 1;
-            refresh_weight(&mut weight, &rates, &counts, s);
-        }
-        if let Some(s) = channel.inc {
-            counts[s] += 1;
-            total += 1;
-            refresh_weight(&mut weight, &rates, &counts, s);
+        let pick = *select_channel(&rates, &counts, &weight, rng.random::<f64>() * a0);
+        // The sink slot may wrap; real counts never do (a cell is removed only from a state whose
+        // count is positive, and populations stop at the cap below 2^63).
+        counts[pick.dec] = counts[pick.dec].wrapping_sub(1);
+        counts[pick.inc] = counts[pick.inc].wrapping_add(1);
+        total = total.wrapping_add_signed(pick.delta_total);
+        for s in [pick.dec, pick.inc] {
+            if s < n_states {
+                refresh_weight(&mut weight, &rates, &counts, s);
+            }
         }
         outcome.n_events += 1;
-        if channel.is_mutation && outcome.first_mutant_time.is_nan() {
+        if pick.is_mutation && outcome.first_mutant_time.is_nan() {
             outcome.first_mutant_time = t;
         }
-        observer.event(t, c, &counts, segment.exposure);
+        observer.event(t, pick.channel, &counts[..n_states], segment.exposure);
 
         // One predictable branch per event for the three ways a replicate can stop early.
         if total == 0 || total >= max_population || outcome.n_events >= run.max_events {
@@ -266,21 +280,23 @@ pub fn simulate_replicate<O: Observer>(
             if total == 0 {
                 outcome.status = Status::Extinct;
                 outcome.extinction_time = t;
-                recorder.finish(Some(&counts), schedule);
+                recorder.finish(Some(&counts[..n_states]), schedule);
             } else {
                 outcome.status = if total >= max_population {
                     Status::MaxPopulation
                 } else {
                     Status::MaxEvents
                 };
-                recorder.record_through(t, &counts, segment.exposure);
+                recorder.record_through(t, &counts[..n_states], segment.exposure);
                 recorder.finish(None, schedule);
             }
             return Ok(outcome);
+        }
+        if outcome.n_events % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
         }
         if density_dependent {
             install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
         }
     }
-    Ok(outcome)
 }

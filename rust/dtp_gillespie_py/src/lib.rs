@@ -162,8 +162,8 @@ fn exposure_at<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let schedule = convert::schedule(schedule)?;
     let index: Vec<i64> = times
-        .iter()
-        .map(|&t| schedule.segment_at(t).exposure as i64)
+        .into_iter()
+        .map(|t| schedule.segment_at(t).exposure as i64)
         .collect();
     Ok(index.into_pyarray(py))
 }
