@@ -4,10 +4,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use dtp_gillespie_benches::{ON, canonical_model, daily_run, intermittent_14_14};
-use dtp_gillespie_core::{EnsembleSpec, RunConfig, Schedule, run_ensemble};
+use dtp_gillespie_benches::{canonical_model, continuous_on, daily_run, intermittent_14_14};
+use dtp_gillespie_core::{Dosing, EnsembleSpec, RunConfig, run_ensemble};
 
-fn ensemble(schedule: &Schedule, run: &RunConfig, n: usize, threads: usize) -> u64 {
+fn ensemble(dosing: &Dosing, run: &RunConfig, n: usize, threads: usize) -> u64 {
     let spec = EnsembleSpec {
         seed_key: [1; 32],
         replicate_offset: 0,
@@ -16,18 +16,18 @@ fn ensemble(schedule: &Schedule, run: &RunConfig, n: usize, threads: usize) -> u
     };
     let out = run_ensemble(
         &canonical_model(),
-        schedule,
+        dosing,
         run,
         &spec,
         &AtomicBool::new(false),
         &AtomicU64::new(0),
     )
     .expect("valid run");
-    out.n_events.iter().sum::<i64>() as u64
+    out.per_replicate(|o| o.n_events).iter().sum::<u64>()
 }
 
 fn bench(c: &mut Criterion) {
-    let on = Schedule::constant(ON);
+    let on = continuous_on();
     // (a) one trajectory from 1e5 sensitive cells, 30 days under drug (~1.3e5 events).
     let case_a = daily_run(100_000, 30.0);
     let events_a = ensemble(&on, &case_a, 1, 1);

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
 
-use dtp_gillespie_benches::{ON, canonical_model, daily_run};
-use dtp_gillespie_core::{EnsembleSpec, Schedule, run_ensemble};
+use dtp_gillespie_benches::{canonical_model, continuous_on, daily_run};
+use dtp_gillespie_core::{EnsembleSpec, run_ensemble};
 
 fn main() {
     let repeats: usize = std::env::args()
@@ -20,14 +20,14 @@ fn main() {
     let start = Instant::now();
     let out = run_ensemble(
         &canonical_model(),
-        &Schedule::constant(ON),
+        &continuous_on(),
         &daily_run(100_000, 30.0),
         &spec,
         &AtomicBool::new(false),
         &AtomicU64::new(0),
     )
     .expect("valid run");
-    let events: i64 = out.n_events.iter().sum();
+    let events: u64 = out.per_replicate(|o| o.n_events).iter().sum();
     let secs = start.elapsed().as_secs_f64();
     println!(
         "{events} events in {secs:.3} s: {:.1} M events/s",

@@ -1,7 +1,7 @@
 //! The canonical S/P/R benchmark model (benches/bench-model.toml) as an engine reaction table, shared
 //! by the criterion benches.
 
-use dtp_gillespie_core::{Channel, ChannelKind, Model, RunConfig, Schedule};
+use dtp_gillespie_core::{Channel, ChannelKind, Dosing, Model, RunConfig, Schedule};
 
 /// Exposure indices of the canonical model.
 pub const OFF: usize = 0;
@@ -66,8 +66,16 @@ pub fn canonical_model() -> Model {
 
 /// 14 days on, 14 days off, starting on.
 #[must_use]
-pub fn intermittent_14_14() -> Schedule {
-    Schedule::new(vec![0.0, 14.0], vec![ON, OFF], Some((0, 28.0))).expect("valid schedule")
+pub fn intermittent_14_14() -> Dosing {
+    let schedule =
+        Schedule::new(vec![0.0, 14.0], vec![ON, OFF], Some((0, 28.0))).expect("valid schedule");
+    Dosing::fixed(schedule, 2, Some(OFF))
+}
+
+/// Continuous exposure to the drug.
+#[must_use]
+pub fn continuous_on() -> Dosing {
+    Dosing::fixed(Schedule::constant(ON), 2, Some(OFF))
 }
 
 /// A run from `s0` sensitive cells to `t_end`, recorded daily.
@@ -79,5 +87,6 @@ pub fn daily_run(s0: u64, t_end: f64) -> RunConfig {
         t_end,
         max_events: u64::MAX,
         max_population: u64::MAX,
+        progression: None,
     }
 }

@@ -1,20 +1,23 @@
 //! Many replicates in parallel (rayon), each writing its own slice of one preallocated output.
 //!
 //! Replicate `i` of a call covers global index `replicate_offset + i` and draws only from that
-//! index's stream (see [`crate::rng`]), so the output is bit-identical for any thread count and any
+//! index's streams (see [`crate::rng`]), so the output is bit-identical for any thread count and any
 //! split of a run into calls.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use crate::adaptive::AdaptiveController;
+use crate::controller::FixedController;
+use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::model::Model;
 use crate::record::Recorder;
-use crate::rng::replicate_rng;
+use crate::rng::replicate_streams;
 use crate::run::RunConfig;
-use crate::schedule::Schedule;
 use crate::ssa::{NoObserver, Observer, Outcome, Status, simulate_replicate};
+use crate::thinning::simulate_pk_replicate;
 
 /// Which replicates to run and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,36 +37,89 @@ pub struct EnsembleOutput {
     pub counts: Vec<i64>,
     /// `n_replicates * n_times` exposure indices.
     pub exposure: Vec<i8>,
-    pub extinction_time: Vec<f64>,
-    pub first_mutant_time: Vec<f64>,
-    pub stop_time: Vec<f64>,
-    pub n_events: Vec<i64>,
-    pub status: Vec<i8>,
+    /// `n_replicates * n_times` drug concentrations (pharmacokinetic runs; empty otherwise).
+    pub concentration: Vec<f64>,
+    pub outcomes: Vec<Outcome>,
 }
 
-/// Check that a model, schedule and run fit together.
-pub fn validate(model: &Model, schedule: &Schedule, run: &RunConfig) -> Result<()> {
-    if schedule.max_exposure() >= model.n_exposures() {
-        return Err(EngineError::InvalidSchedule(format!(
-            "the schedule uses exposure {}; the model has {} exposures",
-            schedule.max_exposure(),
-            model.n_exposures()
-        )));
+impl EnsembleOutput {
+    /// One field of every replicate's outcome.
+    pub fn per_replicate<T>(&self, field: impl Fn(&Outcome) -> T) -> Vec<T> {
+        self.outcomes.iter().map(field).collect()
     }
+}
+
+/// Check that a model, dosing and run fit together.
+pub fn validate(model: &Model, dosing: &Dosing, run: &RunConfig) -> Result<()> {
+    dosing.validate(model)?;
     run.validate(model)
+}
+
+/// Simulate replicate `index` (global) under any kind of dosing.
+fn simulate_one<O: Observer>(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    seed_key: &[u8; 32],
+    index: u64,
+    recorder: &mut Recorder<'_>,
+    observer: &mut O,
+    cancel: &AtomicBool,
+) -> Result<Outcome> {
+    let (mut rng, mut dose_rng) = replicate_streams(seed_key, index);
+    let treating = &dosing.treating;
+    match &dosing.kind {
+        DosingKind::Fixed(schedule) => {
+            let mut controller = FixedController::new(schedule);
+            simulate_replicate(
+                model,
+                &mut controller,
+                treating,
+                run,
+                &mut rng,
+                recorder,
+                observer,
+                cancel,
+            )
+        }
+        DosingKind::Adaptive(spec) => {
+            let mut controller = AdaptiveController::new(spec, treating, &run.initial);
+            simulate_replicate(
+                model,
+                &mut controller,
+                treating,
+                run,
+                &mut rng,
+                recorder,
+                observer,
+                cancel,
+            )
+        }
+        DosingKind::Pk(spec) => simulate_pk_replicate(
+            model,
+            spec,
+            treating,
+            run,
+            &mut rng,
+            &mut dose_rng,
+            recorder,
+            observer,
+            cancel,
+        ),
+    }
 }
 
 /// Run an ensemble. `cancel` stops it early with [`EngineError::Cancelled`]; `done` counts finished
 /// replicates (for progress reports).
 pub fn run_ensemble(
     model: &Model,
-    schedule: &Schedule,
+    dosing: &Dosing,
     run: &RunConfig,
     spec: &EnsembleSpec,
     cancel: &AtomicBool,
     done: &AtomicU64,
 ) -> Result<EnsembleOutput> {
-    validate(model, schedule, run)?;
+    validate(model, dosing, run)?;
     if spec.n_replicates == 0 {
         return Err(EngineError::InvalidRun(
             "n_replicates is 0; it must be >= 1".into(),
@@ -92,9 +148,19 @@ pub fn run_ensemble(
     let n_times = run.record_times.len();
     let row = n_times * model.n_states();
     let n = spec.n_replicates;
+    let pk = matches!(dosing.kind, DosingKind::Pk(_));
     let mut counts = vec![0_i64; n * row];
     let mut exposure = vec![0_i8; n * n_times];
+    let mut concentration = vec![0.0_f64; if pk { n * n_times } else { 0 }];
     let mut outcomes = vec![Outcome::default(); n];
+    // Without concentrations, hand each replicate an empty chunk (par_chunks_mut needs a size > 0).
+    let conc_chunk = if pk { n_times } else { 1 };
+    let mut no_concentration = vec![0.0_f64; if pk { 0 } else { n }];
+    let concentration_chunks = if pk {
+        &mut concentration
+    } else {
+        &mut no_concentration
+    };
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.n_threads.unwrap_or(0))
@@ -104,17 +170,20 @@ pub fn run_ensemble(
         counts
             .par_chunks_mut(row)
             .zip(exposure.par_chunks_mut(n_times))
+            .zip(concentration_chunks.par_chunks_mut(conc_chunk))
             .zip(outcomes.par_iter_mut())
             .enumerate()
-            .try_for_each(|(i, ((counts, exposure), outcome))| {
-                let mut rng = replicate_rng(&spec.seed_key, spec.replicate_offset + i as u64);
+            .try_for_each(|(i, (((counts, exposure), conc), outcome))| {
+                let conc = pk.then_some(conc);
                 let mut recorder =
-                    Recorder::new(&run.record_times, counts, exposure, model.n_states());
-                *outcome = simulate_replicate(
+                    Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
+                let index = spec.replicate_offset + i as u64;
+                *outcome = simulate_one(
                     model,
-                    schedule,
+                    dosing,
                     run,
-                    &mut rng,
+                    &spec.seed_key,
+                    index,
                     &mut recorder,
                     &mut NoObserver,
                     cancel,
@@ -123,15 +192,11 @@ pub fn run_ensemble(
                 Ok(())
             })
     })?;
-
     Ok(EnsembleOutput {
         counts,
         exposure,
-        extinction_time: outcomes.iter().map(|o| o.extinction_time).collect(),
-        first_mutant_time: outcomes.iter().map(|o| o.first_mutant_time).collect(),
-        stop_time: outcomes.iter().map(|o| o.stop_time).collect(),
-        n_events: outcomes.iter().map(|o| o.n_events as i64).collect(),
-        status: outcomes.iter().map(|o| o.status as i8).collect(),
+        concentration,
+        outcomes,
     })
 }
 
@@ -168,22 +233,28 @@ impl Observer for Trace {
 /// `run.record_times` is ignored. Memory grows with the number of events: cap it with `max_events`.
 pub fn trace(
     model: &Model,
-    schedule: &Schedule,
+    dosing: &Dosing,
     run: &RunConfig,
     seed_key: &[u8; 32],
     replicate: u64,
     cancel: &AtomicBool,
 ) -> Result<Trace> {
-    validate(model, schedule, run)?;
+    validate(model, dosing, run)?;
     let mut trace = Trace::default();
-    let mut rng = replicate_rng(seed_key, replicate);
     let (mut no_counts, mut no_exposure) = (Vec::new(), Vec::new());
-    let mut recorder = Recorder::new(&[], &mut no_counts, &mut no_exposure, model.n_states());
-    let outcome = simulate_replicate(
+    let mut recorder = Recorder::new(
+        &[],
+        &mut no_counts,
+        &mut no_exposure,
+        None,
+        model.n_states(),
+    );
+    let outcome = simulate_one(
         model,
-        schedule,
+        dosing,
         run,
-        &mut rng,
+        seed_key,
+        replicate,
         &mut recorder,
         &mut trace,
         cancel,

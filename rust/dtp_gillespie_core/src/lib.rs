@@ -4,6 +4,9 @@
 //! - [`model`]: the compiled reaction table (division with mutation, death, switching), per exposure,
 //!   with optional density dependence.
 //! - [`schedule`]: piecewise-constant exposure over time (continuous, intermittent, piecewise).
+//! - [`adaptive`]: state-triggered dosing rules; [`controller`]: fixed or adaptive exposure.
+//! - [`pk`]: pharmacokinetic dosing, and why thinning keeps it exact; [`thinning`]: its loop.
+//! - [`dosing`]: which of these a run uses.
 //! - [`ssa`]: the event loop, and why stopping at breakpoints keeps it exact.
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
@@ -11,20 +14,28 @@
 //!
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 
+pub mod adaptive;
+pub mod controller;
+pub mod dosing;
 pub mod ensemble;
 pub mod error;
 pub mod model;
+pub mod pk;
 pub mod record;
 pub mod rng;
 pub mod run;
 pub mod schedule;
 pub mod ssa;
+pub mod thinning;
 
+pub use adaptive::{AdaptiveSpec, Reference, Rule};
+pub use dosing::{Dosing, DosingKind};
 pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, trace};
 pub use error::{EngineError, Result};
 pub use model::{Capacity, CapacityTarget, Channel, ChannelKind, Model};
+pub use pk::PkSpec;
 pub use record::UNKNOWN_COUNT;
 pub use rng::RNG_NAME;
-pub use run::RunConfig;
+pub use run::{Progression, RunConfig};
 pub use schedule::{Schedule, Segment};
 pub use ssa::{Outcome, Status};

@@ -183,6 +183,12 @@ impl Model {
         self.capacity.as_ref()
     }
 
+    /// Per-cell rates of every channel under exposure `e`, before density dependence.
+    #[must_use]
+    pub fn rates_of(&self, e: usize) -> &[f64] {
+        &self.rates[e * self.channels.len()..(e + 1) * self.channels.len()]
+    }
+
     /// Per-cell rate of channel `c` under exposure `e`, before density dependence.
     #[must_use]
     pub fn rate(&self, e: usize, c: usize) -> f64 {
@@ -265,11 +271,20 @@ impl PhaseRates {
         }
     }
 
-    /// Fill for exposure `e`; `weighted_n` is only read when the model has a capacity.
-    /// Allocates nothing: `pick` never outgrows its initial capacity.
-    pub fn fill(&mut self, model: &Model, e: usize, weighted_n: f64) {
-        let base = &model.rates[e * model.channels.len()..(e + 1) * model.channels.len()];
-        self.channel.copy_from_slice(base);
+    /// Fill from base rates (before density dependence) of every channel. With time-varying
+    /// rates, `upper` and `lower` bound each base rate over an interval and the result bounds the
+    /// effective rates (used for thinning); otherwise pass the same slice twice. `weighted_n` is
+    /// only read when the model has a capacity. With `sort`, each state's picks are ordered by
+    /// rate (worth it when the rates are used for many events). Allocates nothing.
+    pub fn fill(
+        &mut self,
+        model: &Model,
+        upper: &[f64],
+        lower: &[f64],
+        weighted_n: f64,
+        sort: bool,
+    ) {
+        self.channel.copy_from_slice(upper);
         if let Some(cap) = &model.capacity {
             let crowding = weighted_n / cap.k;
             match cap.target {
@@ -282,11 +297,16 @@ impl PhaseRates {
                     }
                 }
                 CapacityTarget::Death => {
+                    // d + (b - d) x = d (1 - x) + b x: bound each term by its own extreme.
                     for s in 0..model.n_states {
                         if let Some(c) = model.death_channel[s] {
-                            let b = model.division_rate(e, s);
-                            let d = base[c];
-                            self.channel[c] = (d + (b - d) * crowding).max(0.0);
+                            let (a, z) = model.state_channels[s];
+                            let b: f64 = (a..z)
+                                .filter(|&k| model.channels[k].kind == ChannelKind::Division)
+                                .map(|k| upper[k])
+                                .sum();
+                            let d = if crowding <= 1.0 { upper[c] } else { lower[c] };
+                            self.channel[c] = (d * (1.0 - crowding) + b * crowding).max(0.0);
                         }
                     }
                 }
@@ -302,7 +322,9 @@ impl PhaseRates {
                     self.pick.push(Pick::new(model, self.channel[c], c));
                 }
             }
-            self.pick[first..].sort_by(|x, y| y.rate.total_cmp(&x.rate));
+            if sort {
+                self.pick[first..].sort_by(|x, y| y.rate.total_cmp(&x.rate));
+            }
             self.pick_range[s] = (first, self.pick.len());
         }
     }

@@ -4,8 +4,6 @@
 //! cannot change a trajectory. Counts are right-continuous: a record time equal to an event time sees
 //! the state after the event.
 
-use crate::schedule::Schedule;
-
 /// Count written at record times after a capped replicate stopped: the state there is unknown.
 pub const UNKNOWN_COUNT: i64 = -1;
 
@@ -13,18 +11,43 @@ pub struct Recorder<'a> {
     times: &'a [f64],
     counts: &'a mut [i64],
     exposure: &'a mut [i8],
+    /// Drug concentration at each record time (pharmacokinetic runs only).
+    concentration: Option<&'a mut [f64]>,
     n_states: usize,
     next: usize,
     /// `times[next]`, or infinity once every time is written; the event loop compares against it.
     next_time: f64,
 }
 
+/// What is in force between events: the exposure and, for pharmacokinetic runs, the
+/// concentration as a function of time.
+pub trait Drug {
+    fn exposure_at(&self, t: f64) -> usize;
+    fn concentration_at(&self, t: f64) -> f64;
+}
+
+/// A constant exposure and no concentration.
+pub struct Exposure(pub usize);
+
+impl Drug for Exposure {
+    #[inline]
+    fn exposure_at(&self, _: f64) -> usize {
+        self.0
+    }
+    #[inline]
+    fn concentration_at(&self, _: f64) -> f64 {
+        0.0
+    }
+}
+
 impl<'a> Recorder<'a> {
-    /// `counts` is `times.len() * n_states` long (time-major), `exposure` is `times.len()` long.
+    /// `counts` is `times.len() * n_states` long (time-major); `exposure` and `concentration` are
+    /// `times.len()` long.
     pub fn new(
         times: &'a [f64],
         counts: &'a mut [i64],
         exposure: &'a mut [i8],
+        concentration: Option<&'a mut [f64]>,
         n_states: usize,
     ) -> Self {
         debug_assert_eq!(counts.len(), times.len() * n_states);
@@ -34,6 +57,7 @@ impl<'a> Recorder<'a> {
             times,
             counts,
             exposure,
+            concentration,
             n_states,
             next: 0,
             next_time,
@@ -41,52 +65,46 @@ impl<'a> Recorder<'a> {
     }
 
     #[inline]
-    fn write(&mut self, state: &[u64], exposure: usize) {
+    fn write(&mut self, state: Option<&[u64]>, drug: &impl Drug) {
+        let t = self.next_time;
         let row = &mut self.counts[self.next * self.n_states..(self.next + 1) * self.n_states];
-        for (out, &n) in row.iter_mut().zip(state) {
-            *out = n as i64;
+        match state {
+            Some(state) => {
+                for (out, &n) in row.iter_mut().zip(state) {
+                    *out = n as i64;
+                }
+            }
+            None => row.fill(UNKNOWN_COUNT),
         }
-        self.exposure[self.next] = exposure as i8;
-        self.advance();
-    }
-
-    #[inline]
-    fn advance(&mut self) {
+        self.exposure[self.next] = drug.exposure_at(t) as i8;
+        if let Some(c) = self.concentration.as_deref_mut() {
+            c[self.next] = drug.concentration_at(t);
+        }
         self.next += 1;
         self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);
     }
 
-    /// Record `state` (in force under `exposure`) at every pending time `< until`.
+    /// Record `state` at every pending time `< until`.
     #[inline]
-    pub fn record_before(&mut self, until: f64, state: &[u64], exposure: usize) {
+    pub fn record_before(&mut self, until: f64, state: &[u64], drug: &impl Drug) {
         while self.next_time < until {
-            self.write(state, exposure);
+            self.write(Some(state), drug);
         }
     }
 
     /// Record `state` at every pending time `<= until`.
     #[inline]
-    pub fn record_through(&mut self, until: f64, state: &[u64], exposure: usize) {
+    pub fn record_through(&mut self, until: f64, state: &[u64], drug: &impl Drug) {
         while self.next_time <= until {
-            self.write(state, exposure);
+            self.write(Some(state), drug);
         }
     }
 
     /// Fill every pending time after the replicate stopped: with `state` when it is known to stay
     /// constant (extinction is absorbing), with [`UNKNOWN_COUNT`] otherwise (a cap stopped the run).
-    /// The exposure there comes from the schedule.
-    pub fn finish(&mut self, state: Option<&[u64]>, schedule: &Schedule) {
+    pub fn finish(&mut self, state: Option<&[u64]>, drug: &impl Drug) {
         while self.next < self.times.len() {
-            let exposure = schedule.segment_at(self.next_time).exposure;
-            if let Some(state) = state {
-                self.write(state, exposure);
-            } else {
-                let row =
-                    &mut self.counts[self.next * self.n_states..(self.next + 1) * self.n_states];
-                row.fill(UNKNOWN_COUNT);
-                self.exposure[self.next] = exposure as i8;
-                self.advance();
-            }
+            self.write(state, drug);
         }
     }
 }

@@ -19,9 +19,13 @@ pub const RNG_NAME: &str = "Xoshiro256++ (rand_xoshiro 0.8) per replicate, seede
      (rand_chacha 0.10) keyed by the 256-bit seed key with stream = global replicate index; waiting \
      times rand_distr 0.6 Exp1 (ziggurat), uniforms rand 0.10 f64";
 
-/// The generator of replicate `replicate` under `key`.
+/// The generator of missed-dose decisions: ChaCha8 stream `replicate`, after the 32 bytes that
+/// seed the event generator, so that skipping a dose never shifts the event stream.
+pub type DoseRng = ChaCha8Rng;
+
+/// The generators of replicate `replicate` under `key`: events, and missed doses.
 #[must_use]
-pub fn replicate_rng(key: &[u8; 32], replicate: u64) -> ReplicateRng {
+pub fn replicate_streams(key: &[u8; 32], replicate: u64) -> (ReplicateRng, DoseRng) {
     let mut seeder = ChaCha8Rng::from_seed(*key);
     seeder.set_stream(replicate);
     let mut state = [0u8; 32];
@@ -31,7 +35,13 @@ pub fn replicate_rng(key: &[u8; 32], replicate: u64) -> ReplicateRng {
     if state == [0u8; 32] {
         state[0] = 1;
     }
-    Xoshiro256PlusPlus::from_seed(state)
+    (Xoshiro256PlusPlus::from_seed(state), seeder)
+}
+
+/// The event generator of replicate `replicate` under `key`.
+#[must_use]
+pub fn replicate_rng(key: &[u8; 32], replicate: u64) -> ReplicateRng {
+    replicate_streams(key, replicate).0
 }
 
 #[cfg(test)]

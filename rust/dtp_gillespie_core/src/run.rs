@@ -15,6 +15,36 @@ pub struct RunConfig {
     /// Stop a replicate once its total population reaches this size (`u64::MAX`: no cap beyond
     /// [`POPULATION_LIMIT`]).
     pub max_population: u64,
+    /// When to call a tumour progressed (`None`: never).
+    pub progression: Option<Progression>,
+}
+
+/// Progression: the first time the burden `sum_i weights[i] * count[i]` reaches `factor` times its
+/// lowest value so far (the nadir), or `size` cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progression {
+    pub weights: Vec<f64>,
+    pub factor: Option<f64>,
+    pub size: Option<f64>,
+}
+
+impl Progression {
+    #[must_use]
+    pub fn burden(&self, counts: &[u64]) -> f64 {
+        counts
+            .iter()
+            .zip(&self.weights)
+            .map(|(&n, &w)| n as f64 * w)
+            .sum()
+    }
+
+    /// Has a burden progressed, given the nadir so far?
+    #[must_use]
+    pub fn reached(&self, burden: f64, nadir: f64) -> bool {
+        self.factor
+            .is_some_and(|f| burden >= f * nadir && burden > 0.0)
+            || self.size.is_some_and(|s| burden >= s)
+    }
 }
 
 /// Counts are stored as int64, so no population may exceed `i64::MAX`: a replicate that reaches
@@ -73,6 +103,31 @@ impl RunConfig {
         }
         if self.max_population == 0 {
             return bad("max_population is 0; it must be >= 1".into());
+        }
+        if let Some(p) = &self.progression {
+            if p.weights.len() != model.n_states()
+                || p.weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+            {
+                return bad(format!(
+                    "progression weights must be {} finite values >= 0",
+                    model.n_states()
+                ));
+            }
+            if p.factor.is_some_and(|f| !(f.is_finite() && f > 1.0)) {
+                return bad(format!(
+                    "progression factor is {:?}; it must be finite and > 1",
+                    p.factor
+                ));
+            }
+            if p.size.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                return bad(format!(
+                    "progression size is {:?}; it must be finite and > 0",
+                    p.size
+                ));
+            }
+            if p.factor.is_none() && p.size.is_none() {
+                return bad("progression needs a factor or a size".into());
+            }
         }
         Ok(())
     }

@@ -26,12 +26,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rand::RngExt;
 use rand_distr::Exp1;
 
+use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
-use crate::record::Recorder;
+use crate::record::{Drug, Exposure, Recorder};
 use crate::rng::ReplicateRng;
-use crate::run::RunConfig;
-use crate::schedule::Schedule;
+use crate::run::{Progression, RunConfig};
 
 /// Why a replicate stopped. The discriminants are the `status` codes of the output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,14 @@ pub struct Outcome {
     /// Time of the first mutation event, NaN if none happened.
     pub first_mutant_time: f64,
     pub n_events: u64,
+    /// First time a treating exposure was in force, NaN if never.
+    pub treatment_start_time: f64,
+    /// First time the burden progressed (see [`Progression`]), NaN if never or not asked for.
+    pub progression_time: f64,
+    /// Time spent under treating exposures up to `stop_time`.
+    pub time_on_drug: f64,
+    /// Changes of exposure up to `stop_time`.
+    pub n_switches: u64,
 }
 
 impl Default for Outcome {
@@ -87,6 +95,10 @@ impl Default for Outcome {
             extinction_time: f64::NAN,
             first_mutant_time: f64::NAN,
             n_events: 0,
+            treatment_start_time: f64::NAN,
+            progression_time: f64::NAN,
+            time_on_drug: 0.0,
+            n_switches: 0,
         }
     }
 }
@@ -107,10 +119,10 @@ impl Observer for NoObserver {
     fn event(&mut self, _: f64, _: usize, _: &[u64], _: usize) {}
 }
 
-/// How often (in events) a replicate checks the cancellation flag.
-const CANCEL_CHECK_EVERY: u64 = 1 << 14;
+/// How often (in events, or in breakpoints) a replicate checks the cancellation flag.
+pub(crate) const CANCEL_CHECK_EVERY: u64 = 1 << 14;
 
-fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
+pub(crate) fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
     model.capacity().map_or(0.0, |cap| {
         counts
             .iter()
@@ -127,29 +139,69 @@ fn as_f64(count: u64) -> f64 {
     count as i64 as f64
 }
 
-/// Propensity of each state's cells together: `count[s] * state_total[s]`.
-#[inline]
-fn refresh_weight(weight: &mut [f64], rates: &PhaseRates, counts: &[u64], state: usize) {
-    weight[state] = as_f64(counts[state]) * rates.state_total[state];
+/// The cells of one replicate and the propensity of each state's cells together.
+pub(crate) struct Cells {
+    /// Counts per state plus one sink slot, the target of channels that only add or only remove a
+    /// cell (see `Pick`), never read.
+    counts: Vec<u64>,
+    pub total: u64,
+    /// `count[s] * state_total[s]` under the rates last refreshed.
+    pub weight: Vec<f64>,
 }
 
-/// Rates of `exposure` (at the current density) and every state's weight.
-fn install_rates(
-    model: &Model,
-    exposure: usize,
-    counts: &[u64],
-    rates: &mut PhaseRates,
-    weight: &mut [f64],
-) {
-    rates.fill(model, exposure, weighted_population(model, counts));
-    for s in 0..weight.len() {
-        refresh_weight(weight, rates, counts, s);
+impl Cells {
+    pub fn new(initial: &[u64]) -> Self {
+        let mut counts = Vec::with_capacity(initial.len() + 1);
+        counts.extend_from_slice(initial);
+        counts.push(0);
+        Self {
+            counts,
+            total: initial.iter().sum(),
+            weight: vec![0.0; initial.len()],
+        }
+    }
+
+    #[inline]
+    pub fn states(&self) -> &[u64] {
+        &self.counts[..self.weight.len()]
+    }
+
+    #[inline]
+    fn refresh_one(&mut self, rates: &PhaseRates, state: usize) {
+        self.weight[state] = as_f64(self.counts[state]) * rates.state_total[state];
+    }
+
+    pub fn refresh(&mut self, rates: &PhaseRates) {
+        for s in 0..self.weight.len() {
+            self.refresh_one(rates, s);
+        }
+    }
+
+    /// Total propensity, summed afresh so that no rounding error accumulates.
+    #[inline]
+    pub fn a0(&self) -> f64 {
+        self.weight.iter().sum()
+    }
+
+    /// Apply one firing of `pick` and refresh the weights it changed.
+    #[inline]
+    pub fn fire(&mut self, pick: &Pick, rates: &PhaseRates) {
+        // The sink slot may wrap; real counts never do (a cell is removed only from a state whose
+        // count is positive, and populations stop at the cap below 2^63).
+        self.counts[pick.dec] = self.counts[pick.dec].wrapping_sub(1);
+        self.counts[pick.inc] = self.counts[pick.inc].wrapping_add(1);
+        self.total = self.total.wrapping_add_signed(pick.delta_total);
+        for s in [pick.dec, pick.inc] {
+            if s < self.weight.len() {
+                self.refresh_one(rates, s);
+            }
+        }
     }
 }
 
-/// Pick the channel that fires, given `target` uniform in `[0, a0)` with `a0 = sum(weight)`.
+/// Pick the channel that fires, given `target` uniform in `[0, sum(weight))`.
 #[inline]
-fn select_channel<'r>(
+pub(crate) fn select_channel<'r>(
     rates: &'r PhaseRates,
     counts: &[u64],
     weight: &[f64],
@@ -167,7 +219,7 @@ fn select_channel<'r>(
             target -= w;
         }
     }
-    // state < n_states because a0 > 0, so some state has positive weight, hence a positive rate.
+    // state < n_states because the total is positive, so some state has a positive rate.
     // Within the state, compare with count * rate rather than divide the target by the count.
     let (first, end) = rates.pick_range[state];
     let candidates = &rates.pick[first..end];
@@ -182,54 +234,208 @@ fn select_channel<'r>(
     &candidates[candidates.len() - 1]
 }
 
-/// Simulate one replicate from `run.initial` to `run.t_end` (or extinction, or a cap), writing the
-/// record grid through `recorder` and every event to `observer`.
-pub fn simulate_replicate<O: Observer>(
+/// Exposure history (time on drug, switches, treatment start) and progression of one replicate.
+pub(crate) struct History<'a> {
+    treating: &'a [bool],
+    exposure: usize,
+    since: f64,
+    progression: Option<&'a Progression>,
+    nadir: f64,
+    outcome: Outcome,
+}
+
+impl<'a> History<'a> {
+    pub fn new(
+        treating: &'a [bool],
+        exposure: usize,
+        progression: Option<&'a Progression>,
+        counts: &[u64],
+    ) -> Self {
+        let mut outcome = Outcome::default();
+        if treating[exposure] {
+            outcome.treatment_start_time = 0.0;
+        }
+        let nadir = progression.map_or(0.0, |p| p.burden(counts));
+        if progression.is_some_and(|p| p.reached(nadir, nadir)) {
+            outcome.progression_time = 0.0;
+        }
+        Self {
+            treating,
+            exposure,
+            since: 0.0,
+            progression,
+            nadir,
+            outcome,
+        }
+    }
+
+    /// The exposure in force from time `t` on.
+    pub fn switch(&mut self, t: f64, exposure: usize) {
+        if exposure == self.exposure {
+            return;
+        }
+        if self.treating[self.exposure] {
+            self.outcome.time_on_drug += t - self.since;
+        }
+        if self.treating[exposure] && self.outcome.treatment_start_time.is_nan() {
+            self.outcome.treatment_start_time = t;
+        }
+        self.outcome.n_switches += 1;
+        self.exposure = exposure;
+        self.since = t;
+    }
+
+    /// Book an event at `t` that left `counts`.
+    #[inline]
+    pub fn event(&mut self, t: f64, channel_is_mutation: bool, counts: &[u64]) {
+        self.outcome.n_events += 1;
+        if channel_is_mutation && self.outcome.first_mutant_time.is_nan() {
+            self.outcome.first_mutant_time = t;
+        }
+        if let Some(p) = self.progression {
+            if self.outcome.progression_time.is_nan() {
+                let burden = p.burden(counts);
+                self.nadir = self.nadir.min(burden);
+                if p.reached(burden, self.nadir) {
+                    self.outcome.progression_time = t;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn n_events(&self) -> u64 {
+        self.outcome.n_events
+    }
+
+    /// The outcome of a replicate that stopped at `t` with `status`.
+    pub fn close(mut self, t: f64, status: Status) -> Outcome {
+        if self.treating[self.exposure] {
+            self.outcome.time_on_drug += t - self.since;
+        }
+        self.outcome.status = status;
+        self.outcome.stop_time = t;
+        if status == Status::Extinct {
+            self.outcome.extinction_time = t;
+        }
+        self.outcome
+    }
+}
+
+/// Why a replicate must stop now, if it must: extinction or a cap.
+#[inline]
+pub(crate) fn early_stop(
+    total: u64,
+    n_events: u64,
+    run: &RunConfig,
+    max_population: u64,
+) -> Option<Status> {
+    // One predictable branch per event in the common case.
+    if total == 0 || total >= max_population || n_events >= run.max_events {
+        Some(if total == 0 {
+            Status::Extinct
+        } else if total >= max_population {
+            Status::MaxPopulation
+        } else {
+            Status::MaxEvents
+        })
+    } else {
+        None
+    }
+}
+
+/// Record what is known after a replicate stopped early at `t` and close its history.
+pub(crate) fn stop_early(
+    status: Status,
+    t: f64,
+    counts: &[u64],
+    recorder: &mut Recorder<'_>,
+    now: &impl Drug,
+    after: &impl Drug,
+    history: History<'_>,
+) -> Outcome {
+    if status == Status::Extinct {
+        // Extinction is absorbing: the counts stay 0.
+        recorder.finish(Some(counts), after);
+    } else {
+        recorder.record_through(t, counts, now);
+        recorder.finish(None, after);
+    }
+    history.close(t, status)
+}
+
+/// The exposure a controller reports for record times after a replicate stopped.
+struct AfterStop<'c, C>(&'c C);
+
+impl<C: Controller> Drug for AfterStop<'_, C> {
+    fn exposure_at(&self, t: f64) -> usize {
+        self.0.exposure_after_stop(t)
+    }
+    fn concentration_at(&self, _: f64) -> f64 {
+        0.0
+    }
+}
+
+/// Simulate one replicate with piecewise-constant rates (a fixed schedule or an adaptive rule) from
+/// `run.initial` to `run.t_end`, extinction, or a cap, writing the record grid through `recorder`
+/// and every event to `observer`.
+pub fn simulate_replicate<C: Controller, O: Observer>(
     model: &Model,
-    schedule: &Schedule,
+    controller: &mut C,
+    treating: &[bool],
     run: &RunConfig,
     rng: &mut ReplicateRng,
     recorder: &mut Recorder<'_>,
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let n_states = model.n_states();
-    // One extra slot: the sink of channels that only add or only remove a cell (see `Pick`).
-    let mut counts = Vec::with_capacity(n_states + 1);
-    counts.extend_from_slice(&run.initial);
-    counts.push(0);
-    let mut total: u64 = run.initial.iter().sum();
+    let mut cells = Cells::new(&run.initial);
     let mut rates = PhaseRates::new(model);
-    let mut weight = vec![0.0; n_states];
     let density_dependent = model.capacity().is_some();
-    let mut segment = schedule.segment(0);
-    let mut horizon = segment.end.min(run.t_end);
-    install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
-    let mut outcome = Outcome::default();
+    let install = |rates: &mut PhaseRates, cells: &mut Cells, exposure: usize| {
+        let base = model.rates_of(exposure);
+        rates.fill(
+            model,
+            base,
+            base,
+            weighted_population(model, cells.states()),
+            true,
+        );
+        cells.refresh(rates);
+    };
+    install(&mut rates, &mut cells, controller.exposure());
+    let mut history = History::new(
+        treating,
+        controller.exposure(),
+        run.progression.as_ref(),
+        cells.states(),
+    );
     let mut t = 0.0_f64;
-    // Breakpoints crossed: a run that only crosses breakpoints must stay cancellable too.
     let mut breakpoints: u64 = 0;
-    observer.start(&counts[..n_states], segment.exposure);
-
     let max_population = run.population_cap();
-    if total == 0 {
-        outcome.status = Status::Extinct;
-        outcome.extinction_time = 0.0;
-        outcome.stop_time = 0.0;
-        recorder.finish(Some(&counts[..n_states]), schedule);
-        return Ok(outcome);
-    }
-    if total >= max_population {
-        outcome.status = Status::MaxPopulation;
-        outcome.stop_time = 0.0;
-        recorder.record_through(0.0, &counts[..n_states], segment.exposure);
-        recorder.finish(None, schedule);
-        return Ok(outcome);
+    observer.start(cells.states(), controller.exposure());
+
+    if cells.total == 0 || cells.total >= max_population {
+        let status = if cells.total == 0 {
+            Status::Extinct
+        } else {
+            Status::MaxPopulation
+        };
+        let now = Exposure(controller.exposure());
+        return Ok(stop_early(
+            status,
+            0.0,
+            cells.states(),
+            recorder,
+            &now,
+            &AfterStop(controller),
+            history,
+        ));
     }
 
+    let mut horizon = controller.next_check().min(run.t_end);
     loop {
-        // Recomputed from the weights (not updated by differences), so no rounding error accumulates.
-        let a0: f64 = weight.iter().sum();
+        let a0 = cells.a0();
         let t_next = if a0 > 0.0 {
             t + rng.sample::<f64, _>(Exp1) / a0
         } else {
@@ -237,17 +443,23 @@ pub fn simulate_replicate<O: Observer>(
         };
 
         if t_next >= horizon {
-            if segment.end > run.t_end {
-                recorder.record_through(run.t_end, &counts[..n_states], segment.exposure);
-                outcome.stop_time = run.t_end;
-                return Ok(outcome);
+            let check = controller.next_check();
+            if check > run.t_end {
+                recorder.record_through(
+                    run.t_end,
+                    cells.states(),
+                    &Exposure(controller.exposure()),
+                );
+                return Ok(history.close(run.t_end, Status::Completed));
             }
-            // Discard the draw, move to the breakpoint and install the new exposure (see module docs).
-            recorder.record_before(segment.end, &counts[..n_states], segment.exposure);
-            t = segment.end;
-            segment = schedule.segment(segment.index + 1);
-            horizon = segment.end.min(run.t_end);
-            install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
+            // Discard the draw, move to the breakpoint and let the controller act (module docs).
+            recorder.record_before(check, cells.states(), &Exposure(controller.exposure()));
+            t = check;
+            if controller.at_check(t, cells.states()) {
+                history.switch(t, controller.exposure());
+                install(&mut rates, &mut cells, controller.exposure());
+            }
+            horizon = controller.next_check().min(run.t_end);
             breakpoints += 1;
             if breakpoints % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
@@ -255,48 +467,40 @@ pub fn simulate_replicate<O: Observer>(
             continue;
         }
 
-        recorder.record_before(t_next, &counts[..n_states], segment.exposure);
+        recorder.record_before(t_next, cells.states(), &Exposure(controller.exposure()));
         t = t_next;
-        let pick = *select_channel(&rates, &counts, &weight, rng.random::<f64>() * a0);
-        // The sink slot may wrap; real counts never do (a cell is removed only from a state whose
-        // count is positive, and populations stop at the cap below 2^63).
-        counts[pick.dec] = counts[pick.dec].wrapping_sub(1);
-        counts[pick.inc] = counts[pick.inc].wrapping_add(1);
-        total = total.wrapping_add_signed(pick.delta_total);
-        for s in [pick.dec, pick.inc] {
-            if s < n_states {
-                refresh_weight(&mut weight, &rates, &counts, s);
-            }
-        }
-        outcome.n_events += 1;
-        if pick.is_mutation && outcome.first_mutant_time.is_nan() {
-            outcome.first_mutant_time = t;
-        }
-        observer.event(t, pick.channel, &counts[..n_states], segment.exposure);
+        let pick = *select_channel(
+            &rates,
+            &cells.counts,
+            &cells.weight,
+            rng.random::<f64>() * a0,
+        );
+        cells.fire(&pick, &rates);
+        history.event(t, pick.is_mutation, cells.states());
+        observer.event(t, pick.channel, cells.states(), controller.exposure());
 
-        // One predictable branch per event for the three ways a replicate can stop early.
-        if total == 0 || total >= max_population || outcome.n_events >= run.max_events {
-            outcome.stop_time = t;
-            if total == 0 {
-                outcome.status = Status::Extinct;
-                outcome.extinction_time = t;
-                recorder.finish(Some(&counts[..n_states]), schedule);
-            } else {
-                outcome.status = if total >= max_population {
-                    Status::MaxPopulation
-                } else {
-                    Status::MaxEvents
-                };
-                recorder.record_through(t, &counts[..n_states], segment.exposure);
-                recorder.finish(None, schedule);
-            }
-            return Ok(outcome);
+        if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
+            let now = Exposure(controller.exposure());
+            return Ok(stop_early(
+                status,
+                t,
+                cells.states(),
+                recorder,
+                &now,
+                &AfterStop(controller),
+                history,
+            ));
         }
-        if outcome.n_events % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+        if history.n_events() % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
-        if density_dependent {
-            install_rates(model, segment.exposure, &counts, &mut rates, &mut weight);
+        let switched = C::REACTS_TO_EVENTS && controller.after_event(t, cells.states());
+        if switched {
+            history.switch(t, controller.exposure());
+            horizon = controller.next_check().min(run.t_end);
+        }
+        if switched || density_dependent {
+            install(&mut rates, &mut cells, controller.exposure());
         }
     }
 }

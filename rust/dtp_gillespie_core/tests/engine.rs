@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use common::*;
-use dtp_gillespie_core::{EngineError, RunConfig, Schedule, Status, trace};
+use dtp_gillespie_core::{Dosing, EngineError, RunConfig, Schedule, Status, trace};
 
 const Z_CRIT: f64 = 3.29;
 
@@ -60,7 +60,7 @@ fn replicate_streams_do_not_depend_on_threads_or_batches() {
     assert_identical(&whole, &ensemble(&model, &schedule, &run, 64, 0, 2));
     let tail = ensemble(&model, &schedule, &run, 24, 40, 2);
     assert_eq!(&whole.counts[40 * 13..], &tail.counts[..]);
-    assert_eq!(&whole.n_events[40..], &tail.n_events[..]);
+    assert_eq!(&n_events(&whole)[40..], &n_events(&tail)[..]);
 }
 
 #[test]
@@ -75,8 +75,8 @@ fn record_grid_does_not_change_trajectories() {
     );
     let a = ensemble(&model, &schedule, &coarse, 50, 0, 2);
     let b = ensemble(&model, &schedule, &fine, 50, 0, 2);
-    assert_eq!(a.n_events, b.n_events);
-    assert_eq!(a.stop_time, b.stop_time);
+    assert_eq!(n_events(&a), n_events(&b));
+    assert_eq!(stop_time(&a), stop_time(&b));
     for r in 0..50 {
         for (k, idx) in [(0, 0), (1, 300), (2, 600)] {
             assert_eq!(a.counts[r * 3 + k], b.counts[r * 601 + idx]);
@@ -94,7 +94,7 @@ fn recorded_counts_and_exposures_match_the_event_trace() {
     for r in 0..8 {
         let tr = trace(
             &model,
-            &schedule,
+            &Dosing::fixed(schedule.clone(), 2, None),
             &run,
             &[42; 32],
             r as u64,
@@ -133,7 +133,7 @@ fn zero_rate_phases_have_no_events() {
     let run = run(vec![30, 0], 10.0, vec![10.0]);
     let tr = trace(
         &model,
-        &schedule,
+        &Dosing::fixed(schedule.clone(), 2, None),
         &run,
         &[1; 32],
         0,
@@ -154,14 +154,18 @@ fn caps_stop_replicates_and_say_so() {
     let mut r = run(vec![1], 50.0, vec![0.0, 50.0]);
     r.max_population = 100;
     let out = ensemble(&model, &Schedule::constant(0), &r, 4, 0, 1);
-    assert!(out.status.iter().all(|&s| s == Status::MaxPopulation as i8));
-    assert!(out.n_events.iter().all(|&n| n == 99));
+    assert!(
+        status(&out)
+            .iter()
+            .all(|&s| s == Status::MaxPopulation as i8)
+    );
+    assert!(n_events(&out).iter().all(|&n| n == 99));
     assert!(out.counts.chunks(2).all(|c| c == [1, -1]));
     r.max_population = u64::MAX;
     r.max_events = 10;
     let out = ensemble(&model, &Schedule::constant(0), &r, 4, 0, 1);
-    assert!(out.status.iter().all(|&s| s == Status::MaxEvents as i8));
-    assert!(out.stop_time.iter().all(|&t| t < 50.0));
+    assert!(status(&out).iter().all(|&s| s == Status::MaxEvents as i8));
+    assert!(stop_time(&out).iter().all(|&t| t < 50.0));
 }
 
 #[test]
@@ -170,9 +174,9 @@ fn extinction_is_absorbing_and_recorded() {
     let run = run(vec![3], 100.0, vec![0.0, 50.0, 100.0]);
     let out = ensemble(&model, &Schedule::constant(0), &run, 10, 0, 1);
     for r in 0..10 {
-        assert_eq!(out.status[r], Status::Extinct as i8);
-        assert_eq!(out.n_events[r], 3);
-        assert!(out.extinction_time[r] > 0.0 && out.extinction_time[r] < 100.0);
+        assert_eq!(out.outcomes[r].status, Status::Extinct);
+        assert_eq!(out.outcomes[r].n_events, 3);
+        assert!(out.outcomes[r].extinction_time > 0.0 && out.outcomes[r].extinction_time < 100.0);
         assert_eq!(&out.counts[r * 3..r * 3 + 3], &[3, 0, 0]);
     }
 }
@@ -203,7 +207,7 @@ fn invalid_runs_are_errors_not_panics() {
     assert!(matches!(
         dtp_gillespie_core::ensemble::validate(
             &model,
-            &two_exposures,
+            &Dosing::fixed(two_exposures, 2, None),
             &run(vec![1], 1.0, vec![0.0])
         ),
         Err(EngineError::InvalidSchedule(_))
@@ -216,8 +220,8 @@ fn populations_stop_before_counts_overflow_int64() {
     let mut r = run(vec![i64::MAX as u64 - 2], 1.0, vec![0.0, 1.0]);
     r.max_events = 10;
     let out = ensemble(&model, &Schedule::constant(0), &r, 1, 0, 1);
-    assert_eq!(out.status, [Status::MaxPopulation as i8]);
-    assert_eq!(out.n_events, [2]);
+    assert_eq!(status(&out), [Status::MaxPopulation as i8]);
+    assert_eq!(n_events(&out), [2]);
     assert_eq!(out.counts, [i64::MAX - 2, -1]);
 }
 
@@ -227,7 +231,7 @@ fn a_population_already_at_the_cap_stops_at_time_zero() {
     let mut r = run(vec![100], 1.0, vec![0.0, 1.0]);
     r.max_population = 50;
     let out = ensemble(&model, &Schedule::constant(0), &r, 1, 0, 1);
-    assert_eq!(out.status, [Status::MaxPopulation as i8]);
-    assert_eq!(out.stop_time, [0.0]);
+    assert_eq!(status(&out), [Status::MaxPopulation as i8]);
+    assert_eq!(stop_time(&out), [0.0]);
     assert_eq!(out.counts, [100, -1]);
 }

@@ -1,7 +1,8 @@
 //! Plain dicts of the Python layer (see `_core.pyi`) to engine types, while attached.
 
 use dtp_gillespie_core::{
-    Capacity, CapacityTarget, Channel, ChannelKind, EngineError, Model, RunConfig, Schedule,
+    AdaptiveSpec, Capacity, CapacityTarget, Channel, ChannelKind, Dosing, DosingKind, EngineError,
+    Model, PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
 };
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -87,6 +88,11 @@ pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
     .map_err(PyEngineError)?)
 }
 
+fn bad_schedule(msg: String) -> PyErr {
+    PyEngineError(EngineError::InvalidSchedule(msg)).into()
+}
+
+/// A fixed schedule (the `segment_*` keys).
 pub fn schedule(d: &Bound<'_, PyDict>) -> PyResult<Schedule> {
     let cycle = item::<Option<usize>>(d, "cycle_start")?
         .map(|first| item::<f64>(d, "period").map(|p| (first, p)));
@@ -98,6 +104,60 @@ pub fn schedule(d: &Bound<'_, PyDict>) -> PyResult<Schedule> {
     .map_err(PyEngineError)?)
 }
 
+fn rule(d: &Bound<'_, PyDict>) -> PyResult<Rule> {
+    Ok(Rule {
+        from: item(d, "from")?,
+        to: item(d, "to")?,
+        below: item(d, "below")?,
+        above: item(d, "above")?,
+        absolute: d.get_item("absolute")?.map_or(Ok(false), |v| v.extract())?,
+        after: d.get_item("after")?.map_or(Ok(None), |v| v.extract())?,
+        min_time: d.get_item("min_time")?.map_or(Ok(0.0), |v| v.extract())?,
+    })
+}
+
+/// Any kind of dosing (see `_core.pyi`).
+pub fn dosing(d: &Bound<'_, PyDict>) -> PyResult<Dosing> {
+    let kind = d
+        .get_item("kind")?
+        .map_or(Ok("fixed".to_owned()), |v| v.extract::<String>())?;
+    let kind = match kind.as_str() {
+        "fixed" => DosingKind::Fixed(schedule(d)?),
+        "adaptive" => {
+            let reference = match item::<String>(d, "reference")?.as_str() {
+                "initial" => Reference::Initial,
+                "treatment_start" => Reference::TreatmentStart,
+                "last_switch" => Reference::LastSwitch,
+                "absolute" => Reference::Absolute,
+                other => return Err(bad_schedule(format!("unknown reference {other:?}"))),
+            };
+            let rules: Vec<Bound<'_, PyDict>> = item(d, "rules")?;
+            DosingKind::Adaptive(AdaptiveSpec {
+                initial_exposure: item(d, "initial_exposure")?,
+                monitor_weights: item(d, "monitor_weights")?,
+                reference,
+                check_every: item(d, "check_every")?,
+                rules: rules.iter().map(rule).collect::<PyResult<_>>()?,
+            })
+        }
+        "pk" => DosingKind::Pk(PkSpec {
+            off_exposure: item(d, "off_exposure")?,
+            on_exposure: item(d, "on_exposure")?,
+            dose_times: item(d, "dose_times")?,
+            dose: item(d, "dose")?,
+            half_life: item(d, "half_life")?,
+            ec50: item(d, "ec50")?,
+            hill: item(d, "hill")?,
+            missed_dose_probability: item(d, "missed_dose_probability")?,
+        }),
+        other => return Err(bad_schedule(format!("unknown schedule kind {other:?}"))),
+    };
+    Ok(Dosing {
+        kind,
+        treating: item(d, "treating")?,
+    })
+}
+
 pub fn run(d: &Bound<'_, PyDict>) -> PyResult<RunConfig> {
     Ok(RunConfig {
         initial: item(d, "initial")?,
@@ -105,6 +165,18 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<RunConfig> {
         t_end: item(d, "t_end")?,
         max_events: item::<Option<u64>>(d, "max_events")?.unwrap_or(u64::MAX),
         max_population: item::<Option<u64>>(d, "max_population")?.unwrap_or(u64::MAX),
+        progression: match d.get_item("progression_weights")? {
+            Some(w) if !w.is_none() => Some(Progression {
+                weights: w.extract()?,
+                factor: d
+                    .get_item("progression_factor")?
+                    .map_or(Ok(None), |v| v.extract())?,
+                size: d
+                    .get_item("progression_size")?
+                    .map_or(Ok(None), |v| v.extract())?,
+            }),
+            _ => None,
+        },
     })
 }
 

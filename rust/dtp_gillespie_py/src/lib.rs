@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-use dtp_gillespie_core::{EnsembleSpec, Status, run_ensemble};
+use dtp_gillespie_core::{EnsembleSpec, Outcome, Status, run_ensemble};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -65,7 +65,7 @@ fn simulate_ensemble<'py>(
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let model = convert::model(model)?;
-    let schedule = convert::schedule(schedule)?;
+    let dosing = convert::dosing(schedule)?;
     let spec = EnsembleSpec {
         seed_key: convert::seed_key(run)?,
         replicate_offset: run
@@ -91,7 +91,7 @@ fn simulate_ensemble<'py>(
     let out = run_interruptibly(
         py,
         &cancel,
-        || run_ensemble(&model, &schedule, &run, &spec, &cancel, &done),
+        || run_ensemble(&model, &dosing, &run, &spec, &cancel, &done),
         report,
     )?
     .map_err(PyEngineError)?;
@@ -101,23 +101,37 @@ fn simulate_ensemble<'py>(
     let shape_err =
         |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
     let result = PyDict::new(py);
+    let per_replicate = |f: fn(&Outcome) -> f64| out.per_replicate(f).into_pyarray(py);
+    result.set_item("extinction_time", per_replicate(|o| o.extinction_time))?;
+    result.set_item("first_mutant_time", per_replicate(|o| o.first_mutant_time))?;
+    result.set_item("stop_time", per_replicate(|o| o.stop_time))?;
     result.set_item(
-        "count",
-        Array3::from_shape_vec((n, n_t, n_s), out.counts)
-            .map_err(shape_err)?
-            .into_pyarray(py),
+        "treatment_start_time",
+        per_replicate(|o| o.treatment_start_time),
+    )?;
+    result.set_item("progression_time", per_replicate(|o| o.progression_time))?;
+    result.set_item("time_on_drug", per_replicate(|o| o.time_on_drug))?;
+    result.set_item(
+        "n_events",
+        out.per_replicate(|o| o.n_events as i64).into_pyarray(py),
     )?;
     result.set_item(
-        "exposure",
-        Array2::from_shape_vec((n, n_t), out.exposure)
-            .map_err(shape_err)?
-            .into_pyarray(py),
+        "n_switches",
+        out.per_replicate(|o| o.n_switches as i64).into_pyarray(py),
     )?;
-    result.set_item("extinction_time", out.extinction_time.into_pyarray(py))?;
-    result.set_item("first_mutant_time", out.first_mutant_time.into_pyarray(py))?;
-    result.set_item("stop_time", out.stop_time.into_pyarray(py))?;
-    result.set_item("n_events", out.n_events.into_pyarray(py))?;
-    result.set_item("status", out.status.into_pyarray(py))?;
+    result.set_item(
+        "status",
+        out.per_replicate(|o| o.status as i8).into_pyarray(py),
+    )?;
+    let counts = Array3::from_shape_vec((n, n_t, n_s), out.counts).map_err(shape_err)?;
+    result.set_item("count", counts.into_pyarray(py))?;
+    let exposure = Array2::from_shape_vec((n, n_t), out.exposure).map_err(shape_err)?;
+    result.set_item("exposure", exposure.into_pyarray(py))?;
+    if !out.concentration.is_empty() {
+        let concentration =
+            Array2::from_shape_vec((n, n_t), out.concentration).map_err(shape_err)?;
+        result.set_item("concentration", concentration.into_pyarray(py))?;
+    }
     Ok(result)
 }
 
@@ -129,13 +143,13 @@ fn trace<'py>(
     run: &Bound<'py, PyDict>,
     replicate: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (model, schedule) = (convert::model(model)?, convert::schedule(schedule)?);
+    let (model, dosing) = (convert::model(model)?, convert::dosing(schedule)?);
     let (key, run) = (convert::seed_key(run)?, convert::run(run)?);
     let cancel = AtomicBool::new(false);
     let trace = run_interruptibly(
         py,
         &cancel,
-        || dtp_gillespie_core::trace(&model, &schedule, &run, &key, replicate, &cancel),
+        || dtp_gillespie_core::trace(&model, &dosing, &run, &key, replicate, &cancel),
         |_| Ok(()),
     )?
     .map_err(PyEngineError)?;

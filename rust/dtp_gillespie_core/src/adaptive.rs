@@ -1,0 +1,242 @@
+//! Adaptive (state-triggered) dosing: rules that switch the exposure when the monitored burden
+//! crosses a threshold, with hysteresis, checked after every event (continuous monitoring) or at
+//! visit times `k * check_every`.
+//!
+//! Continuous monitoring is exact because counts, and so the burden, change only at events: the
+//! exposure switches at the event whose new burden crossed the threshold, and the next waiting time
+//! is drawn with the new rates (memorylessness, as at schedule breakpoints). Rules that wait for a
+//! time in the current exposure (`after`, `min_time`) add their due times as breakpoints.
+
+use crate::controller::Controller;
+use crate::error::{EngineError, Result};
+
+/// What relative thresholds are multiplied by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// The burden at time 0.
+    Initial,
+    /// The burden when a treating exposure is first in force (undefined before).
+    TreatmentStart,
+    /// The burden at the most recent switch (at time 0 before any).
+    LastSwitch,
+    /// Thresholds are in cells.
+    Absolute,
+}
+
+/// One transition: from `from` to `to` when every given condition holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub from: usize,
+    pub to: usize,
+    /// Burden `<= below * reference`.
+    pub below: Option<f64>,
+    /// Burden `>= above * reference`.
+    pub above: Option<f64>,
+    /// `below` and `above` are in cells, whatever the reference.
+    pub absolute: bool,
+    /// Time in the current exposure `>= after`.
+    pub after: Option<f64>,
+    /// Time in the current exposure `>= min_time`.
+    pub min_time: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdaptiveSpec {
+    pub initial_exposure: usize,
+    pub monitor_weights: Vec<f64>,
+    pub reference: Reference,
+    /// 0: continuous monitoring; otherwise the interval between visits.
+    pub check_every: f64,
+    pub rules: Vec<Rule>,
+}
+
+impl AdaptiveSpec {
+    pub fn validate(&self, n_states: usize, n_exposures: usize) -> Result<()> {
+        let bad = |msg: String| Err(EngineError::InvalidSchedule(msg));
+        if self.initial_exposure >= n_exposures {
+            return bad(format!(
+                "initial exposure {} is not an exposure of the model",
+                self.initial_exposure
+            ));
+        }
+        if self.monitor_weights.len() != n_states
+            || self
+                .monitor_weights
+                .iter()
+                .any(|w| !w.is_finite() || *w < 0.0)
+        {
+            return bad(format!(
+                "monitor weights must be {n_states} finite values >= 0, got {:?}",
+                self.monitor_weights
+            ));
+        }
+        if !self.check_every.is_finite() || self.check_every < 0.0 {
+            return bad(format!(
+                "check_every is {}; it must be finite and >= 0",
+                self.check_every
+            ));
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.from >= n_exposures || r.to >= n_exposures {
+                return bad(format!(
+                    "rule {i} names an exposure outside 0..{n_exposures}"
+                ));
+            }
+            let thresholds = [r.below, r.above, r.after].into_iter().flatten();
+            if thresholds
+                .chain([r.min_time])
+                .any(|x| !x.is_finite() || x < 0.0)
+            {
+                return bad(format!(
+                    "rule {i} has a threshold or time that is negative or not finite"
+                ));
+            }
+            if r.below.is_none() && r.above.is_none() && r.after.is_none() {
+                return bad(format!("rule {i} has no condition (below, above or after)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The adaptive controller of one replicate.
+pub struct AdaptiveController<'a> {
+    spec: &'a AdaptiveSpec,
+    treating: &'a [bool],
+    exposure: usize,
+    entered_at: f64,
+    reference: Option<f64>,
+    /// Time of the latest check (visit or timer), so that a timer is never due twice.
+    last_check: f64,
+    next_visit: u64,
+}
+
+impl<'a> AdaptiveController<'a> {
+    #[must_use]
+    pub fn new(spec: &'a AdaptiveSpec, treating: &'a [bool], counts: &[u64]) -> Self {
+        let burden = Self::burden_of(spec, counts);
+        let reference = match spec.reference {
+            Reference::Initial | Reference::LastSwitch => Some(burden),
+            Reference::TreatmentStart => treating[spec.initial_exposure].then_some(burden),
+            Reference::Absolute => Some(1.0),
+        };
+        Self {
+            spec,
+            treating,
+            exposure: spec.initial_exposure,
+            entered_at: 0.0,
+            reference,
+            last_check: f64::NEG_INFINITY,
+            next_visit: 0,
+        }
+    }
+
+    fn burden_of(spec: &AdaptiveSpec, counts: &[u64]) -> f64 {
+        counts
+            .iter()
+            .zip(&spec.monitor_weights)
+            .map(|(&n, &w)| n as f64 * w)
+            .sum()
+    }
+
+    fn holds(&self, rule: &Rule, t: f64, burden: f64) -> bool {
+        let scale = if rule.absolute || self.spec.reference == Reference::Absolute {
+            Some(1.0)
+        } else {
+            self.reference
+        };
+        let threshold_ok = |limit: Option<f64>, cmp: fn(f64, f64) -> bool| match (limit, scale) {
+            (None, _) => true,
+            (Some(x), Some(s)) => cmp(burden, x * s),
+            (Some(_), None) => false,
+        };
+        threshold_ok(rule.below, |b, l| b <= l)
+            && threshold_ok(rule.above, |b, l| b >= l)
+            && rule.after.is_none_or(|a| t >= self.entered_at + a)
+            && t >= self.entered_at + rule.min_time
+    }
+
+    /// Apply the first rule that holds; true if the exposure changed.
+    fn evaluate(&mut self, t: f64, counts: &[u64]) -> bool {
+        let burden = Self::burden_of(self.spec, counts);
+        let Some(rule) = self
+            .spec
+            .rules
+            .iter()
+            .find(|r| r.from == self.exposure && self.holds(r, t, burden))
+        else {
+            return false;
+        };
+        let to = rule.to;
+        self.entered_at = t;
+        match self.spec.reference {
+            Reference::LastSwitch => self.reference = Some(burden),
+            Reference::TreatmentStart if self.reference.is_none() && self.treating[to] => {
+                self.reference = Some(burden);
+            }
+            _ => {}
+        }
+        let changed = to != self.exposure;
+        self.exposure = to;
+        changed
+    }
+
+    /// Apply rules until none holds: a switch may make the next one hold at once (a chain of
+    /// levels), but rules that bounce between exposures are cut off after one pass.
+    fn settle(&mut self, t: f64, counts: &[u64]) -> bool {
+        let start = self.exposure;
+        for _ in 0..=self.spec.rules.len() {
+            if !self.evaluate(t, counts) {
+                break;
+            }
+        }
+        self.exposure != start
+    }
+
+    fn continuous(&self) -> bool {
+        self.spec.check_every == 0.0
+    }
+}
+
+impl Controller for AdaptiveController<'_> {
+    const REACTS_TO_EVENTS: bool = true;
+
+    fn exposure(&self) -> usize {
+        self.exposure
+    }
+
+    fn next_check(&self) -> f64 {
+        if !self.continuous() {
+            return self.next_visit as f64 * self.spec.check_every;
+        }
+        if self.last_check == f64::NEG_INFINITY {
+            return 0.0; // the initial check
+        }
+        // Timers of the rules out of the current exposure that are still ahead.
+        self.spec
+            .rules
+            .iter()
+            .filter(|r| r.from == self.exposure)
+            .flat_map(|r| [r.after, (r.min_time > 0.0).then_some(r.min_time)])
+            .flatten()
+            .map(|d| self.entered_at + d)
+            .filter(|&due| due > self.last_check)
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    fn at_check(&mut self, t: f64, counts: &[u64]) -> bool {
+        self.last_check = t;
+        if !self.continuous() {
+            self.next_visit += 1;
+        }
+        self.settle(t, counts)
+    }
+
+    fn after_event(&mut self, t: f64, counts: &[u64]) -> bool {
+        self.continuous() && self.settle(t, counts)
+    }
+
+    fn exposure_after_stop(&self, _t: f64) -> usize {
+        self.exposure
+    }
+}
