@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use dtp_gillespie_benches::{canonical_model, continuous_on, daily_run, intermittent_14_14};
+use dtp_gillespie_benches::{
+    adaptive_zhang, canonical_model, continuous_on, daily_pk, daily_run, intermittent_14_14,
+};
 use dtp_gillespie_core::{Dosing, EnsembleSpec, RunConfig, run_ensemble};
 
 fn ensemble(dosing: &Dosing, run: &RunConfig, n: usize, threads: usize) -> u64 {
@@ -61,6 +63,20 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| ensemble(&schedule_d, &case_d, 100, t));
             },
         );
+    }
+    group.finish();
+
+    // Events/s of the three kinds of dosing on the same tumour (1e4 cells, 168 days).
+    let mut group = c.benchmark_group("dosing");
+    group.sample_size(10);
+    let run = daily_run(10_000, 168.0);
+    for (name, dosing) in [
+        ("fixed_14on14off", intermittent_14_14()),
+        ("adaptive_zhang", adaptive_zhang()),
+        ("pk_daily", daily_pk(168.0)),
+    ] {
+        group.throughput(Throughput::Elements(ensemble(&dosing, &run, 20, 1)));
+        group.bench_function(name, |b| b.iter(|| ensemble(&dosing, &run, 20, 1)));
     }
     group.finish();
 }

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -375,7 +376,9 @@ def ks_rows(case: Case, label: str, finals: dict[str, np.ndarray]) -> tuple[list
     for j, state in enumerate(STATES):
         cells = []
         for x, y in pairs:
-            p = float(ks_2samp(finals[x][:, j], finals[y][:, j]).pvalue)
+            with warnings.catch_warnings():  # large samples: scipy falls back to asymptotic p
+                warnings.filterwarnings("ignore", "ks_2samp: Exact calculation unsuccessful")
+                p = float(ks_2samp(finals[x][:, j], finals[y][:, j]).pvalue)
             flag = " **FAIL**" if p < ALPHA else ""
             if flag:
                 failures.append(f"({case.key}) {state}: {x} vs {y}, p = {p:.2g}")
@@ -418,6 +421,31 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
+def source_state() -> str:
+    """The commit of the checkout, and whether the engine's or the package's sources differ."""
+    try:
+        git = ["git", "-C", str(HERE)]
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "../../rust", "../../python"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes under rust/ or python/" if dirty else "")
+
+
+def load() -> str:
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine and case")
@@ -425,6 +453,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown report")
     args = parser.parse_args()
     wall = time.perf_counter()
+    load_before = load()
 
     timed, ks_extra = make_cases(args.quick)
     versions = (
@@ -495,7 +524,9 @@ def main() -> None:
         f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- machine: {machine()}",
         f"- command: `{command}` ({args.repeats} repeats, medians; whole script {seconds:.0f} s)",
-        f"- versions: {versions}",
+        f"- versions: {versions}; dtp-gillespie commit {source_state()}",
+        f"- load average (1/5/15 min) at start {load_before}, at end {load()}: other work on the "
+        "machine slows every engine, and dtp-gillespie's 2-thread runs most",
         f"- GillesPy2 compile (SSACSolver, once, variable=True): {gpy.compile_seconds:.2f} s, "
         "excluded from the per-run figures below",
         "",

@@ -1,7 +1,10 @@
 //! The canonical S/P/R benchmark model (benches/bench-model.toml) as an engine reaction table, shared
 //! by the criterion benches.
 
-use dtp_gillespie_core::{Channel, ChannelKind, Dosing, Model, RunConfig, Schedule};
+use dtp_gillespie_core::{
+    AdaptiveSpec, Channel, ChannelKind, Dosing, DosingKind, Model, PkSpec, Reference, Rule,
+    RunConfig, Schedule,
+};
 
 /// Exposure indices of the canonical model.
 pub const OFF: usize = 0;
@@ -88,5 +91,54 @@ pub fn daily_run(s0: u64, t_end: f64) -> RunConfig {
         max_events: u64::MAX,
         max_population: u64::MAX,
         progression: None,
+    }
+}
+
+/// Zhang-style adaptive therapy on the canonical model: treat until the total burden halves, hold
+/// until it is back to its value at treatment start; monitored after every event.
+#[must_use]
+pub fn adaptive_zhang() -> Dosing {
+    let rule = |from, to, below, above| Rule {
+        from,
+        to,
+        below,
+        above,
+        absolute: false,
+        after: None,
+        min_time: 0.0,
+    };
+    let spec = AdaptiveSpec {
+        initial_exposure: ON,
+        monitor_weights: vec![1.0; 3],
+        reference: Reference::TreatmentStart,
+        check_every: 0.0,
+        rules: vec![
+            rule(ON, OFF, Some(0.5), None),
+            rule(OFF, ON, None, Some(1.0)),
+        ],
+    };
+    Dosing {
+        kind: DosingKind::Adaptive(spec),
+        treating: vec![false, true],
+    }
+}
+
+/// Daily boluses of one EC50 (half-life 1.5 days, Hill coefficient 2) up to `t_end`.
+#[must_use]
+pub fn daily_pk(t_end: f64) -> Dosing {
+    let n_channels = canonical_model().channels().len();
+    let spec = PkSpec {
+        off_exposure: OFF,
+        on_exposure: ON,
+        dose_times: (0..t_end as usize).map(|d| d as f64).collect(),
+        dose: 1.0,
+        half_life: 1.5,
+        ec50: vec![1.0; n_channels],
+        hill: vec![2.0; n_channels],
+        missed_dose_probability: 0.0,
+    };
+    Dosing {
+        kind: DosingKind::Pk(spec),
+        treating: vec![false, true],
     }
 }

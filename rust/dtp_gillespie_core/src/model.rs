@@ -232,7 +232,7 @@ pub(crate) struct Pick {
 }
 
 impl Pick {
-    fn new(model: &Model, rate: f64, channel: usize) -> Self {
+    pub(crate) fn new(model: &Model, rate: f64, channel: usize) -> Self {
         let ch = &model.channels[channel];
         let sink = model.n_states;
         Self {

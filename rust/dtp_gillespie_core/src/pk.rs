@@ -111,6 +111,95 @@ pub fn hill_response(c: f64, ec50: f64, h: f64) -> f64 {
     if x.is_infinite() { 1.0 } else { x / (1.0 + x) }
 }
 
+/// The rates of a model as affine functions of a few Hill responses: channels that share
+/// `(EC50, h)` share one response, so each concentration costs one Hill evaluation per group, and
+/// each state's total rate is `off_total[s] + sum_g delta_total[s][g] * H_g(C)`.
+#[derive(Clone, Debug)]
+pub(crate) struct HillRates {
+    /// Distinct `(ec50, hill)` pairs.
+    pub groups: Vec<(f64, f64)>,
+    pub channel_group: Vec<usize>,
+    /// Per channel: its off rate and `on - off`.
+    pub off: Vec<f64>,
+    pub delta: Vec<f64>,
+    /// Per state: the sum of its channels' off rates.
+    pub off_total: Vec<f64>,
+    /// Per state and group (state-major): the sum of its channels' `on - off` in that group.
+    pub delta_total: Vec<f64>,
+}
+
+impl HillRates {
+    pub fn new(spec: &PkSpec, off: &[f64], on: &[f64], model: &crate::model::Model) -> Self {
+        let mut groups: Vec<(f64, f64)> = Vec::new();
+        let channel_group = spec
+            .ec50
+            .iter()
+            .zip(&spec.hill)
+            .map(|(&e, &h)| {
+                groups.iter().position(|&g| g == (e, h)).unwrap_or_else(|| {
+                    groups.push((e, h));
+                    groups.len() - 1
+                })
+            })
+            .collect::<Vec<_>>();
+        let delta: Vec<f64> = on.iter().zip(off).map(|(a, b)| a - b).collect();
+        let n_states = model.n_states();
+        let mut off_total = vec![0.0; n_states];
+        let mut delta_total = vec![0.0; n_states * groups.len()];
+        for s in 0..n_states {
+            let (a, b) = model.channels_of(s);
+            for c in a..b {
+                off_total[s] += off[c];
+                delta_total[s * groups.len() + channel_group[c]] += delta[c];
+            }
+        }
+        Self {
+            groups,
+            channel_group,
+            off: off.to_vec(),
+            delta,
+            off_total,
+            delta_total,
+        }
+    }
+
+    /// The Hill response of every group at concentration `c`.
+    #[inline]
+    pub fn responses(&self, c: f64, out: &mut [f64]) {
+        for (h, &(ec50, hill)) in out.iter_mut().zip(&self.groups) {
+            *h = hill_response(c, ec50, hill);
+        }
+    }
+
+    /// Total per-cell rate of `state` given the group responses.
+    #[inline]
+    pub fn state_total(&self, state: usize, responses: &[f64]) -> f64 {
+        let g = self.groups.len();
+        let delta = &self.delta_total[state * g..(state + 1) * g];
+        self.off_total[state] + delta.iter().zip(responses).map(|(d, h)| d * h).sum::<f64>()
+    }
+
+    /// Upper bound of `state_total` over an interval whose ends have `now` and `end` responses:
+    /// each group's term is monotone in time, so its larger end value bounds it.
+    #[inline]
+    pub fn state_bound(&self, state: usize, now: &[f64], end: &[f64]) -> f64 {
+        let g = self.groups.len();
+        let delta = &self.delta_total[state * g..(state + 1) * g];
+        self.off_total[state]
+            + delta
+                .iter()
+                .zip(now.iter().zip(end))
+                .map(|(d, (a, b))| (d * a).max(d * b))
+                .sum::<f64>()
+    }
+
+    /// Rate of channel `c` given the group responses.
+    #[inline]
+    pub fn channel_rate(&self, c: usize, responses: &[f64]) -> f64 {
+        self.off[c] + self.delta[c] * responses[self.channel_group[c]]
+    }
+}
+
 /// Channel rates at concentration `c`: `out[ch] = off[ch] + (on[ch] - off[ch]) * H_ch(c)`.
 pub(crate) fn rates_at(spec: &PkSpec, off: &[f64], on: &[f64], c: f64, out: &mut [f64]) {
     for (ch, rate) in out.iter_mut().enumerate() {

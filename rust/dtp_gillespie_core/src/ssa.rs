@@ -135,7 +135,7 @@ pub(crate) fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
 /// Counts stay below 2^63 (`RunConfig::population_cap`), and the signed conversion is much cheaper
 /// than the unsigned one on x86.
 #[inline]
-fn as_f64(count: u64) -> f64 {
+pub(crate) fn as_f64(count: u64) -> f64 {
     count as i64 as f64
 }
 
@@ -183,14 +183,20 @@ impl Cells {
         self.weight.iter().sum()
     }
 
-    /// Apply one firing of `pick` and refresh the weights it changed.
+    /// Apply one firing of `pick` to the counts.
     #[inline]
-    pub fn fire(&mut self, pick: &Pick, rates: &PhaseRates) {
+    pub fn apply(&mut self, pick: &Pick) {
         // The sink slot may wrap; real counts never do (a cell is removed only from a state whose
         // count is positive, and populations stop at the cap below 2^63).
         self.counts[pick.dec] = self.counts[pick.dec].wrapping_sub(1);
         self.counts[pick.inc] = self.counts[pick.inc].wrapping_add(1);
         self.total = self.total.wrapping_add_signed(pick.delta_total);
+    }
+
+    /// Apply one firing of `pick` and refresh the weights it changed.
+    #[inline]
+    pub fn fire(&mut self, pick: &Pick, rates: &PhaseRates) {
+        self.apply(pick);
         for s in [pick.dec, pick.inc] {
             if s < self.weight.len() {
                 self.refresh_one(rates, s);

@@ -7,14 +7,14 @@ use rand::RngExt;
 use rand_distr::Exp1;
 
 use crate::error::{EngineError, Result};
-use crate::model::{Model, PhaseRates};
-use crate::pk::{PkSpec, rates_at};
+use crate::model::{Model, PhaseRates, Pick};
+use crate::pk::{HillRates, PkSpec, rates_at};
 use crate::record::{Drug, Recorder};
 use crate::rng::{DoseRng, ReplicateRng};
 use crate::run::RunConfig;
 use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, select_channel,
-    stop_early, weighted_population,
+    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, as_f64, early_stop,
+    select_channel, stop_early, weighted_population,
 };
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
@@ -59,6 +59,11 @@ pub fn simulate_pk_replicate<O: Observer>(
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
+    if model.capacity().is_none() {
+        return simulate_linear_pk_replicate(
+            model, spec, treating, run, rng, dose_rng, recorder, observer, cancel,
+        );
+    }
     let n_channels = model.channels().len();
     let (off, on) = (
         model.rates_of(spec.off_exposure),
@@ -182,4 +187,187 @@ pub fn simulate_pk_replicate<O: Observer>(
             ));
         }
     }
+}
+
+/// The same loop for models without density dependence, where each state's total rate is an
+/// affine function of a few Hill responses ([`HillRates`]): a candidate costs one exponential and
+/// one Hill evaluation per `(EC50, h)` group instead of a pass over every channel.
+fn simulate_linear_pk_replicate<O: Observer>(
+    model: &Model,
+    spec: &PkSpec,
+    treating: &[bool],
+    run: &RunConfig,
+    rng: &mut ReplicateRng,
+    dose_rng: &mut DoseRng,
+    recorder: &mut Recorder<'_>,
+    observer: &mut O,
+    cancel: &AtomicBool,
+) -> Result<Outcome> {
+    let n_states = model.n_states();
+    let (off, on) = (
+        model.rates_of(spec.off_exposure),
+        model.rates_of(spec.on_exposure),
+    );
+    let hill = HillRates::new(spec, off, on, model);
+    // Without drug the rates are the off table: fire exactly as a fixed `off` schedule would.
+    let mut off_rates = PhaseRates::new(model);
+    off_rates.fill(model, off, off, 0.0, true);
+    let picks: Vec<Pick> = (0..model.channels().len())
+        .map(|c| Pick::new(model, 0.0, c))
+        .collect();
+    let doses = spec.effective_dose_times();
+    let mut next_dose = 0;
+    let mut drug = Concentration {
+        c0: 0.0,
+        t0: 0.0,
+        k: spec.elimination_rate(),
+        off: spec.off_exposure,
+        on: spec.on_exposure,
+    };
+    let n_groups = hill.groups.len();
+    // Hill responses now and at the end of the current dosing interval.
+    let (mut h_now, mut h_end) = (vec![0.0; n_groups], vec![0.0; n_groups]);
+    let mut weight = vec![0.0; n_states];
+    let mut cells = Cells::new(&run.initial);
+    let mut history = History::new(
+        treating,
+        drug.exposure_at(0.0),
+        run.progression.as_ref(),
+        cells.states(),
+    );
+    let mut t = 0.0_f64;
+    let mut steps: u64 = 0;
+    let max_population = run.population_cap();
+    observer.start(cells.states(), drug.exposure_at(0.0));
+
+    if cells.total == 0 || cells.total >= max_population {
+        let status = if cells.total == 0 {
+            Status::Extinct
+        } else {
+            Status::MaxPopulation
+        };
+        return Ok(stop_early(
+            status,
+            0.0,
+            cells.states(),
+            recorder,
+            &drug,
+            &drug,
+            history,
+        ));
+    }
+
+    let mut interval_changed = true;
+    let mut dose_time = 0.0;
+    let mut horizon = 0.0;
+    loop {
+        steps += 1;
+        if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
+        }
+        if interval_changed {
+            dose_time = doses.get(next_dose).copied().unwrap_or(f64::INFINITY);
+            horizon = dose_time.min(run.t_end);
+            hill.responses(drug.concentration_at(t), &mut h_now);
+            hill.responses(drug.concentration_at(horizon), &mut h_end);
+            interval_changed = false;
+        }
+        let counts = cells.states();
+        let a0_bound: f64 = (0..n_states)
+            .map(|s| as_f64(counts[s]) * hill.state_bound(s, &h_now, &h_end))
+            .sum();
+        let t_next = if a0_bound > 0.0 {
+            t + rng.sample::<f64, _>(Exp1) / a0_bound
+        } else {
+            f64::INFINITY
+        };
+
+        if t_next >= horizon {
+            if dose_time > run.t_end {
+                recorder.record_through(run.t_end, cells.states(), &drug);
+                return Ok(history.close(run.t_end, Status::Completed));
+            }
+            recorder.record_before(dose_time, cells.states(), &drug);
+            t = dose_time;
+            next_dose += 1;
+            if dose_rng.random::<f64>() >= spec.missed_dose_probability {
+                drug.c0 = drug.concentration_at(t) + spec.dose;
+                drug.t0 = t;
+                history.switch(t, drug.exposure_at(t));
+            }
+            interval_changed = true;
+            continue;
+        }
+
+        recorder.record_before(t_next, cells.states(), &drug);
+        t = t_next;
+        // h_now becomes the response at t: the acceptance test needs it, and it bounds the rest of
+        // the interval for the next candidate.
+        hill.responses(drug.concentration_at(t), &mut h_now);
+        let counts = cells.states();
+        for (s, w) in weight.iter_mut().enumerate() {
+            *w = as_f64(counts[s]) * hill.state_total(s, &h_now);
+        }
+        let a0: f64 = weight.iter().sum();
+        let target = rng.random::<f64>() * a0_bound;
+        if target >= a0 {
+            continue; // rejected candidate: nothing happens at t
+        }
+        let pick = if h_now.iter().all(|&h| h == 0.0) {
+            *select_channel(&off_rates, counts, &weight, target)
+        } else {
+            select_by_response(model, &hill, &picks, counts, &weight, target, &h_now)
+        };
+        cells.apply(&pick);
+        history.event(t, pick.is_mutation, cells.states());
+        observer.event(t, pick.channel, cells.states(), drug.exposure_at(t));
+        if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
+            return Ok(stop_early(
+                status,
+                t,
+                cells.states(),
+                recorder,
+                &drug,
+                &drug,
+                history,
+            ));
+        }
+    }
+}
+
+/// Pick the channel that fires given `target` uniform in `[0, sum(weight))`, with each channel's
+/// rate taken from the Hill responses (channels in model order).
+fn select_by_response(
+    model: &Model,
+    hill: &HillRates,
+    picks: &[Pick],
+    counts: &[u64],
+    weight: &[f64],
+    mut target: f64,
+    responses: &[f64],
+) -> Pick {
+    let mut state = usize::MAX;
+    for (s, &w) in weight.iter().enumerate() {
+        if w > 0.0 {
+            state = s;
+            if target < w {
+                break;
+            }
+            target -= w;
+        }
+    }
+    let (first, end) = model.channels_of(state);
+    let n = as_f64(counts[state]);
+    let mut chosen = first;
+    for c in first..end {
+        let w = hill.channel_rate(c, responses) * n;
+        if w > 0.0 {
+            chosen = c;
+            if target < w {
+                break;
+            }
+            target -= w;
+        }
+    }
+    picks[chosen]
 }
