@@ -109,6 +109,10 @@ pub struct AdaptiveController<'a> {
     /// Time of the latest check (visit or timer), so that a timer is never due twice.
     last_check: f64,
     next_visit: u64,
+    /// No burden rule out of the current exposure can hold while `low < burden < high`: the
+    /// common case after an event is decided with two comparisons.
+    low: f64,
+    high: f64,
 }
 
 impl<'a> AdaptiveController<'a> {
@@ -120,7 +124,7 @@ impl<'a> AdaptiveController<'a> {
             Reference::TreatmentStart => treating[spec.initial_exposure].then_some(burden),
             Reference::Absolute => Some(1.0),
         };
-        Self {
+        let mut controller = Self {
             spec,
             treating,
             exposure: spec.initial_exposure,
@@ -128,7 +132,36 @@ impl<'a> AdaptiveController<'a> {
             reference,
             last_check: f64::NEG_INFINITY,
             next_visit: 0,
+            low: f64::INFINITY,
+            high: f64::NEG_INFINITY,
+        };
+        controller.refresh_band();
+        controller
+    }
+
+    /// The scale of a rule's thresholds: 1 for absolute ones, else the reference (if defined).
+    fn scale(&self, rule: &Rule) -> Option<f64> {
+        if rule.absolute || self.spec.reference == Reference::Absolute {
+            Some(1.0)
+        } else {
+            self.reference
         }
+    }
+
+    /// Recompute the band of burdens in which no burden rule out of the current exposure holds.
+    fn refresh_band(&mut self) {
+        let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
+        for rule in self.spec.rules.iter().filter(|r| r.from == self.exposure) {
+            if let Some(scale) = self.scale(rule) {
+                if let Some(below) = rule.below {
+                    low = low.max(below * scale);
+                }
+                if let Some(above) = rule.above {
+                    high = high.min(above * scale);
+                }
+            }
+        }
+        (self.low, self.high) = (low, high);
     }
 
     fn burden_of(spec: &AdaptiveSpec, counts: &[u64]) -> f64 {
@@ -140,18 +173,19 @@ impl<'a> AdaptiveController<'a> {
     }
 
     fn holds(&self, rule: &Rule, t: f64, burden: f64) -> bool {
-        let scale = if rule.absolute || self.spec.reference == Reference::Absolute {
-            Some(1.0)
-        } else {
-            self.reference
-        };
-        let threshold_ok = |limit: Option<f64>, cmp: fn(f64, f64) -> bool| match (limit, scale) {
+        let scale = self.scale(rule);
+        let below_ok = match (rule.below, scale) {
             (None, _) => true,
-            (Some(x), Some(s)) => cmp(burden, x * s),
+            (Some(x), Some(s)) => burden <= x * s,
             (Some(_), None) => false,
         };
-        threshold_ok(rule.below, |b, l| b <= l)
-            && threshold_ok(rule.above, |b, l| b >= l)
+        let above_ok = match (rule.above, scale) {
+            (None, _) => true,
+            (Some(x), Some(s)) => burden >= x * s,
+            (Some(_), None) => false,
+        };
+        below_ok
+            && above_ok
             && rule.after.is_none_or(|a| t >= self.entered_at + a)
             && t >= self.entered_at + rule.min_time
     }
@@ -178,6 +212,7 @@ impl<'a> AdaptiveController<'a> {
         }
         let changed = to != self.exposure;
         self.exposure = to;
+        self.refresh_band();
         changed
     }
 
@@ -232,8 +267,17 @@ impl Controller for AdaptiveController<'_> {
         self.settle(t, counts)
     }
 
+    #[inline]
     fn after_event(&mut self, t: f64, counts: &[u64]) -> bool {
-        self.continuous() && self.settle(t, counts)
+        if !self.continuous() {
+            return false;
+        }
+        // Rules with only timers are decided at their due times (checks), not here.
+        let burden = Self::burden_of(self.spec, counts);
+        if self.low < burden && burden < self.high {
+            return false;
+        }
+        self.settle(t, counts)
     }
 
     fn exposure_after_stop(&self, _t: f64) -> usize {
