@@ -139,3 +139,74 @@ def kendall_inhomogeneous_p0(segments: list[tuple[float, float, float]], t_end: 
         )[0]
     )
     return 1 - 1 / w
+
+
+# --- O10: continuous time-varying propensity (decaying drug, Hill response) ---
+O10_D0, O10_EMAX, O10_C0, O10_EC50, O10_HALF_LIFE, O10_HILL = 0.1, 1.0, 10.0, 1.0, 1.5, 2.0
+O10_INTEGRAL_3 = 2.850173
+O10_SURVIVAL_3 = 0.0428447  # pure death, one cell survives to 3
+O10_P0_3 = 0.890710  # with birth b = 0.5, P(N(3) = 0) from one cell
+O10_P0_3_EMAX_105 = 0.903179  # the same with E_max x 1.05
+O10_DAILY_INTEGRAL_7 = 6.962786  # daily bolus of C0 (doses at 0, 1, ..., 6): integral of H to 7
+O10_DAILY_SURVIVAL_7 = 4.69996e-4  # pure death, survival to 7 under the daily bolus
+O10_DAILY_MEAN_7 = 0.0155641  # E[N(7)] / N0 with b = 0.5 under the daily bolus
+
+
+def hill_integral_single_dose(c0: float, ec50: float, h: float, k: float, t: float) -> float:
+    """Closed form of the integral of C^h / (EC50^h + C^h) over [0, t] for C = c0 exp(-k s)."""
+    return math.log((ec50**h + c0**h) / (ec50**h + c0**h * math.exp(-h * k * t))) / (h * k)
+
+
+def bolus_concentration(s: float, dose: float, dose_times: list[float], half_life: float) -> float:
+    """C(s) of IV boluses with first-order elimination (superposition; a dose at s counts)."""
+    k = math.log(2) / half_life
+    return sum(dose * math.exp(-k * (s - t)) for t in dose_times if t <= s)
+
+
+def hill(c: float, ec50: float, h: float) -> float:
+    if c <= 0 or math.isinf(ec50):
+        return 0.0
+    x = (c / ec50) ** h
+    return x / (1 + x)
+
+
+def pk_rate(off: float, on: float, ec50: float, h: float, dose: float, doses, half_life):
+    """rate(s) = off + (on - off) H(C(s)) as a function of time."""
+    return lambda s: (
+        off + (on - off) * hill(bolus_concentration(s, dose, doses, half_life), ec50, h)
+    )
+
+
+def integrate_rate(rate, t: float, breaks: list[float]) -> float:
+    """Integral of a piecewise-smooth rate over [0, t] (breaks: its kinks, e.g. dose times)."""
+    pts = [b for b in breaks if 0 < b < t]
+    return integrate.quad(rate, 0, t, points=pts or None, limit=400)[0]
+
+
+def bd_extinction_and_moments(birth, death, t: float, breaks: list[float]):
+    """One ancestor of a time-inhomogeneous linear birth-death process (Kendall 1948).
+
+    Returns P(N(t) = 0), E[N(t)] and Var[N(t)]: given N >= 1, N is geometric with success
+    probability q = e^rho / W, so E[N^2] = (2 - q) / (W q^2).
+    """
+    pts = [b for b in breaks if 0 < b < t]
+
+    def rho(s: float) -> float:
+        if s <= 0:
+            return 0.0
+        inner = [b for b in pts if b < s]
+        return integrate.quad(lambda u: death(u) - birth(u), 0, s, points=inner or None, limit=400)[
+            0
+        ]
+
+    w = (
+        1
+        + integrate.quad(
+            lambda s: death(s) * math.exp(rho(s)), 0, t, points=pts or None, limit=400
+        )[0]
+    )
+    r = rho(t)
+    q = math.exp(r) / w
+    mean = math.exp(-r)
+    second = (2 - q) / (w * q * q)
+    return 1 - 1 / w, mean, second - mean * mean

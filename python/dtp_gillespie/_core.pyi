@@ -17,12 +17,45 @@ them (finite, non-negative, in range) and raises the ``ValueError`` subclasses o
     capacity_on: str              "division" or "death"
     capacity_weights: list[float] weight of each state in N (length n_states)
 
-``schedule`` keys (piecewise-constant exposure: continuous, intermittent, piecewise)
+``schedule`` keys, common to every kind
+    kind: str                     "fixed" (default when absent), "adaptive" or "pk"
+    treating: list[bool]          per exposure: does it count as "on drug" (time_on_drug,
+                                  treatment_start_time, n_switches counts changes of exposure)
+
+kind "fixed" (piecewise-constant exposure: continuous, intermittent, piecewise, combinations)
     segment_start: list[float]    strictly increasing, first == 0.0
     segment_exposure: list[int]   exposure index in force from segment_start[i]
     cycle_start: int | None       segments[cycle_start:] repeat every ``period`` (None: the
                                   last segment lasts forever)
     period: float                 length of one cycle (> 0 when cycle_start is not None)
+
+kind "adaptive" (state-triggered dosing; the exposure changes only at events or check times)
+    initial_exposure: int
+    monitor_weights: list[float]  burden B = sum_i w_i * count_i (length n_states)
+    reference: str                "initial" (B at t = 0), "treatment_start" (B when a treating
+                                  exposure is first in force), "last_switch" (B at the latest
+                                  switch, or t = 0), "absolute" (thresholds are in cells)
+    check_every: float            0: after every event (continuous); > 0: at t = k * check_every
+    rules: list[dict]             tried in order; the first rule whose ``from`` is the exposure
+                                  in force and whose conditions all hold switches to ``to``:
+        from: int, to: int
+        below: float | None       B <= below * ref
+        above: float | None       B >= above * ref
+        absolute: bool            this rule's below/above are in cells whatever ``reference``
+        after: float | None       time in the current exposure >= after (a timer)
+        min_time: float           time in the current exposure >= min_time (default 0)
+                                  (a relative threshold never holds while ref is undefined)
+
+kind "pk" (pharmacokinetic dosing; rates vary continuously, simulated exactly by thinning)
+    off_exposure: int, on_exposure: int   rates interpolate between these two tables:
+                                  rate(C) = off + (on - off) * C^h / (ec50^h + C^h)
+    dose_times: list[float]       sorted, >= 0 (expanded from dose_every by the Python layer)
+    dose: float                   concentration added by each dose (units of the ec50 values)
+    half_life: float              > 0, first-order elimination
+    ec50: list[float]             per channel, > 0 (inf: the channel stays at its off rate)
+    hill: list[float]             per channel, > 0
+    missed_dose_probability: float  each dose is skipped with this probability, drawn per
+                                  replicate from its own stream
 
 ``run`` keys
     initial: list[int]            cells per state at t = 0
@@ -34,6 +67,9 @@ them (finite, non-negative, in range) and raises the ``ValueError`` subclasses o
     replicate_offset: int         global index of the first replicate (its RNG stream)
     n_replicates: int
     n_threads: int | None         None: all cores
+    progression_weights: list[float] | None   burden for progression (None: no progression)
+    progression_factor: float | None          progression when B >= factor * nadir so far
+    progression_size: float | None            or when B >= size (cells); either may be None
 """
 
 from collections.abc import Callable
@@ -57,8 +93,10 @@ def simulate_ensemble(
     """Run ``n_replicates`` replicates in parallel with the interpreter released.
 
     Returns ``count`` (n_replicates, n_times, n_states) int64, ``exposure`` (n_replicates,
-    n_times) int8, and per replicate ``extinction_time``, ``first_mutant_time``, ``stop_time``
-    (float64, NaN when not applicable), ``n_events`` (int64) and ``status`` (int8). ``count`` at
+    n_times) int8, ``concentration`` (n_replicates, n_times) float64 (only for kind "pk"), and
+    per replicate ``extinction_time``, ``first_mutant_time``, ``stop_time``,
+    ``treatment_start_time``, ``progression_time``, ``time_on_drug`` (float64, NaN when not
+    applicable), ``n_events``, ``n_switches`` (int64) and ``status`` (int8). ``count`` at
     record times after a capped replicate's ``stop_time`` is -1 (unknown). ``progress``, if given,
     is called from the calling thread with the number of replicates finished so far, about 20
     times per second. Ctrl-C stops the run within a second and raises ``KeyboardInterrupt``.

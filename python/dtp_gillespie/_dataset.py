@@ -22,6 +22,11 @@ _DTYPES: dict[str, type[np.generic]] = {
     cv.STOP_TIME: np.float64,
     cv.N_EVENTS: np.int64,
     cv.STATUS: np.int8,
+    cv.TREATMENT_START_TIME: np.float64,
+    cv.TIME_ON_DRUG: np.float64,
+    cv.N_SWITCHES: np.int64,
+    cv.PROGRESSION_TIME: np.float64,
+    cv.CONCENTRATION: np.float64,
 }
 
 _DIMS: dict[str, tuple[str, ...]] = {
@@ -32,6 +37,11 @@ _DIMS: dict[str, tuple[str, ...]] = {
     cv.STOP_TIME: (cv.REPLICATE,),
     cv.N_EVENTS: (cv.REPLICATE,),
     cv.STATUS: (cv.REPLICATE,),
+    cv.TREATMENT_START_TIME: (cv.REPLICATE,),
+    cv.TIME_ON_DRUG: (cv.REPLICATE,),
+    cv.N_SWITCHES: (cv.REPLICATE,),
+    cv.PROGRESSION_TIME: (cv.REPLICATE,),
+    cv.CONCENTRATION: (cv.REPLICATE, cv.TIME),
 }
 
 _COMMENTS: dict[str, str] = {
@@ -42,6 +52,17 @@ _COMMENTS: dict[str, str] = {
     cv.EXTINCTION_TIME: "NaN if the population did not go extinct",
     cv.FIRST_MUTANT_TIME: "NaN if no mutation event happened",
     cv.STOP_TIME: "t_end for completed replicates",
+    cv.TREATMENT_START_TIME: (
+        "0 when the schedule starts on a treating exposure; NaN if no treating exposure was in "
+        "force before stop_time (see the schedule's treating exposures)"
+    ),
+    cv.TIME_ON_DRUG: "time under the exposures the schedule counts as treating",
+    cv.N_SWITCHES: "every change of the exposure in force before stop_time counts once",
+    cv.PROGRESSION_TIME: (
+        "NaN if the run has no progression criterion or the burden never reached it; the "
+        "criterion and monitored states are in the run attribute (progression)"
+    ),
+    cv.CONCENTRATION: "right-continuous at dose times: a record at a dose time includes the dose",
 }
 
 
@@ -66,6 +87,7 @@ def build_dataset(
     rng: str,
     version: str,
     created_at: str | None = None,
+    concentration: bool = False,
 ) -> xr.Dataset:
     """Build the output Dataset (DESIGN.md §3) from the engine's arrays.
 
@@ -79,7 +101,8 @@ def build_dataset(
         Global index of the first replicate.
     arrays : mapping
         ``count``, ``exposure``, ``extinction_time``, ``first_mutant_time``, ``stop_time``,
-        ``n_events``, ``status`` as returned by ``_core.simulate_ensemble``.
+        ``n_events``, ``status``, ``treatment_start_time``, ``time_on_drug``, ``n_switches``,
+        ``progression_time`` and ``concentration`` as returned by ``_core.simulate_ensemble``.
     model_spec, schedule_spec, run_spec : mapping
         Normalised specs, stored as JSON strings in the global attrs.
     seed_attrs : mapping
@@ -88,6 +111,8 @@ def build_dataset(
         PRNG name and package version.
     created_at : str, optional
         ISO timestamp; default now (UTC).
+    concentration : bool, default False
+        Include ``concentration`` (pharmacokinetic runs only).
 
     Returns
     -------
@@ -103,6 +128,13 @@ def build_dataset(
     n_rep = count.shape[0]
     data_vars: dict[str, Any] = {}
     for name in cv.VARIABLES:
+        if name == cv.CONCENTRATION and not concentration:
+            continue
+        if name not in arrays:
+            raise DtpGillespieError(
+                f"internal error: the engine returned no {name!r}; rebuild dtp_gillespie._core "
+                "(pip install -e .)"
+            )
         arr = np.asarray(arrays[name], dtype=_DTYPES[name])
         dims = _DIMS[name]
         expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}

@@ -4,13 +4,16 @@ A config is a TOML file with ``[model]``, ``[run]`` and either one ``[schedule]`
 root of the output store) or a table of named ``[schedules.NAME]`` (one zarr group per name). The
 ``[run]`` keys are the keyword arguments of :func:`dtp_gillespie.simulate`: ``initial``, ``t_end``,
 ``record_every`` or ``times``, ``n_replicates``, ``seed``, ``max_events``, ``max_population``,
-``replicate_offset``. Without a config the bundled example ``examples/default.toml`` runs.
+``replicate_offset``, ``progression`` (e.g. ``progression = { factor = 2.0 }``). Every schedule
+kind works from TOML (``continuous``, ``intermittent``, ``piecewise``, ``combination``,
+``adaptive``, ``pk``). Without a config the bundled example ``examples/default.toml`` runs.
 
 Exit status: 0 on success, 2 on an invalid config or command line (``error: ...`` on stderr, no
 traceback), 130 when interrupted.
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -28,7 +31,6 @@ import xarray as xr
 from . import conventions as cv
 from ._seeding import normalise_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
-from .io import write_run
 from .model import Model
 from .schedule import Schedule
 from .simulate import simulate
@@ -46,6 +48,7 @@ _RUN_KEYS = (
     "max_events",
     "max_population",
     "replicate_offset",
+    "progression",
 )
 _EXAMPLE = "examples/default.toml"
 
@@ -111,10 +114,16 @@ def load_config(
         raise InvalidScheduleError(
             "config needs exactly one of [schedule] (one schedule) or [schedules.NAME] tables"
         )
+    run = data.get("run", {})
+    if not isinstance(run, Mapping):
+        raise InvalidRunError("[run] must be a table")
+    t_end = run.get("t_end")
+    t_end = t_end if isinstance(t_end, int | float) and not isinstance(t_end, bool) else None
+    t_end = t_end if t_end is not None and t_end > 0 and t_end < float("inf") else None
     schedules: dict[str, Schedule] | Schedule
     if "schedule" in data:
         schedules = Schedule.from_dict(data["schedule"])
-        schedules.validate(model)
+        schedules.validate(model, t_end)
     else:
         table = data["schedules"]
         if not isinstance(table, Mapping) or not table:
@@ -127,13 +136,10 @@ def load_config(
                 )
             try:
                 sched = Schedule.from_dict(spec)
-                sched.validate(model)
+                sched.validate(model, t_end)
             except InvalidScheduleError as exc:
                 raise InvalidScheduleError(f"schedule {name!r}: {exc}") from None
             schedules[name] = sched
-    run = data.get("run", {})
-    if not isinstance(run, Mapping):
-        raise InvalidRunError("[run] must be a table")
     for key in run:
         if key not in _RUN_KEYS:
             raise InvalidRunError(
@@ -180,6 +186,7 @@ def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> No
         for label, code in cv.STATUS_CODES.items()
     )
     print(f"  status: {counts}", file=out)
+    _summarise_treatment(ds, out)
     capped = int(np.isin(status, cv.STATUS_CAPPED).sum())
     if capped:
         print(
@@ -192,6 +199,50 @@ def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> No
     print(f"  wall time {wall:.3g} s, {events:,} events, {rate:,.3g} events/s", file=out)
 
 
+def _summarise_treatment(ds: xr.Dataset, out: TextIO) -> None:
+    """Time on drug, switches and progression (adaptive, pk and progression-tracking runs)."""
+    n = ds.sizes[cv.REPLICATE]
+    if cv.TIME_ON_DRUG in ds:
+        on = ds[cv.TIME_ON_DRUG].values
+        on = on[np.isfinite(on)]
+        if on.size:
+            print(
+                f"  time on drug: mean {np.mean(on):.4g}, median {np.median(on):.4g} "
+                f"{cv.TIME_UNITS}",
+                file=out,
+            )
+    if cv.N_SWITCHES in ds:
+        sw = ds[cv.N_SWITCHES].values
+        print(f"  exposure switches: mean {np.mean(sw):.4g}, max {int(np.max(sw))}", file=out)
+    run = json.loads(ds.attrs.get(cv.ATTR_RUN, "{}"))
+    if run.get("progression") is not None and cv.PROGRESSION_TIME in ds:
+        pt = ds[cv.PROGRESSION_TIME].values
+        has = np.isfinite(pt)
+        line = f"  progressed: {has.mean():.4g} ({int(has.sum())} of {n})"
+        # Median time to progression over all replicates (never progressed = later than any).
+        ranked = np.sort(np.where(has, pt, np.inf))
+        median = ranked[(n - 1) // 2] if n % 2 else 0.5 * (ranked[n // 2 - 1] + ranked[n // 2])
+        if np.isfinite(median):
+            line += f", median time to progression {median:.4g} {cv.TIME_UNITS}"
+        else:
+            line += f", median time to progression not reached by t = {ds[cv.TIME].values[-1]:g}"
+        print(line, file=out)
+
+
+def _stored_seed(out: str, schedules: Schedule | Mapping[str, Schedule]) -> Any:
+    """The seed recorded in an interrupted store (--resume without --seed), or None."""
+    from ._seeding import seed_from_attrs
+    from .stream import stored_attrs
+
+    groups = [None] if isinstance(schedules, Schedule) else list(schedules)
+    for group in groups:
+        attrs = stored_attrs(out, group=group)
+        if attrs and cv.ATTR_RUN in attrs:
+            spec = json.loads(attrs[cv.ATTR_RUN])
+            return seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+    return None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     data, source = _read_toml(args.config)
     model, schedules, run = load_config(data)
@@ -199,15 +250,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run["n_replicates"] = args.replicates
     if args.seed is not None:
         run["seed"] = args.seed
+    out = os.fspath(args.out)
+    # --- large ensembles: streamed --out, --resume (dtp_gillespie.stream) ---
+    if args.resume and args.overwrite:
+        raise _ConfigError("--resume and --overwrite exclude each other")
+    if run.get("seed") is None and args.resume:
+        run["seed"] = _stored_seed(out, schedules)
+    # --- end large ensembles ---
     if run.get("seed") is None:
         # One fresh seed shared by every schedule (common random numbers), recorded in each.
         run["seed"] = normalise_seed(None).attrs["seed"]
-    out = os.fspath(args.out)
     if os.path.lexists(out):
-        if not args.overwrite:
-            raise _ConfigError(f"{out} exists; choose another --out or pass --overwrite")
+        if not args.overwrite and not args.resume:
+            raise _ConfigError(
+                f"{out} exists; choose another --out, pass --resume to finish an interrupted "
+                "run or --overwrite"
+            )
         if not _is_zarr_store(out):
             raise _ConfigError(f"{out} exists and is not a zarr store; refusing to overwrite it")
+        if args.overwrite:
+            shutil.rmtree(out)
     named: list[tuple[str | None, Schedule]] = (
         [(None, schedules)] if isinstance(schedules, Schedule) else list(schedules.items())
     )
@@ -222,6 +284,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 sched,
                 n_threads=args.threads,
                 progress=False if args.no_progress else (name or "simulate"),
+                store=out,
+                group=name,
+                resume=args.resume,
                 **run,
             )
         wall = time.perf_counter() - t0
@@ -229,10 +294,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
             prefix = f"schedule {name!r}: " if name else ""
             print(f"warning: {prefix}{w.message}", file=sys.stderr)
         results.append((name, ds, wall))
-    if os.path.lexists(out):
-        shutil.rmtree(out)
-    for name, ds, _ in results:
-        write_run(ds, out, group=name, mode="w-")
     for name, ds, wall in results:
         _summarise(name, ds, wall, sys.stdout)
     where = ", ".join(f"group {n!r}" for n, _, _ in results if n) or "store root"
@@ -263,6 +324,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", "-t", type=int, metavar="T", help="worker threads (default all)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output store")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run in --out (same config and seed; blocks already written "
+        "are kept)",
+    )
     run.set_defaults(func=_cmd_run)
     return p
 

@@ -16,6 +16,8 @@ __all__ = [
     "ATTR_SEED_SPAWN_KEY",
     "ATTR_VERSION",
     "CELL_STATE",
+    "CONCENTRATION",
+    "CONCENTRATION_UNITS",
     "COUNT",
     "COUNT_UNKNOWN",
     "EXPOSURE",
@@ -23,6 +25,9 @@ __all__ = [
     "FIRST_MUTANT_TIME",
     "LONG_NAMES",
     "N_EVENTS",
+    "N_SWITCHES",
+    "OPTIONAL_VARIABLES",
+    "PROGRESSION_TIME",
     "REPLICATE",
     "SCHEMA_VERSION",
     "STATUS",
@@ -35,7 +40,9 @@ __all__ = [
     "STATUS_MEANINGS",
     "STOP_TIME",
     "TIME",
+    "TIME_ON_DRUG",
     "TIME_UNITS",
+    "TREATMENT_START_TIME",
     "UNITS",
     "VARIABLES",
 ]
@@ -56,6 +63,11 @@ FIRST_MUTANT_TIME: Final = "first_mutant_time"
 STOP_TIME: Final = "stop_time"
 N_EVENTS: Final = "n_events"
 STATUS: Final = "status"
+TREATMENT_START_TIME: Final = "treatment_start_time"
+TIME_ON_DRUG: Final = "time_on_drug"
+N_SWITCHES: Final = "n_switches"
+PROGRESSION_TIME: Final = "progression_time"
+CONCENTRATION: Final = "concentration"
 
 VARIABLES: Final = (
     COUNT,
@@ -65,7 +77,19 @@ VARIABLES: Final = (
     STOP_TIME,
     N_EVENTS,
     STATUS,
+    TREATMENT_START_TIME,
+    TIME_ON_DRUG,
+    N_SWITCHES,
+    PROGRESSION_TIME,
+    CONCENTRATION,
 )
+
+OPTIONAL_VARIABLES: Final = (CONCENTRATION,)
+"""Variables present only in some runs: ``concentration`` only for pharmacokinetic (pk) runs."""
+
+CONCENTRATION_UNITS: Final = "1"
+"""Units of ``concentration``: those of the schedule's ``dose`` and ``ec50`` (multiples of EC50
+with the default ``ec50 = 1``), written as the dimensionless "1"."""
 
 TIME_UNITS: Final = "day"
 """Unit of every time and the inverse unit of every rate (rates are per day)."""
@@ -81,6 +105,11 @@ UNITS: Final[dict[str, str]] = {
     STOP_TIME: TIME_UNITS,
     N_EVENTS: "1",
     STATUS: "1",
+    TREATMENT_START_TIME: TIME_UNITS,
+    TIME_ON_DRUG: TIME_UNITS,
+    N_SWITCHES: "1",
+    PROGRESSION_TIME: TIME_UNITS,
+    CONCENTRATION: CONCENTRATION_UNITS,
 }
 
 LONG_NAMES: Final[dict[str, str]] = {
@@ -94,6 +123,14 @@ LONG_NAMES: Final[dict[str, str]] = {
     STOP_TIME: "time the replicate stopped",
     N_EVENTS: "number of reaction events simulated",
     STATUS: "why the replicate stopped",
+    TREATMENT_START_TIME: "time a treating exposure was first in force",
+    TIME_ON_DRUG: "total time under a treating exposure up to stop_time",
+    N_SWITCHES: "number of changes of the exposure in force",
+    PROGRESSION_TIME: "first time the monitored burden reached the progression size",
+    CONCENTRATION: (
+        "drug concentration, in the units of the schedule's dose and ec50 "
+        "(multiples of EC50 when ec50 = 1)"
+    ),
 }
 
 COUNT_UNKNOWN: Final = -1

@@ -26,6 +26,28 @@ Rules
 - Rates are per day, finite and >= 0; probabilities lie in [0, 1], and the mutation
   probabilities out of one state sum to at most 1 under every exposure.
 - Names (states and exposures) are non-empty strings without whitespace; unknown keys are errors.
+
+Drug combinations and modulators
+--------------------------------
+Exposures may name drug combinations (``["off", "A", "M", "A+M"]``): every rate table then has one
+value per combination. A *modulator* (an epigenetic or metabolic drug that changes chosen rates by
+a factor) can instead be declared once::
+
+    "modulators": [{"drug": "M", "base": "off",
+                    "effects": [{"process": "switch", "from": "P", "to": "S", "factor": 3.0},
+                                {"process": "death", "state": "P", "factor": 2.0}]}]
+
+An exposure *contains* the modulator when ``"M"`` is one of its ``+``-separated parts (``"M"``,
+``"A+M"``). A rate table may omit such exposures, and a single number gives the value under the
+exposures that contain no modulator only; an omitted value is derived as the value under the
+exposure without the modulator (``"A+M"`` → ``"A"``; ``"M"`` alone → ``base``, default ``"off"``)
+times the effect's ``factor`` for that process (1 when the modulator has no effect on it). With
+several modulators in one exposure the last one in the name is removed first, recursively, so the
+factors multiply. Values given explicitly always win. ``process`` is ``"division"`` or ``"death"``
+(with ``state``) or ``"switch"`` or ``"mutation"`` (with ``from``/``to``, which the model must
+declare); factors are finite and >= 0, and a derived mutation probability must stay <= 1. The
+normalised spec (:meth:`Model.to_dict`) lists every derived value explicitly, next to the
+``modulators`` table.
 """
 
 import json
@@ -44,7 +66,18 @@ __all__ = ["DEFAULT_EXPOSURES", "Model"]
 DEFAULT_EXPOSURES: Final = ("off", "on")
 """Exposures of a model whose spec has no ``exposures`` key."""
 
-_MODEL_KEYS: Final = ("states", "exposures", "division", "death", "switch", "mutation", "capacity")
+_MODEL_KEYS: Final = (
+    "states",
+    "exposures",
+    "division",
+    "death",
+    "switch",
+    "mutation",
+    "capacity",
+    "modulators",
+)
+_MODULATOR_KEYS: Final = ("drug", "base", "effects")
+_EFFECT_PROCESSES: Final = ("division", "death", "switch", "mutation")
 _STATE_KEYS: Final = ("name", "genetic")
 _SWITCH_KEYS: Final = ("from", "to", "rate")
 _MUTATION_KEYS: Final = ("from", "to", "probability")
@@ -115,8 +148,22 @@ def _check_value(value: object, what: str, kind: str) -> float:
     return x
 
 
-def _parse_table(value: object, what: str, exposures: Sequence[str], kind: str) -> Table:
-    """Parse a number or an ``{exposure: number}`` table into one value per exposure."""
+def _parse_table(
+    value: object,
+    what: str,
+    exposures: Sequence[str],
+    kind: str,
+    mod: "_Modulation | None" = None,
+    key: tuple[str, int, int] | None = None,
+) -> Table:
+    """Parse a number or an ``{exposure: number}`` table into one value per exposure.
+
+    With modulators (``mod``), exposures that contain a modulator may be omitted and are derived
+    (see the module docstring); ``key`` identifies the process for the effect factors.
+    """
+    if mod is not None and mod.active:
+        assert key is not None
+        return mod.table(value, what, kind, key)
     if isinstance(value, Mapping):
         for key in value:
             if key not in exposures:
@@ -135,6 +182,92 @@ def _parse_table(value: object, what: str, exposures: Sequence[str], kind: str) 
         return tuple(out)
     x = _check_value(value, what, kind)
     return (x,) * len(exposures)
+
+
+class _Modulation:
+    """Modulator drugs of a model and the derivation of omitted rate-table values."""
+
+    def __init__(
+        self,
+        exposures: tuple[str, ...],
+        drugs: dict[str, tuple[str, dict[tuple[str, int, int], float]]],
+    ) -> None:
+        self.exposures = exposures
+        self.drugs = drugs
+
+    @property
+    def active(self) -> bool:
+        return bool(self.drugs)
+
+    def modulator_in(self, exposure: str) -> str | None:
+        """The last modulator among the ``+``-parts of ``exposure``, or None."""
+        parts = [p for p in exposure.split("+") if p in self.drugs]
+        return parts[-1] if parts else None
+
+    def parent(self, exposure: str, drug: str) -> str:
+        rest = [p for p in exposure.split("+") if p != drug]
+        return "+".join(rest) if rest else self.drugs[drug][0]
+
+    def table(self, value: object, what: str, kind: str, key: tuple[str, int, int]) -> Table:
+        exps = self.exposures
+        given: dict[str, float] = {}
+        if isinstance(value, Mapping):
+            for k in value:
+                if k not in exps:
+                    raise InvalidModelError(
+                        f"{what} names unknown exposure {k!r}; the model's exposures are "
+                        f"{list(exps)}"
+                    )
+            for e in exps:
+                if e in value:
+                    given[e] = _check_value(value[e], f"{what} under exposure {e!r}", kind)
+        else:
+            x = _check_value(value, what, kind)
+            given = {e: x for e in exps if self.modulator_in(e) is None}
+        out = {}
+        for e in exps:
+            out[e] = self._value(e, given, what, kind, key, ())
+        return tuple(out[e] for e in exps)
+
+    def _value(
+        self,
+        e: str,
+        given: dict[str, float],
+        what: str,
+        kind: str,
+        key: tuple[str, int, int],
+        seen: tuple[str, ...],
+    ) -> float:
+        if e in given:
+            return given[e]
+        drug = self.modulator_in(e)
+        if drug is None:
+            raise InvalidModelError(
+                f"{what} has no value for exposure {e!r}; a table must name every exposure "
+                f"({list(self.exposures)}) except those containing a modulator, or give one number"
+            )
+        if e in seen:
+            raise InvalidModelError(
+                f"{what}: deriving exposure {e!r} from its modulators loops ({' -> '.join(seen)})"
+            )
+        parent = self.parent(e, drug)
+        if parent not in self.exposures:
+            raise InvalidModelError(
+                f"{what} under exposure {e!r} would be derived from exposure {parent!r} (without "
+                f"modulator {drug!r}), which is not an exposure of the model; add it or give the "
+                "value explicitly"
+            )
+        base = self._value(parent, given, what, kind, key, (*seen, e))
+        x = base * self.drugs[drug][1].get(key, 1.0)
+        if kind == "probability" and x > 1.0:
+            raise InvalidModelError(
+                f"{what} under exposure {e!r} is derived as {base!r} x the effect of modulator "
+                f"{drug!r} = {x!r}; probabilities must lie in [0, 1]"
+            )
+        if not math.isfinite(x):
+            raise InvalidModelError(f"{what} under exposure {e!r} is derived as {x!r}; not finite")
+        given[e] = x
+        return x
 
 
 def _table_to_spec(table: Table, exposures: Sequence[str]) -> float | dict[str, float]:
@@ -168,6 +301,10 @@ class Model:
         Density dependence ``{"K": K, "on": "division" | "death", "weights": {state: w}}``.
         ``on`` defaults to ``"division"`` (rate ``b·max(0, 1 − N/K)``; ``"death"``:
         ``d + (b − d)·N/K``); N is the weighted sum of the counts, weights defaulting to 1.
+    modulators : sequence of dict, optional
+        Multiplicative modulator effects ``{"drug": "M", "base": "off", "effects": [...]}`` from
+        which rate values under exposures containing the modulator are derived (module
+        docstring).
 
     Raises
     ------
@@ -181,6 +318,7 @@ class Model:
         "_division",
         "_exposures",
         "_genetic",
+        "_modulators",
         "_mutation",
         "_states",
         "_switch",
@@ -194,6 +332,7 @@ class Model:
     _switch: tuple[tuple[int, int, Table], ...]
     _mutation: tuple[tuple[int, int, Table], ...]
     _capacity: tuple[float, str, tuple[float, ...]] | None
+    _modulators: tuple[dict[str, Any], ...]
 
     def __init__(
         self,
@@ -204,17 +343,25 @@ class Model:
         switch: Sequence[Mapping[str, Any]] | None = None,
         mutation: Sequence[Mapping[str, Any]] | None = None,
         capacity: Mapping[str, Any] | None = None,
+        modulators: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         set_ = object.__setattr__
         names, genetic = self._parse_states(states)
         exps = self._parse_exposures(exposures)
+        mods, mod = self._parse_modulators(modulators, names, exps)
         set_(self, "_states", names)
         set_(self, "_genetic", genetic)
         set_(self, "_exposures", exps)
-        set_(self, "_division", self._parse_per_state(division, "division", names, exps))
-        set_(self, "_death", self._parse_per_state(death, "death", names, exps))
-        set_(self, "_switch", self._parse_transitions(switch, "switch", names, genetic, exps))
-        set_(self, "_mutation", self._parse_transitions(mutation, "mutation", names, genetic, exps))
+        set_(self, "_modulators", mods)
+        set_(self, "_division", self._parse_per_state(division, "division", names, exps, mod))
+        set_(self, "_death", self._parse_per_state(death, "death", names, exps, mod))
+        set_(self, "_switch", self._parse_transitions(switch, "switch", names, genetic, exps, mod))
+        set_(
+            self,
+            "_mutation",
+            self._parse_transitions(mutation, "mutation", names, genetic, exps, mod),
+        )
+        self._check_effect_targets()
         self._check_mutation_sums()
         set_(self, "_capacity", self._parse_capacity(capacity, names))
 
@@ -269,8 +416,113 @@ class Model:
         return tuple(out)
 
     @staticmethod
+    def _parse_modulators(
+        spec: object, states: tuple[str, ...], exposures: tuple[str, ...]
+    ) -> tuple[tuple[dict[str, Any], ...], _Modulation]:
+        if spec is None:
+            return (), _Modulation(exposures, {})
+        if isinstance(spec, str | bytes | Mapping) or not isinstance(spec, Sequence):
+            raise InvalidModelError(
+                f"modulators must be a list of {{drug, base, effects}} tables, got {_fmt(spec)}"
+            )
+        drugs: dict[str, tuple[str, dict[tuple[str, int, int], float]]] = {}
+        normalised: list[dict[str, Any]] = []
+        for n, entry in enumerate(spec):
+            where = f"modulators[{n}]"
+            if not isinstance(entry, Mapping):
+                raise InvalidModelError(f"{where} must be a table {{drug, base, effects}}")
+            _check_keys(entry, _MODULATOR_KEYS, where)
+            if "drug" not in entry:
+                raise InvalidModelError(f"{where} has no 'drug'")
+            drug = _check_name(entry["drug"], f"{where}.drug")
+            if "+" in drug:
+                raise InvalidModelError(f"{where}.drug {drug!r} must not contain '+'")
+            if drug in drugs:
+                raise InvalidModelError(f"duplicate modulator {drug!r} in modulators")
+            if not any(drug in e.split("+") for e in exposures):
+                raise InvalidModelError(
+                    f"{where}.drug {drug!r} is part of no exposure (exposures: {list(exposures)}); "
+                    "name the combinations that contain it, e.g. 'A+" + drug + "'"
+                )
+            base = entry.get("base", "off")
+            if not isinstance(base, str) or base not in exposures or drug in base.split("+"):
+                alone = drug in exposures
+                if alone or "base" in entry:
+                    raise InvalidModelError(
+                        f"{where}.base is {_fmt(base)}; it must be an exposure of the model "
+                        f"without {drug!r} (the exposure {drug!r} alone is derived from it; "
+                        f"exposures: {list(exposures)})"
+                    )
+            effects_spec = entry.get("effects", [])
+            if isinstance(effects_spec, str | bytes | Mapping) or not isinstance(
+                effects_spec, Sequence
+            ):
+                raise InvalidModelError(f"{where}.effects must be a list of tables")
+            effects: dict[tuple[str, int, int], float] = {}
+            norm_effects: list[dict[str, Any]] = []
+            for k, eff in enumerate(effects_spec):
+                ew = f"{where}.effects[{k}]"
+                if not isinstance(eff, Mapping):
+                    raise InvalidModelError(f"{ew} must be a table {{process, ..., factor}}")
+                process = eff.get("process")
+                if process not in _EFFECT_PROCESSES:
+                    raise InvalidModelError(
+                        f"{ew}.process is {_fmt(process)}; expected one of "
+                        f"{', '.join(_EFFECT_PROCESSES)}"
+                    )
+                ends = ("state",) if process in ("division", "death") else ("from", "to")
+                _check_keys(eff, ("process", *ends, "factor"), ew)
+                idx = []
+                for key in ends:
+                    if key not in eff:
+                        raise InvalidModelError(f"{ew} ({process}) has no {key!r}")
+                    if eff[key] not in states:
+                        raise InvalidModelError(
+                            f"{ew}.{key} is {_fmt(eff[key])}, not a state of the model "
+                            f"(states: {list(states)})"
+                        )
+                    idx.append(states.index(eff[key]))
+                if "factor" not in eff:
+                    raise InvalidModelError(f"{ew} has no 'factor'")
+                f = eff["factor"]
+                if not _is_number(f) or not (math.isfinite(_to_float(f)) and _to_float(f) >= 0):
+                    raise InvalidModelError(
+                        f"{ew}.factor is {_fmt(f)}; it must be a finite number >= 0"
+                    )
+                key3 = (str(process), idx[0], idx[1] if len(idx) > 1 else -1)
+                if key3 in effects:
+                    raise InvalidModelError(f"{ew} repeats an earlier effect of {drug!r}")
+                effects[key3] = float(f)
+                norm_effects.append(
+                    {"process": process, **{k2: eff[k2] for k2 in ends}, "factor": float(f)}
+                )
+            drugs[drug] = (str(base), effects)
+            normalised.append({"drug": drug, "base": str(base), "effects": norm_effects})
+        return tuple(normalised), _Modulation(exposures, drugs)
+
+    def _check_effect_targets(self) -> None:
+        pairs = {
+            "switch": {(i, j) for i, j, _ in self._switch},
+            "mutation": {(i, j) for i, j, _ in self._mutation},
+        }
+        for n, m in enumerate(self._modulators):
+            for k, eff in enumerate(m["effects"]):
+                proc = eff["process"]
+                if proc in pairs:
+                    i, j = self._states.index(eff["from"]), self._states.index(eff["to"])
+                    if (i, j) not in pairs[proc]:
+                        raise InvalidModelError(
+                            f"modulators[{n}].effects[{k}] names the {proc} from {eff['from']!r} "
+                            f"to {eff['to']!r}, which the model does not declare"
+                        )
+
+    @staticmethod
     def _parse_per_state(
-        spec: object, field: str, states: tuple[str, ...], exposures: tuple[str, ...]
+        spec: object,
+        field: str,
+        states: tuple[str, ...],
+        exposures: tuple[str, ...],
+        mod: _Modulation | None = None,
     ) -> tuple[Table, ...]:
         zero = (0.0,) * len(exposures)
         if spec is None:
@@ -283,10 +535,12 @@ class Model:
                     f"{field} names unknown state {key!r}; the model's states are {list(states)}"
                 )
         return tuple(
-            _parse_table(spec[s], f"{field} rate of state {s!r}", exposures, "rate")
+            _parse_table(
+                spec[s], f"{field} rate of state {s!r}", exposures, "rate", mod, (field, i, -1)
+            )
             if s in spec
             else zero
-            for s in states
+            for i, s in enumerate(states)
         )
 
     @staticmethod
@@ -296,6 +550,7 @@ class Model:
         states: tuple[str, ...],
         genetic: tuple[bool, ...],
         exposures: tuple[str, ...],
+        mod: _Modulation | None = None,
     ) -> tuple[tuple[int, int, Table], ...]:
         if spec is None:
             return ()
@@ -340,7 +595,8 @@ class Model:
                 )
             seen.add((i, j))
             what = f"{field} {kind} from {src!r} to {dst!r}"
-            out.append((i, j, _parse_table(entry[value_key], what, exposures, kind)))
+            table = _parse_table(entry[value_key], what, exposures, kind, mod, (field, i, j))
+            out.append((i, j, table))
         return tuple(out)
 
     def _check_mutation_sums(self) -> None:
@@ -491,11 +747,20 @@ class Model:
         """Return the normalised, JSON-able spec.
 
         Every state appears in ``division`` and ``death`` (0.0 when absent from the input); a rate
-        equal under every exposure is written as one number, otherwise as a full
-        ``{exposure: rate}`` table; ``exposures`` is always explicit.
+        equal under every exposure is written as one number (always a full table when the model
+        has modulators), otherwise as a full ``{exposure: rate}`` table; ``exposures`` is always
+        explicit.
         ``Model.from_dict(m.to_dict()) == m``.
         """
         exps = self._exposures
+
+        def table(t: Table) -> float | dict[str, float]:
+            # With modulators a single number would mean "derive the modulated exposures", so
+            # derived values are written out explicitly.
+            if self._modulators:
+                return dict(zip(exps, t, strict=True))
+            return _table_to_spec(t, exps)
+
         states: list[Any] = [
             {"name": s, "genetic": True} if g else s
             for s, g in zip(self._states, self._genetic, strict=True)
@@ -503,28 +768,25 @@ class Model:
         out: dict[str, Any] = {
             "states": states,
             "exposures": list(exps),
-            "division": {
-                s: _table_to_spec(t, exps)
-                for s, t in zip(self._states, self._division, strict=True)
-            },
-            "death": {
-                s: _table_to_spec(t, exps) for s, t in zip(self._states, self._death, strict=True)
-            },
+            "division": {s: table(t) for s, t in zip(self._states, self._division, strict=True)},
+            "death": {s: table(t) for s, t in zip(self._states, self._death, strict=True)},
             "switch": [
-                {"from": self._states[i], "to": self._states[j], "rate": _table_to_spec(t, exps)}
+                {"from": self._states[i], "to": self._states[j], "rate": table(t)}
                 for i, j, t in self._switch
             ],
             "mutation": [
                 {
                     "from": self._states[i],
                     "to": self._states[j],
-                    "probability": _table_to_spec(t, exps),
+                    "probability": table(t),
                 }
                 for i, j, t in self._mutation
             ],
         }
         if self._capacity is not None:
             out["capacity"] = self.capacity
+        if self._modulators:
+            out["modulators"] = json.loads(json.dumps(self._modulators))
         return out
 
     def to_json(self) -> str:
@@ -550,24 +812,40 @@ class Model:
 
     # ------------------------------------------------------------------ compilation
 
-    def _channels(self) -> list[tuple[int, int, int, int, bool, Table, str]]:
-        """Reaction channels: (source, dec, inc, kind, mutation, rates per exposure, label)."""
+    def _channels(self) -> list[tuple[int, int, int, int, bool, Table, str, str, str]]:
+        """Reaction channels: (source, dec, inc, kind, mutation, rates per exposure, label,
+        process, target state or "")."""
         names = self._states
         n_exp = len(self._exposures)
-        chans: list[tuple[int, int, int, int, bool, Table, str]] = []
+        chans: list[tuple[int, int, int, int, bool, Table, str, str, str]] = []
         for i, s in enumerate(names):
             b = self._division[i]
             muts = [(j, p) for (k, j, p) in self._mutation if k == i]
             p_total = [sum(p[e] for _, p in muts) for e in range(n_exp)]
             plain = tuple(max(0.0, b[e] * (1.0 - p_total[e])) for e in range(n_exp))
-            chans.append((i, -1, i, KIND_DIVISION, False, plain, f"{s}->2{s}"))
+            chans.append((i, -1, i, KIND_DIVISION, False, plain, f"{s}->2{s}", "division", ""))
             for j, p in muts:
                 rates = tuple(b[e] * p[e] for e in range(n_exp))
-                chans.append((i, -1, j, KIND_DIVISION, True, rates, f"{s}->{s}+{names[j]}"))
-            chans.append((i, i, -1, KIND_DEATH, False, self._death[i], f"{s}->0"))
+                chans.append(
+                    (
+                        i,
+                        -1,
+                        j,
+                        KIND_DIVISION,
+                        True,
+                        rates,
+                        f"{s}->{s}+{names[j]}",
+                        "mutation",
+                        names[j],
+                    )
+                )
+            chans.append((i, i, -1, KIND_DEATH, False, self._death[i], f"{s}->0", "death", ""))
             for k, j, r in self._switch:
                 if k == i:
-                    chans.append((i, i, j, KIND_SWITCH, self._genetic[j], r, f"{s}->{names[j]}"))
+                    label = f"{s}->{names[j]}"
+                    chans.append(
+                        (i, i, j, KIND_SWITCH, self._genetic[j], r, label, "switch", names[j])
+                    )
         # With density-dependent death (d + (b - d)·N/K) a death channel matters even at d = 0.
         keep_death = self._capacity is not None and self._capacity[1] == "death"
         return [
@@ -582,6 +860,28 @@ class Model:
         channels are kept when the capacity acts on death).
         """
         return [c[6] for c in self._channels()]
+
+    def channel_processes(self) -> list[tuple[str, str, str | None]]:
+        """The process of each compiled channel (engine order), as ``(process, source, target)``.
+
+        ``process`` is ``"division"`` (plain division), ``"mutation"`` (mutation at division of
+        ``source``, one daughter becomes ``target``), ``"death"`` or ``"switch"``; ``target`` is
+        None for division and death.
+        """
+        return [(c[7], self._states[c[0]], c[8] or None) for c in self._channels()]
+
+    def has_transition(self, process: str, source: str, target: str) -> bool:
+        """True if the model declares the ``"switch"`` or ``"mutation"`` from source to target."""
+        table = self._switch if process == "switch" else self._mutation
+        if source not in self._states or target not in self._states:
+            return False
+        i, j = self._states.index(source), self._states.index(target)
+        return any((a, b) == (i, j) for a, b, _ in table)
+
+    @property
+    def modulators(self) -> tuple[dict[str, Any], ...]:
+        """The normalised modulator specs (empty without modulators)."""
+        return tuple(json.loads(json.dumps(self._modulators)))
 
     def compile(self) -> dict[str, Any]:
         """Compile to the engine's flat reaction table (the ``model`` dict of ``_core``).

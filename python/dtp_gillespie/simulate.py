@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from ._dataset import build_dataset
 from ._seeding import SeedLike, normalise_seed, seed_from_attrs
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
-from .schedule import Schedule
+from .schedule import Schedule, _monitor_weights
 
 __all__ = ["Prepared", "prepare", "record_grid", "reproduce", "simulate", "trace"]
 
@@ -118,6 +119,69 @@ def record_grid(
     elif grid[-1] < t_end:
         grid = np.append(grid, t_end)
     return grid
+
+
+_PROGRESSION_KEYS = ("factor", "size", "monitor")
+
+
+def _check_progression(
+    progression: object, model: Model, schedule: Schedule
+) -> dict[str, Any] | None:
+    """Normalise the ``progression`` run option (None: no progression is tracked)."""
+    if progression is None:
+        return None
+    if not isinstance(progression, Mapping):
+        raise InvalidRunError(
+            f"progression is {progression!r}; expected a table {{factor, size, monitor}}"
+        )
+    for key in progression:
+        if key not in _PROGRESSION_KEYS:
+            raise InvalidRunError(
+                f"unknown key {key!r} in progression; allowed keys: {', '.join(_PROGRESSION_KEYS)}"
+            )
+    factor, size = progression.get("factor"), progression.get("size")
+    if factor is None and size is None:
+        raise InvalidRunError(
+            "progression needs factor (burden >= factor x nadir) or size (burden >= size cells)"
+        )
+    out: dict[str, Any] = {"factor": None, "size": None}
+    if factor is not None:
+        x = _finite(factor, "progression factor")
+        if not x > 1.0:
+            raise InvalidRunError(
+                f"progression factor is {factor!r}; it must be > 1 (progression when the burden "
+                "reaches factor x its nadir so far)"
+            )
+        out["factor"] = x
+    if size is not None:
+        x = _finite(size, "progression size")
+        if not x > 0.0:
+            raise InvalidRunError(f"progression size is {size!r}; it must be > 0 (cells)")
+        out["size"] = x
+    monitor = progression.get("monitor")
+    if monitor is None:
+        weights = schedule.monitor_weights(model)
+    else:
+        try:
+            norm = Schedule._normalise_monitor(monitor, "progression monitor")
+        except DtpGillespieError as exc:
+            raise InvalidRunError(str(exc)) from None
+        weights = _monitor_weights(norm, model, "progression monitor", InvalidRunError)
+    out["monitor"] = dict(zip(model.states, weights, strict=True))
+    return out
+
+
+def _finite(value: object, name: str) -> float:
+    ok = not isinstance(value, bool | np.bool_) and isinstance(
+        value, int | float | np.integer | np.floating
+    )
+    try:
+        x = float(value) if ok else math.nan  # type: ignore[arg-type]
+    except OverflowError:
+        x = math.inf
+    if not (ok and math.isfinite(x)):
+        raise InvalidRunError(f"{name} is {value!r}; it must be a finite number")
+    return x
 
 
 def _check_initial(initial: object, model: Model) -> list[int]:
@@ -232,6 +296,7 @@ def prepare(
     replicate_offset: int = 0,
     max_events: int | None = None,
     max_population: int | None = None,
+    progression: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Validate the arguments of :func:`simulate` and compile the engine's inputs (no run).
 
@@ -244,8 +309,9 @@ def prepare(
     """
     m = _coerce_model(model)
     sched = Schedule.coerce(schedule)
-    core_schedule = sched.compile(m)
     t_end_f = _check_positive(t_end, "t_end")
+    core_schedule = sched.compile(m, t_end=t_end_f)
+    prog = _check_progression(progression, m, sched)
     grid = record_grid(t_end_f, record_every, times)
     init = _check_initial(initial, m)
     n_rep = _check_int(n_replicates, "n_replicates", 1)
@@ -271,6 +337,7 @@ def prepare(
         "replicate_offset": offset,
         "max_events": cap_events,
         "max_population": cap_pop,
+        "progression": prog,
         **seed_info.attrs,
     }
     core_run = {
@@ -283,6 +350,9 @@ def prepare(
         "replicate_offset": offset,
         "n_replicates": n_rep,
         "n_threads": threads,
+        "progression_weights": None if prog is None else list(prog["monitor"].values()),
+        "progression_factor": None if prog is None else prog["factor"],
+        "progression_size": None if prog is None else prog["size"],
     }
     return Prepared(
         model=m,
@@ -351,7 +421,16 @@ def simulate(
     replicate_offset: int = 0,
     max_events: int | None = None,
     max_population: int | None = None,
+    progression: Mapping[str, Any] | None = None,
     progress: bool | str = False,
+    # Large ensembles (dtp_gillespie.stream): stream to zarr, resume, Dask.
+    store: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    client: Any = None,
+    group: str | None = None,
+    overwrite: bool = False,
+    block_size: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Simulate an ensemble of exact stochastic trajectories.
 
@@ -383,15 +462,34 @@ def simulate(
     max_events, max_population : int, optional
         Per-replicate caps. A capped replicate stops; its counts after ``stop_time`` are -1 and a
         ``UserWarning`` is emitted.
+    progression : dict, optional
+        Track progression: ``{"factor": f}`` (the burden reaches ``f`` × its nadir so far, f > 1),
+        ``{"size": n}`` (the burden reaches ``n`` cells) or both (whichever comes first), with an
+        optional ``"monitor"`` (states or ``{state: weight}``; default the adaptive schedule's
+        monitor, else every state with weight 1). Gives ``progression_time``.
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
+    store : str or path-like, optional
+        Stream into this zarr store (a path or an fsspec URL) block by block in bounded memory and
+        return the lazily opened Dataset (see :mod:`dtp_gillespie.stream`).
+    resume : bool, default False
+        Finish an interrupted ``store`` (or start it if absent); a store of another run is
+        refused. Without ``seed`` the stored seed is used.
+    client : distributed.Client, optional
+        Run the replicate blocks as Dask tasks (each writes its own region of ``store``; without
+        ``store`` the blocks are gathered in memory). Bit-identical to a local run.
+    group, overwrite, block_size, storage_options
+        Streaming only: zarr group, replace an existing store, replicates per block (= chunk;
+        default about 64 MiB of counts), fsspec options.
 
     Returns
     -------
     xarray.Dataset
         Dims ``(replicate, time, cell_state)``; variables ``count``, ``exposure``,
-        ``extinction_time``, ``first_mutant_time``, ``stop_time``, ``n_events``, ``status``; the
-        specs and provenance in the attrs (DESIGN.md §3).
+        ``extinction_time``, ``first_mutant_time``, ``stop_time``, ``n_events``, ``status``,
+        ``treatment_start_time``, ``time_on_drug``, ``n_switches``, ``progression_time`` and,
+        for pk schedules, ``concentration``; the specs and provenance in the attrs
+        (DESIGN.md §3).
 
     Raises
     ------
@@ -400,6 +498,34 @@ def simulate(
     KeyboardInterrupt
         On Ctrl-C (the engine stops within a second).
     """
+    # --- large ensembles: routed to dtp_gillespie.stream ---
+    if store is not None or client is not None:
+        from .stream import simulate_to_store
+
+        return simulate_to_store(
+            model,
+            schedule,
+            store=store,
+            group=group,
+            resume=resume,
+            overwrite=overwrite,
+            block_size=block_size,
+            progress=progress,
+            client=client,
+            storage_options=storage_options,
+            initial=initial,
+            t_end=t_end,
+            record_every=record_every,
+            times=times,
+            n_replicates=n_replicates,
+            seed=seed,
+            n_threads=n_threads,
+            replicate_offset=replicate_offset,
+            max_events=max_events,
+            max_population=max_population,
+            progression=progression,
+        )
+    # --- end large ensembles ---
     prep = prepare(
         model,
         schedule,
@@ -413,6 +539,7 @@ def simulate(
         replicate_offset=replicate_offset,
         max_events=max_events,
         max_population=max_population,
+        progression=progression,
     )
     out = _run_engine(prep.core_model, prep.core_schedule, prep.core_run, progress)
     ds = build_dataset(
@@ -427,6 +554,7 @@ def simulate(
         seed_attrs=prep.seed_attrs,
         rng=_core.RNG_NAME,
         version=_core.__version__,
+        concentration=prep.schedule.kind == "pk",
     )
     _warn_capped(ds, prep.core_run["max_events"], prep.core_run["max_population"])
     return ds
@@ -494,6 +622,7 @@ def reproduce(
         replicate_offset=run["replicate_offset"],
         max_events=run["max_events"],
         max_population=run["max_population"],
+        progression=run.get("progression"),
         progress=progress,
         **grid,
     )
