@@ -20,6 +20,7 @@ from typing import Any
 
 import dtp_gillespie as dg
 import numpy as np
+import pytest
 import xarray as xr
 from dtp_gillespie.errors import InvalidScheduleError
 from hypothesis import assume, given, settings
@@ -57,6 +58,7 @@ class Controller:
             self.ref = b0 if core["treating"][self.exposure] else None
         else:
             self.ref = 1.0
+        self.treated = bool(core["treating"][self.exposure])
         self.switches: list[tuple[float, dict[str, Any]]] = []
         self.crossings: list[tuple[int, bool]] = [(0, False)]
 
@@ -66,7 +68,13 @@ class Controller:
             total += float(n) * w
         return total
 
+    def in_phase(self, rule: dict[str, Any]) -> bool:
+        phase = rule.get("phase", "any")
+        return phase == "any" or (phase == "after_treatment") == self.treated
+
     def holds(self, rule: dict[str, Any], t: float, b: float) -> bool:
+        if not self.in_phase(rule):
+            return False
         absolute = rule["absolute"] or self.core["reference"] == "absolute"
         scale = 1.0 if absolute else self.ref
         for key, cmp in (("below", operator.le), ("above", operator.ge)):
@@ -94,13 +102,14 @@ class Controller:
             if kind == "last_switch" or (kind == "treatment_start" and first_treatment):
                 self.ref = b
             self.exposure = rule["to"]
+            self.treated = self.treated or bool(self.core["treating"][rule["to"]])
             self.switches.append((t, rule))
 
     def next_timer(self) -> float:
         due = [
             self.entered + d
             for r in self.rules
-            if r["from"] == self.exposure
+            if r["from"] == self.exposure and self.in_phase(r)
             for d in (r["after"], r["min_time"] if r["min_time"] > 0 else None)
             if d is not None
         ]
@@ -451,3 +460,35 @@ def test_progression_time_is_the_first_progression_in_the_trace(
 
 def json_monitor(ds: xr.Dataset) -> dict[str, float]:
     return json.loads(ds.attrs["run"])["progression"]["monitor"]
+
+
+@pytest.mark.parametrize("check_every", [0.0, 3.0])
+def test_a_rule_that_never_switches_is_the_fixed_schedule_draw_for_draw(check_every: float) -> None:
+    """A check that changes nothing keeps the pending waiting time (memorylessness), so an
+    adaptive schedule that never switches reproduces continuous exposure bit for bit."""
+    model = {
+        "states": ["S", "P"],
+        "exposures": ["off", "on"],
+        "division": {"S": 0.3},
+        "death": {"S": 0.1, "P": 0.25},
+        "switch": [{"from": "S", "to": "P", "rate": {"off": 0.0, "on": 0.05}}],
+    }
+    never = {
+        "kind": "adaptive",
+        "reference": "absolute",
+        "stop_below": 0.0,
+        "resume_above": 1e18,
+        "start": "on",
+        "check_every": check_every,
+    }
+    kwargs = {
+        "initial": {"S": 50},
+        "t_end": 20.0,
+        "record_every": 1.0,
+        "n_replicates": 20,
+        "seed": 5,
+    }
+    adaptive = dg.simulate(model, never, **kwargs)
+    fixed = dg.simulate(model, "on", **kwargs)
+    np.testing.assert_array_equal(adaptive["count"].values, fixed["count"].values)
+    np.testing.assert_array_equal(adaptive["n_events"].values, fixed["n_events"].values)

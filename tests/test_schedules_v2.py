@@ -94,21 +94,6 @@ SCHEDULE_CASES = [
     pytest.param(adaptive(start={"size": 10}), ("'size'",), id="detect-unknown-key"),
     pytest.param(adaptive(start="off"), ("never start",), id="off-never-starts"),
     pytest.param(
-        adaptive(start={"detect": 100}, reference="initial"),
-        ("detect", "'initial'"),
-        id="detect-initial",
-    ),
-    pytest.param(
-        adaptive(start={"detect": 100}, resume_above=1.2),
-        ("detect", "1.2"),
-        id="detect-resume-above-1",
-    ),
-    pytest.param(
-        adaptive(start={"detect": 100}, reference="absolute", stop_below=10, resume_above=50),
-        ("detect", "50"),
-        id="detect-absolute-mismatch",
-    ),
-    pytest.param(
         adaptive(reference="last_switch", stop_below=0.5, resume_above=1.0),
         ("last_switch", "resume_above", "1.0"),
         id="last-switch-chatter",
@@ -323,7 +308,7 @@ def test_invalid_progression_raises_invalid_run_error(
 # --- compilation (hand-checked) -------------------------------------------------------------------
 def rule(src: int, dst: int, **kw: Any) -> dict[str, Any]:
     out = {"from": src, "to": dst, "below": None, "above": None, "absolute": False}
-    return {**out, "after": None, "min_time": 0.0, **kw}
+    return {**out, "after": None, "min_time": 0.0, "phase": "any", **kw}
 
 
 def test_fixed_kinds_compile_with_kind_and_treating() -> None:
@@ -363,7 +348,7 @@ def test_adaptive_compiles_to_stop_and_resume_rules() -> None:
     }
 
 
-def test_adaptive_detection_rule_comes_after_the_resume_rule() -> None:
+def test_adaptive_detection_starts_treatment_and_the_other_rules_follow_it() -> None:
     model = dg.Model.from_dict(MODEL)
     spec = adaptive(start={"detect": 1e6}, monitor=["S", "P", "R"], max_holiday=60)
     assert dg.Schedule.from_dict(spec).compile(model) == {
@@ -375,10 +360,9 @@ def test_adaptive_detection_rule_comes_after_the_resume_rule() -> None:
         "check_every": 0.0,
         "rules": [
             rule(1, 0, below=0.5),
-            rule(0, 1, above=1.0),
-            # The holiday timer holds only once the reference exists (after treatment start).
-            rule(0, 1, after=60.0, below=1e300),
-            rule(0, 1, above=1e6, absolute=True),
+            rule(0, 1, above=1.0, phase="after_treatment"),
+            rule(0, 1, after=60.0, phase="after_treatment"),
+            rule(0, 1, above=1e6, absolute=True, phase="before_treatment"),
         ],
     }
 

@@ -106,6 +106,7 @@ pub fn adaptive_zhang() -> Dosing {
         absolute: false,
         after: None,
         min_time: 0.0,
+        phase: dtp_gillespie_core::Phase::Any,
     };
     let spec = AdaptiveSpec {
         initial_exposure: ON,

@@ -16,6 +16,8 @@ from .io import open_run, write_run
 from .model import Model
 from .schedule import Schedule
 from .simulate import reproduce, simulate, trace
+from .stream import store_status
+from .sweep import sweep
 
 __all__ = [
     "Model",
@@ -25,6 +27,8 @@ __all__ = [
     "open_run",
     "reproduce",
     "simulate",
+    "store_status",
+    "sweep",
     "trace",
     "write_run",
 ]

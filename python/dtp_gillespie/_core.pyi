@@ -44,6 +44,8 @@ kind "adaptive" (state-triggered dosing; the exposure changes only at events or 
         absolute: bool            this rule's below/above are in cells whatever ``reference``
         after: float | None       time in the current exposure >= after (a timer)
         min_time: float           time in the current exposure >= min_time (default 0)
+        phase: str                "any" (default), "before_treatment" (only until a treating
+                                  exposure has been in force) or "after_treatment" (only after)
                                   (a relative threshold never holds while ref is undefined)
 
 kind "pk" (pharmacokinetic dosing; rates vary continuously, simulated exactly by thinning)
@@ -113,8 +115,10 @@ def trace(
     Uses ``run`` without ``record_times``, ``n_replicates`` and ``n_threads``, and returns
     ``time`` (n_events + 1,) float64 starting at 0, ``channel`` (n_events + 1,) int32 (-1 for the
     initial row), ``count`` (n_events + 1, n_states) int64, ``exposure`` (n_events + 1,) int8,
-    ``status`` (int) and ``stop_time`` (float). The trajectory is replicate ``replicate`` of
-    ``simulate_ensemble`` with the same ``seed_key``.
+    ``status`` (int) and ``stop_time`` (float). ``exposure`` is the one each event fired under
+    (an adaptive rule reacts to the event afterwards; row 0 holds the initial exposure, before
+    any check at t = 0). The trajectory is replicate ``replicate`` of ``simulate_ensemble`` with
+    the same ``seed_key``.
     """
 
 def exposure_at(schedule: dict[str, Any], times: list[float]) -> npt.NDArray[Any]:

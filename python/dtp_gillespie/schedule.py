@@ -54,18 +54,11 @@ Adaptive (state-triggered) dosing
   ``to`` (``below``: B <= below·ref; ``above``: B >= above·ref; ``absolute``: this rule's
   thresholds are in cells; ``after`` / ``min_time``: days in the current exposure).
 
-How ``start = {detect = X}`` compiles (the engine has no "before treatment" condition): the
-initial exposure is ``off`` and the rules are, in this order, stop, resume, [max holiday], and
-``{from off, to on, above X, absolute}``. Before treatment starts the resume rule cannot fire (its
-reference, the burden at treatment start, is undefined), so only the detection rule can. After
-treatment has started both off → on rules are live and the resume rule is tried first; since both
-switch to ``on``, a holiday ends when ``B >= min(X, resume_above × ref)``. With
-``resume_above <= 1`` and continuous monitoring of whole-cell burdens ``ref = X`` and this is
-exactly the resume rule; if the burden at treatment start exceeds X (visits, weights other than 1)
-a holiday may end at X, before it reaches ``resume_above × ref``. Detection therefore requires
-``reference = "treatment_start"`` and ``resume_above <= 1``. A ``max_holiday`` timer is made to
-hold only after treatment start by giving it a relative ``below`` of 1e300 (true once the
-reference exists, never before).
+How ``start = {detect = X}`` compiles: the initial exposure is ``off`` and the rules are stop,
+resume and [max holiday], which apply only after treatment has started (``phase =
+"after_treatment"``), and ``{from off, to on, above X, absolute, phase = "before_treatment"}``,
+which applies only before. A rule's ``phase`` (``"any"``, ``"before_treatment"`` or
+``"after_treatment"``) may also be given in a ``rules`` list.
 
 Pharmacokinetics
 ----------------
@@ -148,12 +141,11 @@ _KEYS: Final[dict[str, tuple[str, ...]]] = {
 }
 _PHASES: Final = ("on", "off")
 REFERENCES: Final = ("treatment_start", "initial", "absolute", "last_switch")
-_RULE_KEYS: Final = ("from", "to", "below", "above", "absolute", "after", "min_time")
+_RULE_KEYS: Final = ("from", "to", "below", "above", "absolute", "after", "min_time", "phase")
+RULE_PHASES: Final = ("any", "before_treatment", "after_treatment")
 _PK_PROCESSES: Final = ("division", "death", "switch", "mutation")
 MAX_SEGMENTS: Final = 1_000_000
 """Most segments (combination) or doses (pk) a schedule compiles to."""
-_AFTER_TREATMENT_START: Final = 1e300
-"""Relative ``below`` that holds exactly when the reference burden exists (see module doc)."""
 _DEFAULT_OFF: Final = "off"
 
 
@@ -493,6 +485,12 @@ class Schedule:
         after = rule.get("after")
         out["after"] = None if after is None else _number(after, f"{where}.after", positive=True)
         out["min_time"] = _number(rule.get("min_time", 0.0), f"{where}.min_time", positive=False)
+        phase = rule.get("phase", "any")
+        if phase not in RULE_PHASES:
+            raise InvalidScheduleError(
+                f"{where}.phase is {phase!r}; expected one of {', '.join(RULE_PHASES)}"
+            )
+        out["phase"] = phase
         if out["below"] is None and out["above"] is None and out["after"] is None:
             raise InvalidScheduleError(
                 f"{where} has no condition; give at least one of below, above or after"
@@ -605,33 +603,6 @@ class Schedule:
                 "treatment would never start (the reference is the burden at treatment start); "
                 "use start = {detect = size}, another reference, or max_holiday"
             )
-        if isinstance(start, Mapping):
-            detect = start["detect"]
-            if reference == "absolute":
-                if resume != detect:
-                    raise InvalidScheduleError(
-                        f"adaptive start.detect ({detect!r}) with reference 'absolute' and "
-                        f"resume_above {resume!r}: both rules switch off -> on at any time, so "
-                        "treatment would start or resume at the smaller of the two; use "
-                        "reference 'treatment_start', or start = 'off' with resume_above = detect"
-                    )
-                if opt["max_holiday"] is not None:
-                    raise InvalidScheduleError(
-                        "adaptive max_holiday with start.detect needs reference 'treatment_start' "
-                        "(otherwise the holiday timer would also run before detection)"
-                    )
-            elif reference != "treatment_start":
-                raise InvalidScheduleError(
-                    f"adaptive start.detect with reference {reference!r}: the resume rule would "
-                    "start treatment before detection (its reference exists from t = 0); use "
-                    "reference 'treatment_start' or 'absolute'"
-                )
-            elif resume > 1.0:
-                raise InvalidScheduleError(
-                    f"adaptive start.detect with resume_above {resume!r} > 1: after a holiday the "
-                    "detection rule (burden >= detect) would restart treatment before the burden "
-                    "reaches resume_above x the burden at treatment start; use resume_above <= 1"
-                )
         return out
 
     @staticmethod
@@ -1144,7 +1115,7 @@ class Schedule:
 
         def rule(src: int, dst: int, **kw: Any) -> dict[str, Any]:
             base = {"from": src, "to": dst, "below": None, "above": None, "absolute": False}
-            return {**base, "after": None, "min_time": 0.0, **kw}
+            return {**base, "after": None, "min_time": 0.0, "phase": "any", **kw}
 
         if p["rules"] is not None:
             for r in p["rules"]:
@@ -1157,16 +1128,21 @@ class Schedule:
                         "absolute": r["absolute"],
                         "after": r["after"],
                         "min_time": r["min_time"],
+                        "phase": r.get("phase", "any"),
                     }
                 )
         else:
+            # With detection, treatment starts only by the detection rule, and resuming or ending a
+            # holiday applies only once it has started.
+            after = "after_treatment" if isinstance(start, Mapping) else "any"
             rules.append(rule(on, off, below=p["stop_below"], min_time=p["min_on"] or 0.0))
-            rules.append(rule(off, on, above=p["resume_above"]))
+            rules.append(rule(off, on, above=p["resume_above"], phase=after))
             if p["max_holiday"] is not None:
-                gate = _AFTER_TREATMENT_START if isinstance(start, Mapping) else None
-                rules.append(rule(off, on, after=p["max_holiday"], below=gate))
+                rules.append(rule(off, on, after=p["max_holiday"], phase=after))
         if isinstance(start, Mapping):
-            rules.append(rule(off, on, above=start["detect"], absolute=True))
+            rules.append(
+                rule(off, on, above=start["detect"], absolute=True, phase="before_treatment")
+            )
         return {
             "initial_exposure": on if start == "on" else off,
             "monitor_weights": self.monitor_weights(model),

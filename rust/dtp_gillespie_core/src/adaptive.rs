@@ -23,6 +23,18 @@ pub enum Reference {
     Absolute,
 }
 
+/// When in a replicate's history a rule may apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Always.
+    #[default]
+    Any,
+    /// Only until a treating exposure has first been in force (e.g. start at detection).
+    BeforeTreatment,
+    /// Only once a treating exposure has been in force (e.g. a maximum holiday).
+    AfterTreatment,
+}
+
 /// One transition: from `from` to `to` when every given condition holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
@@ -38,6 +50,7 @@ pub struct Rule {
     pub after: Option<f64>,
     /// Time in the current exposure `>= min_time`.
     pub min_time: f64,
+    pub phase: Phase,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +122,8 @@ pub struct AdaptiveController<'a> {
     /// Time of the latest check (visit or timer), so that a timer is never due twice.
     last_check: f64,
     next_visit: u64,
+    /// Has a treating exposure been in force yet?
+    treated: bool,
     /// No burden rule out of the current exposure can hold while `low < burden < high`: the
     /// common case after an event is decided with two comparisons.
     low: f64,
@@ -132,6 +147,7 @@ impl<'a> AdaptiveController<'a> {
             reference,
             last_check: f64::NEG_INFINITY,
             next_visit: 0,
+            treated: treating[spec.initial_exposure],
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
         };
@@ -151,7 +167,12 @@ impl<'a> AdaptiveController<'a> {
     /// Recompute the band of burdens in which no burden rule out of the current exposure holds.
     fn refresh_band(&mut self) {
         let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
-        for rule in self.spec.rules.iter().filter(|r| r.from == self.exposure) {
+        for rule in self
+            .spec
+            .rules
+            .iter()
+            .filter(|r| r.from == self.exposure && self.in_phase(r))
+        {
             if let Some(scale) = self.scale(rule) {
                 if let Some(below) = rule.below {
                     low = low.max(below * scale);
@@ -172,7 +193,18 @@ impl<'a> AdaptiveController<'a> {
             .sum()
     }
 
+    fn in_phase(&self, rule: &Rule) -> bool {
+        match rule.phase {
+            Phase::Any => true,
+            Phase::BeforeTreatment => !self.treated,
+            Phase::AfterTreatment => self.treated,
+        }
+    }
+
     fn holds(&self, rule: &Rule, t: f64, burden: f64) -> bool {
+        if !self.in_phase(rule) {
+            return false;
+        }
         let scale = self.scale(rule);
         let below_ok = match (rule.below, scale) {
             (None, _) => true,
@@ -212,6 +244,7 @@ impl<'a> AdaptiveController<'a> {
         }
         let changed = to != self.exposure;
         self.exposure = to;
+        self.treated |= self.treating[to];
         self.refresh_band();
         changed
     }
@@ -251,7 +284,7 @@ impl Controller for AdaptiveController<'_> {
         self.spec
             .rules
             .iter()
-            .filter(|r| r.from == self.exposure)
+            .filter(|r| r.from == self.exposure && self.in_phase(r))
             .flat_map(|r| [r.after, (r.min_time > 0.0).then_some(r.min_time)])
             .flatten()
             .map(|d| self.entered_at + d)

@@ -28,7 +28,7 @@ pub mod schedule;
 pub mod ssa;
 pub mod thinning;
 
-pub use adaptive::{AdaptiveSpec, Reference, Rule};
+pub use adaptive::{AdaptiveSpec, Phase, Reference, Rule};
 pub use dosing::{Dosing, DosingKind};
 pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, trace};
 pub use error::{EngineError, Result};

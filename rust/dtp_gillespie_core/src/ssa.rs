@@ -440,12 +440,15 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     }
 
     let mut horizon = controller.next_check().min(run.t_end);
+    // A waiting time drawn before a check that changed nothing stays valid after it: given no
+    // event before the check, the residual time is again exponential with the same rate.
+    let mut pending: Option<f64> = None;
     loop {
         let a0 = cells.a0();
-        let t_next = if a0 > 0.0 {
-            t + rng.sample::<f64, _>(Exp1) / a0
-        } else {
-            f64::INFINITY
+        let t_next = match pending.take() {
+            Some(t_next) => t_next,
+            None if a0 > 0.0 => t + rng.sample::<f64, _>(Exp1) / a0,
+            None => f64::INFINITY,
         };
 
         if t_next >= horizon {
@@ -458,12 +461,15 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
                 );
                 return Ok(history.close(run.t_end, Status::Completed));
             }
-            // Discard the draw, move to the breakpoint and let the controller act (module docs).
+            // Move to the breakpoint and let the controller act; if the exposure changes, the draw
+            // is discarded and a new one made with the new rates (module docs).
             recorder.record_before(check, cells.states(), &Exposure(controller.exposure()));
             t = check;
             if controller.at_check(t, cells.states()) {
                 history.switch(t, controller.exposure());
                 install(&mut rates, &mut cells, controller.exposure());
+            } else {
+                pending = Some(t_next);
             }
             horizon = controller.next_check().min(run.t_end);
             breakpoints += 1;

@@ -98,6 +98,7 @@ fn zhang_like(check_every: f64) -> (dtp_gillespie_core::Model, Dosing) {
             absolute: false,
             after: None,
             min_time: 0.0,
+            phase: dtp_gillespie_core::Phase::Any,
         },
         Rule {
             from: 0,
@@ -107,6 +108,7 @@ fn zhang_like(check_every: f64) -> (dtp_gillespie_core::Model, Dosing) {
             absolute: false,
             after: None,
             min_time: 0.0,
+            phase: dtp_gillespie_core::Phase::Any,
         },
     ];
     let spec = AdaptiveSpec {

@@ -2,7 +2,7 @@
 
 use dtp_gillespie_core::{
     AdaptiveSpec, Capacity, CapacityTarget, Channel, ChannelKind, Dosing, DosingKind, EngineError,
-    Model, PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
+    Model, Phase, PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
 };
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -113,6 +113,17 @@ fn rule(d: &Bound<'_, PyDict>) -> PyResult<Rule> {
         absolute: d.get_item("absolute")?.map_or(Ok(false), |v| v.extract())?,
         after: d.get_item("after")?.map_or(Ok(None), |v| v.extract())?,
         min_time: d.get_item("min_time")?.map_or(Ok(0.0), |v| v.extract())?,
+        phase: match d
+            .get_item("phase")?
+            .map(|v| v.extract::<String>())
+            .transpose()?
+            .as_deref()
+        {
+            None | Some("any") => Phase::Any,
+            Some("before_treatment") => Phase::BeforeTreatment,
+            Some("after_treatment") => Phase::AfterTreatment,
+            Some(other) => return Err(bad_schedule(format!("unknown rule phase {other:?}"))),
+        },
     })
 }
 

@@ -1,0 +1,778 @@
+"""Large ensembles: stream replicate blocks into a zarr store, resume after a crash, run on Dask.
+
+A streamed run is cut into *blocks* of ``block_size`` consecutive replicates (the last one may be
+shorter); the zarr chunks of every replicate-dimensioned variable are exactly one block, so each
+block is one independent region write. The store is written in this order:
+
+1. the **template**: every variable, coordinate and attribute of the final Dataset, with the
+   replicate dimension at its full length and the data still unwritten;
+2. the **progress marker** ``<group>/_progress/block_done`` (int8, one chunk per block, all 0) with
+   the block layout in its attributes; from here on the store is resumable;
+3. for each block, in any order: the region write of its data, *then* ``block_done[block] = 1``.
+
+A run killed at any point (SIGKILL included) therefore leaves a store in which exactly the blocks
+marked done hold their final data; :func:`store_status` reads the marker, and resuming recomputes
+the other blocks. Every replicate draws from its own stream (seed, global replicate index), so a
+block's data does not depend on when, where or in which order it was computed: the finished store
+is bit-identical to an uninterrupted run. A store written with a different model, schedule, run
+options, seed or engine version is refused (:class:`~dtp_gillespie.errors.InvalidRunError`).
+
+Sweeps (:mod:`dtp_gillespie.sweep`) use the same machinery with leading sweep dimensions: a block
+is then (grid point, replicate block) and ``block_done`` has shape (n_points, n_blocks).
+"""
+
+import itertools
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from . import _core
+from . import conventions as cv
+from ._dataset import build_dataset
+from .errors import InvalidRunError
+from .simulate import Prepared
+
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "PROGRESS_GROUP",
+    "StoreStatus",
+    "default_block_size",
+    "store_status",
+]
+
+DEFAULT_BLOCK_BYTES = 64 << 20
+"""Default block (= chunk) size: about 64 MiB of ``count`` per block."""
+
+PROGRESS_GROUP = "_progress"
+"""Child group (of the run's group) holding the ``block_done`` marker."""
+
+_IDENTITY_ATTRS = (
+    cv.ATTR_MODEL,
+    cv.ATTR_SCHEDULE,
+    cv.ATTR_RUN,
+    cv.ATTR_SEED,
+    cv.ATTR_SEED_SPAWN_KEY,
+    cv.ATTR_RNG,
+    cv.ATTR_VERSION,
+    cv.ATTR_SCHEMA_VERSION,
+    "sweep",
+)
+"""Attributes that must match for a store to be resumed."""
+
+
+def default_block_size(n_times: int, n_states: int, n_replicates: int) -> int:
+    """Replicates per block: about :data:`DEFAULT_BLOCK_BYTES` of int64 counts, at least 1."""
+    per_rep = 8 * max(1, n_times) * max(1, n_states)
+    return max(1, min(n_replicates, DEFAULT_BLOCK_BYTES // per_rep))
+
+
+# --------------------------------------------------------------------------------------------
+# Plans: what to compute and where it goes.
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point of a run (a plain run has one, with no sweep dimensions)."""
+
+    index: tuple[int, ...]
+    prep: Prepared
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run cut into blocks: the points, the sweep dimensions and the block layout."""
+
+    points: tuple[Point, ...]
+    block_size: int
+    sweep_dims: tuple[str, ...] = ()
+    sweep_coords: Mapping[str, Any] = field(default_factory=dict)
+    sweep_attrs: Mapping[str, Any] = field(default_factory=dict)
+    """Global attributes replacing the first point's (sweeps: base specs, root seed, grid)."""
+
+    @property
+    def n_replicates(self) -> int:
+        return int(self.points[0].prep.core_run["n_replicates"])
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_replicates // self.block_size)
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(self.sweep_coords[d]) for d in self.sweep_dims)
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """Start and stop (positions along ``replicate``) of a block."""
+        start = block * self.block_size
+        return start, min(self.n_replicates, start + self.block_size)
+
+    def tasks(self) -> Iterator[tuple[int, int]]:
+        """Every (point number, block) pair, point-major."""
+        for p in range(len(self.points)):
+            for b in range(self.n_blocks):
+                yield p, b
+
+
+def make_plan(
+    preps: Sequence[Prepared] | Prepared,
+    *,
+    block_size: int | None = None,
+    sweep_dims: Sequence[str] = (),
+    sweep_coords: Mapping[str, Any] | None = None,
+    sweep_attrs: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Cut prepared runs (one, or one per grid point in C order) into blocks."""
+    items = [preps] if isinstance(preps, Prepared) else list(preps)
+    coords = dict(sweep_coords or {})
+    shape = tuple(len(coords[d]) for d in sweep_dims)
+    indices = list(itertools.product(*(range(n) for n in shape)))
+    if len(indices) != len(items):
+        raise InvalidRunError(f"internal error: {len(items)} runs for a grid of shape {shape}")
+    first = items[0]
+    n_rep = int(first.core_run["n_replicates"])
+    for prep in items[1:]:
+        if int(prep.core_run["n_replicates"]) != n_rep or not np.array_equal(
+            prep.times, first.times
+        ):
+            raise InvalidRunError(
+                "every grid point must have the same n_replicates and record times"
+            )
+        if tuple(prep.model.states) != tuple(first.model.states):
+            raise InvalidRunError("every grid point must have the same cell states")
+    if block_size is None:
+        bs = default_block_size(first.times.size, len(first.model.states), n_rep)
+    else:
+        if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer):
+            raise InvalidRunError(f"block_size is {block_size!r}; expected an int >= 1")
+        if block_size < 1:
+            raise InvalidRunError(f"block_size is {block_size!r}; it must be >= 1")
+        bs = min(int(block_size), n_rep)
+    return Plan(
+        points=tuple(Point(idx, p) for idx, p in zip(indices, items, strict=True)),
+        block_size=bs,
+        sweep_dims=tuple(sweep_dims),
+        sweep_coords=coords,
+        sweep_attrs=dict(sweep_attrs or {}),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Running blocks.
+
+
+def run_block(
+    prep: Prepared,
+    start: int,
+    stop: int,
+    progress: Callable[[int], None] | None = None,
+    n_threads: int | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """Engine arrays of replicates ``start:stop`` (positions within the run) of a prepared run."""
+    run = dict(prep.core_run)
+    run["replicate_offset"] = int(prep.core_run["replicate_offset"]) + start
+    run["n_replicates"] = stop - start
+    if n_threads is not None:
+        run["n_threads"] = n_threads
+    return _core.simulate_ensemble(prep.core_model, prep.core_schedule, run, progress)
+
+
+def block_dataset(prep: Prepared, arrays: Mapping[str, Any], replicate_offset: int) -> xr.Dataset:
+    """The Dataset :func:`~dtp_gillespie.simulate` would build from these engine arrays."""
+    return build_dataset(
+        states=prep.model.states,
+        exposures=prep.model.exposures,
+        times=prep.times,
+        replicate_offset=replicate_offset,
+        arrays=arrays,
+        model_spec=prep.model.to_dict(),
+        schedule_spec=prep.schedule.to_dict(),
+        run_spec=prep.run_spec,
+        seed_attrs=prep.seed_attrs,
+        rng=_core.RNG_NAME,
+        version=_core.__version__,
+        # The engine returns ``concentration`` exactly when the schedule has one (pk).
+        concentration=cv.CONCENTRATION in arrays,
+    )
+
+
+def _expand(plan: Plan, ds: xr.Dataset, point: Point) -> xr.Dataset:
+    if not plan.sweep_dims:
+        return ds
+    coords = {
+        d: [plan.sweep_coords[d][i]] for d, i in zip(plan.sweep_dims, point.index, strict=True)
+    }
+    out = ds.expand_dims(coords)
+    for d in plan.sweep_dims:
+        out[d].attrs = {"long_name": f"sweep parameter {d}", "units": "1"}
+    return out
+
+
+def _final_attrs(plan: Plan, ds: xr.Dataset) -> dict[str, Any]:
+    attrs = dict(ds.attrs)
+    if plan.sweep_attrs:
+        attrs.pop(cv.ATTR_SEED_SPAWN_KEY, None)
+        attrs.update(plan.sweep_attrs)
+        # Canonical order: the sweep description after the specs.
+    return attrs
+
+
+def _capped(status: npt.NDArray[Any]) -> tuple[int, int]:
+    return (
+        int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS)),
+        int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION)),
+    )
+
+
+def warn_capped(n_ev: int, n_pop: int, total: int, prep: Prepared, stacklevel: int = 3) -> None:
+    """The warning :func:`~dtp_gillespie.simulate` emits when replicates hit a cap."""
+    if n_ev + n_pop == 0:
+        return
+    parts = []
+    if n_ev:
+        parts.append(f"{n_ev} at max_events={prep.core_run['max_events']}")
+    if n_pop:
+        parts.append(f"{n_pop} at max_population={prep.core_run['max_population']}")
+    warnings.warn(
+        f"{n_ev + n_pop} of {total} replicates stopped early ({', '.join(parts)}); "
+        f"their counts after stop_time are {cv.COUNT_UNKNOWN}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The store.
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """What a (possibly interrupted) streamed store holds.
+
+    Attributes
+    ----------
+    initialised : bool
+        The template and the progress marker are written (the store is resumable).
+    block_size, n_blocks, n_points, n_replicates : int
+        Block layout (0 when not initialised).
+    done : numpy.ndarray of bool
+        ``(n_points, n_blocks)``: which blocks hold their final data.
+    """
+
+    initialised: bool
+    block_size: int
+    n_blocks: int
+    n_points: int
+    n_replicates: int
+    done: npt.NDArray[np.bool_]
+
+    @property
+    def complete(self) -> bool:
+        """Every block is written."""
+        return self.initialised and bool(self.done.all())
+
+    @property
+    def replicates_done(self) -> int:
+        """Replicates (summed over grid points) whose data are final."""
+        if not self.initialised:
+            return 0
+        sizes = np.full(self.n_blocks, self.block_size, dtype=np.int64)
+        if self.n_blocks:
+            sizes[-1] = self.n_replicates - self.block_size * (self.n_blocks - 1)
+        return int((self.done * sizes).sum())
+
+    def __str__(self) -> str:
+        if not self.initialised:
+            return "not initialised (no complete template): nothing to keep"
+        return (
+            f"{int(self.done.sum())} of {self.done.size} blocks done "
+            f"({self.replicates_done} of {self.n_points * self.n_replicates} replicates), "
+            f"block size {self.block_size}"
+        )
+
+
+def _join(group: str | None, name: str) -> str:
+    return name if not group else f"{group.rstrip('/')}/{name}"
+
+
+def _open_group(
+    store: str, group: str | None, mode: str, storage_options: Mapping[str, Any] | None
+) -> Any:
+    import zarr
+
+    kwargs: dict[str, Any] = {}
+    if storage_options:
+        kwargs["storage_options"] = dict(storage_options)
+    return zarr.open_group(store, path=group or "", mode=mode, **kwargs)  # type: ignore[arg-type]
+
+
+def _exists(store: str, storage_options: Mapping[str, Any] | None) -> bool:
+    if "://" not in store:
+        return os.path.lexists(store)
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(store, **dict(storage_options or {}))
+    return bool(fs.exists(path))
+
+
+def _group_exists(store: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
+    if not _exists(store, storage_options):
+        return False
+    try:
+        _open_group(store, group, "r", storage_options)
+    except Exception:
+        return False
+    return True
+
+
+def store_status(
+    store: str | os.PathLike[str],
+    *,
+    group: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> StoreStatus:
+    """Which blocks of a streamed store are complete.
+
+    Parameters
+    ----------
+    store : str or path-like
+        The zarr store (a path or an fsspec URL).
+    group : str, optional
+        The run's group inside the store.
+    storage_options : dict, optional
+        fsspec options for a URL.
+
+    Returns
+    -------
+    StoreStatus
+    """
+    path = os.fspath(store)
+    empty = StoreStatus(False, 0, 0, 0, 0, np.zeros((0, 0), dtype=bool))
+    try:
+        prog = _open_group(path, _join(group, PROGRESS_GROUP), "r", storage_options)
+        attrs = dict(prog.attrs)
+        if not attrs.get("initialised"):
+            return empty
+        done = np.asarray(prog["block_done"][...]) != 0
+    except Exception:
+        return empty
+    return StoreStatus(
+        initialised=True,
+        block_size=int(attrs["block_size"]),
+        n_blocks=int(attrs["n_blocks"]),
+        n_points=int(attrs["n_points"]),
+        n_replicates=int(attrs["n_replicates"]),
+        done=done.reshape(int(attrs["n_points"]), int(attrs["n_blocks"])),
+    )
+
+
+def _identity(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: attrs.get(k) for k in _IDENTITY_ATTRS}
+
+
+def _check_identity(stored: Mapping[str, Any], wanted: Mapping[str, Any], where: str) -> None:
+    a, b = _identity(stored), _identity(wanted)
+    diff = [k for k in _IDENTITY_ATTRS if _normal(a[k]) != _normal(b[k])]
+    if diff:
+        details = "; ".join(
+            f"{k}: stored {_short(a[k])}, requested {_short(b[k])}" for k in diff[:3]
+        )
+        raise InvalidRunError(
+            f"{where} was written by a different run ({', '.join(diff)} differ: {details}); "
+            "refusing to mix them. Resume with the same model, schedule, run options and seed, "
+            "or write to another store"
+        )
+
+
+def _normal(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+def _short(v: Any, n: int = 80) -> str:
+    s = json.dumps(_normal(v)) if not isinstance(v, str) else v
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def stored_attrs(
+    store: str | os.PathLike[str],
+    *,
+    group: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Global attributes of the run in a store (None if there is none)."""
+    path = os.fspath(store)
+    if not _group_exists(path, group, storage_options):
+        return None
+    try:
+        return dict(_open_group(path, group, "r", storage_options).attrs)
+    except Exception:
+        return None
+
+
+def _write_template(
+    plan: Plan, store: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> None:
+    """Steps 1 and 2: the full-size template and the progress marker (overwrites the group)."""
+    first = plan.points[0]
+    probe = run_block(first.prep, 0, 1)
+    ds = block_dataset(first.prep, probe, int(first.prep.core_run["replicate_offset"]))
+    if plan.sweep_dims:
+        ds = ds.expand_dims({d: list(plan.sweep_coords[d]) for d in plan.sweep_dims})
+        for d in plan.sweep_dims:
+            ds[d].attrs = {"long_name": f"sweep parameter {d}", "units": "1"}
+    ds.attrs = _final_attrs(plan, ds)
+    nd = len(plan.sweep_dims)
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        if cv.REPLICATE in var.dims:
+            chunks = tuple(
+                plan.block_size if d == cv.REPLICATE else (1 if i < nd else ds.sizes[d])
+                for i, d in enumerate(var.dims)
+            )
+            encoding[str(name)] = {"chunks": tuple(max(1, c) for c in chunks)}
+    kwargs: dict[str, Any] = {}
+    if storage_options:
+        kwargs["storage_options"] = dict(storage_options)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds.to_zarr(store, group=group, mode="w", encoding=encoding, consolidated=False, **kwargs)
+    root = _open_group(store, group, "r+", storage_options)
+    n = plan.n_replicates
+    for name in encoding:
+        arr = root[name]
+        dims = list(arr.metadata.dimension_names or ())
+        axis = dims.index(cv.REPLICATE)
+        shape = list(arr.shape)
+        shape[axis] = n
+        arr.resize(tuple(shape))
+    offset = int(first.prep.core_run["replicate_offset"])
+    rep = root[cv.REPLICATE]
+    for b in range(plan.n_blocks):
+        a, z = plan.block_range(b)
+        rep[a:z] = np.arange(offset + a, offset + z, dtype=np.int64)
+    prog = root.create_group(PROGRESS_GROUP, overwrite=True)
+    prog.create_array(
+        "block_done",
+        shape=(len(plan.points), plan.n_blocks),
+        chunks=(1, 1),
+        dtype="int8",
+        fill_value=0,
+    )
+    prog.attrs.update(
+        {
+            "description": (
+                "block_done[p, b] = 1 once block b (replicates b*block_size ...) of grid point p "
+                "is written; blocks still 0 hold no final data (dtp_gillespie.stream)"
+            ),
+            "block_size": plan.block_size,
+            "n_blocks": plan.n_blocks,
+            "n_points": len(plan.points),
+            "n_replicates": n,
+        }
+    )
+    # Last: from here on the store is resumable.
+    prog.attrs["initialised"] = True
+
+
+@dataclass(frozen=True)
+class BlockTask:
+    """Everything a (possibly remote) worker needs to compute and write one block."""
+
+    store: str
+    group: str | None
+    storage_options: Mapping[str, Any] | None
+    plan: Plan
+    point: int
+    block: int
+    n_threads: int | None = None
+
+
+def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Compute one block, write its region, then mark it done. Returns (n_max_events, n_max_pop).
+
+    Safe to run concurrently for different blocks (each touches only its own chunks).
+    """
+    plan = task.plan
+    point = plan.points[task.point]
+    a, z = plan.block_range(task.block)
+    arrays = run_block(point.prep, a, z, progress, task.n_threads)
+    capped = _capped(np.asarray(arrays[cv.STATUS]))
+    ds = _expand(plan, block_dataset(point.prep, arrays, 0), point)
+    keep = [v for v in ds.variables if cv.REPLICATE in ds[v].dims and v != cv.REPLICATE]
+    ds = ds[keep].drop_vars([c for c in ds[keep].coords])
+    ds.attrs = {}
+    region: dict[str, slice] = {
+        d: slice(i, i + 1) for d, i in zip(plan.sweep_dims, point.index, strict=True)
+    }
+    region[cv.REPLICATE] = slice(a, z)
+    kwargs: dict[str, Any] = {}
+    if task.storage_options:
+        kwargs["storage_options"] = dict(task.storage_options)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds.to_zarr(
+            task.store, group=task.group, region=region, mode="r+", consolidated=False, **kwargs
+        )
+    del ds, arrays
+    prog = _open_group(task.store, _join(task.group, PROGRESS_GROUP), "r+", task.storage_options)
+    prog["block_done"][task.point, task.block] = 1
+    return capped
+
+
+def _dask_block(task: BlockTask) -> tuple[int, int]:
+    """Dask task: one block with as many engine threads as the worker has."""
+    if task.n_threads is None:
+        try:
+            from distributed import get_worker
+
+            nthreads = int(get_worker().state.nthreads)
+            task = BlockTask(**{**task.__dict__, "n_threads": max(1, nthreads)})
+        except Exception:  # pragma: no cover - not on a worker
+            pass
+    return write_block(task)
+
+
+def stream_to_store(
+    plan: Plan,
+    store: str | os.PathLike[str],
+    *,
+    group: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | str = False,
+    client: Any = None,
+    n_threads: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Run a plan into a zarr store block by block; return the lazily opened Dataset.
+
+    Memory stays at a few blocks whatever the number of replicates.
+    """
+    path = os.fspath(store)
+    where = f"{path}" + (f" (group {group!r})" if group else "")
+    status = store_status(path, group=group, storage_options=storage_options)
+    exists = (
+        _group_exists(path, group, storage_options) if group else _exists(path, storage_options)
+    )
+    wanted = _wanted_attrs(plan)
+    if exists and overwrite:
+        if group:
+            _open_group(path, None, "r+", storage_options).__delitem__(group)
+        elif "://" in path:
+            import fsspec
+
+            fs, p = fsspec.core.url_to_fs(path, **dict(storage_options or {}))
+            fs.rm(p, recursive=True)
+        else:
+            shutil.rmtree(path)
+        exists, status = False, store_status(path, group=group, storage_options=storage_options)
+    if exists and not resume:
+        raise InvalidRunError(
+            f"{where} exists; pass resume=True (CLI: --resume) to finish an interrupted run "
+            "with the same spec and seed, or overwrite=True (--overwrite) to replace it"
+        )
+    if exists:
+        stored = stored_attrs(path, group=group, storage_options=storage_options)
+        if stored is None and status.initialised:
+            raise InvalidRunError(f"{where}: cannot read the run's attributes")
+        if stored is not None:
+            _check_identity(stored, wanted, where)
+        elif not status.initialised and _nonempty(path, group, storage_options):
+            raise InvalidRunError(
+                f"{where} exists but holds no dtp-gillespie run; refusing to overwrite it"
+            )
+        if status.initialised and (
+            status.block_size != plan.block_size and status.n_replicates == plan.n_replicates
+        ):
+            plan = _with_block_size(plan, status.block_size)
+    if not status.initialised:
+        _write_template(plan, path, group, storage_options)
+        status = store_status(path, group=group, storage_options=storage_options)
+    if status.done.shape != (len(plan.points), plan.n_blocks):
+        raise InvalidRunError(f"{where}: block layout {status.done.shape} does not match the run")
+    todo = [(p, b) for p, b in plan.tasks() if not status.done[p, b]]
+    sizes = {b: plan.block_range(b)[1] - plan.block_range(b)[0] for b in range(plan.n_blocks)}
+    total = len(plan.points) * plan.n_replicates
+    n_ev = n_pop = 0
+    bar = _bar(progress, total, status.replicates_done)
+    try:
+        if client is None:
+            for p, b in todo:
+                base = bar.n if bar is not None else 0
+
+                def report(done: int, base: int = base) -> None:
+                    if bar is not None:
+                        bar.update(base + done - bar.n)
+
+                ev, pop = write_block(
+                    BlockTask(path, group, storage_options, plan, p, b, n_threads),
+                    report if bar is not None else None,
+                )
+                n_ev, n_pop = n_ev + ev, n_pop + pop
+                if bar is not None:
+                    bar.update(base + sizes[b] - bar.n)
+        else:
+            from distributed import as_completed
+
+            futures = {
+                client.submit(
+                    _dask_block,
+                    BlockTask(path, group, storage_options, plan, p, b, n_threads),
+                    pure=False,
+                    key=f"dtp-gillespie-block-{p}-{b}-{os.urandom(4).hex()}",
+                ): b
+                for p, b in todo
+            }
+            try:
+                for fut in as_completed(futures):
+                    ev, pop = fut.result()
+                    n_ev, n_pop = n_ev + ev, n_pop + pop
+                    if bar is not None:
+                        bar.update(sizes[futures[fut]])
+            except BaseException:
+                client.cancel(list(futures))
+                raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if not resume or not status.replicates_done:
+        warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
+    from .io import open_run
+
+    kwargs: dict[str, Any] = {}
+    if storage_options:
+        kwargs["storage_options"] = dict(storage_options)
+    return open_run(path, group=group, **kwargs)
+
+
+def _nonempty(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
+    if "://" in path or group:
+        return _group_exists(path, group, storage_options)
+    return (os.path.isdir(path) and bool(os.listdir(path))) or os.path.isfile(path)
+
+
+def _with_block_size(plan: Plan, block_size: int) -> Plan:
+    return Plan(
+        points=plan.points,
+        block_size=block_size,
+        sweep_dims=plan.sweep_dims,
+        sweep_coords=plan.sweep_coords,
+        sweep_attrs=plan.sweep_attrs,
+    )
+
+
+def _wanted_attrs(plan: Plan) -> dict[str, Any]:
+    prep = plan.points[0].prep
+    attrs: dict[str, Any] = {
+        cv.ATTR_MODEL: json.dumps(prep.model.to_dict()),
+        cv.ATTR_SCHEDULE: json.dumps(prep.schedule.to_dict()),
+        cv.ATTR_RUN: json.dumps(prep.run_spec),
+        cv.ATTR_SEED: prep.seed_attrs[cv.ATTR_SEED],
+        cv.ATTR_RNG: _core.RNG_NAME,
+        cv.ATTR_VERSION: _core.__version__,
+        cv.ATTR_SCHEMA_VERSION: cv.SCHEMA_VERSION,
+    }
+    if cv.ATTR_SEED_SPAWN_KEY in prep.seed_attrs:
+        attrs[cv.ATTR_SEED_SPAWN_KEY] = list(prep.seed_attrs[cv.ATTR_SEED_SPAWN_KEY])
+    if plan.sweep_attrs:
+        attrs.pop(cv.ATTR_SEED_SPAWN_KEY, None)
+        attrs.update(plan.sweep_attrs)
+    return attrs
+
+
+def _bar(progress: bool | str, total: int, initial: int) -> Any:
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="replicate",
+        smoothing=0.1,
+        desc=progress if isinstance(progress, str) else "simulate",
+    )
+
+
+def run_in_memory_with_client(plan: Plan, client: Any, n_threads: int | None = None) -> xr.Dataset:
+    """Dask without a store: blocks run as tasks and come back to the client (memory grows)."""
+    from distributed import wait
+
+    futures = [
+        client.submit(
+            _dask_arrays, plan.points[p].prep, *plan.block_range(b), n_threads, pure=False
+        )
+        for p, b in plan.tasks()
+    ]
+    wait(futures)
+    results = client.gather(futures)
+    if len(plan.points) != 1:
+        raise InvalidRunError("internal error: use dtp_gillespie.sweep for grids")
+    prep = plan.points[0].prep
+    arrays = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+    ds = block_dataset(prep, arrays, int(prep.core_run["replicate_offset"]))
+    ev, pop = _capped(np.asarray(arrays[cv.STATUS]))
+    warn_capped(ev, pop, plan.n_replicates, prep, stacklevel=4)
+    return ds
+
+
+def _dask_arrays(
+    prep: Prepared, start: int, stop: int, n_threads: int | None
+) -> dict[str, npt.NDArray[Any]]:
+    return run_block(prep, start, stop, None, n_threads)
+
+
+def simulate_to_store(
+    model: Any,
+    schedule: Any,
+    *,
+    store: str | os.PathLike[str] | None = None,
+    group: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    block_size: int | None = None,
+    progress: bool | str = False,
+    client: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+    **run: Any,
+) -> xr.Dataset:
+    """:func:`~dtp_gillespie.simulate` with ``store=`` and/or ``client=`` (see there).
+
+    With ``resume=True`` and no ``seed``, the seed recorded in the store is used.
+    """
+    from ._seeding import seed_from_attrs
+    from .simulate import prepare
+
+    if resume and store is not None and run.get("seed") is None:
+        stored = stored_attrs(store, group=group, storage_options=storage_options)
+        if stored is not None and cv.ATTR_RUN in stored:
+            spec = json.loads(stored[cv.ATTR_RUN])
+            run["seed"] = seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+    n_threads = run.get("n_threads")
+    plan = make_plan(prepare(model, schedule, **run), block_size=block_size)
+    if store is None:
+        if client is None:
+            raise InvalidRunError("internal error: simulate_to_store needs store or client")
+        return run_in_memory_with_client(plan, client, n_threads)
+    return stream_to_store(
+        plan,
+        store,
+        group=group,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        client=client,
+        n_threads=n_threads,
+        storage_options=storage_options,
+    )

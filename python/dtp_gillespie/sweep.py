@@ -1,0 +1,279 @@
+"""Parameter sweeps: one run per point of a grid over model and schedule parameters.
+
+Parameter paths
+---------------
+A grid key names one value of the model or schedule spec (the dicts of :meth:`Model.to_dict` and
+:meth:`Schedule.to_dict`, which accept everything ``from_dict`` does):
+
+- ``"schedule.off"``, ``"schedule.on"``, ``"schedule.delay"``: a key of the schedule spec;
+- ``"model.division.S"``: the division rate of S (one number for every exposure);
+- ``"model.death.S.on"``: the death rate of S under exposure ``on`` (a scalar rate is first
+  expanded into a table over the exposures);
+- ``"model.mutation[0].probability"``, ``"model.switch[1].rate.off"``: ``[i]`` indexes a list.
+
+Dots separate dict keys, ``[i]`` indexes lists. The path must exist in the spec (a typo is an
+error, never a silently ignored parameter), except that the last key may be new in a dict.
+
+Seeding
+-------
+Grid points are numbered in C order (the last grid key varies fastest). Point ``k`` uses
+``SeedSequence(seed, spawn_key=seed_spawn_key + (k,))``, i.e. ``root.spawn(n_points)[k]``: every
+point has its own independent streams, and the result does not depend on how the grid is split
+or run. The root seed is recorded in the attrs (``seed``, ``seed_spawn_key``) together with
+``sweep`` (JSON: the grid and the seeding rule).
+"""
+
+import copy
+import itertools
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import conventions as cv
+from ._seeding import SeedLike, normalise_seed
+from .errors import InvalidRunError
+from .model import Model
+from .schedule import Schedule
+from .simulate import Prepared, prepare
+
+__all__ = ["set_path", "sweep", "sweep_points"]
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parse(path: str) -> tuple[str, list[str | int]]:
+    if not isinstance(path, str) or not path:
+        raise InvalidRunError(f"sweep parameter {path!r} is not a path like 'schedule.off'")
+    parts: list[str | int] = []
+    pos = 0
+    text = path
+    while pos < len(text):
+        if text[pos] == ".":
+            pos += 1
+            continue
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise InvalidRunError(f"sweep parameter {path!r}: cannot parse at {text[pos:]!r}")
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if len(parts) < 2 or parts[0] not in ("model", "schedule"):
+        raise InvalidRunError(
+            f"sweep parameter {path!r} must start with 'model.' or 'schedule.' and name a value, "
+            "e.g. 'schedule.off' or 'model.mutation[0].probability'"
+        )
+    return str(parts[0]), parts[1:]
+
+
+def set_path(spec: dict[str, Any], parts: Sequence[str | int], value: Any, path: str) -> None:
+    """Set one value of a spec dict in place (see the module docstring for the syntax)."""
+    node: Any = spec
+    for i, key in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(key, int):
+            if not isinstance(node, list) or not -len(node) <= key < len(node):
+                raise InvalidRunError(f"sweep parameter {path!r}: no item [{key}] in {node!r}")
+        elif not isinstance(node, dict):
+            raise InvalidRunError(f"sweep parameter {path!r}: {key!r} indexes {node!r}")
+        elif key not in node and not last:
+            raise InvalidRunError(
+                f"sweep parameter {path!r}: no key {key!r}; keys are {sorted(node)}"
+            )
+        if last:
+            node[key] = value
+            return
+        child = node[key]
+        if not isinstance(child, dict | list) and not isinstance(parts[i + 1], int):
+            # A scalar rate or probability: expand to a table over the exposures.
+            exposures = spec.get("exposures", ["off", "on"])
+            child = {e: child for e in exposures}
+            node[key] = child
+        node = child
+
+
+def _coord(values: Sequence[Any]) -> np.ndarray:
+    if all(isinstance(v, bool | int | float | str | np.generic) for v in values):
+        return np.asarray(values)
+    return np.asarray([json.dumps(v) for v in values], dtype=object)
+
+
+def sweep_points(
+    model: Model | Mapping[str, Any],
+    schedule: Schedule | Mapping[str, Any] | str,
+    grid: Mapping[str, Sequence[Any]],
+) -> list[tuple[tuple[int, ...], dict[str, Any], dict[str, Any]]]:
+    """The (grid index, model spec, schedule spec) of every point, in C order."""
+    base_model = (model if isinstance(model, Model) else Model.from_dict(model)).to_dict()
+    base_sched = Schedule.coerce(schedule).to_dict()
+    if not isinstance(grid, Mapping) or not grid:
+        raise InvalidRunError("grid must be a non-empty {parameter path: list of values}")
+    parsed = {path: _parse(path) for path in grid}
+    values = {}
+    for path, vals in grid.items():
+        if isinstance(vals, str | bytes) or not isinstance(vals, Sequence | np.ndarray):
+            raise InvalidRunError(f"grid[{path!r}] is {vals!r}; expected a list of values")
+        if len(vals) == 0:
+            raise InvalidRunError(f"grid[{path!r}] is empty")
+        values[path] = list(vals)
+    out = []
+    for idx in itertools.product(*(range(len(v)) for v in values.values())):
+        m, s = copy.deepcopy(base_model), copy.deepcopy(base_sched)
+        for (path, (which, parts)), i in zip(parsed.items(), idx, strict=True):
+            v = values[path][i]
+            v = v.item() if isinstance(v, np.generic) else v
+            set_path(m if which == "model" else s, parts, v, path)
+        out.append((idx, m, s))
+    return out
+
+
+def sweep(
+    model: Model | Mapping[str, Any],
+    schedule: Schedule | Mapping[str, Any] | str,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    seed: SeedLike = None,
+    store: str | None = None,
+    group: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    block_size: int | None = None,
+    progress: bool | str = False,
+    client: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+    **run: Any,
+) -> xr.Dataset:
+    """Simulate every point of a parameter grid; one Dataset with the grid as leading dimensions.
+
+    Parameters
+    ----------
+    model, schedule
+        The base model and schedule (as for :func:`~dtp_gillespie.simulate`).
+    grid : dict
+        ``{parameter path: list of values}``, e.g. ``{"schedule.off": [7, 14, 28],
+        "model.mutation[0].probability": [1e-5, 1e-4]}`` (syntax in :mod:`dtp_gillespie.sweep`).
+        Each path becomes a dimension (named by the path) with the values as its coordinate
+        (non-scalar values are stored as JSON strings).
+    seed : int, SeedSequence, Generator or None
+        Root seed; point ``k`` (C order) uses ``SeedSequence(seed, spawn_key=(..., k))``.
+    store, group, resume, overwrite, block_size, progress, client, storage_options
+        As for :func:`~dtp_gillespie.simulate`: stream into a zarr store (resumable), run blocks
+        on a Dask client.
+    **run
+        The run options of :func:`~dtp_gillespie.simulate` (``initial``, ``t_end``,
+        ``record_every`` or ``times``, ``n_replicates``, caps, ``progression``, ``n_threads``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(*grid, replicate, time, cell_state)``. Attrs: the base ``model`` and
+        ``schedule``, ``run``, the root ``seed``, and ``sweep`` (JSON with ``grid``, ``dims`` and
+        ``seeding``).
+    """
+    from . import stream
+
+    if run.get("replicate_offset"):
+        raise InvalidRunError("sweep does not take replicate_offset")
+    if resume and store is not None and seed is None:
+        stored = stream.stored_attrs(store, group=group, storage_options=storage_options)
+        if stored is not None and cv.ATTR_SEED in stored:
+            seed = _root_from_attrs(stored)
+    root = normalise_seed(seed)
+    ss = root.seed_sequence
+    points = sweep_points(model, schedule, grid)
+    preps: list[Prepared] = []
+    for k, (_, m, s) in enumerate(points):
+        child = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k))
+        preps.append(prepare(m, s, seed=child, **run))
+    dims = list(grid)
+    coords = {d: _coord(list(v)) for d, v in grid.items()}
+    run_spec = dict(preps[0].run_spec)
+    run_spec.pop(cv.ATTR_SEED_SPAWN_KEY, None)
+    run_spec.update(root.attrs)
+    sweep_attr = {
+        "dims": dims,
+        "grid": {d: [_jsonable(x) for x in v] for d, v in grid.items()},
+        "seeding": (
+            "grid point k (C order over dims) uses numpy.random.SeedSequence(seed, "
+            "spawn_key=seed_spawn_key + [k])"
+        ),
+    }
+    base_model = (model if isinstance(model, Model) else Model.from_dict(model)).to_dict()
+    attrs: dict[str, Any] = {
+        cv.ATTR_MODEL: json.dumps(base_model),
+        cv.ATTR_SCHEDULE: json.dumps(Schedule.coerce(schedule).to_dict()),
+        cv.ATTR_RUN: json.dumps(run_spec),
+        cv.ATTR_SEED: root.attrs[cv.ATTR_SEED],
+        "sweep": json.dumps(sweep_attr),
+    }
+    if cv.ATTR_SEED_SPAWN_KEY in root.attrs:
+        attrs[cv.ATTR_SEED_SPAWN_KEY] = list(root.attrs[cv.ATTR_SEED_SPAWN_KEY])
+    plan = stream.make_plan(
+        preps, block_size=block_size, sweep_dims=dims, sweep_coords=coords, sweep_attrs=attrs
+    )
+    if store is not None:
+        return stream.stream_to_store(
+            plan,
+            store,
+            group=group,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            client=client,
+            n_threads=run.get("n_threads"),
+            storage_options=storage_options,
+        )
+    return _in_memory(plan, progress, client, run.get("n_threads"))
+
+
+def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | None) -> xr.Dataset:
+    from . import stream
+
+    datasets = []
+    n_ev = n_pop = 0
+    bar = stream._bar(progress, len(plan.points) * plan.n_replicates, 0)
+    try:
+        for point in plan.points:
+            if client is not None:
+                one = stream.make_plan(point.prep, block_size=plan.block_size)
+                ds = stream.run_in_memory_with_client(one, client, n_threads)
+            else:
+                arrays = stream.run_block(point.prep, 0, plan.n_replicates, None, n_threads)
+                ds = stream.block_dataset(
+                    point.prep, arrays, int(point.prep.core_run["replicate_offset"])
+                )
+            ev, pop = stream._capped(ds[cv.STATUS].values)
+            n_ev, n_pop = n_ev + ev, n_pop + pop
+            datasets.append(stream._expand(plan, ds, point))
+            if bar is not None:
+                bar.update(plan.n_replicates)
+    finally:
+        if bar is not None:
+            bar.close()
+    shape = plan.grid_shape
+    nested: Any = np.empty(shape, dtype=object)
+    for point, ds in zip(plan.points, datasets, strict=True):
+        nested[point.index] = ds
+    out = xr.combine_nested(
+        nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
+    )
+    out.attrs = stream._final_attrs(plan, datasets[0])
+    stream.warn_capped(n_ev, n_pop, len(plan.points) * plan.n_replicates, plan.points[0].prep)
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return x
+
+
+def _root_from_attrs(attrs: Mapping[str, Any]) -> np.random.SeedSequence:
+    from ._seeding import seed_from_attrs
+
+    return seed_from_attrs(attrs[cv.ATTR_SEED], attrs.get(cv.ATTR_SEED_SPAWN_KEY))
