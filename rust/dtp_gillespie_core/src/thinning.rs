@@ -28,6 +28,18 @@ struct Concentration {
     on: usize,
 }
 
+impl Concentration {
+    /// The dose scheduled at `t`, unless this replicate misses it; true if it was taken.
+    fn take_dose(&mut self, t: f64, spec: &PkSpec, dose_rng: &mut DoseRng) -> bool {
+        let taken = dose_rng.random::<f64>() >= spec.missed_dose_probability;
+        if taken {
+            self.c0 = self.concentration_at(t) + spec.dose;
+            self.t0 = t;
+        }
+        taken
+    }
+}
+
 impl Drug for Concentration {
     fn exposure_at(&self, t: f64) -> usize {
         if self.concentration_at(t) > 0.0 {
@@ -147,9 +159,7 @@ pub fn simulate_pk_replicate<O: Observer>(
             recorder.record_before(dose_time, cells.states(), &drug);
             t = dose_time;
             next_dose += 1;
-            if dose_rng.random::<f64>() >= spec.missed_dose_probability {
-                drug.c0 = drug.concentration_at(t) + spec.dose;
-                drug.t0 = t;
+            if drug.take_dose(t, spec, dose_rng) {
                 history.switch(t, drug.exposure_at(t));
             }
             continue;
@@ -290,9 +300,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
             recorder.record_before(dose_time, cells.states(), &drug);
             t = dose_time;
             next_dose += 1;
-            if dose_rng.random::<f64>() >= spec.missed_dose_probability {
-                drug.c0 = drug.concentration_at(t) + spec.dose;
-                drug.t0 = t;
+            if drug.take_dose(t, spec, dose_rng) {
                 history.switch(t, drug.exposure_at(t));
             }
             interval_changed = true;
