@@ -67,3 +67,19 @@ def test_dask_sweep_is_bit_identical(client: Any, tmp_path: Path) -> None:
         MODEL, SCHEDULE, grid, store=str(tmp_path / "s.zarr"), client=client, block_size=20, **RUN
     )
     xr.testing.assert_identical(without_created_at(ds.load()), without_created_at(expected))
+
+
+def test_dask_summary_is_bit_identical(client: Any, tmp_path: Path) -> None:
+    expected = dg.simulate(MODEL, SCHEDULE, summary_only=True, **RUN)
+    mem = dg.simulate(MODEL, SCHEDULE, summary_only=True, client=client, block_size=8, **RUN)
+    xr.testing.assert_identical(without_created_at(mem), without_created_at(expected))
+    ds = dg.simulate(
+        MODEL,
+        SCHEDULE,
+        summary_only=True,
+        client=client,
+        block_size=6,
+        store=str(tmp_path / "s.zarr"),
+        **RUN,
+    )
+    xr.testing.assert_identical(without_created_at(ds.load()), without_created_at(expected))

@@ -10,7 +10,7 @@ Examples
 >>> ds.to_zarr("run.zarr")  # doctest: +SKIP
 """
 
-from . import errors
+from . import analysis, errors, plot
 from ._core import __version__
 from .io import open_run, write_run
 from .model import Model
@@ -23,8 +23,10 @@ __all__ = [
     "Model",
     "Schedule",
     "__version__",
+    "analysis",
     "errors",
     "open_run",
+    "plot",
     "reproduce",
     "simulate",
     "store_status",

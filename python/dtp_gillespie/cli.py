@@ -160,7 +160,10 @@ def _is_zarr_store(path: str) -> bool:
 def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> None:
     n = ds.sizes[cv.REPLICATE]
     states = [str(s) for s in ds[cv.CELL_STATE].values]
-    final = ds[cv.COUNT].isel({cv.TIME: -1}).values
+    # Summary mode (--summary-only) keeps final_count instead of count.
+    final = (
+        ds["final_count"].values if "final_count" in ds else ds[cv.COUNT].isel({cv.TIME: -1}).values
+    )
     status = ds[cv.STATUS].values
     known = np.all(final >= 0, axis=1)
     title = f"schedule {name!r}" if name else "run"
@@ -287,6 +290,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 store=out,
                 group=name,
                 resume=args.resume,
+                summary_only=args.summary_only,
                 **run,
             )
         wall = time.perf_counter() - t0
@@ -330,8 +334,47 @@ def _parser() -> argparse.ArgumentParser:
         help="finish an interrupted run in --out (same config and seed; blocks already written "
         "are kept)",
     )
+    run.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="store per-replicate summaries and ensemble statistics over time (mean, variance, "
+        "min, max, quantiles, extinct and progressed fractions) instead of full trajectories",
+    )
     run.set_defaults(func=_cmd_run)
+    # --- report: one-page plots and tables of a stored run (dtp_gillespie.plot) ---
+    rep = sub.add_parser(
+        "report",
+        help="write a one-page report (PNG or PDF) of a stored run",
+        description="Fan charts, Kaplan-Meier curves (progression, first mutant, extinction) and "
+        "a table (extinction probability, median times, log-rank test) of a stored run; a store "
+        "with one group per schedule is reported side by side.",
+    )
+    rep.add_argument("store", metavar="RUN.zarr", help="zarr store written by run or simulate")
+    rep.add_argument(
+        "--out", "-o", default="report.png", metavar="PATH", help="output file (.png, .pdf, ...)"
+    )
+    rep.add_argument(
+        "--group", "-g", action="append", metavar="NAME", help="group to report (repeatable)"
+    )
+    rep.set_defaults(func=_cmd_report)
+    # --- end report ---
     return p
+
+
+# --- report (dtp_gillespie.plot) ---
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .plot import open_report_data, report
+
+    data = open_report_data(args.store, args.group)
+    try:
+        report(data, args.out)
+    except (ValueError, OSError) as exc:  # e.g. an unknown file extension or unwritable path
+        raise _ConfigError(f"cannot write the report {args.out}: {exc}") from None
+    print(f"wrote {args.out}", file=sys.stdout)
+    return 0
+
+
+# --- end report ---
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -431,6 +431,7 @@ def simulate(
     overwrite: bool = False,
     block_size: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    summary_only: bool = False,
 ) -> xr.Dataset:
     """Simulate an ensemble of exact stochastic trajectories.
 
@@ -481,6 +482,13 @@ def simulate(
     group, overwrite, block_size, storage_options
         Streaming only: zarr group, replace an existing store, replicates per block (= chunk;
         default about 64 MiB of counts), fsspec options.
+    summary_only : bool, default False
+        Keep no trajectories: per-replicate summaries (``final_count`` and every per-replicate
+        variable) and ensemble statistics over time (``count_mean``, ``count_var``,
+        ``count_min``, ``count_max``, ``count_quantile``, ``n_known``, ``extinct_fraction``,
+        ``progressed_fraction``, ...), computed block by block and merged exactly
+        (:mod:`dtp_gillespie.summary`). Works in memory, with ``store`` and with ``client``;
+        the result does not depend on ``block_size``, threads or resuming.
 
     Returns
     -------
@@ -489,7 +497,9 @@ def simulate(
         ``extinction_time``, ``first_mutant_time``, ``stop_time``, ``n_events``, ``status``,
         ``treatment_start_time``, ``time_on_drug``, ``n_switches``, ``progression_time`` and,
         for pk schedules, ``concentration``; the specs and provenance in the attrs
-        (DESIGN.md §3).
+        (DESIGN.md §3). With ``summary_only``, no ``count``, ``exposure`` or
+        ``concentration``, but ``final_count`` (replicate, cell_state) and the statistics of
+        :mod:`dtp_gillespie.summary`.
 
     Raises
     ------
@@ -499,7 +509,7 @@ def simulate(
         On Ctrl-C (the engine stops within a second).
     """
     # --- large ensembles: routed to dtp_gillespie.stream ---
-    if store is not None or client is not None:
+    if store is not None or client is not None or summary_only:
         from .stream import simulate_to_store
 
         return simulate_to_store(
@@ -513,6 +523,7 @@ def simulate(
             progress=progress,
             client=client,
             storage_options=storage_options,
+            summary_only=summary_only,
             initial=initial,
             t_end=t_end,
             record_every=record_every,
@@ -624,5 +635,6 @@ def reproduce(
         max_population=run["max_population"],
         progression=run.get("progression"),
         progress=progress,
+        summary_only=bool(run.get("summary_only", False)),
         **grid,
     )

@@ -21,6 +21,7 @@ Sweeps (:mod:`dtp_gillespie.sweep`) use the same machinery with leading sweep di
 is then (grid point, replicate block) and ``block_done`` has shape (n_points, n_blocks).
 """
 
+import dataclasses
 import itertools
 import json
 import os
@@ -34,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
-from . import _core
+from . import _core, summary
 from . import conventions as cv
 from ._dataset import build_dataset
 from .errors import InvalidRunError
@@ -96,6 +97,8 @@ class Plan:
     sweep_coords: Mapping[str, Any] = field(default_factory=dict)
     sweep_attrs: Mapping[str, Any] = field(default_factory=dict)
     """Global attributes replacing the first point's (sweeps: base specs, root seed, grid)."""
+    summary_only: bool = False
+    """Keep per-replicate summaries and ensemble statistics only (:mod:`dtp_gillespie.summary`)."""
 
     @property
     def n_replicates(self) -> int:
@@ -128,6 +131,7 @@ def make_plan(
     sweep_dims: Sequence[str] = (),
     sweep_coords: Mapping[str, Any] | None = None,
     sweep_attrs: Mapping[str, Any] | None = None,
+    summary_only: bool = False,
 ) -> Plan:
     """Cut prepared runs (one, or one per grid point in C order) into blocks."""
     items = [preps] if isinstance(preps, Prepared) else list(preps)
@@ -161,6 +165,7 @@ def make_plan(
         sweep_dims=tuple(sweep_dims),
         sweep_coords=coords,
         sweep_attrs=dict(sweep_attrs or {}),
+        summary_only=bool(summary_only),
     )
 
 
@@ -427,6 +432,10 @@ def _write_template(
     first = plan.points[0]
     probe = run_block(first.prep, 0, 1)
     ds = block_dataset(first.prep, probe, int(first.prep.core_run["replicate_offset"]))
+    if plan.summary_only:
+        # Statistics of no replicate (NaN, -1, 0) until every block is done.
+        empty = summary.empty_stats(first.prep.times.size, len(first.prep.model.states))
+        ds = summary.with_statistics(summary.per_replicate(ds), summary.statistics(empty))
     if plan.sweep_dims:
         ds = ds.expand_dims({d: list(plan.sweep_coords[d]) for d in plan.sweep_dims})
         for d in plan.sweep_dims:
@@ -441,12 +450,23 @@ def _write_template(
                 for i, d in enumerate(var.dims)
             )
             encoding[str(name)] = {"chunks": tuple(max(1, c) for c in chunks)}
+    stat_encoding = {
+        name: {"chunks": tuple(1 if i < nd else ds.sizes[d] for i, d in enumerate(ds[name].dims))}
+        for name in (summary.STATISTICS if plan.summary_only else ())
+    }
     kwargs: dict[str, Any] = {}
     if storage_options:
         kwargs["storage_options"] = dict(storage_options)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds.to_zarr(store, group=group, mode="w", encoding=encoding, consolidated=False, **kwargs)
+        ds.to_zarr(
+            store,
+            group=group,
+            mode="w",
+            encoding={**encoding, **stat_encoding},
+            consolidated=False,
+            **kwargs,
+        )
     root = _open_group(store, group, "r+", storage_options)
     n = plan.n_replicates
     for name in encoding:
@@ -481,6 +501,14 @@ def _write_template(
             "n_replicates": n,
         }
     )
+    if plan.summary_only:
+        summary.create_partials(
+            prog,
+            len(plan.points),
+            plan.n_blocks,
+            first.prep.times.size,
+            len(first.prep.model.states),
+        )
     # Last: from here on the store is resumable.
     prog.attrs["initialised"] = True
 
@@ -508,7 +536,11 @@ def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) 
     a, z = plan.block_range(task.block)
     arrays = run_block(point.prep, a, z, progress, task.n_threads)
     capped = _capped(np.asarray(arrays[cv.STATUS]))
-    ds = _expand(plan, block_dataset(point.prep, arrays, 0), point)
+    stats = summary.block_stats(arrays, point.prep.times) if plan.summary_only else None
+    ds = block_dataset(point.prep, arrays, 0)
+    if stats is not None:
+        ds = summary.per_replicate(ds)
+    ds = _expand(plan, ds, point)
     keep = [v for v in ds.variables if cv.REPLICATE in ds[v].dims and v != cv.REPLICATE]
     ds = ds[keep].drop_vars([c for c in ds[keep].coords])
     ds.attrs = {}
@@ -526,6 +558,8 @@ def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) 
         )
     del ds, arrays
     prog = _open_group(task.store, _join(task.group, PROGRESS_GROUP), "r+", task.storage_options)
+    if stats is not None:
+        summary.write_partials(prog, task.point, task.block, stats)
     prog["block_done"][task.point, task.block] = 1
     return capped
 
@@ -646,6 +680,8 @@ def stream_to_store(
     finally:
         if bar is not None:
             bar.close()
+    if plan.summary_only:
+        _finalise_statistics(plan, path, group, storage_options)
     if not resume or not status.replicates_done:
         warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
     from .io import open_run
@@ -654,6 +690,24 @@ def stream_to_store(
     if storage_options:
         kwargs["storage_options"] = dict(storage_options)
     return open_run(path, group=group, **kwargs)
+
+
+def _finalise_statistics(
+    plan: Plan, store: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> None:
+    """Summary mode, once every block is done: merge the blocks' partial statistics (in block
+    order; the merge is exact anyway) and write the ensemble statistics. Idempotent."""
+    root = _open_group(store, group, "r+", storage_options)
+    prog = root[PROGRESS_GROUP]
+    done = np.asarray(prog["block_done"][...]) != 0
+    if not done.all():
+        raise InvalidRunError("internal error: statistics finalised before every block is done")
+    for p, point in enumerate(plan.points):
+        parts = [summary.read_partials(prog, p, b) for b in range(plan.n_blocks)]
+        stats = summary.statistics(summary.merge_stats(parts))
+        for name, values in stats.items():
+            root[name][(*point.index, Ellipsis)] = values
+    prog.attrs["statistics_done"] = True
 
 
 def _nonempty(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
@@ -669,6 +723,7 @@ def _with_block_size(plan: Plan, block_size: int) -> Plan:
         sweep_dims=plan.sweep_dims,
         sweep_coords=plan.sweep_coords,
         sweep_attrs=plan.sweep_attrs,
+        summary_only=plan.summary_only,
     )
 
 
@@ -727,6 +782,88 @@ def run_in_memory_with_client(plan: Plan, client: Any, n_threads: int | None = N
     return ds
 
 
+def _summary_block(
+    prep: Prepared, start: int, stop: int, n_threads: int | None
+) -> tuple[xr.Dataset, summary.BlockStats, tuple[int, int]]:
+    """One block in summary mode: its per-replicate Dataset, partial statistics and caps."""
+    arrays = run_block(prep, start, stop, None, n_threads)
+    stats = summary.block_stats(arrays, prep.times)
+    capped = _capped(np.asarray(arrays[cv.STATUS]))
+    offset = int(prep.core_run["replicate_offset"]) + start
+    return summary.per_replicate(block_dataset(prep, arrays, offset)), stats, capped
+
+
+def summary_in_memory(
+    plan: Plan, progress: bool | str = False, client: Any = None, n_threads: int | None = None
+) -> xr.Dataset:
+    """Summary mode without a store: blocks run locally (or as Dask tasks), memory stays at a
+    block plus the per-replicate summaries. Identical to the streamed summary."""
+    total = len(plan.points) * plan.n_replicates
+    bar = _bar(progress, total, 0)
+    results: dict[tuple[int, int], Any] = {}
+    try:
+        if client is None:
+            for p, b in plan.tasks():
+                results[p, b] = _summary_block(plan.points[p].prep, *plan.block_range(b), n_threads)
+                if bar is not None:
+                    bar.update(plan.block_range(b)[1] - plan.block_range(b)[0])
+        else:
+            from distributed import as_completed
+
+            futures = {
+                client.submit(
+                    _summary_block,
+                    plan.points[p].prep,
+                    *plan.block_range(b),
+                    n_threads,
+                    pure=False,
+                    key=f"dtp-gillespie-summary-{p}-{b}-{os.urandom(4).hex()}",
+                ): (p, b)
+                for p, b in plan.tasks()
+            }
+            try:
+                for fut in as_completed(futures):
+                    p, b = futures[fut]
+                    results[p, b] = fut.result()
+                    if bar is not None:
+                        bar.update(plan.block_range(b)[1] - plan.block_range(b)[0])
+            except BaseException:
+                client.cancel(list(futures))
+                raise
+    finally:
+        if bar is not None:
+            bar.close()
+    datasets = []
+    n_ev = n_pop = 0
+    for p, point in enumerate(plan.points):
+        blocks = [results[p, b] for b in range(plan.n_blocks)]
+        per_rep = xr.concat(
+            [r[0] for r in blocks], dim=cv.REPLICATE, data_vars="minimal", coords="minimal"
+        )
+        per_rep.attrs = dict(blocks[0][0].attrs)
+        stats = summary.statistics(summary.merge_stats([r[1] for r in blocks]))
+        n_ev += sum(r[2][0] for r in blocks)
+        n_pop += sum(r[2][1] for r in blocks)
+        datasets.append(_expand(plan, summary.with_statistics(per_rep, stats), point))
+    if plan.sweep_dims:
+        nested: Any = np.empty(plan.grid_shape, dtype=object)
+        for point, ds in zip(plan.points, datasets, strict=True):
+            nested[point.index] = ds
+        out = xr.combine_nested(
+            nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
+        )
+    else:
+        out = datasets[0]
+    out.attrs = _final_attrs(plan, datasets[0])
+    warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
+    return out
+
+
+def summary_prepared(prep: Prepared) -> Prepared:
+    """The prepared run with ``summary_only`` recorded in its run spec (and the run attribute)."""
+    return dataclasses.replace(prep, run_spec={**prep.run_spec, "summary_only": True})
+
+
 def _dask_arrays(
     prep: Prepared, start: int, stop: int, n_threads: int | None
 ) -> dict[str, npt.NDArray[Any]]:
@@ -745,9 +882,10 @@ def simulate_to_store(
     progress: bool | str = False,
     client: Any = None,
     storage_options: Mapping[str, Any] | None = None,
+    summary_only: bool = False,
     **run: Any,
 ) -> xr.Dataset:
-    """:func:`~dtp_gillespie.simulate` with ``store=`` and/or ``client=`` (see there).
+    """:func:`~dtp_gillespie.simulate` with ``store=``, ``client=`` and/or ``summary_only=``.
 
     With ``resume=True`` and no ``seed``, the seed recorded in the store is used.
     """
@@ -759,8 +897,16 @@ def simulate_to_store(
         if stored is not None and cv.ATTR_RUN in stored:
             spec = json.loads(stored[cv.ATTR_RUN])
             run["seed"] = seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+    if not isinstance(summary_only, bool | np.bool_):
+        raise InvalidRunError(f"summary_only is {summary_only!r}; expected True or False")
+    summary_only = bool(summary_only)
     n_threads = run.get("n_threads")
-    plan = make_plan(prepare(model, schedule, **run), block_size=block_size)
+    prep = prepare(model, schedule, **run)
+    if summary_only:
+        prep = summary_prepared(prep)
+    plan = make_plan(prep, block_size=block_size, summary_only=summary_only)
+    if store is None and summary_only:
+        return summary_in_memory(plan, progress, client, n_threads)
     if store is None:
         if client is None:
             raise InvalidRunError("internal error: simulate_to_store needs store or client")

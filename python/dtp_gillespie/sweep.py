@@ -144,6 +144,7 @@ def sweep(
     progress: bool | str = False,
     client: Any = None,
     storage_options: Mapping[str, Any] | None = None,
+    summary_only: bool = False,
     **run: Any,
 ) -> xr.Dataset:
     """Simulate every point of a parameter grid; one Dataset with the grid as leading dimensions.
@@ -162,6 +163,9 @@ def sweep(
     store, group, resume, overwrite, block_size, progress, client, storage_options
         As for :func:`~dtp_gillespie.simulate`: stream into a zarr store (resumable), run blocks
         on a Dask client.
+    summary_only : bool, default False
+        Per-replicate summaries and ensemble statistics only, per grid point (as for
+        :func:`~dtp_gillespie.simulate`).
     **run
         The run options of :func:`~dtp_gillespie.simulate` (``initial``, ``t_end``,
         ``record_every`` or ``times``, ``n_replicates``, caps, ``progression``, ``n_threads``).
@@ -187,7 +191,8 @@ def sweep(
     preps: list[Prepared] = []
     for k, (_, m, s) in enumerate(points):
         child = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k))
-        preps.append(prepare(m, s, seed=child, **run))
+        prep = prepare(m, s, seed=child, **run)
+        preps.append(stream.summary_prepared(prep) if summary_only else prep)
     dims = list(grid)
     coords = {d: _coord(list(v)) for d, v in grid.items()}
     run_spec = dict(preps[0].run_spec)
@@ -212,7 +217,12 @@ def sweep(
     if cv.ATTR_SEED_SPAWN_KEY in root.attrs:
         attrs[cv.ATTR_SEED_SPAWN_KEY] = list(root.attrs[cv.ATTR_SEED_SPAWN_KEY])
     plan = stream.make_plan(
-        preps, block_size=block_size, sweep_dims=dims, sweep_coords=coords, sweep_attrs=attrs
+        preps,
+        block_size=block_size,
+        sweep_dims=dims,
+        sweep_coords=coords,
+        sweep_attrs=attrs,
+        summary_only=bool(summary_only),
     )
     if store is not None:
         return stream.stream_to_store(
@@ -226,6 +236,8 @@ def sweep(
             n_threads=run.get("n_threads"),
             storage_options=storage_options,
         )
+    if summary_only:
+        return stream.summary_in_memory(plan, progress, client, run.get("n_threads"))
     return _in_memory(plan, progress, client, run.get("n_threads"))
 
 

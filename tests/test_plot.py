@@ -1,0 +1,175 @@
+"""dg.plot renders with the Agg backend and draws the expected artists; the CLI report."""
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import dtp_gillespie as dg
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from dtp_gillespie import plot as dplot
+from dtp_gillespie.cli import main
+from handmade import MP_EVENTS, MP_TIMES, PLACEBO_EVENTS, PLACEBO_TIMES, survival_run
+from matplotlib.collections import PolyCollection
+
+MODEL: dict[str, Any] = {
+    "states": ["S", "P", {"name": "R", "genetic": True}],
+    "division": {"S": 0.5, "P": 0.05, "R": 0.6},
+    "death": {"S": {"off": 0.1, "on": 0.9}, "P": 0.02, "R": 0.1},
+    "switch": [
+        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.2}},
+        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.01}},
+    ],
+    "mutation": [{"from": "P", "to": "R", "probability": 0.05}],
+}
+RUN: dict[str, Any] = {
+    "initial": {"S": 20, "P": 2},
+    "t_end": 6.0,
+    "record_every": 0.5,
+    "n_replicates": 60,
+    "seed": 9,
+    "progression": {"factor": 2.0},
+}
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, xr.Dataset]:
+    return {
+        "intermittent": dg.simulate(MODEL, {"kind": "intermittent", "on": 2, "off": 1}, **RUN),
+        "continuous": dg.simulate(MODEL, "on", **RUN),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Any:
+    yield
+    plt.close("all")
+
+
+def polys(ax: Any) -> list[PolyCollection]:
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
+def test_label_from_attrs(runs: dict[str, xr.Dataset]) -> None:
+    ds = runs["intermittent"]
+    assert dplot.label(ds["time"]) == "time (day)"
+    assert dplot.label(ds["count"]) == "number of cells in each state"  # units "1" left out
+
+
+def test_fan_chart_artists(runs: dict[str, xr.Dataset], tmp_path: Path) -> None:
+    ds = runs["intermittent"]
+    ax = dplot.fan_chart(ds)
+    assert len(ax.lines) == 3  # one median per state
+    assert len(polys(ax)) == 2 * 3 + 1  # 50% and 90% bands per state + the exposure shading
+    assert ax.get_xlabel() == "time (day)"
+    assert ax.get_ylabel() == "number of cells in each state"
+    assert ax.get_yscale() == "linear"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "on drug (treating exposure)" in legend
+    np.testing.assert_allclose(
+        ax.lines[0].get_ydata(), ds["count"].sel(cell_state="S").median("replicate").values
+    )
+    ax.figure.savefig(tmp_path / "fan.png")
+    assert (tmp_path / "fan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fan_chart_one_state_log_no_exposure(runs: dict[str, xr.Dataset]) -> None:
+    _, ax = plt.subplots()
+    out = dplot.fan_chart(runs["continuous"], state="P", log=True, ax=ax, exposure=False)
+    assert out is ax
+    assert len(ax.lines) == 1
+    assert len(polys(ax)) == 2
+    assert ax.get_yscale() == "log"
+
+
+def test_fan_chart_needs_one_run(runs: dict[str, xr.Dataset]) -> None:
+    both = xr.concat(list(runs.values()), dim=pd.Index([0, 1], name="arm"))
+    with pytest.raises(ValueError, match="select one point"):
+        dplot.fan_chart(both)
+    dplot.fan_chart(both.isel(arm=0))
+
+
+def test_km_plot_per_group() -> None:
+    data = {
+        "6-MP": survival_run(MP_TIMES, MP_EVENTS),
+        "placebo": survival_run(PLACEBO_TIMES, PLACEBO_EVENTS),
+    }
+    ax = dplot.km_plot(data, event="progression_time")
+    assert len(ax.lines) == 2
+    assert len(polys(ax)) == 2
+    assert ax.get_xlabel() == "time (day)"
+    assert "without the event" in ax.get_ylabel()
+    assert ax.get_title() == "time to progression"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["6-MP (n=21)", "placebo (n=21)"]
+    # The 6-MP curve: S = 0.448 after t = 23, drawn as a step up to t_end.
+    x, y = ax.lines[0].get_data()
+    assert y[np.searchsorted(x, 23.0)] == pytest.approx(0.448, abs=5e-4)
+    assert x[-1] == 40.0
+    ax = dplot.km_plot(data["6-MP"], event="progression_time", band=False)
+    assert len(ax.lines) == 1
+    assert len(polys(ax)) == 0
+
+
+def test_km_plot_of_a_sweep(runs: dict[str, xr.Dataset]) -> None:
+    sweep = xr.concat(list(runs.values()), dim=pd.Index([1, 2], name="schedule.off"))
+    ax = dplot.km_plot(sweep, event="extinction_time")
+    assert len(ax.lines) == 2
+    assert [t.get_text().split(" ")[0] for t in ax.get_legend().get_texts()] == [
+        "schedule.off=1",
+        "schedule.off=2",
+    ]
+
+
+@pytest.mark.parametrize("suffix", ["png", "pdf"])
+def test_report_is_written(runs: dict[str, xr.Dataset], tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"report.{suffix}"
+    fig = dplot.report(runs, path)
+    data = path.read_bytes()
+    assert len(data) > 10_000
+    assert data[:4] == (b"\x89PNG" if suffix == "png" else b"%PDF")
+    # 2 fan charts, 3 KM panels (progression, first mutant, extinction), the table.
+    assert len(fig.axes) == 6
+    text = "".join(t.get_text() for t in fig.axes[-1].texts)
+    assert "P(extinct by t_end)" in text
+    assert "intermittent" in text
+    assert "log-rank" in text
+
+
+def test_report_of_a_single_run(runs: dict[str, xr.Dataset], tmp_path: Path) -> None:
+    fig = dplot.report(runs["continuous"], tmp_path / "one.png")
+    assert (tmp_path / "one.png").stat().st_size > 0
+    assert len(fig.axes) == 1 + 3 + 1
+
+
+def test_cli_report(runs: dict[str, xr.Dataset], tmp_path: Path, capsys: Any) -> None:
+    store = tmp_path / "run.zarr"
+    for name, ds in runs.items():
+        dg.write_run(ds, store, group=name, mode="a")
+    out = tmp_path / "report.png"
+    assert main(["report", str(store), "-o", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    assert f"wrote {out}" in capsys.readouterr().out
+    out2 = tmp_path / "one.pdf"
+    assert main(["report", str(store), "-o", str(out2), "--group", "continuous"]) == 0
+    assert out2.read_bytes()[:4] == b"%PDF"
+    assert main(["report", str(store), "--group", "nope"]) == 2
+    assert "no group 'nope'" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing.zarr")]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_report_of_a_two_dimensional_sweep(runs: dict[str, xr.Dataset], tmp_path: Path) -> None:
+    one = xr.concat(list(runs.values()), dim=pd.Index([1, 2], name="schedule.off"))
+    two = xr.concat([one, one], dim=pd.Index([0.1, 0.2], name="model.division.S"))
+    fig = dplot.report(two, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    assert len(fig.axes) == 3 + 3 + 1  # fan charts of the first three points
+    assert fig.axes[0].get_title() == "model.division.S=0.1, schedule.off=1"
+    assert "log-rank" in fig.axes[-1].texts[0].get_text()
