@@ -567,26 +567,33 @@ def simulate(
         version=_core.__version__,
         concentration=prep.schedule.kind == "pk",
     )
-    _warn_capped(ds, prep.core_run["max_events"], prep.core_run["max_population"])
+    status = ds[cv.STATUS].values
+    warn_capped(*capped_counts(status), status.size, prep)
     return ds
 
 
-def _warn_capped(ds: xr.Dataset, max_events: int | None, max_population: int | None) -> None:
-    status = ds[cv.STATUS].values
-    n_ev = int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS))
-    n_pop = int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION))
+def capped_counts(status: npt.NDArray[Any]) -> tuple[int, int]:
+    """Replicates stopped at max_events and at max_population."""
+    return (
+        int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS)),
+        int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION)),
+    )
+
+
+def warn_capped(n_ev: int, n_pop: int, total: int, prep: Prepared, stacklevel: int = 3) -> None:
+    """The warning :func:`simulate` emits when replicates hit a cap."""
     if n_ev + n_pop == 0:
         return
     parts = []
     if n_ev:
-        parts.append(f"{n_ev} at max_events={max_events}")
+        parts.append(f"{n_ev} at max_events={prep.core_run['max_events']}")
     if n_pop:
-        parts.append(f"{n_pop} at max_population={max_population}")
+        parts.append(f"{n_pop} at max_population={prep.core_run['max_population']}")
     warnings.warn(
-        f"{n_ev + n_pop} of {status.size} replicates stopped early ({', '.join(parts)}); "
+        f"{n_ev + n_pop} of {total} replicates stopped early ({', '.join(parts)}); "
         f"their counts after stop_time are {cv.COUNT_UNKNOWN}",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 

@@ -39,7 +39,7 @@ from . import _core, summary
 from . import conventions as cv
 from ._dataset import build_dataset
 from .errors import InvalidRunError
-from .simulate import Prepared
+from .simulate import Prepared, capped_counts, warn_capped
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -227,30 +227,6 @@ def _final_attrs(plan: Plan, ds: xr.Dataset) -> dict[str, Any]:
         attrs.update(plan.sweep_attrs)
         # Canonical order: the sweep description after the specs.
     return attrs
-
-
-def _capped(status: npt.NDArray[Any]) -> tuple[int, int]:
-    return (
-        int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS)),
-        int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION)),
-    )
-
-
-def warn_capped(n_ev: int, n_pop: int, total: int, prep: Prepared, stacklevel: int = 3) -> None:
-    """The warning :func:`~dtp_gillespie.simulate` emits when replicates hit a cap."""
-    if n_ev + n_pop == 0:
-        return
-    parts = []
-    if n_ev:
-        parts.append(f"{n_ev} at max_events={prep.core_run['max_events']}")
-    if n_pop:
-        parts.append(f"{n_pop} at max_population={prep.core_run['max_population']}")
-    warnings.warn(
-        f"{n_ev + n_pop} of {total} replicates stopped early ({', '.join(parts)}); "
-        f"their counts after stop_time are {cv.COUNT_UNKNOWN}",
-        UserWarning,
-        stacklevel=stacklevel,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,7 +511,7 @@ def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) 
     point = plan.points[task.point]
     a, z = plan.block_range(task.block)
     arrays = run_block(point.prep, a, z, progress, task.n_threads)
-    capped = _capped(np.asarray(arrays[cv.STATUS]))
+    capped = capped_counts(np.asarray(arrays[cv.STATUS]))
     stats = summary.block_stats(arrays, point.prep.times) if plan.summary_only else None
     ds = block_dataset(point.prep, arrays, 0)
     if stats is not None:
@@ -777,7 +753,7 @@ def run_in_memory_with_client(plan: Plan, client: Any, n_threads: int | None = N
     prep = plan.points[0].prep
     arrays = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
     ds = block_dataset(prep, arrays, int(prep.core_run["replicate_offset"]))
-    ev, pop = _capped(np.asarray(arrays[cv.STATUS]))
+    ev, pop = capped_counts(np.asarray(arrays[cv.STATUS]))
     warn_capped(ev, pop, plan.n_replicates, prep, stacklevel=4)
     return ds
 
@@ -788,7 +764,7 @@ def _summary_block(
     """One block in summary mode: its per-replicate Dataset, partial statistics and caps."""
     arrays = run_block(prep, start, stop, None, n_threads)
     stats = summary.block_stats(arrays, prep.times)
-    capped = _capped(np.asarray(arrays[cv.STATUS]))
+    capped = capped_counts(np.asarray(arrays[cv.STATUS]))
     offset = int(prep.core_run["replicate_offset"]) + start
     return summary.per_replicate(block_dataset(prep, arrays, offset)), stats, capped
 

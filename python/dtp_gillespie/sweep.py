@@ -39,7 +39,7 @@ from ._seeding import SeedLike, normalise_seed
 from .errors import InvalidRunError
 from .model import Model
 from .schedule import Schedule
-from .simulate import Prepared, prepare
+from .simulate import Prepared, capped_counts, prepare, warn_capped
 
 __all__ = ["set_path", "sweep", "sweep_points"]
 
@@ -257,7 +257,7 @@ def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | No
                 ds = stream.block_dataset(
                     point.prep, arrays, int(point.prep.core_run["replicate_offset"])
                 )
-            ev, pop = stream._capped(ds[cv.STATUS].values)
+            ev, pop = capped_counts(ds[cv.STATUS].values)
             n_ev, n_pop = n_ev + ev, n_pop + pop
             datasets.append(stream._expand(plan, ds, point))
             if bar is not None:
@@ -273,7 +273,7 @@ def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | No
         nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
     )
     out.attrs = stream._final_attrs(plan, datasets[0])
-    stream.warn_capped(n_ev, n_pop, len(plan.points) * plan.n_replicates, plan.points[0].prep)
+    warn_capped(n_ev, n_pop, len(plan.points) * plan.n_replicates, plan.points[0].prep)
     return out
 
 
