@@ -7,14 +7,14 @@ use rand::RngExt;
 use rand_distr::Exp1;
 
 use crate::error::{EngineError, Result};
-use crate::model::{Model, PhaseRates, Pick};
-use crate::pk::{HillRates, PkSpec, rates_at};
+use crate::model::{Model, PhaseRates};
+use crate::pk::{PkSpec, hill_response, rates_at};
 use crate::record::{Drug, Recorder};
 use crate::rng::{DoseRng, ReplicateRng};
 use crate::run::RunConfig;
 use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, as_f64, early_stop,
-    select_channel, stop_early, weighted_population,
+    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, select_channel,
+    stop_early, weighted_population,
 };
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
@@ -199,9 +199,15 @@ pub fn simulate_pk_replicate<O: Observer>(
     }
 }
 
-/// The same loop for models without density dependence, where each state's total rate is an
-/// affine function of a few Hill responses ([`HillRates`]): a candidate costs one exponential and
-/// one Hill evaluation per `(EC50, h)` group instead of a pass over every channel.
+/// The same process for models without density dependence, by thinning each channel on its own:
+/// over a dosing interval every channel's per-cell rate lies between its values at the interval's
+/// two ends (`upper`, `lower`). Candidates come from the direct method with the `upper` rates (so
+/// selection, weights and sorted picks are those of a fixed schedule); a candidate of channel `c`
+/// is accepted with probability `rate_c(t) / upper_c`. A uniform below `lower_c / upper_c` accepts
+/// without evaluating the concentration (a squeeze), and a channel whose rate is constant over the
+/// interval needs no acceptance draw at all, so a run without drug fires exactly like the `off`
+/// exposure. Superposing independently thinned channels gives the time-inhomogeneous process
+/// exactly.
 fn simulate_linear_pk_replicate<O: Observer>(
     model: &Model,
     spec: &PkSpec,
@@ -213,18 +219,11 @@ fn simulate_linear_pk_replicate<O: Observer>(
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let n_states = model.n_states();
+    let n_channels = model.channels().len();
     let (off, on) = (
         model.rates_of(spec.off_exposure),
         model.rates_of(spec.on_exposure),
     );
-    let hill = HillRates::new(spec, off, on, model);
-    // Without drug the rates are the off table: fire exactly as a fixed `off` schedule would.
-    let mut off_rates = PhaseRates::new(model);
-    off_rates.fill(model, off, off, 0.0, true);
-    let picks: Vec<Pick> = (0..model.channels().len())
-        .map(|c| Pick::new(model, 0.0, c))
-        .collect();
     let doses = spec.effective_dose_times();
     let mut next_dose = 0;
     let mut drug = Concentration {
@@ -234,10 +233,9 @@ fn simulate_linear_pk_replicate<O: Observer>(
         off: spec.off_exposure,
         on: spec.on_exposure,
     };
-    let n_groups = hill.groups.len();
-    // Hill responses now and at the end of the current dosing interval.
-    let (mut h_now, mut h_end) = (vec![0.0; n_groups], vec![0.0; n_groups]);
-    let mut weight = vec![0.0; n_states];
+    let (mut upper, mut lower) = (vec![0.0; n_channels], vec![0.0; n_channels]);
+    let mut at_end = vec![0.0; n_channels];
+    let mut bound = PhaseRates::new(model);
     let mut cells = Cells::new(&run.initial);
     let mut history = History::new(
         treating,
@@ -278,14 +276,17 @@ fn simulate_linear_pk_replicate<O: Observer>(
         if interval_changed {
             dose_time = doses.get(next_dose).copied().unwrap_or(f64::INFINITY);
             horizon = dose_time.min(run.t_end);
-            hill.responses(drug.concentration_at(t), &mut h_now);
-            hill.responses(drug.concentration_at(horizon), &mut h_end);
+            rates_at(spec, off, on, drug.concentration_at(t), &mut upper);
+            rates_at(spec, off, on, drug.concentration_at(horizon), &mut at_end);
+            for ch in 0..n_channels {
+                lower[ch] = upper[ch].min(at_end[ch]);
+                upper[ch] = upper[ch].max(at_end[ch]);
+            }
+            bound.fill(model, &upper, &upper, 0.0, true);
+            cells.refresh(&bound);
             interval_changed = false;
         }
-        let counts = cells.states();
-        let a0_bound: f64 = (0..n_states)
-            .map(|s| as_f64(counts[s]) * hill.state_bound(s, &h_now, &h_end))
-            .sum();
+        let a0_bound = cells.a0();
         let t_next = if a0_bound > 0.0 {
             t + rng.sample::<f64, _>(Exp1) / a0_bound
         } else {
@@ -309,26 +310,25 @@ fn simulate_linear_pk_replicate<O: Observer>(
 
         recorder.record_before(t_next, cells.states(), &drug);
         t = t_next;
-        // h_now becomes the response at t: the acceptance test needs it, and it bounds the rest of
-        // the interval for the next candidate.
-        hill.responses(drug.concentration_at(t), &mut h_now);
-        let counts = cells.states();
-        for (s, w) in weight.iter_mut().enumerate() {
-            *w = as_f64(counts[s]) * hill.state_total(s, &h_now);
+        let pick = *select_channel(
+            &bound,
+            cells.states(),
+            &cells.weight,
+            rng.random::<f64>() * a0_bound,
+        );
+        let c = pick.channel;
+        if lower[c] < upper[c] {
+            let u = rng.random::<f64>() * upper[c];
+            if u >= lower[c] {
+                let response = hill_response(drug.concentration_at(t), spec.ec50[c], spec.hill[c]);
+                if u >= off[c] + (on[c] - off[c]) * response {
+                    continue; // rejected candidate: nothing happens at t
+                }
+            }
         }
-        let a0: f64 = weight.iter().sum();
-        let target = rng.random::<f64>() * a0_bound;
-        if target >= a0 {
-            continue; // rejected candidate: nothing happens at t
-        }
-        let pick = if h_now.iter().all(|&h| h == 0.0) {
-            *select_channel(&off_rates, counts, &weight, target)
-        } else {
-            select_by_response(model, &hill, &picks, counts, &weight, target, &h_now)
-        };
-        cells.apply(&pick);
+        cells.fire(&pick, &bound);
         history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, pick.channel, cells.states(), drug.exposure_at(t));
+        observer.event(t, c, cells.states(), drug.exposure_at(t));
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             return Ok(stop_early(
                 status,
@@ -341,41 +341,4 @@ fn simulate_linear_pk_replicate<O: Observer>(
             ));
         }
     }
-}
-
-/// Pick the channel that fires given `target` uniform in `[0, sum(weight))`, with each channel's
-/// rate taken from the Hill responses (channels in model order).
-fn select_by_response(
-    model: &Model,
-    hill: &HillRates,
-    picks: &[Pick],
-    counts: &[u64],
-    weight: &[f64],
-    mut target: f64,
-    responses: &[f64],
-) -> Pick {
-    let mut state = usize::MAX;
-    for (s, &w) in weight.iter().enumerate() {
-        if w > 0.0 {
-            state = s;
-            if target < w {
-                break;
-            }
-            target -= w;
-        }
-    }
-    let (first, end) = model.channels_of(state);
-    let n = as_f64(counts[state]);
-    let mut chosen = first;
-    for c in first..end {
-        let w = hill.channel_rate(c, responses) * n;
-        if w > 0.0 {
-            chosen = c;
-            if target < w {
-                break;
-            }
-            target -= w;
-        }
-    }
-    picks[chosen]
 }
