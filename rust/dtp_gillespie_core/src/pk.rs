@@ -5,13 +5,13 @@
 //! # Why thinning is exact here
 //!
 //! Between two doses the concentration only falls, `C(t) = C(s) * exp(-k (t - s))`, and every rate
-//! is a monotone function of `C`, so over the rest of an interval each rate is bounded by the larger
-//! of its values at the interval's two ends. The engine draws candidate times from a Poisson process
-//! with the bounding total propensity and accepts a candidate at `t` with probability
-//! `a0(t) / bound`, choosing the channel in proportion to the propensities at `t` (Lewis-Shedler
-//! thinning). Accepted candidates are distributed exactly as the events of the time-inhomogeneous
-//! process, with no time step. The bound is recomputed from the current time after every candidate,
-//! which keeps it tight. Doses are breakpoints: the concentration jumps and a new bound is drawn.
+//! is a monotone function of `C`, so over the rest of an interval each rate lies between its values
+//! at the interval's two ends. Thinning (Lewis-Shedler) a Poisson process that runs at such a bound
+//! and accepting a candidate at `t` with probability `rate(t) / bound` yields exactly the events of
+//! the time-inhomogeneous process, with no time step. Models without density dependence thin each
+//! channel by its own bound (see `thinning.rs`); with density dependence the bound on the total
+//! propensity is recomputed from the current time after every candidate. Doses are breakpoints:
+//! the concentration jumps and new bounds are computed.
 
 use crate::error::{EngineError, Result};
 
