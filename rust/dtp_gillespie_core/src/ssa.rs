@@ -23,14 +23,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rand::RngExt;
-use rand_distr::Exp1;
-
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
 use crate::record::{Drug, Exposure, Recorder};
-use crate::rng::ReplicateRng;
+use crate::rng::{ReplicateRng, exp1, uniform};
 use crate::run::{Progression, RunConfig};
 
 /// Why a replicate stopped. The discriminants are the `status` codes of the output.
@@ -447,7 +444,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         let a0 = cells.a0();
         let t_next = match pending.take() {
             Some(t_next) => t_next,
-            None if a0 > 0.0 => t + rng.sample::<f64, _>(Exp1) / a0,
+            None if a0 > 0.0 => t + exp1(rng) / a0,
             None => f64::INFINITY,
         };
 
@@ -481,12 +478,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
 
         recorder.record_before(t_next, cells.states(), &Exposure(controller.exposure()));
         t = t_next;
-        let pick = *select_channel(
-            &rates,
-            &cells.counts,
-            &cells.weight,
-            rng.random::<f64>() * a0,
-        );
+        let pick = *select_channel(&rates, &cells.counts, &cells.weight, uniform(rng) * a0);
         cells.fire(&pick, &rates);
         history.event(t, pick.is_mutation, cells.states());
         observer.event(t, pick.channel, cells.states(), controller.exposure());

@@ -4,13 +4,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::RngExt;
-use rand_distr::Exp1;
 
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates};
 use crate::pk::{PkSpec, hill_response, rates_at};
 use crate::record::{Drug, Recorder};
-use crate::rng::{DoseRng, ReplicateRng};
+use crate::rng::{DoseRng, ReplicateRng, exp1, uniform};
 use crate::run::RunConfig;
 use crate::ssa::{
     CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, select_channel,
@@ -145,7 +144,7 @@ pub fn simulate_pk_replicate<O: Observer>(
         cells.refresh(&bound);
         let a0_bound = cells.a0();
         let t_next = if a0_bound > 0.0 {
-            t + rng.sample::<f64, _>(Exp1) / a0_bound
+            t + exp1(rng) / a0_bound
         } else {
             f64::INFINITY
         };
@@ -176,7 +175,7 @@ pub fn simulate_pk_replicate<O: Observer>(
             *w = cells.states()[s] as i64 as f64 * actual.state_total[s];
         }
         let a0: f64 = actual_weight.iter().sum();
-        let target = rng.random::<f64>() * a0_bound;
+        let target = uniform(rng) * a0_bound;
         if target >= a0 {
             continue; // rejected candidate: nothing happens at t
         }
@@ -288,7 +287,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
         }
         let a0_bound = cells.a0();
         let t_next = if a0_bound > 0.0 {
-            t + rng.sample::<f64, _>(Exp1) / a0_bound
+            t + exp1(rng) / a0_bound
         } else {
             f64::INFINITY
         };
@@ -314,11 +313,11 @@ fn simulate_linear_pk_replicate<O: Observer>(
             &bound,
             cells.states(),
             &cells.weight,
-            rng.random::<f64>() * a0_bound,
+            uniform(rng) * a0_bound,
         );
         let c = pick.channel;
         if lower[c] < upper[c] {
-            let u = rng.random::<f64>() * upper[c];
+            let u = uniform(rng) * upper[c];
             if u >= lower[c] {
                 let response = hill_response(drug.concentration_at(t), spec.ec50[c], spec.hill[c]);
                 if u >= off[c] + (on[c] - off[c]) * response {
