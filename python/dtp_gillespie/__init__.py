@@ -10,7 +10,7 @@ Examples
 >>> ds.to_zarr("run.zarr")  # doctest: +SKIP
 """
 
-from . import analysis, errors, plot
+from . import analysis, errors, plot, presets
 from ._core import __version__
 from .io import open_run, write_run
 from .model import Model
@@ -27,6 +27,7 @@ __all__ = [
     "errors",
     "open_run",
     "plot",
+    "presets",
     "reproduce",
     "simulate",
     "store_status",
