@@ -312,7 +312,7 @@ impl<'a> History<'a> {
     }
 
     /// The outcome of a replicate that stopped at `t` with `status`.
-    pub fn close(mut self, t: f64, status: Status) -> Outcome {
+    pub fn close(&mut self, t: f64, status: Status) -> Outcome {
         if self.treating[self.exposure] {
             self.outcome.time_on_drug += t - self.since;
         }
@@ -355,7 +355,7 @@ pub(crate) fn stop_early(
     recorder: &mut Recorder<'_>,
     now: &impl Drug,
     after: &impl Drug,
-    history: History<'_>,
+    mut history: History<'_>,
 ) -> Outcome {
     if status == Status::Extinct {
         // Extinction is absorbing: the counts stay 0.

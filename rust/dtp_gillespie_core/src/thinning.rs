@@ -27,15 +27,62 @@ struct Concentration {
     on: usize,
 }
 
-impl Concentration {
-    /// The dose scheduled at `t`, unless this replicate misses it; true if it was taken.
-    fn take_dose(&mut self, t: f64, spec: &PkSpec, dose_rng: &mut DoseRng) -> bool {
-        let taken = dose_rng.random::<f64>() >= spec.missed_dose_probability;
-        if taken {
-            self.c0 = self.concentration_at(t) + spec.dose;
-            self.t0 = t;
+/// The doses of one replicate: those still ahead and the concentration the past ones left.
+struct DoseClock<'a> {
+    spec: &'a PkSpec,
+    times: &'a [f64],
+    next: usize,
+    drug: Concentration,
+}
+
+impl<'a> DoseClock<'a> {
+    fn new(spec: &'a PkSpec) -> Self {
+        let drug = Concentration {
+            c0: 0.0,
+            t0: 0.0,
+            k: spec.elimination_rate(),
+            off: spec.off_exposure,
+            on: spec.on_exposure,
+        };
+        Self {
+            spec,
+            times: spec.effective_dose_times(),
+            next: 0,
+            drug,
         }
-        taken
+    }
+
+    /// Time of the next dose (infinity once none is left).
+    fn next_time(&self) -> f64 {
+        self.times.get(self.next).copied().unwrap_or(f64::INFINITY)
+    }
+
+    /// End of the current dosing interval: the replicate completes at `t_end`, or the clock
+    /// moves to the next dose, which is taken unless this replicate misses it (a draw from
+    /// `dose_rng`). Returns the outcome if the replicate completed.
+    fn cross(
+        &mut self,
+        t: &mut f64,
+        run: &RunConfig,
+        counts: &[u64],
+        recorder: &mut Recorder<'_>,
+        history: &mut History<'_>,
+        dose_rng: &mut DoseRng,
+    ) -> Option<Outcome> {
+        let dose_time = self.next_time();
+        if dose_time > run.t_end {
+            recorder.record_through(run.t_end, counts, &self.drug);
+            return Some(history.close(run.t_end, Status::Completed));
+        }
+        recorder.record_before(dose_time, counts, &self.drug);
+        *t = dose_time;
+        self.next += 1;
+        if dose_rng.random::<f64>() >= self.spec.missed_dose_probability {
+            self.drug.c0 = self.drug.concentration_at(dose_time) + self.spec.dose;
+            self.drug.t0 = dose_time;
+            history.switch(dose_time, self.drug.exposure_at(dose_time));
+        }
+        None
     }
 }
 
@@ -80,15 +127,7 @@ pub fn simulate_pk_replicate<O: Observer>(
         model.rates_of(spec.off_exposure),
         model.rates_of(spec.on_exposure),
     );
-    let doses = spec.effective_dose_times();
-    let mut next_dose = 0;
-    let mut drug = Concentration {
-        c0: 0.0,
-        t0: 0.0,
-        k: spec.elimination_rate(),
-        off: spec.off_exposure,
-        on: spec.on_exposure,
-    };
+    let mut clock = DoseClock::new(spec);
     // Scratch space, allocated once per replicate.
     let (mut at_now, mut at_end) = (vec![0.0; n_channels], vec![0.0; n_channels]);
     let (mut upper, mut lower) = (vec![0.0; n_channels], vec![0.0; n_channels]);
@@ -97,14 +136,14 @@ pub fn simulate_pk_replicate<O: Observer>(
     let mut cells = Cells::new(&run.initial);
     let mut history = History::new(
         treating,
-        drug.exposure_at(0.0),
+        clock.drug.exposure_at(0.0),
         run.progression.as_ref(),
         cells.states(),
     );
     let mut t = 0.0_f64;
     let mut steps: u64 = 0;
     let max_population = run.population_cap();
-    observer.start(cells.states(), drug.exposure_at(0.0));
+    observer.start(cells.states(), clock.drug.exposure_at(0.0));
 
     if cells.total == 0 || cells.total >= max_population {
         let status = if cells.total == 0 {
@@ -112,14 +151,14 @@ pub fn simulate_pk_replicate<O: Observer>(
         } else {
             Status::MaxPopulation
         };
-        let now = drug;
+        let now = clock.drug;
         return Ok(stop_early(
             status,
             0.0,
             cells.states(),
             recorder,
             &now,
-            &drug,
+            &clock.drug,
             history,
         ));
     }
@@ -129,12 +168,17 @@ pub fn simulate_pk_replicate<O: Observer>(
         if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
-        let dose_time = doses.get(next_dose).copied().unwrap_or(f64::INFINITY);
-        let horizon = dose_time.min(run.t_end);
+        let horizon = clock.next_time().min(run.t_end);
         // Bound every rate over [t, horizon) by its values at the two ends (C is monotone there).
-        let c_now = drug.concentration_at(t);
+        let c_now = clock.drug.concentration_at(t);
         rates_at(spec, off, on, c_now, &mut at_now);
-        rates_at(spec, off, on, drug.concentration_at(horizon), &mut at_end);
+        rates_at(
+            spec,
+            off,
+            on,
+            clock.drug.concentration_at(horizon),
+            &mut at_end,
+        );
         for ch in 0..n_channels {
             upper[ch] = at_now[ch].max(at_end[ch]);
             lower[ch] = at_now[ch].min(at_end[ch]);
@@ -150,23 +194,22 @@ pub fn simulate_pk_replicate<O: Observer>(
         };
 
         if t_next >= horizon {
-            if dose_time > run.t_end {
-                recorder.record_through(run.t_end, cells.states(), &drug);
-                return Ok(history.close(run.t_end, Status::Completed));
-            }
-            // A dose: the candidate is discarded, the concentration jumps, a new bound is drawn.
-            recorder.record_before(dose_time, cells.states(), &drug);
-            t = dose_time;
-            next_dose += 1;
-            if drug.take_dose(t, spec, dose_rng) {
-                history.switch(t, drug.exposure_at(t));
+            if let Some(outcome) = clock.cross(
+                &mut t,
+                run,
+                cells.states(),
+                recorder,
+                &mut history,
+                dose_rng,
+            ) {
+                return Ok(outcome);
             }
             continue;
         }
 
-        recorder.record_before(t_next, cells.states(), &drug);
+        recorder.record_before(t_next, cells.states(), &clock.drug);
         t = t_next;
-        let c = drug.concentration_at(t);
+        let c = clock.drug.concentration_at(t);
         rates_at(spec, off, on, c, &mut at_now);
         // Sorting picks by rate only pays off when they are reused; sort while no drug is present
         // so that a run without drug fires exactly like the `off` exposure under a fixed schedule.
@@ -182,16 +225,16 @@ pub fn simulate_pk_replicate<O: Observer>(
         let pick = *select_channel(&actual, cells.states(), &actual_weight, target);
         cells.fire(&pick, &actual);
         history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, pick.channel, cells.states(), drug.exposure_at(t));
+        observer.event(t, pick.channel, cells.states(), clock.drug.exposure_at(t));
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            let now = drug;
+            let now = clock.drug;
             return Ok(stop_early(
                 status,
                 t,
                 cells.states(),
                 recorder,
                 &now,
-                &drug,
+                &clock.drug,
                 history,
             ));
         }
@@ -223,29 +266,21 @@ fn simulate_linear_pk_replicate<O: Observer>(
         model.rates_of(spec.off_exposure),
         model.rates_of(spec.on_exposure),
     );
-    let doses = spec.effective_dose_times();
-    let mut next_dose = 0;
-    let mut drug = Concentration {
-        c0: 0.0,
-        t0: 0.0,
-        k: spec.elimination_rate(),
-        off: spec.off_exposure,
-        on: spec.on_exposure,
-    };
+    let mut clock = DoseClock::new(spec);
     let (mut upper, mut lower) = (vec![0.0; n_channels], vec![0.0; n_channels]);
     let mut at_end = vec![0.0; n_channels];
     let mut bound = PhaseRates::new(model);
     let mut cells = Cells::new(&run.initial);
     let mut history = History::new(
         treating,
-        drug.exposure_at(0.0),
+        clock.drug.exposure_at(0.0),
         run.progression.as_ref(),
         cells.states(),
     );
     let mut t = 0.0_f64;
     let mut steps: u64 = 0;
     let max_population = run.population_cap();
-    observer.start(cells.states(), drug.exposure_at(0.0));
+    observer.start(cells.states(), clock.drug.exposure_at(0.0));
 
     if cells.total == 0 || cells.total >= max_population {
         let status = if cells.total == 0 {
@@ -258,14 +293,13 @@ fn simulate_linear_pk_replicate<O: Observer>(
             0.0,
             cells.states(),
             recorder,
-            &drug,
-            &drug,
+            &clock.drug,
+            &clock.drug,
             history,
         ));
     }
 
     let mut interval_changed = true;
-    let mut dose_time = 0.0;
     let mut horizon = 0.0;
     loop {
         steps += 1;
@@ -273,10 +307,15 @@ fn simulate_linear_pk_replicate<O: Observer>(
             return Err(EngineError::Cancelled);
         }
         if interval_changed {
-            dose_time = doses.get(next_dose).copied().unwrap_or(f64::INFINITY);
-            horizon = dose_time.min(run.t_end);
-            rates_at(spec, off, on, drug.concentration_at(t), &mut upper);
-            rates_at(spec, off, on, drug.concentration_at(horizon), &mut at_end);
+            horizon = clock.next_time().min(run.t_end);
+            rates_at(spec, off, on, clock.drug.concentration_at(t), &mut upper);
+            rates_at(
+                spec,
+                off,
+                on,
+                clock.drug.concentration_at(horizon),
+                &mut at_end,
+            );
             for ch in 0..n_channels {
                 lower[ch] = upper[ch].min(at_end[ch]);
                 upper[ch] = upper[ch].max(at_end[ch]);
@@ -293,21 +332,21 @@ fn simulate_linear_pk_replicate<O: Observer>(
         };
 
         if t_next >= horizon {
-            if dose_time > run.t_end {
-                recorder.record_through(run.t_end, cells.states(), &drug);
-                return Ok(history.close(run.t_end, Status::Completed));
-            }
-            recorder.record_before(dose_time, cells.states(), &drug);
-            t = dose_time;
-            next_dose += 1;
-            if drug.take_dose(t, spec, dose_rng) {
-                history.switch(t, drug.exposure_at(t));
+            if let Some(outcome) = clock.cross(
+                &mut t,
+                run,
+                cells.states(),
+                recorder,
+                &mut history,
+                dose_rng,
+            ) {
+                return Ok(outcome);
             }
             interval_changed = true;
             continue;
         }
 
-        recorder.record_before(t_next, cells.states(), &drug);
+        recorder.record_before(t_next, cells.states(), &clock.drug);
         t = t_next;
         let pick = *select_channel(
             &bound,
@@ -319,7 +358,8 @@ fn simulate_linear_pk_replicate<O: Observer>(
         if lower[c] < upper[c] {
             let u = uniform(rng) * upper[c];
             if u >= lower[c] {
-                let response = hill_response(drug.concentration_at(t), spec.ec50[c], spec.hill[c]);
+                let response =
+                    hill_response(clock.drug.concentration_at(t), spec.ec50[c], spec.hill[c]);
                 if u >= off[c] + (on[c] - off[c]) * response {
                     continue; // rejected candidate: nothing happens at t
                 }
@@ -327,15 +367,15 @@ fn simulate_linear_pk_replicate<O: Observer>(
         }
         cells.fire(&pick, &bound);
         history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, c, cells.states(), drug.exposure_at(t));
+        observer.event(t, c, cells.states(), clock.drug.exposure_at(t));
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             return Ok(stop_early(
                 status,
                 t,
                 cells.states(),
                 recorder,
-                &drug,
-                &drug,
+                &clock.drug,
+                &clock.drug,
                 history,
             ));
         }
