@@ -12,17 +12,12 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 import xarray as xr
+from models import SPR_TOML
 from strategies import without_created_at
 
-CONFIG = """\
-[model]
-states    = ["S", "P", { name = "R", genetic = true }]
-exposures = ["off", "on"]
-division  = { S = 0.5, P = 0.05, R = 0.4 }
-death     = { S = { off = 0.1, on = 0.9 }, P = 0.02 }
-switch    = [ { from = "S", to = "P", rate = { off = 0.01, on = 0.3 } },
-              { from = "P", to = "S", rate = { off = 0.2, on = 0.01 } } ]
-mutation  = [ { from = "P", to = "R", probability = 0.05 } ]
+CONFIG = (
+    SPR_TOML
+    + """\
 
 [schedule]
 kind = "intermittent"
@@ -36,6 +31,7 @@ record_every = 0.5
 n_replicates = 20
 seed         = 11
 """
+)
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

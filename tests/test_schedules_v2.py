@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from dtp_gillespie.errors import InvalidModelError, InvalidRunError, InvalidScheduleError
+from models import SPR_TOML
 from strategies import without_created_at
 
 NAN, INF = math.nan, math.inf
@@ -606,15 +607,9 @@ def test_no_progression_gives_nan_and_null() -> None:
 
 
 # --- CLI from TOML --------------------------------------------------------------------------------
-TOML_MODEL = """\
-[model]
-states    = ["S", "P", { name = "R", genetic = true }]
-exposures = ["off", "on"]
-division  = { S = 0.5, P = 0.05, R = 0.4 }
-death     = { S = { off = 0.1, on = 0.9 }, P = 0.02 }
-switch    = [ { from = "S", to = "P", rate = { off = 0.01, on = 0.3 } },
-              { from = "P", to = "S", rate = { off = 0.2, on = 0.01 } } ]
-mutation  = [ { from = "P", to = "R", probability = 0.05 } ]
+TOML_MODEL = (
+    SPR_TOML
+    + """\
 
 [run]
 initial      = { S = 300, P = 5 }
@@ -624,6 +619,7 @@ n_replicates = 10
 seed         = 11
 progression  = { factor = 1.5 }
 """
+)
 
 TOML_SCHEDULES = {
     "adaptive": """

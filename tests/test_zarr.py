@@ -9,19 +9,10 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 import xarray as xr
+from models import SPR
 from strategies import without_created_at
 
-MODEL: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.8, "P": 0.05, "R": 0.6},
-    "death": {"S": {"off": 0.1, "on": 0.9}, "P": 0.02, "R": 0.1},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.3}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.01}},
-    ],
-    "mutation": [{"from": "P", "to": "R", "probability": 0.05}],
-}
+MODEL = SPR
 SCHEDULE = {"kind": "intermittent", "on": 2.0, "off": 1.0}
 RUN: dict[str, Any] = {
     "initial": {"S": 30, "P": 3},
