@@ -213,6 +213,7 @@ pub struct Trace {
 }
 
 impl Observer for Trace {
+    const OBSERVES: bool = true;
     fn start(&mut self, counts: &[u64], exposure: usize) {
         self.event(0.0, usize::MAX, counts, exposure);
     }

@@ -7,7 +7,8 @@
 //! - [`adaptive`]: state-triggered dosing rules; [`controller`]: fixed or adaptive exposure.
 //! - [`pk`]: pharmacokinetic dosing, and why thinning keeps it exact; [`thinning`]: its loop.
 //! - [`dosing`]: which of these a run uses.
-//! - [`ssa`]: the event loop, and why stopping at breakpoints keeps it exact.
+//! - [`ssa`]: the event loop, and why stopping at breakpoints keeps it exact; `burst`: its hot
+//!   loop for runs of events with constant rates.
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
@@ -15,6 +16,7 @@
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 
 pub mod adaptive;
+mod burst;
 pub mod controller;
 pub mod dosing;
 pub mod ensemble;

@@ -250,7 +250,7 @@ impl Pick {
 /// Refilled at every breakpoint, and after every event when the model has a capacity.
 #[derive(Clone, Debug)]
 pub(crate) struct PhaseRates {
-    /// Per-cell total rate of each state (sum of its channels).
+    /// Per-cell total rate of each state (sum of its channels), then 0 for the sink slot.
     pub state_total: Vec<f64>,
     /// Effective per-cell rate of each channel.
     pub channel: Vec<f64>,
@@ -264,7 +264,7 @@ pub(crate) struct PhaseRates {
 impl PhaseRates {
     pub fn new(model: &Model) -> Self {
         Self {
-            state_total: vec![0.0; model.n_states],
+            state_total: vec![0.0; model.n_states + 1],
             channel: vec![0.0; model.channels.len()],
             pick: Vec::with_capacity(model.channels.len()),
             pick_range: vec![(0, 0); model.n_states],

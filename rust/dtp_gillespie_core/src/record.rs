@@ -84,6 +84,13 @@ impl<'a> Recorder<'a> {
         self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);
     }
 
+    /// The next time to record, infinity once every time is written.
+    #[inline]
+    #[must_use]
+    pub fn next_time(&self) -> f64 {
+        self.next_time
+    }
+
     /// Record `state` at every pending time `< until`.
     #[inline]
     pub fn record_before(&mut self, until: f64, state: &[u64], drug: &impl Drug) {

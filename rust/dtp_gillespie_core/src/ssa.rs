@@ -23,6 +23,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::burst::{BurstEnd, Limits, burst};
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
@@ -103,6 +104,8 @@ impl Default for Outcome {
 /// Sees every event of a replicate (for tests and event traces); the ensemble path uses
 /// [`NoObserver`], which compiles away.
 pub trait Observer {
+    /// Whether `event` does anything (if not, the event loop may skip calling it).
+    const OBSERVES: bool;
     fn start(&mut self, counts: &[u64], exposure: usize);
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
 }
@@ -110,6 +113,7 @@ pub trait Observer {
 pub struct NoObserver;
 
 impl Observer for NoObserver {
+    const OBSERVES: bool = false;
     #[inline(always)]
     fn start(&mut self, _: &[u64], _: usize) {}
     #[inline(always)]
@@ -139,11 +143,13 @@ pub(crate) fn as_f64(count: u64) -> f64 {
 /// The cells of one replicate and the propensity of each state's cells together.
 pub(crate) struct Cells {
     /// Counts per state plus one sink slot, the target of channels that only add or only remove a
-    /// cell (see `Pick`), never read.
+    /// cell (see `Pick`), never read as a count.
     counts: Vec<u64>,
     pub total: u64,
-    /// `count[s] * state_total[s]` under the rates last refreshed.
-    pub weight: Vec<f64>,
+    /// `count[s] * state_total[s]` under the rates last refreshed, plus the sink slot's, which is
+    /// always 0 (its per-cell rate is 0), so that firing refreshes weights without branches.
+    weight: Vec<f64>,
+    n_states: usize,
 }
 
 impl Cells {
@@ -154,22 +160,35 @@ impl Cells {
         Self {
             counts,
             total: initial.iter().sum(),
-            weight: vec![0.0; initial.len()],
+            weight: vec![0.0; initial.len() + 1],
+            n_states: initial.len(),
         }
     }
 
     #[inline]
     pub fn states(&self) -> &[u64] {
-        &self.counts[..self.weight.len()]
+        &self.counts[..self.n_states]
+    }
+
+    /// Counts and weights with the sink slot, and the total: for loops that keep them in registers.
+    #[inline]
+    pub fn slots_mut(&mut self) -> (&mut [u64], &mut [f64], &mut u64) {
+        (&mut self.counts, &mut self.weight, &mut self.total)
+    }
+
+    /// Weight of each state (without the sink slot).
+    #[inline]
+    pub fn weights(&self) -> &[f64] {
+        &self.weight[..self.n_states]
     }
 
     #[inline]
-    fn refresh_one(&mut self, rates: &PhaseRates, state: usize) {
-        self.weight[state] = as_f64(self.counts[state]) * rates.state_total[state];
+    fn refresh_one(&mut self, rates: &PhaseRates, slot: usize) {
+        self.weight[slot] = as_f64(self.counts[slot]) * rates.state_total[slot];
     }
 
     pub fn refresh(&mut self, rates: &PhaseRates) {
-        for s in 0..self.weight.len() {
+        for s in 0..self.n_states {
             self.refresh_one(rates, s);
         }
     }
@@ -177,7 +196,7 @@ impl Cells {
     /// Total propensity, summed afresh so that no rounding error accumulates.
     #[inline]
     pub fn a0(&self) -> f64 {
-        self.weight.iter().sum()
+        self.weights().iter().sum()
     }
 
     /// Apply one firing of `pick` to the counts.
@@ -190,15 +209,18 @@ impl Cells {
         self.total = self.total.wrapping_add_signed(pick.delta_total);
     }
 
-    /// Apply one firing of `pick` and refresh the weights it changed.
+    /// Apply one firing of `pick` and refresh the weights it changed (the sink's stays 0).
     #[inline]
     pub fn fire(&mut self, pick: &Pick, rates: &PhaseRates) {
         self.apply(pick);
-        for s in [pick.dec, pick.inc] {
-            if s < self.weight.len() {
-                self.refresh_one(rates, s);
-            }
-        }
+        self.refresh_one(rates, pick.dec);
+        self.refresh_one(rates, pick.inc);
+    }
+
+    /// Pick the channel that fires, given `target` uniform in `[0, a0)`.
+    #[inline]
+    pub fn select<'r>(&self, rates: &'r PhaseRates, target: f64) -> &'r Pick {
+        select_channel(rates, self.states(), self.weights(), target)
     }
 }
 
@@ -210,31 +232,40 @@ pub(crate) fn select_channel<'r>(
     weight: &[f64],
     mut target: f64,
 ) -> &'r Pick {
-    // Rounding can leave `target` just above the last weight: fall back to the last state (and
-    // channel) with positive weight, which is where the excess belongs.
-    let mut state = usize::MAX;
+    let mut state = weight.len();
     for (s, &w) in weight.iter().enumerate() {
-        if w > 0.0 {
-            state = s;
-            if target < w {
-                break;
-            }
-            target -= w;
-        }
-    }
-    // state < n_states because the total is positive, so some state has a positive rate.
-    // Within the state, compare with count * rate rather than divide the target by the count.
-    let (first, end) = rates.pick_range[state];
-    let candidates = &rates.pick[first..end];
-    let n = as_f64(counts[state]);
-    for pick in candidates {
-        let w = pick.rate * n;
         if target < w {
-            return pick;
+            state = s;
+            break;
         }
         target -= w;
     }
-    &candidates[candidates.len() - 1]
+    if state == weight.len() {
+        state = last_positive(weight);
+    }
+    // Within the state, compare with count * rate rather than divide the target by the count; the
+    // last channel takes whatever is left (the same rounding fallback).
+    let (first, end) = rates.pick_range[state];
+    let candidates = &rates.pick[first..end];
+    let n = as_f64(counts[state]);
+    let last = candidates.len() - 1;
+    let mut k = 0;
+    while k < last {
+        let w = candidates[k].rate * n;
+        if target < w {
+            break;
+        }
+        target -= w;
+        k += 1;
+    }
+    &candidates[k]
+}
+
+/// Rounding can leave a selection target at or above the total weight: the excess belongs to the
+/// last state with positive weight (there is one, since the total is positive).
+#[cold]
+pub(crate) fn last_positive(weight: &[f64]) -> usize {
+    weight.iter().rposition(|&w| w > 0.0).unwrap_or(0)
 }
 
 /// Exposure history (time on drug, switches, treatment start) and progression of one replicate.
@@ -304,6 +335,20 @@ impl<'a> History<'a> {
                 }
             }
         }
+    }
+
+    /// Book a mutation event at `t` (for loops that track nothing else per event).
+    #[inline]
+    pub fn mutation(&mut self, t: f64) {
+        if self.outcome.first_mutant_time.is_nan() {
+            self.outcome.first_mutant_time = t;
+        }
+    }
+
+    /// Book `n` events (for loops that track nothing else per event).
+    #[inline]
+    pub fn add_events(&mut self, n: u64) {
+        self.outcome.n_events += n;
     }
 
     #[inline]
@@ -440,48 +485,75 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     // A waiting time drawn before a check that changed nothing stays valid after it: given no
     // event before the check, the residual time is again exponential with the same rate.
     let mut pending: Option<f64> = None;
-    loop {
-        let a0 = cells.a0();
-        let t_next = match pending.take() {
-            Some(t_next) => t_next,
-            None if a0 > 0.0 => t + exp1(rng) / a0,
-            None => f64::INFINITY,
-        };
+    // Runs of events with nothing to do between them go through the hot loop (same draws).
+    let use_burst =
+        !C::REACTS_TO_EVENTS && !density_dependent && run.progression.is_none() && !O::OBSERVES;
+    'events: loop {
+        'event: {
+            if use_burst {
+                let n_events = history.n_events();
+                let budget = (run.max_events - n_events)
+                    .min(CANCEL_CHECK_EVERY - n_events % CANCEL_CHECK_EVERY);
+                let limits = Limits {
+                    time: horizon.min(recorder.next_time()),
+                    budget,
+                    max_population,
+                };
+                match burst(
+                    &mut cells,
+                    &rates,
+                    rng,
+                    &mut t,
+                    pending.take(),
+                    limits,
+                    &mut history,
+                ) {
+                    BurstEnd::Limit(t_next) => pending = Some(t_next),
+                    BurstEnd::Check => break 'event,
+                }
+            }
+            let a0 = cells.a0();
+            let t_next = match pending.take() {
+                Some(t_next) => t_next,
+                None if a0 > 0.0 => t + exp1(rng) / a0,
+                None => f64::INFINITY,
+            };
 
-        if t_next >= horizon {
-            let check = controller.next_check();
-            if check > run.t_end {
-                recorder.record_through(
-                    run.t_end,
-                    cells.states(),
-                    &Exposure(controller.exposure()),
-                );
-                return Ok(history.close(run.t_end, Status::Completed));
+            if t_next >= horizon {
+                let check = controller.next_check();
+                if check > run.t_end {
+                    recorder.record_through(
+                        run.t_end,
+                        cells.states(),
+                        &Exposure(controller.exposure()),
+                    );
+                    return Ok(history.close(run.t_end, Status::Completed));
+                }
+                // Move to the breakpoint and let the controller act; if the exposure changes, the
+                // draw is discarded and a new one made with the new rates (module docs).
+                recorder.record_before(check, cells.states(), &Exposure(controller.exposure()));
+                t = check;
+                if controller.at_check(t, cells.states()) {
+                    history.switch(t, controller.exposure());
+                    install(&mut rates, &mut cells, controller.exposure());
+                } else {
+                    pending = Some(t_next);
+                }
+                horizon = controller.next_check().min(run.t_end);
+                breakpoints += 1;
+                if breakpoints % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+                    return Err(EngineError::Cancelled);
+                }
+                continue 'events;
             }
-            // Move to the breakpoint and let the controller act; if the exposure changes, the draw
-            // is discarded and a new one made with the new rates (module docs).
-            recorder.record_before(check, cells.states(), &Exposure(controller.exposure()));
-            t = check;
-            if controller.at_check(t, cells.states()) {
-                history.switch(t, controller.exposure());
-                install(&mut rates, &mut cells, controller.exposure());
-            } else {
-                pending = Some(t_next);
-            }
-            horizon = controller.next_check().min(run.t_end);
-            breakpoints += 1;
-            if breakpoints % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-                return Err(EngineError::Cancelled);
-            }
-            continue;
+
+            recorder.record_before(t_next, cells.states(), &Exposure(controller.exposure()));
+            t = t_next;
+            let pick = *cells.select(&rates, uniform(rng) * a0);
+            cells.fire(&pick, &rates);
+            history.event(t, pick.is_mutation, cells.states());
+            observer.event(t, pick.channel, cells.states(), controller.exposure());
         }
-
-        recorder.record_before(t_next, cells.states(), &Exposure(controller.exposure()));
-        t = t_next;
-        let pick = *select_channel(&rates, &cells.counts, &cells.weight, uniform(rng) * a0);
-        cells.fire(&pick, &rates);
-        history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, pick.channel, cells.states(), controller.exposure());
 
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             let now = Exposure(controller.exposure());

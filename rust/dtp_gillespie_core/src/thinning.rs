@@ -348,12 +348,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
 
         recorder.record_before(t_next, cells.states(), &clock.drug);
         t = t_next;
-        let pick = *select_channel(
-            &bound,
-            cells.states(),
-            &cells.weight,
-            uniform(rng) * a0_bound,
-        );
+        let pick = *cells.select(&bound, uniform(rng) * a0_bound);
         let c = pick.channel;
         if lower[c] < upper[c] {
             let u = uniform(rng) * upper[c];

@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use common::*;
-use dtp_gillespie_core::{Dosing, EngineError, RunConfig, Schedule, Status, trace};
+use dtp_gillespie_core::{ChannelKind, Dosing, EngineError, RunConfig, Schedule, Status, trace};
 
 const Z_CRIT: f64 = 3.29;
 
@@ -234,4 +234,73 @@ fn a_population_already_at_the_cap_stops_at_time_zero() {
     assert_eq!(status(&out), [Status::MaxPopulation as i8]);
     assert_eq!(stop_time(&out), [0.0]);
     assert_eq!(out.counts, [100, -1]);
+}
+
+/// A chain of `n` states: each divides (one daughter may mutate into the next state), dies and
+/// switches to the next; rates differ per state and per exposure.
+fn chain(n: usize) -> dtp_gillespie_core::Model {
+    let mut channels = Vec::new();
+    for s in 0..n {
+        channels.push(division(s, s, false));
+        if s + 1 < n {
+            channels.push(division(s, s + 1, true));
+            channels.push(switch(s, s + 1));
+        }
+        channels.push(death(s));
+        if s > 0 {
+            channels.push(switch(s, s - 1));
+        }
+    }
+    channels.sort_by_key(|c| c.source);
+    let rates = (0..2)
+        .flat_map(|e| {
+            channels.iter().enumerate().map(move |(c, ch)| {
+                let base = 0.2 + 0.05 * ((c * 7 + e * 3) % 11) as f64;
+                match ch.kind {
+                    _ if ch.is_mutation => base * 0.01,
+                    ChannelKind::Death => base * 0.5,
+                    _ => base,
+                }
+            })
+        })
+        .collect();
+    dtp_gillespie_core::Model::new(n, 2, channels, rates, None).unwrap()
+}
+
+#[test]
+fn the_hot_loop_fires_the_same_events_as_the_general_loop() {
+    // A progression threshold that is never reached sends every event through the general loop;
+    // without it, runs of events go through the hot loop (fixed-size for up to six states, on
+    // slices beyond). Trajectories must be identical, caps included.
+    let schedule = Schedule::new(vec![0.0, 0.9], vec![0, 1], Some((0, 2.1))).unwrap();
+    for n in 1..=8 {
+        let model = chain(n);
+        let times: Vec<f64> = (0..=30).map(|k| f64::from(k) * 0.25).collect();
+        let mut hot = run(vec![40; n], 7.5, times);
+        let cap = 40 * n as u64 + 3;
+        for (max_events, max_population) in [(u64::MAX, u64::MAX), (100, u64::MAX), (u64::MAX, cap)]
+        {
+            hot.max_events = max_events;
+            hot.max_population = max_population;
+            let mut general = hot.clone();
+            general.progression = Some(dtp_gillespie_core::Progression {
+                weights: vec![1.0; n],
+                factor: None,
+                size: Some(1e300),
+            });
+            let a = ensemble(&model, &schedule, &hot, 12, 0, 1);
+            let b = ensemble(&model, &schedule, &general, 12, 0, 1);
+            let capped = if max_events < u64::MAX {
+                Status::MaxEvents
+            } else {
+                Status::MaxPopulation
+            };
+            if max_events < u64::MAX || max_population < u64::MAX {
+                assert!(status(&a).contains(&(capped as i8)), "{n} states");
+            } else {
+                assert!(n_events(&a).iter().sum::<u64>() > 200, "{n} states");
+            }
+            assert_identical(&a, &b);
+        }
+    }
 }
