@@ -4,7 +4,9 @@
 //! index's streams (see [`crate::rng`]), so the output is bit-identical for any thread count and any
 //! split of a run into calls.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rayon::prelude::*;
 
@@ -109,6 +111,35 @@ fn simulate_one<O: Observer>(
     }
 }
 
+/// Replicate `i` of a call and its slices of the output: counts, exposures, concentrations, outcome.
+type ReplicateSlot<'a> = (
+    usize,
+    (
+        ((&'a mut [i64], &'a mut [i8]), &'a mut [f64]),
+        &'a mut Outcome,
+    ),
+);
+
+/// A pool of `n_threads` workers (0: one per core), built on first use and kept, so that repeated
+/// calls do not start threads each time.
+fn thread_pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(pool) = pools.get(&n_threads) {
+        return Ok(Arc::clone(pool));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n_threads)
+        .build()
+        .map_err(|e| EngineError::InvalidRun(format!("cannot start the thread pool: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.insert(n_threads, Arc::clone(&pool));
+    Ok(pool)
+}
+
 /// Run an ensemble. `cancel` stops it early with [`EngineError::Cancelled`]; `done` counts finished
 /// replicates (for progress reports).
 pub fn run_ensemble(
@@ -162,36 +193,44 @@ pub fn run_ensemble(
         &mut no_concentration
     };
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.n_threads.unwrap_or(0))
-        .build()
-        .map_err(|e| EngineError::InvalidRun(format!("cannot start the thread pool: {e}")))?;
-    pool.install(|| {
+    let simulate = |(i, (((counts, exposure), conc), outcome)): ReplicateSlot<'_>| {
+        let conc = pk.then_some(conc);
+        let mut recorder =
+            Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
+        let index = spec.replicate_offset + i as u64;
+        *outcome = simulate_one(
+            model,
+            dosing,
+            run,
+            &spec.seed_key,
+            index,
+            &mut recorder,
+            &mut NoObserver,
+            cancel,
+        )?;
+        done.fetch_add(1, Ordering::Relaxed);
+        Ok::<(), EngineError>(())
+    };
+    if n == 1 || spec.n_threads == Some(1) {
+        // No pool to wake: small calls (one trajectory) pay no thread hand-offs.
         counts
-            .par_chunks_mut(row)
-            .zip(exposure.par_chunks_mut(n_times))
-            .zip(concentration_chunks.par_chunks_mut(conc_chunk))
-            .zip(outcomes.par_iter_mut())
+            .chunks_mut(row)
+            .zip(exposure.chunks_mut(n_times))
+            .zip(concentration_chunks.chunks_mut(conc_chunk))
+            .zip(outcomes.iter_mut())
             .enumerate()
-            .try_for_each(|(i, (((counts, exposure), conc), outcome))| {
-                let conc = pk.then_some(conc);
-                let mut recorder =
-                    Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
-                let index = spec.replicate_offset + i as u64;
-                *outcome = simulate_one(
-                    model,
-                    dosing,
-                    run,
-                    &spec.seed_key,
-                    index,
-                    &mut recorder,
-                    &mut NoObserver,
-                    cancel,
-                )?;
-                done.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            })
-    })?;
+            .try_for_each(simulate)?;
+    } else {
+        thread_pool(spec.n_threads.unwrap_or(0))?.install(|| {
+            counts
+                .par_chunks_mut(row)
+                .zip(exposure.par_chunks_mut(n_times))
+                .zip(concentration_chunks.par_chunks_mut(conc_chunk))
+                .zip(outcomes.par_iter_mut())
+                .enumerate()
+                .try_for_each(simulate)
+        })?;
+    }
     Ok(EnsembleOutput {
         counts,
         exposure,
