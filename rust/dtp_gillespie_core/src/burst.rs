@@ -143,9 +143,10 @@ fn fixed<const SLOTS: usize>(
     // A copy the compiler can keep in registers.
     let mut local_rng = rng.clone();
     let mut fired: u64 = 0;
+    // The pending draw, if any, serves the first event only: draw at the bottom of the loop.
+    let mut a0: f64 = weight[..n_states].iter().sum();
+    let mut t_next = next_time(&mut pending, now, a0, &mut local_rng);
     let end = loop {
-        let a0: f64 = weight[..n_states].iter().sum();
-        let t_next = next_time(&mut pending, now, a0, &mut local_rng);
         if t_next >= limits.time {
             break BurstEnd::Limit(t_next);
         }
@@ -192,6 +193,8 @@ fn fixed<const SLOTS: usize>(
         if must_check(total, fired, &limits) {
             break BurstEnd::Check;
         }
+        a0 = weight[..n_states].iter().sum();
+        t_next = next_time(&mut None, now, a0, &mut local_rng);
     };
     counts_slice.copy_from_slice(&counts);
     weight_slice.copy_from_slice(&weight);
