@@ -7,7 +7,7 @@
 //! is drawn with the new rates (memorylessness, as at schedule breakpoints). Rules that wait for a
 //! time in the current exposure (`after`, `min_time`) add their due times as breakpoints.
 
-use crate::controller::Controller;
+use crate::controller::{BurdenBand, Controller};
 use crate::error::{EngineError, Result};
 
 /// What relative thresholds are multiplied by.
@@ -112,6 +112,16 @@ impl AdaptiveSpec {
     }
 }
 
+/// The burden an adaptive rule monitors: `sum_i weights[i] * counts[i]`.
+#[inline]
+pub(crate) fn monitored_burden(weights: &[f64], counts: &[u64]) -> f64 {
+    counts
+        .iter()
+        .zip(weights)
+        .map(|(&n, &w)| n as f64 * w)
+        .sum()
+}
+
 /// The adaptive controller of one replicate.
 pub struct AdaptiveController<'a> {
     spec: &'a AdaptiveSpec,
@@ -186,11 +196,7 @@ impl<'a> AdaptiveController<'a> {
     }
 
     fn burden_of(spec: &AdaptiveSpec, counts: &[u64]) -> f64 {
-        counts
-            .iter()
-            .zip(&spec.monitor_weights)
-            .map(|(&n, &w)| n as f64 * w)
-            .sum()
+        monitored_burden(&spec.monitor_weights, counts)
     }
 
     fn in_phase(&self, rule: &Rule) -> bool {
@@ -315,5 +321,19 @@ impl Controller for AdaptiveController<'_> {
 
     fn exposure_after_stop(&self, _t: f64) -> usize {
         self.exposure
+    }
+
+    fn quiet_band(&self) -> Option<BurdenBand<'_>> {
+        // Visits decide everything at check times; between them no event can switch.
+        let (low, high) = if self.continuous() {
+            (self.low, self.high)
+        } else {
+            (f64::NEG_INFINITY, f64::INFINITY)
+        };
+        Some(BurdenBand {
+            weights: &self.spec.monitor_weights,
+            low,
+            high,
+        })
     }
 }

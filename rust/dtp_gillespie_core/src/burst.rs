@@ -1,25 +1,33 @@
-//! The hot loop: runs of events under rates that stay constant between two things the general loop
-//! of [`crate::ssa`] must see (a breakpoint, a record time, a cap, a cancellation check).
+//! The hot loop: runs of events under rates that stay constant between two things the general
+//! loops of [`crate::ssa`] and [`crate::thinning`] must see (a breakpoint or dose, a record time, a
+//! cap, a cancellation check, a burden an adaptive rule reacts to).
 //!
-//! It draws exactly what the general loop draws, in the same order (a waiting time, then a uniform
-//! that picks the channel), and does the same arithmetic in the same order, so a trajectory is bit
-//! for bit the same whichever loop fires its events; it only skips the per-event bookkeeping that
-//! cannot apply here (recording, controller reactions, density dependence, progression,
-//! observers). Every exit condition is one compare: the next event time against the nearest limit,
-//! the population against `[1, cap)`, and an event budget that counts down to the next cap or
-//! cancellation check. Models with up to six states keep their counts and weights in fixed-size
-//! arrays (registers, few bounds checks); larger ones use the slices of [`Cells`].
+//! It draws exactly what the general loops draw, in the same order (a waiting time, a uniform that
+//! picks the channel, and under thinning a uniform that accepts it), and does the same arithmetic
+//! in the same order, so a trajectory is bit for bit the same whichever loop fires its events; it
+//! only skips the per-event bookkeeping that cannot apply here (recording, progression, observers,
+//! density dependence). Every exit condition is a compare or two: the next event time against the
+//! nearest limit, the population against `[1, cap)`, an event budget that counts down to the next
+//! cap or cancellation check, and (adaptive dosing) the monitored burden against the band in which
+//! no rule can fire. Counts and weights live in fixed-size arrays (registers, few bounds checks),
+//! so models with more than [`MAX_STATES`] states use the general loops only.
 
+use crate::adaptive::monitored_burden;
+use crate::controller::BurdenBand;
 use crate::model::{PhaseRates, Pick};
 use crate::rng::{ReplicateRng, exp1, uniform};
-use crate::ssa::{Cells, History, as_f64, last_positive};
+use crate::ssa::{Cells, History, as_f64};
+
+/// Largest number of states the hot loop handles.
+pub(crate) const MAX_STATES: usize = 6;
 
 /// Why a burst returned.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum BurstEnd {
-    /// The next event was drawn at this time, at or after the limit; the draw stays pending.
+    /// The next candidate was drawn at this time, at or after the limit; the draw stays pending.
     Limit(f64),
-    /// The event budget ran out, or the population reached 0 or the cap: the caller checks which.
+    /// The event budget ran out, the population reached 0 or the cap, or the watched burden left
+    /// its band: the caller checks which.
     Check,
 }
 
@@ -31,11 +39,53 @@ pub(crate) struct Limits {
     pub max_population: u64,
 }
 
-/// Fire events of one constant-rate phase from `*t` until the next one would fall at or after
-/// `limits.time`, `limits.budget` events have fired, or the total population leaves
-/// `[1, limits.max_population)`. `pending`, if any, is a waiting time already drawn with these rates.
-#[allow(clippy::inline_always)]
-#[inline(always)]
+/// What the hot loop watches after each event besides time, caps and budget.
+pub(crate) trait Watch {
+    /// False when the caller must look at the state after this event.
+    fn quiet(&self, states: &[u64]) -> bool;
+}
+
+/// Nothing to watch (fixed schedules, pharmacokinetic dosing).
+pub(crate) struct Unwatched;
+
+impl Watch for Unwatched {
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn quiet(&self, _: &[u64]) -> bool {
+        true
+    }
+}
+
+impl Watch for BurdenBand<'_> {
+    #[inline]
+    fn quiet(&self, states: &[u64]) -> bool {
+        let burden = monitored_burden(self.weights, states);
+        self.low < burden && burden < self.high
+    }
+}
+
+/// Whether a candidate event happens: always under piecewise-constant rates; with probability
+/// `rate(t) / bound` under thinning.
+pub(crate) trait Accept {
+    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool;
+}
+
+/// Every candidate is an event.
+pub(crate) struct Always;
+
+impl Accept for Always {
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn accept(&self, _: &Pick, _: f64, _: &mut ReplicateRng) -> bool {
+        true
+    }
+}
+
+/// Fire events of one constant-rate (or constant-bound) phase from `*t` until the next candidate
+/// would fall at or after `limits.time`, `limits.budget` events have fired, the total population
+/// leaves `[1, limits.max_population)`, or `watch` is no longer quiet. `pending`, if any, is a
+/// waiting time already drawn with these rates. The model has at most [`MAX_STATES`] states.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn burst(
     cells: &mut Cells,
     rates: &PhaseRates,
@@ -44,84 +94,59 @@ pub(crate) fn burst(
     pending: Option<f64>,
     limits: Limits,
     history: &mut History<'_>,
+    watch: &impl Watch,
+    accept: &impl Accept,
 ) -> BurstEnd {
     debug_assert!(limits.budget >= 1 && limits.max_population >= 1);
-    let (end, fired) = match cells.states().len() {
-        1 => fixed::<2>(cells, rates, rng, t, pending, limits, history),
-        2 => fixed::<3>(cells, rates, rng, t, pending, limits, history),
-        3 => fixed::<4>(cells, rates, rng, t, pending, limits, history),
-        4 => fixed::<5>(cells, rates, rng, t, pending, limits, history),
-        5 => fixed::<6>(cells, rates, rng, t, pending, limits, history),
-        6 => fixed::<7>(cells, rates, rng, t, pending, limits, history),
-        _ => general(cells, rates, rng, t, pending, limits, history),
-    };
-    history.add_events(fired);
-    end
+    match cells.states().len() {
+        1 => fixed::<2>(
+            cells, rates, rng, t, pending, limits, history, watch, accept,
+        ),
+        2 => fixed::<3>(
+            cells, rates, rng, t, pending, limits, history, watch, accept,
+        ),
+        3 => fixed::<4>(
+            cells, rates, rng, t, pending, limits, history, watch, accept,
+        ),
+        4 => fixed::<5>(
+            cells, rates, rng, t, pending, limits, history, watch, accept,
+        ),
+        5 => fixed::<6>(
+            cells, rates, rng, t, pending, limits, history, watch, accept,
+        ),
+        6 => fixed::<7>(
+            cells, rates, rng, t, pending, limits, history, watch, accept,
+        ),
+        n => unreachable!("the hot loop takes at most {MAX_STATES} states, got {n}"),
+    }
 }
 
-/// The waiting time to the next event: `pending` if drawn already, else a fresh draw.
+/// The waiting time to the next candidate: `pending` if drawn already, else a fresh draw.
 #[allow(clippy::inline_always)]
 #[inline(always)]
-fn next_time(pending: &mut Option<f64>, now: f64, a0: f64, rng: &mut ReplicateRng) -> f64 {
-    match pending.take() {
+fn next_time(pending: Option<f64>, now: f64, a0: f64, rng: &mut ReplicateRng) -> f64 {
+    match pending {
         Some(t_next) => t_next,
         None if a0 > 0.0 => now + exp1(rng) / a0,
         None => f64::INFINITY,
     }
 }
 
-/// `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap.
-#[allow(clippy::inline_always)]
-#[inline(always)]
-fn must_check(total: u64, fired: u64, limits: &Limits) -> bool {
-    total.wrapping_sub(1) >= limits.max_population - 1 || fired == limits.budget
-}
-
-/// Any number of states, on the slices of [`Cells`].
-#[allow(clippy::inline_always)]
-#[inline(always)]
-fn general(
-    cells: &mut Cells,
-    rates: &PhaseRates,
-    rng: &mut ReplicateRng,
-    t: &mut f64,
-    mut pending: Option<f64>,
-    limits: Limits,
-    history: &mut History<'_>,
-) -> (BurstEnd, u64) {
-    let mut fired: u64 = 0;
-    let end = loop {
-        let a0 = cells.a0();
-        let t_next = next_time(&mut pending, *t, a0, rng);
-        if t_next >= limits.time {
-            break BurstEnd::Limit(t_next);
-        }
-        *t = t_next;
-        let pick = *cells.select(rates, uniform(rng) * a0);
-        cells.fire(&pick, rates);
-        fired += 1;
-        if pick.is_mutation {
-            history.mutation(t_next);
-        }
-        if must_check(cells.total, fired, &limits) {
-            break BurstEnd::Check;
-        }
-    };
-    (end, fired)
-}
-
 /// `SLOTS - 1` states plus the sink slot, in arrays of fixed size. The same law, draws and
-/// arithmetic as [`general`] (and as [`crate::ssa::select_channel`]).
+/// arithmetic as the general loops (see [`crate::ssa::select_channel`]).
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn fixed<const SLOTS: usize>(
     cells: &mut Cells,
     rates: &PhaseRates,
     rng: &mut ReplicateRng,
     t: &mut f64,
-    mut pending: Option<f64>,
+    pending: Option<f64>,
     limits: Limits,
     history: &mut History<'_>,
-) -> (BurstEnd, u64) {
+    watch: &impl Watch,
+    accept: &impl Accept,
+) -> BurstEnd {
     let n_states = SLOTS - 1;
     let (counts_slice, weight_slice, total_ref) = cells.slots_mut();
     let mut counts: [u64; SLOTS] = counts_slice.try_into().expect("SLOTS counts");
@@ -143,9 +168,9 @@ fn fixed<const SLOTS: usize>(
     // A copy the compiler can keep in registers.
     let mut local_rng = rng.clone();
     let mut fired: u64 = 0;
-    // The pending draw, if any, serves the first event only: draw at the bottom of the loop.
+    // The pending draw, if any, serves the first candidate only: draw at the bottom of the loop.
     let mut a0: f64 = weight[..n_states].iter().sum();
-    let mut t_next = next_time(&mut pending, now, a0, &mut local_rng);
+    let mut t_next = next_time(pending, now, a0, &mut local_rng);
     let end = loop {
         if t_next >= limits.time {
             break BurstEnd::Limit(t_next);
@@ -163,7 +188,7 @@ fn fixed<const SLOTS: usize>(
             target -= w;
         }
         if state == n_states {
-            state = last_positive(&weight[..n_states]);
+            state = crate::ssa::last_positive(&weight[..n_states]);
         }
         let candidates = picks[state];
         let n = as_f64(counts[state]);
@@ -179,27 +204,34 @@ fn fixed<const SLOTS: usize>(
         }
         let pick = &candidates[k];
 
-        // Pick indices are at most the sink slot (`Pick::new`), so they index these arrays.
-        let (dec, inc) = (pick.dec.min(SLOTS - 1), pick.inc.min(SLOTS - 1));
-        counts[dec] = counts[dec].wrapping_sub(1);
-        counts[inc] = counts[inc].wrapping_add(1);
-        total = total.wrapping_add_signed(pick.delta_total);
-        weight[dec] = as_f64(counts[dec]) * state_total[dec];
-        weight[inc] = as_f64(counts[inc]) * state_total[inc];
-        fired += 1;
-        if pick.is_mutation {
-            history.mutation(now);
+        if accept.accept(pick, now, &mut local_rng) {
+            // Pick indices are at most the sink slot (`Pick::new`), so they index these arrays.
+            let (dec, inc) = (pick.dec.min(SLOTS - 1), pick.inc.min(SLOTS - 1));
+            counts[dec] = counts[dec].wrapping_sub(1);
+            counts[inc] = counts[inc].wrapping_add(1);
+            total = total.wrapping_add_signed(pick.delta_total);
+            weight[dec] = as_f64(counts[dec]) * state_total[dec];
+            weight[inc] = as_f64(counts[inc]) * state_total[inc];
+            fired += 1;
+            if pick.is_mutation {
+                history.mutation(now);
+            }
+            // `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap.
+            if total.wrapping_sub(1) >= limits.max_population - 1
+                || fired == limits.budget
+                || !watch.quiet(&counts[..n_states])
+            {
+                break BurstEnd::Check;
+            }
+            a0 = weight[..n_states].iter().sum();
         }
-        if must_check(total, fired, &limits) {
-            break BurstEnd::Check;
-        }
-        a0 = weight[..n_states].iter().sum();
-        t_next = next_time(&mut None, now, a0, &mut local_rng);
+        t_next = next_time(None, now, a0, &mut local_rng);
     };
     counts_slice.copy_from_slice(&counts);
     weight_slice.copy_from_slice(&weight);
     *total_ref = total;
     *t = now;
     *rng = local_rng;
-    (end, fired)
+    history.add_events(fired);
+    end
 }

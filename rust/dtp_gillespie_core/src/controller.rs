@@ -4,6 +4,14 @@
 
 use crate::schedule::{Schedule, Segment};
 
+/// A promise of a controller that reacts to events: it changes nothing after an event while the
+/// monitored burden `sum_i weights[i] * count[i]` stays strictly inside `(low, high)`.
+pub struct BurdenBand<'a> {
+    pub weights: &'a [f64],
+    pub low: f64,
+    pub high: f64,
+}
+
 pub trait Controller {
     /// Whether `after_event` can ever change the exposure (lets the fixed case skip the call).
     const REACTS_TO_EVENTS: bool;
@@ -16,6 +24,11 @@ pub trait Controller {
     fn after_event(&mut self, t: f64, counts: &[u64]) -> bool;
     /// Exposure at a record time after the replicate stopped.
     fn exposure_after_stop(&self, t: f64) -> usize;
+    /// For controllers that react to events: a band of the monitored burden inside which
+    /// `after_event` changes nothing (`None`: no such promise, every event must be shown).
+    fn quiet_band(&self) -> Option<BurdenBand<'_>> {
+        None
+    }
 }
 
 /// A fixed schedule: the exposure changes only at segment boundaries.

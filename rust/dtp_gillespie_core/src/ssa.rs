@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::burst::{BurstEnd, Limits, burst};
+use crate::burst::{Always, BurstEnd, Limits, MAX_STATES, Unwatched, burst};
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
@@ -370,6 +370,13 @@ impl<'a> History<'a> {
     }
 }
 
+/// Events a hot loop may fire before the caller must look: up to the `max_events` cap or the next
+/// cancellation check, whichever comes first (>= 1 while the cap is not reached).
+#[inline]
+pub(crate) fn event_budget(n_events: u64, max_events: u64) -> u64 {
+    (max_events - n_events).min(CANCEL_CHECK_EVERY - n_events % CANCEL_CHECK_EVERY)
+}
+
 /// Why a replicate must stop now, if it must: extinction or a cap.
 #[inline]
 pub(crate) fn early_stop(
@@ -486,28 +493,29 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     // event before the check, the residual time is again exponential with the same rate.
     let mut pending: Option<f64> = None;
     // Runs of events with nothing to do between them go through the hot loop (same draws).
-    let use_burst =
-        !C::REACTS_TO_EVENTS && !density_dependent && run.progression.is_none() && !O::OBSERVES;
+    let use_burst = !density_dependent
+        && run.progression.is_none()
+        && !O::OBSERVES
+        && cells.states().len() <= MAX_STATES
+        && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
     'events: loop {
         'event: {
             if use_burst {
-                let n_events = history.n_events();
-                let budget = (run.max_events - n_events)
-                    .min(CANCEL_CHECK_EVERY - n_events % CANCEL_CHECK_EVERY);
                 let limits = Limits {
                     time: horizon.min(recorder.next_time()),
-                    budget,
+                    budget: event_budget(history.n_events(), run.max_events),
                     max_population,
                 };
-                match burst(
-                    &mut cells,
-                    &rates,
-                    rng,
-                    &mut t,
-                    pending.take(),
-                    limits,
-                    &mut history,
-                ) {
+                let (now, h) = (pending.take(), &mut history);
+                let end = match controller.quiet_band() {
+                    Some(band) => burst(
+                        &mut cells, &rates, rng, &mut t, now, limits, h, &band, &Always,
+                    ),
+                    None => burst(
+                        &mut cells, &rates, rng, &mut t, now, limits, h, &Unwatched, &Always,
+                    ),
+                };
+                match end {
                     BurstEnd::Limit(t_next) => pending = Some(t_next),
                     BurstEnd::Check => break 'event,
                 }

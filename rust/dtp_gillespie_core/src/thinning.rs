@@ -5,15 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::RngExt;
 
+use crate::burst::{Accept, BurstEnd, Limits, MAX_STATES, Unwatched, burst};
 use crate::error::{EngineError, Result};
-use crate::model::{Model, PhaseRates};
+use crate::model::{Model, PhaseRates, Pick};
 use crate::pk::{PkSpec, hill_response, rates_at};
 use crate::record::{Drug, Recorder};
 use crate::rng::{DoseRng, ReplicateRng, exp1, uniform};
 use crate::run::RunConfig;
 use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, select_channel,
-    stop_early, weighted_population,
+    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, event_budget,
+    select_channel, stop_early, weighted_population,
 };
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
@@ -100,6 +101,39 @@ impl Drug for Concentration {
         } else {
             self.c0 * (-self.k * (t - self.t0)).exp()
         }
+    }
+}
+
+/// Acceptance of a candidate of channel `c` at `t`, drawn with rate `upper[c]`: with probability
+/// `rate_c(t) / upper[c]`. A uniform below `lower[c] / upper[c]` accepts without evaluating the
+/// concentration (the squeeze); a channel whose rate is constant over the interval needs no draw.
+struct Thinning<'a> {
+    spec: &'a PkSpec,
+    off: &'a [f64],
+    on: &'a [f64],
+    lower: &'a [f64],
+    upper: &'a [f64],
+    drug: Concentration,
+}
+
+impl Accept for Thinning<'_> {
+    // Inlined so that the hot loop's generator stays in registers.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool {
+        let c = pick.channel;
+        if self.lower[c] < self.upper[c] {
+            let u = uniform(rng) * self.upper[c];
+            if u >= self.lower[c] {
+                let response = hill_response(
+                    self.drug.concentration_at(t),
+                    self.spec.ec50[c],
+                    self.spec.hill[c],
+                );
+                return u < self.off[c] + (self.on[c] - self.off[c]) * response;
+            }
+        }
+        true
     }
 }
 
@@ -301,6 +335,9 @@ fn simulate_linear_pk_replicate<O: Observer>(
 
     let mut interval_changed = true;
     let mut horizon = 0.0;
+    // Runs of candidates with nothing else to do go through the hot loop (same draws).
+    let use_burst = run.progression.is_none() && !O::OBSERVES && cells.states().len() <= MAX_STATES;
+    let mut pending: Option<f64> = None;
     loop {
         steps += 1;
         if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
@@ -324,11 +361,53 @@ fn simulate_linear_pk_replicate<O: Observer>(
             cells.refresh(&bound);
             interval_changed = false;
         }
+        let thinning = Thinning {
+            spec,
+            off,
+            on,
+            lower: &lower,
+            upper: &upper,
+            drug: clock.drug,
+        };
+        if use_burst {
+            let limits = Limits {
+                time: horizon.min(recorder.next_time()),
+                budget: event_budget(history.n_events(), run.max_events),
+                max_population,
+            };
+            let (now, h) = (pending.take(), &mut history);
+            match burst(
+                &mut cells, &bound, rng, &mut t, now, limits, h, &Unwatched, &thinning,
+            ) {
+                BurstEnd::Limit(t_next) => pending = Some(t_next),
+                BurstEnd::Check => {
+                    if let Some(status) =
+                        early_stop(cells.total, history.n_events(), run, max_population)
+                    {
+                        return Ok(stop_early(
+                            status,
+                            t,
+                            cells.states(),
+                            recorder,
+                            &clock.drug,
+                            &clock.drug,
+                            history,
+                        ));
+                    }
+                    if history.n_events() % CANCEL_CHECK_EVERY == 0
+                        && cancel.load(Ordering::Relaxed)
+                    {
+                        return Err(EngineError::Cancelled);
+                    }
+                    continue;
+                }
+            }
+        }
         let a0_bound = cells.a0();
-        let t_next = if a0_bound > 0.0 {
-            t + exp1(rng) / a0_bound
-        } else {
-            f64::INFINITY
+        let t_next = match pending.take() {
+            Some(t_next) => t_next,
+            None if a0_bound > 0.0 => t + exp1(rng) / a0_bound,
+            None => f64::INFINITY,
         };
 
         if t_next >= horizon {
@@ -349,20 +428,12 @@ fn simulate_linear_pk_replicate<O: Observer>(
         recorder.record_before(t_next, cells.states(), &clock.drug);
         t = t_next;
         let pick = *cells.select(&bound, uniform(rng) * a0_bound);
-        let c = pick.channel;
-        if lower[c] < upper[c] {
-            let u = uniform(rng) * upper[c];
-            if u >= lower[c] {
-                let response =
-                    hill_response(clock.drug.concentration_at(t), spec.ec50[c], spec.hill[c]);
-                if u >= off[c] + (on[c] - off[c]) * response {
-                    continue; // rejected candidate: nothing happens at t
-                }
-            }
+        if !thinning.accept(&pick, t, rng) {
+            continue; // rejected candidate: nothing happens at t
         }
         cells.fire(&pick, &bound);
         history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, c, cells.states(), clock.drug.exposure_at(t));
+        observer.event(t, pick.channel, cells.states(), clock.drug.exposure_at(t));
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             return Ok(stop_early(
                 status,

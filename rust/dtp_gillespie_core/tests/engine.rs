@@ -258,6 +258,7 @@ fn chain(n: usize) -> dtp_gillespie_core::Model {
                 let base = 0.2 + 0.05 * ((c * 7 + e * 3) % 11) as f64;
                 match ch.kind {
                     _ if ch.is_mutation => base * 0.01,
+                    ChannelKind::Death if e == 1 => base * 2.0,
                     ChannelKind::Death => base * 0.5,
                     _ => base,
                 }
@@ -267,40 +268,111 @@ fn chain(n: usize) -> dtp_gillespie_core::Model {
     dtp_gillespie_core::Model::new(n, 2, channels, rates, None).unwrap()
 }
 
+/// The dosings the hot loop serves: a fixed schedule, adaptive dosing (continuous monitoring with
+/// a burden band, and visits) and pharmacokinetic boluses.
+fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
+    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, Phase, PkSpec, Reference, Rule};
+    let schedule = Schedule::new(vec![0.0, 0.9], vec![0, 1], Some((0, 2.1))).unwrap();
+    let rule = |from, to, below, above| Rule {
+        from,
+        to,
+        below,
+        above,
+        absolute: false,
+        after: None,
+        min_time: 0.0,
+        phase: Phase::Any,
+    };
+    let adaptive = |check_every| Dosing {
+        kind: DosingKind::Adaptive(AdaptiveSpec {
+            initial_exposure: 1,
+            monitor_weights: (0..n).map(|s| 1.0 / (1.0 + s as f64)).collect(),
+            reference: Reference::TreatmentStart,
+            check_every,
+            rules: vec![rule(1, 0, Some(0.9), None), rule(0, 1, None, Some(1.05))],
+        }),
+        treating: vec![false, true],
+    };
+    let pk = Dosing {
+        kind: DosingKind::Pk(PkSpec {
+            off_exposure: 0,
+            on_exposure: 1,
+            dose_times: vec![0.0, 1.3, 2.6, 3.9, 5.2],
+            dose: 3.0,
+            half_life: 0.8,
+            ec50: vec![1.0; n_channels],
+            hill: vec![2.0; n_channels],
+            missed_dose_probability: 0.2,
+        }),
+        treating: vec![false, true],
+    };
+    vec![
+        ("fixed", Dosing::fixed(schedule, 2, None)),
+        ("adaptive", adaptive(0.0)),
+        ("visits", adaptive(0.7)),
+        ("pk", pk),
+    ]
+}
+
+fn ensemble_with(
+    model: &dtp_gillespie_core::Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+) -> dtp_gillespie_core::EnsembleOutput {
+    let spec = dtp_gillespie_core::EnsembleSpec {
+        seed_key: [42; 32],
+        replicate_offset: 0,
+        n_replicates: 12,
+        n_threads: Some(1),
+    };
+    let (cancel, done) = (AtomicBool::new(false), std::sync::atomic::AtomicU64::new(0));
+    dtp_gillespie_core::run_ensemble(model, dosing, run, &spec, &cancel, &done).unwrap()
+}
+
 #[test]
 fn the_hot_loop_fires_the_same_events_as_the_general_loop() {
-    // A progression threshold that is never reached sends every event through the general loop;
-    // without it, runs of events go through the hot loop (fixed-size for up to six states, on
-    // slices beyond). Trajectories must be identical, caps included.
-    let schedule = Schedule::new(vec![0.0, 0.9], vec![0, 1], Some((0, 2.1))).unwrap();
+    // A progression threshold that is never reached sends every event through the general loops;
+    // without it, runs of events go through the hot loop (up to six states). Trajectories must be
+    // identical under every kind of dosing, caps included.
+    let mut caps_hit = std::collections::HashMap::new();
     for n in 1..=8 {
         let model = chain(n);
         let times: Vec<f64> = (0..=30).map(|k| f64::from(k) * 0.25).collect();
-        let mut hot = run(vec![40; n], 7.5, times);
         let cap = 40 * n as u64 + 3;
-        for (max_events, max_population) in [(u64::MAX, u64::MAX), (100, u64::MAX), (u64::MAX, cap)]
-        {
-            hot.max_events = max_events;
-            hot.max_population = max_population;
-            let mut general = hot.clone();
-            general.progression = Some(dtp_gillespie_core::Progression {
-                weights: vec![1.0; n],
-                factor: None,
-                size: Some(1e300),
-            });
-            let a = ensemble(&model, &schedule, &hot, 12, 0, 1);
-            let b = ensemble(&model, &schedule, &general, 12, 0, 1);
-            let capped = if max_events < u64::MAX {
-                Status::MaxEvents
-            } else {
-                Status::MaxPopulation
-            };
-            if max_events < u64::MAX || max_population < u64::MAX {
-                assert!(status(&a).contains(&(capped as i8)), "{n} states");
-            } else {
-                assert!(n_events(&a).iter().sum::<u64>() > 200, "{n} states");
+        for (kind, dosing) in dosings(n, model.channels().len()) {
+            let mut hot = run(vec![40; n], 7.5, times.clone());
+            for (max_events, max_population) in
+                [(u64::MAX, u64::MAX), (100, u64::MAX), (u64::MAX, cap)]
+            {
+                hot.max_events = max_events;
+                hot.max_population = max_population;
+                let mut general = hot.clone();
+                general.progression = Some(dtp_gillespie_core::Progression {
+                    weights: vec![1.0; n],
+                    factor: None,
+                    size: Some(1e300),
+                });
+                let a = ensemble_with(&model, &dosing, &hot);
+                let b = ensemble_with(&model, &dosing, &general);
+                let capped = if max_events < u64::MAX {
+                    Status::MaxEvents
+                } else {
+                    Status::MaxPopulation
+                };
+                if max_events < u64::MAX || max_population < u64::MAX {
+                    let hits = status(&a).iter().filter(|&&s| s == capped as i8).count();
+                    *caps_hit.entry((kind, capped as i8)).or_insert(0) += hits;
+                } else {
+                    assert!(n_events(&a).iter().sum::<u64>() > 200, "{kind}, {n} states");
+                    let switches: u64 = a.per_replicate(|o| o.n_switches).iter().sum();
+                    assert!(switches >= 12, "{kind}, {n} states: {switches} switches");
+                }
+                assert_eq!(a.concentration, b.concentration, "{kind}, {n} states");
+                assert_identical(&a, &b);
             }
-            assert_identical(&a, &b);
         }
     }
+    // Every dosing kind had replicates stopped by each cap.
+    assert_eq!(caps_hit.len(), 8, "{caps_hit:?}");
+    assert!(caps_hit.values().all(|&hits| hits > 0), "{caps_hit:?}");
 }
