@@ -125,3 +125,21 @@ def test_presets_are_independent_copies() -> None:
     a = presets.sharma2010_preexisting()
     a.model["division"]["S"] = 9.0
     assert presets.sharma2010_preexisting().model["division"]["S"] == 0.75
+
+
+def test_greene_pulsed_protocol_is_one_on_three_off_from_detection() -> None:
+    k = 1_000
+    p = presets.greene2019_induced_resistance(alpha=0.01, schedule="pulsed", capacity=k)
+    tr = dg.trace(p.model, p.schedule, initial=p.run["initial"], t_end=30.0, seed=2)
+    t, exposure, count = tr["time"], tr["exposure"], tr["count"]
+    # An event's exposure is the one in force just before it.
+    changed = np.flatnonzero(np.diff(exposure) != 0) + 1
+    # Treatment starts at the event that brings the burden to the detection size...
+    start = changed[0] - 1
+    assert count[start].sum() == 0.1 * k
+    t0 = t[start]
+    # ... and then the timers switch at t0 + 1, 4, 5, 8, ...: each switch lies between the last
+    # event under the old exposure and the first under the new one.
+    for i, offset in zip(changed[1:8], [1, 4, 5, 8, 9, 12, 13], strict=True):
+        assert t[i - 1] <= t0 + offset <= t[i]
+    assert list(exposure[changed[:4]]) == [1, 0, 1, 0]  # on, off, on, off ("off" is index 0)

@@ -175,8 +175,8 @@ def greene2019_induced_resistance(
     differentiate spontaneous and induced evolution to drug resistance during cancer treatment.
     JCO Clinical Cancer Informatics 3, 1-20.
 
-    Our reading of the model (from the project's issue text; the ODE in units of the capacity,
-    u(t) the dose)::
+    The model (the paper's ODE in units of the capacity, u(t) the dose; also BioModels
+    BIOMD0000000825)::
 
         dS/dt = (1 - (S + R)) S - eps S - alpha u(t) S - d u(t) S
         dR/dt = p_r (1 - (S + R)) R + eps S + alpha u(t) S
@@ -186,24 +186,29 @@ def greene2019_induced_resistance(
     (irreversibly, ``R`` is genetic) at eps + alpha x u. Exposure ``off`` is u = 0 and ``on`` is
     u = 1.5. Time is in units of 1/(S growth rate), reported as days by the engine.
 
-    From the paper / issue: eps = 1e-6, alpha per unit dose (0.01 default; 0 for purely
-    spontaneous resistance), d = 1, p_r = 0.2, dose u = 1.5, treatment starts at detection
-    (burden 0.1 K), failure (``progression``) at burden 0.9 K; continuous therapy versus pulsed
-    therapy, 1 time unit on and 3 off after detection.
+    From the paper (the same values as its BioModels curation): eps = 1e-6, alpha per unit dose
+    (0.01 default; 0 for purely spontaneous resistance), d = 1, p_r = 0.2, dose u = 1.5,
+    S(0) = 0.01 K and R(0) = 0, treatment starts at detection (burden 0.1 K), failure
+    (``progression``) at burden 0.9 K; continuous therapy versus pulsed therapy, 1 time unit on
+    and 3 off from detection.
 
-    Illustrative: ``capacity`` (default 10^4 cells; the ODE is the K -> infinity limit), the
-    initial population (0.01 K sensitive cells, no resistant cells), ``t_end`` = 200, no death
-    off drug.
+    Illustrative: ``capacity`` (default 10^4 cells; the ODE is the K -> infinity limit),
+    ``t_end`` = 200, no death off drug.
 
     Schedules: both are adaptive with ``start = {detect = 0.1 K}``. ``"continuous"`` then never
     stops (``stop_below = 0``: only an extinct tumour stops treatment); ``"pulsed"`` uses a rule
     list of ``after`` timers that apply only after treatment started (on -> off after 1, off -> on
     after 3).
 
-    Check of this reading (deterministic ODE, S(0) = 0.01, R(0) = 0, time from detection to
-    failure): continuous 85.6 (alpha = 0) and 40.1 (alpha = 0.01) against the published 87.3 and
-    42.3; pulsed 7.6 for both alphas against the published 12.0 and 59.0. So the pulsed protocol
-    (or its dose) is not yet the paper's; treat the pulsed variant as unvalidated.
+    Validation (``examples/reproduce_greene2019.py``): the deterministic limit of these rates,
+    time from detection to failure, is 87.27 (alpha = 0) and 42.30 (alpha = 0.01) for continuous
+    and 11.99 and 58.97 for pulsed therapy, the published 87.3, 42.3, 12.0 and 59.0. The
+    stochastic ensemble converges to them as K grows, but slowly in two cases: with alpha = 0
+    and continuous therapy, failure needs a resistant cell (about 1e-7 K of them at detection in
+    the ODE), so most tumours are cured unless K is of order 1e7 or more; and pulsed therapy puts
+    the tumour on a periodic orbit that peaks at 0.9045 K (alpha = 0) and 0.897 K
+    (alpha = 0.01), within 0.5% of the failure size, so below K of about 1e5 demographic noise
+    decides on which cycle a tumour fails.
     """
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not alpha >= 0:
         raise ValueError(f"greene2019_induced_resistance alpha is {alpha!r}; it must be >= 0")
