@@ -16,7 +16,7 @@ use crate::adaptive::monitored_burden;
 use crate::controller::BurdenBand;
 use crate::model::{PhaseRates, Pick};
 use crate::rng::{ReplicateRng, exp1, uniform};
-use crate::ssa::{Cells, History, as_f64};
+use crate::ssa::{Cells, History, as_f64, select_pick, select_state};
 
 /// Largest number of states the hot loop handles.
 pub(crate) const MAX_STATES: usize = 6;
@@ -179,30 +179,8 @@ fn fixed<const SLOTS: usize>(
 
         // Source state, then channel within it (see `select_channel`).
         let mut target = uniform(&mut local_rng) * a0;
-        let mut state = n_states;
-        for (s, &w) in weight[..n_states].iter().enumerate() {
-            if target < w {
-                state = s;
-                break;
-            }
-            target -= w;
-        }
-        if state == n_states {
-            state = crate::ssa::last_positive(&weight[..n_states]);
-        }
-        let candidates = picks[state];
-        let n = as_f64(counts[state]);
-        let last = candidates.len() - 1;
-        let mut k = 0;
-        while k < last {
-            let w = candidates[k].rate * n;
-            if target < w {
-                break;
-            }
-            target -= w;
-            k += 1;
-        }
-        let pick = &candidates[k];
+        let state = select_state(&weight[..n_states], &mut target);
+        let pick = select_pick(picks[state], as_f64(counts[state]), target);
 
         if accept.accept(pick, now, &mut local_rng) {
             // Pick indices are at most the sink slot (`Pick::new`), so they index these arrays.

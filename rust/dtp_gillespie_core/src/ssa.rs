@@ -232,26 +232,35 @@ pub(crate) fn select_channel<'r>(
     weight: &[f64],
     mut target: f64,
 ) -> &'r Pick {
-    let mut state = weight.len();
-    for (s, &w) in weight.iter().enumerate() {
-        if target < w {
-            state = s;
-            break;
-        }
-        target -= w;
-    }
-    if state == weight.len() {
-        state = last_positive(weight);
-    }
-    // Within the state, compare with count * rate rather than divide the target by the count; the
-    // last channel takes whatever is left (the same rounding fallback).
+    let state = select_state(weight, &mut target);
     let (first, end) = rates.pick_range[state];
-    let candidates = &rates.pick[first..end];
-    let n = as_f64(counts[state]);
+    select_pick(&rates.pick[first..end], as_f64(counts[state]), target)
+}
+
+/// The source state: the first whose cumulative weight exceeds `target`, which is left as the
+/// remainder within that state.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn select_state(weight: &[f64], target: &mut f64) -> usize {
+    for (s, &w) in weight.iter().enumerate() {
+        if *target < w {
+            return s;
+        }
+        *target -= w;
+    }
+    last_positive(weight)
+}
+
+/// The channel among a state's `candidates` (its `count` cells), given the remainder `target`:
+/// compare with count * rate rather than divide the target by the count; the last channel takes
+/// whatever is left (the same rounding fallback).
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn select_pick(candidates: &[Pick], count: f64, mut target: f64) -> &Pick {
     let last = candidates.len() - 1;
     let mut k = 0;
     while k < last {
-        let w = candidates[k].rate * n;
+        let w = candidates[k].rate * count;
         if target < w {
             break;
         }

@@ -338,7 +338,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
     // Runs of candidates with nothing else to do go through the hot loop (same draws).
     let use_burst = run.progression.is_none() && !O::OBSERVES && cells.states().len() <= MAX_STATES;
     let mut pending: Option<f64> = None;
-    loop {
+    'candidates: loop {
         steps += 1;
         if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
@@ -369,71 +369,53 @@ fn simulate_linear_pk_replicate<O: Observer>(
             upper: &upper,
             drug: clock.drug,
         };
-        if use_burst {
-            let limits = Limits {
-                time: horizon.min(recorder.next_time()),
-                budget: event_budget(history.n_events(), run.max_events),
-                max_population,
-            };
-            let (now, h) = (pending.take(), &mut history);
-            match burst(
-                &mut cells, &bound, rng, &mut t, now, limits, h, &Unwatched, &thinning,
-            ) {
-                BurstEnd::Limit(t_next) => pending = Some(t_next),
-                BurstEnd::Check => {
-                    if let Some(status) =
-                        early_stop(cells.total, history.n_events(), run, max_population)
-                    {
-                        return Ok(stop_early(
-                            status,
-                            t,
-                            cells.states(),
-                            recorder,
-                            &clock.drug,
-                            &clock.drug,
-                            history,
-                        ));
-                    }
-                    if history.n_events() % CANCEL_CHECK_EVERY == 0
-                        && cancel.load(Ordering::Relaxed)
-                    {
-                        return Err(EngineError::Cancelled);
-                    }
-                    continue;
+        'event: {
+            if use_burst {
+                let limits = Limits {
+                    time: horizon.min(recorder.next_time()),
+                    budget: event_budget(history.n_events(), run.max_events),
+                    max_population,
+                };
+                let (now, h) = (pending.take(), &mut history);
+                match burst(
+                    &mut cells, &bound, rng, &mut t, now, limits, h, &Unwatched, &thinning,
+                ) {
+                    BurstEnd::Limit(t_next) => pending = Some(t_next),
+                    BurstEnd::Check => break 'event,
                 }
             }
-        }
-        let a0_bound = cells.a0();
-        let t_next = match pending.take() {
-            Some(t_next) => t_next,
-            None if a0_bound > 0.0 => t + exp1(rng) / a0_bound,
-            None => f64::INFINITY,
-        };
+            let a0_bound = cells.a0();
+            let t_next = match pending.take() {
+                Some(t_next) => t_next,
+                None if a0_bound > 0.0 => t + exp1(rng) / a0_bound,
+                None => f64::INFINITY,
+            };
 
-        if t_next >= horizon {
-            if let Some(outcome) = clock.cross(
-                &mut t,
-                run,
-                cells.states(),
-                recorder,
-                &mut history,
-                dose_rng,
-            ) {
-                return Ok(outcome);
+            if t_next >= horizon {
+                if let Some(outcome) = clock.cross(
+                    &mut t,
+                    run,
+                    cells.states(),
+                    recorder,
+                    &mut history,
+                    dose_rng,
+                ) {
+                    return Ok(outcome);
+                }
+                interval_changed = true;
+                continue 'candidates;
             }
-            interval_changed = true;
-            continue;
-        }
 
-        recorder.record_before(t_next, cells.states(), &clock.drug);
-        t = t_next;
-        let pick = *cells.select(&bound, uniform(rng) * a0_bound);
-        if !thinning.accept(&pick, t, rng) {
-            continue; // rejected candidate: nothing happens at t
+            recorder.record_before(t_next, cells.states(), &clock.drug);
+            t = t_next;
+            let pick = *cells.select(&bound, uniform(rng) * a0_bound);
+            if !thinning.accept(&pick, t, rng) {
+                continue 'candidates; // rejected candidate: nothing happens at t
+            }
+            cells.fire(&pick, &bound);
+            history.event(t, pick.is_mutation, cells.states());
+            observer.event(t, pick.channel, cells.states(), clock.drug.exposure_at(t));
         }
-        cells.fire(&pick, &bound);
-        history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, pick.channel, cells.states(), clock.drug.exposure_at(t));
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             return Ok(stop_early(
                 status,
@@ -444,6 +426,9 @@ fn simulate_linear_pk_replicate<O: Observer>(
                 &clock.drug,
                 history,
             ));
+        }
+        if history.n_events() % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
         }
     }
 }
