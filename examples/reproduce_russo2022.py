@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     print(
         f"\n{'schedule':<20} {'n':>5} {'P(mutant by 180)':>17} {'95% CI':>16} {'P(R at 180)':>12} "
-        f"{'95% CI':>16} {'1-exp(-Λ)':>10} {'days on drug':>13}"
+        f"{'95% CI':>16} {'1-exp(-Λ)':>10} {'capped':>7} {'days on drug':>13}"
     )
     results: dict[str, Any] = {
         "command": command(args),
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         mf = f"{bound:>10.3f}" if math.isfinite(bound) else f"{'-':>10}"
         print(
             f"{name:<20} {n:>5} {r['p_mutant']:>17.3f} {ci:>16} {r['p_present']:>12.3f} {ci2:>16} "
-            f"{mf} {r['mean_time_on_drug']:>13.1f}"
+            f"{mf} {r['n_capped']:>7} {r['mean_time_on_drug']:>13.1f}"
         )
         if r["n_unknown"]:
             print(f"  ({r['n_unknown']} replicates reached the cap without a mutant: excluded)")
@@ -301,7 +301,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(
         "\nP(mutant by 180): a resistant cell arose by day 180; P(R at 180): a resistant clone is "
         "present at day 180 (a new clone dies out with probability 0.05/0.4). 1-exp(-Λ) is the "
-        f"mean-matrix bound for fixed schedules. {elapsed:.1f} s."
+        "mean-matrix bound for fixed schedules. capped: replicates stopped at "
+        f"{CAP_FACTOR}x the initial burden (after a mutant); days on drug are counted to the "
+        f"stop. {elapsed:.1f} s."
     )
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:

@@ -1,0 +1,283 @@
+"""The reproduction scripts in examples/ at CI size (``--quick``): their claims and their checks.
+
+Each script's ``main(["--quick", ...])`` is run once (fixed seed, so every test is deterministic)
+and its returned numbers are checked against
+
+- the published values, where the script computes them deterministically (the Greene ODE limits);
+- exact or bounding values of the model (mean matrix, ODE limit), through a z-score at two-sided
+  alpha = 0.001, and the same check is shown to reject a model with one rate off by 20%;
+- the qualitative claims the scripts print, with a margin of a few standard errors.
+
+Nothing here is a number copied from a previous run: every reference is computed in the test or
+by the script's independent deterministic part.
+"""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import dtp_gillespie as dg
+import numpy as np
+import pytest
+from oracles import Z_CRIT
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+greene = _load("reproduce_greene2019")
+sharma = _load("reproduce_sharma2010")
+russo = _load("reproduce_russo2022")
+
+
+@pytest.fixture(scope="module")
+def greene_quick() -> dict[str, Any]:
+    return greene.main(["--quick"])
+
+
+@pytest.fixture(scope="module")
+def sharma_quick() -> dict[str, Any]:
+    return sharma.main(["--quick"])
+
+
+@pytest.fixture(scope="module")
+def russo_quick() -> dict[str, Any]:
+    return russo.main(["--quick"])
+
+
+# --- Greene et al. 2019 ------------------------------------------------------------------------
+def _greene_scipy(alpha: float, pulsed: bool, failure: float = 0.9) -> float:
+    """The paper's ODE written out independently of the preset, solved by scipy (LSODA)."""
+    eps, d, p_r, dose = 1e-6, 1.0, 0.2, 1.5
+
+    def rhs(u: float):
+        def f(_t: float, y: np.ndarray) -> list[float]:
+            s, r = y
+            crowd = 1.0 - s - r
+            return [
+                crowd * s - (eps + alpha * u) * s - d * u * s,
+                p_r * crowd * r + (eps + alpha * u) * s,
+            ]
+
+        return f
+
+    def reach(level: float):
+        def event(_t: float, y: np.ndarray) -> float:
+            return y[0] + y[1] - level
+
+        event.terminal = True  # type: ignore[attr-defined]
+        event.direction = 1  # type: ignore[attr-defined]
+        return event
+
+    opts = {"method": "LSODA", "rtol": 1e-10, "atol": 1e-14}
+    sol = solve_ivp(rhs(0.0), (0, 100), [0.01, 0.0], events=reach(0.1), **opts)
+    y, t = sol.y_events[0][0], 0.0
+    on = True
+    while t < 500:
+        length = (1.0 if on else 3.0) if pulsed else 500.0
+        sol = solve_ivp(rhs(dose if on else 0.0), (t, t + length), y, events=reach(failure), **opts)
+        if sol.t_events[0].size:
+            return float(sol.t_events[0][0])
+        y, t, on = sol.y[:, -1], t + length, not on
+    return math.inf
+
+
+@pytest.mark.parametrize("alpha", greene.ALPHAS)
+@pytest.mark.parametrize("schedule", greene.SCHEDULES)
+def test_greene_ode_limit_reproduces_published(alpha: float, schedule: str) -> None:
+    preset = dg.presets.greene2019_induced_resistance(alpha, schedule, 1e6)
+    t = greene.ode_limit(preset)["time_to_failure"]
+    # The paper gives one decimal: the limit must round to it.
+    assert abs(t - greene.PUBLISHED[(alpha, schedule)]) <= 0.05
+    # The script's RK4 on the preset's rates equals scipy on the paper's equations.
+    assert t == pytest.approx(_greene_scipy(alpha, schedule == "pulsed"), abs=1e-3)
+
+
+@pytest.mark.parametrize("alpha", greene.ALPHAS)
+@pytest.mark.parametrize("schedule", greene.SCHEDULES)
+def test_greene_ode_check_rejects_a_wrong_model(alpha: float, schedule: str) -> None:
+    preset = dg.presets.greene2019_induced_resistance(alpha, schedule, 1e6)
+    preset.model["death"]["S"]["on"] *= 1.2  # drug kill d off by 20%
+    t = greene.ode_limit(preset)["time_to_failure"]
+    assert abs(t - greene.PUBLISHED[(alpha, schedule)]) > 0.05
+
+
+def test_greene_sensitivity_to_failure_size() -> None:
+    # The pulsed orbit peaks just above 0.9 (alpha = 0) and just below it (alpha = 0.01).
+    for alpha in greene.ALPHAS:
+        preset = dg.presets.greene2019_induced_resistance(alpha, "pulsed", 1e6)
+        for v in (0.89, 0.91):
+            t = greene.ode_limit(preset, failure=v)["time_to_failure"]
+            assert t == pytest.approx(_greene_scipy(alpha, True, v), abs=1e-3)
+    p = dg.presets.greene2019_induced_resistance(0.01, "pulsed", 1e6)
+    assert greene.ode_limit(p, failure=0.89)["time_to_failure"] < 13.0
+    p = dg.presets.greene2019_induced_resistance(0.0, "pulsed", 1e6)
+    assert greene.ode_limit(p, failure=0.91)["time_to_failure"] > 100.0
+
+
+def _rows(result: dict[str, Any], key: str) -> dict[float, dict[str, Any]]:
+    return {row["K"]: row for row in result["ensemble"][key]}
+
+
+def test_greene_quick_claims(greene_quick: dict[str, Any]) -> None:
+    ode = {k: v["time_to_failure"] for k, v in greene_quick["ode"].items()}
+    for key, limit in ode.items():
+        alpha, schedule = key.split("/")
+        assert abs(limit - greene.PUBLISHED[(float(alpha), schedule)]) <= 0.05
+    cont0, puls0 = _rows(greene_quick, "0/continuous"), _rows(greene_quick, "0/pulsed")
+    cont1, puls1 = _rows(greene_quick, "0.01/continuous"), _rows(greene_quick, "0.01/pulsed")
+    # alpha = 0: continuous therapy delays failure longer than pulsed at every K (mostly cures).
+    for k in cont0:
+        assert cont0[k]["median"] > puls0[k]["median_upper"]
+        assert cont0[k]["p_fail_upper"] < puls0[k]["p_fail_lower"]
+    # alpha = 0.01: at the largest K pulsed beats continuous, with disjoint median CIs.
+    k_max = max(puls1)
+    assert puls1[k_max]["median_lower"] > cont1[k_max]["median_upper"]
+    # The ensembles approach the ODE limits as K grows.
+    ks = sorted(cont1)
+    errors = [abs(cont1[k]["median"] - ode["0.01/continuous"]) for k in ks]
+    assert errors[-1] < errors[0]
+    assert abs(cont1[ks[-1]]["median"] - ode["0.01/continuous"]) < 0.5
+    assert abs(puls1[k_max]["median"] - ode["0.01/pulsed"]) < abs(
+        puls1[min(puls1)]["median"] - ode["0.01/pulsed"]
+    )
+    # alpha = 0 continuous: failure needs a resistant cell, rare at small K; more likely with K.
+    assert cont0[max(cont0)]["p_fail"] >= cont0[min(cont0)]["p_fail"]
+
+
+def test_greene_mean_time_against_ode_rejects_wrong_model(greene_quick: dict[str, Any]) -> None:
+    """Mean failure time at K = 1e5 (alpha = 0.01, continuous) against the ODE limit."""
+    limit = greene_quick["ode"]["0.01/continuous"]["time_to_failure"]
+    row = _rows(greene_quick, "0.01/continuous")[1e5]
+    assert row["p_fail"] == 1.0
+    z = (row["mean_failed"] - limit) / row["se_failed"]
+    assert abs(z) < Z_CRIT
+    wrong = dg.presets.greene2019_induced_resistance(0.01, "continuous", 1e5)
+    wrong.model["death"]["S"]["on"] *= 1.2
+    times = greene.simulate_times(wrong, row["n"], np.random.SeedSequence(7))
+    assert abs(greene.mean_z(times, limit)) > Z_CRIT
+
+
+# --- Sharma et al. 2010 ------------------------------------------------------------------------
+def test_sharma_mean_matrix_helpers() -> None:
+    a = sharma.mean_matrix(dg.presets.sharma2010_preexisting().model, "on")
+    np.testing.assert_allclose(sharma.expm(a * 9.0), expm(a * 9.0), rtol=1e-10, atol=1e-14)
+    mm = sharma.mean_matrix_values(dg.presets.sharma2010_preexisting())
+    assert mm["survival"] == pytest.approx(0.003, rel=0.05)
+    assert 8.0 < mm["crossing_doublings"] <= 9.0
+
+
+def test_sharma_quick_against_mean_matrix_and_published(sharma_quick: dict[str, Any]) -> None:
+    ens, mm = sharma_quick["ensemble"], sharma_quick["mean_matrix"]
+    # Exact expectations: the survival and the excess P - 2 pi_P N at the mean-matrix crossing.
+    assert abs(ens["survival_z"]) < Z_CRIT
+    assert abs(ens["excess_z"]) < Z_CRIT
+    # The published observations: ~0.3% survive 9 days; back to <= 2x within ~9 doublings.
+    assert abs(ens["survival_mean"] - sharma.PUBLISHED_SURVIVAL) < 0.1 * sharma.PUBLISHED_SURVIVAL
+    assert ens["n_crossed"] == ens["n"]
+    assert abs(ens["crossing_mean_doublings"] - sharma.PUBLISHED_DOUBLINGS) < 0.5
+    # The per-replicate mean crossing is close to the mean-matrix one (a ratio of counts, so not
+    # exactly equal in expectation: allow a tenth of a day besides the sampling error).
+    gap = abs(ens["crossing_mean_days"] - mm["crossing_days"])
+    assert gap < Z_CRIT * ens["crossing_se_days"] + 0.1
+
+
+def test_sharma_checks_reject_a_wrong_model(sharma_quick: dict[str, Any]) -> None:
+    correct = sharma.mean_matrix_values(dg.presets.sharma2010_preexisting())
+    wrong = dg.presets.sharma2010_preexisting()
+    wrong.model["switch"][1]["rate"] *= 1.2  # P -> S off by 20%
+    ens = sharma.ensemble(wrong, correct, sharma_quick["ensemble"]["n"], 11)
+    assert abs(ens["survival_z"]) > Z_CRIT
+    assert abs(ens["excess_z"]) > Z_CRIT
+
+
+# --- Russo et al. 2022 -------------------------------------------------------------------------
+def _russo_lambda_scipy(model: dict[str, Any], initial: int) -> float:
+    """Expected mutant divisions by day 180 under continuous drug, by solve_ivp."""
+    a = russo._augmented(model, "on")
+    x0 = np.zeros(a.shape[0])
+    x0[0] = initial
+    sol = solve_ivp(lambda _t, x: a @ x, (0, russo.T_END), x0, rtol=1e-10, atol=1e-12)
+    return float(sol.y[-1, -1])
+
+
+def test_russo_expected_mutations() -> None:
+    model = russo.scaled_model(dg.presets.russo2022_induced_mutator().model, 100.0)
+    lam = russo.expected_mutations(model, russo.SCHEDULES["continuous"], {"S": 1000}, russo.T_END)
+    assert lam == pytest.approx(_russo_lambda_scipy(model, 1000), rel=1e-6)
+    # A 14/7 schedule: the same integral piece by piece.
+    sched = dg.Schedule.from_dict(russo.SCHEDULES["intermittent 14/7"])
+    x = np.zeros(4)
+    x[0] = 1000.0
+    for t0 in np.arange(0.0, russo.T_END, 0.5):
+        exposure = str(sched.exposure_at(np.array([t0 + 0.25]))[0])
+        x = expm(russo._augmented(model, exposure) * 0.5) @ x
+    got = russo.expected_mutations(model, russo.SCHEDULES["intermittent 14/7"], {"S": 1000}, 180)
+    assert got == pytest.approx(x[-1], rel=1e-9)
+
+
+def test_russo_quick_claims(russo_quick: dict[str, Any]) -> None:
+    s = russo_quick["schedules"]
+    names = ("continuous", "intermittent 14/14", "intermittent 14/7", "adaptive 50%/100%")
+    cont, i1414, i147, adapt = (s[k] for k in names)
+    for r in s.values():
+        assert r["n_unknown"] == 0
+        assert r["p_mutant_lower"] <= r["p_mutant"] <= r["p_mutant_upper"]
+        assert r["p_present"] <= r["p_mutant"]  # a present clone needs a mutant
+    # 14/14 lets the sensitive cells regrow every cycle: resistance is almost certain.
+    assert i1414["p_mutant_lower"] > adapt["p_mutant_upper"]
+    # Adaptive therapy holds the burden near its start: far more resistance than continuous.
+    assert adapt["p_mutant_lower"] > cont["p_mutant_upper"]
+
+    # 14/7 keeps the tumour shrinking with fewer drug-raised persister mutations: lower than
+    # continuous (two-proportion z > 1.96, one-sided 0.025).
+    def var(r: dict[str, Any]) -> float:
+        return r["p_mutant"] * (1 - r["p_mutant"]) / r["n"]
+
+    z = (cont["p_mutant"] - i147["p_mutant"]) / math.sqrt(var(cont) + var(i147))
+    assert z > 1.96
+
+
+def test_russo_bound_check_rejects_a_wrong_model(russo_quick: dict[str, Any]) -> None:
+    """P(mutant) against 1 - exp(-Lambda) for continuous dosing; a 20% faster S division fails."""
+    cont = russo_quick["schedules"]["continuous"]
+    bound = cont["mean_field_bound"]
+    assert abs(russo.z_against(cont, bound)) < Z_CRIT
+    for name in ("intermittent 14/14", "intermittent 14/7"):
+        r = russo_quick["schedules"][name]
+        assert r["p_mutant"] <= r["mean_field_bound"] + Z_CRIT * math.sqrt(
+            max(r["p_mutant"] * (1 - r["p_mutant"]), 1e-12) / r["n"]
+        )
+    model = russo.scaled_model(dg.presets.russo2022_induced_mutator().model, 100.0)
+    model["division"]["S"] *= 1.2
+    wrong = russo.resistance(
+        model, russo.SCHEDULES["continuous"], russo_quick["initial"], cont["n"], 5
+    )
+    assert abs(russo.z_against(wrong, bound)) > Z_CRIT
+
+
+# --- the scripts' interface --------------------------------------------------------------------
+def test_scripts_write_only_with_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = sharma.main(["--quick", "--replicates", "20", "--seed", "3"])
+    assert list(tmp_path.iterdir()) == []
+    assert result["ensemble"]["n"] == 20
+    out = tmp_path / "sub.json"
+    sharma.main(["--quick", "--replicates", "20", "--seed", "3", "--out", str(out)])
+    stored = json.loads(out.read_text())
+    assert stored["ensemble"] == pytest.approx(result["ensemble"])
