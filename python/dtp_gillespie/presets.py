@@ -113,7 +113,7 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
 
     Russo, M. et al. (2022). A modified fluctuation-test framework characterizes the population
     dynamics and mutation rate of colorectal cancer persister cells. Nature Genetics 54, 976-984.
-    (see also Russo et al. 2019, Science 366, 1473-1480).
+    doi:10.1038/s41588-022-01105-z (see also Russo et al. 2019, Science 366, 1473-1480).
 
     States ``S`` (sensitive), ``P`` (persister) and ``R`` (genetically resistant); exposures
     ``off`` and ``on`` (targeted therapy, e.g. EGFR/BRAF inhibition). Units: days, cells.
@@ -173,7 +173,7 @@ def greene2019_induced_resistance(
 
     Greene, J. M., Gevertz, J. L. and Sontag, E. D. (2019). Mathematical approach to
     differentiate spontaneous and induced evolution to drug resistance during cancer treatment.
-    JCO Clinical Cancer Informatics 3, 1-20.
+    JCO Clinical Cancer Informatics 3, 1-20. doi:10.1200/CCI.18.00087
 
     The model (the paper's ODE in units of the capacity, u(t) the dose; also BioModels
     BIOMD0000000825)::
