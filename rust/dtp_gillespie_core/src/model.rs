@@ -495,7 +495,8 @@ impl PhaseRates {
 
     /// As [`PhaseRates::fill`], with the density dependence of the model (capacity or
     /// competition) evaluated at `counts` under exposure `exposure` (the exposure selects the
-    /// competition coefficients).
+    /// competition coefficients). Competition rates change at every event, so their picks are
+    /// never sorted (sorting would not pay off; the order does not change the law).
     pub fn fill_at(
         &mut self,
         model: &Model,
@@ -511,7 +512,7 @@ impl PhaseRates {
                 let crowding = row.crowding(counts, exposure);
                 self.apply_crowding_to(model, comp.target, Some(row.state), crowding, upper, lower);
             }
-            self.pick(model, sort);
+            self.pick(model, false);
         } else {
             self.fill(model, upper, lower, model.weighted_population(counts), sort);
         }
