@@ -47,7 +47,7 @@ kind "fixed" (piecewise-constant exposure: continuous, intermittent, piecewise, 
 kind "adaptive" (state-triggered dosing; the exposure changes only at events or check times)
     initial_exposure: int
     monitor_weights: list[float]  burden B = sum_i w_i * count_i (length n_states)
-    monitor_biomarker: bool       (default False) B is the model's biomarker y(t) instead; its
+    monitor_biomarker: bool       (optional, default False) B is the model's biomarker y(t); its
                                   threshold crossings between events are exact breakpoints
     reference: str                "initial" (B at t = 0), "treatment_start" (B when a treating
                                   exposure is first in force), "last_switch" (B at the latest

@@ -1190,14 +1190,17 @@ class Schedule:
             rules.append(
                 rule(off, on, above=start["detect"], absolute=True, phase="before_treatment")
             )
-        return {
+        out = {
             "initial_exposure": on if start == "on" else off,
             "monitor_weights": self.monitor_weights(model),
-            "monitor_biomarker": self.monitors_biomarker,
             "reference": p["reference"],
             "check_every": p["check_every"],
             "rules": rules,
         }
+        if self.monitors_biomarker:
+            # Absent means False (the engine's default): cell-burden tables are unchanged.
+            out["monitor_biomarker"] = True
+        return out
 
     @overload
     def exposure_at(self, times: float) -> str: ...
