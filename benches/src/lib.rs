@@ -111,6 +111,7 @@ pub fn adaptive_zhang() -> Dosing {
     let spec = AdaptiveSpec {
         initial_exposure: ON,
         monitor_weights: vec![1.0; 3],
+        monitor_biomarker: false,
         reference: Reference::TreatmentStart,
         check_every: 0.0,
         rules: vec![

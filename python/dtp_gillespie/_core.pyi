@@ -16,6 +16,21 @@ them (finite, non-negative, in range) and raises the ``ValueError`` subclasses o
     capacity: float | None        carrying capacity K (None: no density dependence)
     capacity_on: str              "division" or "death"
     capacity_weights: list[float] weight of each state in N (length n_states)
+    competition: dict | None      Lotka-Volterra competition (None: none; excludes capacity):
+        on: str                   "division" (b * max(0, 1 - x)) or "death"
+                                  (max(0, d + (b - d) * x))
+        rows: list[dict]          one per density-dependent state, with crowding x = C / K,
+                                  C = sum_j alpha[e][j] n_j, K = k0[e] + sum_j k_per_cell[e][j] n_j
+                                  under exposure e (K = 0: x = inf, division 0; on death every
+                                  k0 must be > 0):
+            state: int
+            alpha: list[float]        exposure-major, n_exposures * n_states, >= 0
+            k0: list[float]           n_exposures, >= 0
+            k_per_cell: list[float]   exposure-major, n_exposures * n_states, >= 0
+    biomarker: dict | None        dy/dt = sum_i p_i n_i - decay * y (None: no biomarker):
+        production: list[float]   p_i per exposure, exposure-major (n_exposures * n_states)
+        decay: float              > 0
+        initial: float | None     y(0); None: sum_i p_i n_i(0) / decay under the initial exposure
 
 ``schedule`` keys, common to every kind
     kind: str                     "fixed" (default when absent), "adaptive" or "pk"
@@ -32,6 +47,8 @@ kind "fixed" (piecewise-constant exposure: continuous, intermittent, piecewise, 
 kind "adaptive" (state-triggered dosing; the exposure changes only at events or check times)
     initial_exposure: int
     monitor_weights: list[float]  burden B = sum_i w_i * count_i (length n_states)
+    monitor_biomarker: bool       (optional, default False) B is the model's biomarker y(t); its
+                                  threshold crossings between events are exact breakpoints
     reference: str                "initial" (B at t = 0), "treatment_start" (B when a treating
                                   exposure is first in force), "last_switch" (B at the latest
                                   switch, or t = 0), "absolute" (thresholds are in cells)
@@ -95,7 +112,9 @@ def simulate_ensemble(
     """Run ``n_replicates`` replicates in parallel with the interpreter released.
 
     Returns ``count`` (n_replicates, n_times, n_states) int64, ``exposure`` (n_replicates,
-    n_times) int8, ``concentration`` (n_replicates, n_times) float64 (only for kind "pk"), and
+    n_times) int8, ``concentration`` (n_replicates, n_times) float64 (only for kind "pk"),
+    ``biomarker`` (n_replicates, n_times) float64 (only for models with a biomarker; NaN after a
+    capped replicate stopped), and
     per replicate ``extinction_time``, ``first_mutant_time``, ``stop_time``,
     ``treatment_start_time``, ``progression_time``, ``time_on_drug`` (float64, NaN when not
     applicable), ``n_events``, ``n_switches`` (int64) and ``status`` (int8). ``count`` at
@@ -115,7 +134,9 @@ def trace(
     Uses ``run`` without ``record_times``, ``n_replicates`` and ``n_threads``, and returns
     ``time`` (n_events + 1,) float64 starting at 0, ``channel`` (n_events + 1,) int32 (-1 for the
     initial row), ``count`` (n_events + 1, n_states) int64, ``exposure`` (n_events + 1,) int8,
-    ``status`` (int) and ``stop_time`` (float). ``exposure`` is the one each event fired under
+    ``status`` (int), ``stop_time`` (float), and ``switch_time`` (float64) /
+    ``switch_exposure`` (int8), every change of the exposure in force with its time (fixed and
+    adaptive kinds; empty for "pk"). ``exposure`` is the one each event fired under
     (an adaptive rule reacts to the event afterwards; row 0 holds the initial exposure, before
     any check at t = 0). The trajectory is replicate ``replicate`` of ``simulate_ensemble`` with
     the same ``seed_key``.

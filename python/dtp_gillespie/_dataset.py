@@ -27,6 +27,7 @@ _DTYPES: dict[str, type[np.generic]] = {
     cv.N_SWITCHES: np.int64,
     cv.PROGRESSION_TIME: np.float64,
     cv.CONCENTRATION: np.float64,
+    cv.BIOMARKER: np.float64,
 }
 
 _DIMS: dict[str, tuple[str, ...]] = {
@@ -42,6 +43,7 @@ _DIMS: dict[str, tuple[str, ...]] = {
     cv.N_SWITCHES: (cv.REPLICATE,),
     cv.PROGRESSION_TIME: (cv.REPLICATE,),
     cv.CONCENTRATION: (cv.REPLICATE, cv.TIME),
+    cv.BIOMARKER: (cv.REPLICATE, cv.TIME),
 }
 
 _COMMENTS: dict[str, str] = {
@@ -63,6 +65,10 @@ _COMMENTS: dict[str, str] = {
         "criterion and monitored states are in the run attribute (progression)"
     ),
     cv.CONCENTRATION: "right-continuous at dose times: a record at a dose time includes the dose",
+    cv.BIOMARKER: (
+        "dy/dt = sum_i p_i n_i - decay y, solved exactly between events (model attribute, "
+        "biomarker); NaN after a capped replicate stopped"
+    ),
 }
 
 
@@ -88,6 +94,7 @@ def build_dataset(
     version: str,
     created_at: str | None = None,
     concentration: bool = False,
+    biomarker: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Build the output Dataset (DESIGN.md §3) from the engine's arrays.
 
@@ -113,6 +120,9 @@ def build_dataset(
         ISO timestamp; default now (UTC).
     concentration : bool, default False
         Include ``concentration`` (pharmacokinetic runs only).
+    biomarker : mapping, optional
+        The model's normalised biomarker spec: include ``biomarker``, labelled with its ``name``
+        and ``units``.
 
     Returns
     -------
@@ -128,7 +138,9 @@ def build_dataset(
     n_rep = count.shape[0]
     data_vars: dict[str, Any] = {}
     for name in cv.VARIABLES:
-        if name == cv.CONCENTRATION and not concentration:
+        if (name == cv.CONCENTRATION and not concentration) or (
+            name == cv.BIOMARKER and biomarker is None
+        ):
             continue
         if name not in arrays:
             raise DtpGillespieError(
@@ -150,6 +162,9 @@ def build_dataset(
         elif name == cv.STATUS:
             attrs["flag_values"] = np.array(list(cv.STATUS_CODES.values()), dtype=np.int8)
             attrs["flag_meanings"] = " ".join(cv.STATUS_CODES)
+        elif name == cv.BIOMARKER and biomarker is not None:
+            attrs["units"] = str(biomarker["units"])
+            attrs["long_name"] = f"{biomarker['name']} ({cv.LONG_NAMES[cv.BIOMARKER]})"
         data_vars[name] = (dims, arr, attrs)
     coords = {
         cv.REPLICATE: (

@@ -15,6 +15,7 @@ __all__ = [
     "ATTR_SEED",
     "ATTR_SEED_SPAWN_KEY",
     "ATTR_VERSION",
+    "BIOMARKER",
     "CELL_STATE",
     "CONCENTRATION",
     "CONCENTRATION_UNITS",
@@ -68,6 +69,7 @@ TIME_ON_DRUG: Final = "time_on_drug"
 N_SWITCHES: Final = "n_switches"
 PROGRESSION_TIME: Final = "progression_time"
 CONCENTRATION: Final = "concentration"
+BIOMARKER: Final = "biomarker"
 
 VARIABLES: Final = (
     COUNT,
@@ -82,10 +84,13 @@ VARIABLES: Final = (
     N_SWITCHES,
     PROGRESSION_TIME,
     CONCENTRATION,
+    BIOMARKER,
 )
 
-OPTIONAL_VARIABLES: Final = (CONCENTRATION,)
-"""Variables present only in some runs: ``concentration`` only for pharmacokinetic (pk) runs."""
+OPTIONAL_VARIABLES: Final = (CONCENTRATION, BIOMARKER)
+"""Variables present only in some runs: ``concentration`` only for pharmacokinetic (pk) runs,
+``biomarker`` only for models with a biomarker (its ``units`` and ``long_name`` come from the
+model's biomarker spec)."""
 
 CONCENTRATION_UNITS: Final = "1"
 """Units of ``concentration``: those of the schedule's ``dose`` and ``ec50`` (multiples of EC50
@@ -110,6 +115,7 @@ UNITS: Final[dict[str, str]] = {
     N_SWITCHES: "1",
     PROGRESSION_TIME: TIME_UNITS,
     CONCENTRATION: CONCENTRATION_UNITS,
+    BIOMARKER: "1",
 }
 
 LONG_NAMES: Final[dict[str, str]] = {
@@ -131,6 +137,7 @@ LONG_NAMES: Final[dict[str, str]] = {
         "drug concentration, in the units of the schedule's dose and ec50 "
         "(multiples of EC50 when ec50 = 1)"
     ),
+    BIOMARKER: "biomarker driven by the cells",
 }
 
 COUNT_UNKNOWN: Final = -1

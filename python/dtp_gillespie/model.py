@@ -27,6 +27,44 @@ Rules
   probabilities out of one state sum to at most 1 under every exposure.
 - Names (states and exposures) are non-empty strings without whitespace; unknown keys are errors.
 
+Density dependence: capacity and competition
+--------------------------------------------
+``capacity = {"K": K, "on": "division" | "death", "weights": {state: w}}`` gives every state the
+same crowding ``x = Σ_j w_j n_j / K``. ``competition`` gives each listed state ``i`` its own
+Lotka–Volterra row::
+
+    "competition": {
+        "on": "death",                     # or "division" (default)
+        "states": {
+            "T+": {"K": 1.0, "K_per_cell": {"TP": {"off": 1.5, "on": 0.5}},
+                   "alpha": {"T+": 1.0, "TP": 0.7, "T-": 0.8}},
+            "TP": {"K": {"off": 10000, "on": 100}, "alpha": {"T+": 0.4, "TP": 1.0, "T-": 0.5}},
+        },
+    }
+
+with crowding ``x_i = C_i / K_i``, ``C_i = Σ_j alpha_ij n_j`` and ``K_i = K + Σ_j K_per_cell_j n_j``
+(a capacity that grows with another population's count). On division the division rate of ``i``
+is ``b_i·max(0, 1 − x_i)``; on death its death rate is ``max(0, d_i + (b_i − d_i)·x_i)`` (with
+``d_i = 0``: birth ``b_i``, death ``b_i x_i``, whose mean is the Lotka–Volterra growth
+``b_i n_i (1 − x_i)``, also above capacity). Every coefficient is a number or an
+``{exposure: number}`` table, finite and >= 0. ``alpha`` defaults to ``{i: 1}`` (logistic in the
+state's own count); states it does not name have coefficient 0; ``K`` defaults to 0 and
+``K_per_cell`` to ``{}``. When ``K_i = 0`` (``K = 0`` and the populations of ``K_per_cell``
+extinct) the state has no room to grow: its division rate is 0. On death ``K`` must be > 0 under
+every exposure (the death rate would be infinite). States not listed are not density
+dependent. A model has ``capacity`` or ``competition``, not both; a capacity is the special case
+of one row per state with ``alpha = weights`` and constant ``K``.
+
+Biomarker
+---------
+``biomarker = {"name": "PSA", "units": "ng/mL", "production": {state: p}, "decay": 0.5,
+"initial": "steady" | y0}`` adds a circulating biomarker ``dy/dt = Σ_i p_i n_i − decay·y``
+(``p_i`` per cell per day, a number or an exposure table; ``decay`` per day, > 0). ``initial``
+is ``y(0)`` (>= 0) or ``"steady"`` (default): ``Σ p_i n_i(0) / decay`` under the initial exposure.
+Between events ``y`` is known in closed form, so adaptive schedules can monitor it (``monitor =
+"biomarker"``) and switch at its exact threshold crossings; runs record it as ``biomarker``.
+``name`` (default ``"biomarker"``) and ``units`` (default ``"1"``) label the output.
+
 Drug combinations and modulators
 --------------------------------
 Exposures may name drug combinations (``["off", "A", "M", "A+M"]``): every rate table then has one
@@ -74,6 +112,8 @@ _MODEL_KEYS: Final = (
     "switch",
     "mutation",
     "capacity",
+    "competition",
+    "biomarker",
     "modulators",
 )
 _MODULATOR_KEYS: Final = ("drug", "base", "effects")
@@ -83,6 +123,9 @@ _SWITCH_KEYS: Final = ("from", "to", "rate")
 _MUTATION_KEYS: Final = ("from", "to", "probability")
 _CAPACITY_KEYS: Final = ("K", "on", "weights")
 _CAPACITY_ON: Final = ("division", "death")
+_COMPETITION_KEYS: Final = ("on", "states")
+_COMPETITION_ROW_KEYS: Final = ("K", "K_per_cell", "alpha")
+_BIOMARKER_KEYS: Final = ("name", "units", "production", "decay", "initial")
 
 # Channel kinds of the engine's reaction table.
 KIND_DIVISION: Final = 0
@@ -143,6 +186,11 @@ def _check_value(value: object, what: str, kind: str) -> float:
     if kind == "rate":
         if not (math.isfinite(x) and x >= 0.0):
             raise InvalidModelError(f"{what} is {_fmt(value)}; rates must be finite and >= 0")
+    elif kind == "coefficient":
+        if not (math.isfinite(x) and x >= 0.0):
+            raise InvalidModelError(
+                f"{what} is {_fmt(value)}; coefficients must be finite and >= 0"
+            )
     elif not (math.isfinite(x) and 0.0 <= x <= 1.0):
         raise InvalidModelError(f"{what} is {_fmt(value)}; probabilities must lie in [0, 1]")
     return x
@@ -270,6 +318,199 @@ class _Modulation:
         return x
 
 
+class _Competition:
+    """Parsed competition: ``on`` and rows ``(state, K table, K_per_cell table per state, alpha
+    table per state)``."""
+
+    __slots__ = ("on", "rows")
+
+    def __init__(
+        self, on: str, rows: tuple[tuple[int, Table, tuple[Table, ...], tuple[Table, ...]], ...]
+    ) -> None:
+        self.on = on
+        self.rows = rows
+
+    def compile(self, n_exp: int) -> dict[str, Any]:
+        """The engine's ``competition`` dict (``_core.pyi``)."""
+
+        def flat(tables: tuple[Table, ...]) -> list[float]:
+            return [t[e] for e in range(n_exp) for t in tables]
+
+        return {
+            "on": self.on,
+            "rows": [
+                {"state": i, "alpha": flat(alpha), "k0": list(k0), "k_per_cell": flat(per_cell)}
+                for i, k0, per_cell, alpha in self.rows
+            ],
+        }
+
+
+class _Biomarker:
+    """Parsed biomarker."""
+
+    __slots__ = ("decay", "initial", "name", "production", "units")
+
+    def __init__(
+        self,
+        name: str,
+        units: str,
+        production: tuple[Table, ...],
+        decay: float,
+        initial: float | str,
+    ) -> None:
+        self.name = name
+        self.units = units
+        self.production = production
+        self.decay = decay
+        self.initial = initial
+
+    def compile(self, n_exp: int) -> dict[str, Any]:
+        """The engine's ``biomarker`` dict (``_core.pyi``)."""
+        return {
+            "production": [t[e] for e in range(n_exp) for t in self.production],
+            "decay": self.decay,
+            "initial": None if self.initial == "steady" else float(self.initial),
+        }
+
+
+def _state_tables(
+    spec: object,
+    what: str,
+    states: tuple[str, ...],
+    exposures: tuple[str, ...],
+    mod: "_Modulation",
+    key: tuple[str, int],
+) -> tuple[Table, ...]:
+    """``{state: number | {exposure: number}}`` of coefficients into one table per state (0 for
+    the states it does not name)."""
+    if not isinstance(spec, Mapping):
+        raise InvalidModelError(f"{what} must be a table {{state: coefficient}}, got {_fmt(spec)}")
+    for name in spec:
+        if name not in states:
+            raise InvalidModelError(
+                f"{what} names unknown state {name!r}; the model's states are {list(states)}"
+            )
+    zero = (0.0,) * len(exposures)
+    return tuple(
+        _parse_table(spec[s], f"{what} of state {s!r}", exposures, "coefficient", mod, (*key, j))
+        if s in spec
+        else zero
+        for j, s in enumerate(states)
+    )
+
+
+def _parse_competition(
+    spec: object, states: tuple[str, ...], exposures: tuple[str, ...], mod: "_Modulation"
+) -> _Competition | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise InvalidModelError(f"competition must be a table {{on, states}}, got {_fmt(spec)}")
+    _check_keys(spec, _COMPETITION_KEYS, "competition")
+    on = spec.get("on", "division")
+    if on not in _CAPACITY_ON:
+        raise InvalidModelError(f"competition on is {_fmt(on)}; expected 'division' or 'death'")
+    rows_spec = spec.get("states")
+    if not isinstance(rows_spec, Mapping) or not rows_spec:
+        raise InvalidModelError(
+            f"competition states is {_fmt(rows_spec)}; expected a non-empty table "
+            "{state: {K, K_per_cell, alpha}}"
+        )
+    for name in rows_spec:
+        if name not in states:
+            raise InvalidModelError(
+                f"competition states names unknown state {name!r}; the model's states are "
+                f"{list(states)}"
+            )
+    rows = []
+    for i, s in enumerate(states):
+        if s not in rows_spec:
+            continue
+        where = f"competition states.{s}"
+        row = rows_spec[s]
+        if not isinstance(row, Mapping):
+            raise InvalidModelError(
+                f"{where} must be a table {{K, K_per_cell, alpha}}, got {_fmt(row)}"
+            )
+        _check_keys(row, _COMPETITION_ROW_KEYS, where)
+        k0 = _parse_table(
+            row.get("K", 0.0), f"{where}.K", exposures, "coefficient", mod, ("K", i, -1)
+        )
+        per_cell = _state_tables(
+            row.get("K_per_cell", {}), f"{where}.K_per_cell", states, exposures, mod, ("Kc", i)
+        )
+        alpha = _state_tables(
+            row.get("alpha", {s: 1.0}), f"{where}.alpha", states, exposures, mod, ("alpha", i)
+        )
+        for e, exp in enumerate(exposures):
+            if not any(a[e] > 0 for a in alpha):
+                raise InvalidModelError(
+                    f"{where}.alpha is 0 for every state under exposure {exp!r}; at least one "
+                    "competition coefficient must be > 0"
+                )
+            if on == "death" and not k0[e] > 0:
+                raise InvalidModelError(
+                    f"{where}.K under exposure {exp!r} is {k0[e]!r}; competition on death needs "
+                    "K > 0 (the constant part of the capacity), or the death rate would be "
+                    "infinite once the populations of K_per_cell die out; add a constant, "
+                    "e.g. K = 1"
+                )
+            if not k0[e] > 0 and not any(c[e] > 0 for c in per_cell):
+                raise InvalidModelError(
+                    f"{where}: the capacity under exposure {exp!r} is always 0 (K = 0 and no "
+                    "K_per_cell); give K > 0 or K_per_cell"
+                )
+        rows.append((i, k0, per_cell, alpha))
+    return _Competition(str(on), tuple(rows))
+
+
+def _parse_biomarker(
+    spec: object, states: tuple[str, ...], exposures: tuple[str, ...], mod: "_Modulation"
+) -> _Biomarker | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise InvalidModelError(
+            f"biomarker must be a table {{name, units, production, decay, initial}}, got "
+            f"{_fmt(spec)}"
+        )
+    _check_keys(spec, _BIOMARKER_KEYS, "biomarker")
+    labels = {}
+    for key, default in (("name", "biomarker"), ("units", "1")):
+        value = spec.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidModelError(
+                f"biomarker {key} is {_fmt(value)}; expected a non-empty string"
+            )
+        labels[key] = value
+    if "production" not in spec:
+        raise InvalidModelError(
+            "biomarker has no 'production' (per cell of each state per day, e.g. {S = 1.0})"
+        )
+    production = _state_tables(
+        spec["production"], "biomarker production", states, exposures, mod, ("production", 0)
+    )
+    if not any(x > 0 for t in production for x in t):
+        raise InvalidModelError("biomarker production is 0 for every state; give one > 0")
+    if "decay" not in spec:
+        raise InvalidModelError("biomarker has no 'decay' (clearance rate per day, > 0)")
+    decay = spec["decay"]
+    if not _is_number(decay) or not (math.isfinite(_to_float(decay)) and _to_float(decay) > 0):
+        raise InvalidModelError(
+            f"biomarker decay is {_fmt(decay)}; it must be a finite number > 0 (per day)"
+        )
+    initial = spec.get("initial", "steady")
+    if initial != "steady":
+        if not _is_number(initial) or not (
+            math.isfinite(_to_float(initial)) and _to_float(initial) >= 0
+        ):
+            raise InvalidModelError(
+                f"biomarker initial is {_fmt(initial)}; expected 'steady' or a finite number >= 0"
+            )
+        initial = float(initial)
+    return _Biomarker(labels["name"], labels["units"], production, float(decay), initial)
+
+
 def _table_to_spec(table: Table, exposures: Sequence[str]) -> float | dict[str, float]:
     if all(v == table[0] for v in table):
         return table[0]
@@ -301,6 +542,13 @@ class Model:
         Density dependence ``{"K": K, "on": "division" | "death", "weights": {state: w}}``.
         ``on`` defaults to ``"division"`` (rate ``b·max(0, 1 − N/K)``; ``"death"``:
         ``d + (b − d)·N/K``); N is the weighted sum of the counts, weights defaulting to 1.
+    competition : dict, optional
+        Lotka–Volterra competition ``{"on": ..., "states": {state: {"K", "K_per_cell",
+        "alpha"}}}``: per-state crowding with capacities that may depend on other counts
+        (module docstring). Excludes ``capacity``.
+    biomarker : dict, optional
+        A biomarker ``{"name", "units", "production", "decay", "initial"}`` driven by the cells
+        (module docstring).
     modulators : sequence of dict, optional
         Multiplicative modulator effects ``{"drug": "M", "base": "off", "effects": [...]}`` from
         which rate values under exposures containing the modulator are derived (module
@@ -313,7 +561,9 @@ class Model:
     """
 
     __slots__ = (
+        "_biomarker",
         "_capacity",
+        "_competition",
         "_death",
         "_division",
         "_exposures",
@@ -332,6 +582,8 @@ class Model:
     _switch: tuple[tuple[int, int, Table], ...]
     _mutation: tuple[tuple[int, int, Table], ...]
     _capacity: tuple[float, str, tuple[float, ...]] | None
+    _competition: "_Competition | None"
+    _biomarker: "_Biomarker | None"
     _modulators: tuple[dict[str, Any], ...]
 
     def __init__(
@@ -343,6 +595,8 @@ class Model:
         switch: Sequence[Mapping[str, Any]] | None = None,
         mutation: Sequence[Mapping[str, Any]] | None = None,
         capacity: Mapping[str, Any] | None = None,
+        competition: Mapping[str, Any] | None = None,
+        biomarker: Mapping[str, Any] | None = None,
         modulators: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         set_ = object.__setattr__
@@ -364,6 +618,13 @@ class Model:
         self._check_effect_targets()
         self._check_mutation_sums()
         set_(self, "_capacity", self._parse_capacity(capacity, names))
+        if capacity is not None and competition is not None:
+            raise InvalidModelError(
+                "a model has either capacity or competition, not both (a capacity is competition "
+                "with the same row, alpha = weights, for every state)"
+            )
+        set_(self, "_competition", _parse_competition(competition, names, exps, mod))
+        set_(self, "_biomarker", _parse_biomarker(biomarker, names, exps, mod))
 
     # ------------------------------------------------------------------ parsing
 
@@ -743,6 +1004,16 @@ class Model:
         k, on, weights = self._capacity
         return {"K": k, "on": on, "weights": dict(zip(self._states, weights, strict=True))}
 
+    @property
+    def competition(self) -> dict[str, Any] | None:
+        """The normalised competition spec, or None."""
+        return None if self._competition is None else self.to_dict()["competition"]
+
+    @property
+    def biomarker(self) -> dict[str, Any] | None:
+        """The normalised biomarker spec (``name``, ``units``, ...), or None."""
+        return None if self._biomarker is None else self.to_dict()["biomarker"]
+
     def to_dict(self) -> dict[str, Any]:
         """Return the normalised, JSON-able spec.
 
@@ -785,6 +1056,29 @@ class Model:
         }
         if self._capacity is not None:
             out["capacity"] = self.capacity
+        if self._competition is not None:
+            comp = self._competition
+            states_out: dict[str, Any] = {}
+            for i, k0, per_cell, alpha in comp.rows:
+                states_out[self._states[i]] = {
+                    "K": table(k0),
+                    "K_per_cell": {
+                        self._states[j]: table(t) for j, t in enumerate(per_cell) if any(t)
+                    },
+                    "alpha": {self._states[j]: table(t) for j, t in enumerate(alpha) if any(t)},
+                }
+            out["competition"] = {"on": comp.on, "states": states_out}
+        if self._biomarker is not None:
+            bm = self._biomarker
+            out["biomarker"] = {
+                "name": bm.name,
+                "units": bm.units,
+                "production": {
+                    s: table(t) for s, t in zip(self._states, bm.production, strict=True)
+                },
+                "decay": bm.decay,
+                "initial": bm.initial,
+            }
         if self._modulators:
             out["modulators"] = json.loads(json.dumps(self._modulators))
         return out
@@ -846,10 +1140,16 @@ class Model:
                     chans.append(
                         (i, i, j, KIND_SWITCH, self._genetic[j], r, label, "switch", names[j])
                     )
-        # With density-dependent death (d + (b - d)·N/K) a death channel matters even at d = 0.
-        keep_death = self._capacity is not None and self._capacity[1] == "death"
+        # With density-dependent death (d + (b - d)·x) a death channel matters even at d = 0.
+        keep_death: set[int] = set()
+        if self._capacity is not None and self._capacity[1] == "death":
+            keep_death = set(range(len(names)))
+        if self._competition is not None and self._competition.on == "death":
+            keep_death = {row[0] for row in self._competition.rows}
         return [
-            c for c in chans if any(x > 0.0 for x in c[5]) or (keep_death and c[3] == KIND_DEATH)
+            c
+            for c in chans
+            if any(x > 0.0 for x in c[5]) or (c[3] == KIND_DEATH and c[0] in keep_death)
         ]
 
     def channel_names(self) -> list[str]:
@@ -857,7 +1157,7 @@ class Model:
 
         E.g. ``"S->2S"`` (division), ``"S->S+R"`` (mutation at division), ``"S->0"`` (death),
         ``"S->P"`` (switch). Channels with rate 0 under every exposure are omitted (death
-        channels are kept when the capacity acts on death).
+        channels are kept when the capacity or competition acts on death).
         """
         return [c[6] for c in self._channels()]
 
@@ -908,4 +1208,6 @@ class Model:
             "capacity": None if cap is None else cap[0],
             "capacity_on": "division" if cap is None else cap[1],
             "capacity_weights": [1.0] * len(self._states) if cap is None else list(cap[2]),
+            "competition": None if self._competition is None else self._competition.compile(n_exp),
+            "biomarker": None if self._biomarker is None else self._biomarker.compile(n_exp),
         }

@@ -23,6 +23,7 @@ __all__ = [
     "greene2019_induced_resistance",
     "russo2022_induced_mutator",
     "sharma2010_preexisting",
+    "zhang2017_adaptive",
 ]
 
 
@@ -254,5 +255,139 @@ def greene2019_induced_resistance(
         "record_every": 1.0,
         "n_replicates": 100,
         "progression": {"size": 0.9 * k},
+    }
+    return Preset(model, schedule=sched, run=run)
+
+
+# --- Zhang et al. 2017 -------------------------------------------------------------------------
+
+_ZHANG_SCHEDULES = ("adaptive", "continuous")
+# Published (see zhang2017_adaptive): intrinsic growth rates per day of T+, TP and T-.
+ZHANG_GROWTH = {"T+": 2.7726e-3, "TP": 3.4657e-3, "T-": 6.6542e-3}
+# Published: competition coefficients alpha[i][j], the effect of j on i (diagonal 1).
+ZHANG_ALPHA = {
+    "T+": {"T+": 1.0, "TP": 0.7, "T-": 0.8},
+    "TP": {"T+": 0.4, "TP": 1.0, "T-": 0.5},
+    "T-": {"T+": 0.6, "TP": 0.9, "T-": 1.0},
+}
+
+
+def zhang2017_adaptive(schedule: str = "adaptive") -> Preset:
+    """Adaptive vs continuous abiraterone in metastatic castrate-resistant prostate cancer.
+
+    Zhang, J., Cunningham, J. J., Brown, J. S. and Gatenby, R. A. (2017). Integrating
+    evolutionary dynamics into treatment of metastatic castrate-resistant prostate cancer.
+    Nature Communications 8, 1816. doi:10.1038/s41467-017-01968-5
+
+    Three competing cancer "species" (Lotka–Volterra): ``T+`` (testosterone-dependent, needs the
+    testosterone made by TP cells), ``TP`` (testosterone-producing, CYP17A-dependent, the target
+    of abiraterone) and ``T-`` (testosterone-independent, resistant). Exposures ``off`` and
+    ``on`` (abiraterone). The paper's ODE is
+
+        dx_i/dt = r_i x_i (1 - sum_j alpha_ij x_j / K_i),
+
+    simulated here as a birth–death process with competition on death: each cell of state i
+    divides at r_i and dies at r_i x_i, ``x_i = sum_j alpha_ij n_j / K_i`` (so the mean growth is
+    the paper's r_i n_i (1 - x_i), below and above capacity). PSA: ``dPSA/dt = sum_i n_i -
+    0.5 PSA``, starting at its steady state. Units: days, cells, PSA in cell-days (1 unit per
+    cell per day).
+
+    From the paper (Methods; numbers as used in its simulations and in code that re-implements
+    them, since the full text was not available to check every value):
+
+    - growth rates r = 2.7726e-3 (T+), 3.4657e-3 (TP), 6.6542e-3 (T-) per day (doubling times
+      250, 200 and 104 days);
+    - carrying capacities K_TP = 10,000 (100 under abiraterone), K_T- = 10,000, and
+      K_T+ = 1.5 x TP (0.5 x TP under abiraterone): T+ cells live on the testosterone of TP cells;
+    - PSA made in proportion to the cells (1 per cell per day) and cleared at 0.5 per day;
+    - adaptive rule: treat until PSA <= 50% of its value at treatment start, hold until it is
+      back to 100%; versus continuous abiraterone;
+    - the competition matrix (rows: affected T+, TP, T-) [[1, 0.7, 0.8], [0.4, 1, 0.5],
+      [0.6, 0.9, 1]] is one of the paper's matrices (it varies the off-diagonal coefficients over
+      0.4-0.9 between virtual patients); with it T- is competitively excluded without drug.
+
+    Illustrative (not from the paper):
+
+    - K_T+ = 1 + 1.5 x TP (1 + 0.5 x TP on drug): the constant 1 keeps the T+ death rate finite
+      when TP goes extinct (it does, under continuous abiraterone), which the ODE never reaches;
+    - the initial tumour: T+ and TP at 80% of their drug-free equilibrium (4849 and 6061 cells,
+      the equilibrium being 6061 and 7576) with 10 T- cells, PSA at steady state. Below
+      equilibrium the PSA can climb back to its treatment-start value, so the adaptive rule
+      cycles;
+    - progression (time to progression, ``progression_time``): the resistant population T-
+      reaches 5000 cells (half its capacity), when the tumour is no longer controlled by
+      abiraterone;
+    - ``t_end`` = 3650 days.
+
+    In the ODE limit (RK4, ``examples/reproduce_zhang2017.py``) progression comes at 1059 days
+    under continuous abiraterone and 2218 days under the adaptive rule; the exact stochastic
+    medians (400 replicates) are 1064 and 2241 days. The paper reports the clinical counterpart:
+    median time to progression of about 16.5 months with standard dosing against at least 27
+    months in the adaptive pilot trial (10 of 11 patients cycling), with 47% of the standard
+    cumulative dose. Here each adaptive course lasts only about 10 days (PSA halves quickly once
+    the TP capacity drops 100-fold), so the model spends about 2% of the time on drug: its
+    absolute times and doses depend on the illustrative choices above.
+
+    Parameters
+    ----------
+    schedule : {"adaptive", "continuous"}
+        The adaptive PSA rule (monitoring the biomarker continuously: it switches at the exact
+        crossing times) or continuous abiraterone.
+
+    Raises
+    ------
+    ValueError
+        For an unknown schedule.
+    """
+    if schedule not in _ZHANG_SCHEDULES:
+        raise ValueError(
+            f"zhang2017_adaptive schedule is {schedule!r}; expected one of "
+            f"{', '.join(_ZHANG_SCHEDULES)}"
+        )
+    model = {
+        "states": ["T+", "TP", "T-"],
+        "exposures": ["off", "on"],
+        "division": dict(ZHANG_GROWTH),
+        "death": {"T+": 0.0, "TP": 0.0, "T-": 0.0},
+        "competition": {
+            "on": "death",
+            "states": {
+                "T+": {
+                    "K": 1.0,
+                    "K_per_cell": {"TP": {"off": 1.5, "on": 0.5}},
+                    "alpha": dict(ZHANG_ALPHA["T+"]),
+                },
+                "TP": {"K": {"off": 10_000.0, "on": 100.0}, "alpha": dict(ZHANG_ALPHA["TP"])},
+                "T-": {"K": 10_000.0, "alpha": dict(ZHANG_ALPHA["T-"])},
+            },
+        },
+        "biomarker": {
+            "name": "PSA",
+            "units": "cell-day",
+            "production": {"T+": 1.0, "TP": 1.0, "T-": 1.0},
+            "decay": 0.5,
+            "initial": "steady",
+        },
+    }
+    if schedule == "adaptive":
+        sched: dict[str, Any] = {
+            "kind": "adaptive",
+            "on": "on",
+            "off": "off",
+            "monitor": "biomarker",
+            "reference": "treatment_start",
+            "stop_below": 0.5,
+            "resume_above": 1.0,
+            "check_every": 0.0,
+            "start": "on",
+        }
+    else:
+        sched = {"kind": "continuous", "exposure": "on"}
+    run = {
+        "initial": {"T+": 4849, "TP": 6061, "T-": 10},
+        "t_end": 3650.0,
+        "record_every": 10.0,
+        "n_replicates": 100,
+        "progression": {"size": 5000.0, "monitor": ["T-"]},
     }
     return Preset(model, schedule=sched, run=run)

@@ -35,7 +35,11 @@ Adaptive (state-triggered) dosing
 "start": "on" | "off" | {"detect": 1e6}, "max_holiday": None, "min_on": None, "rules": None}``
 
 - The monitored burden is ``B = Σ w_i·n_i`` over ``monitor`` (a list means weight 1; default every
-  state with weight 1).
+  state with weight 1), or, with ``monitor = "biomarker"``, the model's biomarker ``y(t)`` (see
+  :mod:`dtp_gillespie.model`). The biomarker moves between events; its crossings of the
+  thresholds are computed in closed form and the exposure switches at the exact crossing time
+  (with ``check_every = 0``; visits read it at the visit times). Thresholds with ``reference =
+  "absolute"`` and ``start = {detect = X}`` are then in the biomarker's units.
 - Thresholds are multiples of a reference burden: ``"treatment_start"`` (B when a treating
   exposure is first in force), ``"initial"`` (B at t = 0), ``"last_switch"`` (B at the latest
   switch, or t = 0), or ``"absolute"`` (thresholds are in cells).
@@ -141,6 +145,8 @@ _KEYS: Final[dict[str, tuple[str, ...]]] = {
 }
 _PHASES: Final = ("on", "off")
 REFERENCES: Final = ("treatment_start", "initial", "absolute", "last_switch")
+BIOMARKER: Final = "biomarker"
+"""The adaptive ``monitor`` that watches the model's biomarker instead of cells."""
 _RULE_KEYS: Final = ("from", "to", "below", "above", "absolute", "after", "min_time", "phase")
 RULE_PHASES: Final = ("any", "before_treatment", "after_treatment")
 _PK_PROCESSES: Final = ("division", "death", "switch", "mutation")
@@ -505,7 +511,9 @@ class Schedule:
             raise InvalidScheduleError(
                 f"adaptive on and off are both {on!r}; they must be different exposures"
             )
-        monitor = cls._normalise_monitor(_optional(spec, "monitor"), "adaptive monitor")
+        monitor = cls._normalise_monitor(
+            _optional(spec, "monitor"), "adaptive monitor", biomarker=True
+        )
         reference = spec.get("reference", "treatment_start")
         if reference not in REFERENCES:
             raise InvalidScheduleError(
@@ -625,9 +633,19 @@ class Schedule:
                     )
 
     @staticmethod
-    def _normalise_monitor(value: object, what: str) -> dict[str, float] | None:
+    def _normalise_monitor(
+        value: object, what: str, biomarker: bool = False
+    ) -> dict[str, float] | str | None:
         if value is None:
             return None
+        if isinstance(value, str):
+            if biomarker and value == BIOMARKER:
+                return BIOMARKER
+            allowed = "'biomarker', " if biomarker else ""
+            raise InvalidScheduleError(
+                f"{what} is {value!r}; expected {allowed}a list of states or a table "
+                "{state: weight}"
+            )
         if _is_list(value):
             names = list(value)  # type: ignore[call-overload]
             if not names:
@@ -827,9 +845,17 @@ class Schedule:
         off = self.off_exposure(model)
         return [e != off for e in model.exposures]
 
+    @property
+    def monitors_biomarker(self) -> bool:
+        """Does an adaptive schedule watch the model's biomarker (``monitor = "biomarker"``)?"""
+        return self.kind == "adaptive" and self._params.get("monitor") == BIOMARKER
+
     def monitor_weights(self, model: "Model") -> list[float]:
-        """Burden weights of an adaptive schedule's ``monitor`` (else 1 for every state)."""
+        """Burden weights of an adaptive schedule's ``monitor`` (else 1 for every state, also
+        when the schedule monitors the biomarker)."""
         monitor = self._params.get("monitor") if self.kind == "adaptive" else None
+        if monitor == BIOMARKER:
+            monitor = None
         return _monitor_weights(monitor, model, "adaptive monitor", InvalidScheduleError)
 
     def to_dict(self) -> dict[str, Any]:
@@ -942,8 +968,29 @@ class Schedule:
                 )
         if kind == "adaptive":
             self.monitor_weights(model)
+            if self.monitors_biomarker and model.biomarker is None:
+                raise InvalidScheduleError(
+                    "adaptive monitor is 'biomarker', but the model has no biomarker; add one "
+                    "(model key 'biomarker': {production, decay, ...}) or monitor states"
+                )
         elif kind == "pk":
             self._pk_channel_parameters(model)
+            if model.biomarker is not None:
+                raise InvalidScheduleError(
+                    "pk schedules do not support a model biomarker yet; remove the model's "
+                    "biomarker or use a fixed or adaptive schedule"
+                )
+            comp = model.competition
+            if comp is not None and any(
+                isinstance(v, Mapping) and len(set(v.values())) > 1
+                for row in comp["states"].values()
+                for v in (row["K"], *row["K_per_cell"].values(), *row["alpha"].values())
+            ):
+                raise InvalidScheduleError(
+                    "pk schedules need competition coefficients (K, K_per_cell, alpha) that are "
+                    "the same under every exposure: rates are interpolated between the off and "
+                    "on exposures, capacities are not"
+                )
 
     def compile(self, model: "Model", t_end: float | None = None) -> dict[str, Any]:
         """Compile to the engine's ``schedule`` dict (see ``_core.pyi``).
@@ -1143,13 +1190,17 @@ class Schedule:
             rules.append(
                 rule(off, on, above=start["detect"], absolute=True, phase="before_treatment")
             )
-        return {
+        out = {
             "initial_exposure": on if start == "on" else off,
             "monitor_weights": self.monitor_weights(model),
             "reference": p["reference"],
             "check_every": p["check_every"],
             "rules": rules,
         }
+        if self.monitors_biomarker:
+            # Absent means False (the engine's default): cell-burden tables are unchanged.
+            out["monitor_biomarker"] = True
+        return out
 
     @overload
     def exposure_at(self, times: float) -> str: ...

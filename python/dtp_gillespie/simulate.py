@@ -162,10 +162,16 @@ def _check_progression(
     if monitor is None:
         weights = schedule.monitor_weights(model)
     else:
+        if monitor == "biomarker":
+            raise InvalidRunError(
+                "progression monitor 'biomarker' is not supported: progression follows a burden "
+                "of cells (give states or {state: weight})"
+            )
         try:
             norm = Schedule._normalise_monitor(monitor, "progression monitor")
         except DtpGillespieError as exc:
             raise InvalidRunError(str(exc)) from None
+        assert not isinstance(norm, str)
         weights = _monitor_weights(norm, model, "progression monitor", InvalidRunError)
     out["monitor"] = dict(zip(model.states, weights, strict=True))
     return out
@@ -388,7 +394,10 @@ def trace(
         ``time`` (n_events + 1,) float64 starting at 0, ``channel`` (n_events + 1,) int32 (index
         into :meth:`Model.channel_names`, -1 for the initial row), ``count``
         (n_events + 1, n_states) int64, ``exposure`` (n_events + 1,) int8, ``status`` and
-        ``stop_time``; plus ``channel_names`` (list of str) and ``seed`` (the recorded seed).
+        ``stop_time``; ``switch_time`` (float64) and ``switch_exposure`` (int8): every change
+        of the exposure in force (fixed and adaptive schedules; empty for pk), at an event or
+        between events (a breakpoint, timer or biomarker crossing); plus ``channel_names`` (list
+        of str) and ``seed`` (the recorded seed).
     """
     rep = _check_int(replicate, "replicate", 0)
     prep = prepare(
@@ -467,7 +476,8 @@ def simulate(
         Track progression: ``{"factor": f}`` (the burden reaches ``f`` × its nadir so far, f > 1),
         ``{"size": n}`` (the burden reaches ``n`` cells) or both (whichever comes first), with an
         optional ``"monitor"`` (states or ``{state: weight}``; default the adaptive schedule's
-        monitor, else every state with weight 1). Gives ``progression_time``.
+        monitor, else every state with weight 1, also when the schedule monitors the
+        biomarker). Gives ``progression_time``.
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
     store : str or path-like, optional
@@ -496,7 +506,8 @@ def simulate(
         Dims ``(replicate, time, cell_state)``; variables ``count``, ``exposure``,
         ``extinction_time``, ``first_mutant_time``, ``stop_time``, ``n_events``, ``status``,
         ``treatment_start_time``, ``time_on_drug``, ``n_switches``, ``progression_time`` and,
-        for pk schedules, ``concentration``; the specs and provenance in the attrs
+        for pk schedules, ``concentration``, and for models with a biomarker, ``biomarker``
+        (replicate, time); the specs and provenance in the attrs
         (DESIGN.md §3). With ``summary_only``, no ``count``, ``exposure`` or
         ``concentration``, but ``final_count`` (replicate, cell_state) and the statistics of
         :mod:`dtp_gillespie.summary`.
@@ -566,6 +577,7 @@ def simulate(
         rng=_core.RNG_NAME,
         version=_core.__version__,
         concentration=prep.schedule.kind == "pk",
+        biomarker=prep.model.biomarker,
     )
     status = ds[cv.STATUS].values
     warn_capped(*capped_counts(status), status.size, prep)

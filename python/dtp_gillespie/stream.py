@@ -205,6 +205,7 @@ def block_dataset(prep: Prepared, arrays: Mapping[str, Any], replicate_offset: i
         version=_core.__version__,
         # The engine returns ``concentration`` exactly when the schedule has one (pk).
         concentration=cv.CONCENTRATION in arrays,
+        biomarker=prep.model.biomarker,
     )
 
 

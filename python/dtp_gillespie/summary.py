@@ -90,7 +90,7 @@ STATISTICS = (
 )
 """Ensemble statistics (no replicate dimension), in Dataset order."""
 
-DROPPED = (cv.COUNT, cv.EXPOSURE, cv.CONCENTRATION)
+DROPPED = (cv.COUNT, cv.EXPOSURE, cv.CONCENTRATION, cv.BIOMARKER)
 """Variables of a full run that summary mode does not keep."""
 
 _KNOWN = "over the replicates whose counts are known at this time (n_known)"

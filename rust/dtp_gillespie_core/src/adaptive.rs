@@ -6,7 +6,14 @@
 //! exposure switches at the event whose new burden crossed the threshold, and the next waiting time
 //! is drawn with the new rates (memorylessness, as at schedule breakpoints). Rules that wait for a
 //! time in the current exposure (`after`, `min_time`) add their due times as breakpoints.
+//!
+//! The monitored quantity may instead be the model's biomarker (`monitor_biomarker`), which moves
+//! continuously between events. Its next crossing of any threshold of the rules out of the current
+//! exposure is known in closed form ([`crate::biomarker`]) and is a breakpoint; it is recomputed
+//! after every event (the controller's checks move with events). At the crossing the biomarker
+//! equals the threshold exactly, so rounding cannot skip or repeat a switch.
 
+use crate::biomarker::{Biomarker, Track};
 use crate::controller::{BurdenBand, Controller};
 use crate::error::{EngineError, Result};
 
@@ -56,7 +63,10 @@ pub struct Rule {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdaptiveSpec {
     pub initial_exposure: usize,
+    /// Burden `sum_i w_i n_i` (ignored when `monitor_biomarker`).
     pub monitor_weights: Vec<f64>,
+    /// Watch the model's biomarker instead of a burden of cells (thresholds in its units).
+    pub monitor_biomarker: bool,
     pub reference: Reference,
     /// 0: continuous monitoring; otherwise the interval between visits.
     pub check_every: f64,
@@ -122,9 +132,12 @@ pub(crate) fn monitored_burden(weights: &[f64], counts: &[u64]) -> f64 {
         .sum()
 }
 
-/// The adaptive controller of one replicate.
-pub struct AdaptiveController<'a> {
+/// The adaptive controller of one replicate. With `BIOMARKER`, the monitored value is the model's
+/// biomarker (and the controller follows it); otherwise a burden of cells.
+pub struct AdaptiveController<'a, const BIOMARKER: bool = false> {
     spec: &'a AdaptiveSpec,
+    /// The biomarker (present exactly when `BIOMARKER`).
+    track: Option<Track<'a>>,
     treating: &'a [bool],
     exposure: usize,
     entered_at: f64,
@@ -140,10 +153,40 @@ pub struct AdaptiveController<'a> {
     high: f64,
 }
 
-impl<'a> AdaptiveController<'a> {
+impl<'a> AdaptiveController<'a, false> {
+    /// A controller that watches the burden of cells.
     #[must_use]
     pub fn new(spec: &'a AdaptiveSpec, treating: &'a [bool], counts: &[u64]) -> Self {
-        let burden = Self::burden_of(spec, counts);
+        Self::build(spec, treating, counts, None)
+    }
+}
+
+impl<'a> AdaptiveController<'a, true> {
+    /// A controller that watches `biomarker` (the spec must have `monitor_biomarker`).
+    #[must_use]
+    pub fn watching(
+        spec: &'a AdaptiveSpec,
+        treating: &'a [bool],
+        counts: &[u64],
+        biomarker: &'a Biomarker,
+    ) -> Self {
+        debug_assert!(spec.monitor_biomarker);
+        let track = Track::new(biomarker, counts, spec.initial_exposure);
+        Self::build(spec, treating, counts, Some(track))
+    }
+}
+
+impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
+    fn build(
+        spec: &'a AdaptiveSpec,
+        treating: &'a [bool],
+        counts: &[u64],
+        track: Option<Track<'a>>,
+    ) -> Self {
+        let burden = match &track {
+            Some(track) => track.value_at(0.0),
+            None => Self::burden_of(spec, counts),
+        };
         let reference = match spec.reference {
             Reference::Initial | Reference::LastSwitch => Some(burden),
             Reference::TreatmentStart => treating[spec.initial_exposure].then_some(burden),
@@ -151,6 +194,7 @@ impl<'a> AdaptiveController<'a> {
         };
         let mut controller = Self {
             spec,
+            track,
             treating,
             exposure: spec.initial_exposure,
             entered_at: 0.0,
@@ -195,6 +239,43 @@ impl<'a> AdaptiveController<'a> {
         (self.low, self.high) = (low, high);
     }
 
+    /// The next time the biomarker reaches a threshold of a rule out of the current exposure,
+    /// and that threshold (infinity if none is ahead).
+    fn crossing_ahead(&self) -> (f64, f64) {
+        let Some(track) = &self.track else {
+            return (f64::INFINITY, f64::NAN);
+        };
+        let mut best = (f64::INFINITY, f64::NAN);
+        for rule in self
+            .spec
+            .rules
+            .iter()
+            .filter(|r| r.from == self.exposure && self.in_phase(r))
+        {
+            if let Some(scale) = self.scale(rule) {
+                for level in [rule.below, rule.above].into_iter().flatten() {
+                    let level = level * scale;
+                    let t = track.crossing(level);
+                    if t < best.0 {
+                        best = (t, level);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// The monitored value at `t` with `counts`: the biomarker, or the burden of cells.
+    #[inline]
+    fn monitored(&self, t: f64, counts: &[u64]) -> f64 {
+        if BIOMARKER {
+            if let Some(track) = &self.track {
+                return track.value_at(t);
+            }
+        }
+        Self::burden_of(self.spec, counts)
+    }
+
     fn burden_of(spec: &AdaptiveSpec, counts: &[u64]) -> f64 {
         monitored_burden(&spec.monitor_weights, counts)
     }
@@ -230,7 +311,7 @@ impl<'a> AdaptiveController<'a> {
 
     /// Apply the first rule that holds; true if the exposure changed.
     fn evaluate(&mut self, t: f64, counts: &[u64]) -> bool {
-        let burden = Self::burden_of(self.spec, counts);
+        let burden = self.monitored(t, counts);
         let Some(rule) = self
             .spec
             .rules
@@ -264,7 +345,14 @@ impl<'a> AdaptiveController<'a> {
                 break;
             }
         }
-        self.exposure != start
+        let changed = self.exposure != start;
+        if BIOMARKER && changed {
+            // The production may depend on the exposure.
+            if let Some(track) = &mut self.track {
+                track.update(t, counts, self.exposure);
+            }
+        }
+        changed
     }
 
     fn continuous(&self) -> bool {
@@ -272,8 +360,9 @@ impl<'a> AdaptiveController<'a> {
     }
 }
 
-impl Controller for AdaptiveController<'_> {
+impl<const BIOMARKER: bool> Controller for AdaptiveController<'_, BIOMARKER> {
     const REACTS_TO_EVENTS: bool = true;
+    const CHECKS_MOVE: bool = BIOMARKER;
 
     fn exposure(&self) -> usize {
         self.exposure
@@ -286,6 +375,11 @@ impl Controller for AdaptiveController<'_> {
         if self.last_check == f64::NEG_INFINITY {
             return 0.0; // the initial check
         }
+        let crossing = if BIOMARKER {
+            self.crossing_ahead().0
+        } else {
+            f64::INFINITY
+        };
         // Timers of the rules out of the current exposure that are still ahead.
         self.spec
             .rules
@@ -295,10 +389,18 @@ impl Controller for AdaptiveController<'_> {
             .flatten()
             .map(|d| self.entered_at + d)
             .filter(|&due| due > self.last_check)
-            .fold(f64::INFINITY, f64::min)
+            .fold(crossing, f64::min)
     }
 
     fn at_check(&mut self, t: f64, counts: &[u64]) -> bool {
+        if BIOMARKER && self.continuous() && self.last_check != f64::NEG_INFINITY {
+            let (due, level) = self.crossing_ahead();
+            if t >= due {
+                if let Some(track) = &mut self.track {
+                    track.set(t, level);
+                }
+            }
+        }
         self.last_check = t;
         if !self.continuous() {
             self.next_visit += 1;
@@ -308,11 +410,16 @@ impl Controller for AdaptiveController<'_> {
 
     #[inline]
     fn after_event(&mut self, t: f64, counts: &[u64]) -> bool {
+        if BIOMARKER {
+            if let Some(track) = &mut self.track {
+                track.update(t, counts, self.exposure);
+            }
+        }
         if !self.continuous() {
             return false;
         }
         // Rules with only timers are decided at their due times (checks), not here.
-        let burden = Self::burden_of(self.spec, counts);
+        let burden = self.monitored(t, counts);
         if self.low < burden && burden < self.high {
             return false;
         }
@@ -324,6 +431,10 @@ impl Controller for AdaptiveController<'_> {
     }
 
     fn quiet_band(&self) -> Option<BurdenBand<'_>> {
+        if BIOMARKER {
+            // The biomarker's next crossing moves with every event: show them all.
+            return None;
+        }
         // Visits decide everything at check times; between them no event can switch.
         let (low, high) = if self.continuous() {
             (self.low, self.high)
@@ -335,5 +446,17 @@ impl Controller for AdaptiveController<'_> {
             low,
             high,
         })
+    }
+
+    fn biomarker_at(&self, t: f64) -> f64 {
+        self.track
+            .as_ref()
+            .map_or(f64::NAN, |track| track.value_at(t))
+    }
+
+    fn biomarker_after_extinction(&self, t: f64, stop: f64) -> f64 {
+        self.track
+            .as_ref()
+            .map_or(f64::NAN, |track| track.after_extinction(t, stop))
     }
 }

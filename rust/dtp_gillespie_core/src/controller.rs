@@ -1,7 +1,10 @@
-//! Who decides the exposure in force: a fixed schedule, or an adaptive rule that watches the cells.
-//! The event loop asks the controller for its next check time (a breakpoint, visit or timer) and,
-//! for adaptive rules, tells it about every event.
+//! Who decides the exposure in force: a fixed schedule, or an adaptive rule that watches the cells
+//! or a biomarker. The event loop asks the controller for its next check time (a breakpoint,
+//! visit, timer or biomarker crossing) and, for adaptive rules, tells it about every event. A
+//! model's biomarker is followed by the controller too ([`Tracked`] for controllers that do not
+//! watch it), so that the recorder can read it at record times.
 
+use crate::biomarker::{Biomarker, Track};
 use crate::schedule::{Schedule, Segment};
 
 /// A promise of a controller that reacts to events: it changes nothing after an event while the
@@ -13,8 +16,12 @@ pub struct BurdenBand<'a> {
 }
 
 pub trait Controller {
-    /// Whether `after_event` can ever change the exposure (lets the fixed case skip the call).
+    /// Whether `after_event` must be called (lets the fixed case skip the call).
     const REACTS_TO_EVENTS: bool;
+    /// Whether `next_check` may change after any event, not only after checks and switches (a
+    /// biomarker crossing computed from the current counts): the loop then re-reads it after
+    /// every event.
+    const CHECKS_MOVE: bool = false;
     fn exposure(&self) -> usize;
     /// Next time at which the controller acts by itself; infinity if never.
     fn next_check(&self) -> f64;
@@ -28,6 +35,72 @@ pub trait Controller {
     /// `after_event` changes nothing (`None`: no such promise, every event must be shown).
     fn quiet_band(&self) -> Option<BurdenBand<'_>> {
         None
+    }
+    /// The biomarker at `t` (between the last event and the next one); NaN without one.
+    fn biomarker_at(&self, _t: f64) -> f64 {
+        f64::NAN
+    }
+    /// The biomarker at a record time `t` after the population went extinct at `stop`.
+    fn biomarker_after_extinction(&self, _t: f64, _stop: f64) -> f64 {
+        f64::NAN
+    }
+}
+
+/// Any controller, plus the model's biomarker (followed after every event and switch so that it
+/// can be recorded). The exposure decisions are the inner controller's.
+pub struct Tracked<'a, C> {
+    inner: C,
+    track: Track<'a>,
+}
+
+impl<'a, C: Controller> Tracked<'a, C> {
+    #[must_use]
+    pub fn new(inner: C, biomarker: &'a Biomarker, counts: &[u64]) -> Self {
+        let track = Track::new(biomarker, counts, inner.exposure());
+        Self { inner, track }
+    }
+}
+
+impl<C: Controller> Controller for Tracked<'_, C> {
+    const REACTS_TO_EVENTS: bool = true;
+    const CHECKS_MOVE: bool = C::CHECKS_MOVE;
+
+    #[inline]
+    fn exposure(&self) -> usize {
+        self.inner.exposure()
+    }
+
+    #[inline]
+    fn next_check(&self) -> f64 {
+        self.inner.next_check()
+    }
+
+    fn at_check(&mut self, t: f64, counts: &[u64]) -> bool {
+        let switched = self.inner.at_check(t, counts);
+        if switched {
+            self.track.update(t, counts, self.inner.exposure());
+        }
+        switched
+    }
+
+    #[inline]
+    fn after_event(&mut self, t: f64, counts: &[u64]) -> bool {
+        let switched = C::REACTS_TO_EVENTS && self.inner.after_event(t, counts);
+        self.track.update(t, counts, self.inner.exposure());
+        switched
+    }
+
+    fn exposure_after_stop(&self, t: f64) -> usize {
+        self.inner.exposure_after_stop(t)
+    }
+
+    #[inline]
+    fn biomarker_at(&self, t: f64) -> f64 {
+        self.track.value_at(t)
+    }
+
+    fn biomarker_after_extinction(&self, t: f64, stop: f64) -> f64 {
+        self.track.after_extinction(t, stop)
     }
 }
 

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use rayon::prelude::*;
 
 use crate::adaptive::AdaptiveController;
-use crate::controller::FixedController;
+use crate::controller::{Controller, FixedController, Tracked};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::model::Model;
 use crate::record::Recorder;
-use crate::rng::replicate_streams;
+use crate::rng::{ReplicateRng, replicate_streams};
 use crate::run::RunConfig;
 use crate::ssa::{NoObserver, Observer, Outcome, Status, simulate_replicate};
 use crate::thinning::simulate_pk_replicate;
@@ -41,6 +41,9 @@ pub struct EnsembleOutput {
     pub exposure: Vec<i8>,
     /// `n_replicates * n_times` drug concentrations (pharmacokinetic runs; empty otherwise).
     pub concentration: Vec<f64>,
+    /// `n_replicates * n_times` values of the model's biomarker (empty without one; NaN after a
+    /// capped replicate stopped).
+    pub biomarker: Vec<f64>,
     pub outcomes: Vec<Outcome>,
 }
 
@@ -70,34 +73,8 @@ fn simulate_one<O: Observer>(
 ) -> Result<Outcome> {
     let (mut rng, mut dose_rng) = replicate_streams(seed_key, index);
     let treating = &dosing.treating;
-    match &dosing.kind {
-        DosingKind::Fixed(schedule) => {
-            let mut controller = FixedController::new(schedule);
-            simulate_replicate(
-                model,
-                &mut controller,
-                treating,
-                run,
-                &mut rng,
-                recorder,
-                observer,
-                cancel,
-            )
-        }
-        DosingKind::Adaptive(spec) => {
-            let mut controller = AdaptiveController::new(spec, treating, &run.initial);
-            simulate_replicate(
-                model,
-                &mut controller,
-                treating,
-                run,
-                &mut rng,
-                recorder,
-                observer,
-                cancel,
-            )
-        }
-        DosingKind::Pk(spec) => simulate_pk_replicate(
+    if let DosingKind::Pk(spec) = &dosing.kind {
+        return simulate_pk_replicate(
             model,
             spec,
             treating,
@@ -107,15 +84,74 @@ fn simulate_one<O: Observer>(
             recorder,
             observer,
             cancel,
-        ),
+        );
+    }
+    let mut l = ReplicateLoop {
+        model,
+        treating,
+        run,
+        rng: &mut rng,
+        recorder,
+        observer,
+        cancel,
+    };
+    let initial = &run.initial;
+    match (&dosing.kind, model.biomarker()) {
+        (DosingKind::Adaptive(spec), Some(b)) if spec.monitor_biomarker => {
+            l.run(AdaptiveController::watching(spec, treating, initial, b))
+        }
+        (DosingKind::Adaptive(spec), None) => {
+            l.run(AdaptiveController::new(spec, treating, initial))
+        }
+        (DosingKind::Adaptive(spec), Some(b)) => {
+            let inner = AdaptiveController::new(spec, treating, initial);
+            l.run(Tracked::new(inner, b, initial))
+        }
+        (DosingKind::Fixed(schedule), None) => l.run(FixedController::new(schedule)),
+        (DosingKind::Fixed(schedule), Some(b)) => {
+            l.run(Tracked::new(FixedController::new(schedule), b, initial))
+        }
+        (DosingKind::Pk(_), _) => Err(EngineError::InvalidSchedule(
+            "internal error: pk dosing reached the fixed-rate loop".into(),
+        )),
     }
 }
 
-/// Replicate `i` of a call and its slices of the output: counts, exposures, concentrations, outcome.
+/// The arguments of [`simulate_replicate`] other than the controller.
+struct ReplicateLoop<'r, 'w, O> {
+    model: &'r Model,
+    treating: &'r [bool],
+    run: &'r RunConfig,
+    rng: &'r mut ReplicateRng,
+    recorder: &'r mut Recorder<'w>,
+    observer: &'r mut O,
+    cancel: &'r AtomicBool,
+}
+
+impl<O: Observer> ReplicateLoop<'_, '_, O> {
+    fn run<C: Controller>(&mut self, mut controller: C) -> Result<Outcome> {
+        simulate_replicate(
+            self.model,
+            &mut controller,
+            self.treating,
+            self.run,
+            self.rng,
+            self.recorder,
+            self.observer,
+            self.cancel,
+        )
+    }
+}
+
+/// Replicate `i` of a call and its slices of the output: counts, exposures, concentrations,
+/// biomarker, outcome.
 type ReplicateSlot<'a> = (
     usize,
     (
-        ((&'a mut [i64], &'a mut [i8]), &'a mut [f64]),
+        (
+            ((&'a mut [i64], &'a mut [i8]), &'a mut [f64]),
+            &'a mut [f64],
+        ),
         &'a mut Outcome,
     ),
 );
@@ -192,11 +228,24 @@ pub fn run_ensemble(
     } else {
         &mut no_concentration
     };
+    // Likewise for the biomarker.
+    let marked = model.biomarker().is_some();
+    let mut biomarker = vec![0.0_f64; if marked { n * n_times } else { 0 }];
+    let marker_chunk = if marked { n_times } else { 1 };
+    let mut no_biomarker = vec![0.0_f64; if marked { 0 } else { n }];
+    let biomarker_chunks = if marked {
+        &mut biomarker
+    } else {
+        &mut no_biomarker
+    };
 
-    let simulate = |(i, (((counts, exposure), conc), outcome)): ReplicateSlot<'_>| {
+    let simulate = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
         let conc = pk.then_some(conc);
         let mut recorder =
             Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
+        if marked {
+            recorder = recorder.with_biomarker(marker);
+        }
         let index = spec.replicate_offset + i as u64;
         *outcome = simulate_one(
             model,
@@ -217,6 +266,7 @@ pub fn run_ensemble(
             .chunks_mut(row)
             .zip(exposure.chunks_mut(n_times))
             .zip(concentration_chunks.chunks_mut(conc_chunk))
+            .zip(biomarker_chunks.chunks_mut(marker_chunk))
             .zip(outcomes.iter_mut())
             .enumerate()
             .try_for_each(simulate)?;
@@ -226,6 +276,7 @@ pub fn run_ensemble(
                 .par_chunks_mut(row)
                 .zip(exposure.par_chunks_mut(n_times))
                 .zip(concentration_chunks.par_chunks_mut(conc_chunk))
+                .zip(biomarker_chunks.par_chunks_mut(marker_chunk))
                 .zip(outcomes.par_iter_mut())
                 .enumerate()
                 .try_for_each(simulate)
@@ -235,6 +286,7 @@ pub fn run_ensemble(
         counts,
         exposure,
         concentration,
+        biomarker,
         outcomes,
     })
 }
@@ -247,6 +299,11 @@ pub struct Trace {
     /// `(n_events + 1) * n_states` counts.
     pub counts: Vec<i64>,
     pub exposure: Vec<i8>,
+    /// Every change of the exposure in force (fixed and adaptive schedules): its time and the
+    /// new exposure. A switch at a check (a breakpoint, timer or biomarker crossing) happens
+    /// between events; a switch at an event has the event's time.
+    pub switch_time: Vec<f64>,
+    pub switch_exposure: Vec<i8>,
     pub status: Option<Status>,
     pub stop_time: f64,
 }
@@ -266,6 +323,11 @@ impl Observer for Trace {
         });
         self.counts.extend(counts.iter().map(|&n| n as i64));
         self.exposure.push(exposure as i8);
+    }
+
+    fn switch(&mut self, time: f64, exposure: usize) {
+        self.switch_time.push(time);
+        self.switch_exposure.push(exposure as i8);
     }
 }
 

@@ -2,7 +2,10 @@
 //! drug-sensitive, drug-tolerant persister and resistant cancer cells, under a drug schedule.
 //!
 //! - [`model`]: the compiled reaction table (division with mutation, death, switching), per exposure,
-//!   with optional density dependence.
+//!   with optional density dependence (a carrying capacity, or Lotka–Volterra competition with
+//!   count-dependent capacities).
+//! - [`biomarker`]: a PSA-like biomarker driven by the cells, solved in closed form between events,
+//!   with exact threshold-crossing times.
 //! - [`schedule`]: piecewise-constant exposure over time (continuous, intermittent, piecewise).
 //! - [`adaptive`]: state-triggered dosing rules; [`controller`]: fixed or adaptive exposure.
 //! - [`pk`]: pharmacokinetic dosing, and why thinning keeps it exact; [`thinning`]: its loop.
@@ -16,6 +19,7 @@
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 
 pub mod adaptive;
+pub mod biomarker;
 mod burst;
 pub mod controller;
 pub mod dosing;
@@ -31,10 +35,13 @@ pub mod ssa;
 pub mod thinning;
 
 pub use adaptive::{AdaptiveSpec, Phase, Reference, Rule};
+pub use biomarker::Biomarker;
 pub use dosing::{Dosing, DosingKind};
 pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, trace};
 pub use error::{EngineError, Result};
-pub use model::{Capacity, CapacityTarget, Channel, ChannelKind, Model};
+pub use model::{
+    Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,
+};
 pub use pk::PkSpec;
 pub use record::UNKNOWN_COUNT;
 pub use rng::RNG_NAME;

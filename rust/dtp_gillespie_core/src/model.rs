@@ -1,6 +1,28 @@
 //! The compiled model: a flat table of first-order reaction channels, each fired by one cell of its
-//! source state, with one per-cell rate per exposure, and optional density dependence.
+//! source state, with one per-cell rate per exposure, optional density dependence (one carrying
+//! capacity, or Lotka–Volterra competition) and an optional biomarker.
+//!
+//! # Density dependence
+//!
+//! Both forms make a state's per-cell division or death rate a function of the current counts,
+//! through a *crowding* `x_i = C_i / K_i`:
+//!
+//! - on division: `b_i * max(0, 1 - x_i)`;
+//! - on death: `max(0, d_i + (b_i - d_i) * x_i)` (with `d_i = 0`, birth `b_i` and death
+//!   `b_i x_i`, whose mean is the Lotka–Volterra growth `b_i n_i (1 - x_i)` at every `x_i`, also
+//!   above capacity).
+//!
+//! [`Capacity`] is one crowding for every state: `C = sum_j w_j n_j`, constant `K`.
+//! [`Competition`] gives each listed state `i` its own row: `C_i = sum_j a_ij n_j` and
+//! `K_i = k0_i + sum_j c_ij n_j` (a capacity that may grow with another population, such as the
+//! testosterone-dependent cells of Zhang et al. 2017 whose capacity is proportional to the
+//! testosterone-producing cells), every coefficient per exposure. `K_i = 0` (only possible on
+//! division, when `k0_i = 0` and the populations `K_i` depends on are extinct) means no room to
+//! grow: the division rate is 0. On death, `k0_i > 0` is required so that the death rate stays
+//! finite. Rates change only at events (and exposure switches), so recomputing them after every
+//! event keeps the direct method exact.
 
+use crate::biomarker::Biomarker;
 use crate::error::{EngineError, Result};
 
 /// What a channel does to its source cell; density dependence acts on divisions or on deaths.
@@ -44,6 +66,118 @@ pub struct Capacity {
     pub weights: Vec<f64>,
 }
 
+/// One state's row of Lotka–Volterra competition: crowding `x = C / K` with
+/// `C = sum_j alpha[e][j] n_j` and `K = k0[e] + sum_j k_per_cell[e][j] n_j` under exposure `e`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompetitionRow {
+    /// The state whose division (or death) rate this row scales.
+    pub state: usize,
+    /// Competition coefficients, exposure-major: `alpha[e * n_states + j]`.
+    pub alpha: Vec<f64>,
+    /// Constant part of the carrying capacity, per exposure.
+    pub k0: Vec<f64>,
+    /// Carrying capacity gained per cell of state `j`, exposure-major like `alpha`.
+    pub k_per_cell: Vec<f64>,
+}
+
+impl CompetitionRow {
+    /// Crowding `C / K` under exposure `e`; infinity when `K = 0`.
+    #[inline]
+    #[must_use]
+    pub fn crowding(&self, counts: &[u64], exposure: usize) -> f64 {
+        let n = counts.len();
+        let range = exposure * n..(exposure + 1) * n;
+        let (mut c, mut k) = (0.0, self.k0[exposure]);
+        for ((&count, &a), &kc) in counts
+            .iter()
+            .zip(&self.alpha[range.clone()])
+            .zip(&self.k_per_cell[range])
+        {
+            let count = count as f64;
+            c += a * count;
+            k += kc * count;
+        }
+        if k > 0.0 { c / k } else { f64::INFINITY }
+    }
+
+    /// Do any coefficients differ between exposures?
+    fn varies_with_exposure(&self, n_states: usize) -> bool {
+        let differs = |v: &[f64], width: usize| v.chunks(width).any(|row| row != &v[..width]);
+        differs(&self.alpha, n_states)
+            || differs(&self.k_per_cell, n_states)
+            || differs(&self.k0, 1)
+    }
+}
+
+/// Lotka–Volterra competition: each listed state has its own crowding (see the module docs);
+/// unlisted states are not density dependent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Competition {
+    pub target: CapacityTarget,
+    pub rows: Vec<CompetitionRow>,
+}
+
+impl Competition {
+    fn validate(&self, n_states: usize, n_exposures: usize) -> Result<()> {
+        let bad = |msg: String| Err(EngineError::InvalidModel(msg));
+        if self.rows.is_empty() {
+            return bad("competition has no rows".into());
+        }
+        let mut seen = vec![false; n_states];
+        for row in &self.rows {
+            let s = row.state;
+            if s >= n_states {
+                return bad(format!(
+                    "competition row names state {s} outside 0..{n_states}"
+                ));
+            }
+            if std::mem::replace(&mut seen[s], true) {
+                return bad(format!("competition has two rows for state {s}"));
+            }
+            let sizes = [
+                (row.alpha.len(), n_states * n_exposures, "alpha"),
+                (row.k_per_cell.len(), n_states * n_exposures, "k_per_cell"),
+                (row.k0.len(), n_exposures, "k0"),
+            ];
+            if let Some((got, want, what)) = sizes.iter().find(|(got, want, _)| got != want) {
+                return bad(format!(
+                    "competition row of state {s}: {what} has {got} values, expected {want}"
+                ));
+            }
+            let values = row.alpha.iter().chain(&row.k0).chain(&row.k_per_cell);
+            if let Some(v) = values.copied().find(|v| !v.is_finite() || *v < 0.0) {
+                return bad(format!(
+                    "competition row of state {s} has coefficient {v}; coefficients must be \
+                     finite and >= 0"
+                ));
+            }
+            for e in 0..n_exposures {
+                let per_cell = &row.k_per_cell[e * n_states..(e + 1) * n_states];
+                if self.target == CapacityTarget::Death && row.k0[e] <= 0.0 {
+                    return bad(format!(
+                        "competition on death: the constant part of K of state {s} under \
+                         exposure {e} is {}; it must be > 0 (K = 0 would make the death rate \
+                         infinite)",
+                        row.k0[e]
+                    ));
+                }
+                if row.k0[e] <= 0.0 && per_cell.iter().all(|&k| k == 0.0) {
+                    return bad(format!(
+                        "competition: K of state {s} under exposure {e} is always 0"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Do any coefficients differ between exposures?
+    #[must_use]
+    pub fn varies_with_exposure(&self, n_states: usize) -> bool {
+        self.rows.iter().any(|r| r.varies_with_exposure(n_states))
+    }
+}
+
 /// A validated model, ready for the engine.
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -53,6 +187,8 @@ pub struct Model {
     /// Per-cell rates, exposure-major: `rates[e * n_channels + c]`.
     rates: Vec<f64>,
     capacity: Option<Capacity>,
+    competition: Option<Competition>,
+    biomarker: Option<Biomarker>,
     /// Channels of each state, as a half-open range (channels are sorted by source).
     state_channels: Vec<(usize, usize)>,
     /// Index of each state's death channel, if it has one.
@@ -143,6 +279,8 @@ impl Model {
             channels,
             rates,
             capacity,
+            competition: None,
+            biomarker: None,
             state_channels,
             death_channel,
         };
@@ -163,6 +301,39 @@ impl Model {
         Ok(model)
     }
 
+    /// The same model with Lotka–Volterra competition (instead of a capacity).
+    pub fn with_competition(mut self, competition: Competition) -> Result<Self> {
+        let bad = |msg: String| Err(EngineError::InvalidModel(msg));
+        if self.capacity.is_some() {
+            return bad(
+                "a model has either a capacity or competition, not both (a capacity is \
+                 competition with the same row for every state)"
+                    .into(),
+            );
+        }
+        competition.validate(self.n_states, self.n_exposures)?;
+        if competition.target == CapacityTarget::Death {
+            for row in &competition.rows {
+                let s = row.state;
+                let divides = (0..self.n_exposures).any(|e| self.division_rate(e, s) > 0.0);
+                if divides && self.death_channel[s].is_none() {
+                    return bad(format!(
+                        "competition acts on death but state {s} has no death channel"
+                    ));
+                }
+            }
+        }
+        self.competition = Some(competition);
+        Ok(self)
+    }
+
+    /// The same model with a biomarker.
+    pub fn with_biomarker(mut self, biomarker: Biomarker) -> Result<Self> {
+        biomarker.validate(self.n_states, self.n_exposures)?;
+        self.biomarker = Some(biomarker);
+        Ok(self)
+    }
+
     #[must_use]
     pub fn n_states(&self) -> usize {
         self.n_states
@@ -181,6 +352,36 @@ impl Model {
     #[must_use]
     pub fn capacity(&self) -> Option<&Capacity> {
         self.capacity.as_ref()
+    }
+
+    #[must_use]
+    pub fn competition(&self) -> Option<&Competition> {
+        self.competition.as_ref()
+    }
+
+    #[must_use]
+    pub fn biomarker(&self) -> Option<&Biomarker> {
+        self.biomarker.as_ref()
+    }
+
+    /// Do rates depend on the counts (capacity or competition)? Then they are recomputed after
+    /// every event.
+    #[inline]
+    #[must_use]
+    pub fn density_dependent(&self) -> bool {
+        self.capacity.is_some() || self.competition.is_some()
+    }
+
+    /// `N = sum_i weights[i] * count[i]` of the capacity (0 without one).
+    #[must_use]
+    pub fn weighted_population(&self, counts: &[u64]) -> f64 {
+        self.capacity.as_ref().map_or(0.0, |cap| {
+            counts
+                .iter()
+                .zip(&cap.weights)
+                .map(|(&n, &w)| n as f64 * w)
+                .sum()
+        })
     }
 
     /// Per-cell rates of every channel under exposure `e`, before density dependence.
@@ -274,8 +475,9 @@ impl PhaseRates {
     /// Fill from base rates (before density dependence) of every channel. With time-varying
     /// rates, `upper` and `lower` bound each base rate over an interval and the result bounds the
     /// effective rates (used for thinning); otherwise pass the same slice twice. `weighted_n` is
-    /// only read when the model has a capacity. With `sort`, each state's picks are ordered by
-    /// rate (worth it when the rates are used for many events). Allocates nothing.
+    /// only read when the model has a capacity (use [`PhaseRates::fill_at`] for competition).
+    /// With `sort`, each state's picks are ordered by rate (worth it when the rates are used for
+    /// many events). Allocates nothing.
     pub fn fill(
         &mut self,
         model: &Model,
@@ -286,32 +488,77 @@ impl PhaseRates {
     ) {
         self.channel.copy_from_slice(upper);
         if let Some(cap) = &model.capacity {
-            let crowding = weighted_n / cap.k;
-            match cap.target {
-                CapacityTarget::Division => {
-                    let factor = (1.0 - crowding).max(0.0);
-                    for (rate, ch) in self.channel.iter_mut().zip(&model.channels) {
-                        if ch.kind == ChannelKind::Division {
-                            *rate *= factor;
-                        }
+            self.apply_crowding_to(model, cap.target, None, weighted_n / cap.k, upper, lower);
+        }
+        self.pick(model, sort);
+    }
+
+    /// As [`PhaseRates::fill`], with the density dependence of the model (capacity or
+    /// competition) evaluated at `counts` under exposure `exposure` (the exposure selects the
+    /// competition coefficients). Competition rates change at every event, so their picks are
+    /// never sorted (sorting would not pay off; the order does not change the law).
+    pub fn fill_at(
+        &mut self,
+        model: &Model,
+        upper: &[f64],
+        lower: &[f64],
+        counts: &[u64],
+        exposure: usize,
+        sort: bool,
+    ) {
+        if let Some(comp) = &model.competition {
+            self.channel.copy_from_slice(upper);
+            for row in &comp.rows {
+                let crowding = row.crowding(counts, exposure);
+                self.apply_crowding_to(model, comp.target, Some(row.state), crowding, upper, lower);
+            }
+            self.pick(model, false);
+        } else {
+            self.fill(model, upper, lower, model.weighted_population(counts), sort);
+        }
+    }
+
+    /// Scale the division channels (or set the death channel) of `state` (every state if `None`)
+    /// for crowding `crowding`.
+    fn apply_crowding_to(
+        &mut self,
+        model: &Model,
+        target: CapacityTarget,
+        state: Option<usize>,
+        crowding: f64,
+        upper: &[f64],
+        lower: &[f64],
+    ) {
+        let states = state.map_or(0..model.n_states, |s| s..s + 1);
+        match target {
+            CapacityTarget::Division => {
+                let factor = (1.0 - crowding).max(0.0);
+                let range = state.map_or((0, model.channels.len()), |s| model.state_channels[s]);
+                for c in range.0..range.1 {
+                    if model.channels[c].kind == ChannelKind::Division {
+                        self.channel[c] *= factor;
                     }
                 }
-                CapacityTarget::Death => {
-                    // d + (b - d) x = d (1 - x) + b x: bound each term by its own extreme.
-                    for s in 0..model.n_states {
-                        if let Some(c) = model.death_channel[s] {
-                            let (a, z) = model.state_channels[s];
-                            let b: f64 = (a..z)
-                                .filter(|&k| model.channels[k].kind == ChannelKind::Division)
-                                .map(|k| upper[k])
-                                .sum();
-                            let d = if crowding <= 1.0 { upper[c] } else { lower[c] };
-                            self.channel[c] = (d * (1.0 - crowding) + b * crowding).max(0.0);
-                        }
+            }
+            CapacityTarget::Death => {
+                // d + (b - d) x = d (1 - x) + b x: bound each term by its own extreme.
+                for s in states {
+                    if let Some(c) = model.death_channel[s] {
+                        let (a, z) = model.state_channels[s];
+                        let b: f64 = (a..z)
+                            .filter(|&k| model.channels[k].kind == ChannelKind::Division)
+                            .map(|k| upper[k])
+                            .sum();
+                        let d = if crowding <= 1.0 { upper[c] } else { lower[c] };
+                        self.channel[c] = (d * (1.0 - crowding) + b * crowding).max(0.0);
                     }
                 }
             }
         }
+    }
+
+    /// Per-state totals and picks from `self.channel`.
+    fn pick(&mut self, model: &Model, sort: bool) {
         self.pick.clear();
         for s in 0..model.n_states {
             let (a, b) = model.state_channels[s];
@@ -327,5 +574,188 @@ impl PhaseRates {
             }
             self.pick_range[s] = (first, self.pick.len());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(source: usize, kind: ChannelKind) -> Channel {
+        let (dec, inc) = match kind {
+            ChannelKind::Division => (None, Some(source)),
+            ChannelKind::Death => (Some(source), None),
+            ChannelKind::Switch => unreachable!(),
+        };
+        Channel {
+            source,
+            dec,
+            inc,
+            kind,
+            is_mutation: false,
+        }
+    }
+
+    /// Two states with birth `b` and death `d` each, two exposures with the same rates.
+    fn two_states(b: [f64; 2], d: [f64; 2], capacity: Option<Capacity>) -> Model {
+        let channels = vec![
+            channel(0, ChannelKind::Division),
+            channel(0, ChannelKind::Death),
+            channel(1, ChannelKind::Division),
+            channel(1, ChannelKind::Death),
+        ];
+        let rates = [b[0], d[0], b[1], d[1]];
+        let rates = rates.iter().chain(&rates).copied().collect();
+        Model::new(2, 2, channels, rates, capacity).unwrap()
+    }
+
+    fn row(state: usize, alpha: [f64; 2], k0: f64, k_per_cell: [f64; 2]) -> CompetitionRow {
+        CompetitionRow {
+            state,
+            alpha: [alpha, alpha].concat(),
+            k0: vec![k0; 2],
+            k_per_cell: [k_per_cell, k_per_cell].concat(),
+        }
+    }
+
+    fn rates_at(model: &Model, counts: &[u64], exposure: usize) -> Vec<f64> {
+        let mut rates = PhaseRates::new(model);
+        let base = model.rates_of(exposure);
+        rates.fill_at(model, base, base, counts, exposure, true);
+        rates.channel
+    }
+
+    #[test]
+    fn capacity_is_competition_with_one_row_per_state() {
+        for target in [CapacityTarget::Division, CapacityTarget::Death] {
+            let weights = vec![1.0, 0.5];
+            let cap = Capacity {
+                k: 300.0,
+                target,
+                weights: weights.clone(),
+            };
+            let with_capacity = two_states([0.4, 0.3], [0.1, 0.05], Some(cap));
+            let rows = (0..2)
+                .map(|s| row(s, [weights[0], weights[1]], 300.0, [0.0, 0.0]))
+                .collect();
+            let with_competition = two_states([0.4, 0.3], [0.1, 0.05], None)
+                .with_competition(Competition { target, rows })
+                .unwrap();
+            for counts in [[0, 0], [100, 50], [250, 200], [1000, 3]] {
+                assert_eq!(
+                    rates_at(&with_capacity, &counts, 0),
+                    rates_at(&with_competition, &counts, 0),
+                    "{target:?} {counts:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn competition_rates_follow_lotka_volterra_with_count_dependent_capacity() {
+        // State 0's capacity is 1.5 per cell of state 1; state 1 has K = 1000.
+        let (b, d) = ([0.2, 0.3], [0.0, 0.0]);
+        let rows = vec![
+            row(0, [1.0, 0.7], 0.0, [0.0, 1.5]),
+            row(1, [0.4, 1.0], 1000.0, [0.0, 0.0]),
+        ];
+        let on_division = two_states(b, d, None)
+            .with_competition(Competition {
+                target: CapacityTarget::Division,
+                rows: rows.clone(),
+            })
+            .unwrap();
+        let counts = [300, 400];
+        let x0 = (300.0 + 0.7 * 400.0) / (1.5 * 400.0);
+        let x1 = (0.4 * 300.0 + 400.0) / 1000.0;
+        let r = rates_at(&on_division, &counts, 0);
+        assert!((r[0] - 0.2 * (1.0 - x0)).abs() < 1e-15);
+        assert_eq!(r[1], 0.0);
+        assert!((r[2] - 0.3 * (1.0 - x1)).abs() < 1e-15);
+        // Above capacity on division: no division, death unchanged.
+        let r = rates_at(&on_division, &[2000, 400], 0);
+        assert_eq!(r[0], 0.0);
+        // The capacity of state 0 vanishes with state 1: no room to divide.
+        let r = rates_at(&on_division, &[300, 0], 0);
+        assert_eq!(r[0], 0.0);
+        assert_eq!(r[1], 0.0);
+
+        // On death, with a constant part of K so that it never vanishes: death = b x, whose
+        // mean effect b n (1 - x) is the Lotka-Volterra growth above capacity too.
+        let mut rows_death = rows;
+        rows_death[0].k0 = vec![1.0; 2];
+        let on_death = two_states(b, d, None)
+            .with_competition(Competition {
+                target: CapacityTarget::Death,
+                rows: rows_death,
+            })
+            .unwrap();
+        for counts in [[300, 400], [2000, 400], [300, 0]] {
+            let x0 = (counts[0] as f64 + 0.7 * counts[1] as f64) / (1.0 + 1.5 * counts[1] as f64);
+            let r = rates_at(&on_death, &counts, 0);
+            assert_eq!(r[0], 0.2, "division is not density dependent on death");
+            assert!(
+                (r[1] - 0.2 * x0).abs() < 1e-12 * (0.2 * x0).max(1.0),
+                "{counts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn competition_coefficients_may_depend_on_the_exposure() {
+        let mut r = row(0, [1.0, 0.0], 100.0, [0.0, 0.0]);
+        r.k0 = vec![100.0, 10.0];
+        let model = two_states([0.5, 0.0], [0.0, 0.0], None)
+            .with_competition(Competition {
+                target: CapacityTarget::Division,
+                rows: vec![r],
+            })
+            .unwrap();
+        assert!(model.competition().unwrap().varies_with_exposure(2));
+        assert!((rates_at(&model, &[5, 0], 0)[0] - 0.5 * 0.95).abs() < 1e-15);
+        assert!((rates_at(&model, &[5, 0], 1)[0] - 0.5 * 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn invalid_competition_is_rejected() {
+        let base = || two_states([0.5, 0.5], [0.1, 0.1], None);
+        let good = row(0, [1.0, 0.5], 0.0, [0.0, 1.5]);
+        let check = |target, rows: Vec<CompetitionRow>| {
+            base().with_competition(Competition { target, rows })
+        };
+        assert!(check(CapacityTarget::Division, vec![good.clone()]).is_ok());
+        // On death the capacity must never vanish.
+        assert!(check(CapacityTarget::Death, vec![good.clone()]).is_err());
+        let mut negative = good.clone();
+        negative.alpha[1] = -0.5;
+        let mut short = good.clone();
+        short.k0.pop();
+        let mut outside = good.clone();
+        outside.state = 2;
+        let mut zero_k = good.clone();
+        zero_k.k_per_cell = vec![0.0; 4];
+        for rows in [
+            vec![],
+            vec![negative],
+            vec![short],
+            vec![outside],
+            vec![zero_k],
+            vec![good.clone(), good.clone()],
+        ] {
+            assert!(
+                check(CapacityTarget::Division, rows.clone()).is_err(),
+                "{rows:?}"
+            );
+        }
+        let cap = Capacity {
+            k: 10.0,
+            target: CapacityTarget::Division,
+            weights: vec![1.0, 1.0],
+        };
+        let both = two_states([0.5, 0.5], [0.1, 0.1], Some(cap)).with_competition(Competition {
+            target: CapacityTarget::Division,
+            rows: vec![good],
+        });
+        assert!(both.is_err());
     }
 }

@@ -13,6 +13,8 @@ pub struct Recorder<'a> {
     exposure: &'a mut [i8],
     /// Drug concentration at each record time (pharmacokinetic runs only).
     concentration: Option<&'a mut [f64]>,
+    /// The model's biomarker at each record time (models with one only).
+    biomarker: Option<&'a mut [f64]>,
     n_states: usize,
     next: usize,
     /// `times[next]`, or infinity once every time is written; the event loop compares against it.
@@ -20,10 +22,13 @@ pub struct Recorder<'a> {
 }
 
 /// What is in force between events: the exposure and, for pharmacokinetic runs, the
-/// concentration as a function of time.
+/// concentration as a function of time; and the model's biomarker, if recorded.
 pub trait Drug {
     fn exposure_at(&self, t: f64) -> usize;
     fn concentration_at(&self, t: f64) -> f64;
+    fn biomarker_at(&self, _t: f64) -> f64 {
+        f64::NAN
+    }
 }
 
 /// A constant exposure and no concentration.
@@ -58,10 +63,19 @@ impl<'a> Recorder<'a> {
             counts,
             exposure,
             concentration,
+            biomarker: None,
             n_states,
             next: 0,
             next_time,
         }
+    }
+
+    /// Also record the biomarker, into `biomarker` (`times.len()` long).
+    #[must_use]
+    pub fn with_biomarker(mut self, biomarker: &'a mut [f64]) -> Self {
+        debug_assert_eq!(biomarker.len(), self.times.len());
+        self.biomarker = Some(biomarker);
+        self
     }
 
     #[inline]
@@ -79,6 +93,13 @@ impl<'a> Recorder<'a> {
         self.exposure[self.next] = drug.exposure_at(t) as i8;
         if let Some(c) = self.concentration.as_deref_mut() {
             c[self.next] = drug.concentration_at(t);
+        }
+        if let Some(b) = self.biomarker.as_deref_mut() {
+            b[self.next] = if state.is_some() {
+                drug.biomarker_at(t)
+            } else {
+                f64::NAN
+            };
         }
         self.next += 1;
         self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);

@@ -27,7 +27,7 @@ use crate::burst::{Always, BurstEnd, Limits, MAX_STATES, Unwatched, burst};
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
-use crate::record::{Drug, Exposure, Recorder};
+use crate::record::{Drug, Recorder};
 use crate::rng::{ReplicateRng, exp1, uniform};
 use crate::run::{Progression, RunConfig};
 
@@ -108,6 +108,8 @@ pub trait Observer {
     const OBSERVES: bool;
     fn start(&mut self, counts: &[u64], exposure: usize);
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
+    /// The exposure in force changed at `time` (fixed and adaptive schedules).
+    fn switch(&mut self, _time: f64, _exposure: usize) {}
 }
 
 pub struct NoObserver;
@@ -122,16 +124,6 @@ impl Observer for NoObserver {
 
 /// How often (in events, or in breakpoints) a replicate checks the cancellation flag.
 pub(crate) const CANCEL_CHECK_EVERY: u64 = 1 << 14;
-
-pub(crate) fn weighted_population(model: &Model, counts: &[u64]) -> f64 {
-    model.capacity().map_or(0.0, |cap| {
-        counts
-            .iter()
-            .zip(&cap.weights)
-            .map(|(&n, &w)| n as f64 * w)
-            .sum()
-    })
-}
 
 /// Counts stay below 2^63 (`RunConfig::population_cap`), and the signed conversion is much cheaper
 /// than the unsigned one on x86.
@@ -428,8 +420,9 @@ pub(crate) fn stop_early(
     history.close(t, status)
 }
 
-/// The exposure a controller reports for record times after a replicate stopped.
-struct AfterStop<'c, C>(&'c C);
+/// The exposure (and biomarker) a controller reports for record times after a replicate stopped
+/// at the given time.
+struct AfterStop<'c, C>(&'c C, f64);
 
 impl<C: Controller> Drug for AfterStop<'_, C> {
     fn exposure_at(&self, t: f64) -> usize {
@@ -437,6 +430,27 @@ impl<C: Controller> Drug for AfterStop<'_, C> {
     }
     fn concentration_at(&self, _: f64) -> f64 {
         0.0
+    }
+    fn biomarker_at(&self, t: f64) -> f64 {
+        self.0.biomarker_after_extinction(t, self.1)
+    }
+}
+
+/// What a controller has in force between events.
+struct InForce<'c, C>(&'c C);
+
+impl<C: Controller> Drug for InForce<'_, C> {
+    #[inline]
+    fn exposure_at(&self, _: f64) -> usize {
+        self.0.exposure()
+    }
+    #[inline]
+    fn concentration_at(&self, _: f64) -> f64 {
+        0.0
+    }
+    #[inline]
+    fn biomarker_at(&self, t: f64) -> f64 {
+        self.0.biomarker_at(t)
     }
 }
 
@@ -455,16 +469,10 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
 ) -> Result<Outcome> {
     let mut cells = Cells::new(&run.initial);
     let mut rates = PhaseRates::new(model);
-    let density_dependent = model.capacity().is_some();
+    let density_dependent = model.density_dependent();
     let install = |rates: &mut PhaseRates, cells: &mut Cells, exposure: usize| {
         let base = model.rates_of(exposure);
-        rates.fill(
-            model,
-            base,
-            base,
-            weighted_population(model, cells.states()),
-            true,
-        );
+        rates.fill_at(model, base, base, cells.states(), exposure, true);
         cells.refresh(rates);
     };
     install(&mut rates, &mut cells, controller.exposure());
@@ -485,14 +493,13 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         } else {
             Status::MaxPopulation
         };
-        let now = Exposure(controller.exposure());
         return Ok(stop_early(
             status,
             0.0,
             cells.states(),
             recorder,
-            &now,
-            &AfterStop(controller),
+            &InForce(&*controller),
+            &AfterStop(controller, 0.0),
             history,
         ));
     }
@@ -539,19 +546,16 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
             if t_next >= horizon {
                 let check = controller.next_check();
                 if check > run.t_end {
-                    recorder.record_through(
-                        run.t_end,
-                        cells.states(),
-                        &Exposure(controller.exposure()),
-                    );
+                    recorder.record_through(run.t_end, cells.states(), &InForce(&*controller));
                     return Ok(history.close(run.t_end, Status::Completed));
                 }
                 // Move to the breakpoint and let the controller act; if the exposure changes, the
                 // draw is discarded and a new one made with the new rates (module docs).
-                recorder.record_before(check, cells.states(), &Exposure(controller.exposure()));
+                recorder.record_before(check, cells.states(), &InForce(&*controller));
                 t = check;
                 if controller.at_check(t, cells.states()) {
                     history.switch(t, controller.exposure());
+                    observer.switch(t, controller.exposure());
                     install(&mut rates, &mut cells, controller.exposure());
                 } else {
                     pending = Some(t_next);
@@ -564,7 +568,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
                 continue 'events;
             }
 
-            recorder.record_before(t_next, cells.states(), &Exposure(controller.exposure()));
+            recorder.record_before(t_next, cells.states(), &InForce(&*controller));
             t = t_next;
             let pick = *cells.select(&rates, uniform(rng) * a0);
             cells.fire(&pick, &rates);
@@ -573,14 +577,13 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         }
 
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            let now = Exposure(controller.exposure());
             return Ok(stop_early(
                 status,
                 t,
                 cells.states(),
                 recorder,
-                &now,
-                &AfterStop(controller),
+                &InForce(&*controller),
+                &AfterStop(controller, t),
                 history,
             ));
         }
@@ -590,6 +593,9 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         let switched = C::REACTS_TO_EVENTS && controller.after_event(t, cells.states());
         if switched {
             history.switch(t, controller.exposure());
+            observer.switch(t, controller.exposure());
+        }
+        if switched || C::CHECKS_MOVE {
             horizon = controller.next_check().min(run.t_end);
         }
         if switched || density_dependent {

@@ -14,7 +14,7 @@ use crate::rng::{DoseRng, ReplicateRng, exp1, uniform};
 use crate::run::RunConfig;
 use crate::ssa::{
     CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, event_budget,
-    select_channel, stop_early, weighted_population,
+    select_channel, stop_early,
 };
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
@@ -151,7 +151,7 @@ pub fn simulate_pk_replicate<O: Observer>(
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    if model.capacity().is_none() {
+    if !model.density_dependent() {
         return simulate_linear_pk_replicate(
             model, spec, treating, run, rng, dose_rng, recorder, observer, cancel,
         );
@@ -217,8 +217,10 @@ pub fn simulate_pk_replicate<O: Observer>(
             upper[ch] = at_now[ch].max(at_end[ch]);
             lower[ch] = at_now[ch].min(at_end[ch]);
         }
-        let crowding = weighted_population(model, cells.states());
-        bound.fill(model, &upper, &lower, crowding, false);
+        // Competition coefficients are the same under every exposure here (checked by
+        // `Dosing::validate`), so any exposure selects them.
+        let exposure = spec.off_exposure;
+        bound.fill_at(model, &upper, &lower, cells.states(), exposure, false);
         cells.refresh(&bound);
         let a0_bound = cells.a0();
         let t_next = if a0_bound > 0.0 {
@@ -247,7 +249,7 @@ pub fn simulate_pk_replicate<O: Observer>(
         rates_at(spec, off, on, c, &mut at_now);
         // Sorting picks by rate only pays off when they are reused; sort while no drug is present
         // so that a run without drug fires exactly like the `off` exposure under a fixed schedule.
-        actual.fill(model, &at_now, &at_now, crowding, c == 0.0);
+        actual.fill_at(model, &at_now, &at_now, cells.states(), exposure, c == 0.0);
         for (s, w) in actual_weight.iter_mut().enumerate() {
             *w = cells.states()[s] as i64 as f64 * actual.state_total[s];
         }

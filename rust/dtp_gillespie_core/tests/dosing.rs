@@ -114,6 +114,7 @@ fn zhang_like(check_every: f64) -> (dtp_gillespie_core::Model, Dosing) {
     let spec = AdaptiveSpec {
         initial_exposure: 1,
         monitor_weights: vec![1.0],
+        monitor_biomarker: false,
         reference: Reference::TreatmentStart,
         check_every,
         rules,

@@ -287,6 +287,7 @@ fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
         kind: DosingKind::Adaptive(AdaptiveSpec {
             initial_exposure: 1,
             monitor_weights: (0..n).map(|s| 1.0 / (1.0 + s as f64)).collect(),
+            monitor_biomarker: false,
             reference: Reference::TreatmentStart,
             check_every,
             rules: vec![rule(1, 0, Some(0.9), None), rule(0, 1, None, Some(1.05))],

@@ -1,8 +1,9 @@
 //! Plain dicts of the Python layer (see `_core.pyi`) to engine types, while attached.
 
 use dtp_gillespie_core::{
-    AdaptiveSpec, Capacity, CapacityTarget, Channel, ChannelKind, Dosing, DosingKind, EngineError,
-    Model, Phase, PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
+    AdaptiveSpec, Biomarker, Capacity, CapacityTarget, Channel, ChannelKind, Competition,
+    CompetitionRow, Dosing, DosingKind, EngineError, Model, Phase, PkSpec, Progression, Reference,
+    Rule, RunConfig, Schedule,
 };
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -61,31 +62,67 @@ pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
     }
     let capacity = match item::<Option<f64>>(d, "capacity")? {
         None => None,
-        Some(k) => {
-            let target = match item::<String>(d, "capacity_on")?.as_str() {
-                "division" => CapacityTarget::Division,
-                "death" => CapacityTarget::Death,
-                other => {
-                    let msg =
-                        format!("capacity acts on {other:?}; expected \"division\" or \"death\"");
-                    return Err(PyEngineError(EngineError::InvalidModel(msg)).into());
-                }
-            };
-            Some(Capacity {
-                k,
-                target,
-                weights: item(d, "capacity_weights")?,
-            })
-        }
+        Some(k) => Some(Capacity {
+            k,
+            target: target(&item::<String>(d, "capacity_on")?)?,
+            weights: item(d, "capacity_weights")?,
+        }),
     };
-    Ok(Model::new(
+    let mut model = Model::new(
         item(d, "n_states")?,
         item(d, "n_exposures")?,
         channels,
         item(d, "channel_rate")?,
         capacity,
     )
-    .map_err(PyEngineError)?)
+    .map_err(PyEngineError)?;
+    if let Some(c) = optional_dict(d, "competition")? {
+        let rows: Vec<Bound<'_, PyDict>> = item(&c, "rows")?;
+        let competition = Competition {
+            target: target(&item::<String>(&c, "on")?)?,
+            rows: rows
+                .iter()
+                .map(|r| {
+                    Ok(CompetitionRow {
+                        state: item(r, "state")?,
+                        alpha: item(r, "alpha")?,
+                        k0: item(r, "k0")?,
+                        k_per_cell: item(r, "k_per_cell")?,
+                    })
+                })
+                .collect::<PyResult<_>>()?,
+        };
+        model = model.with_competition(competition).map_err(PyEngineError)?;
+    }
+    if let Some(b) = optional_dict(d, "biomarker")? {
+        let biomarker = Biomarker {
+            production: item(&b, "production")?,
+            decay: item(&b, "decay")?,
+            initial: item(&b, "initial")?,
+        };
+        model = model.with_biomarker(biomarker).map_err(PyEngineError)?;
+    }
+    Ok(model)
+}
+
+/// `d[key]` when present and not None.
+fn optional_dict<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match d.get_item(key)? {
+        Some(v) if !v.is_none() => Ok(Some(v.cast_into::<PyDict>()?)),
+        _ => Ok(None),
+    }
+}
+
+fn target(name: &str) -> PyResult<CapacityTarget> {
+    match name {
+        "division" => Ok(CapacityTarget::Division),
+        "death" => Ok(CapacityTarget::Death),
+        other => {
+            let msg =
+                format!("density dependence acts on {other:?}; expected \"division\" or \"death\"");
+            Err(PyEngineError(EngineError::InvalidModel(msg)).into())
+        }
+    }
 }
 
 fn bad_schedule(msg: String) -> PyErr {
@@ -146,6 +183,9 @@ pub fn dosing(d: &Bound<'_, PyDict>) -> PyResult<Dosing> {
             DosingKind::Adaptive(AdaptiveSpec {
                 initial_exposure: item(d, "initial_exposure")?,
                 monitor_weights: item(d, "monitor_weights")?,
+                monitor_biomarker: d
+                    .get_item("monitor_biomarker")?
+                    .map_or(Ok(false), |v| v.extract())?,
                 reference,
                 check_every: item(d, "check_every")?,
                 rules: rules.iter().map(rule).collect::<PyResult<_>>()?,

@@ -132,6 +132,10 @@ fn simulate_ensemble<'py>(
             Array2::from_shape_vec((n, n_t), out.concentration).map_err(shape_err)?;
         result.set_item("concentration", concentration.into_pyarray(py))?;
     }
+    if !out.biomarker.is_empty() {
+        let biomarker = Array2::from_shape_vec((n, n_t), out.biomarker).map_err(shape_err)?;
+        result.set_item("biomarker", biomarker.into_pyarray(py))?;
+    }
     Ok(result)
 }
 
@@ -161,6 +165,8 @@ fn trace<'py>(
     result.set_item("channel", trace.channel.into_pyarray(py))?;
     result.set_item("count", counts.into_pyarray(py))?;
     result.set_item("exposure", trace.exposure.into_pyarray(py))?;
+    result.set_item("switch_time", trace.switch_time.into_pyarray(py))?;
+    result.set_item("switch_exposure", trace.switch_exposure.into_pyarray(py))?;
     let status = trace.status.unwrap_or(Status::Completed) as i8;
     result.set_item("status", status)?;
     result.set_item("stop_time", trace.stop_time)?;

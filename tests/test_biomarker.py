@@ -1,0 +1,342 @@
+"""The biomarker: closed-form values on the record grid, adaptive rules that switch at its exact
+threshold crossings (replayed event by event from ``dg.trace`` by an independent Python
+controller), the output contract and the errors of the new spec keys."""
+
+import math
+from typing import Any
+
+import dtp_gillespie as dg
+import numpy as np
+import pytest
+from dtp_gillespie.errors import InvalidModelError, InvalidRunError, InvalidScheduleError
+from hypothesis import given
+from hypothesis import strategies as st
+
+ADAPTIVE = {
+    "kind": "adaptive",
+    "monitor": "biomarker",
+    "reference": "treatment_start",
+    "stop_below": 0.5,
+    "resume_above": 1.0,
+}
+
+
+def frozen(initial: float | str = 100.0, production: Any = 1.0) -> dict[str, Any]:
+    """One state whose cells never divide or die, with a biomarker."""
+    return {
+        "states": ["S"],
+        "biomarker": {
+            "name": "PSA",
+            "units": "ng/mL",
+            "production": {"S": production},
+            "decay": 0.5,
+            "initial": initial,
+        },
+    }
+
+
+def test_constant_counts_switch_at_the_closed_form_crossing_time() -> None:
+    # 10 cells making 1 unit per day, clearance 0.5/day: y relaxes from 100 to 20 and reaches
+    # half its treatment-start value, 50, at ln((100 - 20) / (50 - 20)) / 0.5 days.
+    crossing = math.log(80 / 30) / 0.5
+    times = [0.0, 1.0, crossing, 2.0, 5.0, 10.0]
+    ds = dg.simulate(frozen(), ADAPTIVE, initial={"S": 10}, t_end=10.0, times=times, seed=1)
+    assert float(ds["time_on_drug"][0]) == pytest.approx(crossing, rel=1e-12)
+    assert int(ds["n_switches"][0]) == 1
+    # Right-continuous: at the crossing time itself the switch has happened.
+    assert ds["exposure"][0].values.tolist() == [1, 1, 0, 0, 0, 0]
+    y = ds["biomarker"][0].values
+    exact = 20 + 80 * np.exp(-0.5 * np.array(times))
+    np.testing.assert_allclose(y, exact, rtol=1e-12)
+    assert y[2] == pytest.approx(50.0, rel=1e-12)
+    assert ds["biomarker"].attrs["units"] == "ng/mL"
+    assert ds["biomarker"].attrs["long_name"].startswith("PSA")
+    tr = dg.trace(frozen(), ADAPTIVE, initial={"S": 10}, t_end=10.0, seed=1)
+    assert tr["switch_exposure"].tolist() == [0]
+    assert tr["switch_time"][0] == pytest.approx(crossing, rel=1e-12)
+
+
+def test_steady_initial_value_and_exposure_dependent_production() -> None:
+    # Production 1 per cell off drug and 0.2 on: starting on (steady state 4) with y(0) = 10,
+    # the biomarker cycles between 5 and 10 with closed-form half-periods.
+    model = frozen(initial=10.0, production={"off": 1.0, "on": 0.2})
+    tr = dg.trace(model, ADAPTIVE, initial={"S": 10}, t_end=30.0, seed=1)
+    down, up = math.log(6.0) / 0.5, math.log(1.5) / 0.5
+    expected = []
+    t = 0.0
+    while True:
+        t += down
+        if t > 30:
+            break
+        expected.append(t)
+        t += up
+        if t > 30:
+            break
+        expected.append(t)
+    np.testing.assert_allclose(tr["switch_time"], expected, rtol=1e-12)
+    assert tr["switch_exposure"].tolist() == [0, 1] * (len(expected) // 2) + [0] * (
+        len(expected) % 2
+    )
+    # "steady" starts at sum p_i n_i / decay under the initial exposure: 10 x 0.2 / 0.5 = 4,
+    # which never falls to 2 -- no switch.
+    steady = dg.simulate(
+        frozen(initial="steady", production={"off": 1.0, "on": 0.2}),
+        ADAPTIVE,
+        initial={"S": 10},
+        t_end=5.0,
+        seed=1,
+    )
+    assert steady["biomarker"].values.tolist() == [[4.0, 4.0]]
+    assert int(steady["n_switches"][0]) == 0
+
+
+BIRTH_DEATH: dict[str, Any] = {
+    "states": ["S", "R"],
+    "exposures": ["off", "on"],
+    "division": {"S": 0.3, "R": 0.25},
+    "death": {"S": {"off": 0.1, "on": 0.6}, "R": 0.1},
+    "biomarker": {"production": {"S": 1.0, "R": {"off": 2.0, "on": 0.5}}, "decay": 0.8},
+}
+
+
+def replay_biomarker(tr: dict[str, Any], model: dict[str, Any], times: np.ndarray) -> np.ndarray:
+    """The biomarker at ``times`` from a trace: piecewise closed form between events and switches
+    (independent of the engine's code)."""
+    m = dg.Model.from_dict(model)
+    spec = m.to_dict()["biomarker"]
+    exposures = list(m.exposures)
+
+    def production(counts: np.ndarray, exposure: int) -> float:
+        total = 0.0
+        for s, n in zip(m.states, counts.tolist(), strict=True):
+            p = spec["production"][s]
+            total += n * (p[exposures[exposure]] if isinstance(p, dict) else p)
+        return total
+
+    changes = sorted(
+        [(float(t), "event", k) for k, t in enumerate(tr["time"]) if k > 0]
+        + [(float(t), "switch", k) for k, t in enumerate(tr["switch_time"])]
+    )
+    counts, exposure = tr["count"][0], int(tr["exposure"][0])
+    p = production(counts, exposure)
+    y0 = spec["initial"] if spec["initial"] != "steady" else p / spec["decay"]
+    t0, out, i = 0.0, [], 0
+    for t in times:
+        while i < len(changes) and changes[i][0] <= t:
+            tc, kind, k = changes[i]
+            y0 = p / spec["decay"] + (y0 - p / spec["decay"]) * math.exp(-spec["decay"] * (tc - t0))
+            t0 = tc
+            if kind == "event":
+                counts = tr["count"][k]
+            else:
+                exposure = int(tr["switch_exposure"][k])
+            p = production(counts, exposure)
+            i += 1
+        out.append(
+            p / spec["decay"] + (y0 - p / spec["decay"]) * math.exp(-spec["decay"] * (t - t0))
+        )
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    "schedule", [{"kind": "intermittent", "on": 3, "off": 2}, ADAPTIVE], ids=["fixed", "adaptive"]
+)
+def test_recorded_biomarker_matches_a_replay_of_the_trace(schedule: dict[str, Any]) -> None:
+    kw: dict[str, Any] = {"initial": {"S": 40, "R": 5}, "t_end": 12.0, "seed": 5}
+    times = np.linspace(0, 12, 49)
+    ds = dg.simulate(BIRTH_DEATH, schedule, times=times, **kw)
+    tr = dg.trace(BIRTH_DEATH, schedule, **kw)
+    assert int(ds["n_switches"][0]) == len(tr["switch_time"]) >= 1
+    np.testing.assert_allclose(
+        ds["biomarker"][0].values, replay_biomarker(tr, BIRTH_DEATH, times), rtol=1e-9
+    )
+
+
+# --- the hypothesis property: switches exactly at crossings -------------------------------------
+
+
+class BiomarkerController:
+    """The stop/resume rule on the biomarker, applied to a recorded history in pure Python."""
+
+    def __init__(self, model: dict[str, Any], stop: float, resume: float) -> None:
+        m = dg.Model.from_dict(model)
+        self.spec = m.to_dict()["biomarker"]
+        self.states, self.exposures = m.states, list(m.exposures)
+        self.stop, self.resume = stop, resume
+
+    def production(self, counts: np.ndarray, exposure: str) -> float:
+        total = 0.0
+        for s, n in zip(self.states, counts.tolist(), strict=True):
+            p = self.spec["production"][s]
+            total += n * (p[exposure] if isinstance(p, dict) else p)
+        return total
+
+    def replay(self, tr: dict[str, Any]) -> list[tuple[float, str]]:
+        """Predicted switches (time, new exposure) and a check of the exposure at every event."""
+        decay = self.spec["decay"]
+        exposure, counts = "on", tr["count"][0]
+        p = self.production(counts, exposure)
+        y0 = self.spec["initial"]
+        y0 = p / decay if y0 == "steady" else y0
+        ref, t0 = y0, 0.0
+        switches = []
+        ends = [*tr["time"][1:].tolist(), float(tr["stop_time"])]
+        for k, t_next in enumerate(ends, start=1):
+            while True:
+                steady = p / decay
+                level = (self.stop if exposure == "on" else self.resume) * ref
+                a, b = y0 - steady, level - steady
+                if a == 0 or b == 0 or (a > 0) != (b > 0) or abs(b) >= abs(a):
+                    break
+                tc = t0 + math.log(a / b) / decay
+                if tc >= t_next:
+                    break
+                exposure = "off" if exposure == "on" else "on"
+                switches.append((tc, exposure))
+                y0, t0 = level, tc
+                p = self.production(counts, exposure)
+            if k < len(tr["time"]):
+                assert self.exposures[int(tr["exposure"][k])] == exposure, f"event {k}"
+                y0 = p / decay + (y0 - p / decay) * math.exp(-decay * (t_next - t0))
+                t0, counts = t_next, tr["count"][k]
+                p = self.production(counts, exposure)
+        return switches
+
+
+@given(
+    b=st.floats(0.05, 0.6),
+    d_on=st.floats(0.2, 1.5),
+    p_r=st.floats(0.0, 3.0),
+    decay=st.floats(0.1, 3.0),
+    stop=st.floats(0.3, 0.9),
+    gap=st.floats(0.05, 0.8),
+    initial=st.one_of(st.just("steady"), st.floats(0.0, 200.0)),
+    n0=st.integers(1, 60),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_adaptive_biomarker_rule_switches_exactly_at_crossings(
+    b: float,
+    d_on: float,
+    p_r: float,
+    decay: float,
+    stop: float,
+    gap: float,
+    initial: float | str,
+    n0: int,
+    seed: int,
+) -> None:
+    model = {
+        "states": ["S", "R"],
+        "exposures": ["off", "on"],
+        "division": {"S": b, "R": 0.8 * b},
+        "death": {"S": {"off": 0.05, "on": d_on}, "R": 0.05},
+        "switch": [{"from": "S", "to": "R", "rate": 0.01}],
+        "biomarker": {
+            "production": {"S": 1.0, "R": {"off": p_r, "on": 0.5 * p_r}},
+            "decay": decay,
+            "initial": initial,
+        },
+    }
+    schedule = {**ADAPTIVE, "stop_below": stop, "resume_above": stop + gap}
+    tr = dg.trace(model, schedule, initial={"S": n0}, t_end=25.0, seed=seed, max_events=20_000)
+    assert (tr["count"] >= 0).all()
+    predicted = BiomarkerController(model, stop, stop + gap).replay(tr)
+    got = list(zip(tr["switch_time"].tolist(), tr["switch_exposure"].tolist(), strict=True))
+    assert len(got) == len(predicted), (got, predicted)
+    for (t, e), (pt, pe) in zip(got, predicted, strict=True):
+        assert t == pytest.approx(pt, rel=1e-9, abs=1e-9)
+        assert ["off", "on"][e] == pe
+
+
+def test_extinction_and_caps_in_the_record() -> None:
+    model = {
+        "states": ["S"],
+        "death": {"S": 2.0},
+        "biomarker": {"production": {"S": 1.0}, "decay": 0.5},
+    }
+    ds = dg.simulate(model, "off", initial={"S": 5}, t_end=30.0, times=[20.0, 30.0], seed=3)
+    assert int(ds["status"][0]) == 1  # extinct
+    y20, y30 = ds["biomarker"][0].values
+    assert y20 > 0
+    assert y30 == pytest.approx(y20 * math.exp(-5.0), rel=1e-12)
+    grow = {**model, "division": {"S": 2.0}, "death": {"S": 0.0}}
+    with pytest.warns(UserWarning, match="stopped early"):
+        ds = dg.simulate(
+            grow, "off", initial={"S": 5}, t_end=30.0, times=[0.0, 30.0], seed=3, max_population=100
+        )
+    assert np.isfinite(ds["biomarker"][0, 0])
+    assert np.isnan(ds["biomarker"][0, 1])
+
+
+def test_dataset_contract_reproduce_store_and_summary(tmp_path: Any) -> None:
+    kw: dict[str, Any] = {
+        "initial": {"S": 40, "R": 5},
+        "t_end": 10.0,
+        "record_every": 1.0,
+        "n_replicates": 6,
+        "seed": 9,
+    }
+    ds = dg.simulate(BIRTH_DEATH, ADAPTIVE, **kw)
+    assert ds["biomarker"].dims == ("replicate", "time")
+    assert ds["biomarker"].dtype == np.float64
+    assert "biomarker" not in dg.simulate({"states": ["S"]}, "off", initial={"S": 1}, t_end=1.0)
+    assert dg.reproduce(ds)["biomarker"].equals(ds["biomarker"])
+    stored = dg.simulate(BIRTH_DEATH, ADAPTIVE, store=str(tmp_path / "run.zarr"), **kw)
+    np.testing.assert_array_equal(stored["biomarker"].values, ds["biomarker"].values)
+    assert stored["biomarker"].attrs["units"] == ds["biomarker"].attrs["units"]
+    summary = dg.simulate(BIRTH_DEATH, ADAPTIVE, summary_only=True, **kw)
+    assert "biomarker" not in summary
+    # Progression defaults to every state when the schedule monitors the biomarker.
+    prog = dg.simulate(BIRTH_DEATH, ADAPTIVE, progression={"size": 60}, **kw)
+    assert prog.attrs["run"].count('"monitor": {"S": 1.0, "R": 1.0}') == 1
+
+
+def _model_with(biomarker: Any) -> dict[str, Any]:
+    return {"states": ["S", "R"], "division": {"S": 0.1}, "biomarker": biomarker}
+
+
+@pytest.mark.parametrize(
+    ("biomarker", "match"),
+    [
+        (5, "biomarker must be a table"),
+        ({"production": {"S": 1}, "decay": 1, "color": "red"}, "unknown key 'color' in biomarker"),
+        ({"decay": 0.5}, "biomarker has no 'production'"),
+        ({"production": {"S": 1}}, "biomarker has no 'decay'"),
+        ({"production": {"S": 1}, "decay": 0}, r"biomarker decay is 0; it must be a finite"),
+        ({"production": {"S": 1}, "decay": float("inf")}, r"biomarker decay is inf"),
+        ({"production": {"S": -1}, "decay": 1}, r"production of state 'S' is -1; coefficients"),
+        ({"production": {"Q": 1}, "decay": 1}, r"production names unknown state 'Q'"),
+        ({"production": {"S": 0}, "decay": 1}, "production is 0 for every state"),
+        ({"production": [1, 2], "decay": 1}, r"production must be a table"),
+        ({"production": {"S": 1}, "decay": 1, "initial": -3}, r"biomarker initial is -3"),
+        ({"production": {"S": 1}, "decay": 1, "initial": "ss"}, r"biomarker initial is 'ss'"),
+        ({"production": {"S": 1}, "decay": 1, "name": ""}, r"biomarker name is ''"),
+        ({"production": {"S": 1}, "decay": 1, "units": 3}, r"biomarker units is 3"),
+    ],
+)
+def test_biomarker_errors_name_the_field_and_value(biomarker: Any, match: str) -> None:
+    with pytest.raises(InvalidModelError, match=match):
+        dg.Model.from_dict(_model_with(biomarker))
+
+
+def test_schedule_and_run_errors() -> None:
+    plain = {"states": ["S"], "division": {"S": 0.1}}
+    with pytest.raises(InvalidScheduleError, match="monitor is 'biomarker', but the model has no"):
+        dg.simulate(plain, ADAPTIVE, initial={"S": 1}, t_end=1.0)
+    with pytest.raises(InvalidScheduleError, match="adaptive monitor is 'psa'; expected"):
+        dg.Schedule.from_dict({**ADAPTIVE, "monitor": "psa"})
+    with pytest.raises(InvalidScheduleError, match="pk schedules do not support a model biomarker"):
+        dg.simulate(
+            BIRTH_DEATH,
+            {"kind": "pk", "dose": 1, "dose_every": 1, "half_life": 1},
+            initial={"S": 1},
+            t_end=1.0,
+        )
+    with pytest.raises(InvalidRunError, match="progression monitor 'biomarker' is not supported"):
+        dg.simulate(
+            BIRTH_DEATH,
+            ADAPTIVE,
+            initial={"S": 1},
+            t_end=1.0,
+            progression={"size": 5, "monitor": "biomarker"},
+        )

@@ -1,0 +1,212 @@
+"""Lotka–Volterra competition: the deterministic limit, capacities that depend on other counts,
+per-exposure coefficients, the normalised spec and its errors."""
+
+import math
+from typing import Any
+
+import dtp_gillespie as dg
+import numpy as np
+import pytest
+from dtp_gillespie.errors import InvalidModelError, InvalidScheduleError
+
+# Two competing states on death (birth b_i, death b_i x_i): A's capacity grows with B.
+LV: dict[str, Any] = {
+    "states": ["A", "B"],
+    "exposures": ["off", "on"],
+    "division": {"A": 0.3, "B": 0.2},
+    "competition": {
+        "on": "death",
+        "states": {
+            "A": {"K": 1000.0, "K_per_cell": {"B": 0.5}, "alpha": {"A": 1.0, "B": 0.6}},
+            "B": {"K": {"off": 1500.0, "on": 600.0}, "alpha": {"A": 0.3, "B": 1.0}},
+        },
+    },
+}
+LV_INITIAL = {"A": 100, "B": 100}
+# Off for 20 days, then "on" (B's capacity drops to 600) for 20 more.
+LV_SCHEDULE = {"kind": "piecewise", "segments": [[0, "off"], [20, "on"]]}
+LV_TIMES = [10.0, 20.0, 30.0, 40.0]
+
+
+def lv_ode(
+    times: list[float], b: tuple[float, float] = (0.3, 0.2), dt: float = 0.005
+) -> np.ndarray:
+    """RK4 of dn_i/dt = b_i n_i (1 - C_i / K_i) for LV under LV_SCHEDULE: (len(times), 2)."""
+
+    def rhs(n: np.ndarray, t: float) -> np.ndarray:
+        k_b = 1500.0 if t < 20.0 else 600.0
+        x_a = (n[0] + 0.6 * n[1]) / (1000.0 + 0.5 * n[1])
+        x_b = (0.3 * n[0] + n[1]) / k_b
+        return np.array([b[0] * n[0] * (1 - x_a), b[1] * n[1] * (1 - x_b)])
+
+    n = np.array([100.0, 100.0])
+    t, out = 0.0, []
+    for target in times:
+        while t < target - 1e-12:
+            h = min(dt, target - t)
+            # The breakpoint at 20 is a multiple of dt: no step straddles it.
+            k1 = rhs(n, t)
+            k2 = rhs(n + h / 2 * k1, t)
+            k3 = rhs(n + h / 2 * k2, t)
+            k4 = rhs(n + h * k3, t)
+            n = n + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            t += h
+        out.append(n.copy())
+    return np.array(out)
+
+
+def _z_scores(ds: Any, reference: np.ndarray) -> np.ndarray:
+    counts = ds["count"].sel(time=LV_TIMES).values.astype(float)  # (rep, time, state)
+    mean = counts.mean(axis=0)
+    se = counts.std(axis=0, ddof=1) / math.sqrt(counts.shape[0])
+    return (mean - reference) / se
+
+
+@pytest.fixture(scope="module")
+def lv_ensemble() -> Any:
+    return dg.simulate(
+        LV, LV_SCHEDULE, initial=LV_INITIAL, t_end=40.0, times=LV_TIMES, n_replicates=400, seed=11
+    )
+
+
+def test_ensemble_mean_tracks_the_lotka_volterra_ode(lv_ensemble: Any) -> None:
+    # The mean of the birth-death process differs from the ODE by O(1/K) (a cell or two here),
+    # well below the standard error of 400 replicates; |z| < 4.5 at 8 points is a family-wise
+    # false-alarm rate below 1e-4.
+    z = _z_scores(lv_ensemble, lv_ode(LV_TIMES))
+    assert np.abs(z).max() < 4.5, z
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_the_same_check_rejects_a_rate_off_by_20_percent(lv_ensemble: Any, which: int) -> None:
+    b = [0.3, 0.2]
+    b[which] *= 1.2
+    z = _z_scores(lv_ensemble, lv_ode(LV_TIMES, b=(b[0], b[1])))
+    assert np.abs(z).max() > 4.5, z
+
+
+def test_a_capacity_that_depends_on_an_extinct_population_stops_division() -> None:
+    # A's capacity is 2 per cell of B and B is absent: K = 0, so A never divides (on division).
+    model = {
+        "states": ["A", "B"],
+        "division": {"A": 1.0, "B": 1.0},
+        "competition": {"states": {"A": {"K_per_cell": {"B": 2.0}}}},
+    }
+    ds = dg.simulate(model, "off", initial={"A": 50}, t_end=10.0, n_replicates=5, seed=1)
+    assert (ds["n_events"] == 0).all()
+    assert (ds["count"].sel(cell_state="A") == 50).all()
+    # With B present, A grows towards 2 x B (here B is also capped by its own logistic row).
+    model["competition"]["states"]["B"] = {"K": 10.0}
+    ds = dg.simulate(model, "off", initial={"A": 1, "B": 10}, t_end=20.0, n_replicates=20, seed=2)
+    final = ds["count"].isel(time=-1)
+    assert (final.sel(cell_state="A") <= 20).all()
+    assert float(final.sel(cell_state="A").mean()) > 10
+
+
+def test_capacity_and_equivalent_competition_agree_in_law() -> None:
+    # capacity {K, weights} is competition with the row alpha = weights for every state; the
+    # two runs differ only in which uniform picks which channel, so compare means.
+    base = {"states": ["S", "R"], "division": {"S": 0.5, "R": 0.4}, "death": {"S": 0.1, "R": 0.1}}
+    weights = {"S": 1.0, "R": 0.5}
+    cap = {**base, "capacity": {"K": 400.0, "on": "division", "weights": weights}}
+    rows = {s: {"K": 400.0, "alpha": weights} for s in ("S", "R")}
+    comp = {**base, "competition": {"on": "division", "states": rows}}
+    kw: dict[str, Any] = {"initial": {"S": 50, "R": 50}, "t_end": 15.0, "n_replicates": 400}
+    a = dg.simulate(cap, "off", seed=3, **kw)["count"].isel(time=-1).values.astype(float)
+    b = dg.simulate(comp, "off", seed=4, **kw)["count"].isel(time=-1).values.astype(float)
+    se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
+    assert np.abs((a.mean(axis=0) - b.mean(axis=0)) / se).max() < 4.5
+
+
+def test_normalised_spec_round_trips_and_reproduces() -> None:
+    m = dg.Model.from_dict(LV)
+    spec = m.to_dict()
+    comp = spec["competition"]
+    assert comp["on"] == "death"
+    assert comp["states"]["A"] == {
+        "K": 1000.0,
+        "K_per_cell": {"B": 0.5},
+        "alpha": {"A": 1.0, "B": 0.6},
+    }
+    assert comp["states"]["B"]["K"] == {"off": 1500.0, "on": 600.0}
+    assert dg.Model.from_dict(spec) == m
+    assert m.competition == comp
+    # A default row is logistic in the state's own count.
+    d = dg.Model.from_dict(
+        {"states": ["A"], "division": {"A": 1}, "competition": {"states": {"A": {"K": 5}}}}
+    )
+    assert d.to_dict()["competition"] == {
+        "on": "division",
+        "states": {"A": {"K": 5.0, "K_per_cell": {}, "alpha": {"A": 1.0}}},
+    }
+    ds = dg.simulate(
+        LV, LV_SCHEDULE, initial=LV_INITIAL, t_end=30.0, record_every=5.0, n_replicates=4, seed=8
+    )
+    again = dg.reproduce(ds)
+    assert again["count"].equals(ds["count"])
+    assert again["n_events"].equals(ds["n_events"])
+
+
+def test_death_channels_are_kept_for_competition_on_death() -> None:
+    m = dg.Model.from_dict(LV)
+    assert m.channel_names() == ["A->2A", "A->0", "B->2B", "B->0"]
+
+
+def test_competition_works_with_pk_when_coefficients_do_not_depend_on_exposure() -> None:
+    model = {
+        "states": ["S"],
+        "division": {"S": 0.5},
+        "death": {"S": {"off": 0.0, "on": 0.6}},
+        "competition": {"on": "division", "states": {"S": {"K": 500}}},
+    }
+    pk = {"kind": "pk", "dose": 2.0, "dose_every": 1.0, "half_life": 1.0}
+    ds = dg.simulate(model, pk, initial={"S": 300}, t_end=10.0, n_replicates=5, seed=1)
+    assert (ds["count"] >= 0).all()
+    model["competition"]["states"]["S"]["K"] = {"off": 500, "on": 100}
+    with pytest.raises(InvalidScheduleError, match="same under every exposure"):
+        dg.simulate(model, pk, initial={"S": 300}, t_end=10.0, seed=1)
+
+
+GOOD_ROW = {"K": 100.0, "alpha": {"A": 1.0}}
+
+
+@pytest.mark.parametrize(
+    ("competition", "match"),
+    [
+        ([1, 2], "competition must be a table"),
+        ({"on": "growth", "states": {"A": GOOD_ROW}}, r"competition on is 'growth'"),
+        ({"states": {}}, "competition states is {}"),
+        ({"on": "death"}, "competition states is None"),
+        ({"states": {"Z": GOOD_ROW}}, "unknown state 'Z'"),
+        ({"states": {"A": 5}}, r"competition states.A must be a table"),
+        ({"states": {"A": {"K": 1, "beta": 2}}}, r"unknown key 'beta' in competition states.A"),
+        ({"states": {"A": {"K": -1.0}}}, r"competition states.A.K is -1.0; coefficients"),
+        ({"states": {"A": {"K": float("nan")}}}, r"states.A.K is nan"),
+        ({"states": {"A": {"K": {"off": 1.0}}}}, "no value for exposure 'on'"),
+        ({"states": {"A": {"K": 1, "alpha": {"A": -2}}}}, r"alpha of state 'A' is -2"),
+        ({"states": {"A": {"K": 1, "alpha": {"Q": 1}}}}, r"alpha names unknown state 'Q'"),
+        ({"states": {"A": {"K": 1, "alpha": {"A": 0}}}}, r"alpha is 0 for every state"),
+        ({"states": {"A": {"K": 1, "K_per_cell": {"B": "x"}}}}, r"K_per_cell of state 'B' is"),
+        ({"states": {"A": {"alpha": {"A": 1}}}}, r"capacity under exposure 'off' is always 0"),
+        (
+            {"on": "death", "states": {"A": {"K_per_cell": {"B": 1.5}}}},
+            r"states.A.K under exposure 'off' is 0.0; competition on death needs K > 0",
+        ),
+    ],
+)
+def test_competition_errors_name_the_field_and_value(competition: Any, match: str) -> None:
+    spec = {"states": ["A", "B"], "division": {"A": 0.5}, "competition": competition}
+    with pytest.raises(InvalidModelError, match=match):
+        dg.Model.from_dict(spec)
+
+
+def test_capacity_and_competition_are_exclusive() -> None:
+    with pytest.raises(InvalidModelError, match="either capacity or competition"):
+        dg.Model.from_dict(
+            {
+                "states": ["A"],
+                "division": {"A": 1},
+                "capacity": {"K": 10},
+                "competition": {"states": {"A": {"K": 10}}},
+            }
+        )
