@@ -22,6 +22,7 @@ INTERMITTENT = {"kind": "intermittent", "on": 14, "off": 14}
 # name: (schedule, initial S, t_end, replicates)
 CASES = {
     "a: 1 trajectory, 1e5 cells, 30 d on": ("on", 100_000, 30.0, 1),
+    "b: 1 trajectory, drug-free growth, 1e3 cells, 270 d": ("off", 1000, 270.0, 1),
     "c: 1e4 replicates, 1e3 cells, 60 d on": ("on", 1000, 60.0, 10_000),
     "d: 1e3 replicates, 1e4 cells, 14 on/14 off, 168 d": (INTERMITTENT, 10_000, 168.0, 1000),
 }
