@@ -99,22 +99,22 @@ pub(crate) fn burst(
 ) -> BurstEnd {
     debug_assert!(limits.budget >= 1 && limits.max_population >= 1);
     match cells.states().len() {
-        1 => fixed::<2>(
+        1 => fixed::<1, 2>(
             cells, rates, rng, t, pending, limits, history, watch, accept,
         ),
-        2 => fixed::<3>(
+        2 => fixed::<2, 4>(
             cells, rates, rng, t, pending, limits, history, watch, accept,
         ),
-        3 => fixed::<4>(
+        3 => fixed::<3, 4>(
             cells, rates, rng, t, pending, limits, history, watch, accept,
         ),
-        4 => fixed::<5>(
+        4 => fixed::<4, 8>(
             cells, rates, rng, t, pending, limits, history, watch, accept,
         ),
-        5 => fixed::<6>(
+        5 => fixed::<5, 8>(
             cells, rates, rng, t, pending, limits, history, watch, accept,
         ),
-        6 => fixed::<7>(
+        6 => fixed::<6, 8>(
             cells, rates, rng, t, pending, limits, history, watch, accept,
         ),
         n => unreachable!("the hot loop takes at most {MAX_STATES} states, got {n}"),
@@ -132,11 +132,12 @@ fn next_time(pending: Option<f64>, now: f64, a0: f64, rng: &mut ReplicateRng) ->
     }
 }
 
-/// `SLOTS - 1` states plus the sink slot, in arrays of fixed size. The same law, draws and
+/// `N` states plus the sink slot, in arrays of a fixed power-of-two size `P > N` (so that masking
+/// an index proves it in bounds), padded with empty slots. The same law, draws and
 /// arithmetic as the general loops (see [`crate::ssa::select_channel`]).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn fixed<const SLOTS: usize>(
+fn fixed<const N: usize, const P: usize>(
     cells: &mut Cells,
     rates: &PhaseRates,
     rng: &mut ReplicateRng,
@@ -147,21 +148,16 @@ fn fixed<const SLOTS: usize>(
     watch: &impl Watch,
     accept: &impl Accept,
 ) -> BurstEnd {
-    let n_states = SLOTS - 1;
+    let n_states = N;
     let (counts_slice, weight_slice, total_ref) = cells.slots_mut();
-    let mut counts: [u64; SLOTS] = counts_slice.try_into().expect("SLOTS counts");
-    let mut weight: [f64; SLOTS] = weight_slice.try_into().expect("SLOTS weights");
-    let state_total: [f64; SLOTS] = rates.state_total[..]
-        .try_into()
-        .expect("SLOTS state totals");
+    let (mut counts, mut weight, mut state_total) = ([0_u64; P], [0.0_f64; P], [0.0_f64; P]);
+    counts[..=N].copy_from_slice(counts_slice);
+    weight[..=N].copy_from_slice(weight_slice);
+    state_total[..=N].copy_from_slice(&rates.state_total);
     // Each state's picks, in the order `select_channel` scans them.
-    let picks: [&[Pick]; SLOTS] = std::array::from_fn(|s| {
-        if s < n_states {
-            let (first, end) = rates.pick_range[s];
-            &rates.pick[first..end]
-        } else {
-            &[]
-        }
+    let picks: [&[Pick]; N] = std::array::from_fn(|s| {
+        let (first, end) = rates.pick_range[s];
+        &rates.pick[first..end]
     });
     let mut total = *total_ref;
     let mut now = *t;
@@ -183,8 +179,9 @@ fn fixed<const SLOTS: usize>(
         let pick = select_pick(picks[state], as_f64(counts[state]), target);
 
         if accept.accept(pick, now, &mut local_rng) {
-            // Pick indices are at most the sink slot (`Pick::new`), so they index these arrays.
-            let (dec, inc) = (pick.dec.min(SLOTS - 1), pick.inc.min(SLOTS - 1));
+            // Pick indices are at most the sink slot `N < P` (`Pick::new`): the mask keeps them.
+            debug_assert!(pick.dec <= N && pick.inc <= N);
+            let (dec, inc) = (pick.dec & (P - 1), pick.inc & (P - 1));
             counts[dec] = counts[dec].wrapping_sub(1);
             counts[inc] = counts[inc].wrapping_add(1);
             total = total.wrapping_add_signed(pick.delta_total);
@@ -205,8 +202,8 @@ fn fixed<const SLOTS: usize>(
         }
         t_next = next_time(None, now, a0, &mut local_rng);
     };
-    counts_slice.copy_from_slice(&counts);
-    weight_slice.copy_from_slice(&weight);
+    counts_slice.copy_from_slice(&counts[..=N]);
+    weight_slice.copy_from_slice(&weight[..=N]);
     *total_ref = total;
     *t = now;
     *rng = local_rng;
