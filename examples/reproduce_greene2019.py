@@ -53,14 +53,13 @@ What the ensemble adds to the ODE:
 """
 
 import argparse
-import json
 import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+import _reproduce
 import dtp_gillespie as dg
 import numpy as np
 
@@ -278,15 +277,6 @@ def mean_z(times: np.ndarray, target: float) -> float:
     return float((ft.mean() - target) / (ft.std(ddof=1) / math.sqrt(ft.size)))
 
 
-def command(args: argparse.Namespace) -> str:
-    """The command line that reproduces a run (replicates only when not the default)."""
-    parts = ["python", f"examples/{Path(__file__).name}"]
-    parts += ["--quick"] if args.quick else []
-    parts += ["--seed", str(args.seed)]
-    parts += ["--replicates", str(args.replicates)] if args.replicates else []
-    return " ".join(parts)
-
-
 # --- main ----------------------------------------------------------------------------------------
 def _fmt(x: float, width: int = 6, digits: int = 2) -> str:
     if math.isinf(x):
@@ -297,14 +287,13 @@ def _fmt(x: float, width: int = 6, digits: int = 2) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI size (a few seconds)")
-    parser.add_argument("--seed", type=int, default=2019)
-    parser.add_argument(
-        "--replicates", type=int, default=None, help="replicates per capacity (default: per grid)"
+    return _reproduce.parse_args(
+        argv,
+        description=__doc__.splitlines()[0],
+        seed=2019,
+        quick_help="CI size (a few seconds)",
+        replicates_help="replicates per capacity (default: per grid)",
     )
-    parser.add_argument("--out", default=None, help="write the results as JSON to this path")
-    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -312,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     grid = QUICK_GRID if args.quick else FULL_GRID
     results: dict[str, Any] = {
-        "command": command(args),
+        "command": _reproduce.command(__file__, args),
         "ode": {},
         "ensemble": {},
         "sensitivity": {},
@@ -368,10 +357,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "pulsed alpha = 0.01 advantage needs K >= 1e5 (the pulsed orbit peaks 0.3% below the "
         f"failure size). {elapsed:.1f} s."
     )
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
-        print(f"wrote {args.out}")
+    _reproduce.write_results(results, args.out)
     return results
 
 

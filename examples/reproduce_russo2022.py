@@ -44,14 +44,13 @@ more replicates of the cheap schedules.
 import argparse
 import copy
 import itertools
-import json
 import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+import _reproduce
 import dtp_gillespie as dg
 import numpy as np
 
@@ -234,25 +233,15 @@ def z_against(result: Mapping[str, Any], p: float) -> float:
     return (result["p_mutant"] - p) / math.sqrt(p * (1.0 - p) / n)
 
 
-def command(args: argparse.Namespace) -> str:
-    """The command line that reproduces a run (replicates only when not the default)."""
-    parts = ["python", f"examples/{Path(__file__).name}"]
-    parts += ["--quick"] if args.quick else []
-    parts += ["--seed", str(args.seed)]
-    parts += ["--replicates", str(args.replicates)] if args.replicates else []
-    return " ".join(parts)
-
-
 # --- main ----------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10^3 cells, mutation x100")
-    parser.add_argument("--seed", type=int, default=2022)
-    parser.add_argument(
-        "--replicates", type=int, default=None, help="per schedule (default: 50 to 2000 each)"
+    return _reproduce.parse_args(
+        argv,
+        description=__doc__.splitlines()[0],
+        seed=2022,
+        quick_help="10^3 cells, mutation x100",
+        replicates_help="per schedule (default: 50 to 2000 each)",
     )
-    parser.add_argument("--out", default=None, help="write the results as JSON to this path")
-    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -271,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{'95% CI':>16} {'1-exp(-Λ)':>10} {'capped':>7} {'days on drug':>13}"
     )
     results: dict[str, Any] = {
-        "command": command(args),
+        "command": _reproduce.command(__file__, args),
         "initial": initial,
         "mutation_factor": size["mutation_factor"],
         "schedules": {},
@@ -305,10 +294,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{CAP_FACTOR}x the initial burden (after a mutant); days on drug are counted to the "
         f"stop. {elapsed:.1f} s."
     )
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
-        print(f"wrote {args.out}")
+    _reproduce.write_results(results, args.out)
     return results
 
 

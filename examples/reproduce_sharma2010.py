@@ -29,13 +29,12 @@ error and next to the value of the mean matrix ``E[N(t)] = expm(A t) N(0)``:
 """
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+import _reproduce
 import dtp_gillespie as dg
 import numpy as np
 
@@ -206,23 +205,15 @@ def ensemble(
     }
 
 
-def command(args: argparse.Namespace) -> str:
-    """The command line that reproduces a run (replicates only when not the default)."""
-    parts = ["python", f"examples/{Path(__file__).name}"]
-    parts += ["--quick"] if args.quick else []
-    parts += ["--seed", str(args.seed)]
-    parts += ["--replicates", str(args.replicates)] if args.replicates else []
-    return " ".join(parts)
-
-
 # --- main ----------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 replicates (a few seconds)")
-    parser.add_argument("--seed", type=int, default=2010)
-    parser.add_argument("--replicates", type=int, default=None, help="default 10000 (200 quick)")
-    parser.add_argument("--out", default=None, help="write the results as JSON to this path")
-    return parser.parse_args(argv)
+    return _reproduce.parse_args(
+        argv,
+        description=__doc__.splitlines()[0],
+        seed=2010,
+        quick_help="200 replicates (a few seconds)",
+        replicates_help="default 10000 (200 quick)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -273,16 +264,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"mean-matrix time. {time.perf_counter() - started:.1f} s."
     )
     results = {
-        "command": command(args),
+        "command": _reproduce.command(__file__, args),
         "published": {"survival": PUBLISHED_SURVIVAL, "doublings": PUBLISHED_DOUBLINGS},
         "mean_matrix": mm,
         "ensemble": ens,
         "seconds": time.perf_counter() - started,
     }
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
-        print(f"wrote {args.out}")
+    _reproduce.write_results(results, args.out)
     return results
 
 

@@ -22,11 +22,11 @@ paper's and which are illustrative. This script
 ``main(argv)`` returns the numbers as a dict.
 """
 
-import argparse
 import math
 import time
 from typing import Any
 
+import _reproduce
 import dtp_gillespie as dg
 import numpy as np
 
@@ -127,11 +127,13 @@ def on_drug_before_progression(ds: Any) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 replicates per schedule")
-    parser.add_argument("--replicates", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=2017)
-    args = parser.parse_args(argv)
+    args = _reproduce.parse_args(
+        argv,
+        description=__doc__.splitlines()[0],
+        seed=2017,
+        quick_help="40 replicates per schedule",
+        replicates_help="per schedule (default 400, 40 quick)",
+    )
     n = args.replicates or (40 if args.quick else 400)
     started = time.perf_counter()
 
@@ -187,6 +189,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "with 47% of the standard cumulative dose"
     )
     print(f"({out['seconds']:.1f} s)")
+    out["command"] = _reproduce.command(__file__, args)
+    _reproduce.write_results(out, args.out)
     return out
 
 

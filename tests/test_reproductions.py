@@ -12,37 +12,22 @@ Nothing here is a number copied from a previous run: every reference is computed
 by the script's independent deterministic part.
 """
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import dtp_gillespie as dg
 import numpy as np
 import pytest
+from example_scripts import load_example
 from oracles import Z_CRIT
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-greene = _load("reproduce_greene2019")
-sharma = _load("reproduce_sharma2010")
-russo = _load("reproduce_russo2022")
+greene = load_example("reproduce_greene2019")
+sharma = load_example("reproduce_sharma2010")
+russo = load_example("reproduce_russo2022")
 
 
 @pytest.fixture(scope="module")

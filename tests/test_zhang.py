@@ -1,27 +1,17 @@
 """Zhang et al. 2017 preset and its reproduction script (examples/reproduce_zhang2017.py)."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import dtp_gillespie as dg
 import numpy as np
 import pytest
 from dtp_gillespie import presets
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reproduce_zhang2017.py"
+from example_scripts import load_example
 
 
 def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reproduce_zhang2017", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("reproduce_zhang2017")
 
 
 @pytest.mark.parametrize("schedule", ["adaptive", "continuous"])
