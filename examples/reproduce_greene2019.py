@@ -90,10 +90,6 @@ FULL_GRID: dict[tuple[float, str], list[tuple[float, int]]] = {
 
 
 # --- the deterministic (K -> infinity) limit ----------------------------------------------------
-def _value(rate: Any, exposure: str) -> float:
-    return float(rate[exposure]) if isinstance(rate, Mapping) else float(rate)
-
-
 def mean_field(model: Mapping[str, Any], exposure: str) -> Callable[[list[float]], list[float]]:
     """Right-hand side of the mean-field ODE of ``model`` under ``exposure``, in units of K.
 
@@ -103,14 +99,14 @@ def mean_field(model: Mapping[str, Any], exposure: str) -> Callable[[list[float]
     states = [s if isinstance(s, str) else s["name"] for s in model["states"]]
     idx = {s: i for i, s in enumerate(states)}
     n = len(states)
-    birth = [_value(model.get("division", {}).get(s, 0.0), exposure) for s in states]
-    death = [_value(model.get("death", {}).get(s, 0.0), exposure) for s in states]
+    birth = [_reproduce.rate_value(model.get("division", {}).get(s, 0.0), exposure) for s in states]
+    death = [_reproduce.rate_value(model.get("death", {}).get(s, 0.0), exposure) for s in states]
     switches = [
-        (idx[sw["from"]], idx[sw["to"]], _value(sw["rate"], exposure))
+        (idx[sw["from"]], idx[sw["to"]], _reproduce.rate_value(sw["rate"], exposure))
         for sw in model.get("switch", [])
     ]
     mutations = [
-        (idx[m["from"]], idx[m["to"]], _value(m["probability"], exposure))
+        (idx[m["from"]], idx[m["to"]], _reproduce.rate_value(m["probability"], exposure))
         for m in model.get("mutation", [])
     ]
     capacity = model.get("capacity")

@@ -107,45 +107,9 @@ def scaled_model(model: Mapping[str, Any], factor: float) -> dict[str, Any]:
 
 
 # --- mean matrix: expected number of mutant divisions -------------------------------------------
-def _value(rate: Any, exposure: str) -> float:
-    return float(rate[exposure]) if isinstance(rate, Mapping) else float(rate)
-
-
-def _expm(a: np.ndarray) -> np.ndarray:
-    """Matrix exponential by scaling and squaring of a degree-20 Taylor polynomial."""
-    norm = float(np.abs(a).sum(axis=0).max())
-    squarings = max(0, math.ceil(math.log2(norm)) + 1) if norm > 0 else 0
-    b = a / 2.0**squarings
-    out = np.eye(a.shape[0])
-    term = np.eye(a.shape[0])
-    for k in range(1, 21):
-        term = term @ b / k
-        out = out + term
-    for _ in range(squarings):
-        out = out @ out
-    return out
-
-
 def _augmented(model: Mapping[str, Any], exposure: str) -> np.ndarray:
     """Mean matrix of the mutant-free process plus a last row accumulating mutant divisions."""
-    states = [s if isinstance(s, str) else s["name"] for s in model["states"]]
-    idx = {s: i for i, s in enumerate(states)}
-    n = len(states)
-    a = np.zeros((n + 1, n + 1))
-    for s, i in idx.items():
-        a[i, i] += _value(model.get("division", {}).get(s, 0.0), exposure)
-        a[i, i] -= _value(model.get("death", {}).get(s, 0.0), exposure)
-    for m in model.get("mutation", []):
-        i = idx[m["from"]]
-        flux = _value(model["division"][m["from"]], exposure) * _value(m["probability"], exposure)
-        a[i, i] -= flux  # a mutant division leaves one i, not two
-        a[n, i] += flux
-    for sw in model.get("switch", []):
-        i, j = idx[sw["from"]], idx[sw["to"]]
-        k = _value(sw["rate"], exposure)
-        a[i, i] -= k
-        a[j, i] += k
-    return a
+    return _reproduce.mean_matrix(model, exposure, mutations_row=True)
 
 
 def expected_mutations(
@@ -177,7 +141,7 @@ def expected_mutations(
         exposure = str(sched.exposure_at(np.array([0.5 * (t0 + t1)]))[0])
         key = f"{exposure}:{t1 - t0:.12g}"
         if key not in mats:
-            mats[key] = _expm(_augmented(model, exposure) * (t1 - t0))
+            mats[key] = _reproduce.expm(_augmented(model, exposure) * (t1 - t0))
         x = mats[key] @ x
     return float(x[-1])
 

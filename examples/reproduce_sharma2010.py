@@ -47,46 +47,8 @@ Z_CRIT = 3.2905267314919255  # two-sided alpha = 0.001, as in tests/oracles.py
 
 
 # --- the mean matrix -----------------------------------------------------------------------------
-def _value(rate: Any, exposure: str) -> float:
-    return float(rate[exposure]) if isinstance(rate, Mapping) else float(rate)
-
-
-def mean_matrix(model: Mapping[str, Any], exposure: str) -> np.ndarray:
-    """A with dE[n]/dt = A E[n] for a model without density dependence (states in model order)."""
-    if model.get("capacity") is not None:
-        raise ValueError("the mean matrix needs a model without density dependence")
-    states = [s if isinstance(s, str) else s["name"] for s in model["states"]]
-    idx = {s: i for i, s in enumerate(states)}
-    a = np.zeros((len(states), len(states)))
-    for s, i in idx.items():
-        a[i, i] += _value(model.get("division", {}).get(s, 0.0), exposure)
-        a[i, i] -= _value(model.get("death", {}).get(s, 0.0), exposure)
-    for m in model.get("mutation", []):
-        i, j = idx[m["from"]], idx[m["to"]]
-        flux = _value(model["division"][m["from"]], exposure) * _value(m["probability"], exposure)
-        a[i, i] -= flux
-        a[j, i] += flux
-    for sw in model.get("switch", []):
-        i, j = idx[sw["from"]], idx[sw["to"]]
-        k = _value(sw["rate"], exposure)
-        a[i, i] -= k
-        a[j, i] += k
-    return a
-
-
-def expm(a: np.ndarray) -> np.ndarray:
-    """Matrix exponential by scaling and squaring of a degree-20 Taylor polynomial."""
-    norm = float(np.abs(a).sum(axis=0).max())
-    squarings = max(0, math.ceil(math.log2(norm)) + 1) if norm > 0 else 0
-    b = a / 2.0**squarings
-    out = np.eye(a.shape[0])
-    term = np.eye(a.shape[0])
-    for k in range(1, 21):
-        term = term @ b / k
-        out = out + term
-    for _ in range(squarings):
-        out = out @ out
-    return out
+mean_matrix = _reproduce.mean_matrix
+expm = _reproduce.expm
 
 
 def perron(a: np.ndarray) -> tuple[float, np.ndarray]:
