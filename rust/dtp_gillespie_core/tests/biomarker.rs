@@ -3,26 +3,10 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 
-use common::{birth_death, run};
-use dtp_gillespie_core::{
-    AdaptiveSpec, Biomarker, Dosing, DosingKind, EnsembleSpec, Model, Phase, Reference, Rule,
-    run_ensemble, trace,
-};
-
-fn rule(from: usize, to: usize, below: Option<f64>, above: Option<f64>) -> Rule {
-    Rule {
-        from,
-        to,
-        below,
-        above,
-        absolute: false,
-        after: None,
-        min_time: 0.0,
-        phase: Phase::Any,
-    }
-}
+use common::{birth_death, ensemble_of, rule, run};
+use dtp_gillespie_core::{AdaptiveSpec, Biomarker, Dosing, DosingKind, Model, Reference, trace};
 
 /// Exposure 1 = on, 0 = off; stop at 0.5 x the biomarker at treatment start, resume at 1.0.
 fn adaptive_on_biomarker() -> Dosing {
@@ -54,21 +38,7 @@ fn ensemble(
     dosing: &Dosing,
     run: &dtp_gillespie_core::RunConfig,
 ) -> dtp_gillespie_core::EnsembleOutput {
-    let spec = EnsembleSpec {
-        seed_key: [7; 32],
-        replicate_offset: 0,
-        n_replicates: 1,
-        n_threads: Some(1),
-    };
-    run_ensemble(
-        model,
-        dosing,
-        run,
-        &spec,
-        &AtomicBool::new(false),
-        &AtomicU64::new(0),
-    )
-    .unwrap()
+    ensemble_of(model, dosing, run, [7; 32], 0, 1, 1)
 }
 
 #[test]

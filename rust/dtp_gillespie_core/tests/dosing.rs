@@ -2,12 +2,10 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 
 use common::*;
-use dtp_gillespie_core::{
-    AdaptiveSpec, Dosing, DosingKind, EnsembleSpec, PkSpec, Reference, Rule, run_ensemble, trace,
-};
+use dtp_gillespie_core::{AdaptiveSpec, Dosing, DosingKind, PkSpec, Reference, trace};
 
 const Z_CRIT: f64 = 3.29;
 
@@ -17,21 +15,7 @@ fn ensemble_with(
     run: &dtp_gillespie_core::RunConfig,
     n: usize,
 ) -> dtp_gillespie_core::EnsembleOutput {
-    let spec = EnsembleSpec {
-        seed_key: [9; 32],
-        replicate_offset: 0,
-        n_replicates: n,
-        n_threads: Some(2),
-    };
-    run_ensemble(
-        model,
-        dosing,
-        run,
-        &spec,
-        &AtomicBool::new(false),
-        &AtomicU64::new(0),
-    )
-    .unwrap()
+    ensemble_of(model, dosing, run, [9; 32], 0, n, 2)
 }
 
 fn pk(dose_times: Vec<f64>, n_channels: usize) -> Dosing {
@@ -89,28 +73,7 @@ fn zero_dose_pk_is_the_off_exposure_draw_for_draw() {
 /// treatment start; growth off drug, decline on drug.
 fn zhang_like(check_every: f64) -> (dtp_gillespie_core::Model, Dosing) {
     let model = birth_death(&[(0.3, 0.1), (0.1, 0.5)]);
-    let rules = vec![
-        Rule {
-            from: 1,
-            to: 0,
-            below: Some(0.5),
-            above: None,
-            absolute: false,
-            after: None,
-            min_time: 0.0,
-            phase: dtp_gillespie_core::Phase::Any,
-        },
-        Rule {
-            from: 0,
-            to: 1,
-            below: None,
-            above: Some(1.0),
-            absolute: false,
-            after: None,
-            min_time: 0.0,
-            phase: dtp_gillespie_core::Phase::Any,
-        },
-    ];
+    let rules = vec![rule(1, 0, Some(0.5), None), rule(0, 1, None, Some(1.0))];
     let spec = AdaptiveSpec {
         initial_exposure: 1,
         monitor_weights: vec![1.0],

@@ -271,18 +271,8 @@ fn chain(n: usize) -> dtp_gillespie_core::Model {
 /// The dosings the hot loop serves: a fixed schedule, adaptive dosing (continuous monitoring with
 /// a burden band, and visits) and pharmacokinetic boluses.
 fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
-    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, Phase, PkSpec, Reference, Rule};
+    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, PkSpec, Reference};
     let schedule = Schedule::new(vec![0.0, 0.9], vec![0, 1], Some((0, 2.1))).unwrap();
-    let rule = |from, to, below, above| Rule {
-        from,
-        to,
-        below,
-        above,
-        absolute: false,
-        after: None,
-        min_time: 0.0,
-        phase: Phase::Any,
-    };
     let adaptive = |check_every| Dosing {
         kind: DosingKind::Adaptive(AdaptiveSpec {
             initial_exposure: 1,
@@ -320,14 +310,7 @@ fn ensemble_with(
     dosing: &Dosing,
     run: &RunConfig,
 ) -> dtp_gillespie_core::EnsembleOutput {
-    let spec = dtp_gillespie_core::EnsembleSpec {
-        seed_key: [42; 32],
-        replicate_offset: 0,
-        n_replicates: 12,
-        n_threads: Some(1),
-    };
-    let (cancel, done) = (AtomicBool::new(false), std::sync::atomic::AtomicU64::new(0));
-    dtp_gillespie_core::run_ensemble(model, dosing, run, &spec, &cancel, &done).unwrap()
+    ensemble_of(model, dosing, run, [42; 32], 0, 12, 1)
 }
 
 #[test]

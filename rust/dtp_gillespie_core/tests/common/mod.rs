@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use dtp_gillespie_core::{
-    Channel, ChannelKind, Dosing, EnsembleOutput, EnsembleSpec, Model, RunConfig, Schedule,
-    run_ensemble,
+    Channel, ChannelKind, Dosing, EnsembleOutput, EnsembleSpec, Model, Phase, Rule, RunConfig,
+    Schedule, run_ensemble,
 };
 
 pub fn division(state: usize, to: usize, mutation: bool) -> Channel {
@@ -76,22 +76,49 @@ pub fn ensemble(
     offset: u64,
     threads: usize,
 ) -> EnsembleOutput {
+    let dosing = Dosing::fixed(schedule.clone(), model.n_exposures(), None);
+    ensemble_of(model, &dosing, run, [42; 32], offset, n, threads)
+}
+
+/// `n` replicates from `offset` under any dosing, seed key `key`, on `threads` threads.
+pub fn ensemble_of(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    key: [u8; 32],
+    offset: u64,
+    n: usize,
+    threads: usize,
+) -> EnsembleOutput {
     let spec = EnsembleSpec {
-        seed_key: [42; 32],
+        seed_key: key,
         replicate_offset: offset,
         n_replicates: n,
         n_threads: Some(threads),
     };
-    let dosing = Dosing::fixed(schedule.clone(), model.n_exposures(), None);
     run_ensemble(
         model,
-        &dosing,
+        dosing,
         run,
         &spec,
         &AtomicBool::new(false),
         &AtomicU64::new(0),
     )
     .unwrap()
+}
+
+/// An adaptive rule `from -> to` on relative thresholds, in any phase, without timers.
+pub fn rule(from: usize, to: usize, below: Option<f64>, above: Option<f64>) -> Rule {
+    Rule {
+        from,
+        to,
+        below,
+        above,
+        absolute: false,
+        after: None,
+        min_time: 0.0,
+        phase: Phase::Any,
+    }
 }
 
 /// z-score of a sample mean against an exact mean and variance.
