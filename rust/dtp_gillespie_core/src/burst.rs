@@ -15,6 +15,7 @@
 use crate::adaptive::monitored_burden;
 use crate::controller::BurdenBand;
 use crate::model::{PhaseRates, Pick};
+use crate::record::{Drug, Recorder};
 use crate::rng::{ReplicateRng, exp1, uniform};
 use crate::ssa::{Cells, History, as_f64, select_pick, select_state};
 
@@ -31,7 +32,8 @@ pub(crate) enum BurstEnd {
     Check,
 }
 
-/// Where a burst stops: the time limit, the event budget (>= 1) and the population cap (>= 1).
+/// Where a burst stops: the time limit (the next breakpoint, dose or `t_end`), the event budget
+/// (>= 1) and the population cap (>= 1).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub time: f64,
@@ -64,6 +66,13 @@ impl Watch for BurdenBand<'_> {
     }
 }
 
+/// The record grid and what is in force for it (exposure, concentration): record times between
+/// candidates are written inside the loop, as the general loops write them.
+pub(crate) struct Records<'a, 'r, D> {
+    pub recorder: &'a mut Recorder<'r>,
+    pub drug: &'a D,
+}
+
 /// Whether a candidate event happens: always under piecewise-constant rates; with probability
 /// `rate(t) / bound` under thinning.
 pub(crate) trait Accept {
@@ -81,8 +90,8 @@ impl Accept for Always {
     }
 }
 
-/// Fire events of one constant-rate (or constant-bound) phase from `*t` until the next candidate
-/// would fall at or after `limits.time`, `limits.budget` events have fired, the total population
+/// Fire events of one constant-rate (or constant-bound) phase from `*t`, writing the record times
+/// they pass, until the next candidate would fall at or after `limits.time`, `limits.budget` events have fired, the total population
 /// leaves `[1, limits.max_population)`, or `watch` is no longer quiet. `pending`, if any, is a
 /// waiting time already drawn with these rates. The model has at most [`MAX_STATES`] states.
 #[allow(clippy::too_many_arguments)]
@@ -94,28 +103,29 @@ pub(crate) fn burst(
     pending: Option<f64>,
     limits: Limits,
     history: &mut History<'_>,
+    records: &mut Records<'_, '_, impl Drug>,
     watch: &impl Watch,
     accept: &impl Accept,
 ) -> BurstEnd {
     debug_assert!(limits.budget >= 1 && limits.max_population >= 1);
     match cells.states().len() {
         1 => fixed::<1, 2>(
-            cells, rates, rng, t, pending, limits, history, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept,
         ),
         2 => fixed::<2, 4>(
-            cells, rates, rng, t, pending, limits, history, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept,
         ),
         3 => fixed::<3, 4>(
-            cells, rates, rng, t, pending, limits, history, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept,
         ),
         4 => fixed::<4, 8>(
-            cells, rates, rng, t, pending, limits, history, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept,
         ),
         5 => fixed::<5, 8>(
-            cells, rates, rng, t, pending, limits, history, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept,
         ),
         6 => fixed::<6, 8>(
-            cells, rates, rng, t, pending, limits, history, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept,
         ),
         n => unreachable!("the hot loop takes at most {MAX_STATES} states, got {n}"),
     }
@@ -145,6 +155,7 @@ fn fixed<const N: usize, const P: usize>(
     pending: Option<f64>,
     limits: Limits,
     history: &mut History<'_>,
+    records: &mut Records<'_, '_, impl Drug>,
     watch: &impl Watch,
     accept: &impl Accept,
 ) -> BurstEnd {
@@ -167,9 +178,17 @@ fn fixed<const N: usize, const P: usize>(
     // The pending draw, if any, serves the first candidate only: draw at the bottom of the loop.
     let mut a0: f64 = weight[..n_states].iter().sum();
     let mut t_next = next_time(pending, now, a0, &mut local_rng);
+    let mut limit = limits.time.min(records.recorder.next_time());
     let end = loop {
-        if t_next >= limits.time {
-            break BurstEnd::Limit(t_next);
+        if t_next >= limit {
+            if t_next >= limits.time {
+                break BurstEnd::Limit(t_next);
+            }
+            // Record times before this candidate see the state before it.
+            records
+                .recorder
+                .record_before(t_next, &counts[..N], records.drug);
+            limit = limits.time.min(records.recorder.next_time());
         }
         now = t_next;
 

@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::burst::{Always, BurstEnd, Limits, MAX_STATES, Unwatched, burst};
+use crate::burst::{Always, BurstEnd, Limits, MAX_STATES, Records, Unwatched, burst};
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
@@ -518,17 +518,23 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         'event: {
             if use_burst {
                 let limits = Limits {
-                    time: horizon.min(recorder.next_time()),
+                    time: horizon,
                     budget: event_budget(history.n_events(), run.max_events),
                     max_population,
                 };
                 let (now, h) = (pending.take(), &mut history);
+                let drug = InForce(&*controller);
+                let records = &mut Records {
+                    recorder,
+                    drug: &drug,
+                };
                 let end = match controller.quiet_band() {
                     Some(band) => burst(
-                        &mut cells, &rates, rng, &mut t, now, limits, h, &band, &Always,
+                        &mut cells, &rates, rng, &mut t, now, limits, h, records, &band, &Always,
                     ),
                     None => burst(
-                        &mut cells, &rates, rng, &mut t, now, limits, h, &Unwatched, &Always,
+                        &mut cells, &rates, rng, &mut t, now, limits, h, records, &Unwatched,
+                        &Always,
                     ),
                 };
                 match end {

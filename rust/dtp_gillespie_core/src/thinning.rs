@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::RngExt;
 
-use crate::burst::{Accept, BurstEnd, Limits, MAX_STATES, Unwatched, burst};
+use crate::burst::{Accept, BurstEnd, Limits, MAX_STATES, Records, Unwatched, burst};
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
 use crate::pk::{PkSpec, hill_response, rates_at};
@@ -374,13 +374,18 @@ fn simulate_linear_pk_replicate<O: Observer>(
         'event: {
             if use_burst {
                 let limits = Limits {
-                    time: horizon.min(recorder.next_time()),
+                    time: horizon,
                     budget: event_budget(history.n_events(), run.max_events),
                     max_population,
                 };
                 let (now, h) = (pending.take(), &mut history);
+                let drug = clock.drug;
+                let records = &mut Records {
+                    recorder,
+                    drug: &drug,
+                };
                 match burst(
-                    &mut cells, &bound, rng, &mut t, now, limits, h, &Unwatched, &thinning,
+                    &mut cells, &bound, rng, &mut t, now, limits, h, records, &Unwatched, &thinning,
                 ) {
                     BurstEnd::Limit(t_next) => pending = Some(t_next),
                     BurstEnd::Check => break 'event,
