@@ -173,3 +173,42 @@ def test_report_of_a_two_dimensional_sweep(runs: dict[str, xr.Dataset], tmp_path
     assert len(fig.axes) == 3 + 3 + 1  # fan charts of the first three points
     assert fig.axes[0].get_title() == "model.division.S=0.1, schedule.off=1"
     assert "log-rank" in fig.axes[-1].texts[0].get_text()
+
+
+MARKED: dict[str, Any] = {
+    **MODEL,
+    "biomarker": {
+        "name": "PSA",
+        "units": "ng/mL",
+        "production": {"S": 0.1, "P": 0.1},
+        "decay": 0.5,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def marked() -> xr.Dataset:
+    return dg.simulate(MARKED, {"kind": "intermittent", "on": 2, "off": 1}, **RUN)
+
+
+def test_biomarker_chart_artists(marked: xr.Dataset) -> None:
+    ax = dplot.biomarker_chart(marked)
+    assert len(ax.lines) == 1
+    assert len(polys(ax)) == 2 + 1  # 50% and 90% bands + the exposure shading
+    assert ax.get_ylabel() == "PSA (biomarker driven by the cells) (ng/mL)"
+    np.testing.assert_allclose(
+        ax.lines[0].get_ydata(), marked["biomarker"].median("replicate").values
+    )
+    assert ax.get_legend().get_texts()[-1].get_text() == "PSA (median, 50%/90%)"
+
+
+def test_biomarker_chart_needs_a_biomarker(runs: dict[str, xr.Dataset]) -> None:
+    with pytest.raises(ValueError, match="no biomarker"):
+        dplot.biomarker_chart(runs["continuous"])
+
+
+def test_report_shows_the_biomarker(marked: xr.Dataset, tmp_path: Path) -> None:
+    fig = dplot.report(marked, tmp_path / "marked.png")
+    # fan chart, biomarker, 3 KM panels, the table
+    assert len(fig.axes) == 1 + 1 + 3 + 1
+    assert fig.axes[1].get_title() == "biomarker"

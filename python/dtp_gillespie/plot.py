@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["fan_chart", "km_plot", "label", "open_report_data", "report"]
+__all__ = ["biomarker_chart", "fan_chart", "km_plot", "label", "open_report_data", "report"]
 
 _SUMMARY_QUANTILE = "count_quantile"  # summary-only runs (dtp_gillespie.summary)
+_LEVELS = [0.05, 0.25, 0.5, 0.75, 0.95]  # 90% band, 50% band and median
 _EVENT_TITLES = {
     cv.PROGRESSION_TIME: "time to progression",
     cv.FIRST_MUTANT_TIME: "time to the first mutant",
@@ -130,27 +131,18 @@ def fan_chart(
     if exposure:
         _shade_exposure(ax, ds)
     colours = _pyplot().rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
     for i, s in enumerate(states):
         if s not in names:
             raise ValueError(f"unknown cell state {s!r}; states: {names}")
         if cv.COUNT in ds:
             c = ds[cv.COUNT].sel({cv.CELL_STATE: s}).astype(float)
-            c = c.where(c >= 0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # times with every count unknown
-                q = c.quantile(levels, dim=cv.REPLICATE, skipna=True)
+            q = _quantiles(c.where(c >= 0))
         elif _SUMMARY_QUANTILE in ds:  # summary-only runs: the stored ensemble quantiles
             q = ds[_SUMMARY_QUANTILE].sel({cv.CELL_STATE: s})
-            q = q.sel(quantile=levels, method="nearest")
+            q = q.sel(quantile=_LEVELS, method="nearest")
         else:
             raise ValueError("the Dataset has neither count nor count_quantile")
-        q = q.squeeze(drop=True) if q.ndim > 2 else q
-        qv = q.transpose("quantile", cv.TIME).values.astype(float)
-        colour = colours[i % len(colours)]
-        ax.fill_between(t, qv[0], qv[4], color=colour, alpha=0.15, linewidth=0)
-        ax.fill_between(t, qv[1], qv[3], color=colour, alpha=0.3, linewidth=0)
-        ax.plot(t, qv[2], color=colour, label=f"{s} (median, 50%/90%)")
+        _bands(ax, t, q, colours[i % len(colours)], f"{s} (median, 50%/90%)")
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(label(ds[cv.TIME]))
@@ -275,6 +267,64 @@ def _table_text(data: "xr.Dataset | Mapping[str, xr.Dataset]", event: str) -> st
     return "\n".join(rows)
 
 
+def biomarker_chart(
+    ds: xr.Dataset, log: bool = False, ax: "Axes | None" = None, *, exposure: bool = True
+) -> "Axes":
+    """Median and 50%/90% bands of the biomarker over time, with the exposure shaded.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One run of a model with a biomarker (leading sweep dims must be selected first).
+    log : bool, default False
+        Logarithmic axis.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into (default: a new figure).
+    exposure : bool, default True
+        Shade the times at which replicates are under a treating exposure (as in
+        :func:`fan_chart`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One median line and two band collections (plus the exposure shading). The axis label is
+        the biomarker's ``long_name`` and ``units``; values unknown after a capped replicate
+        stopped (NaN) are left out of the quantiles.
+    """
+    _single(ds, "biomarker_chart")
+    if cv.BIOMARKER not in ds:
+        raise ValueError("the Dataset has no biomarker (the model defines none)")
+    ax = _axes(ax)
+    t = ds[cv.TIME].values
+    if exposure:
+        _shade_exposure(ax, ds)
+    name = str(ds[cv.BIOMARKER].attrs.get("long_name", cv.BIOMARKER)).split(" (")[0]
+    _bands(ax, t, _quantiles(ds[cv.BIOMARKER].astype(float)), "C4", f"{name} (median, 50%/90%)")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(label(ds[cv.TIME]))
+    ax.set_ylabel(label(ds[cv.BIOMARKER]))
+    ax.set_xlim(float(t[0]), float(t[-1]))
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _quantiles(values: xr.DataArray) -> xr.DataArray:
+    """The quantiles of ``_LEVELS`` over replicates at each time (NaN left out)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # times with every value unknown
+        return values.quantile(_LEVELS, dim=cv.REPLICATE, skipna=True)
+
+
+def _bands(ax: "Axes", t: np.ndarray, q: xr.DataArray, colour: str, name: str) -> None:
+    """Draw the 90% and 50% bands and the median of quantiles ``q`` (``_LEVELS`` by time)."""
+    q = q.squeeze(drop=True) if q.ndim > 2 else q
+    qv = q.transpose("quantile", cv.TIME).values.astype(float)
+    ax.fill_between(t, qv[0], qv[4], color=colour, alpha=0.15, linewidth=0)
+    ax.fill_between(t, qv[1], qv[3], color=colour, alpha=0.3, linewidth=0)
+    ax.plot(t, qv[2], color=colour, label=name)
+
+
 def report(
     data: "xr.Dataset | Mapping[str, xr.Dataset]",
     path: "str | os.PathLike[str]",
@@ -285,7 +335,8 @@ def report(
 ) -> "Figure":
     """Write a one-page report (PNG, PDF, SVG… by the file extension) of a run or named runs.
 
-    The page has a fan chart per group (up to three), Kaplan–Meier curves of time to progression
+    The page has a fan chart per group (up to three; and of the biomarker, for models with one,
+    when there are at most two groups), Kaplan–Meier curves of time to progression
     (when the run has a progression criterion), to the first mutant and to extinction, and a table
     with the number of replicates, the extinction probability (Wilson 95% CI) and the median time
     to the first event shown (progression, else first mutant) with a log-rank test across groups.
@@ -327,13 +378,19 @@ def report(
         cv.EXTINCTION_TIME,
     ]
     n_fan = min(len(named), 3)
+    # A model's biomarker gets a panel of its own next to the fan charts when there is room.
+    marker = cv.BIOMARKER in first and n_fan < 3
     fig = plt.figure(figsize=(11.69, 8.27), layout="constrained")
     grid = fig.add_gridspec(3, 6, height_ratios=[1.0, 1.0, 0.45])
-    span = 6 // n_fan
+    span = 6 // (n_fan + marker)
     for i, (name, ds) in enumerate(named[:n_fan]):
         ax = fig.add_subplot(grid[0, i * span : (i + 1) * span])
         fan_chart(ds, log=log, ax=ax)
         ax.set_title(name or "counts", fontsize="medium")
+    if marker:
+        ax = fig.add_subplot(grid[0, n_fan * span : (n_fan + 1) * span])
+        biomarker_chart(first, log=log, ax=ax)
+        ax.set_title(f"{named[0][0]} biomarker".strip(), fontsize="medium")
     span = 6 // len(events)
     for i, ev in enumerate(events):
         ax = fig.add_subplot(grid[1, i * span : (i + 1) * span])
