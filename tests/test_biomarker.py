@@ -99,12 +99,15 @@ BIRTH_DEATH: dict[str, Any] = {
 }
 
 
-def replay_biomarker(tr: dict[str, Any], model: dict[str, Any], times: np.ndarray) -> np.ndarray:
-    """The biomarker at ``times`` from a trace: piecewise closed form between events and switches
-    (independent of the engine's code)."""
+def biomarker_segments(
+    tr: dict[str, Any], model: dict[str, Any]
+) -> tuple[list[tuple[float, float, float]], float]:
+    """From a trace: ``(t0, y(t0), production)`` of each stretch between events and switches,
+    and the decay (independent of the engine's code)."""
     m = dg.Model.from_dict(model)
     spec = m.to_dict()["biomarker"]
     exposures = list(m.exposures)
+    decay = spec["decay"]
 
     def production(counts: np.ndarray, exposure: int) -> float:
         total = 0.0
@@ -119,22 +122,28 @@ def replay_biomarker(tr: dict[str, Any], model: dict[str, Any], times: np.ndarra
     )
     counts, exposure = tr["count"][0], int(tr["exposure"][0])
     p = production(counts, exposure)
-    y0 = spec["initial"] if spec["initial"] != "steady" else p / spec["decay"]
-    t0, out, i = 0.0, [], 0
+    y0 = spec["initial"] if spec["initial"] != "steady" else p / decay
+    out = [(0.0, float(y0), p)]
+    for tc, kind, k in changes:
+        t0, y0, p = out[-1]
+        y = p / decay + (y0 - p / decay) * math.exp(-decay * (tc - t0))
+        if kind == "event":
+            counts = tr["count"][k]
+        else:
+            exposure = int(tr["switch_exposure"][k])
+        out.append((tc, y, production(counts, exposure)))
+    return out, decay
+
+
+def replay_biomarker(tr: dict[str, Any], model: dict[str, Any], times: np.ndarray) -> np.ndarray:
+    """The biomarker at ``times`` from a trace: piecewise closed form between events and switches
+    (independent of the engine's code)."""
+    segments, decay = biomarker_segments(tr, model)
+    starts = [t0 for t0, _, _ in segments]
+    out = []
     for t in times:
-        while i < len(changes) and changes[i][0] <= t:
-            tc, kind, k = changes[i]
-            y0 = p / spec["decay"] + (y0 - p / spec["decay"]) * math.exp(-spec["decay"] * (tc - t0))
-            t0 = tc
-            if kind == "event":
-                counts = tr["count"][k]
-            else:
-                exposure = int(tr["switch_exposure"][k])
-            p = production(counts, exposure)
-            i += 1
-        out.append(
-            p / spec["decay"] + (y0 - p / spec["decay"]) * math.exp(-spec["decay"] * (t - t0))
-        )
+        t0, y0, p = segments[int(np.searchsorted(starts, t, side="right")) - 1]
+        out.append(p / decay + (y0 - p / decay) * math.exp(-decay * (t - t0)))
     return np.array(out)
 
 
@@ -332,11 +341,106 @@ def test_schedule_and_run_errors() -> None:
             initial={"S": 1},
             t_end=1.0,
         )
-    with pytest.raises(InvalidRunError, match="progression monitor 'biomarker' is not supported"):
+    with pytest.raises(InvalidRunError, match="monitor is 'biomarker', but the model has no"):
         dg.simulate(
-            BIRTH_DEATH,
-            ADAPTIVE,
+            plain,
+            "off",
             initial={"S": 1},
             t_end=1.0,
             progression={"size": 5, "monitor": "biomarker"},
         )
+
+
+# --- progression on the biomarker --------------------------------------------------------------
+
+
+def test_biomarker_progression_at_the_closed_form_crossing() -> None:
+    # 10 frozen cells make 1 unit a day each, clearance 0.5: y rises from 10 towards 20 and
+    # reaches 15 (the size, and 1.5 x the nadir 10) after ln(2) / 0.5 days.
+    expected = math.log(2.0) / 0.5
+    for progression in ({"size": 15.0}, {"factor": 1.5}, {"factor": 1.5, "size": 18.0}):
+        ds = dg.simulate(
+            frozen(initial=10.0),
+            "off",
+            initial={"S": 10},
+            t_end=5.0,
+            seed=1,
+            progression={**progression, "monitor": "biomarker"},
+        )
+        assert float(ds["progression_time"][0]) == pytest.approx(expected, rel=1e-12)
+    # Already at the size at time 0; never reached when the steady state is below it.
+    at_zero = dg.simulate(
+        frozen(initial=10.0),
+        "off",
+        initial={"S": 10},
+        t_end=5.0,
+        seed=1,
+        progression={"size": 9.0, "monitor": "biomarker"},
+    )
+    assert float(at_zero["progression_time"][0]) == 0.0
+    never = dg.simulate(
+        frozen(initial=10.0),
+        "off",
+        initial={"S": 10},
+        t_end=5.0,
+        seed=1,
+        progression={"size": 20.0, "monitor": "biomarker"},
+    )
+    assert math.isnan(float(never["progression_time"][0]))
+
+
+def test_biomarker_progression_from_the_nadir_after_a_switch() -> None:
+    # On drug the cells make 0.2 a day each (steady state 4 < y(0) = 10, falling); off drug from
+    # day 2, 1 a day (steady state 20, rising). The nadir is y(2); progression at 2 x y(2).
+    model = frozen(initial=10.0, production={"off": 1.0, "on": 0.2})
+    model["exposures"] = ["off", "on"]
+    schedule = {"kind": "piecewise", "segments": [[0, "on"], [2, "off"]]}
+    y2 = 4.0 + 6.0 * math.exp(-0.5 * 2.0)
+    expected = 2.0 + math.log((y2 - 20.0) / (2.0 * y2 - 20.0)) / 0.5
+    ds = dg.simulate(
+        model,
+        schedule,
+        initial={"S": 10},
+        t_end=10.0,
+        seed=1,
+        progression={"factor": 2.0, "monitor": "biomarker"},
+    )
+    assert float(ds["progression_time"][0]) == pytest.approx(expected, rel=1e-12)
+
+
+def replay_progression(
+    tr: dict[str, Any], model: dict[str, Any], factor: float, t_end: float
+) -> float:
+    """First time the biomarker reaches ``factor`` x its nadir so far, from a trace."""
+    segments, decay = biomarker_segments(tr, model)
+    nadir = math.inf
+    ends = [t for t, _, _ in segments[1:]] + [t_end]
+    for (t0, y0, p), t1 in zip(segments, ends, strict=True):
+        nadir = min(nadir, y0)
+        if y0 >= factor * nadir and y0 > 0:
+            return t0
+        steady, level = p / decay, factor * nadir
+        if y0 < level < steady:
+            crossing = t0 + math.log((y0 - steady) / (level - steady)) / decay
+            if crossing <= t1:
+                return crossing
+    return math.nan
+
+
+@pytest.mark.parametrize(
+    "schedule", [{"kind": "intermittent", "on": 3, "off": 2}, ADAPTIVE], ids=["fixed", "adaptive"]
+)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_biomarker_progression_matches_a_replay_of_the_trace(
+    schedule: dict[str, Any], seed: int
+) -> None:
+    kw: dict[str, Any] = {"initial": {"S": 40, "R": 5}, "t_end": 12.0, "seed": seed}
+    progression = {"factor": 1.3, "monitor": "biomarker"}
+    ds = dg.simulate(BIRTH_DEATH, schedule, record_every=12.0, progression=progression, **kw)
+    tr = dg.trace(BIRTH_DEATH, schedule, **kw)
+    expected = replay_progression(tr, BIRTH_DEATH, 1.3, float(ds["stop_time"][0]))
+    got = float(ds["progression_time"][0])
+    if math.isnan(expected):
+        assert math.isnan(got)
+    else:
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)

@@ -87,6 +87,7 @@ kind "pk" (pharmacokinetic dosing; rates vary continuously, simulated exactly by
     n_replicates: int
     n_threads: int | None         None: all cores
     progression_weights: list[float] | None   burden for progression (None: no progression)
+    progression_biomarker: bool                progression follows the model's biomarker instead
     progression_factor: float | None          progression when B >= factor * nadir so far
     progression_size: float | None            or when B >= size (cells); either may be None
 """

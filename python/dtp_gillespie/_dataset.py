@@ -62,7 +62,7 @@ _COMMENTS: dict[str, str] = {
     cv.N_SWITCHES: "every change of the exposure in force before stop_time counts once",
     cv.PROGRESSION_TIME: (
         "NaN if the run has no progression criterion or the burden never reached it; the "
-        "criterion and monitored states are in the run attribute (progression)"
+        "criterion and the monitored states (or biomarker) are in the run attribute (progression)"
     ),
     cv.CONCENTRATION: "right-continuous at dose times: a record at a dose time includes the dose",
     cv.BIOMARKER: (

@@ -159,14 +159,17 @@ def _check_progression(
             raise InvalidRunError(f"progression size is {size!r}; it must be > 0 (cells)")
         out["size"] = x
     monitor = progression.get("monitor")
+    if monitor == "biomarker":
+        if model.biomarker is None:
+            raise InvalidRunError(
+                "progression monitor is 'biomarker', but the model has no biomarker (add a "
+                "'biomarker' table to the model, or monitor states)"
+            )
+        out["monitor"] = "biomarker"
+        return out
     if monitor is None:
         weights = schedule.monitor_weights(model)
     else:
-        if monitor == "biomarker":
-            raise InvalidRunError(
-                "progression monitor 'biomarker' is not supported: progression follows a burden "
-                "of cells (give states or {state: weight})"
-            )
         try:
             norm = Schedule._normalise_monitor(monitor, "progression monitor")
         except DtpGillespieError as exc:
@@ -175,6 +178,13 @@ def _check_progression(
         weights = _monitor_weights(norm, model, "progression monitor", InvalidRunError)
     out["monitor"] = dict(zip(model.states, weights, strict=True))
     return out
+
+
+def _progression_weights(prog: Mapping[str, Any], model: Model) -> list[float]:
+    """The engine's burden weights of a normalised progression (unused for the biomarker)."""
+    if prog["monitor"] == "biomarker":
+        return [0.0] * len(model.states)
+    return list(prog["monitor"].values())
 
 
 def _finite(value: object, name: str) -> float:
@@ -356,7 +366,8 @@ def prepare(
         "replicate_offset": offset,
         "n_replicates": n_rep,
         "n_threads": threads,
-        "progression_weights": None if prog is None else list(prog["monitor"].values()),
+        "progression_weights": None if prog is None else _progression_weights(prog, m),
+        "progression_biomarker": prog is not None and prog["monitor"] == "biomarker",
         "progression_factor": None if prog is None else prog["factor"],
         "progression_size": None if prog is None else prog["size"],
     }
@@ -477,7 +488,8 @@ def simulate(
         ``{"size": n}`` (the burden reaches ``n`` cells) or both (whichever comes first), with an
         optional ``"monitor"`` (states or ``{state: weight}``; default the adaptive schedule's
         monitor, else every state with weight 1, also when the schedule monitors the
-        biomarker). Gives ``progression_time``.
+        biomarker), or ``"monitor": "biomarker"`` for the model's biomarker (``size`` in its units;
+        the exact crossing time between events). Gives ``progression_time``.
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
     store : str or path-like, optional

@@ -40,6 +40,11 @@ pub trait Controller {
     fn biomarker_at(&self, _t: f64) -> f64 {
         f64::NAN
     }
+    /// The next time the biomarker reaches `level` with the current counts and exposure (infinity
+    /// if it does not, or without a biomarker).
+    fn biomarker_crossing(&self, _level: f64) -> f64 {
+        f64::INFINITY
+    }
     /// The biomarker at a record time `t` after the population went extinct at `stop`.
     fn biomarker_after_extinction(&self, _t: f64, _stop: f64) -> f64 {
         f64::NAN
@@ -97,6 +102,10 @@ impl<C: Controller> Controller for Tracked<'_, C> {
     #[inline]
     fn biomarker_at(&self, t: f64) -> f64 {
         self.track.value_at(t)
+    }
+
+    fn biomarker_crossing(&self, level: f64) -> f64 {
+        self.track.crossing(level)
     }
 
     fn biomarker_after_extinction(&self, t: f64, stop: f64) -> f64 {

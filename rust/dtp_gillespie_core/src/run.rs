@@ -20,12 +20,15 @@ pub struct RunConfig {
 }
 
 /// Progression: the first time the burden `sum_i weights[i] * count[i]` reaches `factor` times its
-/// lowest value so far (the nadir), or `size` cells.
+/// lowest value so far (the nadir), or `size` cells; with `biomarker`, the first time the model's
+/// biomarker does (its exact crossing time between events, see [`crate::biomarker`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Progression {
     pub weights: Vec<f64>,
     pub factor: Option<f64>,
     pub size: Option<f64>,
+    /// Monitor the model's biomarker instead of the weighted burden (`weights` are then unused).
+    pub biomarker: bool,
 }
 
 impl Progression {
@@ -36,6 +39,16 @@ impl Progression {
             .zip(&self.weights)
             .map(|(&n, &w)| n as f64 * w)
             .sum()
+    }
+
+    /// The lowest burden that has progressed, given the nadir so far (factor and size alike).
+    #[must_use]
+    pub fn level(&self, nadir: f64) -> f64 {
+        // A factor of a zero nadir asks for any positive burden.
+        let by_factor = self
+            .factor
+            .map_or(f64::INFINITY, |f| (f * nadir).max(f64::MIN_POSITIVE));
+        by_factor.min(self.size.unwrap_or(f64::INFINITY))
     }
 
     /// Has a burden progressed, given the nadir so far?
@@ -128,7 +141,35 @@ impl RunConfig {
             if p.factor.is_none() && p.size.is_none() {
                 return bad("progression needs a factor or a size".into());
             }
+            if p.biomarker && model.biomarker().is_none() {
+                return bad("progression monitors the biomarker, but the model has none".into());
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progression(factor: Option<f64>, size: Option<f64>) -> Progression {
+        Progression {
+            weights: vec![1.0],
+            factor,
+            size,
+            biomarker: true,
+        }
+    }
+
+    #[test]
+    fn the_progression_level_is_the_lower_of_factor_and_size() {
+        assert_eq!(progression(Some(2.0), None).level(3.0), 6.0);
+        assert_eq!(progression(None, Some(5.0)).level(3.0), 5.0);
+        assert_eq!(progression(Some(2.0), Some(5.0)).level(3.0), 5.0);
+        assert_eq!(progression(Some(2.0), Some(7.0)).level(3.0), 6.0);
+        // A zero nadir: any positive burden has progressed, as `reached` says.
+        let p = progression(Some(2.0), None);
+        assert!(p.level(0.0) > 0.0 && p.reached(p.level(0.0), 0.0));
     }
 }

@@ -304,6 +304,37 @@ impl<'a> History<'a> {
         }
     }
 
+    /// Progression on the biomarker: start from its value `y0` at time 0.
+    pub fn start_biomarker(&mut self, y0: f64) {
+        let Some(p) = self.progression.filter(|p| p.biomarker) else {
+            return;
+        };
+        self.nadir = y0;
+        self.outcome.progression_time = if p.reached(y0, y0) { 0.0 } else { f64::NAN };
+    }
+
+    /// Progression on the biomarker over `(last change, t]`, before the counts or the exposure
+    /// change at `t` (and at the end): between changes the biomarker is monotone, so its nadir is
+    /// at a change and a crossing of the progression level is at its closed-form time.
+    pub fn watch_biomarker(&mut self, t: f64, controller: &impl Controller) {
+        let Some(p) = self.progression.filter(|p| p.biomarker) else {
+            return;
+        };
+        if !self.outcome.progression_time.is_nan() {
+            return;
+        }
+        let crossing = controller.biomarker_crossing(p.level(self.nadir));
+        let y = controller.biomarker_at(t);
+        if crossing <= t {
+            self.outcome.progression_time = crossing;
+        } else if p.reached(y, self.nadir) {
+            // Reached by rounding alone (the closed form put the crossing just after t).
+            self.outcome.progression_time = t;
+        } else {
+            self.nadir = self.nadir.min(y);
+        }
+    }
+
     /// The exposure in force from time `t` on.
     pub fn switch(&mut self, t: f64, exposure: usize) {
         if exposure == self.exposure {
@@ -327,7 +358,7 @@ impl<'a> History<'a> {
         if channel_is_mutation && self.outcome.first_mutant_time.is_nan() {
             self.outcome.first_mutant_time = t;
         }
-        if let Some(p) = self.progression {
+        if let Some(p) = self.progression.filter(|p| !p.biomarker) {
             if self.outcome.progression_time.is_nan() {
                 let burden = p.burden(counts);
                 self.nadir = self.nadir.min(burden);
@@ -482,6 +513,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         run.progression.as_ref(),
         cells.states(),
     );
+    history.start_biomarker(controller.biomarker_at(0.0));
     let mut t = 0.0_f64;
     let mut breakpoints: u64 = 0;
     let max_population = run.population_cap();
@@ -553,12 +585,14 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
                 let check = controller.next_check();
                 if check > run.t_end {
                     recorder.record_through(run.t_end, cells.states(), &InForce(&*controller));
+                    history.watch_biomarker(run.t_end, &*controller);
                     return Ok(history.close(run.t_end, Status::Completed));
                 }
                 // Move to the breakpoint and let the controller act; if the exposure changes, the
                 // draw is discarded and a new one made with the new rates (module docs).
                 recorder.record_before(check, cells.states(), &InForce(&*controller));
                 t = check;
+                history.watch_biomarker(t, &*controller);
                 if controller.at_check(t, cells.states()) {
                     history.switch(t, controller.exposure());
                     observer.switch(t, controller.exposure());
@@ -576,6 +610,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
 
             recorder.record_before(t_next, cells.states(), &InForce(&*controller));
             t = t_next;
+            history.watch_biomarker(t, &*controller);
             let pick = *cells.select(&rates, uniform(rng) * a0);
             cells.fire(&pick, &rates);
             history.event(t, pick.is_mutation, cells.states());

@@ -335,6 +335,7 @@ fn the_hot_loop_fires_the_same_events_as_the_general_loop() {
                     weights: vec![1.0; n],
                     factor: None,
                     size: Some(1e300),
+                    biomarker: false,
                 });
                 let a = ensemble_with(&model, &dosing, &hot);
                 let b = ensemble_with(&model, &dosing, &general);

@@ -225,6 +225,9 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<RunConfig> {
                 size: d
                     .get_item("progression_size")?
                     .map_or(Ok(None), |v| v.extract())?,
+                biomarker: d
+                    .get_item("progression_biomarker")?
+                    .map_or(Ok(false), |v| v.extract())?,
             }),
             _ => None,
         },
