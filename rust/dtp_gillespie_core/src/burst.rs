@@ -1,15 +1,16 @@
 //! The hot loop: runs of events under rates that stay constant between two things the general
-//! loops of [`crate::ssa`] and [`crate::thinning`] must see (a breakpoint or dose, a record time, a
-//! cap, a cancellation check, a burden an adaptive rule reacts to).
+//! loops of [`crate::ssa`] and [`crate::thinning`] must see (a breakpoint or dose, a cap, a
+//! cancellation check, a burden an adaptive rule reacts to). Record times in between are written
+//! here, as the general loops write them.
 //!
 //! It draws exactly what the general loops draw, in the same order (a waiting time, a uniform that
 //! picks the channel, and under thinning a uniform that accepts it), and does the same arithmetic
 //! in the same order, so a trajectory is bit for bit the same whichever loop fires its events; it
-//! only skips the per-event bookkeeping that cannot apply here (recording, progression, observers,
-//! density dependence). Every exit condition is a compare or two: the next event time against the
-//! nearest limit, the population against `[1, cap)`, an event budget that counts down to the next
-//! cap or cancellation check, and (adaptive dosing) the monitored burden against the band in which
-//! no rule can fire. Counts and weights live in fixed-size arrays (registers, few bounds checks),
+//! is used only where the per-event bookkeeping it leaves out cannot apply (progression,
+//! observers, density dependence, biomarkers). Every exit condition is a compare or two: the next
+//! event time against the next breakpoint, the population against `[1, cap)`, an event budget
+//! that counts down to the next cap or cancellation check, and (adaptive dosing) the monitored
+//! burden against the band in which no rule can fire. Counts and weights live in fixed-size arrays (registers, few bounds checks),
 //! so models with more than [`MAX_STATES`] states use the general loops only.
 
 use crate::adaptive::monitored_burden;
