@@ -104,15 +104,41 @@ impl Drug for Concentration {
     }
 }
 
+/// What the acceptance test needs of one channel over a dosing interval, in one place: its rate
+/// bounds there and its concentration response `off + (on - off) * H(c)`.
+#[derive(Clone, Copy, Debug, Default)]
+struct ChannelBounds {
+    lower: f64,
+    upper: f64,
+    off: f64,
+    on_minus_off: f64,
+    ec50: f64,
+    hill: f64,
+}
+
+/// Fill `table` with each channel's bounds over the interval, `lower` and `upper`, and its response.
+fn fill_channel_bounds(
+    table: &mut Vec<ChannelBounds>,
+    spec: &PkSpec,
+    (off, on): (&[f64], &[f64]),
+    (lower, upper): (&[f64], &[f64]),
+) {
+    table.clear();
+    table.extend((0..off.len()).map(|c| ChannelBounds {
+        lower: lower[c],
+        upper: upper[c],
+        off: off[c],
+        on_minus_off: on[c] - off[c],
+        ec50: spec.ec50[c],
+        hill: spec.hill[c],
+    }));
+}
+
 /// Acceptance of a candidate of channel `c` at `t`, drawn with rate `upper[c]`: with probability
 /// `rate_c(t) / upper[c]`. A uniform below `lower[c] / upper[c]` accepts without evaluating the
 /// concentration (the squeeze); a channel whose rate is constant over the interval needs no draw.
 struct Thinning<'a> {
-    spec: &'a PkSpec,
-    off: &'a [f64],
-    on: &'a [f64],
-    lower: &'a [f64],
-    upper: &'a [f64],
+    channels: &'a [ChannelBounds],
     drug: Concentration,
 }
 
@@ -121,16 +147,12 @@ impl Accept for Thinning<'_> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool {
-        let c = pick.channel;
-        if self.lower[c] < self.upper[c] {
-            let u = uniform(rng) * self.upper[c];
-            if u >= self.lower[c] {
-                let response = hill_response(
-                    self.drug.concentration_at(t),
-                    self.spec.ec50[c],
-                    self.spec.hill[c],
-                );
-                return u < self.off[c] + (self.on[c] - self.off[c]) * response;
+        let b = &self.channels[pick.channel];
+        if b.lower < b.upper {
+            let u = uniform(rng) * b.upper;
+            if u >= b.lower {
+                let response = hill_response(self.drug.concentration_at(t), b.ec50, b.hill);
+                return u < b.off + b.on_minus_off * response;
             }
         }
         true
@@ -305,6 +327,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
     let mut clock = DoseClock::new(spec);
     let (mut upper, mut lower) = (vec![0.0; n_channels], vec![0.0; n_channels]);
     let mut at_end = vec![0.0; n_channels];
+    let mut table = Vec::with_capacity(n_channels);
     let mut bound = PhaseRates::new(model);
     let mut cells = Cells::new(&run.initial);
     let mut history = History::new(
@@ -361,14 +384,11 @@ fn simulate_linear_pk_replicate<O: Observer>(
             }
             bound.fill(model, &upper, &upper, 0.0, true);
             cells.refresh(&bound);
+            fill_channel_bounds(&mut table, spec, (off, on), (&lower, &upper));
             interval_changed = false;
         }
         let thinning = Thinning {
-            spec,
-            off,
-            on,
-            lower: &lower,
-            upper: &upper,
+            channels: &table,
             drug: clock.drug,
         };
         'event: {
