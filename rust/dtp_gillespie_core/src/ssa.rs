@@ -280,17 +280,26 @@ pub(crate) struct History<'a> {
 }
 
 impl<'a> History<'a> {
+    /// The history from time 0, with the cells `counts` and, for progression on the biomarker,
+    /// its value `biomarker` (NaN without one).
     pub fn new(
         treating: &'a [bool],
         exposure: usize,
         progression: Option<&'a Progression>,
         counts: &[u64],
+        biomarker: f64,
     ) -> Self {
         let mut outcome = Outcome::default();
         if treating[exposure] {
             outcome.treatment_start_time = 0.0;
         }
-        let nadir = progression.map_or(0.0, |p| p.burden(counts));
+        let nadir = progression.map_or(0.0, |p| {
+            if p.biomarker {
+                biomarker
+            } else {
+                p.burden(counts)
+            }
+        });
         if progression.is_some_and(|p| p.reached(nadir, nadir)) {
             outcome.progression_time = 0.0;
         }
@@ -302,15 +311,6 @@ impl<'a> History<'a> {
             nadir,
             outcome,
         }
-    }
-
-    /// Progression on the biomarker: start from its value `y0` at time 0.
-    pub fn start_biomarker(&mut self, y0: f64) {
-        let Some(p) = self.progression.filter(|p| p.biomarker) else {
-            return;
-        };
-        self.nadir = y0;
-        self.outcome.progression_time = if p.reached(y0, y0) { 0.0 } else { f64::NAN };
     }
 
     /// Progression on the biomarker over `(last change, t]`, before the counts or the exposure
@@ -512,19 +512,14 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
         controller.exposure(),
         run.progression.as_ref(),
         cells.states(),
+        controller.biomarker_at(0.0),
     );
-    history.start_biomarker(controller.biomarker_at(0.0));
     let mut t = 0.0_f64;
     let mut breakpoints: u64 = 0;
     let max_population = run.population_cap();
     observer.start(cells.states(), controller.exposure());
 
-    if cells.total == 0 || cells.total >= max_population {
-        let status = if cells.total == 0 {
-            Status::Extinct
-        } else {
-            Status::MaxPopulation
-        };
+    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
         return Ok(stop_early(
             status,
             0.0,

@@ -13,8 +13,8 @@ use crate::record::{Drug, Recorder};
 use crate::rng::{DoseRng, ReplicateRng, exp1, uniform};
 use crate::run::RunConfig;
 use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, early_stop, event_budget,
-    select_channel, stop_early,
+    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, as_f64, early_stop,
+    event_budget, select_channel, stop_early,
 };
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
@@ -101,6 +101,24 @@ impl Drug for Concentration {
         } else {
             self.c0 * (-self.k * (t - self.t0)).exp()
         }
+    }
+}
+
+/// Bound every channel's rate over a stretch in which the concentration moves monotonically from
+/// `ends.0` to `ends.1` (between doses it only decays): by its values at the two ends, since each
+/// rate is monotone in the concentration. `scratch` is as long as the bounds.
+fn bound_rates(
+    spec: &PkSpec,
+    (off, on): (&[f64], &[f64]),
+    ends: (f64, f64),
+    (lower, upper): (&mut [f64], &mut [f64]),
+    scratch: &mut [f64],
+) {
+    rates_at(spec, off, on, ends.0, upper);
+    rates_at(spec, off, on, ends.1, scratch);
+    for ((l, u), &other) in lower.iter_mut().zip(upper.iter_mut()).zip(scratch.iter()) {
+        *l = u.min(other);
+        *u = u.max(other);
     }
 }
 
@@ -195,25 +213,20 @@ pub fn simulate_pk_replicate<O: Observer>(
         clock.drug.exposure_at(0.0),
         run.progression.as_ref(),
         cells.states(),
+        f64::NAN, // no biomarker under pharmacokinetic dosing (`Dosing::validate`)
     );
     let mut t = 0.0_f64;
     let mut steps: u64 = 0;
     let max_population = run.population_cap();
     observer.start(cells.states(), clock.drug.exposure_at(0.0));
 
-    if cells.total == 0 || cells.total >= max_population {
-        let status = if cells.total == 0 {
-            Status::Extinct
-        } else {
-            Status::MaxPopulation
-        };
-        let now = clock.drug;
+    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
         return Ok(stop_early(
             status,
             0.0,
             cells.states(),
             recorder,
-            &now,
+            &clock.drug,
             &clock.drug,
             history,
         ));
@@ -225,20 +238,11 @@ pub fn simulate_pk_replicate<O: Observer>(
             return Err(EngineError::Cancelled);
         }
         let horizon = clock.next_time().min(run.t_end);
-        // Bound every rate over [t, horizon) by its values at the two ends (C is monotone there).
-        let c_now = clock.drug.concentration_at(t);
-        rates_at(spec, off, on, c_now, &mut at_now);
-        rates_at(
-            spec,
-            off,
-            on,
+        let ends = (
+            clock.drug.concentration_at(t),
             clock.drug.concentration_at(horizon),
-            &mut at_end,
         );
-        for ch in 0..n_channels {
-            upper[ch] = at_now[ch].max(at_end[ch]);
-            lower[ch] = at_now[ch].min(at_end[ch]);
-        }
+        bound_rates(spec, (off, on), ends, (&mut lower, &mut upper), &mut at_end);
         // Competition coefficients are the same under every exposure here (checked by
         // `Dosing::validate`), so any exposure selects them.
         let exposure = spec.off_exposure;
@@ -273,7 +277,7 @@ pub fn simulate_pk_replicate<O: Observer>(
         // so that a run without drug fires exactly like the `off` exposure under a fixed schedule.
         actual.fill_at(model, &at_now, &at_now, cells.states(), exposure, c == 0.0);
         for (s, w) in actual_weight.iter_mut().enumerate() {
-            *w = cells.states()[s] as i64 as f64 * actual.state_total[s];
+            *w = as_f64(cells.states()[s]) * actual.state_total[s];
         }
         let a0: f64 = actual_weight.iter().sum();
         let target = uniform(rng) * a0_bound;
@@ -335,18 +339,14 @@ fn simulate_linear_pk_replicate<O: Observer>(
         clock.drug.exposure_at(0.0),
         run.progression.as_ref(),
         cells.states(),
+        f64::NAN, // no biomarker under pharmacokinetic dosing (`Dosing::validate`)
     );
     let mut t = 0.0_f64;
     let mut steps: u64 = 0;
     let max_population = run.population_cap();
     observer.start(cells.states(), clock.drug.exposure_at(0.0));
 
-    if cells.total == 0 || cells.total >= max_population {
-        let status = if cells.total == 0 {
-            Status::Extinct
-        } else {
-            Status::MaxPopulation
-        };
+    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
         return Ok(stop_early(
             status,
             0.0,
@@ -370,18 +370,11 @@ fn simulate_linear_pk_replicate<O: Observer>(
         }
         if interval_changed {
             horizon = clock.next_time().min(run.t_end);
-            rates_at(spec, off, on, clock.drug.concentration_at(t), &mut upper);
-            rates_at(
-                spec,
-                off,
-                on,
+            let ends = (
+                clock.drug.concentration_at(t),
                 clock.drug.concentration_at(horizon),
-                &mut at_end,
             );
-            for ch in 0..n_channels {
-                lower[ch] = upper[ch].min(at_end[ch]);
-                upper[ch] = upper[ch].max(at_end[ch]);
-            }
+            bound_rates(spec, (off, on), ends, (&mut lower, &mut upper), &mut at_end);
             bound.fill(model, &upper, &upper, 0.0, true);
             cells.refresh(&bound);
             fill_channel_bounds(&mut table, spec, (off, on), (&lower, &upper));
