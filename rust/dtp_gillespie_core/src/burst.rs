@@ -17,8 +17,11 @@ use crate::adaptive::monitored_burden;
 use crate::controller::BurdenBand;
 use crate::model::{PhaseRates, Pick};
 use crate::record::{Drug, Recorder};
-use crate::rng::{ReplicateRng, exp1, uniform};
-use crate::ssa::{Cells, History, as_f64, select_pick, select_state};
+use crate::rng::{ReplicateRng, uniform};
+use crate::run::RunConfig;
+use crate::ssa::{
+    CANCEL_CHECK_EVERY, Cells, History, as_f64, next_event_time, select_pick, select_state,
+};
 
 /// Largest number of states the hot loop handles.
 pub(crate) const MAX_STATES: usize = 6;
@@ -40,6 +43,19 @@ pub(crate) struct Limits {
     pub time: f64,
     pub budget: u64,
     pub max_population: u64,
+}
+
+impl Limits {
+    /// Up to `time`, and as many events as may fire before the `max_events` cap or the next
+    /// cancellation check, whichever comes first, after `n_events` (below the cap).
+    pub fn new(time: f64, n_events: u64, run: &RunConfig, max_population: u64) -> Self {
+        let to_check = CANCEL_CHECK_EVERY - n_events % CANCEL_CHECK_EVERY;
+        Self {
+            time,
+            budget: (run.max_events - n_events).min(to_check),
+            max_population,
+        }
+    }
 }
 
 /// What the hot loop watches after each event besides time, caps and budget.
@@ -132,17 +148,6 @@ pub(crate) fn burst(
     }
 }
 
-/// The waiting time to the next candidate: `pending` if drawn already, else a fresh draw.
-#[allow(clippy::inline_always)]
-#[inline(always)]
-fn next_time(pending: Option<f64>, now: f64, a0: f64, rng: &mut ReplicateRng) -> f64 {
-    match pending {
-        Some(t_next) => t_next,
-        None if a0 > 0.0 => now + exp1(rng) / a0,
-        None => f64::INFINITY,
-    }
-}
-
 /// `N` states plus the sink slot, in arrays of a fixed power-of-two size `P > N` (so that masking
 /// an index proves it in bounds), padded with empty slots. The same law, draws and
 /// arithmetic as the general loops (see [`crate::ssa::select_channel`]).
@@ -178,7 +183,7 @@ fn fixed<const N: usize, const P: usize>(
     let mut fired: u64 = 0;
     // The pending draw, if any, serves the first candidate only: draw at the bottom of the loop.
     let mut a0: f64 = weight[..n_states].iter().sum();
-    let mut t_next = next_time(pending, now, a0, &mut local_rng);
+    let mut t_next = next_event_time(pending, now, a0, &mut local_rng);
     let mut limit = limits.time.min(records.recorder.next_time());
     let end = loop {
         if t_next >= limit {
@@ -220,7 +225,7 @@ fn fixed<const N: usize, const P: usize>(
             }
             a0 = weight[..n_states].iter().sum();
         }
-        t_next = next_time(None, now, a0, &mut local_rng);
+        t_next = next_event_time(None, now, a0, &mut local_rng);
     };
     counts_slice.copy_from_slice(&counts[..=N]);
     weight_slice.copy_from_slice(&weight[..=N]);

@@ -402,11 +402,21 @@ impl<'a> History<'a> {
     }
 }
 
-/// Events a hot loop may fire before the caller must look: up to the `max_events` cap or the next
-/// cancellation check, whichever comes first (>= 1 while the cap is not reached).
-#[inline]
-pub(crate) fn event_budget(n_events: u64, max_events: u64) -> u64 {
-    (max_events - n_events).min(CANCEL_CHECK_EVERY - n_events % CANCEL_CHECK_EVERY)
+/// The time of the next event (or candidate): `pending` if drawn already, else `now` plus a fresh
+/// exponential waiting time at total rate `a0` (never, if `a0` is 0).
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn next_event_time(
+    pending: Option<f64>,
+    now: f64,
+    a0: f64,
+    rng: &mut ReplicateRng,
+) -> f64 {
+    match pending {
+        Some(t_next) => t_next,
+        None if a0 > 0.0 => now + exp1(rng) / a0,
+        None => f64::INFINITY,
+    }
 }
 
 /// Why a replicate must stop now, if it must: extinction or a cap.
@@ -544,11 +554,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     'events: loop {
         'event: {
             if use_burst {
-                let limits = Limits {
-                    time: horizon,
-                    budget: event_budget(history.n_events(), run.max_events),
-                    max_population,
-                };
+                let limits = Limits::new(horizon, history.n_events(), run, max_population);
                 let (now, h) = (pending.take(), &mut history);
                 let drug = InForce(&*controller);
                 let records = &mut Records {
@@ -570,11 +576,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
                 }
             }
             let a0 = cells.a0();
-            let t_next = match pending.take() {
-                Some(t_next) => t_next,
-                None if a0 > 0.0 => t + exp1(rng) / a0,
-                None => f64::INFINITY,
-            };
+            let t_next = next_event_time(pending.take(), t, a0, rng);
 
             if t_next >= horizon {
                 let check = controller.next_check();

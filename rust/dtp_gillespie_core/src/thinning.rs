@@ -10,11 +10,11 @@ use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
 use crate::pk::{PkSpec, hill_response, rates_at};
 use crate::record::{Drug, Recorder};
-use crate::rng::{DoseRng, ReplicateRng, exp1, uniform};
+use crate::rng::{DoseRng, ReplicateRng, uniform};
 use crate::run::RunConfig;
 use crate::ssa::{
     CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, as_f64, early_stop,
-    event_budget, select_channel, stop_early,
+    next_event_time, select_channel, stop_early,
 };
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
@@ -249,11 +249,7 @@ pub fn simulate_pk_replicate<O: Observer>(
         bound.fill_at(model, &upper, &lower, cells.states(), exposure, false);
         cells.refresh(&bound);
         let a0_bound = cells.a0();
-        let t_next = if a0_bound > 0.0 {
-            t + exp1(rng) / a0_bound
-        } else {
-            f64::INFINITY
-        };
+        let t_next = next_event_time(None, t, a0_bound, rng);
 
         if t_next >= horizon {
             if let Some(outcome) = clock.cross(
@@ -386,11 +382,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
         };
         'event: {
             if use_burst {
-                let limits = Limits {
-                    time: horizon,
-                    budget: event_budget(history.n_events(), run.max_events),
-                    max_population,
-                };
+                let limits = Limits::new(horizon, history.n_events(), run, max_population);
                 let (now, h) = (pending.take(), &mut history);
                 let drug = clock.drug;
                 let records = &mut Records {
@@ -405,11 +397,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
                 }
             }
             let a0_bound = cells.a0();
-            let t_next = match pending.take() {
-                Some(t_next) => t_next,
-                None if a0_bound > 0.0 => t + exp1(rng) / a0_bound,
-                None => f64::INFINITY,
-            };
+            let t_next = next_event_time(pending.take(), t, a0_bound, rng);
 
             if t_next >= horizon {
                 if let Some(outcome) = clock.cross(
