@@ -298,7 +298,9 @@ def biomarker_chart(
     t = ds[cv.TIME].values
     if exposure:
         _shade_exposure(ax, ds)
-    name = str(ds[cv.BIOMARKER].attrs.get("long_name", cv.BIOMARKER)).split(" (")[0]
+    # The long name is "<model's name> (<conventional long name>)": label the line with the name.
+    long_name = str(ds[cv.BIOMARKER].attrs.get("long_name", cv.BIOMARKER))
+    name = long_name.removesuffix(f" ({cv.LONG_NAMES[cv.BIOMARKER]})")
     _bands(ax, t, _quantiles(ds[cv.BIOMARKER].astype(float)), "C4", f"{name} (median, 50%/90%)")
     if log:
         ax.set_yscale("log")
