@@ -71,3 +71,18 @@ def test_example_quick_shows_adaptive_delaying_progression() -> None:
     assert a["on_drug_fraction_before_progression"] < 0.5
     assert c["on_drug_fraction_before_progression"] == 1.0
     assert math.isfinite(out["seconds"])
+
+
+def test_median_check_rejects_a_wrong_growth_rate() -> None:
+    # The check above (median time to progression within 10% of the ODE limit) fails when the
+    # T- growth rate is 20% off: the wrong model progresses about 1/1.2 as late.
+    example = _example()
+    limit = example.ode_time_to_progression("continuous", dt=0.1)["ttp"]
+    p = presets.zhang2017_adaptive("continuous")
+    medians = {}
+    for factor in (1.0, 1.2):
+        p.model["division"]["T-"] = 0.0066542 * factor
+        ds = p.simulate(n_replicates=40, seed=7)
+        medians[factor] = float(dg.analysis.median_time(ds)["median"])
+    assert medians[1.0] == pytest.approx(limit, rel=0.1)
+    assert medians[1.2] != pytest.approx(limit, rel=0.1)
