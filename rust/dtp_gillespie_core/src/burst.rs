@@ -20,7 +20,7 @@ use crate::record::{Drug, Recorder};
 use crate::rng::{ReplicateRng, uniform};
 use crate::run::RunConfig;
 use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, as_f64, next_event_time, select_pick, select_state,
+    CANCEL_CHECK_EVERY, Cells, History, as_f64, next_event_time, scan_picks, select_state,
 };
 
 /// Largest number of states the hot loop handles.
@@ -171,16 +171,21 @@ fn fixed<const N: usize, const P: usize>(
     counts[..=N].copy_from_slice(counts_slice);
     weight[..=N].copy_from_slice(weight_slice);
     state_total[..=N].copy_from_slice(&rates.state_total);
-    // Each state's picks, in the order `select_channel` scans them.
-    let picks: [&[Pick]; N] = std::array::from_fn(|s| {
+    // Each state's picks, in the order `select_channel` scans them, split as `select_pick` splits
+    // them (a state without picks has no weight and is never selected).
+    let choices: [(&[Pick], &Pick); N] = std::array::from_fn(|s| {
         let (first, end) = rates.pick_range[s];
-        &rates.pick[first..end]
+        match rates.pick[first..end].split_last() {
+            Some((last, scanned)) => (scanned, last),
+            None => (&[][..], &Pick::NONE),
+        }
     });
     let mut total = *total_ref;
     let mut now = *t;
     // A copy the compiler can keep in registers.
     let mut local_rng = rng.clone();
-    let mut fired: u64 = 0;
+    // Events left before the budget runs out.
+    let mut left = limits.budget;
     // The pending draw, if any, serves the first candidate only: draw at the bottom of the loop.
     let mut a0: f64 = weight[..n_states].iter().sum();
     let mut t_next = next_event_time(pending, now, a0, &mut local_rng);
@@ -201,7 +206,8 @@ fn fixed<const N: usize, const P: usize>(
         // Source state, then channel within it (see `select_channel`).
         let mut target = uniform(&mut local_rng) * a0;
         let state = select_state(&weight[..n_states], &mut target);
-        let pick = select_pick(picks[state], as_f64(counts[state]), target);
+        let (scanned, last) = choices[state];
+        let pick = scan_picks(scanned, last, as_f64(counts[state]), target);
 
         if accept.accept(pick, now, &mut local_rng) {
             // Pick indices are at most the sink slot `N < P` (`Pick::new`): the mask keeps them.
@@ -209,16 +215,16 @@ fn fixed<const N: usize, const P: usize>(
             let (dec, inc) = (pick.dec & (P - 1), pick.inc & (P - 1));
             counts[dec] = counts[dec].wrapping_sub(1);
             counts[inc] = counts[inc].wrapping_add(1);
-            total = total.wrapping_add_signed(pick.delta_total);
+            total = total.wrapping_add_signed(i64::from(pick.delta_total));
             weight[dec] = as_f64(counts[dec]) * state_total[dec];
             weight[inc] = as_f64(counts[inc]) * state_total[inc];
-            fired += 1;
+            left -= 1;
             if pick.is_mutation {
                 history.mutation(now);
             }
             // `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap.
             if total.wrapping_sub(1) >= limits.max_population - 1
-                || fired == limits.budget
+                || left == 0
                 || !watch.quiet(&counts[..n_states])
             {
                 break BurstEnd::Check;
@@ -232,6 +238,6 @@ fn fixed<const N: usize, const P: usize>(
     *total_ref = total;
     *t = now;
     *rng = local_rng;
-    history.add_events(fired);
+    history.add_events(limits.budget - left);
     end
 }

@@ -420,28 +420,39 @@ impl Model {
 
 /// A channel ready to fire: its effective per-cell rate and its effect on the counts. A missing
 /// `dec` or `inc` points at [`Pick::SINK`] slot `n_states`, a scratch count that is never read, so
-/// that firing needs no branches.
+/// that firing needs no branches. Kept to 32 bytes: the hot loop indexes a table of them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Pick {
     pub rate: f64,
-    pub channel: usize,
     pub dec: usize,
     pub inc: usize,
+    pub channel: u32,
     /// Change of the total population: -1, 0 or +1.
-    pub delta_total: i64,
+    pub delta_total: i8,
     pub is_mutation: bool,
 }
 
 impl Pick {
+    /// A pick that changes nothing (both ends at slot 0 cancel), standing in for a state that has
+    /// no channel; it is never fired.
+    pub(crate) const NONE: Pick = Pick {
+        rate: 0.0,
+        dec: 0,
+        inc: 0,
+        channel: u32::MAX,
+        delta_total: 0,
+        is_mutation: false,
+    };
+
     pub(crate) fn new(model: &Model, rate: f64, channel: usize) -> Self {
         let ch = &model.channels[channel];
         let sink = model.n_states;
         Self {
             rate,
-            channel,
+            channel: u32::try_from(channel).expect("fewer than 2^32 channels"),
             dec: ch.dec.unwrap_or(sink),
             inc: ch.inc.unwrap_or(sink),
-            delta_total: i64::from(ch.inc.is_some()) - i64::from(ch.dec.is_some()),
+            delta_total: i8::from(ch.inc.is_some()) - i8::from(ch.dec.is_some()),
             is_mutation: ch.is_mutation,
         }
     }

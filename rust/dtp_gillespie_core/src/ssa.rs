@@ -198,7 +198,7 @@ impl Cells {
         // count is positive, and populations stop at the cap below 2^63).
         self.counts[pick.dec] = self.counts[pick.dec].wrapping_sub(1);
         self.counts[pick.inc] = self.counts[pick.inc].wrapping_add(1);
-        self.total = self.total.wrapping_add_signed(pick.delta_total);
+        self.total = self.total.wrapping_add_signed(i64::from(pick.delta_total));
     }
 
     /// Apply one firing of `pick` and refresh the weights it changed (the sink's stays 0).
@@ -248,18 +248,31 @@ pub(crate) fn select_state(weight: &[f64], target: &mut f64) -> usize {
 /// whatever is left (the same rounding fallback).
 #[allow(clippy::inline_always)]
 #[inline(always)]
-pub(crate) fn select_pick(candidates: &[Pick], count: f64, mut target: f64) -> &Pick {
-    let last = candidates.len() - 1;
-    let mut k = 0;
-    while k < last {
-        let w = candidates[k].rate * count;
+pub(crate) fn select_pick(candidates: &[Pick], count: f64, target: f64) -> &Pick {
+    // A state with positive weight has at least one channel with a positive rate.
+    let (last, scanned) = candidates
+        .split_last()
+        .expect("a state with weight has a channel");
+    scan_picks(scanned, last, count, target)
+}
+
+/// [`select_pick`] with the candidates split already into those scanned and the last.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn scan_picks<'p>(
+    scanned: &'p [Pick],
+    last: &'p Pick,
+    count: f64,
+    mut target: f64,
+) -> &'p Pick {
+    for pick in scanned {
+        let w = pick.rate * count;
         if target < w {
-            break;
+            return pick;
         }
         target -= w;
-        k += 1;
     }
-    &candidates[k]
+    last
 }
 
 /// Rounding can leave a selection target at or above the total weight: the excess belongs to the
@@ -611,7 +624,12 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
             let pick = *cells.select(&rates, uniform(rng) * a0);
             cells.fire(&pick, &rates);
             history.event(t, pick.is_mutation, cells.states());
-            observer.event(t, pick.channel, cells.states(), controller.exposure());
+            observer.event(
+                t,
+                pick.channel as usize,
+                cells.states(),
+                controller.exposure(),
+            );
         }
 
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {

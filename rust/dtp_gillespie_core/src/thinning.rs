@@ -165,7 +165,7 @@ impl Accept for Thinning<'_> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool {
-        let b = &self.channels[pick.channel];
+        let b = &self.channels[pick.channel as usize];
         if b.lower < b.upper {
             let u = uniform(rng) * b.upper;
             if u >= b.lower {
@@ -283,7 +283,12 @@ pub fn simulate_pk_replicate<O: Observer>(
         let pick = *select_channel(&actual, cells.states(), &actual_weight, target);
         cells.fire(&pick, &actual);
         history.event(t, pick.is_mutation, cells.states());
-        observer.event(t, pick.channel, cells.states(), clock.drug.exposure_at(t));
+        observer.event(
+            t,
+            pick.channel as usize,
+            cells.states(),
+            clock.drug.exposure_at(t),
+        );
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             let now = clock.drug;
             return Ok(stop_early(
@@ -422,7 +427,12 @@ fn simulate_linear_pk_replicate<O: Observer>(
             }
             cells.fire(&pick, &bound);
             history.event(t, pick.is_mutation, cells.states());
-            observer.event(t, pick.channel, cells.states(), clock.drug.exposure_at(t));
+            observer.event(
+                t,
+                pick.channel as usize,
+                cells.states(),
+                clock.drug.exposure_at(t),
+            );
         }
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             return Ok(stop_early(
