@@ -170,6 +170,24 @@ def test_the_same_replicate_index_gives_the_same_trajectory(ds: xr.Dataset) -> N
     xr.testing.assert_identical(part["n_events"], ds["n_events"].sel(replicate=[3, 4]))
 
 
+def test_changing_one_result_does_not_reach_the_next() -> None:
+    # Results of the same layout are built from one cached template: editing a result's data,
+    # attrs or variable attrs must leave later results as they would be without the edit.
+    first = dg.simulate(MODEL, SCHEDULE, **RUN)
+    first["count"].values[...] = -7
+    first["count"].attrs["units"] = "edited"
+    first.attrs["seed"] = -1
+    first["status"].attrs["flag_meanings"] = "edited"
+    with pytest.raises(ValueError, match="read-only"):
+        first["status"].attrs["flag_values"][0] = 9
+    second = dg.simulate(MODEL, SCHEDULE, **RUN)
+    assert second["count"].attrs["units"] == "1"
+    assert second["status"].attrs["flag_meanings"] == " ".join(STATUS_NAMES)
+    assert second.attrs["seed"] == RUN["seed"]
+    assert (second["count"].values >= 0).all()
+    assert second["count"].values.flags.writeable
+
+
 # --- seeding (SPEC 7) and reproduce ---------------------------------------------------------------
 def test_reproduce_a_seeded_run_is_identical(ds: xr.Dataset) -> None:
     again = dg.reproduce(ds)

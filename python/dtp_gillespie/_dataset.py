@@ -3,7 +3,8 @@
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -136,7 +137,8 @@ def build_dataset(
             f"(n_replicates, {t.size}, {len(states)})"
         )
     n_rep = count.shape[0]
-    data_vars: dict[str, Any] = {}
+    expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
+    data: dict[str, npt.NDArray[Any]] = {}
     for name in cv.VARIABLES:
         if (name == cv.CONCENTRATION and not concentration) or (
             name == cv.BIOMARKER and biomarker is None
@@ -148,33 +150,24 @@ def build_dataset(
                 "(pip install -e .)"
             )
         arr = np.asarray(arrays[name], dtype=_DTYPES[name])
-        dims = _DIMS[name]
-        expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
-        shape = tuple(expected[d] for d in dims)
+        shape = tuple(expected[d] for d in _DIMS[name])
         if arr.shape != shape:
             raise DtpGillespieError(
                 f"internal error: engine returned {name} of shape {arr.shape}, expected {shape}"
             )
-        attrs = _attrs(name)
-        if name == cv.EXPOSURE:
-            attrs["flag_values"] = np.arange(len(exposures), dtype=np.int8)
-            attrs["flag_meanings"] = " ".join(exposures)
-        elif name == cv.STATUS:
-            attrs["flag_values"] = np.array(list(cv.STATUS_CODES.values()), dtype=np.int8)
-            attrs["flag_meanings"] = " ".join(cv.STATUS_CODES)
-        elif name == cv.BIOMARKER and biomarker is not None:
-            attrs["units"] = str(biomarker["units"])
-            attrs["long_name"] = f"{biomarker['name']} ({cv.LONG_NAMES[cv.BIOMARKER]})"
-        data_vars[name] = (dims, arr, attrs)
-    coords = {
-        cv.REPLICATE: (
-            cv.REPLICATE,
-            np.arange(replicate_offset, replicate_offset + n_rep, dtype=np.int64),
-            _attrs(cv.REPLICATE),
-        ),
-        cv.TIME: (cv.TIME, t, _attrs(cv.TIME)),
-        cv.CELL_STATE: (cv.CELL_STATE, np.array(list(states), dtype=object), _attrs(cv.CELL_STATE)),
-    }
+        data[name] = arr
+    layout = _Layout(
+        states=tuple(states),
+        exposures=tuple(exposures),
+        times=t.tobytes(),
+        replicate_offset=replicate_offset,
+        n_replicates=n_rep,
+        variables=tuple(data),
+        biomarker=None if biomarker is None else (str(biomarker["name"]), str(biomarker["units"])),
+    )
+    # Coordinates, indexes and variable attrs come from a template of the same layout; building
+    # them afresh costs about 1 ms, as much as a small simulation.
+    ds = _template(layout).copy(deep=False, data=data)
     attrs: dict[str, Any] = {
         cv.ATTR_MODEL: json.dumps(model_spec),
         cv.ATTR_SCHEDULE: json.dumps(schedule_spec),
@@ -187,4 +180,71 @@ def build_dataset(
     attrs[cv.ATTR_VERSION] = version
     attrs[cv.ATTR_CREATED_AT] = created_at or datetime.now(UTC).isoformat(timespec="seconds")
     attrs[cv.ATTR_SCHEMA_VERSION] = cv.SCHEMA_VERSION
-    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+    ds.attrs = attrs
+    return ds
+
+
+class _Layout(NamedTuple):
+    """Everything of an output Dataset but its data and global attrs."""
+
+    states: tuple[str, ...]
+    exposures: tuple[str, ...]
+    times: bytes
+    replicate_offset: int
+    n_replicates: int
+    variables: tuple[str, ...]
+    biomarker: tuple[str, str] | None
+
+
+def _read_only(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    arr.flags.writeable = False
+    return arr
+
+
+@lru_cache(maxsize=16)
+def _template(layout: _Layout) -> xr.Dataset:
+    """A Dataset of `layout` whose data are zero-stride placeholders (no memory), for
+    ``copy(deep=False, data=...)``. Copies share its coordinates (xarray keeps them read-only)
+    and get their own attrs dicts; the arrays inside attrs are read-only, so that nothing a user
+    does to one result reaches the next."""
+    t = np.frombuffer(layout.times, dtype=np.float64)
+    expected = {
+        cv.REPLICATE: layout.n_replicates,
+        cv.TIME: t.size,
+        cv.CELL_STATE: len(layout.states),
+    }
+    data_vars: dict[str, Any] = {}
+    for name in layout.variables:
+        dims = _DIMS[name]
+        placeholder = np.broadcast_to(
+            np.zeros((), dtype=_DTYPES[name]), tuple(expected[d] for d in dims)
+        )
+        attrs = _attrs(name)
+        if name == cv.EXPOSURE:
+            attrs["flag_values"] = _read_only(np.arange(len(layout.exposures), dtype=np.int8))
+            attrs["flag_meanings"] = " ".join(layout.exposures)
+        elif name == cv.STATUS:
+            attrs["flag_values"] = _read_only(
+                np.array(list(cv.STATUS_CODES.values()), dtype=np.int8)
+            )
+            attrs["flag_meanings"] = " ".join(cv.STATUS_CODES)
+        elif name == cv.BIOMARKER and layout.biomarker is not None:
+            marker_name, units = layout.biomarker
+            attrs["units"] = units
+            attrs["long_name"] = f"{marker_name} ({cv.LONG_NAMES[cv.BIOMARKER]})"
+        data_vars[name] = (dims, placeholder, attrs)
+    first = layout.replicate_offset
+    coords = {
+        cv.REPLICATE: (
+            cv.REPLICATE,
+            np.arange(first, first + layout.n_replicates, dtype=np.int64),
+            _attrs(cv.REPLICATE),
+        ),
+        cv.TIME: (cv.TIME, t.copy(), _attrs(cv.TIME)),
+        cv.CELL_STATE: (
+            cv.CELL_STATE,
+            np.array(list(layout.states), dtype=object),
+            _attrs(cv.CELL_STATE),
+        ),
+    }
+    return xr.Dataset(data_vars=data_vars, coords=coords)
