@@ -188,6 +188,15 @@ def test_changing_one_result_does_not_reach_the_next() -> None:
     assert second["count"].values.flags.writeable
 
 
+def test_large_runs_build_the_same_dataset_without_the_template_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cached = dg.simulate(MODEL, SCHEDULE, **RUN)
+    monkeypatch.setattr("dtp_gillespie._dataset._CACHED_REPLICATES", 0)
+    uncached = dg.simulate(MODEL, SCHEDULE, **RUN)
+    xr.testing.assert_identical(without_created_at(uncached), without_created_at(cached))
+
+
 # --- seeding (SPEC 7) and reproduce ---------------------------------------------------------------
 def test_reproduce_a_seeded_run_is_identical(ds: xr.Dataset) -> None:
     again = dg.reproduce(ds)

@@ -166,8 +166,10 @@ def build_dataset(
         biomarker=None if biomarker is None else (str(biomarker["name"]), str(biomarker["units"])),
     )
     # Coordinates, indexes and variable attrs come from a template of the same layout; building
-    # them afresh costs about 1 ms, as much as a small simulation.
-    ds = _template(layout).copy(deep=False, data=data)
+    # them afresh costs about 1 ms, as much as a small simulation. Large runs (where 1 ms is
+    # nothing) are not cached, so that no big replicate coordinate outlives its result.
+    template = _cached_template(layout) if n_rep <= _CACHED_REPLICATES else _template(layout)
+    ds = template.copy(deep=False, data=data)
     attrs: dict[str, Any] = {
         cv.ATTR_MODEL: json.dumps(model_spec),
         cv.ATTR_SCHEDULE: json.dumps(schedule_spec),
@@ -201,7 +203,9 @@ def _read_only(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return arr
 
 
-@lru_cache(maxsize=16)
+_CACHED_REPLICATES = 65_536
+
+
 def _template(layout: _Layout) -> xr.Dataset:
     """A Dataset of `layout` whose data are zero-stride placeholders (no memory), for
     ``copy(deep=False, data=...)``. Copies share its coordinates (xarray keeps them read-only)
@@ -248,3 +252,6 @@ def _template(layout: _Layout) -> xr.Dataset:
         ),
     }
     return xr.Dataset(data_vars=data_vars, coords=coords)
+
+
+_cached_template = lru_cache(maxsize=16)(_template)
