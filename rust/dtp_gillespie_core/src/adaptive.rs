@@ -125,11 +125,13 @@ impl AdaptiveSpec {
 /// The burden an adaptive rule monitors: `sum_i weights[i] * counts[i]`.
 #[inline]
 pub(crate) fn monitored_burden(weights: &[f64], counts: &[u64]) -> f64 {
-    counts
-        .iter()
-        .zip(weights)
-        .map(|(&n, &w)| n as f64 * w)
-        .sum()
+    weighted_sum(weights, counts.iter().map(|&n| n as f64))
+}
+
+/// `sum_i weights[i] * counts[i]`, in index order.
+#[inline]
+pub(crate) fn weighted_sum(weights: &[f64], counts: impl Iterator<Item = f64>) -> f64 {
+    counts.zip(weights).map(|(n, &w)| n * w).sum()
 }
 
 /// The adaptive controller of one replicate. With `BIOMARKER`, the monitored value is the model's

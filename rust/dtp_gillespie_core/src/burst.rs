@@ -10,21 +10,47 @@
 //! observers, density dependence, biomarkers). Every exit condition is a compare or two: the next
 //! event time against the next breakpoint, the population against `[1, cap)`, an event budget
 //! that counts down to the next cap or cancellation check, and (adaptive dosing) the monitored
-//! burden against the band in which no rule can fire. Counts and weights live in fixed-size arrays (registers, few bounds checks),
-//! so models with more than [`MAX_STATES`] states use the general loops only.
+//! burden against the band in which no rule can fire.
+//!
+//! What makes it fast is latency, not instruction count: the channel that fires is random, so
+//! selection branches mispredict, and each misprediction waits for the chain from the last
+//! event's counts through the weights and `a0` to the next selection. That chain stays in
+//! registers: counts are kept as exact floats in arrays of a fixed size (so models with more than
+//! [`MAX_STATES`] states, or [`EXACT_COUNT`] cells or more, use the general loops), and the inner
+//! loop makes no call, which would clobber every float register (record times and the
+//! ziggurat's rare slow path are handled in an outer loop).
 
-use crate::adaptive::monitored_burden;
+use crate::adaptive::weighted_sum;
 use crate::controller::BurdenBand;
 use crate::model::{PhaseRates, Pick};
 use crate::record::{Drug, Recorder};
-use crate::rng::{ReplicateRng, uniform};
+use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, exp1_first_try, uniform};
 use crate::run::RunConfig;
-use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, as_f64, next_event_time, scan_picks, select_state,
-};
+use crate::ssa::{CANCEL_CHECK_EVERY, Cells, History, as_f64, next_event_time, scan_picks};
 
 /// Largest number of states the hot loop handles.
 pub(crate) const MAX_STATES: usize = 6;
+
+/// The hot loop keeps counts as floats, exact while the total population stays below this
+/// (2^52, with room for a burst's events); larger populations use the general loops.
+pub(crate) const EXACT_COUNT: u64 = 1 << 52;
+
+/// Whether the hot loop can take these cells now: at most [`MAX_STATES`] states and a total
+/// below [`EXACT_COUNT`].
+#[inline]
+pub(crate) fn fits(cells: &Cells) -> bool {
+    cells.states().len() <= MAX_STATES && cells.total < EXACT_COUNT
+}
+
+/// Why the hot loop's inner loop returned to its outer loop.
+enum Inner {
+    /// The next candidate is at or after the limit (a record time, or the burst's limit).
+    Passed,
+    /// The caller must look at the state: [`BurstEnd::Check`].
+    Check,
+    /// The ziggurat's first try for the next waiting time missed.
+    Missed(ExpMiss),
+}
 
 /// Why a burst returned.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,8 +86,9 @@ impl Limits {
 
 /// What the hot loop watches after each event besides time, caps and budget.
 pub(crate) trait Watch {
-    /// False when the caller must look at the state after this event.
-    fn quiet(&self, states: &[u64]) -> bool;
+    /// False when the caller must look at the state after this event (`counts` as exact
+    /// floats, as the hot loop keeps them).
+    fn quiet(&self, counts: &[f64]) -> bool;
 }
 
 /// Nothing to watch (fixed schedules, pharmacokinetic dosing).
@@ -70,15 +97,15 @@ pub(crate) struct Unwatched;
 impl Watch for Unwatched {
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn quiet(&self, _: &[u64]) -> bool {
+    fn quiet(&self, _: &[f64]) -> bool {
         true
     }
 }
 
 impl Watch for BurdenBand<'_> {
     #[inline]
-    fn quiet(&self, states: &[u64]) -> bool {
-        let burden = monitored_burden(self.weights, states);
+    fn quiet(&self, counts: &[f64]) -> bool {
+        let burden = weighted_sum(self.weights, counts.iter().copied());
         self.low < burden && burden < self.high
     }
 }
@@ -148,9 +175,13 @@ pub(crate) fn burst(
     }
 }
 
-/// `N` states plus the sink slot, in arrays of a fixed power-of-two size `P > N` (so that masking
-/// an index proves it in bounds), padded with empty slots. The same law, draws and
-/// arithmetic as the general loops (see [`crate::ssa::select_channel`]).
+/// `N` states in arrays of size `N` that the compiler keeps in (vector) registers: counts as
+/// floats, exact below [`EXACT_COUNT`] (the caller's guarantee), so that an event's effect
+/// reaches the weights, `a0` and the next selection without a trip through memory or an integer
+/// conversion; that chain is what a mispredicted selection branch waits for. A pick moves the
+/// counts by the difference of two rows of a unit table (rows `N..P`, the sink and padding, are
+/// zero; masking an index with `P - 1` proves it in bounds). The same law, draws and arithmetic as
+/// the general loops (see [`crate::ssa::select_channel`]): `as_f64(n)` is the float count.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn fixed<const N: usize, const P: usize>(
@@ -165,12 +196,13 @@ fn fixed<const N: usize, const P: usize>(
     watch: &impl Watch,
     accept: &impl Accept,
 ) -> BurstEnd {
-    let n_states = N;
     let (counts_slice, weight_slice, total_ref) = cells.slots_mut();
-    let (mut counts, mut weight, mut state_total) = ([0_u64; P], [0.0_f64; P], [0.0_f64; P]);
-    counts[..=N].copy_from_slice(counts_slice);
-    weight[..=N].copy_from_slice(weight_slice);
-    state_total[..=N].copy_from_slice(&rates.state_total);
+    debug_assert!(*total_ref < EXACT_COUNT);
+    let mut count: [f64; N] = std::array::from_fn(|s| as_f64(counts_slice[s]));
+    let mut weight: [f64; N] = std::array::from_fn(|s| weight_slice[s]);
+    let state_total: [f64; N] = std::array::from_fn(|s| rates.state_total[s]);
+    let unit: [[f64; N]; P] =
+        std::array::from_fn(|row| std::array::from_fn(|s| if row == s { 1.0 } else { 0.0 }));
     // Each state's picks, in the order `select_channel` scans them, split as `select_pick` splits
     // them (a state without picks has no weight and is never selected).
     let choices: [(&[Pick], &Pick); N] = std::array::from_fn(|s| {
@@ -187,57 +219,102 @@ fn fixed<const N: usize, const P: usize>(
     // Events left before the budget runs out.
     let mut left = limits.budget;
     // The pending draw, if any, serves the first candidate only: draw at the bottom of the loop.
-    let mut a0: f64 = weight[..n_states].iter().sum();
+    let mut a0: f64 = weight.iter().sum();
     let mut t_next = next_event_time(pending, now, a0, &mut local_rng);
-    let mut limit = limits.time.min(records.recorder.next_time());
+    // The inner loop makes no call, so that its floats stay in registers: record times, and the
+    // ziggurat's rare slow path (which calls `exp` or `ln`), are left to the outer loop.
     let end = loop {
-        if t_next >= limit {
-            if t_next >= limits.time {
-                break BurstEnd::Limit(t_next);
+        let limit = limits.time.min(records.recorder.next_time());
+        let inner = loop {
+            if t_next >= limit {
+                break Inner::Passed;
             }
-            // Record times before this candidate see the state before it.
-            records
-                .recorder
-                .record_before(t_next, &counts[..N], records.drug);
-            limit = limits.time.min(records.recorder.next_time());
-        }
-        now = t_next;
+            now = t_next;
 
-        // Source state, then channel within it (see `select_channel`).
-        let mut target = uniform(&mut local_rng) * a0;
-        let state = select_state(&weight[..n_states], &mut target);
-        let (scanned, last) = choices[state];
-        let pick = scan_picks(scanned, last, as_f64(counts[state]), target);
+            // Source state, then channel within it (see `select_channel`).
+            let mut target = uniform(&mut local_rng) * a0;
+            let (state, n) = select_state_count(&weight, &count, &mut target);
+            let (scanned, last) = choices[state];
+            let pick = scan_picks(scanned, last, n, target);
 
-        if accept.accept(pick, now, &mut local_rng) {
-            // Pick indices are at most the sink slot `N < P` (`Pick::new`): the mask keeps them.
-            debug_assert!(pick.dec <= N && pick.inc <= N);
-            let (dec, inc) = (pick.dec & (P - 1), pick.inc & (P - 1));
-            counts[dec] = counts[dec].wrapping_sub(1);
-            counts[inc] = counts[inc].wrapping_add(1);
-            total = total.wrapping_add_signed(i64::from(pick.delta_total));
-            weight[dec] = as_f64(counts[dec]) * state_total[dec];
-            weight[inc] = as_f64(counts[inc]) * state_total[inc];
-            left -= 1;
-            if pick.is_mutation {
-                history.mutation(now);
+            if accept.accept(pick, now, &mut local_rng) {
+                // Pick indices are at most the sink slot `N < P` (`Pick::new`): the mask keeps
+                // them.
+                debug_assert!(pick.dec <= N && pick.inc <= N);
+                let (up, down) = (&unit[pick.inc & (P - 1)], &unit[pick.dec & (P - 1)]);
+                for s in 0..N {
+                    count[s] += up[s] - down[s];
+                    weight[s] = count[s] * state_total[s];
+                }
+                total = total.wrapping_add_signed(i64::from(pick.delta_total));
+                left -= 1;
+                if pick.is_mutation {
+                    history.mutation(now);
+                }
+                // `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap.
+                if total.wrapping_sub(1) >= limits.max_population - 1
+                    || left == 0
+                    || !watch.quiet(&count)
+                {
+                    break Inner::Check;
+                }
+                a0 = weight.iter().sum();
             }
-            // `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap.
-            if total.wrapping_sub(1) >= limits.max_population - 1
-                || left == 0
-                || !watch.quiet(&counts[..n_states])
-            {
-                break BurstEnd::Check;
+            // The next waiting time, as `next_event_time` draws it.
+            if a0 > 0.0 {
+                match exp1_first_try(&mut local_rng) {
+                    Ok(e) => t_next = now + e / a0,
+                    Err(miss) => break Inner::Missed(miss),
+                }
+            } else {
+                t_next = f64::INFINITY;
             }
-            a0 = weight[..n_states].iter().sum();
+        };
+        match inner {
+            Inner::Check => break BurstEnd::Check,
+            Inner::Missed(miss) => t_next = now + exp1_after_miss(miss, &mut local_rng) / a0,
+            Inner::Passed if t_next >= limits.time => break BurstEnd::Limit(t_next),
+            Inner::Passed => {
+                // Record times before this candidate see the state before it.
+                let states: [u64; N] = std::array::from_fn(|s| count[s] as u64);
+                records
+                    .recorder
+                    .record_before(t_next, &states, records.drug);
+            }
         }
-        t_next = next_event_time(None, now, a0, &mut local_rng);
     };
-    counts_slice.copy_from_slice(&counts[..=N]);
-    weight_slice.copy_from_slice(&weight[..=N]);
+    for s in 0..N {
+        counts_slice[s] = count[s] as u64;
+        weight_slice[s] = weight[s];
+    }
     *total_ref = total;
     *t = now;
     *rng = local_rng;
     history.add_events(limits.budget - left);
     end
+}
+
+/// [`select_state`](crate::ssa::select_state) on arrays the compiler keeps in registers (every
+/// index a constant once unrolled), returning the state's count too.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn select_state_count<const N: usize>(
+    weight: &[f64; N],
+    count: &[f64; N],
+    target: &mut f64,
+) -> (usize, f64) {
+    for s in 0..N {
+        if *target < weight[s] {
+            return (s, count[s]);
+        }
+        *target -= weight[s];
+    }
+    // Rounding left the target at or above the total: the last state with positive weight, as
+    // `last_positive` (there is one, since the total is positive).
+    for s in (0..N).rev() {
+        if weight[s] > 0.0 {
+            return (s, count[s]);
+        }
+    }
+    (0, count[0])
 }

@@ -33,6 +33,7 @@ pub mod run;
 pub mod schedule;
 pub mod ssa;
 pub mod thinning;
+mod ziggurat_tables;
 
 pub use adaptive::{AdaptiveSpec, Phase, Reference, Rule};
 pub use biomarker::Biomarker;

@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::burst::{Always, BurstEnd, Limits, MAX_STATES, Records, Unwatched, burst};
+use crate::burst::{self, Always, BurstEnd, Limits, Records, Unwatched, burst};
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
@@ -562,11 +562,10 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     let use_burst = !density_dependent
         && run.progression.is_none()
         && !O::OBSERVES
-        && cells.states().len() <= MAX_STATES
         && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
     'events: loop {
         'event: {
-            if use_burst {
+            if use_burst && burst::fits(&cells) {
                 let limits = Limits::new(horizon, history.n_events(), run, max_population);
                 let (now, h) = (pending.take(), &mut history);
                 let drug = InForce(&*controller);

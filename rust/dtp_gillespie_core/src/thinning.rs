@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::RngExt;
 
-use crate::burst::{Accept, BurstEnd, Limits, MAX_STATES, Records, Unwatched, burst};
+use crate::burst::{self, Accept, BurstEnd, Limits, Records, Unwatched, burst};
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
 use crate::pk::{PkSpec, hill_response, rates_at};
@@ -362,7 +362,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
     let mut interval_changed = true;
     let mut horizon = 0.0;
     // Runs of candidates with nothing else to do go through the hot loop (same draws).
-    let use_burst = run.progression.is_none() && !O::OBSERVES && cells.states().len() <= MAX_STATES;
+    let use_burst = run.progression.is_none() && !O::OBSERVES;
     let mut pending: Option<f64> = None;
     'candidates: loop {
         steps += 1;
@@ -386,7 +386,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
             drug: clock.drug,
         };
         'event: {
-            if use_burst {
+            if use_burst && burst::fits(&cells) {
                 let limits = Limits::new(horizon, history.n_events(), run, max_population);
                 let (now, h) = (pending.take(), &mut history);
                 let drug = clock.drug;

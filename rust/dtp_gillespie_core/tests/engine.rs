@@ -361,3 +361,19 @@ fn the_hot_loop_fires_the_same_events_as_the_general_loop() {
     assert_eq!(caps_hit.len(), 8, "{caps_hit:?}");
     assert!(caps_hit.values().all(|&hits| hits > 0), "{caps_hit:?}");
 }
+
+#[test]
+fn populations_beyond_exact_floats_count_every_event() {
+    // The hot loop keeps counts as floats, exact below 2^53; above 2^52 cells the general loop
+    // must count, or 2^60 - 1 would round back to 2^60. About 460 deaths fall before 4e-16.
+    let model = birth_death(&[(0.0, 1.0)]);
+    let start = 1_u64 << 60;
+    let mut r = run(vec![start], 1.0, vec![0.0, 4e-16]);
+    r.max_events = 1000;
+    let out = ensemble(&model, &Schedule::constant(0), &r, 2, 0, 1);
+    for rep in 0..2 {
+        assert_eq!(out.outcomes[rep].status, Status::MaxEvents);
+        let at = out.counts[rep * 2 + 1] as u64;
+        assert!(start - 1000 < at && at < start, "count {at} at 4e-16");
+    }
+}
