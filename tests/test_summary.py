@@ -237,3 +237,21 @@ def test_histogram_bins_and_exact_sums() -> None:
     np.testing.assert_array_equal(sm.from_limbs(sm.to_limbs(s2)), s2)
     many = np.full((1000, 1, 1), 10**8, dtype=np.int64)
     assert sm._exact_sums(many, np.ones((1000, 1), dtype=bool))[1][0, 0] == 1000 * 10**16
+
+
+def test_summary_keeps_the_final_biomarker(tmp_path: Path) -> None:
+    # A model with a biomarker keeps its value at the last record time per replicate, the same
+    # in memory and streamed in blocks, with the biomarker's units; other models have none.
+    model = {**MODEL, "biomarker": {"production": {"S": 1.0, "R": 2.0}, "decay": 0.5}}
+    run = {k: v for k, v in RUN.items() if k != "max_population"}
+    full = dg.simulate(model, SCHEDULE, **run)
+    last = full["biomarker"].isel(time=-1).values
+    in_memory = dg.simulate(model, SCHEDULE, **run, summary_only=True)
+    streamed = dg.simulate(
+        model, SCHEDULE, **run, summary_only=True, store=tmp_path / "s.zarr", block_size=64
+    )
+    for ds in (in_memory, streamed):
+        np.testing.assert_array_equal(ds[sm.FINAL_BIOMARKER].values, last)
+        assert ds[sm.FINAL_BIOMARKER].attrs["units"] == full["biomarker"].attrs["units"]
+    assert np.all(last > 0)
+    assert sm.FINAL_BIOMARKER not in dg.simulate(MODEL, "off", **run, summary_only=True)

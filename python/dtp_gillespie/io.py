@@ -16,7 +16,7 @@ from typing import Any, Literal
 import xarray as xr
 
 from . import conventions as cv
-from .summary import FINAL_COUNT, STATISTICS
+from .summary import FINAL_BIOMARKER, FINAL_COUNT, STATISTICS
 
 __all__ = ["open_run", "write_run"]
 
@@ -56,7 +56,9 @@ def open_run(
     if cv.CELL_STATE in ds.coords and ds[cv.CELL_STATE].dtype != object:
         ds = ds.assign_coords({cv.CELL_STATE: ds[cv.CELL_STATE].astype(object)})
     # Canonical variable order (zarr lists arrays alphabetically).
-    order = [v for v in (*cv.VARIABLES, FINAL_COUNT, *STATISTICS) if v in ds.data_vars]
+    order = [
+        v for v in (*cv.VARIABLES, FINAL_COUNT, FINAL_BIOMARKER, *STATISTICS) if v in ds.data_vars
+    ]
     ds = ds[order + [v for v in ds.data_vars if v not in order]]
     if load:
         ds = ds.load()

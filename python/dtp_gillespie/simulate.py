@@ -505,8 +505,9 @@ def simulate(
         Streaming only: zarr group, replace an existing store, replicates per block (= chunk;
         default about 64 MiB of counts), fsspec options.
     summary_only : bool, default False
-        Keep no trajectories: per-replicate summaries (``final_count`` and every per-replicate
-        variable) and ensemble statistics over time (``count_mean``, ``count_var``,
+        Keep no trajectories: per-replicate summaries (``final_count``, ``final_biomarker`` for
+        a model with a biomarker, and every per-replicate variable) and ensemble statistics of
+        the counts over time (``count_mean``, ``count_var``,
         ``count_min``, ``count_max``, ``count_quantile``, ``n_known``, ``extinct_fraction``,
         ``progressed_fraction``, ...), computed block by block and merged exactly
         (:mod:`dtp_gillespie.summary`). Works in memory, with ``store`` and with ``client``;

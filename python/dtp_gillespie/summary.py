@@ -64,6 +64,7 @@ _I64_MAX = np.iinfo(np.int64).max
 
 # Names of the summary variables.
 FINAL_COUNT = "final_count"
+FINAL_BIOMARKER = "final_biomarker"
 COUNT_MEAN = "count_mean"
 COUNT_VAR = "count_var"
 COUNT_MIN = "count_min"
@@ -401,10 +402,21 @@ _STAT_DIMS: dict[str, tuple[str, ...]] = {
 
 
 def per_replicate(ds: xr.Dataset) -> xr.Dataset:
-    """A full run's Dataset without its trajectories, plus ``final_count``."""
+    """A full run's Dataset without its trajectories, plus ``final_count`` (and, for a model
+    with a biomarker, ``final_biomarker``)."""
     out = ds.drop_vars([v for v in DROPPED if v in ds.data_vars])
     final = ds[cv.COUNT].isel({cv.TIME: -1}, drop=True)
     out[FINAL_COUNT] = final.astype(np.int64).assign_attrs(_ATTRS[FINAL_COUNT])
+    if cv.BIOMARKER in ds.data_vars:
+        marker = ds[cv.BIOMARKER]
+        out[FINAL_BIOMARKER] = marker.isel({cv.TIME: -1}, drop=True).assign_attrs(
+            units=marker.attrs["units"],
+            long_name=f"{marker.attrs['long_name']} at the last record time",
+            comment=(
+                "NaN for replicates stopped by a cap before it; summary mode keeps no "
+                "statistics of the biomarker over time (run without summary_only for those)"
+            ),
+        )
     return out
 
 
