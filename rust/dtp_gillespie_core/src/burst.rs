@@ -135,9 +135,10 @@ impl Accept for Always {
 }
 
 /// Fire events of one constant-rate (or constant-bound) phase from `*t`, writing the record times
-/// they pass, until the next candidate would fall at or after `limits.time`, `limits.budget` events have fired, the total population
-/// leaves `[1, limits.max_population)`, or `watch` is no longer quiet. `pending`, if any, is a
-/// waiting time already drawn with these rates. The model has at most [`MAX_STATES`] states.
+/// they pass, until the next candidate would fall at or after `limits.time`, `limits.budget`
+/// events have fired, the total population leaves `[1, limits.max_population)`, or `watch` is no
+/// longer quiet. `pending`, if any, is a waiting time already drawn with these rates. The cells
+/// must fit the hot loop ([`fits`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn burst(
     cells: &mut Cells,
