@@ -16,6 +16,7 @@
 use crate::biomarker::{Biomarker, Track};
 use crate::controller::{BurdenBand, Controller};
 use crate::error::{EngineError, Result};
+use crate::model::weighted_count;
 
 /// What relative thresholds are multiplied by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,18 +121,6 @@ impl AdaptiveSpec {
         }
         Ok(())
     }
-}
-
-/// The burden an adaptive rule monitors: `sum_i weights[i] * counts[i]`.
-#[inline]
-pub(crate) fn monitored_burden(weights: &[f64], counts: &[u64]) -> f64 {
-    weighted_sum(weights, counts.iter().map(|&n| n as f64))
-}
-
-/// `sum_i weights[i] * counts[i]`, in index order.
-#[inline]
-pub(crate) fn weighted_sum(weights: &[f64], counts: impl Iterator<Item = f64>) -> f64 {
-    counts.zip(weights).map(|(n, &w)| n * w).sum()
 }
 
 /// The adaptive controller of one replicate. With `BIOMARKER`, the monitored value is the model's
@@ -279,7 +268,7 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
     }
 
     fn burden_of(spec: &AdaptiveSpec, counts: &[u64]) -> f64 {
-        monitored_burden(&spec.monitor_weights, counts)
+        weighted_count(&spec.monitor_weights, counts)
     }
 
     fn in_phase(&self, rule: &Rule) -> bool {

@@ -20,9 +20,8 @@
 //! loop makes no call, which would clobber every float register (record times and the
 //! ziggurat's rare slow path are handled in an outer loop).
 
-use crate::adaptive::weighted_sum;
 use crate::controller::BurdenBand;
-use crate::model::{PhaseRates, Pick};
+use crate::model::{PhaseRates, Pick, weighted_sum};
 use crate::record::{Drug, Recorder};
 use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, exp1_first_try, uniform};
 use crate::run::RunConfig;

@@ -375,13 +375,9 @@ impl Model {
     /// `N = sum_i weights[i] * count[i]` of the capacity (0 without one).
     #[must_use]
     pub fn weighted_population(&self, counts: &[u64]) -> f64 {
-        self.capacity.as_ref().map_or(0.0, |cap| {
-            counts
-                .iter()
-                .zip(&cap.weights)
-                .map(|(&n, &w)| n as f64 * w)
-                .sum()
-        })
+        self.capacity
+            .as_ref()
+            .map_or(0.0, |cap| weighted_count(&cap.weights, counts))
     }
 
     /// Per-cell rates of every channel under exposure `e`, before density dependence.
@@ -586,6 +582,20 @@ impl PhaseRates {
             self.pick_range[s] = (first, self.pick.len());
         }
     }
+}
+
+/// `sum_i weights[i] * counts[i]` in index order: a capacity's `N`, a monitored burden, a
+/// progression burden.
+#[inline]
+#[must_use]
+pub fn weighted_count(weights: &[f64], counts: &[u64]) -> f64 {
+    weighted_sum(weights, counts.iter().map(|&n| n as f64))
+}
+
+/// [`weighted_count`] of counts given as floats (the hot loop's), with the same arithmetic.
+#[inline]
+pub(crate) fn weighted_sum(weights: &[f64], counts: impl Iterator<Item = f64>) -> f64 {
+    counts.zip(weights).map(|(n, &w)| n * w).sum()
 }
 
 #[cfg(test)]

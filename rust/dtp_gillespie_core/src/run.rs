@@ -1,7 +1,7 @@
 //! Options of one run: initial state, horizon, record grid and caps.
 
 use crate::error::{EngineError, Result};
-use crate::model::Model;
+use crate::model::{Model, weighted_count};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunConfig {
@@ -34,11 +34,7 @@ pub struct Progression {
 impl Progression {
     #[must_use]
     pub fn burden(&self, counts: &[u64]) -> f64 {
-        counts
-            .iter()
-            .zip(&self.weights)
-            .map(|(&n, &w)| n as f64 * w)
-            .sum()
+        weighted_count(&self.weights, counts)
     }
 
     /// The lowest burden that has progressed, given the nadir so far (factor and size alike).
