@@ -218,26 +218,10 @@ pub fn run_ensemble(
     let pk = matches!(dosing.kind, DosingKind::Pk(_));
     let mut counts = vec![0_i64; n * row];
     let mut exposure = vec![0_i8; n * n_times];
-    let mut concentration = vec![0.0_f64; if pk { n * n_times } else { 0 }];
     let mut outcomes = vec![Outcome::default(); n];
-    // Without concentrations, hand each replicate an empty chunk (par_chunks_mut needs a size > 0).
-    let conc_chunk = if pk { n_times } else { 1 };
-    let mut no_concentration = vec![0.0_f64; if pk { 0 } else { n }];
-    let concentration_chunks = if pk {
-        &mut concentration
-    } else {
-        &mut no_concentration
-    };
-    // Likewise for the biomarker.
+    let mut concentration = OptionalSeries::new(pk, n, n_times);
     let marked = model.biomarker().is_some();
-    let mut biomarker = vec![0.0_f64; if marked { n * n_times } else { 0 }];
-    let marker_chunk = if marked { n_times } else { 1 };
-    let mut no_biomarker = vec![0.0_f64; if marked { 0 } else { n }];
-    let biomarker_chunks = if marked {
-        &mut biomarker
-    } else {
-        &mut no_biomarker
-    };
+    let mut biomarker = OptionalSeries::new(marked, n, n_times);
 
     let simulate = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
         let conc = pk.then_some(conc);
@@ -265,8 +249,8 @@ pub fn run_ensemble(
         counts
             .chunks_mut(row)
             .zip(exposure.chunks_mut(n_times))
-            .zip(concentration_chunks.chunks_mut(conc_chunk))
-            .zip(biomarker_chunks.chunks_mut(marker_chunk))
+            .zip(concentration.chunks_mut())
+            .zip(biomarker.chunks_mut())
             .zip(outcomes.iter_mut())
             .enumerate()
             .try_for_each(simulate)?;
@@ -275,8 +259,8 @@ pub fn run_ensemble(
             counts
                 .par_chunks_mut(row)
                 .zip(exposure.par_chunks_mut(n_times))
-                .zip(concentration_chunks.par_chunks_mut(conc_chunk))
-                .zip(biomarker_chunks.par_chunks_mut(marker_chunk))
+                .zip(concentration.par_chunks_mut())
+                .zip(biomarker.par_chunks_mut())
                 .zip(outcomes.par_iter_mut())
                 .enumerate()
                 .try_for_each(simulate)
@@ -285,10 +269,42 @@ pub fn run_ensemble(
     Ok(EnsembleOutput {
         counts,
         exposure,
-        concentration,
-        biomarker,
+        concentration: concentration.into_output(),
+        biomarker: biomarker.into_output(),
         outcomes,
     })
+}
+
+/// An output with a value per replicate and record time that only some runs have (the
+/// concentration, the biomarker): without it each replicate gets a one-value placeholder chunk,
+/// since chunks cannot be empty, and the output is empty.
+struct OptionalSeries {
+    values: Vec<f64>,
+    chunk: usize,
+    wanted: bool,
+}
+
+impl OptionalSeries {
+    fn new(wanted: bool, n_replicates: usize, n_times: usize) -> Self {
+        let chunk = if wanted { n_times } else { 1 };
+        Self {
+            values: vec![0.0; n_replicates * chunk],
+            chunk,
+            wanted,
+        }
+    }
+
+    fn chunks_mut(&mut self) -> std::slice::ChunksMut<'_, f64> {
+        self.values.chunks_mut(self.chunk)
+    }
+
+    fn par_chunks_mut(&mut self) -> rayon::slice::ChunksMut<'_, f64> {
+        self.values.par_chunks_mut(self.chunk)
+    }
+
+    fn into_output(self) -> Vec<f64> {
+        if self.wanted { self.values } else { Vec::new() }
+    }
 }
 
 /// Every event of one replicate: row 0 is the initial state (channel -1).
