@@ -11,6 +11,8 @@ import pytest
 from dtp_gillespie.errors import InvalidModelError, InvalidRunError, InvalidScheduleError
 from hypothesis import given
 from hypothesis import strategies as st
+from oracles import Z_CRIT
+from scipy import integrate
 
 ADAPTIVE = {
     "kind": "adaptive",
@@ -444,3 +446,94 @@ def test_biomarker_progression_matches_a_replay_of_the_trace(
         assert math.isnan(got)
     else:
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+# --- ensemble mean against the exact mean ------------------------------------------------------
+
+# Linear birth-death with a biomarker, off drug for 2 days, then on (more death, less production).
+# Rates per exposure: (division, death, production per cell); decay 0.8/day, y(0) = 5, n(0) = 20.
+MEAN_RATES = {"off": (0.5, 0.2, 1.0), "on": (0.5, 0.9, 0.4)}
+MEAN_PHASES = [("off", 0.0), ("on", 2.0)]
+MEAN_TIMES = [0.5, 1.0, 2.0, 3.0, 5.0]
+
+
+def mean_model(scale: str = "", factor: float = 1.0) -> dict[str, Any]:
+    """The model above, with ``division``, ``production`` or ``decay`` multiplied by ``factor``."""
+
+    def f(key: str) -> float:
+        return factor if key == scale else 1.0
+
+    return {
+        "states": ["S"],
+        "exposures": ["off", "on"],
+        "division": {"S": {e: b * f("division") for e, (b, _, _) in MEAN_RATES.items()}},
+        "death": {"S": {e: d for e, (_, d, _) in MEAN_RATES.items()}},
+        "biomarker": {
+            "production": {"S": {e: p * f("production") for e, (_, _, p) in MEAN_RATES.items()}},
+            "decay": 0.8 * f("decay"),
+            "initial": 5.0,
+        },
+    }
+
+
+def biomarker_mean(t: float, n0: float = 20.0, y0: float = 5.0, decay: float = 0.8) -> float:
+    """E[y(t)] of the correct model: E[n] grows as exp(r s) within a phase, and the linear ODE
+    dE[y]/ds = p E[n] - decay E[y] gives, from (M, Y) at the phase start,
+    Y exp(-decay s) + p M (exp(r s) - exp(-decay s)) / (r + decay)."""
+    m, y = n0, y0
+    ends = [start for _, start in MEAN_PHASES[1:]] + [math.inf]
+    for (exposure, start), end in zip(MEAN_PHASES, ends, strict=True):
+        b, d, p = MEAN_RATES[exposure]
+        r, s = b - d, min(t, end) - start
+        y = y * math.exp(-decay * s) + p * m * (math.exp(r * s) - math.exp(-decay * s)) / (
+            r + decay
+        )
+        m *= math.exp(r * s)
+        if t <= end:
+            break
+    return y
+
+
+def test_biomarker_mean_closed_form_by_quadrature() -> None:
+    # The closed form against a direct quadrature of y(t) = y0 e^{-ct} + int p(s) E[n](s)
+    # e^{-c(t-s)} ds (independent of the phase-by-phase algebra).
+    def en(s: float) -> float:
+        return 20.0 * math.exp(0.3 * s) if s < 2 else 20.0 * math.exp(0.6 - 0.4 * (s - 2))
+
+    for t in MEAN_TIMES:
+        integral, _ = integrate.quad(
+            lambda s, t=t: (1.0 if s < 2 else 0.4) * en(s) * math.exp(-0.8 * (t - s)),
+            0.0,
+            t,
+            points=[2.0] if t > 2 else None,
+            epsabs=0.0,
+            epsrel=1e-12,
+        )
+        assert biomarker_mean(t) == pytest.approx(5.0 * math.exp(-0.8 * t) + integral, rel=1e-9)
+
+
+def biomarker_z(model: dict[str, Any], n: int, seed: int) -> np.ndarray:
+    """z = (sample mean - exact mean of the correct model) / (sd / sqrt(n)) at MEAN_TIMES."""
+    ds = dg.simulate(
+        model,
+        {"kind": "piecewise", "segments": [[start, e] for e, start in MEAN_PHASES]},
+        initial={"S": 20},
+        t_end=MEAN_TIMES[-1],
+        times=MEAN_TIMES,
+        n_replicates=n,
+        seed=seed,
+    )
+    y = ds["biomarker"].values  # (replicate, time)
+    exact = np.array([biomarker_mean(t) for t in MEAN_TIMES])
+    return (y.mean(axis=0) - exact) / (y.std(axis=0, ddof=1) / math.sqrt(n))
+
+
+def test_ensemble_mean_biomarker_matches_the_exact_mean() -> None:
+    z = biomarker_z(mean_model(), 4000, seed=17)
+    assert (np.abs(z) < Z_CRIT).all(), z
+
+
+@pytest.mark.parametrize("scale", ["division", "production", "decay"])
+def test_the_same_check_rejects_a_biomarker_rate_off_by_20_percent(scale: str) -> None:
+    z = biomarker_z(mean_model(scale, 1.2), 4000, seed=17)
+    assert (np.abs(z) > Z_CRIT).any(), z
