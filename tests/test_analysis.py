@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 from dtp_gillespie import analysis as an
+from dtp_gillespie.errors import InvalidRunError
+from dtp_gillespie.schedule import Schedule
 from handmade import (
     MP_EVENTS,
     MP_TIMES,
@@ -130,6 +132,27 @@ def test_logrank_agrees_with_scipy_on_random_censored_samples() -> None:
     assert p3 == pytest.approx(stats.chi2.sf(chi2_3, 2), rel=1e-9)
 
 
+def test_logrank_leaves_out_a_group_never_at_risk_at_an_event_time(
+    mp: xr.Dataset, placebo: xr.Dataset
+) -> None:
+    # Every replicate of "gone" is censored before the first event (t = 1): as in R's survdiff,
+    # it adds nothing to the test, neither to chi2 nor to df.
+    gone = survival_run([0.5, 0.5, 0.8], [False] * 3)
+    ref = an.compare({"6-MP": mp, "placebo": placebo}, event="progression_time")
+    for data in (
+        {"6-MP": mp, "placebo": placebo, "gone": gone},
+        {"6-MP": mp, "gone": gone, "placebo": placebo},
+    ):
+        table = an.compare(data, event="progression_time")
+        assert table["logrank_df"].tolist() == [1, 1, 1]
+        assert table["logrank_chi2"].iloc[0] == pytest.approx(ref["logrank_chi2"].iloc[0])
+        assert table["logrank_p"].iloc[0] == pytest.approx(ref["logrank_p"].iloc[0])
+    chi2, df, p = an.logrank_test([[2.0, 3.0], [0.5]], [[True, True], [False]])
+    assert df == 0
+    assert np.isnan(chi2)
+    assert np.isnan(p)
+
+
 @pytest.mark.parametrize("df", [1, 2, 3, 7.5, 40])
 @pytest.mark.parametrize("x", [0.0, 1e-3, 0.5, 2.0, 16.79, 60.0, 300.0])
 def test_chi2_sf_matches_scipy(x: float, df: float) -> None:
@@ -246,6 +269,8 @@ def test_persister_fraction_ignores_unknown_and_empty() -> None:
     assert pf["mean"].values == pytest.approx([1 - 0.4375, 1 - 0.625])
     with pytest.raises(ValueError, match="unknown cell state"):
         an.persister_fraction(ds, states=("X",))
+    with pytest.raises(InvalidRunError, match=r"states \['P'\] are not all in total \['S'\]"):
+        an.persister_fraction(ds, states="P", total="S")
 
 
 # --- leading dimensions ---------------------------------------------------------------------------
@@ -352,6 +377,31 @@ def test_real_run_exposure(run: xr.Dataset) -> None:
     np.testing.assert_array_equal(on.values, ((t % 3) < 2).astype(float))
 
 
+def test_treating_exposures_is_the_schedules_and_does_not_hide_bugs(
+    run: xr.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert an.treating_exposures(make_run(status=[0])) == ["on"]  # no attrs: by the names
+    monkeypatch.setattr(Schedule, "treating", lambda self, model: [True] * len(model.exposures))
+    assert an.treating_exposures(run) == ["off", "on"]
+
+    def broken(self: Schedule, model: Any) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(Schedule, "off_exposure", broken)  # called by Schedule.treating
+    with pytest.raises(RuntimeError, match="a bug"):
+        an.treating_exposures(run)
+
+
+def test_summary_only_runs_are_refused_where_trajectories_are_needed() -> None:
+    summary = dg.simulate(MODEL, SCHEDULE, summary_only=True, **{**RUN, "n_replicates": 20})
+    match = "needs full trajectories .*'{}'.*a summary"
+    with pytest.raises(InvalidRunError, match="persister_fraction " + match.format("count")):
+        an.persister_fraction(summary)
+    with pytest.raises(InvalidRunError, match="on_drug_fraction " + match.format("exposure")):
+        an.on_drug_fraction(summary)
+
+
 def test_stored_run_gives_the_same_analysis(run: xr.Dataset, tmp_path: Path) -> None:
     path = tmp_path / "run.zarr"
     dg.write_run(run, path)
@@ -370,3 +420,24 @@ def test_dict_of_runs_of_different_sizes(mp: xr.Dataset) -> None:
     km = an.kaplan_meier({"mp": mp, "small": small}, "progression_time")
     assert km["n"].values.tolist() == [21, 3]
     assert km["survival"].sel(group="small").values == pytest.approx(1.0)
+
+
+def test_dict_of_runs_with_different_t_end() -> None:
+    # Extinct replicates stay at risk until their own run's t_end (10), not the other's (30).
+    short = make_run(
+        status=[1, 1, 0, 0], progression_time=[np.nan, np.nan, 5.0, np.nan], t_end=10.0
+    )
+    long = make_run(status=[1, 0, 0], progression_time=[np.nan, 20.0, np.nan], t_end=30.0)
+    data = {"short": short, "long": long}
+    km = an.kaplan_meier(data, "progression_time")
+    assert km["time"].values.tolist() == [0.0, 5.0, 20.0]
+    assert km["at_risk"].sel(group="short").values.tolist() == [4, 4, 0]
+    assert km["at_risk"].sel(group="long").values.tolist() == [3, 3, 3]
+    for name, ds in data.items():
+        alone = an.kaplan_meier(ds, "progression_time")
+        point = km.sel(group=name).sel(time=alone["time"])
+        np.testing.assert_array_equal(point["at_risk"], alone["at_risk"])
+        np.testing.assert_allclose(point["survival"], alone["survival"])
+    assert km.attrs["t_end"] == 30.0
+    table = an.compare(data, event="progression_time")
+    assert table["n_event"].tolist() == [1, 1]

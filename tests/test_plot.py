@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from dtp_gillespie import analysis
 from dtp_gillespie import plot as dplot
 from dtp_gillespie.cli import main
+from dtp_gillespie.errors import InvalidRunError
 from handmade import MP_EVENTS, MP_TIMES, PLACEBO_EVENTS, PLACEBO_TIMES, survival_run
 from matplotlib.collections import PolyCollection
 
@@ -86,6 +88,23 @@ def test_fan_chart_one_state_log_no_exposure(runs: dict[str, xr.Dataset]) -> Non
     assert len(ax.lines) == 1
     assert len(polys(ax)) == 2
     assert ax.get_yscale() == "log"
+
+
+def test_fan_chart_of_a_summary_leaves_unknown_quantiles_out() -> None:
+    # Every replicate reaches the population cap early: later, no count is known (n_known = 0)
+    # and count_quantile is -1, which must not be drawn as a count.
+    with pytest.warns(UserWarning, match="stopped early"):
+        ds = dg.simulate(
+            MODEL, "off", summary_only=True, max_population=30, **{**RUN, "n_replicates": 10}
+        )
+    q = ds["count_quantile"].sel(cell_state="S", quantile=0.5).values
+    assert (q == -1).any()
+    ax = dplot.fan_chart(ds, state="S")
+    median = ax.lines[0].get_ydata()
+    known = q >= 0
+    np.testing.assert_array_equal(median[known], q[known])
+    assert np.isnan(median[~known]).all()
+    assert np.nanmin(polys(ax)[0].get_paths()[0].vertices[:, 1]) >= 0
 
 
 def test_fan_chart_needs_one_run(runs: dict[str, xr.Dataset]) -> None:
@@ -163,6 +182,24 @@ def test_cli_report(runs: dict[str, xr.Dataset], tmp_path: Path, capsys: Any) ->
     assert "no group 'nope'" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing.zarr")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_cli_report_errors(
+    runs: dict[str, xr.Dataset], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "run.zarr"
+    dg.write_run(runs["continuous"], store)
+    assert main(["report", str(store), "-o", str(tmp_path / "report.nope")]) == 2
+    assert f"cannot write the report {tmp_path / 'report.nope'}" in capsys.readouterr().err
+
+    def compare(*args: Any, **kwargs: Any) -> Any:
+        raise InvalidRunError("bad input")
+
+    monkeypatch.setattr(analysis, "compare", compare)  # an error in the input, not in writing
+    assert main(["report", str(store), "-o", str(tmp_path / "report.png")]) == 2
+    err = capsys.readouterr().err
+    assert "error: bad input" in err
+    assert "cannot write" not in err
 
 
 def test_report_of_a_two_dimensional_sweep(runs: dict[str, xr.Dataset], tmp_path: Path) -> None:

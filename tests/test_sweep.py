@@ -115,3 +115,9 @@ def test_a_scalar_rate_expands_to_a_table_for_an_exposure_path() -> None:
 def test_bad_paths_are_errors(grid: dict[str, Any], match: str) -> None:
     with pytest.raises(dg.errors.DtpGillespieError, match=match):
         sweep(MODEL, SCHEDULE, grid, seed=1, **RUN)
+
+
+@pytest.mark.parametrize("value", ["yes", 0, None])
+def test_summary_only_must_be_a_bool(value: Any) -> None:
+    with pytest.raises(InvalidRunError, match=f"summary_only is {value!r}; expected True or False"):
+        sweep(MODEL, SCHEDULE, {"schedule.off": [1.0]}, summary_only=value, **RUN)

@@ -43,6 +43,8 @@ import pandas as pd
 import xarray as xr
 
 from . import conventions as cv
+from .errors import InvalidRunError
+from .summary import COUNT_QUANTILE
 
 __all__ = [
     "EVENTS",
@@ -65,6 +67,8 @@ Event = Literal["progression_time", "first_mutant_time", "extinction_time"]
 ExtinctRule = Literal["t_end", "censor"]
 GROUP = "group"
 """Name of the dimension that a dict of named Datasets is combined along."""
+_T_END = "t_end"
+"""Per-group ``t_end`` that :func:`_as_dataset` adds when named Datasets end at different times."""
 
 _PER_REPLICATE = (
     cv.EXTINCTION_TIME,
@@ -94,7 +98,21 @@ def _valid(ds: xr.Dataset) -> xr.DataArray:
     return known & np.isfinite(ds[cv.STOP_TIME])
 
 
+def _needs(ds: xr.Dataset, var: str, what: str) -> None:
+    """Refuse a Dataset without ``var`` (e.g. a summary-only run) with a typed error."""
+    if var in ds:
+        return
+    summary = COUNT_QUANTILE in ds  # summary-only runs keep ensemble statistics instead
+    kind = "a summary (summary_only=True), without trajectories" if summary else "not a full run"
+    raise InvalidRunError(
+        f"{what} needs full trajectories (the {var!r} variable); the Dataset is {kind}"
+    )
+
+
 def _t_end(ds: xr.Dataset) -> float:
+    """The run's ``t_end`` (the latest one for named Datasets with different ``t_end``)."""
+    if _T_END in ds:
+        return float(ds[_T_END].max())
     run = ds.attrs.get(cv.ATTR_RUN)
     if run:
         try:
@@ -135,11 +153,14 @@ def _as_dataset(data: "xr.Dataset | Mapping[str, xr.Dataset]", dim: str = GROUP)
     # Padding turns status into float with NaN: those replicates are not valid.
     first = next(iter(data.values()))
     out.attrs = dict(first.attrs)
-    t_ends = {_t_end(d) for d in data.values()}
-    if len(t_ends) == 1:
-        out.attrs[cv.ATTR_RUN] = json.dumps({"t_end": t_ends.pop()})
-    else:
+    t_ends = [_t_end(d) for d in data.values()]
+    if len(set(t_ends)) == 1:
+        out.attrs[cv.ATTR_RUN] = json.dumps({"t_end": t_ends[0]})
+    else:  # kept per group: extinct replicates stay at risk until their own run's t_end
         out.attrs.pop(cv.ATTR_RUN, None)
+        out[_T_END] = xr.DataArray(
+            t_ends, dims=dim, attrs={"units": cv.TIME_UNITS, "long_name": "t_end of each group"}
+        )
     return out
 
 
@@ -172,7 +193,8 @@ def _event_times(
     observed = valid & np.isfinite(t_event)
     censor = stop
     if event != cv.EXTINCTION_TIME and extinct == "t_end":
-        censor = xr.where(ds[cv.STATUS] == cv.STATUS_EXTINCT, _t_end(ds), stop)
+        t_end = ds[_T_END] if _T_END in ds else _t_end(ds)
+        censor = xr.where(ds[cv.STATUS] == cv.STATUS_EXTINCT, t_end, stop)
     time = xr.where(observed, t_event, censor)
     return time, observed, valid
 
@@ -543,6 +565,7 @@ def persister_fraction(
         cells in ``total`` (e.g. extinct), are left out at that time; where none is left the
         quantiles are NaN.
     """
+    _needs(ds, cv.COUNT, "persister_fraction")
     states = [states] if isinstance(states, str) else list(states)
     counts = ds[cv.COUNT]
     names = [str(s) for s in ds[cv.CELL_STATE].values]
@@ -550,6 +573,10 @@ def persister_fraction(
     for s in [*states, *total_states]:
         if s not in names:
             raise ValueError(f"unknown cell state {s!r}; states: {names}")
+    if not set(states) <= set(total_states):
+        raise InvalidRunError(
+            f"states {states} are not all in total {total_states}: the fraction could exceed 1"
+        )
     known = (counts >= 0).all(cv.CELL_STATE)
     num = counts.sel({cv.CELL_STATE: states}).sum(cv.CELL_STATE).astype(float)
     den = counts.sel({cv.CELL_STATE: total_states}).sum(cv.CELL_STATE).astype(float)
@@ -592,18 +619,18 @@ def treating_exposures(ds: xr.Dataset) -> list[str]:
     piecewise schedules), read from the ``model`` and ``schedule`` attributes. Without them, every
     exposure except ``off`` and ``none``.
     """
-    meanings = str(ds[cv.EXPOSURE].attrs.get("flag_meanings", "")).split()
-    off: str | None
-    try:
-        from .model import Model
-        from .schedule import Schedule
+    from .model import Model
+    from .schedule import Schedule
 
+    _needs(ds, cv.EXPOSURE, "treating_exposures")
+    meanings = str(ds[cv.EXPOSURE].attrs.get("flag_meanings", "")).split()
+    try:
         model = Model.from_dict(json.loads(ds.attrs[cv.ATTR_MODEL]))
         sched = Schedule.from_dict(json.loads(ds.attrs[cv.ATTR_SCHEDULE]))
-        off = sched.off_exposure(model)
-        return [e for e in meanings if e != off]
-    except Exception:  # attrs missing or not parseable: fall back on the names
+    except (KeyError, TypeError, ValueError):  # attrs missing or not parseable (JSON, spec)
         return [e for e in meanings if e not in ("off", "none")]
+    treating = dict(zip(model.exposures, sched.treating(model), strict=True))
+    return [e for e in meanings if treating.get(e, True)]
 
 
 def on_drug_fraction(ds: xr.Dataset) -> xr.DataArray:
@@ -620,6 +647,7 @@ def on_drug_fraction(ds: xr.Dataset) -> xr.DataArray:
         Over the leading dimensions and ``time``; replicates with unknown counts at a time (after a
         cap) are left out. 0/1 for fixed schedules, anything in between for adaptive or pk ones.
     """
+    _needs(ds, cv.EXPOSURE, "on_drug_fraction")
     exposure = ds[cv.EXPOSURE]
     attrs = exposure.attrs
     meanings = str(attrs.get("flag_meanings", "")).split()
@@ -696,9 +724,11 @@ def logrank_test(
         ``(O − E)ᵀ V⁻¹ (O − E)`` over all groups but one (hypergeometric variance, ties handled as
         in R's ``survdiff``).
     df : int
-        Number of groups with subjects, minus one.
+        Number of groups with subjects at risk at some event time (expected events > 0), minus
+        one, as in R's ``survdiff``; groups without are left out of ``chi2``.
     p_value : float
-        Chi-square survival function at ``chi2``. NaN (and df 0) with fewer than two groups.
+        Chi-square survival function at ``chi2``. NaN (and df 0) with fewer than two groups
+        (with subjects; or, when there are events, with subjects at risk at an event time).
     """
     groups = [
         (np.asarray(t, float), np.asarray(e, bool)) for t, e in zip(times, events, strict=True)
@@ -726,10 +756,14 @@ def logrank_test(
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(n_j > 1, d_j * (n_j - d_j) / (n_j - 1.0), 0.0)
     v = np.diag((p * w).sum(1)) - (p * w) @ p.T
-    diff = (observed - expected)[:-1]
-    vv = v[:-1, :-1]
+    # A group never at risk at an event time has a zero row in v: leave it out (df too).
+    at_risk = expected > 0
+    df = int(at_risk.sum()) - 1
+    if df < 1:
+        return math.nan, 0, math.nan
+    diff = (observed - expected)[at_risk][:-1]
+    vv = v[np.ix_(at_risk, at_risk)][:-1, :-1]
     chi2 = float(diff @ np.linalg.pinv(vv) @ diff)
-    df = k - 1
     return chi2, df, chi2_sf(chi2, df)
 
 

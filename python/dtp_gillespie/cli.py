@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from . import conventions as cv
+from . import summary
 from ._seeding import normalise_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
 from .model import Model
@@ -162,7 +163,9 @@ def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> No
     states = [str(s) for s in ds[cv.CELL_STATE].values]
     # Summary mode (--summary-only) keeps final_count instead of count.
     final = (
-        ds["final_count"].values if "final_count" in ds else ds[cv.COUNT].isel({cv.TIME: -1}).values
+        ds[summary.FINAL_COUNT].values
+        if summary.FINAL_COUNT in ds
+        else ds[cv.COUNT].isel({cv.TIME: -1}).values
     )
     status = ds[cv.STATUS].values
     known = np.all(final >= 0, axis=1)
@@ -363,13 +366,16 @@ def _parser() -> argparse.ArgumentParser:
 
 # --- report (dtp_gillespie.plot) ---
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .plot import open_report_data, report
+    from .plot import _DPI, _pyplot, _report_figure, open_report_data
 
     data = open_report_data(args.store, args.group)
+    fig = _report_figure(data, title=None, log=True)  # input errors keep their own messages
     try:
-        report(data, args.out)
+        fig.savefig(args.out, dpi=_DPI)
     except (ValueError, OSError) as exc:  # e.g. an unknown file extension or unwritable path
         raise _ConfigError(f"cannot write the report {args.out}: {exc}") from None
+    finally:
+        _pyplot().close(fig)
     print(f"wrote {args.out}", file=sys.stdout)
     return 0
 

@@ -17,6 +17,7 @@ import xarray as xr
 
 from . import analysis
 from . import conventions as cv
+from .summary import COUNT_QUANTILE, QUANTILES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["biomarker_chart", "fan_chart", "km_plot", "label", "open_report_data", "report"]
 
-_SUMMARY_QUANTILE = "count_quantile"  # summary-only runs (dtp_gillespie.summary)
-_LEVELS = [0.05, 0.25, 0.5, 0.75, 0.95]  # 90% band, 50% band and median
+_LEVELS = list(QUANTILES)  # 90% band, 50% band and median (the levels of summary-only runs)
+_DPI = 120
 _EVENT_TITLES = {
     cv.PROGRESSION_TIME: "time to progression",
     cv.FIRST_MUTANT_TIME: "time to the first mutant",
@@ -58,8 +59,7 @@ def label(da: xr.DataArray, default: str | None = None) -> str:
 
 
 def _single(ds: xr.Dataset, what: str) -> None:
-    lead = [d for d in ds[cv.STATUS].dims if d != cv.REPLICATE]
-    extra = [d for d in lead if ds.sizes[d] != 1]
+    extra = [d for d in analysis._lead_dims(ds) if ds.sizes[d] != 1]
     if extra:
         raise ValueError(
             f"{what} draws one run; select one point of the leading dims {extra} first "
@@ -137,11 +137,11 @@ def fan_chart(
         if cv.COUNT in ds:
             c = ds[cv.COUNT].sel({cv.CELL_STATE: s}).astype(float)
             q = _quantiles(c.where(c >= 0))
-        elif _SUMMARY_QUANTILE in ds:  # summary-only runs: the stored ensemble quantiles
-            q = ds[_SUMMARY_QUANTILE].sel({cv.CELL_STATE: s})
-            q = q.sel(quantile=_LEVELS, method="nearest")
+        elif COUNT_QUANTILE in ds:  # summary-only runs: the stored ensemble quantiles
+            q = ds[COUNT_QUANTILE].sel({cv.CELL_STATE: s, "quantile": _LEVELS})
+            q = q.where(q >= 0)  # -1: unknown (no replicate known at that time)
         else:
-            raise ValueError("the Dataset has neither count nor count_quantile")
+            raise ValueError(f"the Dataset has neither {cv.COUNT} nor {COUNT_QUANTILE}")
         _bands(ax, t, q, colours[i % len(colours)], f"{s} (median, 50%/90%)")
     if log:
         ax.set_yscale("log")
@@ -155,7 +155,7 @@ def fan_chart(
 def _groups(data: "xr.Dataset | Mapping[str, xr.Dataset]") -> tuple[xr.Dataset, list[str]]:
     """Combine into one Dataset with at most one leading dim; labels of its points."""
     ds = analysis._as_dataset(data)
-    lead = [d for d in ds[cv.STATUS].dims if d != cv.REPLICATE]
+    lead = list(analysis._lead_dims(ds))
     if not lead:
         return ds, [""]
     if len(lead) > 1:
@@ -243,7 +243,7 @@ def _has_progression(ds: xr.Dataset) -> bool:
 
 def _table_text(data: "xr.Dataset | Mapping[str, xr.Dataset]", event: str) -> str:
     ds, labels = _groups(data)
-    lead = [d for d in ds[cv.STATUS].dims if d != cv.REPLICATE]
+    lead = analysis._lead_dims(ds)
     table = analysis.compare(ds, dim=lead[0] if lead else None, event=event)
     title = _EVENT_TITLES[event]
     rows = [
@@ -333,7 +333,7 @@ def report(
     *,
     title: str | None = None,
     log: bool = True,
-    dpi: int = 120,
+    dpi: int = _DPI,
 ) -> "Figure":
     """Write a one-page report (PNG, PDF, SVG… by the file extension) of a run or named runs.
 
@@ -361,11 +361,23 @@ def report(
     matplotlib.figure.Figure
         The figure (already written and closed).
     """
+    fig = _report_figure(data, title=title, log=log)
+    try:
+        fig.savefig(os.fspath(path), dpi=dpi)
+    finally:
+        _pyplot().close(fig)
+    return fig
+
+
+def _report_figure(
+    data: "xr.Dataset | Mapping[str, xr.Dataset]", *, title: str | None, log: bool
+) -> "Figure":
+    """The page of :func:`report`, drawn but neither written nor closed."""
     plt = _pyplot()
     named: list[tuple[str, xr.Dataset]]
     if isinstance(data, xr.Dataset):
         combined, labels = _groups(data)
-        lead = [d for d in combined[cv.STATUS].dims if d != cv.REPLICATE]
+        lead = analysis._lead_dims(combined)
         if lead:
             named = [(labels[i], combined.isel({lead[0]: i})) for i in range(min(3, len(labels)))]
         else:
@@ -414,8 +426,6 @@ def report(
         title = "dtp-gillespie report" + (f": {', '.join(kinds)} schedule" if kinds else "")
         title += f" ({n} replicates)"
     fig.suptitle(title)
-    fig.savefig(os.fspath(path), dpi=dpi)
-    plt.close(fig)
     return fig
 
 

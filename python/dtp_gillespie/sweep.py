@@ -181,6 +181,10 @@ def sweep(
 
     if run.get("replicate_offset"):
         raise InvalidRunError("sweep does not take replicate_offset")
+    # The check of stream.simulate_to_store (which sweep does not go through).
+    if not isinstance(summary_only, bool | np.bool_):
+        raise InvalidRunError(f"summary_only is {summary_only!r}; expected True or False")
+    summary_only = bool(summary_only)
     if resume and store is not None and seed is None:
         stored = stream.stored_attrs(store, group=group, storage_options=storage_options)
         if stored is not None and cv.ATTR_SEED in stored:
@@ -222,7 +226,7 @@ def sweep(
         sweep_dims=dims,
         sweep_coords=coords,
         sweep_attrs=attrs,
-        summary_only=bool(summary_only),
+        summary_only=summary_only,
     )
     if store is not None:
         return stream.stream_to_store(
