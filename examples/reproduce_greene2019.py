@@ -72,6 +72,7 @@ PUBLISHED: dict[tuple[float, str], float] = {
 ALPHAS = (0.0, 0.01)
 SCHEDULES = ("continuous", "pulsed")
 Z_95 = 1.959963984540054
+Z_999 = 3.2905267314919255
 CAPPED_WARNING = r".*replicates stopped early"  # dg.simulate's warning about max_population
 
 # Capacities and replicates per capacity; the full size adds larger K where it matters.
@@ -248,11 +249,17 @@ def summarise(times: np.ndarray) -> dict[str, float]:
     k = int(failed.sum())
     lo, hi = dg.analysis.wilson_interval(k, n)
     ordered = np.sort(np.where(failed, times, np.inf))
-    # The sample median and the order statistics around it that bracket it with >= 95%.
     median = float(np.median(ordered)) if k > n / 2 else math.inf
-    half = Z_95 * math.sqrt(n) / 2.0
-    j = max(0, math.floor(n / 2.0 - half) - 1)
-    m = min(n - 1, math.ceil(n / 2.0 + half))
+
+    def bracket(z: float) -> tuple[float, float]:
+        # The order statistics around the sample median that bracket the true median with the
+        # two-sided confidence of z (normal approximation of the binomial count below it).
+        half = z * math.sqrt(n) / 2.0
+        j = max(0, math.floor(n / 2.0 - half) - 1)
+        m = min(n - 1, math.ceil(n / 2.0 + half))
+        return float(ordered[j]), float(ordered[m])
+
+    (m_lo, m_hi), (m_lo_999, m_hi_999) = bracket(Z_95), bracket(Z_999)
     ft = times[failed]
     return {
         "n": n,
@@ -260,8 +267,10 @@ def summarise(times: np.ndarray) -> dict[str, float]:
         "p_fail_lower": float(lo),
         "p_fail_upper": float(hi),
         "median": median,
-        "median_lower": float(ordered[j]),
-        "median_upper": float(ordered[m]),
+        "median_lower": m_lo,
+        "median_upper": m_hi,
+        "median_lower_999": m_lo_999,  # the same at 99.9% (the tests' alpha = 0.001)
+        "median_upper_999": m_hi_999,
         "mean_failed": float(ft.mean()) if k else math.nan,
         "se_failed": float(ft.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan,
     }

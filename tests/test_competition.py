@@ -1,13 +1,17 @@
 """Lotka–Volterra competition: the deterministic limit, capacities that depend on other counts,
 per-exposure coefficients, the normalised spec and its errors."""
 
+import copy
 import math
 from typing import Any
 
 import dtp_gillespie as dg
 import numpy as np
 import pytest
+import xarray as xr
 from dtp_gillespie.errors import InvalidModelError, InvalidScheduleError
+from oracles import Z_CRIT, z_mean
+from scipy.linalg import expm
 
 # Two competing states on death (birth b_i, death b_i x_i): A's capacity grows with B.
 LV: dict[str, Any] = {
@@ -85,37 +89,98 @@ def test_the_same_check_rejects_a_rate_off_by_20_percent(lv_ensemble: Any, which
     assert np.abs(z).max() > 4.5, z
 
 
+def _pure_birth_to_20(t: float, b: float = 1.0) -> tuple[float, float]:
+    """Exact mean and variance at t of the pure-birth chain n -> n + 1 at b n (1 - n / 20) from
+    n = 1 (Kolmogorov forward equation on 0..20, by the matrix exponential)."""
+    n = np.arange(21.0)
+    q = np.diag(b * n * (1.0 - n / 20.0))
+    generator = np.roll(q, 1, axis=1) - q  # rate i -> i + 1 off the diagonal; 20 is absorbing
+    p = expm(generator * t)[1]
+    mean = float(p @ n)
+    return mean, float(p @ n**2 - mean**2)
+
+
+A_ON_B: dict[str, Any] = {
+    "states": ["A", "B"],
+    "division": {"A": 1.0, "B": 1.0},
+    "competition": {"states": {"A": {"K_per_cell": {"B": 2.0}}}},
+}
+
+
+def _a_grows_towards_2b() -> Any:
+    # B is capped by its own logistic row at its initial count (K = 10): it never divides, so A
+    # (capacity 2 x B = 20, no death) is the pure-birth chain of _pure_birth_to_20.
+    model = copy.deepcopy(A_ON_B)
+    model["competition"]["states"]["B"] = {"K": 10.0}
+    kw: dict[str, Any] = {"t_end": 20.0, "times": [5.0, 20.0], "n_replicates": 200, "seed": 2}
+    return dg.simulate(model, "off", initial={"A": 1, "B": 10}, **kw)
+
+
 def test_a_capacity_that_depends_on_an_extinct_population_stops_division() -> None:
     # A's capacity is 2 per cell of B and B is absent: K = 0, so A never divides (on division).
-    model = {
-        "states": ["A", "B"],
-        "division": {"A": 1.0, "B": 1.0},
-        "competition": {"states": {"A": {"K_per_cell": {"B": 2.0}}}},
-    }
-    ds = dg.simulate(model, "off", initial={"A": 50}, t_end=10.0, n_replicates=5, seed=1)
+    ds = dg.simulate(A_ON_B, "off", initial={"A": 50}, t_end=10.0, n_replicates=5, seed=1)
     assert (ds["n_events"] == 0).all()
     assert (ds["count"].sel(cell_state="A") == 50).all()
-    # With B present, A grows towards 2 x B (here B is also capped by its own logistic row).
-    model["competition"]["states"]["B"] = {"K": 10.0}
-    ds = dg.simulate(model, "off", initial={"A": 1, "B": 10}, t_end=20.0, n_replicates=20, seed=2)
-    final = ds["count"].isel(time=-1)
-    assert (final.sel(cell_state="A") <= 20).all()
-    assert float(final.sel(cell_state="A").mean()) > 10
+    # With B present, A grows towards 2 x B: exactly, B stays at 10 and A never exceeds 20; in
+    # law, the mean of A at t = 5 is the exact mean of the pure-birth chain (|z| <= 3.29).
+    ds = _a_grows_towards_2b()
+    assert (ds["count"].sel(cell_state="B") == 10).all()
+    assert (ds["count"].sel(cell_state="A") <= 20).all()
+    a5 = ds["count"].sel(cell_state="A", time=5.0).values.astype(float)
+    assert abs(z_mean(a5, *_pure_birth_to_20(5.0))) < Z_CRIT
 
 
-def test_capacity_and_equivalent_competition_agree_in_law() -> None:
-    # capacity {K, weights} is competition with the row alpha = weights for every state; the
-    # two runs differ only in which uniform picks which channel, so compare means.
-    base = {"states": ["S", "R"], "division": {"S": 0.5, "R": 0.4}, "death": {"S": 0.1, "R": 0.1}}
-    weights = {"S": 1.0, "R": 0.5}
-    cap = {**base, "capacity": {"K": 400.0, "on": "division", "weights": weights}}
-    rows = {s: {"K": 400.0, "alpha": weights} for s in ("S", "R")}
-    comp = {**base, "competition": {"on": "division", "states": rows}}
-    kw: dict[str, Any] = {"initial": {"S": 50, "R": 50}, "t_end": 15.0, "n_replicates": 400}
-    a = dg.simulate(cap, "off", seed=3, **kw)["count"].isel(time=-1).values.astype(float)
-    b = dg.simulate(comp, "off", seed=4, **kw)["count"].isel(time=-1).values.astype(float)
+def test_the_capacity_check_rejects_a_division_rate_off_by_20_percent() -> None:
+    ds = _a_grows_towards_2b()
+    a5 = ds["count"].sel(cell_state="A", time=5.0).values.astype(float)
+    assert abs(z_mean(a5, *_pure_birth_to_20(5.0, b=1.2))) > Z_CRIT
+
+
+CAP_BASE: dict[str, Any] = {
+    "states": ["S", "R"],
+    "division": {"S": 0.5, "R": 0.4},
+    "death": {"S": 0.1, "R": 0.1},
+}
+CAP_WEIGHTS = {"S": 1.0, "R": 0.5}
+CAP_KW: dict[str, Any] = {"initial": {"S": 50, "R": 50}, "t_end": 15.0, "n_replicates": 400}
+
+
+def _final_counts(model: dict[str, Any], seed: int) -> np.ndarray:
+    ds = dg.simulate(model, "off", seed=seed, **CAP_KW)
+    return ds["count"].isel(time=-1).values.astype(float)
+
+
+def _two_sample_z(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
-    assert np.abs((a.mean(axis=0) - b.mean(axis=0)) / se).max() < 4.5
+    return (a.mean(axis=0) - b.mean(axis=0)) / se
+
+
+def _competition_rows(k: float = 400.0, alpha_r: float = 0.5) -> dict[str, Any]:
+    rows = {s: {"K": k, "alpha": {**CAP_WEIGHTS, "R": alpha_r}} for s in ("S", "R")}
+    return {**CAP_BASE, "competition": {"on": "division", "states": rows}}
+
+
+@pytest.fixture(scope="module")
+def capacity_final() -> np.ndarray:
+    cap = {**CAP_BASE, "capacity": {"K": 400.0, "on": "division", "weights": CAP_WEIGHTS}}
+    return _final_counts(cap, seed=3)
+
+
+def test_capacity_and_equivalent_competition_agree_in_law(capacity_final: np.ndarray) -> None:
+    # capacity {K, weights} is competition with the row alpha = weights for every state; the
+    # two runs differ only in which uniform picks which channel, so compare means (two-sample z
+    # per state; 4.5 as for the ODE check above).
+    z = _two_sample_z(capacity_final, _final_counts(_competition_rows(), seed=4))
+    assert np.abs(z).max() < 4.5, z
+
+
+@pytest.mark.parametrize(("k", "alpha_r"), [(480.0, 0.5), (400.0, 0.6)])
+def test_the_equivalence_check_rejects_a_coefficient_off_by_20_percent(
+    capacity_final: np.ndarray, k: float, alpha_r: float
+) -> None:
+    # The competition run with K or the alpha of R 20% off differs from the capacity run in law.
+    z = _two_sample_z(capacity_final, _final_counts(_competition_rows(k, alpha_r), seed=4))
+    assert np.abs(z).max() > 4.5, z
 
 
 def test_normalised_spec_round_trips_and_reproduces() -> None:
@@ -160,8 +225,17 @@ def test_competition_works_with_pk_when_coefficients_do_not_depend_on_exposure()
         "competition": {"on": "division", "states": {"S": {"K": 500}}},
     }
     pk = {"kind": "pk", "dose": 2.0, "dose_every": 1.0, "half_life": 1.0}
-    ds = dg.simulate(model, pk, initial={"S": 300}, t_end=10.0, n_replicates=5, seed=1)
-    assert (ds["count"] >= 0).all()
+    kw: dict[str, Any] = {"initial": {"S": 300}, "t_end": 10.0, "record_every": 1.0, "seed": 1}
+    ds = dg.simulate(model, pk, n_replicates=5, **kw)
+    assert float(ds["concentration"].max()) > 0
+    # A zero dose keeps every rate at "off": the pk run with competition is the fixed-schedule
+    # run bit for bit (as without competition, tests/test_adaptive_properties.py).
+    zero = dg.simulate(model, {**pk, "dose": 0.0}, n_replicates=5, **kw)
+    ref = dg.simulate(model, "off", n_replicates=5, **kw)
+    assert (zero["concentration"] == 0.0).all()
+    assert (ref["count"].isel(time=-1) != 300).any()  # competition acted
+    for name in ref.data_vars:
+        xr.testing.assert_identical(zero[name], ref[name])
     model["competition"]["states"]["S"]["K"] = {"off": 500, "on": 100}
     with pytest.raises(InvalidScheduleError, match="same under every exposure"):
         dg.simulate(model, pk, initial={"S": 300}, t_end=10.0, seed=1)

@@ -4,9 +4,11 @@ Each script's ``main(["--quick", ...])`` is run once (fixed seed, so every test 
 and its returned numbers are checked against
 
 - the published values, where the script computes them deterministically (the Greene ODE limits);
-- exact or bounding values of the model (mean matrix, ODE limit), through a z-score at two-sided
-  alpha = 0.001, and the same check is shown to reject a model with one rate off by 20%;
-- the qualitative claims the scripts print, with a margin of a few standard errors.
+- exact or bounding values of the model (mean matrix, ODE limit), through a z-score at
+  alpha = 0.001 (two-sided for a value, one-sided for a bound), and the same check is shown to
+  reject a model with one rate off by 20%;
+- the qualitative claims the scripts print, each as a test at alpha = 0.001 (a z-score, or
+  disjoint 99.9% intervals: each misses on the wrong side with probability at most 0.0005).
 
 Nothing here is a number copied from a previous run: every reference is computed in the test or
 by the script's independent deterministic part.
@@ -119,6 +121,17 @@ def _rows(result: dict[str, Any], key: str) -> dict[float, dict[str, Any]]:
     return {row["K"]: row for row in result["ensemble"][key]}
 
 
+def _wilson_999(row: dict[str, Any]) -> tuple[float, float]:
+    """The 99.9% Wilson interval of a row's failure probability."""
+    lo, hi = dg.analysis.wilson_interval(round(row["p_fail"] * row["n"]), row["n"], 0.999)
+    return float(lo), float(hi)
+
+
+def _median_covers(row: dict[str, Any], value: float) -> bool:
+    """The two-sided test at alpha = 0.001 of median = value: value in the 99.9% interval."""
+    return row["median_lower_999"] <= value <= row["median_upper_999"]
+
+
 def test_greene_quick_claims(greene_quick: dict[str, Any]) -> None:
     ode = {k: v["time_to_failure"] for k, v in greene_quick["ode"].items()}
     for key, limit in ode.items():
@@ -126,23 +139,22 @@ def test_greene_quick_claims(greene_quick: dict[str, Any]) -> None:
         assert abs(limit - greene.PUBLISHED[(float(alpha), schedule)]) <= 0.05
     cont0, puls0 = _rows(greene_quick, "0/continuous"), _rows(greene_quick, "0/pulsed")
     cont1, puls1 = _rows(greene_quick, "0.01/continuous"), _rows(greene_quick, "0.01/pulsed")
-    # alpha = 0: continuous therapy delays failure longer than pulsed at every K (mostly cures).
+    # alpha = 0: continuous therapy delays failure longer than pulsed at every K (mostly cures):
+    # disjoint 99.9% intervals of the medians and of the failure probabilities.
     for k in cont0:
-        assert cont0[k]["median"] > puls0[k]["median_upper"]
-        assert cont0[k]["p_fail_upper"] < puls0[k]["p_fail_lower"]
-    # alpha = 0.01: at the largest K pulsed beats continuous, with disjoint median CIs.
-    k_max = max(puls1)
-    assert puls1[k_max]["median_lower"] > cont1[k_max]["median_upper"]
-    # The ensembles approach the ODE limits as K grows.
-    ks = sorted(cont1)
-    errors = [abs(cont1[k]["median"] - ode["0.01/continuous"]) for k in ks]
-    assert errors[-1] < errors[0]
-    assert abs(cont1[ks[-1]]["median"] - ode["0.01/continuous"]) < 0.5
-    assert abs(puls1[k_max]["median"] - ode["0.01/pulsed"]) < abs(
-        puls1[min(puls1)]["median"] - ode["0.01/pulsed"]
-    )
-    # alpha = 0 continuous: failure needs a resistant cell, rare at small K; more likely with K.
-    assert cont0[max(cont0)]["p_fail"] >= cont0[min(cont0)]["p_fail"]
+        assert cont0[k]["median_lower_999"] > puls0[k]["median_upper_999"]
+        assert _wilson_999(cont0[k])[1] < _wilson_999(puls0[k])[0]
+    # alpha = 0.01: at the largest K pulsed beats continuous, with disjoint 99.9% intervals.
+    k_max, k_min = max(puls1), min(puls1)
+    assert puls1[k_max]["median_lower_999"] > cont1[k_max]["median_upper_999"]
+    # At the largest K both alpha = 0.01 medians agree with the ODE limits at alpha = 0.001; at
+    # the smallest, pulsed therapy's median is rejected (demographic noise makes the tumours
+    # cross the failure size on an early cycle). At this size the continuous median at K = 1e3
+    # is not distinguishable from the limit, so no claim is made about its convergence in K; nor
+    # about P(fail) growing with K for alpha = 0 (a few failures in 100 at most).
+    assert _median_covers(cont1[max(cont1)], ode["0.01/continuous"])
+    assert _median_covers(puls1[k_max], ode["0.01/pulsed"])
+    assert not _median_covers(puls1[k_min], ode["0.01/pulsed"])
 
 
 def test_greene_mean_time_against_ode_rejects_wrong_model(greene_quick: dict[str, Any]) -> None:
@@ -168,18 +180,18 @@ def test_sharma_mean_matrix_helpers() -> None:
 
 
 def test_sharma_quick_against_mean_matrix_and_published(sharma_quick: dict[str, Any]) -> None:
-    ens, mm = sharma_quick["ensemble"], sharma_quick["mean_matrix"]
+    ens = sharma_quick["ensemble"]
     # Exact expectations: the survival and the excess P - 2 pi_P N at the mean-matrix crossing.
     assert abs(ens["survival_z"]) < Z_CRIT
     assert abs(ens["excess_z"]) < Z_CRIT
-    # The published observations: ~0.3% survive 9 days; back to <= 2x within ~9 doublings.
-    assert abs(ens["survival_mean"] - sharma.PUBLISHED_SURVIVAL) < 0.1 * sharma.PUBLISHED_SURVIVAL
+    # The published observations (~0.3% survive 9 days; back to <= 2x within ~9 doublings) are
+    # compared with the mean-matrix values, deterministically, in test_sharma_mean_matrix_helpers;
+    # the ensemble agrees with those through the z-scores above.
     assert ens["n_crossed"] == ens["n"]
-    assert abs(ens["crossing_mean_doublings"] - sharma.PUBLISHED_DOUBLINGS) < 0.5
-    # The per-replicate mean crossing is close to the mean-matrix one (a ratio of counts, so not
-    # exactly equal in expectation: allow a tenth of a day besides the sampling error).
-    gap = abs(ens["crossing_mean_days"] - mm["crossing_days"])
-    assert gap < Z_CRIT * ens["crossing_se_days"] + 0.1
+    # No z-test of the mean per-replicate crossing time against the mean-matrix crossing: it is
+    # a nonlinear function (a ratio) of the counts, so its expectation differs from that time by
+    # a small bias that the full-size ensemble resolves (README). The excess z above is the exact
+    # test of the crossing time, and test_sharma_checks_reject_a_wrong_model its rejection.
 
 
 def test_sharma_checks_reject_a_wrong_model(sharma_quick: dict[str, Any]) -> None:
@@ -224,36 +236,43 @@ def test_russo_quick_claims(russo_quick: dict[str, Any]) -> None:
         assert r["n_unknown"] == 0
         assert r["p_mutant_lower"] <= r["p_mutant"] <= r["p_mutant_upper"]
         assert r["p_present"] <= r["p_mutant"]  # a present clone needs a mutant
-    # 14/14 lets the sensitive cells regrow every cycle: resistance is almost certain.
-    assert i1414["p_mutant_lower"] > adapt["p_mutant_upper"]
-    # Adaptive therapy holds the burden near its start: far more resistance than continuous.
-    assert adapt["p_mutant_lower"] > cont["p_mutant_upper"]
+    # 14/14 lets the sensitive cells regrow every cycle: resistance is almost certain; adaptive
+    # therapy holds the burden near its start: far more resistance than continuous (disjoint
+    # 99.9% Wilson intervals).
+    assert _russo_wilson_999(i1414)[0] > _russo_wilson_999(adapt)[1]
+    assert _russo_wilson_999(adapt)[0] > _russo_wilson_999(cont)[1]
 
     # 14/7 keeps the tumour shrinking with fewer drug-raised persister mutations: lower than
-    # continuous (two-proportion z > 1.96, one-sided 0.025).
+    # continuous (one-sided two-proportion z at alpha = 0.001; 3.29 is conservative).
     def var(r: dict[str, Any]) -> float:
         return r["p_mutant"] * (1 - r["p_mutant"]) / r["n"]
 
     z = (cont["p_mutant"] - i147["p_mutant"]) / math.sqrt(var(cont) + var(i147))
-    assert z > 1.96
+    assert z > Z_CRIT
+
+
+def _russo_wilson_999(r: dict[str, Any]) -> tuple[float, float]:
+    known = r["n"] - r["n_unknown"]
+    lo, hi = dg.analysis.wilson_interval(round(r["p_mutant"] * known), known, 0.999)
+    return float(lo), float(hi)
 
 
 def test_russo_bound_check_rejects_a_wrong_model(russo_quick: dict[str, Any]) -> None:
-    """P(mutant) against 1 - exp(-Lambda) for continuous dosing; a 20% faster S division fails."""
-    cont = russo_quick["schedules"]["continuous"]
-    bound = cont["mean_field_bound"]
-    assert abs(russo.z_against(cont, bound)) < Z_CRIT
-    for name in ("intermittent 14/14", "intermittent 14/7"):
+    """P(mutant) <= 1 - exp(-Lambda) for fixed schedules; a 20% faster S division fails.
+
+    The bound is exact (Jensen), so the test is one-sided: z of the observed fraction against
+    the bound (binomial variance at the bound) at most 3.29 (one-sided alpha <= 0.001).
+    """
+    for name in ("continuous", "intermittent 14/14", "intermittent 14/7"):
         r = russo_quick["schedules"][name]
-        assert r["p_mutant"] <= r["mean_field_bound"] + Z_CRIT * math.sqrt(
-            max(r["p_mutant"] * (1 - r["p_mutant"]), 1e-12) / r["n"]
-        )
+        assert russo.z_against(r, r["mean_field_bound"]) <= Z_CRIT
+    cont = russo_quick["schedules"]["continuous"]
     model = russo.scaled_model(dg.presets.russo2022_induced_mutator().model, 100.0)
     model["division"]["S"] *= 1.2
     wrong = russo.resistance(
         model, russo.SCHEDULES["continuous"], russo_quick["initial"], cont["n"], 5
     )
-    assert abs(russo.z_against(wrong, bound)) > Z_CRIT
+    assert russo.z_against(wrong, cont["mean_field_bound"]) > Z_CRIT
 
 
 # --- the scripts' interface --------------------------------------------------------------------
