@@ -314,6 +314,17 @@ RUN_CASES = [
     pytest.param(
         {"replicate_offset": -1}, ("replicate_offset", "-1"), id="replicate_offset-negative"
     ),
+    # The message lists every accepted form, the 'biomarker' string included.
+    pytest.param(
+        {"progression": {"size": 20, "monitor": "psa"}},
+        ("progression monitor", "'psa'", "'biomarker'", "list of states", "{state: weight}"),
+        id="progression-monitor-unknown-string",
+    ),
+    pytest.param(
+        {"progression": {"size": 20, "monitor": 5}},
+        ("progression monitor", "5", "'biomarker'", "list of states", "{state: weight}"),
+        id="progression-monitor-not-a-list",
+    ),
 ]
 
 

@@ -1,9 +1,16 @@
-"""Literature presets: each validates and runs; the Sharma calibration against the mean matrix."""
+"""Literature presets: each validates and runs; the Sharma calibration against the mean matrix.
+
+The stochastic check of the Sharma preset (ensemble survival against the exact mean matrix at
+two-sided alpha = 0.001, and its rejection of a rate off by 20%) is in test_reproductions.py.
+"""
+
+import math
 
 import dtp_gillespie as dg
 import numpy as np
 import pytest
 from dtp_gillespie import presets
+from dtp_gillespie.errors import DtpGillespieError, InvalidModelError, InvalidScheduleError
 from scipy.linalg import expm
 
 
@@ -61,13 +68,28 @@ def test_sharma_calibration_mean_matrix() -> None:
 
 
 def test_sharma_runs() -> None:
+    # What only this test checks: the preset runs with its own run options (the reproduction
+    # overrides the record times) and gives the documented protocol. The survival against the
+    # exact mean matrix, with a standard-error tolerance and the rejection of a model with one
+    # rate off by 20%, is test_reproductions.py::test_sharma_quick_against_mean_matrix_and_published
+    # and ::test_sharma_checks_reject_a_wrong_model.
     p = presets.sharma2010_preexisting()
     _validate(p)
-    ds = p.simulate(n_replicates=20, seed=1)
+    ds = p.simulate(n_replicates=4, seed=1)
+    np.testing.assert_array_equal(ds["time"], np.arange(19.0))  # daily records to day 18
+    initial = ds["count"].sel(time=0.0)
+    for state, n in p.run["initial"].items():
+        assert (initial.sel(cell_state=state) == n).all()
+    on = p.model["exposures"].index("on")
+    drug = ds["time"] < 9.0  # 9 days of erlotinib, then a 9-day holiday
+    assert (ds["exposure"].where(drug, on) == on).all()
+    assert (ds["exposure"].where(~drug, -1) != on).all()
+    assert (ds["time_on_drug"] == 9.0).all()
+    assert (ds["n_switches"] == 1).all()
+    assert (ds["status"] == 0).all()
     total = ds["count"].sum("cell_state")
-    survival = float(total.sel(time=9.0).mean()) / float(total.sel(time=0.0).mean())
-    # 20 replicates of ~300 survivors: the mean is within a few percent of 0.003.
-    assert survival == pytest.approx(0.003, rel=0.15)
+    assert (total.sel(time=9.0) < total.sel(time=0.0) / 100).all()  # ~0.3% survive the drug
+    assert (total.sel(time=18.0) > 10 * total.sel(time=9.0)).all()  # and regrow on holiday
 
 
 def test_russo_validates_and_runs() -> None:
@@ -85,10 +107,41 @@ def test_russo_validates_and_runs() -> None:
         presets.russo2022_induced_mutator(fold=fold)
 
 
-@pytest.mark.parametrize("fold", [6.9, 51, 0, -20, float("nan"), "20", True])
+@pytest.mark.parametrize(
+    "fold",
+    [
+        6.9,
+        51,
+        0,
+        -20,
+        float("nan"),
+        float("inf"),
+        "20",
+        True,
+        None,
+        pytest.param(10**400, id="huge-int"),
+    ],
+)
 def test_russo_fold_validation(fold: object) -> None:
-    with pytest.raises(ValueError, match=r"fold .*\[7, 50\]"):
+    with pytest.raises(InvalidModelError, match=r"fold .*\[7, 50\]") as info:
         presets.russo2022_induced_mutator(fold=fold)  # type: ignore[arg-type]
+    _check_names(info.value, "russo2022_induced_mutator fold", fold)
+
+
+def _check_names(exc: Exception, argument: str, value: object) -> None:
+    """The project rule: a typed error that names the argument and the value."""
+    assert isinstance(exc, DtpGillespieError)
+    assert isinstance(exc, ValueError)
+    assert f"{argument} is {value!r}" in str(exc)
+
+
+def test_preset_numbers_may_be_numpy_scalars() -> None:
+    p = presets.russo2022_induced_mutator(fold=np.int64(10))
+    assert p.model["mutation"][1]["probability"]["on"] == pytest.approx(1e-6)
+    p = presets.greene2019_induced_resistance(alpha=np.float32(0.5), capacity=np.int64(1_000))
+    assert p.model["capacity"]["K"] == 1_000.0
+    assert p.model["switch"][0]["rate"]["on"] == pytest.approx(1e-6 + 0.75)
+    _validate(p)
 
 
 @pytest.mark.parametrize("schedule", ["continuous", "pulsed"])
@@ -113,12 +166,57 @@ def test_greene_runs(schedule: str) -> None:
 
 
 def test_greene_argument_errors() -> None:
-    with pytest.raises(ValueError, match="schedule"):
+    with pytest.raises(InvalidScheduleError, match="schedule"):
         presets.greene2019_induced_resistance(schedule="adaptive")
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(InvalidModelError, match="alpha"):
         presets.greene2019_induced_resistance(alpha=-1)
-    with pytest.raises(ValueError, match="capacity"):
+    with pytest.raises(InvalidModelError, match="capacity"):
         presets.greene2019_induced_resistance(capacity=float("inf"))
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "bounds"),
+    [
+        # Not a real number: a string (even a numeric one), None, a bool.
+        ("capacity", "abc", "[100, 1e+20]"),
+        ("capacity", "1e6", "[100, 1e+20]"),
+        ("capacity", None, "[100, 1e+20]"),
+        ("capacity", True, "[100, 1e+20]"),
+        # Not finite or out of range; above 1e20 the initial 0.01 K cells overflow the counts.
+        ("capacity", math.nan, "[100, 1e+20]"),
+        ("capacity", -math.inf, "[100, 1e+20]"),
+        ("capacity", 99, "[100, 1e+20]"),
+        ("capacity", 1e21, "[100, 1e+20]"),
+        ("alpha", math.inf, "[0, 1e+300]"),
+        ("alpha", math.nan, "[0, 1e+300]"),
+        ("alpha", -0.01, "[0, 1e+300]"),
+        ("alpha", 1e308, "[0, 1e+300]"),
+        ("alpha", "0.01", "[0, 1e+300]"),
+        ("alpha", None, "[0, 1e+300]"),
+        ("alpha", False, "[0, 1e+300]"),
+    ],
+)
+def test_greene_number_arguments_are_typed(argument: str, value: object, bounds: str) -> None:
+    with pytest.raises(InvalidModelError) as info:
+        presets.greene2019_induced_resistance(**{argument: value})  # type: ignore[arg-type]
+    _check_names(info.value, f"greene2019_induced_resistance {argument}", value)
+    assert f"finite real number in {bounds}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("preset", "value"),
+    [
+        (presets.greene2019_induced_resistance, "adaptive"),
+        (presets.greene2019_induced_resistance, None),
+        (presets.greene2019_induced_resistance, 1),
+        (presets.zhang2017_adaptive, "pulsed"),
+        (presets.zhang2017_adaptive, None),
+    ],
+)
+def test_preset_schedule_choice_is_a_schedule_error(preset: object, value: object) -> None:
+    with pytest.raises(InvalidScheduleError, match="expected one of") as info:
+        preset(schedule=value)  # type: ignore[operator]
+    _check_names(info.value, f"{preset.__name__} schedule", value)  # type: ignore[attr-defined]
 
 
 def test_presets_are_independent_copies() -> None:

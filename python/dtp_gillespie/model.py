@@ -174,7 +174,7 @@ def _to_float(value: Any) -> float:
 
 
 def _check_value(value: object, what: str, kind: str) -> float:
-    """Check one rate (``kind="rate"``) or probability (``kind="probability"``) and return it."""
+    """Check one rate or coefficient (finite, >= 0) or probability (in [0, 1]); return it."""
     if not _is_number(value):
         raise InvalidModelError(
             f"{what} is {_fmt(value)}; expected a number or a table {{exposure: number}}"
@@ -183,14 +183,9 @@ def _check_value(value: object, what: str, kind: str) -> float:
         x = float(value)  # type: ignore[arg-type]
     except OverflowError:
         x = math.inf
-    if kind == "rate":
+    if kind in ("rate", "coefficient"):
         if not (math.isfinite(x) and x >= 0.0):
-            raise InvalidModelError(f"{what} is {_fmt(value)}; rates must be finite and >= 0")
-    elif kind == "coefficient":
-        if not (math.isfinite(x) and x >= 0.0):
-            raise InvalidModelError(
-                f"{what} is {_fmt(value)}; coefficients must be finite and >= 0"
-            )
+            raise InvalidModelError(f"{what} is {_fmt(value)}; {kind}s must be finite and >= 0")
     elif not (math.isfinite(x) and 0.0 <= x <= 1.0):
         raise InvalidModelError(f"{what} is {_fmt(value)}; probabilities must lie in [0, 1]")
     return x

@@ -15,8 +15,12 @@ make the model complete; treat the illustrative ones as placeholders to calibrat
 
 import copy
 import math
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import InvalidModelError, InvalidScheduleError
 
 __all__ = [
     "Preset",
@@ -44,6 +48,33 @@ class Preset:
         from .simulate import simulate
 
         return simulate(self.model, self.schedule, **{**self.run, **overrides})
+
+
+def _real(value: object, where: str, low: float, high: float = math.inf, note: str = "") -> float:
+    """``value`` as a float: a real number (not a bool or a string), finite, in [low, high].
+
+    Every numeric preset argument is a model parameter, so the error is an InvalidModelError that
+    names the argument (``where``) and the value.
+    """
+    x = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            x = float(value)
+        except OverflowError:
+            x = math.inf
+    if not (math.isfinite(x) and low <= x <= high):
+        bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+        raise InvalidModelError(
+            f"{where} is {value!r}; it must be a finite real number {bounds}{note}"
+        )
+    return x
+
+
+def _choice(value: object, where: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of the schedule names ``choices``, else an InvalidScheduleError."""
+    if not (isinstance(value, str) and value in choices):
+        raise InvalidScheduleError(f"{where} is {value!r}; expected one of {', '.join(choices)}")
+    return value
 
 
 # --- Sharma et al. 2010 ------------------------------------------------------------------------
@@ -134,14 +165,16 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
 
     Raises
     ------
-    ValueError
-        If ``fold`` is not a number in [7, 50].
+    InvalidModelError
+        If ``fold`` is not a finite real number in [7, 50].
     """
-    if isinstance(fold, bool) or not isinstance(fold, int | float) or not 7 <= fold <= 50:
-        raise ValueError(
-            f"russo2022_induced_mutator fold is {fold!r}; it must be a number in [7, 50] "
-            "(the 7-50x increase of the persister mutation probability under drug)"
-        )
+    fold = _real(
+        fold,
+        "russo2022_induced_mutator fold",
+        7,
+        50,
+        " (the 7-50x increase of the persister mutation probability under drug)",
+    )
     mu = 1e-7
     model = {
         "states": ["S", "P", {"name": "R", "genetic": True}],
@@ -154,7 +187,7 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
         ],
         "mutation": [
             {"from": "S", "to": "R", "probability": mu},
-            {"from": "P", "to": "R", "probability": {"off": mu, "on": float(fold) * mu}},
+            {"from": "P", "to": "R", "probability": {"off": mu, "on": fold * mu}},
         ],
     }
     schedule = {"kind": "continuous", "exposure": "on"}
@@ -165,6 +198,9 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
 # --- Greene et al. 2019 ------------------------------------------------------------------------
 
 _GREENE_SCHEDULES = ("continuous", "pulsed")
+_GREENE_DOSE = 1.5
+# The initial tumour, 0.01 x capacity cells, must fit the engine's 64-bit counts (< 9.2e18).
+_GREENE_MAX_CAPACITY = 1e20
 
 
 def greene2019_induced_resistance(
@@ -210,20 +246,31 @@ def greene2019_induced_resistance(
     the tumour on a periodic orbit that peaks at 0.9045 K (alpha = 0) and 0.897 K
     (alpha = 0.01), within 0.5% of the failure size, so below K of about 1e5 demographic noise
     decides on which cycle a tumour fails.
+
+    Raises
+    ------
+    InvalidModelError
+        If ``alpha`` is not a real number in [0, 1e300] or ``capacity`` not one in [100, 1e20].
+    InvalidScheduleError
+        For an unknown ``schedule``.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not alpha >= 0:
-        raise ValueError(f"greene2019_induced_resistance alpha is {alpha!r}; it must be >= 0")
-    if schedule not in _GREENE_SCHEDULES:
-        raise ValueError(
-            f"greene2019_induced_resistance schedule is {schedule!r}; expected one of "
-            f"{', '.join(_GREENE_SCHEDULES)}"
-        )
-    k = float(capacity)
-    if not math.isfinite(k) or k < 100:
-        raise ValueError(
-            f"greene2019_induced_resistance capacity is {capacity!r}; it must be finite and >= 100"
-        )
-    eps, d, p_r, dose = 1e-6, 1.0, 0.2, 1.5
+    fn = "greene2019_induced_resistance"
+    alpha = _real(
+        alpha,
+        f"{fn} alpha",
+        0,
+        1e300,
+        f" (per unit dose; the induced switching rate alpha x dose {_GREENE_DOSE:g} is a rate)",
+    )
+    schedule = _choice(schedule, f"{fn} schedule", _GREENE_SCHEDULES)
+    k = _real(
+        capacity,
+        f"{fn} capacity",
+        100,
+        _GREENE_MAX_CAPACITY,
+        " (cells; the initial tumour is 0.01 x capacity cells)",
+    )
+    eps, d, p_r, dose = 1e-6, 1.0, 0.2, _GREENE_DOSE
     model = {
         "states": ["S", {"name": "R", "genetic": True}],
         "exposures": ["off", "on"],
@@ -336,14 +383,10 @@ def zhang2017_adaptive(schedule: str = "adaptive") -> Preset:
 
     Raises
     ------
-    ValueError
+    InvalidScheduleError
         For an unknown schedule.
     """
-    if schedule not in _ZHANG_SCHEDULES:
-        raise ValueError(
-            f"zhang2017_adaptive schedule is {schedule!r}; expected one of "
-            f"{', '.join(_ZHANG_SCHEDULES)}"
-        )
+    schedule = _choice(schedule, "zhang2017_adaptive schedule", _ZHANG_SCHEDULES)
     model = {
         "states": ["T+", "TP", "T-"],
         "exposures": ["off", "on"],

@@ -18,7 +18,7 @@ from ._dataset import build_dataset
 from ._seeding import SeedLike, normalise_seed, seed_from_attrs
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
-from .schedule import Schedule, _monitor_weights
+from .schedule import Schedule, _is_list, _monitor_weights
 
 __all__ = ["Prepared", "prepare", "record_grid", "reproduce", "simulate", "trace"]
 
@@ -170,6 +170,11 @@ def _check_progression(
     if monitor is None:
         weights = schedule.monitor_weights(model)
     else:
+        if not (_is_list(monitor) or isinstance(monitor, Mapping)):
+            raise InvalidRunError(
+                f"progression monitor is {monitor!r}; expected 'biomarker', a list of states or "
+                "a table {state: weight}"
+            )
         try:
             norm = Schedule._normalise_monitor(monitor, "progression monitor")
         except DtpGillespieError as exc:
