@@ -157,6 +157,13 @@ def test_a_full_store_is_not_resumed_in_summary_mode(tmp_path: Path) -> None:
         dg.simulate(MODEL, SCHEDULE, summary_only="yes", **RUN)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("value", ["yes", 0, None])
+def test_summary_only_must_be_a_bool_even_when_falsy(value: object) -> None:
+    # 0 and None used to run a full simulation silently.
+    with pytest.raises(InvalidRunError, match=f"summary_only is {value!r}"):
+        dg.simulate(MODEL, SCHEDULE, summary_only=value, **RUN)  # type: ignore[arg-type]
+
+
 def test_reproduce_a_summary(summ: xr.Dataset) -> None:
     with pytest.warns(UserWarning, match="stopped early"):
         again = dg.reproduce(summ)

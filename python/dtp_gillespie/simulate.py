@@ -30,6 +30,13 @@ def _is_int(value: object) -> bool:
     return not isinstance(value, bool | np.bool_) and isinstance(value, int | np.integer)
 
 
+def check_flag(value: object, name: str) -> bool:
+    """A bool option (``summary_only``, ...): True or False, not merely truthy or falsy."""
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidRunError(f"{name} is {value!r}; expected True or False")
+    return bool(value)
+
+
 def _check_int(value: object, name: str, minimum: int) -> int:
     if not _is_int(value):
         raise InvalidRunError(f"{name} is {value!r}; expected an int >= {minimum}")
@@ -538,7 +545,7 @@ def simulate(
         On Ctrl-C (the engine stops within a second).
     """
     # --- large ensembles: routed to dtp_gillespie.stream ---
-    if store is not None or client is not None or summary_only:
+    if store is not None or client is not None or check_flag(summary_only, "summary_only"):
         from .stream import simulate_to_store
 
         return simulate_to_store(

@@ -39,7 +39,7 @@ from . import _core, summary
 from . import conventions as cv
 from ._dataset import build_dataset
 from .errors import InvalidRunError
-from .simulate import Prepared, capped_counts, warn_capped
+from .simulate import Prepared, capped_counts, check_flag, warn_capped
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -874,9 +874,7 @@ def simulate_to_store(
         if stored is not None and cv.ATTR_RUN in stored:
             spec = json.loads(stored[cv.ATTR_RUN])
             run["seed"] = seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
-    if not isinstance(summary_only, bool | np.bool_):
-        raise InvalidRunError(f"summary_only is {summary_only!r}; expected True or False")
-    summary_only = bool(summary_only)
+    summary_only = check_flag(summary_only, "summary_only")
     n_threads = run.get("n_threads")
     prep = prepare(model, schedule, **run)
     if summary_only:

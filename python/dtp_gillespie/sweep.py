@@ -39,7 +39,7 @@ from ._seeding import SeedLike, normalise_seed
 from .errors import InvalidRunError
 from .model import Model
 from .schedule import Schedule
-from .simulate import Prepared, capped_counts, prepare, warn_capped
+from .simulate import Prepared, capped_counts, check_flag, prepare, warn_capped
 
 __all__ = ["set_path", "sweep", "sweep_points"]
 
@@ -181,10 +181,7 @@ def sweep(
 
     if run.get("replicate_offset"):
         raise InvalidRunError("sweep does not take replicate_offset")
-    # The check of stream.simulate_to_store (which sweep does not go through).
-    if not isinstance(summary_only, bool | np.bool_):
-        raise InvalidRunError(f"summary_only is {summary_only!r}; expected True or False")
-    summary_only = bool(summary_only)
+    summary_only = check_flag(summary_only, "summary_only")
     if resume and store is not None and seed is None:
         stored = stream.stored_attrs(store, group=group, storage_options=storage_options)
         if stored is not None and cv.ATTR_SEED in stored:
