@@ -180,12 +180,18 @@ def test_changing_one_result_does_not_reach_the_next() -> None:
     first["status"].attrs["flag_meanings"] = "edited"
     with pytest.raises(ValueError, match="read-only"):
         first["status"].attrs["flag_values"][0] = 9
+    for coord in ("replicate", "time", "cell_state"):
+        with pytest.raises(ValueError, match="read-only"):
+            first[coord].values[0] = first[coord].values[-1]
     second = dg.simulate(MODEL, SCHEDULE, **RUN)
     assert second["count"].attrs["units"] == "1"
     assert second["status"].attrs["flag_meanings"] == " ".join(STATUS_NAMES)
     assert second.attrs["seed"] == RUN["seed"]
     assert (second["count"].values >= 0).all()
     assert second["count"].values.flags.writeable
+    np.testing.assert_array_equal(second["replicate"].values, np.arange(RUN["n_replicates"]))
+    np.testing.assert_array_equal(second["time"].values, np.arange(0.0, 6.25, 0.5))
+    assert list(second["cell_state"].values) == ["S", "P", "R"]
 
 
 def test_large_runs_build_the_same_dataset_without_the_template_cache(

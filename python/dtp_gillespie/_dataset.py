@@ -208,9 +208,10 @@ _CACHED_REPLICATES = 65_536
 
 def _template(layout: _Layout) -> xr.Dataset:
     """A Dataset of `layout` whose data are zero-stride placeholders (no memory), for
-    ``copy(deep=False, data=...)``. Copies share its coordinates (xarray keeps them read-only)
-    and get their own attrs dicts; the arrays inside attrs are read-only, so that nothing a user
-    does to one result reaches the next."""
+    ``copy(deep=False, data=...)``. Copies share its coordinates and indexes, which are made
+    read-only here (pandas before 3 hands out an index's own array, writable), and get their own
+    attrs dicts; the arrays inside attrs are read-only too, so that nothing a user does to one
+    result reaches the next."""
     t = np.frombuffer(layout.times, dtype=np.float64)
     expected = {
         cv.REPLICATE: layout.n_replicates,
@@ -251,7 +252,10 @@ def _template(layout: _Layout) -> xr.Dataset:
             _attrs(cv.CELL_STATE),
         ),
     }
-    return xr.Dataset(data_vars=data_vars, coords=coords)
+    ds = xr.Dataset(data_vars=data_vars, coords=coords)
+    for index in ds.indexes.values():
+        index.values.flags.writeable = False
+    return ds
 
 
 _cached_template = lru_cache(maxsize=16)(_template)
