@@ -142,10 +142,19 @@ def test_resume_in_summary_mode(summ: xr.Dataset, tmp_path: Path) -> None:
     assert store_status(path).done.sum() == 6
     ds = simulate_to_store(MODEL, SCHEDULE, store=path, resume=True, summary_only=True, **RUN)
     _same(ds.load(), summ)
-    # Every block done but the statistics not yet written (killed in the final step).
+    assert store_status(path).complete
+    # Every block done but the statistics not yet written (killed in the final step): the store
+    # does not count as complete until a resume writes them.
     zarr.open_array(f"{path}/count_max", mode="r+")[...] = 0
+    zarr.open_group(f"{path}/_progress", mode="r+").attrs["statistics_done"] = False
+    status = store_status(path)
+    assert status.done.all()
+    assert status.statistics_pending
+    assert not status.complete
+    assert "statistics not written" in str(status)
     ds = simulate_to_store(MODEL, SCHEDULE, store=path, resume=True, summary_only=True, **RUN)
     _same(ds.load(), summ)
+    assert store_status(path).complete
 
 
 def test_a_full_store_is_not_resumed_in_summary_mode(tmp_path: Path) -> None:

@@ -246,6 +246,9 @@ class StoreStatus:
         Block layout (0 when not initialised).
     done : numpy.ndarray of bool
         ``(n_points, n_blocks)``: which blocks hold their final data.
+    statistics_pending : bool
+        A summary store whose ensemble statistics are not written yet (they are written once
+        every block is done; ``resume=True`` writes them).
     """
 
     initialised: bool
@@ -254,11 +257,12 @@ class StoreStatus:
     n_points: int
     n_replicates: int
     done: npt.NDArray[np.bool_]
+    statistics_pending: bool = False
 
     @property
     def complete(self) -> bool:
-        """Every block is written."""
-        return self.initialised and bool(self.done.all())
+        """Every block is written, and for a summary store its statistics too."""
+        return self.initialised and bool(self.done.all()) and not self.statistics_pending
 
     @property
     def replicates_done(self) -> int:
@@ -273,10 +277,15 @@ class StoreStatus:
     def __str__(self) -> str:
         if not self.initialised:
             return "not initialised (no complete template): nothing to keep"
+        pending = (
+            "; ensemble statistics not written yet (resume=True writes them)"
+            if self.statistics_pending
+            else ""
+        )
         return (
             f"{int(self.done.sum())} of {self.done.size} blocks done "
             f"({self.replicates_done} of {self.n_points * self.n_replicates} replicates), "
-            f"block size {self.block_size}"
+            f"block size {self.block_size}{pending}"
         )
 
 
@@ -343,6 +352,7 @@ def store_status(
         if not attrs.get("initialised"):
             return empty
         done = np.asarray(prog["block_done"][...]) != 0
+        summary_store = "stats" in prog
     except Exception:
         return empty
     return StoreStatus(
@@ -352,6 +362,7 @@ def store_status(
         n_points=int(attrs["n_points"]),
         n_replicates=int(attrs["n_replicates"]),
         done=done.reshape(int(attrs["n_points"]), int(attrs["n_blocks"])),
+        statistics_pending=summary_store and not attrs.get("statistics_done", False),
     )
 
 
