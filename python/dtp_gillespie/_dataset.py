@@ -110,7 +110,9 @@ def build_dataset(
     arrays : mapping
         ``count``, ``exposure``, ``extinction_time``, ``first_mutant_time``, ``stop_time``,
         ``n_events``, ``status``, ``treatment_start_time``, ``time_on_drug``, ``n_switches``,
-        ``progression_time`` and ``concentration`` as returned by ``_core.simulate_ensemble``.
+        ``progression_time``, ``concentration`` and ``biomarker`` as returned by
+        ``_core.simulate_ensemble`` (the last two only where ``concentration`` or ``biomarker``
+        asks for them).
     model_spec, schedule_spec, run_spec : mapping
         Normalised specs, stored as JSON strings in the global attrs.
     seed_attrs : mapping

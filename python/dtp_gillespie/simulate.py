@@ -533,9 +533,10 @@ def simulate(
         ``treatment_start_time``, ``time_on_drug``, ``n_switches``, ``progression_time`` and,
         for pk schedules, ``concentration``, and for models with a biomarker, ``biomarker``
         (replicate, time); the specs and provenance in the attrs
-        (DESIGN.md §3). With ``summary_only``, no ``count``, ``exposure`` or
-        ``concentration``, but ``final_count`` (replicate, cell_state) and the statistics of
-        :mod:`dtp_gillespie.summary`.
+        (DESIGN.md §3). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
+        ``biomarker``, but ``final_count`` (replicate, cell_state), ``final_biomarker`` for a
+        model with a biomarker, and the statistics of :mod:`dtp_gillespie.summary` (with a
+        ``quantile`` dimension for ``count_quantile``).
 
     Raises
     ------

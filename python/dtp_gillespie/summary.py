@@ -1,12 +1,14 @@
 """Summary mode: per-replicate summaries and exact, mergeable ensemble statistics over time.
 
 For runs whose full trajectories are too big to keep, ``simulate(..., summary_only=True)`` (with or
-without ``store=``) keeps, instead of ``count`` and ``exposure`` (replicate, time, ...):
+without ``store=``) keeps, instead of the trajectories ``count``, ``exposure``,
+``concentration`` and ``biomarker`` (replicate, time, ...):
 
 - every **per-replicate** variable of the engine (``extinction_time``, ``first_mutant_time``,
   ``stop_time``, ``n_events``, ``status``, ``treatment_start_time``, ``time_on_drug``,
-  ``n_switches``, ``progression_time``) and ``final_count`` (replicate, cell_state), the counts at
-  the last record time;
+  ``n_switches``, ``progression_time``), ``final_count`` (replicate, cell_state), the counts at
+  the last record time, and for a model with a biomarker ``final_biomarker``, its value then (no
+  statistics of the biomarker over time are kept);
 - **ensemble statistics** per record time (and state), over the replicates whose counts are known
   at that time (``n_known``; a replicate stopped by a cap has unknown counts after its
   ``stop_time`` and is left out from then on): ``count_mean``, ``count_var`` (ddof = 1),
