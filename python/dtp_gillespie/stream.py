@@ -691,8 +691,11 @@ def _finalise_statistics(
     if not done.all():
         raise InvalidRunError("internal error: statistics finalised before every block is done")
     for p, point in enumerate(plan.points):
-        parts = [summary.read_partials(prog, p, b) for b in range(plan.n_blocks)]
-        stats = summary.statistics(summary.merge_stats(parts))
+        # One block's partials in memory at a time, merged into the running total.
+        acc = summary.read_partials(prog, p, 0)
+        for b in range(1, plan.n_blocks):
+            acc = summary.merge_stats([acc, summary.read_partials(prog, p, b)])
+        stats = summary.statistics(acc)
         for name, values in stats.items():
             root[name][(*point.index, Ellipsis)] = values
     prog.attrs["statistics_done"] = True
@@ -785,16 +788,28 @@ def summary_in_memory(
     plan: Plan, progress: bool | str = False, client: Any = None, n_threads: int | None = None
 ) -> xr.Dataset:
     """Summary mode without a store: blocks run locally (or as Dask tasks), memory stays at a
-    block plus the per-replicate summaries. Identical to the streamed summary."""
+    block plus the per-replicate summaries and one merged set of partial statistics per grid
+    point (each block's is merged in as it arrives: the merge is exact and order-free).
+    Identical to the streamed summary."""
     total = len(plan.points) * plan.n_replicates
     bar = _bar(progress, total, 0)
-    results: dict[tuple[int, int], Any] = {}
+    per_replicate: dict[tuple[int, int], xr.Dataset] = {}
+    merged: dict[int, summary.BlockStats] = {}
+    capped = [0, 0]
+
+    def absorb(p: int, b: int, result: Any) -> None:
+        per_rep, stats, (n_ev, n_pop) = result
+        per_replicate[p, b] = per_rep
+        merged[p] = stats if p not in merged else summary.merge_stats([merged[p], stats])
+        capped[0] += n_ev
+        capped[1] += n_pop
+        if bar is not None:
+            bar.update(plan.block_range(b)[1] - plan.block_range(b)[0])
+
     try:
         if client is None:
             for p, b in plan.tasks():
-                results[p, b] = _summary_block(plan.points[p].prep, *plan.block_range(b), n_threads)
-                if bar is not None:
-                    bar.update(plan.block_range(b)[1] - plan.block_range(b)[0])
+                absorb(p, b, _summary_block(plan.points[p].prep, *plan.block_range(b), n_threads))
         else:
             from distributed import as_completed
 
@@ -811,10 +826,7 @@ def summary_in_memory(
             }
             try:
                 for fut in as_completed(futures):
-                    p, b = futures[fut]
-                    results[p, b] = fut.result()
-                    if bar is not None:
-                        bar.update(plan.block_range(b)[1] - plan.block_range(b)[0])
+                    absorb(*futures[fut], fut.result())
             except BaseException:
                 client.cancel(list(futures))
                 raise
@@ -822,16 +834,11 @@ def summary_in_memory(
         if bar is not None:
             bar.close()
     datasets = []
-    n_ev = n_pop = 0
     for p, point in enumerate(plan.points):
-        blocks = [results[p, b] for b in range(plan.n_blocks)]
-        per_rep = xr.concat(
-            [r[0] for r in blocks], dim=cv.REPLICATE, data_vars="minimal", coords="minimal"
-        )
-        per_rep.attrs = dict(blocks[0][0].attrs)
-        stats = summary.statistics(summary.merge_stats([r[1] for r in blocks]))
-        n_ev += sum(r[2][0] for r in blocks)
-        n_pop += sum(r[2][1] for r in blocks)
+        blocks = [per_replicate.pop((p, b)) for b in range(plan.n_blocks)]
+        per_rep = xr.concat(blocks, dim=cv.REPLICATE, data_vars="minimal", coords="minimal")
+        per_rep.attrs = dict(blocks[0].attrs)
+        stats = summary.statistics(merged.pop(p))
         datasets.append(_expand(plan, summary.with_statistics(per_rep, stats), point))
     if plan.sweep_dims:
         nested: Any = np.empty(plan.grid_shape, dtype=object)
@@ -843,7 +850,7 @@ def summary_in_memory(
     else:
         out = datasets[0]
     out.attrs = _final_attrs(plan, datasets[0])
-    warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
+    warn_capped(capped[0], capped[1], total, plan.points[0].prep, stacklevel=4)
     return out
 
 
