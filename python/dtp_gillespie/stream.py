@@ -784,6 +784,22 @@ def _summary_block(
     return summary.per_replicate(block_dataset(prep, arrays, offset)), stats, capped
 
 
+def combine_points(plan: Plan, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """The grid points' Datasets (in plan order) as one, along the sweep dimensions if any, with
+    the run's final attrs."""
+    if plan.sweep_dims:
+        nested: Any = np.empty(plan.grid_shape, dtype=object)
+        for point, ds in zip(plan.points, datasets, strict=True):
+            nested[point.index] = ds
+        out = xr.combine_nested(
+            nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
+        )
+    else:
+        out = datasets[0]
+    out.attrs = _final_attrs(plan, datasets[0])
+    return out
+
+
 def summary_in_memory(
     plan: Plan, progress: bool | str = False, client: Any = None, n_threads: int | None = None
 ) -> xr.Dataset:
@@ -840,16 +856,7 @@ def summary_in_memory(
         per_rep.attrs = dict(blocks[0].attrs)
         stats = summary.statistics(merged.pop(p))
         datasets.append(_expand(plan, summary.with_statistics(per_rep, stats), point))
-    if plan.sweep_dims:
-        nested: Any = np.empty(plan.grid_shape, dtype=object)
-        for point, ds in zip(plan.points, datasets, strict=True):
-            nested[point.index] = ds
-        out = xr.combine_nested(
-            nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
-        )
-    else:
-        out = datasets[0]
-    out.attrs = _final_attrs(plan, datasets[0])
+    out = combine_points(plan, datasets)
     warn_capped(capped[0], capped[1], total, plan.points[0].prep, stacklevel=4)
     return out
 

@@ -266,14 +266,7 @@ def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | No
     finally:
         if bar is not None:
             bar.close()
-    shape = plan.grid_shape
-    nested: Any = np.empty(shape, dtype=object)
-    for point, ds in zip(plan.points, datasets, strict=True):
-        nested[point.index] = ds
-    out = xr.combine_nested(
-        nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
-    )
-    out.attrs = stream._final_attrs(plan, datasets[0])
+    out = stream.combine_points(plan, datasets)
     warn_capped(n_ev, n_pop, len(plan.points) * plan.n_replicates, plan.points[0].prep)
     return out
 
