@@ -20,6 +20,7 @@ from handmade import (
     make_run,
     survival_run,
 )
+from models import SPR_GROWING
 from scipy import stats
 
 
@@ -316,16 +317,7 @@ def test_compare_along_a_sweep_dimension(
 
 
 # --- a real run -----------------------------------------------------------------------------------
-MODEL: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "division": {"S": 0.5, "P": 0.05, "R": 0.6},
-    "death": {"S": {"off": 0.1, "on": 0.9}, "P": 0.02, "R": 0.1},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.2}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.01}},
-    ],
-    "mutation": [{"from": "P", "to": "R", "probability": 0.05}],
-}
+MODEL = SPR_GROWING
 SCHEDULE = {"kind": "intermittent", "on": 2, "off": 1}
 RUN: dict[str, Any] = {
     "initial": {"S": 6, "P": 1},

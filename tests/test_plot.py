@@ -19,17 +19,9 @@ from dtp_gillespie.cli import main
 from dtp_gillespie.errors import InvalidRunError
 from handmade import MP_EVENTS, MP_TIMES, PLACEBO_EVENTS, PLACEBO_TIMES, survival_run
 from matplotlib.collections import PolyCollection
+from models import SPR_GROWING
 
-MODEL: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "division": {"S": 0.5, "P": 0.05, "R": 0.6},
-    "death": {"S": {"off": 0.1, "on": 0.9}, "P": 0.02, "R": 0.1},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.2}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.01}},
-    ],
-    "mutation": [{"from": "P", "to": "R", "probability": 0.05}],
-}
+MODEL = SPR_GROWING
 RUN: dict[str, Any] = {
     "initial": {"S": 20, "P": 2},
     "t_end": 6.0,
