@@ -25,9 +25,11 @@ import subprocess
 import sys
 import time
 import tomllib
+import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from importlib.util import find_spec
 from pathlib import Path
 
 import dtp_gillespie as dg
@@ -446,6 +448,26 @@ def load() -> str:
         return "unknown"
 
 
+def make_scons_reachable() -> None:
+    """Let GillesPy2 find SCons however this script was started.
+
+    GillesPy2 runs ``scons`` from PATH or, failing that, ``Path(sys.executable).resolve() -m SCons``.
+    In a venv that is not activated, ``resolve()`` turns the venv's python into the base
+    interpreter, where SCons is not installed. The venv's own scripts directory holds ``scons``
+    (installed with gillespy2), so put it first on PATH; stop with a clear message when SCons or
+    g++ is missing altogether.
+    """
+    scripts = str(Path(sys.executable).parent)  # not resolved: the venv's bin/, not the base one
+    os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+    if shutil.which("scons") is None and find_spec("SCons") is None:
+        sys.exit(
+            "error: SCons is not installed for this interpreter; GillesPy2 needs it to compile "
+            f"its C++ solver. Run: {sys.executable} -m pip install -r {HERE / 'requirements.txt'}"
+        )
+    if shutil.which("g++") is None:
+        sys.exit("error: g++ is not on PATH; GillesPy2's SSACSolver compiles C++ (apt install g++)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine and case")
@@ -463,6 +485,7 @@ def main() -> None:
     )
     log(versions)
     log("compiling the GillesPy2 model (SSACSolver, g++) ...")
+    make_scons_reachable()
     gpy = GillesPy2()
     log(f"  compiled in {gpy.compile_seconds:.2f} s")
     engines: dict[str, Callable[[Case, int], Result]] = {
