@@ -20,12 +20,12 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 import tomllib
-import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -451,7 +451,8 @@ def load() -> str:
 def make_scons_reachable() -> None:
     """Let GillesPy2 find SCons however this script was started.
 
-    GillesPy2 runs ``scons`` from PATH or, failing that, ``Path(sys.executable).resolve() -m SCons``.
+    GillesPy2 runs ``scons`` from PATH or, failing that,
+    ``Path(sys.executable).resolve() -m SCons``.
     In a venv that is not activated, ``resolve()`` turns the venv's python into the base
     interpreter, where SCons is not installed. The venv's own scripts directory holds ``scons``
     (installed with gillespy2), so put it first on PATH; stop with a clear message when SCons or
