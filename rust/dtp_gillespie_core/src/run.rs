@@ -17,6 +17,10 @@ pub struct RunConfig {
     pub max_population: u64,
     /// When to call a tumour progressed (`None`: never).
     pub progression: Option<Progression>,
+    /// Send every event through the general event loop, never the hot loop ([`crate::burst`]).
+    /// Trajectories are the same either way; tests set it to compare the two paths
+    /// ([`crate::Outcome::hot_loop_events`] says which one ran).
+    pub force_general_loop: bool,
 }
 
 /// Progression: the first time the burden `sum_i weights[i] * count[i]` reaches `factor` times its

@@ -83,6 +83,9 @@ pub struct Outcome {
     pub time_on_drug: f64,
     /// Changes of exposure up to `stop_time`.
     pub n_switches: u64,
+    /// Events (of `n_events`) fired in the hot loop ([`crate::burst`]); the others went through
+    /// the general loop.
+    pub hot_loop_events: u64,
 }
 
 impl Default for Outcome {
@@ -97,6 +100,7 @@ impl Default for Outcome {
             progression_time: f64::NAN,
             time_on_drug: 0.0,
             n_switches: 0,
+            hot_loop_events: 0,
         }
     }
 }
@@ -402,10 +406,11 @@ impl<'a> History<'a> {
         }
     }
 
-    /// Book `n` events (for loops that track nothing else per event).
+    /// Book `n` events of the hot loop (which tracks nothing else per event).
     #[inline]
     pub fn add_events(&mut self, n: u64) {
         self.outcome.n_events += n;
+        self.outcome.hot_loop_events += n;
     }
 
     #[inline]
@@ -572,6 +577,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     let mut pending: Option<f64> = None;
     // Runs of events with nothing to do between them go through the hot loop (same draws).
     let use_burst = !density_dependent
+        && !run.force_general_loop
         && run.progression.is_none()
         && !O::OBSERVES
         && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
