@@ -17,7 +17,12 @@
 //! that watches the biomarker can switch the exposure at the exact crossing time: the crossing
 //! computed with the current counts is a breakpoint of the event loop, valid until the next event,
 //! after which it is recomputed (an event changes `P`, not `y`: `y` is continuous). No time step
-//! and no approximation are involved.
+//! and no approximation are involved. A check that changes neither the counts nor the exposure
+//! changes nothing here: the closed form from the last change stays valid.
+//!
+//! Progression on the biomarker is an upward crossing ([`rise_time`]): only a biomarker below the
+//! level and rising towards a steady state above it can reach it; one falling past it has not
+//! progressed.
 
 use crate::error::{EngineError, Result};
 

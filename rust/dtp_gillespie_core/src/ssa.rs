@@ -83,7 +83,7 @@ pub struct Outcome {
     pub time_on_drug: f64,
     /// Changes of exposure up to `stop_time`.
     pub n_switches: u64,
-    /// Events (of `n_events`) fired in the hot loop ([`crate::burst`]); the others went through
+    /// Events (of `n_events`) fired in the hot loop (module `burst`); the others went through
     /// the general loop.
     pub hot_loop_events: u64,
 }
