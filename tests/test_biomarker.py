@@ -12,7 +12,8 @@ from dtp_gillespie.errors import InvalidModelError, InvalidRunError, InvalidSche
 from hypothesis import given
 from hypothesis import strategies as st
 from oracles import Z_CRIT
-from scipy import integrate
+from scipy import integrate, optimize
+from strategies import seeds
 
 ADAPTIVE = {
     "kind": "adaptive",
@@ -101,6 +102,12 @@ BIRTH_DEATH: dict[str, Any] = {
 }
 
 
+def closed_form(t: float, t0: float, y0: float, production: float, decay: float) -> float:
+    """The biomarker at ``t`` on a stretch of constant production that starts at ``(t0, y0)``."""
+    steady = production / decay
+    return steady + (y0 - steady) * math.exp(-decay * (t - t0))
+
+
 def biomarker_segments(
     tr: dict[str, Any], model: dict[str, Any]
 ) -> tuple[list[tuple[float, float, float]], float]:
@@ -127,8 +134,7 @@ def biomarker_segments(
     y0 = spec["initial"] if spec["initial"] != "steady" else p / decay
     out = [(0.0, float(y0), p)]
     for tc, kind, k in changes:
-        t0, y0, p = out[-1]
-        y = p / decay + (y0 - p / decay) * math.exp(-decay * (tc - t0))
+        y = closed_form(tc, *out[-1], decay)
         if kind == "event":
             counts = tr["count"][k]
         else:
@@ -144,8 +150,8 @@ def replay_biomarker(tr: dict[str, Any], model: dict[str, Any], times: np.ndarra
     starts = [t0 for t0, _, _ in segments]
     out = []
     for t in times:
-        t0, y0, p = segments[int(np.searchsorted(starts, t, side="right")) - 1]
-        out.append(p / decay + (y0 - p / decay) * math.exp(-decay * (t - t0)))
+        stretch = segments[int(np.searchsorted(starts, t, side="right")) - 1]
+        out.append(closed_form(t, *stretch, decay))
     return np.array(out)
 
 
@@ -208,7 +214,7 @@ class BiomarkerController:
                 p = self.production(counts, exposure)
             if k < len(tr["time"]):
                 assert self.exposures[int(tr["exposure"][k])] == exposure, f"event {k}"
-                y0 = p / decay + (y0 - p / decay) * math.exp(-decay * (t_next - t0))
+                y0 = closed_form(t_next, t0, y0, p, decay)
                 t0, counts = t_next, tr["count"][k]
                 p = self.production(counts, exposure)
         return switches
@@ -411,21 +417,31 @@ def test_biomarker_progression_from_the_nadir_after_a_switch() -> None:
 
 
 def replay_progression(
-    tr: dict[str, Any], model: dict[str, Any], factor: float, t_end: float
+    tr: dict[str, Any],
+    model: dict[str, Any],
+    factor: float | None,
+    t_end: float,
+    size: float | None = None,
 ) -> float:
-    """First time the biomarker reaches ``factor`` x its nadir so far, from a trace."""
+    """First time the biomarker of a trace rises to the progression level (``factor`` x its
+    nadir so far, or ``size``). Between events and switches the closed form is monotone, so the
+    nadir is at a stretch's start and the level is crossed upwards on a stretch exactly when it
+    lies in ``(y(t0), y(t1)]``; the crossing is found by root-finding on the closed form
+    (independent of the engine's log formula). Checks that change nothing play no part."""
     segments, decay = biomarker_segments(tr, model)
     nadir = math.inf
     ends = [t for t, _, _ in segments[1:]] + [t_end]
     for (t0, y0, p), t1 in zip(segments, ends, strict=True):
         nadir = min(nadir, y0)
-        if y0 >= factor * nadir and y0 > 0:
+        level = min(math.inf if factor is None else factor * nadir, size or math.inf)
+        if y0 >= level and y0 > 0:
             return t0
-        steady, level = p / decay, factor * nadir
-        if y0 < level < steady:
-            crossing = t0 + math.log((y0 - steady) / (level - steady)) / decay
-            if crossing <= t1:
-                return crossing
+
+        def excess(t: float, stretch: tuple = (t0, y0, p), level: float = level) -> float:
+            return closed_form(t, *stretch, decay) - level
+
+        if t1 > t0 and excess(t1) >= 0:
+            return float(optimize.brentq(excess, t0, t1, xtol=1e-13, rtol=1e-15))
     return math.nan
 
 
@@ -446,6 +462,135 @@ def test_biomarker_progression_matches_a_replay_of_the_trace(
         assert math.isnan(got)
     else:
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+# --- progression at checks that change nothing --------------------------------------------------
+
+# Adaptive rules on the biomarker that never switch from "on" (it stays > 0 from a positive start).
+NEVER_OFF = {
+    "kind": "adaptive",
+    "monitor": "biomarker",
+    "reference": "absolute",
+    "stop_below": 0.0,
+    "resume_above": 1e18,
+    "start": "on",
+}
+
+
+@st.composite
+def schedules_that_never_switch(draw: st.DrawFn, t_end: float) -> dict[str, Any] | str:
+    """The exposure "on" for all time, with checks that change nothing: none, same-exposure
+    breakpoints, visits, or a timer (``min_on``) of a continuous rule."""
+    kind = draw(st.sampled_from(["continuous", "breakpoints", "visits", "timer"]))
+    if kind == "continuous":
+        return "on"
+    if kind == "breakpoints":
+        starts = draw(st.lists(st.floats(0.05, t_end - 0.05), min_size=1, max_size=8, unique=True))
+        return {"kind": "piecewise", "segments": [[t, "on"] for t in [0.0, *sorted(starts)]]}
+    if kind == "visits":
+        return {**NEVER_OFF, "check_every": draw(st.sampled_from([0.25, 0.5, 0.7, 1.0]))}
+    return {**NEVER_OFF, "min_on": draw(st.floats(0.1, t_end))}
+
+
+@given(
+    b=st.floats(0.0, 0.5),
+    d=st.floats(0.01, 0.5),
+    p_r=st.floats(0.0, 3.0),
+    decay=st.floats(0.2, 3.0),
+    initial=st.floats(0.5, 200.0),
+    n0=st.integers(1, 30),
+    factor=st.floats(1.05, 3.0),
+    size=st.one_of(st.none(), st.floats(2.0, 300.0)),
+    schedule=schedules_that_never_switch(8.0),
+    seed=seeds,
+)
+def test_biomarker_progression_is_the_first_upward_crossing_whatever_the_checks(
+    b: float,
+    d: float,
+    p_r: float,
+    decay: float,
+    initial: float,
+    n0: int,
+    factor: float,
+    size: float | None,
+    schedule: dict[str, Any] | str,
+    seed: int,
+) -> None:
+    model = {
+        "states": ["S", "R"],
+        "exposures": ["off", "on"],
+        "division": {"S": b, "R": 0.8 * b},
+        "death": {"S": d, "R": 0.5 * d},
+        "switch": [{"from": "S", "to": "R", "rate": 0.05}],
+        "biomarker": {"production": {"S": 1.0, "R": p_r}, "decay": decay, "initial": initial},
+    }
+    progression = {"factor": factor, "monitor": "biomarker"}
+    if size is not None:
+        progression["size"] = size
+    kw: dict[str, Any] = {"initial": {"S": n0}, "t_end": 8.0, "seed": seed}
+    ds = dg.simulate(model, schedule, record_every=8.0, progression=progression, **kw)
+    assert int(ds["n_switches"][0]) == 0
+    tr = dg.trace(model, schedule, **kw)
+    expected = replay_progression(tr, model, factor, float(ds["stop_time"][0]), size)
+    got = float(ds["progression_time"][0])
+    if math.isnan(expected):
+        assert math.isnan(got), got
+    else:
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    # The checks change no draw and no progression time, bit for bit.
+    plain = dg.simulate(model, "on", record_every=8.0, progression=progression, **kw)
+    assert plain["progression_time"].equals(ds["progression_time"])
+
+
+# The issue's model: 5 frozen cells (rare deaths) whose biomarker can only fall, from 100 towards 5.
+FALLING: dict[str, Any] = {
+    "states": ["S"],
+    "exposures": ["off", "on"],
+    "division": {"S": 0.0},
+    "death": {"S": 0.01},
+    "biomarker": {"production": {"S": 1.0}, "decay": 1.0, "initial": 100.0},
+}
+NEVER_SWITCHING = {
+    "continuous": "on",
+    "breakpoints": {"kind": "piecewise", "segments": [[0, "on"], [1, "on"], [2, "on"], [3, "on"]]},
+    "visits": {**NEVER_OFF, "check_every": 0.5},
+    "timer": {**NEVER_OFF, "min_on": 1.0},
+}
+
+
+def progression_times(model: dict[str, Any], schedule: dict[str, Any] | str) -> np.ndarray:
+    """Progression times (1.5 x the biomarker's nadir) of 1000 replicates over 5 days."""
+    ds = dg.simulate(
+        model,
+        schedule,
+        initial={"S": 5},
+        t_end=5.0,
+        record_every=5.0,
+        n_replicates=1000,
+        seed=12,
+        progression={"factor": 1.5, "monitor": "biomarker"},
+    )
+    assert (ds["n_switches"].values == 0).all()
+    return ds["progression_time"].values
+
+
+@pytest.mark.parametrize("schedule", NEVER_SWITCHING.values(), ids=NEVER_SWITCHING.keys())
+def test_a_falling_biomarker_never_progresses_at_checks_that_change_nothing(
+    schedule: dict[str, Any] | str,
+) -> None:
+    # It passes 1.5 x every later nadir on its way down: that is not progression.
+    assert np.isnan(progression_times(FALLING, schedule)).all()
+
+
+@pytest.mark.parametrize("schedule", NEVER_SWITCHING.values(), ids=NEVER_SWITCHING.keys())
+def test_a_growing_twin_progresses_at_the_same_times_whatever_the_checks(
+    schedule: dict[str, Any] | str,
+) -> None:
+    # Positive control: dividing cells make the biomarker fall to a nadir, then rise past 1.5 x it.
+    growing = {**FALLING, "division": {"S": 1.0}}
+    times = progression_times(growing, schedule)
+    assert np.mean(~np.isnan(times)) >= 0.99
+    np.testing.assert_array_equal(times, progression_times(growing, "on"))
 
 
 # --- ensemble mean against the exact mean ------------------------------------------------------

@@ -91,6 +91,7 @@ pub fn daily_run(s0: u64, t_end: f64) -> RunConfig {
         max_events: u64::MAX,
         max_population: u64::MAX,
         progression: None,
+        force_general_loop: false,
     }
 }
 

@@ -445,10 +445,10 @@ impl<const BIOMARKER: bool> Controller for AdaptiveController<'_, BIOMARKER> {
             .map_or(f64::NAN, |track| track.value_at(t))
     }
 
-    fn biomarker_crossing(&self, level: f64) -> f64 {
+    fn biomarker_rise(&self, level: f64) -> f64 {
         self.track
             .as_ref()
-            .map_or(f64::INFINITY, |track| track.crossing(level))
+            .map_or(f64::INFINITY, |track| track.rise(level))
     }
 
     fn biomarker_after_extinction(&self, t: f64, stop: f64) -> f64 {

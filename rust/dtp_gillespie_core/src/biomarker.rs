@@ -17,7 +17,12 @@
 //! that watches the biomarker can switch the exposure at the exact crossing time: the crossing
 //! computed with the current counts is a breakpoint of the event loop, valid until the next event,
 //! after which it is recomputed (an event changes `P`, not `y`: `y` is continuous). No time step
-//! and no approximation are involved.
+//! and no approximation are involved. A check that changes neither the counts nor the exposure
+//! changes nothing here: the closed form from the last change stays valid.
+//!
+//! Progression on the biomarker is an upward crossing ([`rise_time`]): only a biomarker below the
+//! level and rising towards a steady state above it can reach it; one falling past it has not
+//! progressed.
 
 use crate::error::{EngineError, Result};
 
@@ -94,6 +99,18 @@ pub fn crossing_time(y0: f64, steady: f64, decay: f64, level: f64) -> f64 {
     ((from / to).ln() / decay).max(0.0)
 }
 
+/// Days until `y` (now `y0`) first rises to `level`: [`crossing_time`] when `level` is above
+/// `y0`, infinity otherwise. Progression is an upward crossing: a falling biomarker passing a
+/// level on its way down has not progressed.
+#[must_use]
+pub fn rise_time(y0: f64, steady: f64, decay: f64, level: f64) -> f64 {
+    if level > y0 {
+        crossing_time(y0, steady, decay, level)
+    } else {
+        f64::INFINITY
+    }
+}
+
 /// The biomarker of one replicate: `y(t0)`, the time `t0` of the last change of production, and
 /// the production since then.
 #[derive(Clone, Debug)]
@@ -153,6 +170,13 @@ impl<'a> Track<'a> {
         self.t0 + crossing_time(self.y0, self.steady(), self.spec.decay, level)
     }
 
+    /// Absolute time at which `y` next rises to `level` with the current production (infinity if
+    /// it is not below `level` and rising towards a steady state above it).
+    #[must_use]
+    pub fn rise(&self, level: f64) -> f64 {
+        self.t0 + rise_time(self.y0, self.steady(), self.spec.decay, level)
+    }
+
     /// `y(t)` after the replicate went extinct at `stop` (production 0 from then on).
     #[must_use]
     pub fn after_extinction(&self, t: f64, stop: f64) -> f64 {
@@ -196,6 +220,21 @@ mod tests {
             crossing_time(8.0, 0.0, 0.25, 2.0),
             4.0_f64.ln() / 0.25
         ));
+    }
+
+    #[test]
+    fn a_rise_is_an_upward_crossing_only() {
+        // Rising from 10 towards 40: reaches 30 once, on the way up.
+        assert_eq!(
+            rise_time(10.0, 40.0, 0.2, 30.0),
+            crossing_time(10.0, 40.0, 0.2, 30.0)
+        );
+        // Falling from 100 towards 5 passes 50 on the way down: no rise to it, ever.
+        assert!(crossing_time(100.0, 5.0, 1.0, 50.0).is_finite());
+        assert_eq!(rise_time(100.0, 5.0, 1.0, 50.0), f64::INFINITY);
+        // Already at or above the level, or rising to a steady state below it.
+        assert_eq!(rise_time(30.0, 40.0, 0.2, 30.0), f64::INFINITY);
+        assert_eq!(rise_time(10.0, 20.0, 0.2, 30.0), f64::INFINITY);
     }
 
     #[test]

@@ -40,9 +40,9 @@ pub trait Controller {
     fn biomarker_at(&self, _t: f64) -> f64 {
         f64::NAN
     }
-    /// The next time the biomarker reaches `level` with the current counts and exposure (infinity
-    /// if it does not, or without a biomarker).
-    fn biomarker_crossing(&self, _level: f64) -> f64 {
+    /// The next time the biomarker rises to `level` with the current counts and exposure
+    /// (infinity if it is falling, above `level` already, or there is no biomarker).
+    fn biomarker_rise(&self, _level: f64) -> f64 {
         f64::INFINITY
     }
     /// The biomarker at a record time `t` after the population went extinct at `stop`.
@@ -104,8 +104,8 @@ impl<C: Controller> Controller for Tracked<'_, C> {
         self.track.value_at(t)
     }
 
-    fn biomarker_crossing(&self, level: f64) -> f64 {
-        self.track.crossing(level)
+    fn biomarker_rise(&self, level: f64) -> f64 {
+        self.track.rise(level)
     }
 
     fn biomarker_after_extinction(&self, t: f64, stop: f64) -> f64 {

@@ -17,11 +17,16 @@ pub struct RunConfig {
     pub max_population: u64,
     /// When to call a tumour progressed (`None`: never).
     pub progression: Option<Progression>,
+    /// Send every event through the general event loop, never the hot loop (module `burst`).
+    /// Trajectories are the same either way; tests set it to compare the two paths
+    /// ([`crate::Outcome::hot_loop_events`] says which one ran).
+    pub force_general_loop: bool,
 }
 
 /// Progression: the first time the burden `sum_i weights[i] * count[i]` reaches `factor` times its
 /// lowest value so far (the nadir), or `size` cells; with `biomarker`, the first time the model's
-/// biomarker does (its exact crossing time between events, see [`crate::biomarker`]).
+/// biomarker rises to that level (its exact upward crossing time between events, see
+/// [`crate::biomarker`]; a biomarker passing the level on its way down has not progressed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Progression {
     pub weights: Vec<f64>,

@@ -83,6 +83,9 @@ pub struct Outcome {
     pub time_on_drug: f64,
     /// Changes of exposure up to `stop_time`.
     pub n_switches: u64,
+    /// Events (of `n_events`) fired in the hot loop (module `burst`); the others went through
+    /// the general loop.
+    pub hot_loop_events: u64,
 }
 
 impl Default for Outcome {
@@ -97,6 +100,7 @@ impl Default for Outcome {
             progression_time: f64::NAN,
             time_on_drug: 0.0,
             n_switches: 0,
+            hot_loop_events: 0,
         }
     }
 }
@@ -289,6 +293,8 @@ pub(crate) struct History<'a> {
     since: f64,
     progression: Option<&'a Progression>,
     nadir: f64,
+    /// When the biomarker was last looked at (see [`Self::watch_biomarker`]).
+    watched: f64,
     outcome: Outcome,
 }
 
@@ -322,13 +328,21 @@ impl<'a> History<'a> {
             since: 0.0,
             progression,
             nadir,
+            watched: 0.0,
             outcome,
         }
     }
 
-    /// Progression on the biomarker over `(last change, t]`, before the counts or the exposure
-    /// change at `t` (and at the end): between changes the biomarker is monotone, so its nadir is
-    /// at a change and a crossing of the progression level is at its closed-form time.
+    /// Progression on the biomarker over `(last look, t]`, before the counts or the exposure
+    /// change at `t`, at every check (whether it changes anything or not) and at the end.
+    ///
+    /// Between changes the biomarker is monotone, so on `(last look, t]` its lowest value is at
+    /// one end and the nadir so far is known at every look. Progression is the first *upward*
+    /// crossing of the level (`factor` x nadir, or `size`): while the biomarker falls its nadir
+    /// falls with it and no level is crossed upwards, whatever it passed on the way down; while it
+    /// rises the nadir stays put (it is at most the value at the last change), so the crossing is
+    /// the closed-form rise from the last change, the same whether or not looks that changed
+    /// nothing came in between.
     pub fn watch_biomarker(&mut self, t: f64, controller: &impl Controller) {
         let Some(p) = self.progression.filter(|p| p.biomarker) else {
             return;
@@ -336,16 +350,18 @@ impl<'a> History<'a> {
         if !self.outcome.progression_time.is_nan() {
             return;
         }
-        let crossing = controller.biomarker_crossing(p.level(self.nadir));
+        let rise = controller.biomarker_rise(p.level(self.nadir));
         let y = controller.biomarker_at(t);
-        if crossing <= t {
-            self.outcome.progression_time = crossing;
+        if rise <= t {
+            // After the last look, where the level was not reached (up to rounding).
+            self.outcome.progression_time = rise.max(self.watched);
         } else if p.reached(y, self.nadir) {
             // Reached by rounding alone (the closed form put the crossing just after t).
             self.outcome.progression_time = t;
         } else {
             self.nadir = self.nadir.min(y);
         }
+        self.watched = t;
     }
 
     /// The exposure in force from time `t` on.
@@ -390,10 +406,11 @@ impl<'a> History<'a> {
         }
     }
 
-    /// Book `n` events (for loops that track nothing else per event).
+    /// Book `n` events of the hot loop (which tracks nothing else per event).
     #[inline]
     pub fn add_events(&mut self, n: u64) {
         self.outcome.n_events += n;
+        self.outcome.hot_loop_events += n;
     }
 
     #[inline]
@@ -560,6 +577,7 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
     let mut pending: Option<f64> = None;
     // Runs of events with nothing to do between them go through the hot loop (same draws).
     let use_burst = !density_dependent
+        && !run.force_general_loop
         && run.progression.is_none()
         && !O::OBSERVES
         && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());

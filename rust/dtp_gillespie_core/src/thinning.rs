@@ -362,7 +362,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
     let mut interval_changed = true;
     let mut horizon = 0.0;
     // Runs of candidates with nothing else to do go through the hot loop (same draws).
-    let use_burst = run.progression.is_none() && !O::OBSERVES;
+    let use_burst = run.progression.is_none() && !run.force_general_loop && !O::OBSERVES;
     let mut pending: Option<f64> = None;
     'candidates: loop {
         steps += 1;

@@ -6,7 +6,10 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use common::{birth_death, ensemble_of, rule, run};
-use dtp_gillespie_core::{AdaptiveSpec, Biomarker, Dosing, DosingKind, Model, Reference, trace};
+use dtp_gillespie_core::{
+    AdaptiveSpec, Biomarker, Dosing, DosingKind, EnsembleOutput, Model, Progression, Reference,
+    Rule, Schedule, trace,
+};
 
 /// Exposure 1 = on, 0 = off; stop at 0.5 x the biomarker at treatment start, resume at 1.0.
 fn adaptive_on_biomarker() -> Dosing {
@@ -150,4 +153,103 @@ fn extinct_replicates_record_a_decaying_biomarker() {
     let (y40, y50) = (out.biomarker[0], out.biomarker[1]);
     assert!(y40 > 0.0);
     assert!((y50 - y40 * (-5.0_f64).exp()).abs() < 1e-12 * y40);
+}
+
+/// Dosings under which exposure 1 stays in force for all time, each with checks that change
+/// nothing: none; same-exposure breakpoints at 1, 2, 3 and every 3.5 days after; visits every
+/// half day; a continuous rule on the biomarker with timers (`min_time` 1, `after` 2 and 3.5).
+fn dosings_that_never_switch() -> Vec<(&'static str, Dosing)> {
+    let never = |check_every: f64, rules: Vec<Rule>| Dosing {
+        kind: DosingKind::Adaptive(AdaptiveSpec {
+            initial_exposure: 1,
+            monitor_weights: vec![1.0],
+            monitor_biomarker: true,
+            reference: Reference::Absolute,
+            check_every,
+            rules,
+        }),
+        treating: vec![false, true],
+    };
+    let below_zero = rule(1, 0, Some(0.0), None);
+    let timers = vec![
+        Rule {
+            min_time: 1.0,
+            ..below_zero.clone()
+        },
+        Rule {
+            after: Some(2.0),
+            ..below_zero.clone()
+        },
+        Rule {
+            after: Some(3.5),
+            ..below_zero.clone()
+        },
+    ];
+    let breakpoints = Schedule::new(vec![0.0, 1.0, 2.0, 3.0], vec![1; 4], Some((0, 3.5))).unwrap();
+    vec![
+        (
+            "continuous",
+            Dosing::fixed(Schedule::constant(1), 2, Some(0)),
+        ),
+        ("breakpoints", Dosing::fixed(breakpoints, 2, Some(0))),
+        ("visits", never(0.5, vec![below_zero])),
+        ("timers", never(0.0, timers)),
+    ]
+}
+
+/// Progression times of 200 replicates of one cell state (division `b`, death `d`) making 1
+/// unit of biomarker per cell per day, clearance 1 a day, from 100 units and 5 cells, with
+/// progression at 1.5 x the nadir; the same for every dosing of [`dosings_that_never_switch`].
+fn progression_times_under_checks_that_change_nothing(b: f64, d: f64, t_end: f64) -> Vec<f64> {
+    let model = birth_death(&[(b, d), (b, d)])
+        .with_biomarker(Biomarker {
+            production: vec![1.0, 1.0],
+            decay: 1.0,
+            initial: Some(100.0),
+        })
+        .unwrap();
+    let mut r = run(vec![5], t_end, vec![t_end]);
+    r.progression = Some(Progression {
+        weights: vec![1.0],
+        factor: Some(1.5),
+        size: None,
+        biomarker: true,
+    });
+    let mut reference: Option<EnsembleOutput> = None;
+    for (kind, dosing) in dosings_that_never_switch() {
+        let out = ensemble_of(&model, &dosing, &r, [11; 32], 0, 200, 1);
+        assert!(out.outcomes.iter().all(|o| o.n_switches == 0), "{kind}");
+        if let Some(first) = &reference {
+            // The checks change no draw and no progression time, bit for bit.
+            for (a, b) in first.outcomes.iter().zip(&out.outcomes) {
+                assert_eq!(a.n_events, b.n_events, "{kind}");
+                assert_eq!(
+                    a.progression_time.to_bits(),
+                    b.progression_time.to_bits(),
+                    "{kind}: progression at {} instead of {}",
+                    b.progression_time,
+                    a.progression_time
+                );
+            }
+        } else {
+            reference = Some(out);
+        }
+    }
+    reference.unwrap().per_replicate(|o| o.progression_time)
+}
+
+#[test]
+fn a_falling_biomarker_never_progresses_whatever_the_checks() {
+    // Frozen but for rare deaths, the biomarker can only fall (from 100 towards 5): it passes
+    // 1.5 x every later nadir on its way down, which is not progression.
+    let times = progression_times_under_checks_that_change_nothing(0.0, 0.01, 5.0);
+    assert!(times.iter().all(|t| t.is_nan()), "{times:?}");
+}
+
+#[test]
+fn a_rising_biomarker_progresses_at_the_same_time_whatever_the_checks() {
+    // Growing cells: the biomarker falls from 100, then rises with the population.
+    let times = progression_times_under_checks_that_change_nothing(0.6, 0.1, 10.0);
+    let progressed = times.iter().filter(|t| !t.is_nan()).count();
+    assert!(progressed >= 190, "{progressed} of 200 progressed");
 }

@@ -315,9 +315,9 @@ fn ensemble_with(
 
 #[test]
 fn the_hot_loop_fires_the_same_events_as_the_general_loop() {
-    // A progression threshold that is never reached sends every event through the general loops;
-    // without it, runs of events go through the hot loop (up to six states). Trajectories must be
-    // identical under every kind of dosing, caps included.
+    // `force_general_loop` sends every event through the general loops; without it, runs of
+    // events go through the hot loop (up to six states). Trajectories must be identical under
+    // every kind of dosing, caps included, and each path must have run (`hot_loop_events`).
     let mut caps_hit = std::collections::HashMap::new();
     for n in 1..=8 {
         let model = chain(n);
@@ -330,15 +330,36 @@ fn the_hot_loop_fires_the_same_events_as_the_general_loop() {
             {
                 hot.max_events = max_events;
                 hot.max_population = max_population;
-                let mut general = hot.clone();
-                general.progression = Some(dtp_gillespie_core::Progression {
-                    weights: vec![1.0; n],
-                    factor: None,
-                    size: Some(1e300),
-                    biomarker: false,
-                });
-                let a = ensemble_with(&model, &dosing, &hot);
+                let general = RunConfig {
+                    force_general_loop: true,
+                    ..hot.clone()
+                };
+                let mut a = ensemble_with(&model, &dosing, &hot);
                 let b = ensemble_with(&model, &dosing, &general);
+                let hot_events = a.per_replicate(|o| o.hot_loop_events);
+                assert!(
+                    b.per_replicate(|o| o.hot_loop_events)
+                        .iter()
+                        .all(|&e| e == 0),
+                    "{kind}, {n} states: the general loop was forced"
+                );
+                let hot_total: u64 = hot_events.iter().sum();
+                let all: u64 = n_events(&a).iter().sum();
+                if n <= 6 {
+                    // Each path ran: most events of the default run went through the hot loop.
+                    assert!(
+                        2 * hot_total > all,
+                        "{kind}, {n} states: {hot_total} of {all}"
+                    );
+                } else {
+                    assert_eq!(
+                        hot_total, 0,
+                        "{kind}: the hot loop takes at most six states"
+                    );
+                }
+                for outcome in &mut a.outcomes {
+                    outcome.hot_loop_events = 0; // the one field that says which path ran
+                }
                 let capped = if max_events < u64::MAX {
                     Status::MaxEvents
                 } else {

@@ -231,6 +231,7 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<RunConfig> {
             }),
             _ => None,
         },
+        force_general_loop: false,
     })
 }
 
