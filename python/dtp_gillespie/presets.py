@@ -70,10 +70,15 @@ def _real(value: object, where: str, low: float, high: float = math.inf, note: s
     return x
 
 
-def _choice(value: object, where: str, choices: Sequence[str]) -> str:
-    """``value`` if it is one of the schedule names ``choices``, else an InvalidScheduleError."""
+def _choice(
+    value: object,
+    where: str,
+    choices: Sequence[str],
+    error: type[InvalidModelError] | type[InvalidScheduleError] = InvalidScheduleError,
+) -> str:
+    """``value`` if it is one of the names ``choices``, else ``error`` naming ``where``."""
     if not (isinstance(value, str) and value in choices):
-        raise InvalidScheduleError(f"{where} is {value!r}; expected one of {', '.join(choices)}")
+        raise error(f"{where} is {value!r}; expected one of {', '.join(choices)}")
     return value
 
 
@@ -140,7 +145,27 @@ def sharma2010_preexisting() -> Preset:
 # --- Russo et al. 2022 -------------------------------------------------------------------------
 
 
-def russo2022_induced_mutator(fold: float = 20) -> Preset:
+# How ``fold`` is read: on the per-division mutation probability, or on the per-day mutation rate.
+RUSSO_FOLD_READINGS = ("probability", "rate")
+_RUSSO_MU = 1e-7  # base mutation probability per division (illustrative)
+_RUSSO_DIVISION = {"S": 0.45, "P": 0.02, "R": 0.4}
+
+
+def _russo_persister_probability(fold: float, fold_applies_to: str) -> float:
+    """The P -> R mutation probability per persister division under drug, for either reading.
+
+    ``"probability"``: ``fold`` x the base probability per division, ``fold * mu``.
+    ``"rate"``: the persisters' mutation rate per unit time, ``p * b_P``, is ``fold`` x that of
+    untreated sensitive cells, ``mu * b_S``; so ``p = fold * mu * b_S / b_P`` (22.5x the
+    ``"probability"`` value with this preset's divisions 0.45 and 0.02 per day).
+    """
+    base = fold * _RUSSO_MU
+    if fold_applies_to == "rate":
+        return base * _RUSSO_DIVISION["S"] / _RUSSO_DIVISION["P"]
+    return base
+
+
+def russo2022_induced_mutator(fold: float = 20, fold_applies_to: str = "probability") -> Preset:
     """Colorectal persisters induced by targeted therapy, with drug-raised mutability (Russo 2022).
 
     Russo, M. et al. (2022). A modified fluctuation-test framework characterizes the population
@@ -153,33 +178,50 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
     From the paper (qualitative structure and the fold range):
 
     - persisters are induced by the drug: S -> P only under drug (rate 0 off drug);
-    - persisters divide slowly under drug;
-    - under drug the persister mutation probability rises ``fold``-fold, 7- to 50-fold
-      (default 20).
+    - a fraction of persisters divides slowly under drug;
+    - under drug the persister mutation rate rises ``fold``-fold, 7- to 50-fold (default 20).
+
+    What the fold multiplies (``fold_applies_to``). A fluctuation test, the paper's method,
+    estimates a mutation rate as mutations per cell division (the Luria-Delbrueck definition: the
+    mutations counted are those made at the divisions of the founding population), and the paper
+    models persisters that mutate at their own, slow, divisions. Read that way the fold multiplies
+    the probability per division, ``p_P = fold * mu`` (``"probability"``, the default). Read as
+    a rate per unit time (mutations per cell per day, the reading that matters when persisters
+    hardly divide), the persisters' rate ``p_P * b_P`` is ``fold`` x the untreated sensitive
+    cells' rate ``mu * b_S``, so ``p_P = fold * mu * b_S / b_P`` (``"rate"``). With this
+    preset's slow persister division (b_P = 0.02 vs b_S = 0.45 per day) the two differ 22.5-fold,
+    and so does the expected number of persister-derived mutants (``examples/
+    reproduce_russo2022.py`` prints both). The default stays on the per-division reading, the
+    fluctuation test's own unit; choose ``"rate"`` when calibrating to a per-day rate.
 
     Illustrative (not from the paper): S division 0.45/day, death 0.05/day off and 0.8/day on;
     S -> P 0.01/day on drug; P -> S 0.05/day off drug and 0 on drug; P division 0.02/day and
     death 0.01/day; R division 0.4/day and death 0.05/day under both exposures; base mutation
-    probability per division 1e-7 (S -> R and P -> R off drug; P -> R is ``fold`` x 1e-7 on drug);
+    probability per division mu = 1e-7 (S -> R, and P -> R off drug; P -> R on drug as above);
     10^5 sensitive cells, continuous drug for 180 days.
 
     Raises
     ------
     InvalidModelError
-        If ``fold`` is not a finite real number in [7, 50].
+        If ``fold`` is not a finite real number in [7, 50], or ``fold_applies_to`` is not
+        ``"probability"`` or ``"rate"``.
     """
+    fn = "russo2022_induced_mutator"
     fold = _real(
         fold,
-        "russo2022_induced_mutator fold",
+        f"{fn} fold",
         7,
         50,
-        " (the 7-50x increase of the persister mutation probability under drug)",
+        " (the 7-50x increase of the persister mutation rate under drug)",
     )
-    mu = 1e-7
+    reading = _choice(
+        fold_applies_to, f"{fn} fold_applies_to", RUSSO_FOLD_READINGS, InvalidModelError
+    )
+    mu = _RUSSO_MU
     model = {
         "states": ["S", "P", {"name": "R", "genetic": True}],
         "exposures": ["off", "on"],
-        "division": {"S": 0.45, "P": 0.02, "R": 0.4},
+        "division": dict(_RUSSO_DIVISION),
         "death": {"S": {"off": 0.05, "on": 0.8}, "P": 0.01, "R": 0.05},
         "switch": [
             {"from": "S", "to": "P", "rate": {"off": 0.0, "on": 0.01}},
@@ -187,7 +229,14 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
         ],
         "mutation": [
             {"from": "S", "to": "R", "probability": mu},
-            {"from": "P", "to": "R", "probability": {"off": mu, "on": fold * mu}},
+            {
+                "from": "P",
+                "to": "R",
+                "probability": {
+                    "off": mu,
+                    "on": _russo_persister_probability(fold, reading),
+                },
+            },
         ],
     }
     schedule = {"kind": "continuous", "exposure": "on"}
