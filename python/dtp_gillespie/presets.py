@@ -399,8 +399,9 @@ def zhang2017_adaptive(schedule: str = "adaptive") -> Preset:
     - adaptive rule: treat until PSA <= 50% of its value at treatment start, hold until it is
       back to 100%; versus continuous abiraterone;
     - the competition matrix (rows: affected T+, TP, T-) [[1, 0.7, 0.8], [0.4, 1, 0.5],
-      [0.6, 0.9, 1]] is one of the paper's matrices (it varies the off-diagonal coefficients over
-      0.4-0.9 between virtual patients); with it T- is competitively excluded without drug.
+      [0.6, 0.9, 1]], as re-implementations give one of the paper's matrices (the paper varies
+      the off-diagonal coefficients between virtual patients; not checked against its full
+      text); with it T- is competitively excluded without drug.
 
     Illustrative (not from the paper):
 
@@ -415,14 +416,33 @@ def zhang2017_adaptive(schedule: str = "adaptive") -> Preset:
       abiraterone;
     - ``t_end`` = 3650 days.
 
-    In the ODE limit (RK4, ``examples/reproduce_zhang2017.py``) progression comes at 1059 days
-    under continuous abiraterone and 2218 days under the adaptive rule; the exact stochastic
-    medians (400 replicates) are 1064 and 2241 days. The paper reports the clinical counterpart:
-    median time to progression of about 16.5 months with standard dosing against at least 27
-    months in the adaptive pilot trial (10 of 11 patients cycling), with 47% of the standard
-    cumulative dose. Here each adaptive course lasts only about 10 days (PSA halves quickly once
-    the TP capacity drops 100-fold), so the model spends about 2% of the time on drug: its
-    absolute times and doses depend on the illustrative choices above.
+    What it reproduces, and what it does not (``examples/reproduce_zhang2017.py`` prints this
+    comparison, computed from the ODE limit). The paper's outcome numbers are clinical results of
+    its pilot trial: median time to progression about 16.5 months with standard dosing against
+    at least 27 months with the adaptive rule (10 of 11 patients cycling), on 47% of the standard
+    cumulative dose. In the ODE limit (RK4) this preset progresses at 1059 days (34.8 months)
+    under continuous abiraterone and 2218 days (72.9 months) under the adaptive rule; the exact
+    stochastic medians (400 replicates) are 1064 and 2241 days.
+
+    - Reproduced: adaptive therapy delays progression, by a ratio of 2.09 where the trial's is
+      at least 27 / 16.5 = 1.64; the adaptive time is above the trial's lower bound of 27 months.
+    - Not reproduced: the standard-dosing time (34.8 months, not 16.5) and the cumulative dose
+      (the adaptive arm is on drug 1.8% of the time, not 47%; each course lasts about 10 days,
+      the trial's months).
+
+    Why: the trial's numbers are outcomes of patients, not of one parameter set (the paper varies
+    the competition coefficients between virtual patients), and the full text's Methods and
+    supplement could not be checked here, so nothing in this preset is calibrated to them. The
+    absolute times follow from the slow published growth rates and the illustrative initial
+    tumour and progression size; the short courses from cutting the TP capacity 100-fold at
+    once, which kills TP cells at about 0.26/day and halves the PSA within days. Public
+    re-implementations differ exactly there: Cunningham's MATLAB code of the same three-population
+    game (github.com/cunninghamjj/Applying-evolutionary-principles-to-optimize-control-of-mcrpc)
+    steps in discrete time, clears PSA at 0.2 per step, lowers the TP capacity and the T+ support
+    gradually (exponentially, at 0.05 and 0.1 per step) and uses other matrices, e.g.
+    [[1, 0.402, 0.794], [0.010, 1, 0.598], [0.206, 0.990, 1]]. Treat the absolute times and doses
+    as placeholders to calibrate to your data; the qualitative result (adaptive therapy about
+    doubles the time to progression) is what the preset carries.
 
     Parameters
     ----------
