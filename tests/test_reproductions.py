@@ -302,6 +302,28 @@ def check_russo_claims(result: dict[str, Any]) -> None:
     assert z > Z_CRIT
 
 
+def test_russo_fold_readings_scale_the_persister_mutations() -> None:
+    """Per day, persisters make b_S / b_P = 22.5x the mutations they make per division."""
+    readings = russo.fold_readings(100_000, 1.0)
+    # The sensitive cells' share: the same model with no persister mutation under drug.
+    model = dg.presets.russo2022_induced_mutator().model
+    model["mutation"][1]["probability"]["on"] = 0.0
+    from_s = russo.expected_mutations(model, russo.SCHEDULES["continuous"], {"S": 100_000}, 180)
+    by_division = readings["probability"]["expected_mutations"] - from_s
+    per_day = readings["rate"]["expected_mutations"] - from_s
+    b = model["division"]
+    # Up to 1e-3: a mutant division takes its persister out of the mutant-free process, so at
+    # the higher rate slightly fewer persisters remain to mutate (1e-4 relative here).
+    assert per_day == pytest.approx(by_division * b["S"] / b["P"], rel=1e-3)
+    assert per_day < by_division * b["S"] / b["P"]
+    rate_model = dg.presets.russo2022_induced_mutator(fold_applies_to="rate").model
+    assert readings["rate"]["expected_mutations"] == pytest.approx(
+        _russo_lambda_scipy(rate_model, 100_000), rel=1e-6
+    )
+    for r in readings.values():
+        assert r["bound"] == pytest.approx(1 - math.exp(-r["expected_mutations"]))
+
+
 def test_russo_quick_claims(russo_quick: dict[str, Any]) -> None:
     check_russo_claims(russo_quick)
 
