@@ -181,18 +181,19 @@ def russo2022_induced_mutator(fold: float = 20, fold_applies_to: str = "probabil
     - a fraction of persisters divides slowly under drug;
     - under drug the persister mutation rate rises ``fold``-fold, 7- to 50-fold (default 20).
 
-    What the fold multiplies (``fold_applies_to``). A fluctuation test, the paper's method,
-    estimates a mutation rate as mutations per cell division (the Luria-Delbrueck definition: the
-    mutations counted are those made at the divisions of the founding population), and the paper
-    models persisters that mutate at their own, slow, divisions. Read that way the fold multiplies
-    the probability per division, ``p_P = fold * mu`` (``"probability"``, the default). Read as
-    a rate per unit time (mutations per cell per day, the reading that matters when persisters
-    hardly divide), the persisters' rate ``p_P * b_P`` is ``fold`` x the untreated sensitive
-    cells' rate ``mu * b_S``, so ``p_P = fold * mu * b_S / b_P`` (``"rate"``). With this
-    preset's slow persister division (b_P = 0.02 vs b_S = 0.45 per day) the two differ 22.5-fold,
-    and so does the expected number of persister-derived mutants (``examples/
-    reproduce_russo2022.py`` prints both). The default stays on the per-division reading, the
-    fluctuation test's own unit; choose ``"rate"`` when calibrating to a per-day rate.
+    What the fold multiplies (``fold_applies_to``). The paper reports a 7-50x higher "mutation
+    rate", estimated with a modified fluctuation test; in Luria-Delbrueck fluctuation analysis a
+    mutation rate is a number of mutations per cell division, and the engine's ``mutation`` is
+    exactly that, a probability per division. Read that way the fold multiplies the probability
+    per division, ``p_P = fold * mu`` (``"probability"``, the default). Read as a rate per unit
+    time (mutations per cell per day, which is what decides the number of mutants when
+    persisters hardly divide), the persisters' rate ``p_P * b_P`` is ``fold`` x the untreated
+    sensitive cells' rate ``mu * b_S``, so ``p_P = fold * mu * b_S / b_P`` (``"rate"``). With
+    this preset's slow persister division (b_P = 0.02 vs b_S = 0.45 per day) the two differ
+    22.5-fold, and so does the expected number of persister-derived mutants by day 180 (0.054
+    vs 1.22 for 10^5 cells under continuous drug; ``examples/reproduce_russo2022.py`` prints
+    both). The default keeps the fluctuation test's own unit (and gives the smaller number of
+    mutants); choose ``"rate"`` when the fold you calibrate to is per unit time.
 
     Illustrative (not from the paper): S division 0.45/day, death 0.05/day off and 0.8/day on;
     S -> P 0.01/day on drug; P -> S 0.05/day off drug and 0 on drug; P division 0.02/day and
