@@ -80,7 +80,7 @@ QUICK_GRID: dict[tuple[float, str], list[tuple[float, int]]] = {
     (0.0, "continuous"): [(1e3, 100), (1e4, 100), (1e5, 100)],
     (0.0, "pulsed"): [(1e3, 100), (1e4, 100), (1e5, 30)],
     (0.01, "continuous"): [(1e3, 100), (1e4, 100), (1e5, 100)],
-    (0.01, "pulsed"): [(1e3, 100), (1e4, 100), (1e5, 16)],
+    (0.01, "pulsed"): [(1e3, 100), (1e4, 100), (1e5, 40)],
 }
 FULL_GRID: dict[tuple[float, str], list[tuple[float, int]]] = {
     (0.0, "continuous"): [(1e3, 400), (1e4, 400), (1e5, 400), (1e6, 200), (1e7, 40), (1e8, 8)],

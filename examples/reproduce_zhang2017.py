@@ -14,7 +14,14 @@ paper's and which are illustrative. This script
    PSA crossing times) with common seeds;
 3. reports the Kaplan-Meier median time to progression (T- reaching 5000 cells) with its 95%
    interval, the fraction progressed, the fraction of time on drug before progression and a
-   log-rank test, next to the ODE limit and the paper's clinical numbers.
+   log-rank test, next to the ODE limit and the paper's clinical numbers;
+4. says, number by number, which published outcome the ODE limit reproduces (``published``):
+   the adaptive/standard ratio of the times to progression (the paper's >= 27 / 16.5 = 1.64)
+   is reproduced; the absolute times (16.5 and >= 27 months) and the cumulative dose (47% of
+   standard) are not. The paper's numbers are clinical outcomes of the pilot trial, not outputs
+   of one parameter set, and this preset's absolute scales (illustrative initial tumour and
+   progression size, a 100-fold TP capacity cut applied at once, which makes each course about
+   10 days long) are not calibrated to them; see the preset's docstring.
 
     python examples/reproduce_zhang2017.py            # 400 replicates per schedule
     python examples/reproduce_zhang2017.py --quick    # 40 per schedule, a few seconds
@@ -112,6 +119,62 @@ def ode_time_to_progression(
     return {"ttp": math.inf, "switches": switches, "time_on_drug": t_on}
 
 
+# How an ODE-limit number is judged against a published one: a point value within 25%, a
+# published lower bound ("at least") met.
+AGREEMENT_TOLERANCE = 0.25
+
+
+def published_comparison(ode: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Each published outcome next to the preset's ODE limit, and whether it is reproduced."""
+    cont, adapt = ode["continuous"], ode["adaptive"]
+    standard = PAPER["standard_median_ttp_months"]
+    adaptive_at_least = PAPER["adaptive_median_ttp_months_at_least"]
+    rows = [
+        (
+            "standard-dosing time to progression (months)",
+            standard,
+            "value",
+            cont["ttp"] / DAYS_PER_MONTH,
+        ),
+        (
+            "adaptive time to progression (months)",
+            adaptive_at_least,
+            "at least",
+            adapt["ttp"] / DAYS_PER_MONTH,
+        ),
+        (
+            "adaptive / standard time to progression",
+            adaptive_at_least / standard,
+            "at least",
+            adapt["ttp"] / cont["ttp"],
+        ),
+        # Standard dosing is on drug all the time, so the adaptive arm's cumulative dose as a
+        # fraction of standard dosing over the same time is its fraction of time on drug.
+        (
+            "adaptive cumulative dose (fraction of standard)",
+            PAPER["adaptive_cumulative_dose_fraction"],
+            "value",
+            adapt["time_on_drug"] / adapt["ttp"],
+        ),
+    ]
+    out = []
+    for quantity, paper, kind, model in rows:
+        if kind == "value":
+            reproduced = abs(model / paper - 1.0) <= AGREEMENT_TOLERANCE
+        else:
+            reproduced = model >= paper
+        out.append(
+            {
+                "quantity": quantity,
+                "paper": paper,
+                "kind": kind,
+                "model": model,
+                "reproduced": bool(reproduced),
+            }
+        )
+    return out
+
+
 def on_drug_before_progression(ds: Any) -> float:
     """Mean fraction of time on drug before progression (or t_end), from the recorded exposure."""
     on = (ds["exposure"] == 1).values  # exposure 1 is "on" (abiraterone)
@@ -166,6 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "on_drug_fraction_before_progression": on_drug_before_progression(ds),
             "mean_switches": float(ds["n_switches"].mean()),
         }
+    out["published"] = published_comparison(ode)
     out["logrank_p"] = float(table["logrank_p"].iloc[0])
     c, a = out["schedules"]["continuous"], out["schedules"]["adaptive"]
     out["ttp_ratio_adaptive_vs_continuous"] = a["median_ttp_days"] / c["median_ttp_days"]
@@ -189,9 +253,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"adaptive / continuous median TTP: {out['ttp_ratio_adaptive_vs_continuous']:.2f}; "
         f"log-rank p = {out['logrank_p']:.2g}"
     )
+    print("\npublished (clinical trial) against the ODE limit of the preset:")
+    for row in out["published"]:
+        bound = ">= " if row["kind"] == "at least" else ""
+        verdict = "reproduced" if row["reproduced"] else "NOT reproduced"
+        paper, model = f"{bound}{row['paper']:.3g}", f"{row['model']:.3g}"
+        print(f"  {row['quantity']:<48} paper {paper}, model {model}: {verdict}")
     print(
-        "paper (clinical): standard dosing median TTP ~16.5 months; adaptive pilot >= 27 months "
-        "with 47% of the standard cumulative dose"
+        "The paper's numbers are clinical outcomes, not outputs of one parameter set; the "
+        "preset's absolute scales are illustrative (see its docstring)."
     )
     print(f"({out['seconds']:.1f} s)")
     out["command"] = _reproduce.command(__file__, args)

@@ -8,9 +8,21 @@ standard error comes from the exact (or binomial) variance, at two-sided alpha =
 import math
 
 import numpy as np
+import pytest
 from scipy import integrate, linalg
 
 Z_CRIT = 3.29  # two-sided alpha = 0.001
+
+# Test ids of the two rejection tiers: a wrong model off by 20% (CI) or 5% (DTP_DEEP=1).
+CI, DEEP = "ci", "deep"
+
+
+def tiers(ci_n: int, deep_n: int) -> list:
+    """(factor of the wrong model's rate, replicates) per tier, for ``pytest.mark.parametrize``."""
+    return [
+        pytest.param(1.20, ci_n, id=CI),
+        pytest.param(1.05, deep_n, id=DEEP, marks=pytest.mark.deep),
+    ]
 
 
 def z_mean(sample: np.ndarray, mean: float, var: float) -> float:

@@ -25,7 +25,7 @@ import xarray as xr
 from dtp_gillespie.errors import InvalidScheduleError
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from oracles import Z_CRIT, kendall_mean, kendall_var, z_mean
+from oracles import Z_CRIT, kendall_mean, kendall_var, tiers, z_mean
 from strategies import Case, cases, model_specs, run, seeds
 
 MODEL: dict[str, Any] = {
@@ -343,6 +343,18 @@ rate = st.floats(0.05, 1.5)
 PK_LIMIT_SEED = 20_251_127
 
 
+def pk_limit_z(b: float, d_off: float, d_on: float, ec50: float, n: int, d_true: float) -> float:
+    """z of the final mean of a pk run (n0 = 20, t = 2) against the Kendall mean of rates
+    (b, ``d_true``): ec50 = inf must have the law of "off", a tiny ec50 that of "on"."""
+    schedule = {"kind": "pk", "dose": 1.0, "dose_every": 1.0, "half_life": 0.5, "ec50": ec50}
+    n0, t = 20, 2.0
+    ds = dg.simulate(
+        bd(b, d_off, d_on), schedule, initial={"N": n0}, t_end=t, n_replicates=n, seed=PK_LIMIT_SEED
+    )
+    x = ds["count"].values[:, -1, 0]
+    return z_mean(x, kendall_mean(n0, b, d_true, t), kendall_var(n0, b, d_true, t))
+
+
 # A statistical property: a fixed seed and at most 20 examples, so that the false-alarm rate of
 # the z-tests at alpha = 0.001 stays small in the deep profile too (as for reversibility).
 @settings(max_examples=min(settings.default.max_examples, 20))
@@ -350,16 +362,23 @@ PK_LIMIT_SEED = 20_251_127
 def test_pk_limits_have_the_law_of_off_and_on(
     b: float, d_off: float, d_on: float, ec50: float
 ) -> None:
-    seed = PK_LIMIT_SEED
-    schedule = {"kind": "pk", "dose": 1.0, "dose_every": 1.0, "half_life": 0.5, "ec50": ec50}
-    n, n0, t = 300, 20, 2.0
-    ds = dg.simulate(
-        bd(b, d_off, d_on), schedule, initial={"N": n0}, t_end=t, n_replicates=n, seed=seed
-    )
     d = d_off if math.isinf(ec50) else d_on
     assume(abs(b - d) > 1e-3)  # the exact variance formula divides by b - d
-    x = ds["count"].values[:, -1, 0]
-    assert abs(z_mean(x, kendall_mean(n0, b, d, t), kendall_var(n0, b, d, t))) < Z_CRIT
+    assert abs(pk_limit_z(b, d_off, d_on, ec50, 300, d)) < Z_CRIT
+
+
+# The rejection twin: the active death rate off by 20% (5% deep). With b = 1 and n0 = 20 at
+# t = 2 the relative SD of the count is 0.31 (d = 0.5) and 0.66 (d = 1.5), so the 18% and 45%
+# lower means give expected z of 10 and 12 at 300 replicates; at 5% (5% and 14% lower) 7.1 and
+# 9.5 at 2000 replicates: power > 0.9999 in every case.
+@pytest.mark.parametrize(("factor", "n"), tiers(ci_n=300, deep_n=2000))
+@pytest.mark.parametrize("ec50", [math.inf, 1e-12], ids=["off-law", "on-law"])
+def test_pk_limit_check_rejects_a_wrong_death_rate(factor: float, n: int, ec50: float) -> None:
+    b, d_off, d_on = 1.0, 0.5, 1.5
+    d = d_off if math.isinf(ec50) else d_on
+    assert abs(pk_limit_z(b, d_off, d_on, ec50, n, d)) < Z_CRIT
+    wrong = (d_off * factor, d_on) if math.isinf(ec50) else (d_off, d_on * factor)
+    assert abs(pk_limit_z(b, *wrong, ec50, n, d)) > Z_CRIT
 
 
 def _pk_case(case: Case, dose: float = 0.0) -> Case:

@@ -128,6 +128,35 @@ def test_russo_fold_validation(fold: object) -> None:
     _check_names(info.value, "russo2022_induced_mutator fold", fold)
 
 
+@pytest.mark.parametrize("fold", [7, 20, 50])
+def test_russo_fold_readings(fold: float) -> None:
+    """The fold multiplies the per-division probability, or the per-day rate p * b (vs S's)."""
+    by_probability = presets.russo2022_induced_mutator(fold, "probability").model
+    by_rate = presets.russo2022_induced_mutator(fold, fold_applies_to="rate").model
+    assert presets.russo2022_induced_mutator(fold).model == by_probability  # the default
+    for model in (by_probability, by_rate):
+        dg.Model.from_dict(model)
+    mu = by_probability["mutation"][0]["probability"]  # S -> R, per division
+    b = by_rate["division"]
+    p_prob = by_probability["mutation"][1]["probability"]
+    p_rate = by_rate["mutation"][1]["probability"]
+    assert p_prob["on"] == pytest.approx(fold * p_prob["off"])
+    assert p_prob["on"] == pytest.approx(fold * mu)
+    # Mutations per persister per day under drug = fold x mutations per sensitive cell per day.
+    assert p_rate["on"] * b["P"] == pytest.approx(fold * mu * b["S"])
+    assert p_rate["off"] == p_prob["off"] == mu
+    # Everything else is the same model.
+    by_rate["mutation"][1]["probability"]["on"] = p_prob["on"]
+    assert by_rate == by_probability
+
+
+@pytest.mark.parametrize("reading", ["Rate", "per_day", "", None, 1])
+def test_russo_fold_reading_validation(reading: object) -> None:
+    with pytest.raises(InvalidModelError, match="expected one of probability, rate") as info:
+        presets.russo2022_induced_mutator(20, reading)  # type: ignore[arg-type]
+    _check_names(info.value, "russo2022_induced_mutator fold_applies_to", reading)
+
+
 def _check_names(exc: Exception, argument: str, value: object) -> None:
     """The project rule: a typed error that names the argument and the value."""
     assert isinstance(exc, DtpGillespieError)

@@ -25,20 +25,11 @@ from oracles import (
     p_in_p,
     spr_mean,
     spr_model,
+    tiers,
     z_mean,
     z_proportion,
 )
 from scipy import stats
-
-# (perturbation factor of the wrong model, replicates) for each tier of each check.
-CI, DEEP = "ci", "deep"
-
-
-def tiers(ci_n: int, deep_n: int) -> list:
-    return [
-        pytest.param(1.20, ci_n, id=CI),
-        pytest.param(1.05, deep_n, id=DEEP, marks=pytest.mark.deep),
-    ]
 
 
 def birth_death(b: float, d: float) -> dict:
@@ -199,15 +190,25 @@ def test_o3_binomial_after_withdrawal(factor: float, n: int) -> None:
     assert abs(o3_withdrawal_z(0.4 * factor, n)) > Z_CRIT
 
 
-def test_o3_full_distribution_is_binomial() -> None:
+def o3_tail_z(k_ps: float, n: int, seed: int = 33) -> float:
+    """z of the fraction of replicates with P(2) <= 110 against the correct binomial tail."""
     ds = dg.simulate(
-        two_state(0.4), "off", initial={"S": 1000}, t_end=2.0, n_replicates=2000, seed=33
+        two_state(k_ps), "off", initial={"S": 1000}, t_end=2.0, n_replicates=n, seed=seed
     )
     x = final_counts(ds, "P")
     p = p_in_p(0.1, 0.4, 2.0, 0.0)
     # P(P(2) <= 110) = 0.062776 for Bin(1000, 0.126424).
-    assert stats.binom.cdf(110, 1000, p) == pytest.approx(0.062776, abs=1e-6)
-    assert abs(z_proportion(int(np.sum(x <= 110)), x.size, 0.062776)) < Z_CRIT
+    tail = stats.binom.cdf(110, 1000, p)
+    assert tail == pytest.approx(0.062776, abs=1e-6)
+    return z_proportion(int(np.sum(x <= 110)), x.size, tail)
+
+
+# Power of the rejection: k_PS 20% high moves the tail to 0.2222 (expected z 29 at 2000
+# replicates); 5% high to 0.0908, expected z 7.3 at 4000 (power 0.99997).
+@pytest.mark.parametrize(("factor", "n"), tiers(ci_n=2000, deep_n=4000))
+def test_o3_full_distribution_is_binomial(factor: float, n: int) -> None:
+    assert abs(o3_tail_z(0.4, n)) < Z_CRIT
+    assert abs(o3_tail_z(0.4 * factor, n)) > Z_CRIT
 
 
 # --- O4 ---
@@ -240,19 +241,33 @@ def test_o4_spr_means_under_schedule(factor: float, n: int) -> None:
     for state in range(3):
         assert abs(z_mean(counts[:, -1, state], O4_MEAN_30[state], O4_SD_30[state] ** 2)) < Z_CRIT
     # Intermediate times against the mean-matrix method, with the sample variance.
-    phases = [(O4_OFF, 5), (O4_ON, 10), (O4_OFF, 5), (O4_ON, 10)]
-    for k, t_index in ((5, 0), (15, 1), (20, 2)):
-        elapsed, kept = 0.0, []
-        for rates, d in phases:
-            if elapsed < k:
-                kept.append((rates, min(d, k - elapsed)))
-            elapsed += d
-        exact = spr_mean(kept, np.array([100, 0, 0]))
+    for k, t_index in O4_INTERMEDIATE:
         for state in range(2):
-            x = counts[:, t_index, state]
-            assert abs(z_mean(x, exact[state], x.var(ddof=1))) < Z_CRIT, (k, state)
+            assert abs(o4_intermediate_z(counts, k, t_index, state)) < Z_CRIT, (k, state)
     wrong = o4_final(n, seed=41, k_ps_scale=factor)
     assert abs(z_mean(wrong[:, -1, 1], O4_MEAN_30[1], O4_SD_30[1] ** 2)) > Z_CRIT
+    # The intermediate S and P checks reject the wrong model at t = 20 (the end of the second
+    # off phase). Expected z (measured): S +12.8 and P -34.5 at 20% with 800 replicates, +8.9
+    # and -17.4 at 5% with 4000: power > 1 - 1e-8 for each.
+    for state in range(2):
+        assert abs(o4_intermediate_z(wrong, 20, 2, state)) > Z_CRIT, state
+
+
+# (time, index among the record times 5, 15, 20, 30) of the intermediate checks.
+O4_INTERMEDIATE = ((5, 0), (15, 1), (20, 2))
+
+
+def o4_intermediate_z(counts: np.ndarray, k: float, t_index: int, state: int) -> float:
+    """z of the mean count of ``state`` at time ``k`` against the correct model's mean matrix."""
+    phases = [(O4_OFF, 5), (O4_ON, 10), (O4_OFF, 5), (O4_ON, 10)]
+    elapsed, kept = 0.0, []
+    for rates, d in phases:
+        if elapsed < k:
+            kept.append((rates, min(d, k - elapsed)))
+        elapsed += d
+    exact = spr_mean(kept, np.array([100, 0, 0]))
+    x = counts[:, t_index, state]
+    return z_mean(x, exact[state], x.var(ddof=1))
 
 
 def test_o4_breakpoints_half_a_day_late_are_detected() -> None:

@@ -2,7 +2,9 @@
 
 The Python layer compiles the declarative spec into the flat tables below; the engine re-checks
 them (finite, non-negative, in range) and raises the ``ValueError`` subclasses of
-``dtp_gillespie.errors``.
+``dtp_gillespie.errors``. A missing or ill-typed key raises the error of its dict
+(``InvalidModelError`` for ``model``, ``InvalidScheduleError`` for ``schedule``,
+``InvalidRunError`` for ``run``) naming the key and the value.
 
 ``model`` keys
     n_states: int

@@ -70,10 +70,15 @@ def _real(value: object, where: str, low: float, high: float = math.inf, note: s
     return x
 
 
-def _choice(value: object, where: str, choices: Sequence[str]) -> str:
-    """``value`` if it is one of the schedule names ``choices``, else an InvalidScheduleError."""
+def _choice(
+    value: object,
+    where: str,
+    choices: Sequence[str],
+    error: type[InvalidModelError] | type[InvalidScheduleError] = InvalidScheduleError,
+) -> str:
+    """``value`` if it is one of the names ``choices``, else ``error`` naming ``where``."""
     if not (isinstance(value, str) and value in choices):
-        raise InvalidScheduleError(f"{where} is {value!r}; expected one of {', '.join(choices)}")
+        raise error(f"{where} is {value!r}; expected one of {', '.join(choices)}")
     return value
 
 
@@ -140,7 +145,27 @@ def sharma2010_preexisting() -> Preset:
 # --- Russo et al. 2022 -------------------------------------------------------------------------
 
 
-def russo2022_induced_mutator(fold: float = 20) -> Preset:
+# How ``fold`` is read: on the per-division mutation probability, or on the per-day mutation rate.
+RUSSO_FOLD_READINGS = ("probability", "rate")
+_RUSSO_MU = 1e-7  # base mutation probability per division (illustrative)
+_RUSSO_DIVISION = {"S": 0.45, "P": 0.02, "R": 0.4}
+
+
+def _russo_persister_probability(fold: float, fold_applies_to: str) -> float:
+    """The P -> R mutation probability per persister division under drug, for either reading.
+
+    ``"probability"``: ``fold`` x the base probability per division, ``fold * mu``.
+    ``"rate"``: the persisters' mutation rate per unit time, ``p * b_P``, is ``fold`` x that of
+    untreated sensitive cells, ``mu * b_S``; so ``p = fold * mu * b_S / b_P`` (22.5x the
+    ``"probability"`` value with this preset's divisions 0.45 and 0.02 per day).
+    """
+    base = fold * _RUSSO_MU
+    if fold_applies_to == "rate":
+        return base * _RUSSO_DIVISION["S"] / _RUSSO_DIVISION["P"]
+    return base
+
+
+def russo2022_induced_mutator(fold: float = 20, fold_applies_to: str = "probability") -> Preset:
     """Colorectal persisters induced by targeted therapy, with drug-raised mutability (Russo 2022).
 
     Russo, M. et al. (2022). A modified fluctuation-test framework characterizes the population
@@ -153,33 +178,51 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
     From the paper (qualitative structure and the fold range):
 
     - persisters are induced by the drug: S -> P only under drug (rate 0 off drug);
-    - persisters divide slowly under drug;
-    - under drug the persister mutation probability rises ``fold``-fold, 7- to 50-fold
-      (default 20).
+    - a fraction of persisters divides slowly under drug;
+    - under drug the persister mutation rate rises ``fold``-fold, 7- to 50-fold (default 20).
+
+    What the fold multiplies (``fold_applies_to``). The paper reports a 7-50x higher "mutation
+    rate", estimated with a modified fluctuation test; in Luria-Delbrueck fluctuation analysis a
+    mutation rate is a number of mutations per cell division, and the engine's ``mutation`` is
+    exactly that, a probability per division. Read that way the fold multiplies the probability
+    per division, ``p_P = fold * mu`` (``"probability"``, the default). Read as a rate per unit
+    time (mutations per cell per day, which is what decides the number of mutants when
+    persisters hardly divide), the persisters' rate ``p_P * b_P`` is ``fold`` x the untreated
+    sensitive cells' rate ``mu * b_S``, so ``p_P = fold * mu * b_S / b_P`` (``"rate"``). With
+    this preset's slow persister division (b_P = 0.02 vs b_S = 0.45 per day) the two differ
+    22.5-fold, and so does the expected number of persister-derived mutants by day 180 (0.054
+    vs 1.22 for 10^5 cells under continuous drug; ``examples/reproduce_russo2022.py`` prints
+    both). The default keeps the fluctuation test's own unit (and gives the smaller number of
+    mutants); choose ``"rate"`` when the fold you calibrate to is per unit time.
 
     Illustrative (not from the paper): S division 0.45/day, death 0.05/day off and 0.8/day on;
     S -> P 0.01/day on drug; P -> S 0.05/day off drug and 0 on drug; P division 0.02/day and
     death 0.01/day; R division 0.4/day and death 0.05/day under both exposures; base mutation
-    probability per division 1e-7 (S -> R and P -> R off drug; P -> R is ``fold`` x 1e-7 on drug);
+    probability per division mu = 1e-7 (S -> R, and P -> R off drug; P -> R on drug as above);
     10^5 sensitive cells, continuous drug for 180 days.
 
     Raises
     ------
     InvalidModelError
-        If ``fold`` is not a finite real number in [7, 50].
+        If ``fold`` is not a finite real number in [7, 50], or ``fold_applies_to`` is not
+        ``"probability"`` or ``"rate"``.
     """
+    fn = "russo2022_induced_mutator"
     fold = _real(
         fold,
-        "russo2022_induced_mutator fold",
+        f"{fn} fold",
         7,
         50,
-        " (the 7-50x increase of the persister mutation probability under drug)",
+        " (the 7-50x increase of the persister mutation rate under drug)",
     )
-    mu = 1e-7
+    reading = _choice(
+        fold_applies_to, f"{fn} fold_applies_to", RUSSO_FOLD_READINGS, InvalidModelError
+    )
+    mu = _RUSSO_MU
     model = {
         "states": ["S", "P", {"name": "R", "genetic": True}],
         "exposures": ["off", "on"],
-        "division": {"S": 0.45, "P": 0.02, "R": 0.4},
+        "division": dict(_RUSSO_DIVISION),
         "death": {"S": {"off": 0.05, "on": 0.8}, "P": 0.01, "R": 0.05},
         "switch": [
             {"from": "S", "to": "P", "rate": {"off": 0.0, "on": 0.01}},
@@ -187,7 +230,14 @@ def russo2022_induced_mutator(fold: float = 20) -> Preset:
         ],
         "mutation": [
             {"from": "S", "to": "R", "probability": mu},
-            {"from": "P", "to": "R", "probability": {"off": mu, "on": fold * mu}},
+            {
+                "from": "P",
+                "to": "R",
+                "probability": {
+                    "off": mu,
+                    "on": _russo_persister_probability(fold, reading),
+                },
+            },
         ],
     }
     schedule = {"kind": "continuous", "exposure": "on"}
@@ -350,8 +400,9 @@ def zhang2017_adaptive(schedule: str = "adaptive") -> Preset:
     - adaptive rule: treat until PSA <= 50% of its value at treatment start, hold until it is
       back to 100%; versus continuous abiraterone;
     - the competition matrix (rows: affected T+, TP, T-) [[1, 0.7, 0.8], [0.4, 1, 0.5],
-      [0.6, 0.9, 1]] is one of the paper's matrices (it varies the off-diagonal coefficients over
-      0.4-0.9 between virtual patients); with it T- is competitively excluded without drug.
+      [0.6, 0.9, 1]], as re-implementations give one of the paper's matrices (the paper varies
+      the off-diagonal coefficients between virtual patients; not checked against its full
+      text); with it T- is competitively excluded without drug.
 
     Illustrative (not from the paper):
 
@@ -366,14 +417,33 @@ def zhang2017_adaptive(schedule: str = "adaptive") -> Preset:
       abiraterone;
     - ``t_end`` = 3650 days.
 
-    In the ODE limit (RK4, ``examples/reproduce_zhang2017.py``) progression comes at 1059 days
-    under continuous abiraterone and 2218 days under the adaptive rule; the exact stochastic
-    medians (400 replicates) are 1064 and 2241 days. The paper reports the clinical counterpart:
-    median time to progression of about 16.5 months with standard dosing against at least 27
-    months in the adaptive pilot trial (10 of 11 patients cycling), with 47% of the standard
-    cumulative dose. Here each adaptive course lasts only about 10 days (PSA halves quickly once
-    the TP capacity drops 100-fold), so the model spends about 2% of the time on drug: its
-    absolute times and doses depend on the illustrative choices above.
+    What it reproduces, and what it does not (``examples/reproduce_zhang2017.py`` prints this
+    comparison, computed from the ODE limit). The paper's outcome numbers are clinical results of
+    its pilot trial: median time to progression about 16.5 months with standard dosing against
+    at least 27 months with the adaptive rule (10 of 11 patients cycling), on 47% of the standard
+    cumulative dose. In the ODE limit (RK4) this preset progresses at 1059 days (34.8 months)
+    under continuous abiraterone and 2218 days (72.9 months) under the adaptive rule; the exact
+    stochastic medians (400 replicates) are 1064 and 2241 days.
+
+    - Reproduced: adaptive therapy delays progression, by a ratio of 2.09 where the trial's is
+      at least 27 / 16.5 = 1.64; the adaptive time is above the trial's lower bound of 27 months.
+    - Not reproduced: the standard-dosing time (34.8 months, not 16.5) and the cumulative dose
+      (the adaptive arm is on drug 1.8% of the time, not 47%; each course lasts about 10 days,
+      the trial's months).
+
+    Why: the trial's numbers are outcomes of patients, not of one parameter set (the paper varies
+    the competition coefficients between virtual patients), and the full text's Methods and
+    supplement could not be checked here, so nothing in this preset is calibrated to them. The
+    absolute times follow from the slow published growth rates and the illustrative initial
+    tumour and progression size; the short courses from cutting the TP capacity 100-fold at
+    once, which kills TP cells at about 0.26/day and halves the PSA within days. Public
+    re-implementations differ exactly there: Cunningham's MATLAB code of the same three-population
+    game (github.com/cunninghamjj/Applying-evolutionary-principles-to-optimize-control-of-mcrpc)
+    steps in discrete time, clears PSA at 0.2 per step, lowers the TP capacity and the T+ support
+    gradually (exponentially, at 0.05 and 0.1 per step) and uses other matrices, e.g.
+    [[1, 0.402, 0.794], [0.010, 1, 0.598], [0.206, 0.990, 1]]. Treat the absolute times and doses
+    as placeholders to calibrate to your data; the qualitative result (adaptive therapy about
+    doubles the time to progression) is what the preset carries.
 
     Parameters
     ----------

@@ -15,6 +15,7 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::convert::Part;
 use crate::errors::PyEngineError;
 
 /// How often the calling thread checks for Ctrl-C and reports progress while the engine runs.
@@ -68,15 +69,9 @@ fn simulate_ensemble<'py>(
     let dosing = convert::dosing(schedule)?;
     let spec = EnsembleSpec {
         seed_key: convert::seed_key(run)?,
-        replicate_offset: run
-            .get_item("replicate_offset")?
-            .map_or(Ok(0), |v| v.extract())?,
-        n_replicates: run
-            .get_item("n_replicates")?
-            .map_or(Ok(1), |v| v.extract())?,
-        n_threads: run
-            .get_item("n_threads")?
-            .map_or(Ok(None), |v| v.extract())?,
+        replicate_offset: convert::optional(run, "replicate_offset", Part::Run)?.unwrap_or(0),
+        n_replicates: convert::optional(run, "n_replicates", Part::Run)?.unwrap_or(1),
+        n_threads: convert::optional(run, "n_threads", Part::Run)?,
     };
     let run = convert::run(run)?;
     let progress = progress.map(Bound::unbind);
