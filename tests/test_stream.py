@@ -14,7 +14,7 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 import xarray as xr
-from dtp_gillespie.errors import InvalidRunError
+from dtp_gillespie.errors import IncompleteStoreWarning, InvalidRunError
 from dtp_gillespie.stream import default_block_size, simulate_to_store, store_status
 from models import SPR
 from strategies import without_created_at
@@ -169,8 +169,11 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(tmp_path: Path) -> None:
     st = store_status(path)
     assert st.initialised
     assert 3 <= st.done.sum() < st.n_blocks, str(st)
-    partial = dg.open_run(path)  # a killed store opens
+    with pytest.warns(IncompleteStoreWarning, match="replicates not run yet"):
+        partial = dg.open_run(path)  # a killed store opens, and says it is incomplete
     assert partial.sizes["replicate"] == SLOW_RUN["n_replicates"]
+    not_run = int((partial["status"] == -1).sum())
+    assert not_run == SLOW_RUN["n_replicates"] - st.replicates_done
     ds = simulate_to_store(MODEL, SCHEDULE, store=path, resume=True, **SLOW_RUN)
     assert store_status(path).complete
     expected = dg.simulate(MODEL, SCHEDULE, **SLOW_RUN)
