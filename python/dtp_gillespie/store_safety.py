@@ -195,8 +195,8 @@ def recognised_store(
         target = _local_dir(path, group)
         if os.path.islink(target) or not os.path.isdir(target):
             return False
-        if not os.listdir(target):
-            return True
+        if not [name for name in os.listdir(target) if name != LOCK_GROUP]:
+            return True  # an empty directory, or one holding only a (stale) writer's lock
         if _foreign_entries(target):
             return False
     try:

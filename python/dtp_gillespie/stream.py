@@ -262,6 +262,9 @@ class StoreStatus:
     statistics_pending : bool
         A summary store whose ensemble statistics are not written yet (they are written once
         every block is done; ``resume=True`` writes them).
+    corrupt : tuple of str
+        With ``verify=True``: the chunks whose CRC32C checksum does not match their bytes (or
+        that cannot be decoded), as ``"<array> chunk <index>"``.
     """
 
     initialised: bool
@@ -271,11 +274,18 @@ class StoreStatus:
     n_replicates: int
     done: npt.NDArray[np.bool_]
     statistics_pending: bool = False
+    corrupt: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Every block is written, and for a summary store its statistics too."""
-        return self.initialised and bool(self.done.all()) and not self.statistics_pending
+        """Every block is written, for a summary store its statistics too, and no chunk found
+        corrupt."""
+        return (
+            self.initialised
+            and bool(self.done.all())
+            and not self.statistics_pending
+            and not self.corrupt
+        )
 
     @property
     def replicates_done(self) -> int:
@@ -295,10 +305,17 @@ class StoreStatus:
             if self.statistics_pending
             else ""
         )
+        corrupt = (
+            f"; {len(self.corrupt)} corrupt chunks (checksum mismatch): "
+            + ", ".join(self.corrupt[:5])
+            + (", ..." if len(self.corrupt) > 5 else "")
+            if self.corrupt
+            else ""
+        )
         return (
             f"{int(self.done.sum())} of {self.done.size} blocks done "
             f"({self.replicates_done} of {self.n_points * self.n_replicates} replicates), "
-            f"block size {self.block_size}{pending}"
+            f"block size {self.block_size}{pending}{corrupt}"
         )
 
 
@@ -311,6 +328,7 @@ def store_status(
     *,
     group: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    verify: bool = False,
 ) -> StoreStatus:
     """Which blocks of a streamed store are complete.
 
@@ -322,6 +340,9 @@ def store_status(
         The run's group inside the store.
     storage_options : dict, optional
         fsspec options for a URL.
+    verify : bool, default False
+        Also read every chunk of the run and check its CRC32C checksum (reads the whole store);
+        the bad ones are listed in ``corrupt``.
 
     Returns
     -------
@@ -346,7 +367,28 @@ def store_status(
         n_replicates=int(attrs["n_replicates"]),
         done=done.reshape(int(attrs["n_points"]), int(attrs["n_blocks"])),
         statistics_pending=summary_store and not attrs.get("statistics_done", False),
+        corrupt=_corrupt_chunks(path, group, storage_options) if verify else (),
     )
+
+
+def _corrupt_chunks(
+    path: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> tuple[str, ...]:
+    """Every chunk of the run's arrays (the progress marker included) that fails to decode: its
+    checksum does not match, or its bytes are not a valid chunk."""
+    import zarr
+
+    bad = []
+    root = open_group(path, group, "r", storage_options)
+    for name, node in sorted(root.members(max_depth=None), key=lambda m: m[0]):
+        if not isinstance(node, zarr.Array) or name.startswith(safety.LOCK_GROUP):
+            continue
+        for index in itertools.product(*(range(n) for n in node.cdata_shape)):
+            try:
+                node.blocks[index]
+            except Exception:
+                bad.append(f"{name} chunk {index}")
+    return tuple(bad)
 
 
 def _identity(attrs: Mapping[str, Any]) -> dict[str, Any]:
