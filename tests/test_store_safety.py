@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from dtp_gillespie.cli import main
 from dtp_gillespie.errors import IncompleteStoreWarning, InvalidRunError
 from dtp_gillespie.store_safety import LOCK_GROUP, recognised_store
 from dtp_gillespie.stream import simulate_to_store, store_status
-from models import SPR
+from models import SPR, SPR_TOML
 from strategies import without_created_at
-from test_stream import CHILD, SLOW_RUN
+from test_stream import SLOW_RUN, start_slow_writer, wait_for_blocks
 
 SCHEDULE = {"kind": "intermittent", "on": 2.0, "off": 1.0}
 RUN: dict[str, Any] = {
@@ -36,24 +35,10 @@ RUN: dict[str, Any] = {
     "n_replicates": 12,
     "seed": 3,
 }
-CONFIG = """
-[model]
-states = ["S", "P", { name = "R", genetic = true }]
-exposures = ["off", "on"]
-division = { S = 0.8, P = 0.05, R = 0.6 }
-death = { S = { off = 0.1, on = 0.9 }, P = 0.02, R = 0.1 }
-switch = [{ from = "S", to = "P", rate = { off = 0.01, on = 0.3 } }]
-mutation = [{ from = "P", to = "R", probability = 0.05 }]
-[schedule]
-kind = "intermittent"
-on = 2.0
-off = 1.0
-[run]
-initial = { S = 20, P = 2 }
-t_end = 6.0
-n_replicates = 12
-seed = 3
-"""
+CONFIG = SPR_TOML + (
+    '[schedule]\nkind = "continuous"\nexposure = "on"\n'
+    "[run]\ninitial = { S = 20 }\nt_end = 4.0\nn_replicates = 8\nseed = 3\n"
+)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -150,8 +135,8 @@ def test_overwrite_replaces_the_package_own_stores(tmp_path: Path) -> None:
     dg.write_run(dg.simulate(SPR, SCHEDULE, **RUN), written)
     config = tmp_path / "c.toml"
     config.write_text(
-        CONFIG.replace("[schedule]", "[schedules.a]") + "\n[schedules.b]\nkind = 'continuous'\n"
-        "exposure = 'on'\n",
+        CONFIG.replace("[schedule]", "[schedules.a]")
+        + "[schedules.b]\nkind = 'intermittent'\non = 1.0\noff = 1.0\n",
         encoding="utf-8",
     )
     assert main(["run", str(config), "--out", str(cli_store), "--no-progress"]) == 0
@@ -269,17 +254,9 @@ def dead_pid() -> int:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_a_second_writer_is_refused_naming_the_holder_until_it_dies(tmp_path: Path) -> None:
     path = str(tmp_path / "run.zarr")
-    payload = json.dumps({"model": SPR, "schedule": SCHEDULE, "run": SLOW_RUN})
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, payload, path],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_slow_writer(path)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not store_status(path).initialised:
-            time.sleep(0.01)
+        wait_for_blocks(path, 0)
         holder = rf"being written by process {proc.pid} on host {socket.gethostname()}"
         with pytest.raises(InvalidRunError, match=holder):
             simulate_to_store(SPR, SCHEDULE, store=path, resume=True, **SLOW_RUN)
