@@ -690,7 +690,7 @@ def stream_to_store(
             f"resume=True without a seed, and {where} records none: the run started with a fresh "
             f"seed, {_wanted_attrs(plan)[cv.ATTR_SEED]}, recorded in its attrs['seed']",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if not resume or not status.replicates_done:
         warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
