@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,49 @@ def test_a_second_writer_is_refused_naming_the_holder_until_it_dies(tmp_path: Pa
     simulate_to_store(SPR, SCHEDULE, store=path, resume=True, **SLOW_RUN)
     assert store_status(path).complete
     assert not (Path(path) / LOCK_GROUP).exists()
+
+
+RACER = """
+import json, sys, time
+from dtp_gillespie.errors import InvalidRunError
+from dtp_gillespie.stream import simulate_to_store
+args = json.loads(sys.argv[1])
+time.sleep(max(0.0, args["start_at"] - time.time()))  # both racers start together
+try:
+    simulate_to_store(args["model"], args["schedule"], store=sys.argv[2], block_size=20,
+                      n_threads=1, resume=True, **args["run"])
+    print("finished", flush=True)
+except InvalidRunError as exc:
+    print("refused:", exc, flush=True)
+"""
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_two_writers_started_together_never_break_the_store(tmp_path: Path, trial: int) -> None:
+    path = str(tmp_path / "run.zarr")
+    run = {**RUN, "n_replicates": 80, "t_end": 6.0, "seed": 100 + trial}
+    payload = json.dumps(
+        {"model": SPR, "schedule": SCHEDULE, "run": run, "start_at": time.time() + 2.0}
+    )
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, payload, path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = [racer.communicate(timeout=120) for racer in racers]
+    for racer, (out, err) in zip(racers, outcomes, strict=True):
+        assert racer.returncode == 0, err  # no untyped error
+        assert out.startswith(("finished", "refused:")), out + err
+    refused = [out for out, _ in outcomes if out.startswith("refused:")]
+    assert all("being written by process" in out for out in refused), refused
+    ds = simulate_to_store(SPR, SCHEDULE, store=path, resume=True, **run)
+    xr.testing.assert_identical(
+        without_created_at(ds.load()), without_created_at(dg.simulate(SPR, SCHEDULE, **run))
+    )
 
 
 def test_a_lock_of_a_dead_process_is_stale_and_one_of_another_host_holds(tmp_path: Path) -> None:

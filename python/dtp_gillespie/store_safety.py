@@ -32,6 +32,7 @@ from .errors import InvalidRunError
 
 __all__ = [
     "LOCK_GROUP",
+    "check_not_locked",
     "check_store_path",
     "checksummed_codecs",
     "clear_group",
@@ -255,20 +256,16 @@ def delete_run_store(
     where = describe(path, group)
     if not exists(path, group, storage_options):
         return
+    if _is_local(path) and os.path.isdir(_local_dir(path, group)):
+        target = _local_dir(path, group)
+        subdirs = [os.path.join(target, n) for n in os.listdir(target)]
+        for d in [target, *(s for s in subdirs if os.path.isdir(s))]:
+            check_not_locked(d, None, where)
     if not recognised_store(path, group, storage_options):
         raise InvalidRunError(
             f"{where} exists and is not a dtp-gillespie store (a run, or one run per group); "
             "refusing to overwrite it"
         )
-    if _is_local(path):
-        target = _local_dir(path, group)
-        subdirs = [os.path.join(target, n) for n in os.listdir(target)]
-        for d in [target, *(s for s in subdirs if os.path.isdir(s))]:
-            holder = _live_holder(os.path.join(d, LOCK_GROUP, "zarr.json"))
-            if holder is not None:
-                raise InvalidRunError(
-                    f"{where} is being written by {holder}; refusing to delete it"
-                )
     clear_group(path, group, storage_options, keep_lock=False)
 
 
@@ -315,12 +312,24 @@ def _is_stale(lock_file: str, holder: Mapping[str, Any] | None) -> bool:
     return holder["host"] == socket.gethostname() and not _pid_alive(holder["pid"])
 
 
-def _live_holder(lock_file: str) -> str | None:
-    """Who holds a lock that is not stale, or None."""
-    if not os.path.lexists(lock_file):
-        return None
-    holder = _read_lock(lock_file)
-    return None if _is_stale(lock_file, holder) else _holder_text(holder)
+def check_not_locked(path: str, group: str | None, where: str) -> None:
+    """Refuse a run's place that a live writer holds the lock of, naming the writer (checked
+    first, so that a store half-written by another process is not mistaken for foreign data)."""
+    if not _is_local(path):
+        return
+    lock_file = os.path.join(_local_dir(path, group), LOCK_GROUP, "zarr.json")
+    if os.path.lexists(lock_file):
+        holder = _read_lock(lock_file)
+        if not _is_stale(lock_file, holder):
+            raise InvalidRunError(_locked_message(where, holder, lock_file))
+
+
+def _locked_message(where: str, holder: Mapping[str, Any] | None, lock_file: str) -> str:
+    return (
+        f"{where} is being written by {_holder_text(holder)}; two writers would corrupt it. "
+        f"Wait for that run to end; if it is gone (another host, a reused pid), delete "
+        f"{lock_file}"
+    )
 
 
 def _remove_stale(lock_file: str, seen: Mapping[str, Any] | None) -> None:
@@ -392,11 +401,7 @@ def _acquire(lock_dir: str, lock_file: str, body: bytes, where: str) -> None:
             if _is_stale(lock_file, holder):
                 _remove_stale(lock_file, holder)
                 continue
-            raise InvalidRunError(
-                f"{where} is being written by {_holder_text(holder)}; two writers would corrupt "
-                f"it. Wait for that run to end; if it is gone (another host, a reused pid), "
-                f"delete {lock_file}"
-            ) from None
+            raise InvalidRunError(_locked_message(where, holder, lock_file)) from None
         except FileNotFoundError:  # the previous writer removed the directory in between
             continue
         except OSError as exc:

@@ -668,6 +668,8 @@ def stream_to_store(
             f"{where} exists; pass resume=True (CLI: --resume) to finish an interrupted run "
             "with the same spec and seed, or overwrite=True (--overwrite) to replace it"
         )
+    if exists:
+        safety.check_not_locked(path, group, where)
     if exists and not safety.recognised_store(path, group, storage_options):
         raise InvalidRunError(
             f"{where} exists but holds no dtp-gillespie run; refusing to "
