@@ -15,7 +15,6 @@ traceback), 130 when interrupted.
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 import tomllib
@@ -35,6 +34,7 @@ from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, Inval
 from .model import Model
 from .schedule import Schedule
 from .simulate import simulate
+from .store_safety import check_store_path, delete_run_store
 
 __all__ = ["load_config", "main"]
 
@@ -256,7 +256,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run["n_replicates"] = args.replicates
     if args.seed is not None:
         run["seed"] = args.seed
-    out = os.fspath(args.out)
+    out = check_store_path(args.out)  # before anything touches the disk
     # --- large ensembles: streamed --out, --resume (dtp_gillespie.stream) ---
     if args.resume and args.overwrite:
         raise _ConfigError("--resume and --overwrite exclude each other")
@@ -275,7 +275,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not _is_zarr_store(out):
             raise _ConfigError(f"{out} exists and is not a zarr store; refusing to overwrite it")
         if args.overwrite:
-            shutil.rmtree(out)
+            delete_run_store(out)  # only a store of dtp-gillespie runs
     named: list[tuple[str | None, Schedule]] = (
         [(None, schedules)] if isinstance(schedules, Schedule) else list(schedules.items())
     )

@@ -39,6 +39,7 @@ __all__ = [
     "STATUS_MAX_EVENTS",
     "STATUS_MAX_POPULATION",
     "STATUS_MEANINGS",
+    "STATUS_NOT_RUN",
     "STOP_TIME",
     "TIME",
     "TIME_ON_DRUG",
@@ -149,6 +150,11 @@ STATUS_EXTINCT: Final = 1
 STATUS_MAX_EVENTS: Final = 2
 STATUS_MAX_POPULATION: Final = 3
 
+STATUS_NOT_RUN: Final = -1
+"""Status of a replicate not run yet: the fill value of ``status`` in a streamed store that is
+still being written or was interrupted (its ``count`` reads -1 and its times NaN). The engine never
+produces it, so it is not in :data:`STATUS_CODES`; ``status`` is int8 and holds it."""
+
 STATUS_CODES: Final[dict[str, int]] = {
     "completed": STATUS_COMPLETED,
     "extinct": STATUS_EXTINCT,
@@ -161,6 +167,7 @@ STATUS_MEANINGS: Final[dict[int, str]] = {
     STATUS_EXTINCT: "population hit 0 (counts stay 0 afterwards)",
     STATUS_MAX_EVENTS: "stopped at the max_events cap (counts after stop_time are -1)",
     STATUS_MAX_POPULATION: "stopped at the max_population cap (counts after stop_time are -1)",
+    STATUS_NOT_RUN: "not run yet: a streamed store still being written or interrupted (count -1)",
 }
 
 STATUS_CAPPED: Final = (STATUS_MAX_EVENTS, STATUS_MAX_POPULATION)

@@ -8,6 +8,7 @@ keeps working. The compiled engine (``dtp_gillespie._core``) imports ``InvalidMo
 
 __all__ = [
     "DtpGillespieError",
+    "IncompleteStoreWarning",
     "InvalidModelError",
     "InvalidRunError",
     "InvalidScheduleError",
@@ -28,3 +29,8 @@ class InvalidScheduleError(DtpGillespieError, ValueError):
 
 class InvalidRunError(DtpGillespieError, ValueError):
     """A run option is invalid (initial counts, ``t_end``, record times, replicates, seed, caps)."""
+
+
+class IncompleteStoreWarning(UserWarning):
+    """A streamed store opened before its run finished (still being written, or interrupted):
+    replicates not run yet read ``status`` -1 (``not_run``) and ``count`` -1."""

@@ -25,7 +25,6 @@ import dataclasses
 import itertools
 import json
 import os
-import shutil
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,12 +36,15 @@ import xarray as xr
 
 from . import _core, summary
 from . import conventions as cv
+from . import store_safety as safety
 from ._dataset import build_dataset
 from .errors import InvalidRunError
 from .simulate import Prepared, capped_counts, check_flag, warn_capped
+from .store_safety import open_group
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
+    "INCOMPLETE_ATTR",
     "PROGRESS_GROUP",
     "StoreStatus",
     "default_block_size",
@@ -54,6 +56,17 @@ DEFAULT_BLOCK_BYTES = 64 << 20
 
 PROGRESS_GROUP = "_progress"
 """Child group (of the run's group) holding the ``block_done`` marker."""
+
+INCOMPLETE_ATTR = "incomplete"
+"""Global attribute of a streamed store whose run is not finished; removed once it is."""
+
+INCOMPLETE_NOTE = (
+    "This streamed run is not finished (still being written, or interrupted): replicates whose "
+    f"status is {cv.STATUS_NOT_RUN} (not_run) hold no data yet (count -1, times NaN); "
+    "dtp_gillespie.store_status says which blocks are done, and the same call with resume=True "
+    "finishes the run"
+)
+
 
 _IDENTITY_ATTRS = (
     cv.ATTR_MODEL,
@@ -249,6 +262,9 @@ class StoreStatus:
     statistics_pending : bool
         A summary store whose ensemble statistics are not written yet (they are written once
         every block is done; ``resume=True`` writes them).
+    corrupt : tuple of str
+        With ``verify=True``: the chunks whose CRC32C checksum does not match their bytes (or
+        that cannot be decoded), as ``"<array> chunk <index>"``.
     """
 
     initialised: bool
@@ -258,11 +274,18 @@ class StoreStatus:
     n_replicates: int
     done: npt.NDArray[np.bool_]
     statistics_pending: bool = False
+    corrupt: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Every block is written, and for a summary store its statistics too."""
-        return self.initialised and bool(self.done.all()) and not self.statistics_pending
+        """Every block is written, for a summary store its statistics too, and no chunk found
+        corrupt."""
+        return (
+            self.initialised
+            and bool(self.done.all())
+            and not self.statistics_pending
+            and not self.corrupt
+        )
 
     @property
     def replicates_done(self) -> int:
@@ -282,10 +305,17 @@ class StoreStatus:
             if self.statistics_pending
             else ""
         )
+        corrupt = (
+            f"; {len(self.corrupt)} corrupt chunks (checksum mismatch): "
+            + ", ".join(self.corrupt[:5])
+            + (", ..." if len(self.corrupt) > 5 else "")
+            if self.corrupt
+            else ""
+        )
         return (
             f"{int(self.done.sum())} of {self.done.size} blocks done "
             f"({self.replicates_done} of {self.n_points * self.n_replicates} replicates), "
-            f"block size {self.block_size}{pending}"
+            f"block size {self.block_size}{pending}{corrupt}"
         )
 
 
@@ -293,41 +323,12 @@ def _join(group: str | None, name: str) -> str:
     return name if not group else f"{group.rstrip('/')}/{name}"
 
 
-def _open_group(
-    store: str, group: str | None, mode: str, storage_options: Mapping[str, Any] | None
-) -> Any:
-    import zarr
-
-    kwargs: dict[str, Any] = {}
-    if storage_options:
-        kwargs["storage_options"] = dict(storage_options)
-    return zarr.open_group(store, path=group or "", mode=mode, **kwargs)  # type: ignore[arg-type]
-
-
-def _exists(store: str, storage_options: Mapping[str, Any] | None) -> bool:
-    if "://" not in store:
-        return os.path.lexists(store)
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(store, **dict(storage_options or {}))
-    return bool(fs.exists(path))
-
-
-def _group_exists(store: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
-    if not _exists(store, storage_options):
-        return False
-    try:
-        _open_group(store, group, "r", storage_options)
-    except Exception:
-        return False
-    return True
-
-
 def store_status(
     store: str | os.PathLike[str],
     *,
     group: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    verify: bool = False,
 ) -> StoreStatus:
     """Which blocks of a streamed store are complete.
 
@@ -339,15 +340,18 @@ def store_status(
         The run's group inside the store.
     storage_options : dict, optional
         fsspec options for a URL.
+    verify : bool, default False
+        Also read every chunk of the run and check its CRC32C checksum (reads the whole store);
+        the bad ones are listed in ``corrupt``.
 
     Returns
     -------
     StoreStatus
     """
-    path = os.fspath(store)
+    path = safety.check_store_path(store)
     empty = StoreStatus(False, 0, 0, 0, 0, np.zeros((0, 0), dtype=bool))
     try:
-        prog = _open_group(path, _join(group, PROGRESS_GROUP), "r", storage_options)
+        prog = open_group(path, _join(group, PROGRESS_GROUP), "r", storage_options)
         attrs = dict(prog.attrs)
         if not attrs.get("initialised"):
             return empty
@@ -363,7 +367,28 @@ def store_status(
         n_replicates=int(attrs["n_replicates"]),
         done=done.reshape(int(attrs["n_points"]), int(attrs["n_blocks"])),
         statistics_pending=summary_store and not attrs.get("statistics_done", False),
+        corrupt=_corrupt_chunks(path, group, storage_options) if verify else (),
     )
+
+
+def _corrupt_chunks(
+    path: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> tuple[str, ...]:
+    """Every chunk of the run's arrays (the progress marker included) that fails to decode: its
+    checksum does not match, or its bytes are not a valid chunk."""
+    import zarr
+
+    bad = []
+    root = open_group(path, group, "r", storage_options)
+    for name, node in sorted(root.members(max_depth=None), key=lambda m: m[0]):
+        if not isinstance(node, zarr.Array) or name.startswith(safety.LOCK_GROUP):
+            continue
+        for index in itertools.product(*(range(n) for n in node.cdata_shape)):
+            try:
+                node.blocks[index]
+            except Exception:
+                bad.append(f"{name} chunk {index}")
+    return tuple(bad)
 
 
 def _identity(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -372,16 +397,42 @@ def _identity(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_identity(stored: Mapping[str, Any], wanted: Mapping[str, Any], where: str) -> None:
     a, b = _identity(stored), _identity(wanted)
-    diff = [k for k in _IDENTITY_ATTRS if _normal(a[k]) != _normal(b[k])]
+    diff = [
+        item for k in _IDENTITY_ATTRS for item in _differences(k, _decoded(a[k]), _decoded(b[k]))
+    ]
     if diff:
         details = "; ".join(
-            f"{k}: stored {_short(a[k])}, requested {_short(b[k])}" for k in diff[:3]
+            f"{name}: stored {_short(x)}, requested {_short(y)}" for name, x, y in diff[:4]
         )
+        more = f"; and {len(diff) - 4} more" if len(diff) > 4 else ""
         raise InvalidRunError(
-            f"{where} was written by a different run ({', '.join(diff)} differ: {details}); "
+            f"{where} was written by a different run ({details}{more}); "
             "refusing to mix them. Resume with the same model, schedule, run options and seed, "
             "or write to another store"
         )
+
+
+def _decoded(v: Any) -> Any:
+    """An identity attribute as plain data (the specs are stored as JSON text)."""
+    if isinstance(v, str) and v[:1] in "{[":
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return _normal(v)
+
+
+def _differences(name: str, a: Any, b: Any) -> Iterator[tuple[str, Any, Any]]:
+    """Every leaf that differs between two decoded attributes, as (dotted path, stored,
+    requested): a missing key reads as null."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            yield from _differences(f"{name}.{k}", a.get(k), b.get(k))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differences(f"{name}[{i}]", x, y)
+    elif _normal(a) != _normal(b):
+        yield name, a, b
 
 
 def _normal(v: Any) -> Any:
@@ -404,11 +455,11 @@ def stored_attrs(
     storage_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Global attributes of the run in a store (None if there is none)."""
-    path = os.fspath(store)
-    if not _group_exists(path, group, storage_options):
+    path = safety.check_store_path(store)
+    if not safety.exists(path, group, storage_options):
         return None
     try:
-        return dict(_open_group(path, group, "r", storage_options).attrs)
+        return dict(open_group(path, group, "r", storage_options).attrs)
     except Exception:
         return None
 
@@ -428,36 +479,49 @@ def _write_template(
         ds = ds.expand_dims({d: list(plan.sweep_coords[d]) for d in plan.sweep_dims})
         for d in plan.sweep_dims:
             ds[d].attrs = {"long_name": f"sweep parameter {d}", "units": "1"}
-    ds.attrs = _final_attrs(plan, ds)
+    ds.attrs = {**_final_attrs(plan, ds), INCOMPLETE_ATTR: INCOMPLETE_NOTE}
     nd = len(plan.sweep_dims)
     encoding: dict[str, dict[str, Any]] = {}
-    for name, var in ds.variables.items():
+    for name, var in list(ds.variables.items()):
         if cv.REPLICATE in var.dims:
             chunks = tuple(
                 plan.block_size if d == cv.REPLICATE else (1 if i < nd else ds.sizes[d])
                 for i, d in enumerate(var.dims)
             )
             encoding[str(name)] = {"chunks": tuple(max(1, c) for c in chunks)}
+            if name != cv.REPLICATE:
+                # Until its block is written, a replicate reads as "not run" (status -1,
+                # counts -1, times NaN), never as data: the probe's values are not kept.
+                fill = _unwritten_fill(var.dtype)
+                ds[name] = var.copy(data=np.full(var.shape, fill, dtype=var.dtype))
+                encoding[str(name)]["fill_value"] = fill
     stat_encoding = {
         name: {"chunks": tuple(1 if i < nd else ds.sizes[d] for i, d in enumerate(ds[name].dims))}
         for name in (summary.STATISTICS if plan.summary_only else ())
     }
+    replicate_vars = list(encoding)
+    encoding = {**encoding, **stat_encoding}
+    for name in ds.variables:
+        encoding.setdefault(str(name), {})["compressors"] = safety.checksummed_codecs()
     kwargs: dict[str, Any] = {}
     if storage_options:
         kwargs["storage_options"] = dict(storage_options)
+    # The caller holds the writer's lock (in the group) and has recognised the group as this
+    # run's own: clear it but for the lock, then write the template.
+    safety.clear_group(store, group, storage_options, keep_lock=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds.to_zarr(
             store,
             group=group,
-            mode="w",
-            encoding={**encoding, **stat_encoding},
+            mode="a",
+            encoding=encoding,
             consolidated=False,
             **kwargs,
         )
-    root = _open_group(store, group, "r+", storage_options)
+    root = open_group(store, group, "r+", storage_options)
     n = plan.n_replicates
-    for name in encoding:
+    for name in replicate_vars:
         arr = root[name]
         dims = list(arr.metadata.dimension_names or ())
         axis = dims.index(cv.REPLICATE)
@@ -476,6 +540,7 @@ def _write_template(
         chunks=(1, 1),
         dtype="int8",
         fill_value=0,
+        compressors=safety.checksummed_codecs(),
     )
     prog.attrs.update(
         {
@@ -499,6 +564,16 @@ def _write_template(
         )
     # Last: from here on the store is resumable.
     prog.attrs["initialised"] = True
+
+
+def _unwritten_fill(dtype: np.dtype[Any]) -> Any:
+    """What an unwritten replicate reads as: -1 for integers (no count, status or tally is
+    negative; status -1 is ``not_run``), NaN for floats."""
+    if np.issubdtype(dtype, np.signedinteger):
+        return -1
+    if np.issubdtype(dtype, np.floating):
+        return np.nan
+    raise InvalidRunError(f"internal error: no 'not run' fill value for dtype {dtype}")
 
 
 @dataclass(frozen=True)
@@ -545,7 +620,7 @@ def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) 
             task.store, group=task.group, region=region, mode="r+", consolidated=False, **kwargs
         )
     del ds, arrays
-    prog = _open_group(task.store, _join(task.group, PROGRESS_GROUP), "r+", task.storage_options)
+    prog = open_group(task.store, _join(task.group, PROGRESS_GROUP), "r+", task.storage_options)
     if stats is not None:
         summary.write_partials(prog, task.point, task.block, stats)
     prog["block_done"][task.point, task.block] = 1
@@ -576,44 +651,77 @@ def stream_to_store(
     client: Any = None,
     n_threads: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    seed_drawn: bool = False,
 ) -> xr.Dataset:
     """Run a plan into a zarr store block by block; return the lazily opened Dataset.
 
-    Memory stays at a few blocks whatever the number of replicates.
+    Memory stays at a few blocks whatever the number of replicates. The run holds the store's
+    writer's lock throughout (:mod:`dtp_gillespie.store_safety`). ``seed_drawn``: the caller drew
+    a fresh seed because ``resume=True`` came without one (said in a warning unless the store
+    held it).
     """
-    path = os.fspath(store)
-    where = f"{path}" + (f" (group {group!r})" if group else "")
-    status = store_status(path, group=group, storage_options=storage_options)
-    exists = (
-        _group_exists(path, group, storage_options) if group else _exists(path, storage_options)
-    )
-    wanted = _wanted_attrs(plan)
-    if exists and overwrite:
-        if group:
-            _open_group(path, None, "r+", storage_options).__delitem__(group)
-        elif "://" in path:
-            import fsspec
-
-            fs, p = fsspec.core.url_to_fs(path, **dict(storage_options or {}))
-            fs.rm(p, recursive=True)
-        else:
-            shutil.rmtree(path)
-        exists, status = False, store_status(path, group=group, storage_options=storage_options)
-    if exists and not resume:
+    path = safety.check_store_path(store)
+    where = safety.describe(path, group)
+    exists = safety.exists(path, group, storage_options)
+    if exists and not (resume or overwrite):
         raise InvalidRunError(
             f"{where} exists; pass resume=True (CLI: --resume) to finish an interrupted run "
             "with the same spec and seed, or overwrite=True (--overwrite) to replace it"
         )
     if exists:
+        safety.check_not_locked(path, group, where)
+    if exists and not safety.recognised_store(path, group, storage_options):
+        raise InvalidRunError(
+            f"{where} exists but holds no dtp-gillespie run; refusing to "
+            f"{'overwrite' if overwrite else 'write into'} it"
+        )
+    with safety.store_lock(path, group, storage_options):
+        if exists and overwrite:
+            safety.clear_group(path, group, storage_options, keep_lock=True)
+            exists = False
+        plan, status = _resumable(plan, path, group, storage_options, where, exists)
+        n_ev, n_pop = _run_blocks(
+            plan, path, group, storage_options, status, progress, client, n_threads
+        )
+        if plan.summary_only:
+            _finalise_statistics(plan, path, group, storage_options)
+        _mark_complete(path, group, storage_options)
+    total = len(plan.points) * plan.n_replicates
+    if seed_drawn:
+        warnings.warn(
+            f"resume=True without a seed, and {where} records none: the run started with a fresh "
+            f"seed, {_wanted_attrs(plan)[cv.ATTR_SEED]}, recorded in its attrs['seed']",
+            UserWarning,
+            stacklevel=4,
+        )
+    if not resume or not status.replicates_done:
+        warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
+    from .io import open_run
+
+    return open_run(path, group=group, storage_options=storage_options)
+
+
+def _resumable(
+    plan: Plan,
+    path: str,
+    group: str | None,
+    storage_options: Mapping[str, Any] | None,
+    where: str,
+    exists: bool,
+) -> tuple[Plan, StoreStatus]:
+    """Under the writer's lock: check that an existing store holds this very run (or nothing),
+    write the template if it is not there yet, and return the plan (with the store's block
+    size) and the store's status."""
+    status = store_status(path, group=group, storage_options=storage_options)
+    if exists:
         stored = stored_attrs(path, group=group, storage_options=storage_options)
         if stored is None and status.initialised:
             raise InvalidRunError(f"{where}: cannot read the run's attributes")
-        if stored is not None:
-            _check_identity(stored, wanted, where)
-        elif not status.initialised and _nonempty(path, group, storage_options):
-            raise InvalidRunError(
-                f"{where} exists but holds no dtp-gillespie run; refusing to overwrite it"
-            )
+        blank = stored is not None and safety.is_blank(
+            open_group(path, group, "r", storage_options)
+        )
+        if stored is not None and not blank:
+            _check_identity(stored, _wanted_attrs(plan), where)
         if status.initialised and (
             status.block_size != plan.block_size and status.n_replicates == plan.n_replicates
         ):
@@ -623,6 +731,29 @@ def stream_to_store(
         status = store_status(path, group=group, storage_options=storage_options)
     if status.done.shape != (len(plan.points), plan.n_blocks):
         raise InvalidRunError(f"{where}: block layout {status.done.shape} does not match the run")
+    return plan, status
+
+
+def _mark_complete(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> None:
+    """Remove the ``incomplete`` attribute once every block (and any statistics) is written."""
+    if store_status(path, group=group, storage_options=storage_options).complete:
+        attrs = open_group(path, group, "r+", storage_options).attrs
+        if INCOMPLETE_ATTR in attrs:
+            del attrs[INCOMPLETE_ATTR]
+
+
+def _run_blocks(
+    plan: Plan,
+    path: str,
+    group: str | None,
+    storage_options: Mapping[str, Any] | None,
+    status: StoreStatus,
+    progress: bool | str,
+    client: Any,
+    n_threads: int | None,
+) -> tuple[int, int]:
+    """Compute and write every block not done yet (locally or as Dask tasks); return the
+    numbers of replicates stopped by max_events and by max_population."""
     todo = [(p, b) for p, b in plan.tasks() if not status.done[p, b]]
     sizes = {b: plan.block_range(b)[1] - plan.block_range(b)[0] for b in range(plan.n_blocks)}
     total = len(plan.points) * plan.n_replicates
@@ -668,16 +799,7 @@ def stream_to_store(
     finally:
         if bar is not None:
             bar.close()
-    if plan.summary_only:
-        _finalise_statistics(plan, path, group, storage_options)
-    if not resume or not status.replicates_done:
-        warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
-    from .io import open_run
-
-    kwargs: dict[str, Any] = {}
-    if storage_options:
-        kwargs["storage_options"] = dict(storage_options)
-    return open_run(path, group=group, **kwargs)
+    return n_ev, n_pop
 
 
 def _finalise_statistics(
@@ -685,7 +807,7 @@ def _finalise_statistics(
 ) -> None:
     """Summary mode, once every block is done: merge the blocks' partial statistics (in block
     order; the merge is exact anyway) and write the ensemble statistics. Idempotent."""
-    root = _open_group(store, group, "r+", storage_options)
+    root = open_group(store, group, "r+", storage_options)
     prog = root[PROGRESS_GROUP]
     done = np.asarray(prog["block_done"][...]) != 0
     if not done.all():
@@ -699,12 +821,6 @@ def _finalise_statistics(
         for name, values in stats.items():
             root[name][(*point.index, Ellipsis)] = values
     prog.attrs["statistics_done"] = True
-
-
-def _nonempty(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
-    if "://" in path or group:
-        return _group_exists(path, group, storage_options)
-    return (os.path.isdir(path) and bool(os.listdir(path))) or os.path.isfile(path)
 
 
 def _with_block_size(plan: Plan, block_size: int) -> Plan:
@@ -894,11 +1010,14 @@ def simulate_to_store(
     from ._seeding import seed_from_attrs
     from .simulate import prepare
 
+    if store is not None:
+        store = safety.check_store_path(store)
     if resume and store is not None and run.get("seed") is None:
         stored = stored_attrs(store, group=group, storage_options=storage_options)
         if stored is not None and cv.ATTR_RUN in stored:
             spec = json.loads(stored[cv.ATTR_RUN])
             run["seed"] = seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+    seed_drawn = resume and run.get("seed") is None
     summary_only = check_flag(summary_only, "summary_only")
     n_threads = run.get("n_threads")
     prep = prepare(model, schedule, **run)
@@ -921,4 +1040,5 @@ def simulate_to_store(
         client=client,
         n_threads=n_threads,
         storage_options=storage_options,
+        seed_drawn=seed_drawn,
     )

@@ -236,6 +236,7 @@ def sweep(
             client=client,
             n_threads=run.get("n_threads"),
             storage_options=storage_options,
+            seed_drawn=resume and seed is None,
         )
     if summary_only:
         return stream.summary_in_memory(plan, progress, client, run.get("n_threads"))

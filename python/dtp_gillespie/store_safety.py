@@ -1,0 +1,412 @@
+"""What dtp-gillespie may touch on disk: store paths, recognising its own stores, the writer's lock.
+
+The rule (README, "What dtp-gillespie deletes"): the package deletes or overwrites only a store, or
+a group of a store, that it recognises as its own (:func:`recognised_store`): one holding a
+dtp-gillespie run, one holding runs in its groups (the CLI's one group per schedule), or one
+holding nothing at all (an empty directory, a zarr group without attributes or members: a run
+killed in its first instant). Everything else is refused with
+:class:`~dtp_gillespie.errors.InvalidRunError` before anything is written.
+
+A streamed run holds an exclusive lock on its group while it writes: the child group ``_lock``,
+whose ``zarr.json`` is created atomically (``O_CREAT | O_EXCL``) and names the writer (host, pid,
+start time). A second writer is refused naming the holder; the lock is removed when the run ends
+(also on an error or Ctrl-C), and a lock left by a crash is recognised as stale when its process
+is gone (same host) and taken over. Object stores reached through fsspec URLs have no atomic
+exclusive create, so no lock is taken there: two writers of one URL are not detected.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import conventions as cv
+from .errors import InvalidRunError
+
+__all__ = [
+    "LOCK_GROUP",
+    "check_not_locked",
+    "check_store_path",
+    "checksummed_codecs",
+    "clear_group",
+    "delete_run_store",
+    "describe",
+    "exists",
+    "is_blank",
+    "open_group",
+    "recognised_store",
+    "store_lock",
+]
+
+LOCK_GROUP = "_lock"
+"""Child group (of the run's group) whose ``zarr.json`` is the writer's lock."""
+
+_ZARR_METADATA = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
+_RUN_ATTRS = (cv.ATTR_SCHEMA_VERSION, cv.ATTR_MODEL, cv.ATTR_RUN)
+"""Global attributes every dtp-gillespie run carries (simulate, sweep, streamed stores)."""
+_UNREADABLE_LOCK_STALE_AFTER = 10.0
+"""Seconds after which a lock file that cannot be parsed (its writer died between creating and
+filling it, a window of microseconds) counts as stale."""
+
+
+def check_store_path(store: Any) -> str:
+    """The store path as a ``str``; an empty or blank path is refused.
+
+    zarr would take ``""`` for the current directory, and writing a store there replaces the
+    directory's contents, so this runs before anything touches the disk.
+    """
+    try:
+        path = os.fspath(store)
+    except TypeError:
+        raise InvalidRunError(f"store is {store!r}; expected a path or an fsspec URL") from None
+    if not isinstance(path, str):
+        raise InvalidRunError(f"store is {store!r}; expected a str path or URL, not bytes")
+    if not path.strip():
+        raise InvalidRunError(
+            f"store is {path!r}; give the path or URL of the zarr store (an empty path would "
+            "mean the current directory)"
+        )
+    return path
+
+
+def checksummed_codecs() -> tuple[Any, ...]:
+    """Chunk codecs after the bytes codec: zstd (zarr's default) then a CRC32C of the compressed
+    chunk, so a flipped bit fails the read (``ValueError: Stored and computed checksum do not
+    match``) instead of changing the data silently."""
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    return (ZstdCodec(level=0), Crc32cCodec())
+
+
+def describe(path: str, group: str | None) -> str:
+    """``path`` or ``path (group 'g')``, for messages."""
+    return path + (f" (group {group!r})" if group else "")
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def _local_dir(path: str, group: str | None) -> str:
+    return os.path.join(path, *(group.strip("/").split("/") if group else ()))
+
+
+def _fs(path: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
+    import fsspec
+
+    return fsspec.core.url_to_fs(path, **dict(storage_options or {}))  # type: ignore[no-any-return]
+
+
+def open_group(
+    path: str, group: str | None, mode: str, storage_options: Mapping[str, Any] | None
+) -> Any:
+    """``zarr.open_group`` of a run's group, with fsspec options for a URL."""
+    import zarr
+
+    kwargs: dict[str, Any] = {}
+    if storage_options:
+        kwargs["storage_options"] = dict(storage_options)
+    return zarr.open_group(path, path=group or "", mode=mode, **kwargs)  # type: ignore[arg-type]
+
+
+def exists(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
+    """Whether anything is at the run's place: the group's directory (local), or the zarr group
+    (for a group of a URL), or anything at the URL."""
+    if _is_local(path):
+        return os.path.lexists(_local_dir(path, group))
+    fs, p = _fs(path, storage_options)
+    if not fs.exists(p):
+        return False
+    if not group:
+        return True
+    try:
+        open_group(path, group, "r", storage_options)
+    except Exception:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Recognising the package's own stores.
+
+
+def _is_run(attrs: Mapping[str, Any]) -> bool:
+    return all(k in attrs for k in _RUN_ATTRS)
+
+
+def _members(group: Any) -> list[tuple[str, Any]]:
+    with warnings.catch_warnings():
+        # zarr warns about objects it does not recognise (the caller has vetted those).
+        warnings.simplefilter("ignore")
+        return [(name, m) for name, m in group.members() if name != LOCK_GROUP]
+
+
+def _holds_runs(group: Any, depth: int = 1) -> bool:
+    """A run, a group without attributes whose members all hold runs (``depth`` levels down), or
+    a blank group (no attributes, no members)."""
+    attrs = dict(group.attrs)
+    if _is_run(attrs):
+        return True
+    if attrs or depth < 0:
+        return False
+    import zarr
+
+    return all(isinstance(m, zarr.Group) and _holds_runs(m, depth - 1) for _, m in _members(group))
+
+
+def is_blank(group: Any) -> bool:
+    """A zarr group with no attributes and no members: a run killed in its first instant."""
+    return not dict(group.attrs) and not _members(group)
+
+
+def _foreign_entries(directory: str) -> list[str]:
+    """Entries of a local directory that are neither zarr metadata files nor zarr nodes."""
+    foreign = []
+    for name in sorted(os.listdir(directory)):
+        full = os.path.join(directory, name)
+        if os.path.islink(full):
+            foreign.append(name)
+        elif os.path.isfile(full):
+            if name not in _ZARR_METADATA:
+                foreign.append(name)
+        elif not any(os.path.isfile(os.path.join(full, m)) for m in _ZARR_METADATA):
+            foreign.append(name)
+    return foreign
+
+
+def recognised_store(
+    store: Any, group: str | None = None, storage_options: Mapping[str, Any] | None = None
+) -> bool:
+    """Whether dtp-gillespie may delete or overwrite this existing store (or group of a store).
+
+    True for a zarr group holding a dtp-gillespie run, a zarr group whose member groups all hold
+    runs (the CLI writes one per schedule), a zarr group with no attributes and no members, and an
+    empty directory. False for anything else: a file, a symbolic link, a directory with files or
+    folders zarr does not know, a zarr store of other data.
+    """
+    path = check_store_path(store)
+    if _is_local(path):
+        target = _local_dir(path, group)
+        if os.path.islink(target) or not os.path.isdir(target):
+            return False
+        if not [name for name in os.listdir(target) if name != LOCK_GROUP]:
+            return True  # an empty directory, or one holding only a (stale) writer's lock
+        if _foreign_entries(target):
+            return False
+    try:
+        root = open_group(path, group, "r", storage_options)
+    except Exception:
+        return False
+    return _holds_runs(root)
+
+
+def clear_group(
+    path: str,
+    group: str | None,
+    storage_options: Mapping[str, Any] | None,
+    *,
+    keep_lock: bool,
+) -> None:
+    """Delete the contents of a run's place (the caller has recognised it as the package's own);
+    with ``keep_lock`` the writer's lock (held by the caller) stays."""
+    if _is_local(path):
+        target = _local_dir(path, group)
+        if not os.path.lexists(target):
+            return
+        if not keep_lock:
+            shutil.rmtree(target)
+            return
+        for name in os.listdir(target):
+            if name == LOCK_GROUP:
+                continue
+            full = os.path.join(target, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+        return
+    if group:
+        with contextlib.suppress(KeyError):
+            open_group(path, None, "r+", storage_options).__delitem__(group)
+        return
+    fs, p = _fs(path, storage_options)
+    if fs.exists(p):
+        fs.rm(p, recursive=True)
+
+
+def delete_run_store(
+    store: Any, *, group: str | None = None, storage_options: Mapping[str, Any] | None = None
+) -> None:
+    """Delete a store (or one group) that :func:`recognised_store` accepts; refuse anything else,
+    and a store a live writer holds the lock of.
+
+    Raises
+    ------
+    InvalidRunError
+        Not a store of the package's own (nothing is deleted), or being written.
+    """
+    path = check_store_path(store)
+    where = describe(path, group)
+    if not exists(path, group, storage_options):
+        return
+    if _is_local(path) and os.path.isdir(_local_dir(path, group)):
+        target = _local_dir(path, group)
+        subdirs = [os.path.join(target, n) for n in os.listdir(target)]
+        for d in [target, *(s for s in subdirs if os.path.isdir(s))]:
+            check_not_locked(d, None, where)
+    if not recognised_store(path, group, storage_options):
+        raise InvalidRunError(
+            f"{where} exists and is not a dtp-gillespie store (a run, or one run per group); "
+            "refusing to overwrite it"
+        )
+    clear_group(path, group, storage_options, keep_lock=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The writer's lock.
+
+
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill would terminate the process there: assume alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _read_lock(lock_file: str) -> dict[str, Any] | None:
+    """The writer named by a lock file, or None if it cannot be read (being written, damaged)."""
+    try:
+        with open(lock_file, encoding="utf-8") as f:
+            attrs = json.load(f)["attributes"]
+        return {"host": str(attrs["host"]), "pid": int(attrs["pid"]), "since": attrs["since"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _holder_text(holder: Mapping[str, Any] | None) -> str:
+    if holder is None:
+        return "a writer whose lock file cannot be read"
+    return f"process {holder['pid']} on host {holder['host']} (since {holder['since']})"
+
+
+def _is_stale(lock_file: str, holder: Mapping[str, Any] | None) -> bool:
+    """A lock whose writer is gone: its process is dead on this host, or its file could not be
+    read for longer than a writer ever takes to fill it."""
+    if holder is None:
+        try:
+            return time.time() - os.path.getmtime(lock_file) > _UNREADABLE_LOCK_STALE_AFTER
+        except OSError:
+            return False
+    return holder["host"] == socket.gethostname() and not _pid_alive(holder["pid"])
+
+
+def check_not_locked(path: str, group: str | None, where: str) -> None:
+    """Refuse a run's place that a live writer holds the lock of, naming the writer (checked
+    first, so that a store half-written by another process is not mistaken for foreign data)."""
+    if not _is_local(path):
+        return
+    lock_file = os.path.join(_local_dir(path, group), LOCK_GROUP, "zarr.json")
+    if os.path.lexists(lock_file):
+        holder = _read_lock(lock_file)
+        if not _is_stale(lock_file, holder):
+            raise InvalidRunError(_locked_message(where, holder, lock_file))
+
+
+def _locked_message(where: str, holder: Mapping[str, Any] | None, lock_file: str) -> str:
+    return (
+        f"{where} is being written by {_holder_text(holder)}; two writers would corrupt it. "
+        f"Wait for that run to end; if it is gone (another host, a reused pid), delete "
+        f"{lock_file}"
+    )
+
+
+def _remove_stale(lock_file: str, seen: Mapping[str, Any] | None) -> None:
+    """Move a stale lock aside, checking that it is still the one judged stale (another writer
+    may have replaced it meanwhile: that lock is put back)."""
+    aside = f"{lock_file}.stale-{socket.gethostname()}-{os.getpid()}"
+    try:
+        os.replace(lock_file, aside)
+    except FileNotFoundError:
+        return
+    if _read_lock(aside) != seen:
+        with contextlib.suppress(OSError):
+            os.link(aside, lock_file)
+    with contextlib.suppress(OSError):
+        os.unlink(aside)
+
+
+@contextlib.contextmanager
+def store_lock(
+    path: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> Iterator[None]:
+    """Hold the exclusive writer's lock of a run's group (local stores; no-op for URLs).
+
+    Raises
+    ------
+    InvalidRunError
+        Another live process holds the lock (named in the message), or it cannot be created.
+    """
+    if not _is_local(path):
+        yield
+        return
+    where = describe(path, group)
+    lock_dir = os.path.join(_local_dir(path, group), LOCK_GROUP)
+    lock_file = os.path.join(lock_dir, "zarr.json")
+    me = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    body = {
+        "zarr_format": 3,
+        "node_type": "group",
+        "attributes": {
+            "description": (
+                "lock of the process writing this run (dtp_gillespie.store_safety); removed "
+                "when it ends, stale once that process is gone"
+            ),
+            **me,
+        },
+    }
+    _acquire(lock_dir, lock_file, json.dumps(body).encode(), where)
+    try:
+        yield
+    finally:
+        if _read_lock(lock_file) == me:
+            with contextlib.suppress(OSError):
+                os.unlink(lock_file)
+        with contextlib.suppress(OSError):
+            os.rmdir(lock_dir)
+
+
+def _acquire(lock_dir: str, lock_file: str, body: bytes, where: str) -> None:
+    for _ in range(5):
+        try:
+            os.makedirs(lock_dir, exist_ok=True)
+            fd = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = _read_lock(lock_file)
+            if _is_stale(lock_file, holder):
+                _remove_stale(lock_file, holder)
+                continue
+            raise InvalidRunError(_locked_message(where, holder, lock_file)) from None
+        except FileNotFoundError:  # the previous writer removed the directory in between
+            continue
+        except OSError as exc:
+            raise InvalidRunError(f"{where}: cannot create the writer's lock: {exc}") from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        return
+    raise InvalidRunError(f"{where}: could not take the writer's lock {lock_file}")
