@@ -2,11 +2,14 @@
 
 Every error raised on purpose by the package is a :class:`DtpGillespieError`. Errors in user
 input (model spec, schedule, run options) are also :class:`ValueError`, so ``except ValueError``
-keeps working. The compiled engine (``dtp_gillespie._core``) imports ``InvalidModelError``,
-``InvalidScheduleError`` and ``InvalidRunError`` from this module by name: do not rename them.
+keeps working. Warnings about a model that is valid but probably not what was meant are
+:class:`CrowdingWarning`. The compiled engine (``dtp_gillespie._core``) imports
+``InvalidModelError``, ``InvalidScheduleError`` and ``InvalidRunError`` from this module by name:
+do not rename them.
 """
 
 __all__ = [
+    "CrowdingWarning",
     "DtpGillespieError",
     "InvalidModelError",
     "InvalidRunError",
@@ -28,3 +31,10 @@ class InvalidScheduleError(DtpGillespieError, ValueError):
 
 class InvalidRunError(DtpGillespieError, ValueError):
     """A run option is invalid (initial counts, ``t_end``, record times, replicates, seed, caps)."""
+
+
+class CrowdingWarning(UserWarning):
+    """A declared density dependence stops being biological under some exposure: crowding lowers
+    the death rate of a state the drug kills (a crowded tumour survives the drug better), or it
+    freezes a population above a capacity that the exposure lowered (cells neither divide nor
+    die). The message names the state and the exposure."""

@@ -83,6 +83,10 @@ pub struct Outcome {
     pub time_on_drug: f64,
     /// Changes of exposure up to `stop_time`.
     pub n_switches: u64,
+    /// Pharmacokinetic runs: area under the concentration up to `stop_time` (NaN otherwise).
+    pub auc_concentration: f64,
+    /// Pharmacokinetic runs: area under the drug's response up to `stop_time` (NaN otherwise).
+    pub auc_response: f64,
 }
 
 impl Default for Outcome {
@@ -97,6 +101,8 @@ impl Default for Outcome {
             progression_time: f64::NAN,
             time_on_drug: 0.0,
             n_switches: 0,
+            auc_concentration: f64::NAN,
+            auc_response: f64::NAN,
         }
     }
 }

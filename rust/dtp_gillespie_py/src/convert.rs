@@ -2,8 +2,8 @@
 
 use dtp_gillespie_core::{
     AdaptiveSpec, Biomarker, Capacity, CapacityTarget, Channel, ChannelKind, Competition,
-    CompetitionRow, Dosing, DosingKind, EngineError, Model, Phase, PkSpec, Progression, Reference,
-    Rule, RunConfig, Schedule,
+    CompetitionRow, Dosing, DosingKind, EngineError, Model, Phase, PkResponse, PkSpec, Progression,
+    Reference, Rule, RunConfig, Schedule,
 };
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -66,6 +66,7 @@ pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
             k,
             target: target(&item::<String>(d, "capacity_on")?)?,
             weights: item(d, "capacity_weights")?,
+            slope: item(d, "capacity_slope")?,
         }),
     };
     let mut model = Model::new(
@@ -117,9 +118,12 @@ fn target(name: &str) -> PyResult<CapacityTarget> {
     match name {
         "division" => Ok(CapacityTarget::Division),
         "death" => Ok(CapacityTarget::Death),
+        "death_additive" => Ok(CapacityTarget::DeathAdditive),
         other => {
-            let msg =
-                format!("density dependence acts on {other:?}; expected \"division\" or \"death\"");
+            let msg = format!(
+                "density dependence acts on {other:?}; expected \"division\", \"death\" or \
+                 \"death_additive\""
+            );
             Err(PyEngineError(EngineError::InvalidModel(msg)).into())
         }
     }
@@ -200,6 +204,11 @@ pub fn dosing(d: &Bound<'_, PyDict>) -> PyResult<Dosing> {
             ec50: item(d, "ec50")?,
             hill: item(d, "hill")?,
             missed_dose_probability: item(d, "missed_dose_probability")?,
+            response: PkResponse {
+                ec50: item(d, "response_ec50")?,
+                hill: item(d, "response_hill")?,
+                on_threshold: item(d, "on_threshold")?,
+            },
         }),
         other => return Err(bad_schedule(format!("unknown schedule kind {other:?}"))),
     };
