@@ -16,6 +16,7 @@ from typing import Any
 import dtp_gillespie as dg
 import numpy as np
 import xarray as xr
+from dtp_gillespie.errors import CrowdingWarning
 from hypothesis import strategies as st
 
 STATE_NAMES = ("S", "P", "R", "Q")
@@ -247,6 +248,8 @@ def run(case: Case, **overrides: Any) -> xr.Dataset:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = dg.simulate(**{**case.kwargs(), **overrides})
+    # Drawn models may crowd on death under d > b: that warning is about the model, not the run.
+    caught = [w for w in caught if not issubclass(w.category, CrowdingWarning)]
     capped = bool(np.isin(ds["status"].values, STATUS_CAPPED).any())
     assert all(issubclass(w.category, UserWarning) for w in caught), [str(w) for w in caught]
     assert len(caught) == int(capped), [str(w.message) for w in caught]
