@@ -405,6 +405,32 @@ def _state_tables(
     )
 
 
+def _capacity_per_state(
+    spec: object, states: tuple[str, ...], key: str, noun: str, default: float
+) -> tuple[float, ...]:
+    """The capacity's ``{state: value}`` table ``key`` (``weights``, ``slope``) of one ``noun``
+    per state: finite values >= 0, ``default`` for states it does not name."""
+    if not isinstance(spec, Mapping):
+        raise InvalidModelError(
+            f"capacity {key} must be a table {{state: {noun}}}, got {_fmt(spec)}"
+        )
+    for state in spec:
+        if state not in states:
+            raise InvalidModelError(
+                f"capacity {key} names unknown state {state!r}; the model's states are "
+                f"{list(states)}"
+            )
+    values = []
+    for s in states:
+        x = spec.get(s, default)
+        if not _is_number(x) or not (math.isfinite(_to_float(x)) and _to_float(x) >= 0):
+            raise InvalidModelError(
+                f"capacity {noun} of state {s!r} is {_fmt(x)}; {noun}s must be finite and >= 0"
+            )
+        values.append(float(x))
+    return tuple(values)
+
+
 def _parse_competition(
     spec: object, states: tuple[str, ...], exposures: tuple[str, ...], mod: "_Modulation"
 ) -> _Competition | None:
@@ -897,25 +923,7 @@ class Model:
             raise InvalidModelError(
                 f"capacity on is {_fmt(on)}; expected 'division', 'death' or '{DEATH_ADDITIVE}'"
             )
-        weights_spec = spec.get("weights", {})
-        if not isinstance(weights_spec, Mapping):
-            raise InvalidModelError(
-                f"capacity weights must be a table {{state: weight}}, got {_fmt(weights_spec)}"
-            )
-        for key in weights_spec:
-            if key not in states:
-                raise InvalidModelError(
-                    f"capacity weights names unknown state {key!r}; the model's states are "
-                    f"{list(states)}"
-                )
-        weights = []
-        for s in states:
-            w = weights_spec.get(s, 1.0)
-            if not _is_number(w) or not (math.isfinite(_to_float(w)) and _to_float(w) >= 0):
-                raise InvalidModelError(
-                    f"capacity weight of state {s!r} is {_fmt(w)}; weights must be finite and >= 0"
-                )
-            weights.append(float(w))
+        weights = _capacity_per_state(spec.get("weights", {}), states, "weights", "weight", 1.0)
         if not any(w > 0 for w in weights):
             raise InvalidModelError("capacity weights are all 0; at least one must be > 0")
         if on != DEATH_ADDITIVE:
@@ -923,8 +931,8 @@ class Model:
                 raise InvalidModelError(
                     f"capacity slope goes with on = '{DEATH_ADDITIVE}', not on = {on!r}"
                 )
-            return float(k), str(on), tuple(weights), ()
-        return float(k), str(on), tuple(weights), self._capacity_slope(spec.get("slope"), exposures)
+            return float(k), str(on), weights, ()
+        return float(k), str(on), weights, self._capacity_slope(spec.get("slope"), exposures)
 
     def _capacity_slope(self, spec: object, exposures: tuple[str, ...]) -> tuple[float, ...]:
         """Per-state death added at ``N = K`` by a ``death_additive`` capacity (module doc)."""
@@ -952,21 +960,7 @@ class Model:
                 f"capacity slope is {_fmt(spec)}; expected an exposure name, a number or a table "
                 "{state: number}"
             )
-        for key in spec:
-            if key not in states:
-                raise InvalidModelError(
-                    f"capacity slope names unknown state {key!r}; the model's states are "
-                    f"{list(states)}"
-                )
-        slopes = []
-        for s in states:
-            c = spec.get(s, 0.0)
-            if not _is_number(c) or not (math.isfinite(_to_float(c)) and _to_float(c) >= 0):
-                raise InvalidModelError(
-                    f"capacity slope of state {s!r} is {_fmt(c)}; slopes must be finite and >= 0"
-                )
-            slopes.append(float(c))
-        return tuple(slopes)
+        return _capacity_per_state(spec, states, "slope", "slope", 0.0)
 
     def _warn_unbiological_crowding(self) -> None:
         """Warn where the declared density dependence stops being biological (``_crowding``)."""
