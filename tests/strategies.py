@@ -113,8 +113,10 @@ def model_specs(
     if capacity and draw(st.integers(0, 3)) == 0:
         spec["capacity"] = {
             "K": draw(st.sampled_from([10.0, 100.0, 500.0, 2000.0])),
-            "on": draw(st.sampled_from(["division", "death"])),
+            "on": draw(st.sampled_from(["division", "death", "death_additive"])),
         }
+        if spec["capacity"]["on"] == "death_additive":
+            spec["capacity"]["slope"] = draw(st.sampled_from([0.0, 0.05, 0.5]))
     return spec
 
 
