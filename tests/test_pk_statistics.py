@@ -365,7 +365,7 @@ def reference_pk_outcomes(
         return bolus_concentration(s, dose, given, hl)
 
     on_time, switches, was_on = 0.0, 0, False
-    ends = [*doses[1:], t_stop]
+    ends = [*doses[1:], t_stop] if doses else []
     for n, (start, end) in enumerate(zip(doses, ends, strict=True)):
         # C only falls until the next dose: the drug is on from `start` until H(C) = theta.
         def above(s: float, given: list[float] = doses[: n + 1]) -> float:
@@ -448,6 +448,31 @@ def test_the_old_definition_of_on_drug_is_gone() -> None:
     assert float(last["concentration"]) > 0
     assert float(last["time_on_drug"]) < 4.0
     assert int(last["exposure"]) == 0
+
+
+def test_missed_doses_leave_the_exposure_and_areas_of_the_doses_taken() -> None:
+    # Each dose is missed with probability 1/2; a record at each dose time (right-continuous)
+    # shows whether it was taken (C >= dose), and the outcomes are those of the doses taken.
+    doses = [0.0, 1.0, 2.0, 3.0, 4.0]
+    schedule = {**THREE_DOSES, "dose_times": doses, "missed_dose_probability": 0.5}
+    ds = dg.simulate(
+        PK_MODELS["linear"],
+        schedule,
+        initial={"N": 50},
+        t_end=10.0,
+        times=doses,
+        n_replicates=30,
+        seed=7,
+    )
+    patterns = set()
+    for r in range(30):
+        rep = ds.isel(replicate=r)
+        taken = [t for t, c in zip(doses, rep["concentration"].to_numpy(), strict=True) if c >= 10]
+        patterns.add(tuple(taken))
+        ref = reference_pk_outcomes({**schedule, "dose_times": taken}, 10.0)
+        for name, got in pk_outcomes(rep).items():
+            assert math.isclose(float(got), ref[name], rel_tol=EXACT_TOL, abs_tol=EXACT_TOL), name
+    assert len(patterns) > 5  # many dose patterns, including gaps that switch the drug off
 
 
 def test_a_dose_below_the_threshold_is_never_on_but_has_an_area() -> None:
