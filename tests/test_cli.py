@@ -1,6 +1,7 @@
 """The command line, run as a user would: ``python -m dtp_gillespie`` and ``dtp-gillespie``."""
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -266,3 +267,27 @@ def test_entry_point_on_path(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert dg.open_run(out).sizes["replicate"] == 3
+
+
+def test_a_pk_run_reports_time_on_drug_and_the_drug_areas(tmp_path: Path) -> None:
+    # Three doses with a half-life of 0.25 d: on drug while the response is >= 5% of its maximum.
+    config = CONFIG.replace(
+        'kind = "intermittent"\non   = 2\noff  = 1',
+        'kind = "pk"\ndose = 10.0\ndose_times = [0, 1, 2]\nhalf_life = 0.25',
+    )
+    out = tmp_path / "pk.zarr"
+    result = cli(
+        "run", str(write_config(tmp_path, config)), "--out", str(out), "--no-progress", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    ds = dg.open_run(out)
+    on = float(ds["time_on_drug"].mean())
+    # The doses overlap (C at day 1 and 2 is 1/16 of a dose), so the drug is on from day 0 until
+    # C from the last dose falls to the on concentration EC50·0.05/0.95.
+    k, c_last = math.log(2) / 0.25, 10.0 * (1 + 2**-4 + 2**-8)
+    assert math.isclose(on, 2 + math.log(c_last / (0.05 / 0.95)) / k, rel_tol=1e-9)
+    assert f"time on drug: mean {on:.4g}" in result.stdout
+    c, r = (float(ds[name].mean()) for name in ("auc_concentration", "auc_response"))
+    assert f"drug (pk): mean area under the concentration {c:.4g}, under the response {r:.4g}" in (
+        result.stdout
+    )

@@ -3,13 +3,14 @@ per-exposure coefficients, the normalised spec and its errors."""
 
 import copy
 import math
+import warnings
 from typing import Any
 
 import dtp_gillespie as dg
 import numpy as np
 import pytest
 import xarray as xr
-from dtp_gillespie.errors import InvalidModelError, InvalidScheduleError
+from dtp_gillespie.errors import CrowdingWarning, InvalidModelError, InvalidScheduleError
 from oracles import Z_CRIT, z_mean
 from scipy.linalg import expm
 
@@ -283,4 +284,181 @@ def test_capacity_and_competition_are_exclusive() -> None:
                 "capacity": {"K": 10},
                 "competition": {"states": {"A": {"K": 10}}},
             }
+        )
+
+
+# Crowding that only adds death (capacity on "death_additive"): a drug-free logistic phase, then a
+# killing drug (d = 1.5 > b = 0.5) under which crowding still adds death, 0.4 x N/K (the slope
+# b - d of the drug-free exposure).
+ADDITIVE: dict[str, Any] = {
+    "states": ["S"],
+    "division": {"S": 0.5},
+    "death": {"S": {"off": 0.1, "on": 1.5}},
+    "capacity": {"K": 1000.0, "on": "death_additive"},
+}
+ADDITIVE_SCHEDULE = {"kind": "piecewise", "segments": [[0, "off"], [10, "on"]]}
+ADDITIVE_TIMES = [5.0, 10.0, 11.0, 12.0, 13.0]
+
+
+def additive_ode(
+    times: list[float], death_on: float = 1.5, slope: float = 0.4, k: float = 1000.0
+) -> np.ndarray:
+    """dn/dt = (b - d) n - slope n^2 / K under ADDITIVE_SCHEDULE from n = 100, at ``times``.
+
+    Exact: the logistic (Bernoulli) equation n' = r n - a n^2 has the closed form
+    n(t) = r / (a + (r / n0 - a) e^(-r t)) within each phase."""
+    a = slope / k
+
+    def phase(n0: float, r: float, t: float) -> float:
+        return r / (a + (r / n0 - a) * math.exp(-r * t))
+
+    n10 = phase(100.0, 0.5 - 0.1, 10.0)
+    return np.array(
+        [phase(100.0, 0.4, t) if t <= 10.0 else phase(n10, 0.5 - death_on, t - 10.0) for t in times]
+    )
+
+
+@pytest.fixture(scope="module")
+def additive_ensemble() -> np.ndarray:
+    ds = dg.simulate(
+        ADDITIVE,
+        ADDITIVE_SCHEDULE,
+        initial={"S": 100},
+        t_end=13.0,
+        times=ADDITIVE_TIMES,
+        n_replicates=400,
+        seed=5,
+    )
+    return ds["count"].sel(cell_state="S").values.astype(float)  # (replicate, time)
+
+
+def _additive_z(counts: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    se = counts.std(axis=0, ddof=1) / math.sqrt(counts.shape[0])
+    return (counts.mean(axis=0) - reference) / se
+
+
+def test_additive_crowding_tracks_its_logistic_ode_with_and_without_the_drug(
+    additive_ensemble: np.ndarray,
+) -> None:
+    # As for the Lotka-Volterra check: the mean differs from the ODE by O(1/K) relative, well
+    # below the standard error of 400 replicates; |z| < 4.5 at 5 points is a family-wise
+    # false-alarm rate below 1e-4.
+    z = _additive_z(additive_ensemble, additive_ode(ADDITIVE_TIMES))
+    assert np.abs(z).max() < 4.5, z
+    # The drug kills a crowded tumour: the mean falls after day 10 (the "death" form would let
+    # crowding lower the death rate to 0 at N/K = 1.5).
+    mean = additive_ensemble.mean(axis=0)
+    assert mean[-1] < mean[1] / 5
+
+
+@pytest.mark.parametrize("perturbed", ["death_on", "slope"])
+@pytest.mark.parametrize("factor", [1.2, pytest.param(1.05, marks=pytest.mark.deep)])
+def test_the_additive_check_rejects_a_perturbed_rate(
+    additive_ensemble: np.ndarray, perturbed: str, factor: float
+) -> None:
+    # 20% off in the CI tier, 5% in the deep tier (both are rejected with |z| > 10 here).
+    kw = {"death_on": 1.5 * factor} if perturbed == "death_on" else {"slope": 0.4 * factor}
+    z = _additive_z(additive_ensemble, additive_ode(ADDITIVE_TIMES, **kw))
+    assert np.abs(z).max() > 4.5, z
+
+
+def test_additive_slope_comes_from_the_drug_free_exposure_or_is_given() -> None:
+    m = dg.Model.from_dict(ADDITIVE)
+    assert m.capacity == {
+        "K": 1000.0,
+        "on": "death_additive",
+        "weights": {"S": 1.0},
+        "slope": {"S": 0.4},
+    }
+    assert dg.Model.from_dict(m.to_dict()) == m
+    assert m.channel_names() == ["S->2S", "S->0"]
+    explicit = {**ADDITIVE, "capacity": {"K": 1000.0, "on": "death_additive", "slope": 0.4}}
+    assert dg.Model.from_dict(explicit) == m
+    # A state that declines even in the reference exposure gets slope 0; a table may omit states.
+    two = {
+        "states": ["S", "P"],
+        "exposures": ["none", "drug"],
+        "division": {"S": 0.5, "P": 0.01},
+        "death": {"S": {"none": 0.1, "drug": 1.5}, "P": 0.05},
+        "capacity": {"K": 100.0, "on": "death_additive", "slope": "none"},
+    }
+    assert dg.Model.from_dict(two).capacity["slope"] == {"S": 0.4, "P": 0.0}
+    two["capacity"]["slope"] = {"S": 0.3}
+    assert dg.Model.from_dict(two).capacity["slope"] == {"S": 0.3, "P": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("capacity", "match"),
+    [
+        ({"K": 10, "on": "death", "slope": 0.4}, "slope goes with on = 'death_additive'"),
+        ({"K": 10, "on": "death_additive", "slope": "drug"}, "slope is 'drug', not an exposure"),
+        ({"K": 10, "on": "death_additive", "slope": -0.1}, "slope of state 'S' is -0.1"),
+        ({"K": 10, "on": "death_additive", "slope": {"X": 1.0}}, "unknown state 'X'"),
+        ({"K": 10, "on": "death_additive", "slope": [0.4]}, r"slope is \[0.4\]"),
+        ({"K": 10, "on": "death_addtive"}, "capacity on is 'death_addtive'"),
+    ],
+)
+def test_invalid_additive_capacity_is_refused(capacity: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidModelError, match=match):
+        dg.Model.from_dict({**ADDITIVE, "capacity": capacity})
+
+
+def test_additive_capacity_without_an_off_exposure_needs_a_slope() -> None:
+    spec = {
+        "states": ["S"],
+        "exposures": ["none", "drug"],
+        "division": {"S": 0.5},
+        "capacity": {"K": 10, "on": "death_additive"},
+    }
+    with pytest.raises(InvalidModelError, match="needs a slope"):
+        dg.Model.from_dict(spec)
+
+
+def test_crowding_that_lowers_death_under_a_killing_drug_warns() -> None:
+    # The issue's example: K = 1000, b = 0.5, d_on = 1.5 on death.
+    spec = {**ADDITIVE, "capacity": {"K": 1000.0, "on": "death"}}
+    with pytest.warns(
+        CrowdingWarning, match=r"state 'S' under exposure 'on' \(death 1.5 > division 0.5"
+    ):
+        dg.Model.from_dict(spec)
+    comp = {
+        **ADDITIVE,
+        "capacity": None,
+        "competition": {"on": "death", "states": {"S": {"K": 1000.0}}},
+    }
+    del comp["capacity"]
+    with pytest.warns(
+        CrowdingWarning, match="competition on death: .*state 'S' under exposure 'on'"
+    ):
+        dg.Model.from_dict(comp)
+    # Crowding that only adds death, and death below division everywhere, do not warn.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdingWarning)
+        dg.Model.from_dict(ADDITIVE)
+        dg.Model.from_dict({**spec, "death": {"S": {"off": 0.1, "on": 0.5}}})
+        dg.Model.from_dict(LV)
+
+
+def test_a_capacity_lowered_by_the_drug_without_death_warns_of_a_frozen_population() -> None:
+    # The issue's example: K drops from 1000 to 100 under the drug with d = 0, on division.
+    spec: dict[str, Any] = {
+        "states": ["S"],
+        "division": {"S": 0.5},
+        "competition": {"on": "division", "states": {"S": {"K": {"off": 1000.0, "on": 100.0}}}},
+    }
+    with pytest.warns(
+        CrowdingWarning,
+        match=r"state 'S' under exposure 'on' \(death rate 0, capacity lower than under 'off'\)",
+    ):
+        dg.Model.from_dict(spec)
+    # The population is indeed frozen above the lowered capacity: nothing happens.
+    with pytest.warns(CrowdingWarning):
+        ds = dg.simulate(spec, "on", initial={"S": 900}, t_end=100.0, n_replicates=3, seed=1)
+    assert (ds["n_events"] == 0).all()
+    # A death rate under the drug, or the same capacity under every exposure, does not warn.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrowdingWarning)
+        dg.Model.from_dict({**spec, "death": {"S": {"off": 0.0, "on": 0.1}}})
+        dg.Model.from_dict(
+            {**spec, "competition": {"on": "division", "states": {"S": {"K": 100.0}}}}
         )

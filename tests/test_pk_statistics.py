@@ -25,6 +25,7 @@ from oracles import (
     O10_SURVIVAL_3,
     Z_CRIT,
     bd_extinction_and_moments,
+    bolus_concentration,
     hill,
     hill_integral_single_dose,
     integrate_rate,
@@ -33,6 +34,7 @@ from oracles import (
     z_mean,
     z_proportion,
 )
+from scipy import optimize
 
 CI, DEEP = "ci", "deep"
 
@@ -338,3 +340,184 @@ def test_o8_adaptive_schedule_that_never_switches_is_continuous() -> None:
 
     assert abs(z(0.5)) < Z_CRIT
     assert abs(z(0.6)) > Z_CRIT
+
+
+# --- Exposure by the drug's effect, and the areas under C and the response -----------------------
+# The issue's example: three doses with t1/2 = 0.25 d over 30 days. With "on" whenever C > 0 it
+# reported 30 days on drug and one switch. These outcomes are deterministic (they do not depend on
+# the cells), so they are checked against independent references (root finding, quadrature) to
+# 1e-8; a reference with the half-life 20% off is rejected by the same check.
+THREE_DOSES = {"kind": "pk", "dose": 10.0, "dose_times": [0.0, 1.0, 2.0], "half_life": 0.25}
+EXACT_TOL = 1e-8
+
+
+def reference_pk_outcomes(
+    schedule: dict, t_stop: float, half_life: float | None = None
+) -> dict[str, float]:
+    """time on drug, switches and areas under C and H up to t_stop, by root finding and quadrature
+    on C(s) = sum of decaying doses, the drug on while H(C) >= on_threshold."""
+    hl = schedule["half_life"] if half_life is None else half_life
+    dose, doses = schedule["dose"], [t for t in schedule["dose_times"] if t <= t_stop]
+    ec50, h = schedule.get("ec50", 1.0), schedule.get("hill", 1.0)
+    theta = schedule.get("on_threshold", 0.05)
+
+    def conc(s: float, given: list[float] = doses) -> float:
+        return bolus_concentration(s, dose, given, hl)
+
+    on_time, switches, was_on = 0.0, 0, False
+    ends = [*doses[1:], t_stop] if doses else []
+    for n, (start, end) in enumerate(zip(doses, ends, strict=True)):
+        # C only falls until the next dose: the drug is on from `start` until H(C) = theta.
+        def above(s: float, given: list[float] = doses[: n + 1]) -> float:
+            return hill(conc(s, given), ec50, h) - theta
+
+        on = above(start) >= 0
+        switches += on != was_on
+        if on:
+            off = end if above(end) >= 0 else optimize.brentq(above, start, end, xtol=1e-14)
+            on_time += off - start
+            switches += off < end
+            was_on = off == end
+        else:
+            was_on = False
+    return {
+        "time_on_drug": on_time,
+        "n_switches": float(switches),
+        "auc_concentration": integrate_rate(conc, t_stop, doses),
+        "auc_response": integrate_rate(lambda s: hill(conc(s), ec50, h), t_stop, doses),
+    }
+
+
+def pk_outcomes(ds) -> dict[str, np.ndarray]:
+    return {k: ds[k].to_numpy() for k in ("time_on_drug", "n_switches", *PK_AREAS)}
+
+
+PK_AREAS = ("auc_concentration", "auc_response")
+PK_SCHEDULES = [
+    pytest.param(THREE_DOSES, id="issue-example"),
+    pytest.param({**THREE_DOSES, "hill": 2.5, "ec50": 3.0, "on_threshold": 0.3}, id="hill"),
+    pytest.param({**THREE_DOSES, "half_life": 1.5, "dose": 2.0, "on_threshold": 0.5}, id="overlap"),
+]
+# A growing cell line without and with a capacity: the linear thinning loop and the density-
+# dependent one (no replicate goes extinct, so every outcome runs to t_end).
+PK_MODELS = {
+    "linear": one_state(0.1, 0.4, birth=0.5),
+    "capacity": {**one_state(0.1, 0.4, birth=0.5), "capacity": {"K": 200.0, "on": "division"}},
+}
+
+
+@pytest.mark.parametrize("model", PK_MODELS)
+@pytest.mark.parametrize("schedule", PK_SCHEDULES)
+def test_pk_exposure_and_areas_follow_the_closed_form(model: str, schedule: dict) -> None:
+    ds = dg.simulate(
+        PK_MODELS[model], schedule, initial={"N": 50}, t_end=30.0, n_replicates=4, seed=5
+    )
+    assert (ds["stop_time"] == 30.0).all()
+    assert (ds["n_events"] > 0).all()
+    ref = reference_pk_outcomes(schedule, 30.0)
+    for name, got in pk_outcomes(ds).items():
+        np.testing.assert_allclose(got, ref[name], rtol=EXACT_TOL, atol=EXACT_TOL, err_msg=name)
+    # The recorded exposure (right-continuous at doses) is "on" exactly while the drug is.
+    theta = schedule.get("on_threshold", 0.05)
+    ec50, h = schedule.get("ec50", 1.0), schedule.get("hill", 1.0)
+    doses, dose, half_life = schedule["dose_times"], schedule["dose"], schedule["half_life"]
+    expected = [
+        hill(bolus_concentration(s, dose, doses, half_life), ec50, h) >= theta
+        for s in ds["time"].to_numpy()
+    ]
+    assert (ds["exposure"].to_numpy() == expected).all()
+    assert (ds["treatment_start_time"] == 0.0).all()
+
+
+def test_pk_closed_form_check_rejects_a_half_life_off_by_20_percent() -> None:
+    ds = dg.simulate(
+        PK_MODELS["linear"], THREE_DOSES, initial={"N": 50}, t_end=30.0, n_replicates=2, seed=5
+    )
+    wrong = reference_pk_outcomes(THREE_DOSES, 30.0, half_life=0.25 * 1.2)
+    for name in ("time_on_drug", *PK_AREAS):
+        got = ds[name].to_numpy()
+        assert not np.allclose(got, wrong[name], rtol=EXACT_TOL, atol=EXACT_TOL), name
+
+
+def test_the_old_definition_of_on_drug_is_gone() -> None:
+    # C > 0 for ever after the first dose (C = 2e-33 at day 30) no longer counts as on drug.
+    ds = dg.simulate(
+        PK_MODELS["linear"], THREE_DOSES, initial={"N": 50}, t_end=30.0, n_replicates=1, seed=5
+    )
+    last = ds.isel(replicate=0, time=-1)
+    assert float(last["concentration"]) > 0
+    assert float(last["time_on_drug"]) < 4.0
+    assert int(last["exposure"]) == 0
+
+
+def test_missed_doses_leave_the_exposure_and_areas_of_the_doses_taken() -> None:
+    # Each dose is missed with probability 1/2; a record at each dose time (right-continuous)
+    # shows whether it was taken (C >= dose), and the outcomes are those of the doses taken.
+    doses = [0.0, 1.0, 2.0, 3.0, 4.0]
+    schedule = {**THREE_DOSES, "dose_times": doses, "missed_dose_probability": 0.5}
+    ds = dg.simulate(
+        PK_MODELS["linear"],
+        schedule,
+        initial={"N": 50},
+        t_end=10.0,
+        times=doses,
+        n_replicates=30,
+        seed=7,
+    )
+    patterns = set()
+    for r in range(30):
+        rep = ds.isel(replicate=r)
+        taken = [t for t, c in zip(doses, rep["concentration"].to_numpy(), strict=True) if c >= 10]
+        patterns.add(tuple(taken))
+        ref = reference_pk_outcomes({**schedule, "dose_times": taken}, 10.0)
+        for name, got in pk_outcomes(rep).items():
+            assert math.isclose(float(got), ref[name], rel_tol=EXACT_TOL, abs_tol=EXACT_TOL), name
+    assert len(patterns) > 5  # many dose patterns, including gaps that switch the drug off
+
+
+def test_a_dose_below_the_threshold_is_never_on_but_has_an_area() -> None:
+    # on_threshold 0.5 puts the on concentration at EC50 = 1: a dose of 0.8 never reaches it.
+    schedule = {**THREE_DOSES, "dose": 0.8, "on_threshold": 0.5}
+    ds = dg.simulate(
+        PK_MODELS["linear"], schedule, initial={"N": 50}, t_end=5.0, n_replicates=2, seed=5
+    )
+    assert (ds["time_on_drug"] == 0).all()
+    assert (ds["n_switches"] == 0).all()
+    assert ds["treatment_start_time"].isnull().all()
+    assert (ds["exposure"] == 0).all()
+    ref = reference_pk_outcomes(schedule, 5.0)
+    for name in PK_AREAS:
+        np.testing.assert_allclose(ds[name].to_numpy(), ref[name], rtol=EXACT_TOL)
+
+
+def test_pk_areas_stop_at_the_extinction_time() -> None:
+    # Pure death under the drug: each replicate's areas run to its own stop_time.
+    ds = dg.simulate(
+        one_state(0.5, 3.0), THREE_DOSES, initial={"N": 5}, t_end=30.0, n_replicates=20, seed=6
+    )
+    stops = ds["stop_time"].to_numpy()
+    assert (ds["status"] == 1).all()
+    assert len(set(stops)) > 1
+    for r, t_stop in enumerate(stops):
+        ref = reference_pk_outcomes(THREE_DOSES, float(t_stop))
+        for name in ("time_on_drug", *PK_AREAS):
+            got = float(ds[name].isel(replicate=r))
+            assert math.isclose(got, ref[name], rel_tol=EXACT_TOL, abs_tol=EXACT_TOL), name
+
+
+def test_pk_areas_are_pk_only_and_kept_in_summary_mode() -> None:
+    kw = {"initial": {"N": 50}, "t_end": 5.0, "n_replicates": 2, "seed": 5}
+    fixed = dg.simulate(PK_MODELS["linear"], "on", **kw)
+    assert not set(PK_AREAS) & set(fixed.data_vars)
+    summary = dg.simulate(PK_MODELS["linear"], THREE_DOSES, summary_only=True, **kw)
+    full = dg.simulate(PK_MODELS["linear"], THREE_DOSES, **kw)
+    for name in PK_AREAS:
+        assert summary[name].dims == ("replicate",)
+        np.testing.assert_array_equal(summary[name].to_numpy(), full[name].to_numpy())
+        assert full[name].attrs["units"] == "day"
+
+
+@pytest.mark.parametrize("theta", [0, 1, 1.5, -0.1, "x", math.nan])
+def test_on_threshold_must_be_a_fraction(theta: object) -> None:
+    with pytest.raises(dg.errors.InvalidScheduleError, match="on_threshold"):
+        dg.Schedule.from_dict({**THREE_DOSES, "on_threshold": theta})

@@ -431,6 +431,9 @@ def test_pk_compiles_per_channel_parameters() -> None:
         "ec50": [3.0, 5.0, INF, 3.0, 0.5, 3.0, 3.0, 3.0, 3.0],
         "hill": [2.0, 1.5, 2.0, 4.0, 4.0, 2.0, 2.0, 2.0, 2.0],
         "missed_dose_probability": 0.1,
+        "response_ec50": 3.0,
+        "response_hill": 2.0,
+        "on_threshold": 0.05,
     }
 
 

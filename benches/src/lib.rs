@@ -2,8 +2,8 @@
 //! by the criterion benches.
 
 use dtp_gillespie_core::{
-    AdaptiveSpec, Channel, ChannelKind, Dosing, DosingKind, Model, PkSpec, Reference, Rule,
-    RunConfig, Schedule,
+    AdaptiveSpec, Channel, ChannelKind, Dosing, DosingKind, Model, PkResponse, PkSpec, Reference,
+    Rule, RunConfig, Schedule,
 };
 
 /// Exposure indices of the canonical model.
@@ -139,6 +139,10 @@ pub fn daily_pk(t_end: f64) -> Dosing {
         ec50: vec![1.0; n_channels],
         hill: vec![2.0; n_channels],
         missed_dose_probability: 0.0,
+        response: PkResponse {
+            hill: 2.0,
+            ..PkResponse::default()
+        },
     };
     Dosing {
         kind: DosingKind::Pk(spec),

@@ -16,8 +16,9 @@ them (finite, non-negative, in range) and raises the ``ValueError`` subclasses o
     channel_mutation: list[bool]  a firing is a mutation event (first_mutant_time)
     channel_rate: list[float]     per-cell rates, exposure-major: rate[e * n_channels + c]
     capacity: float | None        carrying capacity K (None: no density dependence)
-    capacity_on: str              "division" or "death"
+    capacity_on: str              "division", "death" or "death_additive" (d + slope * N/K)
     capacity_weights: list[float] weight of each state in N (length n_states)
+    capacity_slope: list[float]   per state, >= 0 (death_additive; empty otherwise)
     competition: dict | None      Lotka-Volterra competition (None: none; excludes capacity):
         on: str                   "division" (b * max(0, 1 - x)) or "death"
                                   (max(0, d + (b - d) * x))
@@ -77,6 +78,9 @@ kind "pk" (pharmacokinetic dosing; rates vary continuously, simulated exactly by
     hill: list[float]             per channel, > 0
     missed_dose_probability: float  each dose is skipped with this probability, drawn per
                                   replicate from its own stream
+    response_ec50: float, response_hill: float   the drug's own response C^h / (ec50^h + C^h),
+                                  which defines the exposure in force and auc_response
+    on_threshold: float           in (0, 1): on while the response is at least this
 
 ``run`` keys
     initial: list[int]            cells per state at t = 0
@@ -119,9 +123,10 @@ def simulate_ensemble(
     ``biomarker`` (n_replicates, n_times) float64 (only for models with a biomarker; NaN after a
     capped replicate stopped), and
     per replicate ``extinction_time``, ``first_mutant_time``, ``stop_time``,
-    ``treatment_start_time``, ``progression_time``, ``time_on_drug`` (float64, NaN when not
-    applicable), ``n_events``, ``n_switches`` (int64) and ``status`` (int8). ``count`` at
-    record times after a capped replicate's ``stop_time`` is -1 (unknown). ``progress``, if given,
+    ``treatment_start_time``, ``progression_time``, ``time_on_drug``, ``auc_concentration``,
+    ``auc_response`` (float64, NaN when not applicable: the areas only for kind "pk"),
+    ``n_events``, ``n_switches`` (int64) and ``status`` (int8). ``count`` at record times
+    after a capped replicate's ``stop_time`` is -1 (unknown). ``progress``, if given,
     is called from the calling thread with the number of replicates finished so far, about 20
     times per second. Ctrl-C stops the run within a second and raises ``KeyboardInterrupt``.
     """

@@ -28,6 +28,8 @@ _DTYPES: dict[str, type[np.generic]] = {
     cv.N_SWITCHES: np.int64,
     cv.PROGRESSION_TIME: np.float64,
     cv.CONCENTRATION: np.float64,
+    cv.AUC_CONCENTRATION: np.float64,
+    cv.AUC_RESPONSE: np.float64,
     cv.BIOMARKER: np.float64,
 }
 
@@ -44,6 +46,8 @@ _DIMS: dict[str, tuple[str, ...]] = {
     cv.N_SWITCHES: (cv.REPLICATE,),
     cv.PROGRESSION_TIME: (cv.REPLICATE,),
     cv.CONCENTRATION: (cv.REPLICATE, cv.TIME),
+    cv.AUC_CONCENTRATION: (cv.REPLICATE,),
+    cv.AUC_RESPONSE: (cv.REPLICATE,),
     cv.BIOMARKER: (cv.REPLICATE, cv.TIME),
 }
 
@@ -66,6 +70,13 @@ _COMMENTS: dict[str, str] = {
         "criterion and the monitored states (or biomarker) are in the run attribute (progression)"
     ),
     cv.CONCENTRATION: "right-continuous at dose times: a record at a dose time includes the dose",
+    cv.AUC_CONCENTRATION: (
+        "in the concentration's units times days; exact (closed form of the decaying doses)"
+    ),
+    cv.AUC_RESPONSE: (
+        "exact (closed form); the response is the schedule's top-level ec50 and hill, the one "
+        "that defines the exposure in force (on while >= on_threshold)"
+    ),
     cv.BIOMARKER: (
         "dy/dt = sum_i p_i n_i - decay y, solved exactly between events (model attribute, "
         "biomarker); NaN after a capped replicate stopped"
@@ -110,7 +121,8 @@ def build_dataset(
     arrays : mapping
         ``count``, ``exposure``, ``extinction_time``, ``first_mutant_time``, ``stop_time``,
         ``n_events``, ``status``, ``treatment_start_time``, ``time_on_drug``, ``n_switches``,
-        ``progression_time``, ``concentration`` and ``biomarker`` as returned by
+        ``progression_time``, ``concentration``, ``auc_concentration``, ``auc_response`` and
+        ``biomarker`` as returned by
         ``_core.simulate_ensemble`` (the last two only where ``concentration`` or ``biomarker``
         asks for them).
     model_spec, schedule_spec, run_spec : mapping
@@ -122,7 +134,8 @@ def build_dataset(
     created_at : str, optional
         ISO timestamp; default now (UTC).
     concentration : bool, default False
-        Include ``concentration`` (pharmacokinetic runs only).
+        Include ``concentration``, ``auc_concentration`` and ``auc_response`` (pharmacokinetic
+        runs only).
     biomarker : mapping, optional
         The model's normalised biomarker spec: include ``biomarker``, labelled with its ``name``
         and ``units``.
@@ -142,7 +155,7 @@ def build_dataset(
     expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
     data: dict[str, npt.NDArray[Any]] = {}
     for name in cv.VARIABLES:
-        if (name == cv.CONCENTRATION and not concentration) or (
+        if (name in cv.PK_VARIABLES and not concentration) or (
             name == cv.BIOMARKER and biomarker is None
         ):
             continue

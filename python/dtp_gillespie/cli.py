@@ -220,6 +220,13 @@ def _summarise_treatment(ds: xr.Dataset, out: TextIO) -> None:
     if cv.N_SWITCHES in ds:
         sw = ds[cv.N_SWITCHES].values
         print(f"  exposure switches: mean {np.mean(sw):.4g}, max {int(np.max(sw))}", file=out)
+    if cv.AUC_RESPONSE in ds:
+        print(
+            f"  drug (pk): mean area under the concentration "
+            f"{np.mean(ds[cv.AUC_CONCENTRATION].values):.4g}, under the response "
+            f"{np.mean(ds[cv.AUC_RESPONSE].values):.4g} {cv.TIME_UNITS}",
+            file=out,
+        )
     run = json.loads(ds.attrs.get(cv.ATTR_RUN, "{}"))
     if run.get("progression") is not None and cv.PROGRESSION_TIME in ds:
         pt = ds[cv.PROGRESSION_TIME].values

@@ -15,6 +15,8 @@ __all__ = [
     "ATTR_SEED",
     "ATTR_SEED_SPAWN_KEY",
     "ATTR_VERSION",
+    "AUC_CONCENTRATION",
+    "AUC_RESPONSE",
     "BIOMARKER",
     "CELL_STATE",
     "CONCENTRATION",
@@ -28,6 +30,7 @@ __all__ = [
     "N_EVENTS",
     "N_SWITCHES",
     "OPTIONAL_VARIABLES",
+    "PK_VARIABLES",
     "PROGRESSION_TIME",
     "REPLICATE",
     "SCHEMA_VERSION",
@@ -70,6 +73,8 @@ TIME_ON_DRUG: Final = "time_on_drug"
 N_SWITCHES: Final = "n_switches"
 PROGRESSION_TIME: Final = "progression_time"
 CONCENTRATION: Final = "concentration"
+AUC_CONCENTRATION: Final = "auc_concentration"
+AUC_RESPONSE: Final = "auc_response"
 BIOMARKER: Final = "biomarker"
 
 VARIABLES: Final = (
@@ -85,11 +90,17 @@ VARIABLES: Final = (
     N_SWITCHES,
     PROGRESSION_TIME,
     CONCENTRATION,
+    AUC_CONCENTRATION,
+    AUC_RESPONSE,
     BIOMARKER,
 )
 
-OPTIONAL_VARIABLES: Final = (CONCENTRATION, BIOMARKER)
-"""Variables present only in some runs: ``concentration`` only for pharmacokinetic (pk) runs,
+PK_VARIABLES: Final = (CONCENTRATION, AUC_CONCENTRATION, AUC_RESPONSE)
+"""Variables of pharmacokinetic (pk) runs only."""
+
+OPTIONAL_VARIABLES: Final = (*PK_VARIABLES, BIOMARKER)
+"""Variables present only in some runs: ``concentration``, ``auc_concentration`` and
+``auc_response`` only for pharmacokinetic (pk) runs,
 ``biomarker`` only for models with a biomarker (its ``units`` and ``long_name`` come from the
 model's biomarker spec)."""
 
@@ -116,6 +127,8 @@ UNITS: Final[dict[str, str]] = {
     N_SWITCHES: "1",
     PROGRESSION_TIME: TIME_UNITS,
     CONCENTRATION: CONCENTRATION_UNITS,
+    AUC_CONCENTRATION: TIME_UNITS,
+    AUC_RESPONSE: TIME_UNITS,
     BIOMARKER: "1",
 }
 
@@ -138,6 +151,8 @@ LONG_NAMES: Final[dict[str, str]] = {
         "drug concentration, in the units of the schedule's dose and ec50 "
         "(multiples of EC50 when ec50 = 1)"
     ),
+    AUC_CONCENTRATION: "area under the drug concentration up to stop_time",
+    AUC_RESPONSE: "area under the drug's response C^h / (EC50^h + C^h) up to stop_time",
     BIOMARKER: "biomarker driven by the cells",
 }
 

@@ -2,11 +2,14 @@
 
 Every error raised on purpose by the package is a :class:`DtpGillespieError`. Errors in user
 input (model spec, schedule, run options) are also :class:`ValueError`, so ``except ValueError``
-keeps working. The compiled engine (``dtp_gillespie._core``) imports ``InvalidModelError``,
-``InvalidScheduleError`` and ``InvalidRunError`` from this module by name: do not rename them.
+keeps working. Warnings about a model that is valid but probably not what was meant are
+:class:`CrowdingWarning`. The compiled engine (``dtp_gillespie._core``) imports
+``InvalidModelError``, ``InvalidScheduleError`` and ``InvalidRunError`` from this module by name:
+do not rename them.
 """
 
 __all__ = [
+    "CrowdingWarning",
     "DtpGillespieError",
     "IncompleteStoreWarning",
     "InvalidModelError",
@@ -34,3 +37,10 @@ class InvalidRunError(DtpGillespieError, ValueError):
 class IncompleteStoreWarning(UserWarning):
     """A streamed store opened before its run finished (still being written, or interrupted):
     replicates not run yet read ``status`` -1 (``not_run``) and ``count`` -1."""
+
+
+class CrowdingWarning(UserWarning):
+    """A declared density dependence stops being biological under some exposure: crowding lowers
+    the death rate of a state the drug kills (a crowded tumour survives the drug better), or it
+    freezes a population above a capacity that the exposure lowered (cells neither divide nor
+    die). The message names the state and the exposure."""

@@ -29,9 +29,13 @@ Rules
 
 Density dependence: capacity and competition
 --------------------------------------------
-``capacity = {"K": K, "on": "division" | "death", "weights": {state: w}}`` gives every state the
-same crowding ``x = Σ_j w_j n_j / K``. ``competition`` gives each listed state ``i`` its own
-Lotka–Volterra row::
+``capacity = {"K": K, "on": "division" | "death" | "death_additive", "weights": {state: w},
+"slope": ...}`` gives every state the same crowding ``x = Σ_j w_j n_j / K``. ``"death_additive"``
+makes the death rate ``d_i + c_i·x`` under every exposure, so crowding only ever adds death;
+the slope ``c_i`` is ``slope``: an exposure name (default ``"off"``), giving ``c_i = max(0, b_i −
+d_i)`` under that exposure (there the model is the logistic ``"death"`` form), or a number or
+``{state: number}`` table (states it does not name get 0). ``competition`` gives each listed
+state ``i`` its own Lotka–Volterra row::
 
     "competition": {
         "on": "death",                     # or "division" (default)
@@ -46,14 +50,18 @@ with crowding ``x_i = C_i / K_i``, ``C_i = Σ_j alpha_ij n_j`` and ``K_i = K + �
 (a capacity that grows with another population's count). On division the division rate of ``i``
 is ``b_i·max(0, 1 − x_i)``; on death its death rate is ``max(0, d_i + (b_i − d_i)·x_i)`` (with
 ``d_i = 0``: birth ``b_i``, death ``b_i x_i``, whose mean is the Lotka–Volterra growth
-``b_i n_i (1 − x_i)``, also above capacity). Every coefficient is a number or an
-``{exposure: number}`` table, finite and >= 0. ``alpha`` defaults to ``{i: 1}`` (logistic in the
-state's own count); states it does not name have coefficient 0; ``K`` defaults to 0 and
-``K_per_cell`` to ``{}``. When ``K_i = 0`` (``K = 0`` and the populations of ``K_per_cell``
-extinct) the state has no room to grow: its division rate is 0. On death ``K`` must be > 0 under
-every exposure (the death rate would be infinite). States not listed are not density
-dependent. A model has ``capacity`` or ``competition``, not both; a capacity is the special case
-of one row per state with ``alpha = weights`` and constant ``K``.
+``b_i n_i (1 − x_i)``, also above capacity). Two declarations are accepted with a
+:class:`~dtp_gillespie.errors.CrowdingWarning` naming the state and exposure: on death where
+``d_i > b_i`` (a drug that kills the state), since crowding then *lowers* death; and on division
+with death rate 0 under an exposure whose capacity is lower than another's, since cells above it
+are frozen. Every coefficient is a number or an ``{exposure: number}`` table, finite and >= 0.
+``alpha`` defaults to ``{i: 1}`` (logistic in the state's own count); states it does not name
+have coefficient 0; ``K`` defaults to 0 and ``K_per_cell`` to ``{}``. When ``K_i = 0``
+(``K = 0`` and the populations of ``K_per_cell`` extinct) the state has no room to grow: its
+division rate is 0. On death ``K`` must be > 0 under every exposure (the death rate would be
+infinite). States not listed are not density dependent. A model has ``capacity`` or
+``competition``, not both; a capacity is the special case of one row per state with
+``alpha = weights`` and constant ``K``.
 
 Biomarker
 ---------
@@ -97,6 +105,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._crowding import warn_frozen_above_capacity, warn_lowered_death
 from .errors import InvalidModelError
 
 __all__ = ["DEFAULT_EXPOSURES", "Model"]
@@ -121,7 +130,9 @@ _EFFECT_PROCESSES: Final = ("division", "death", "switch", "mutation")
 _STATE_KEYS: Final = ("name", "genetic")
 _SWITCH_KEYS: Final = ("from", "to", "rate")
 _MUTATION_KEYS: Final = ("from", "to", "probability")
-_CAPACITY_KEYS: Final = ("K", "on", "weights")
+_CAPACITY_KEYS: Final = ("K", "on", "weights", "slope")
+DEATH_ADDITIVE: Final = "death_additive"
+"""Capacity ``on`` value for crowding that adds death: ``d_i + c_i·N/K``."""
 _CAPACITY_ON: Final = ("division", "death")
 _COMPETITION_KEYS: Final = ("on", "states")
 _COMPETITION_ROW_KEYS: Final = ("K", "K_per_cell", "alpha")
@@ -394,6 +405,32 @@ def _state_tables(
     )
 
 
+def _capacity_per_state(
+    spec: object, states: tuple[str, ...], key: str, noun: str, default: float
+) -> tuple[float, ...]:
+    """The capacity's ``{state: value}`` table ``key`` (``weights``, ``slope``) of one ``noun``
+    per state: finite values >= 0, ``default`` for states it does not name."""
+    if not isinstance(spec, Mapping):
+        raise InvalidModelError(
+            f"capacity {key} must be a table {{state: {noun}}}, got {_fmt(spec)}"
+        )
+    for state in spec:
+        if state not in states:
+            raise InvalidModelError(
+                f"capacity {key} names unknown state {state!r}; the model's states are "
+                f"{list(states)}"
+            )
+    values = []
+    for s in states:
+        x = spec.get(s, default)
+        if not _is_number(x) or not (math.isfinite(_to_float(x)) and _to_float(x) >= 0):
+            raise InvalidModelError(
+                f"capacity {noun} of state {s!r} is {_fmt(x)}; {noun}s must be finite and >= 0"
+            )
+        values.append(float(x))
+    return tuple(values)
+
+
 def _parse_competition(
     spec: object, states: tuple[str, ...], exposures: tuple[str, ...], mod: "_Modulation"
 ) -> _Competition | None:
@@ -576,7 +613,7 @@ class Model:
     _death: tuple[Table, ...]
     _switch: tuple[tuple[int, int, Table], ...]
     _mutation: tuple[tuple[int, int, Table], ...]
-    _capacity: tuple[float, str, tuple[float, ...]] | None
+    _capacity: tuple[float, str, tuple[float, ...], tuple[float, ...]] | None
     _competition: "_Competition | None"
     _biomarker: "_Biomarker | None"
     _modulators: tuple[dict[str, Any], ...]
@@ -612,7 +649,7 @@ class Model:
         )
         self._check_effect_targets()
         self._check_mutation_sums()
-        set_(self, "_capacity", self._parse_capacity(capacity, names))
+        set_(self, "_capacity", self._parse_capacity(capacity, names, exps))
         if capacity is not None and competition is not None:
             raise InvalidModelError(
                 "a model has either capacity or competition, not both (a capacity is competition "
@@ -620,6 +657,7 @@ class Model:
             )
         set_(self, "_competition", _parse_competition(competition, names, exps, mod))
         set_(self, "_biomarker", _parse_biomarker(biomarker, names, exps, mod))
+        self._warn_unbiological_crowding()
 
     # ------------------------------------------------------------------ parsing
 
@@ -865,10 +903,9 @@ class Model:
                         f"{total!r}; they must sum to at most 1"
                     )
 
-    @staticmethod
     def _parse_capacity(
-        spec: object, states: tuple[str, ...]
-    ) -> tuple[float, str, tuple[float, ...]] | None:
+        self, spec: object, states: tuple[str, ...], exposures: tuple[str, ...]
+    ) -> tuple[float, str, tuple[float, ...], tuple[float, ...]] | None:
         if spec is None:
             return None
         if not isinstance(spec, Mapping):
@@ -882,30 +919,62 @@ class Model:
         if not _is_number(k) or not (math.isfinite(_to_float(k)) and _to_float(k) > 0):
             raise InvalidModelError(f"capacity K is {_fmt(k)}; it must be a finite number > 0")
         on = spec.get("on", "division")
-        if on not in _CAPACITY_ON:
-            raise InvalidModelError(f"capacity on is {_fmt(on)}; expected 'division' or 'death'")
-        weights_spec = spec.get("weights", {})
-        if not isinstance(weights_spec, Mapping):
+        if on not in (*_CAPACITY_ON, DEATH_ADDITIVE):
             raise InvalidModelError(
-                f"capacity weights must be a table {{state: weight}}, got {_fmt(weights_spec)}"
+                f"capacity on is {_fmt(on)}; expected 'division', 'death' or '{DEATH_ADDITIVE}'"
             )
-        for key in weights_spec:
-            if key not in states:
-                raise InvalidModelError(
-                    f"capacity weights names unknown state {key!r}; the model's states are "
-                    f"{list(states)}"
-                )
-        weights = []
-        for s in states:
-            w = weights_spec.get(s, 1.0)
-            if not _is_number(w) or not (math.isfinite(_to_float(w)) and _to_float(w) >= 0):
-                raise InvalidModelError(
-                    f"capacity weight of state {s!r} is {_fmt(w)}; weights must be finite and >= 0"
-                )
-            weights.append(float(w))
+        weights = _capacity_per_state(spec.get("weights", {}), states, "weights", "weight", 1.0)
         if not any(w > 0 for w in weights):
             raise InvalidModelError("capacity weights are all 0; at least one must be > 0")
-        return float(k), str(on), tuple(weights)
+        if on != DEATH_ADDITIVE:
+            if "slope" in spec:
+                raise InvalidModelError(
+                    f"capacity slope goes with on = '{DEATH_ADDITIVE}', not on = {on!r}"
+                )
+            return float(k), str(on), weights, ()
+        return float(k), str(on), weights, self._capacity_slope(spec.get("slope"), exposures)
+
+    def _capacity_slope(self, spec: object, exposures: tuple[str, ...]) -> tuple[float, ...]:
+        """Per-state death added at ``N = K`` by a ``death_additive`` capacity (module doc)."""
+        states = self._states
+        if spec is None:
+            if "off" not in exposures:
+                raise InvalidModelError(
+                    f"capacity on '{DEATH_ADDITIVE}' needs a slope: the model has no 'off' "
+                    f"exposure to take it from; give slope = an exposure name (one of "
+                    f"{list(exposures)}), a number or a table {{state: number}}"
+                )
+            spec = "off"
+        if isinstance(spec, str):
+            if spec not in exposures:
+                raise InvalidModelError(
+                    f"capacity slope is {spec!r}, not an exposure of the model {list(exposures)}"
+                )
+            e = exposures.index(spec)
+            rates = zip(self._division, self._death, strict=True)
+            return tuple(max(0.0, b[e] - d[e]) for b, d in rates)
+        if _is_number(spec):
+            spec = dict.fromkeys(states, spec)
+        if not isinstance(spec, Mapping):
+            raise InvalidModelError(
+                f"capacity slope is {_fmt(spec)}; expected an exposure name, a number or a table "
+                "{state: number}"
+            )
+        return _capacity_per_state(spec, states, "slope", "slope", 0.0)
+
+    def _warn_unbiological_crowding(self) -> None:
+        """Warn where the declared density dependence stops being biological (``_crowding``)."""
+        args = (self._states, self._exposures, self._division, self._death)
+        if self._capacity is not None and self._capacity[1] == "death":
+            remedy = f'Use on = "{DEATH_ADDITIVE}" (death = d + slope·N/K) to only add death.'
+            warn_lowered_death("capacity on death", *args, range(len(self._states)), remedy)
+        comp = self._competition
+        if comp is not None and comp.on == "death":
+            remedy = 'Put the competition on division, or use a capacity on "death_additive".'
+            rows = [row[0] for row in comp.rows]
+            warn_lowered_death("competition on death", *args, rows, remedy)
+        if comp is not None and comp.on == "division":
+            warn_frozen_above_capacity(*args, comp.rows)
 
     # ------------------------------------------------------------------ constructors
 
@@ -996,8 +1065,11 @@ class Model:
         """The normalised capacity spec, or None without density dependence."""
         if self._capacity is None:
             return None
-        k, on, weights = self._capacity
-        return {"K": k, "on": on, "weights": dict(zip(self._states, weights, strict=True))}
+        k, on, weights, slope = self._capacity
+        out = {"K": k, "on": on, "weights": dict(zip(self._states, weights, strict=True))}
+        if on == DEATH_ADDITIVE:
+            out["slope"] = dict(zip(self._states, slope, strict=True))
+        return out
 
     @property
     def competition(self) -> dict[str, Any] | None:
@@ -1137,7 +1209,7 @@ class Model:
                     )
         # With density-dependent death (d + (b - d)·x) a death channel matters even at d = 0.
         keep_death: set[int] = set()
-        if self._capacity is not None and self._capacity[1] == "death":
+        if self._capacity is not None and self._capacity[1] in ("death", DEATH_ADDITIVE):
             keep_death = set(range(len(names)))
         if self._competition is not None and self._competition.on == "death":
             keep_death = {row[0] for row in self._competition.rows}
@@ -1203,6 +1275,7 @@ class Model:
             "capacity": None if cap is None else cap[0],
             "capacity_on": "division" if cap is None else cap[1],
             "capacity_weights": [1.0] * len(self._states) if cap is None else list(cap[2]),
+            "capacity_slope": [] if cap is None else list(cap[3]),
             "competition": None if self._competition is None else self._competition.compile(n_exp),
             "biomarker": None if self._biomarker is None else self._biomarker.compile(n_exp),
         }

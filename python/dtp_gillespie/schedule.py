@@ -67,7 +67,7 @@ which applies only before. A rule's ``phase`` (``"any"``, ``"before_treatment"``
 Pharmacokinetics
 ----------------
 ``{"kind": "pk", "dose": 1.0, "dose_every": 1.0 | "dose_times": [...], "first_dose": 0.0,
-"half_life": 1.5, "hill": 1.0, "ec50": 1.0, "on": "on", "off": "off",
+"half_life": 1.5, "hill": 1.0, "ec50": 1.0, "on": "on", "off": "off", "on_threshold": 0.05,
 "missed_dose_probability": 0.0, "rates": [{"process": "death", "state": "S", "ec50": 2.0}, ...]}``
 
 IV boluses: each dose adds ``dose`` to the concentration C, which decays with half-life
@@ -82,6 +82,13 @@ mutation-at-division channels of that state unless a mutation override names one
 skipped with probability ``missed_dose_probability`` (drawn per replicate from its own stream).
 The engine simulates this exactly by thinning (no time step): between doses C decreases and each
 rate is monotone in C, so the largest rate over a stretch between doses is at one of its ends.
+
+The exposure in force (the recorded ``exposure``, ``time_on_drug``, ``n_switches``,
+``treatment_start_time``) is ``on`` while the drug's own response ``Cʰ/(EC50ʰ + Cʰ)`` (the
+top-level ``ec50`` and ``hill``; ``rates`` overrides do not change it) is at least
+``on_threshold`` (default 0.05, strictly between 0 and 1) of its maximum, i.e. while
+``C ≥ EC50·(θ/(1 − θ))^(1/h)``, and ``off`` otherwise. Runs also report ``auc_concentration`` and
+``auc_response``, the areas under C and under that response up to ``stop_time``, in closed form.
 
 Treating exposures
 ------------------
@@ -140,6 +147,7 @@ _KEYS: Final[dict[str, tuple[str, ...]]] = {
         "on",
         "off",
         "missed_dose_probability",
+        "on_threshold",
         "rates",
     ),
 }
@@ -757,6 +765,13 @@ class Schedule:
                 f"pk missed_dose_probability is {p!r}; a probability must lie in [0, 1]"
             )
         out["missed_dose_probability"] = x
+        theta = _number(spec.get("on_threshold", 0.05), "pk on_threshold", positive=True, unit="")
+        if not theta < 1.0:
+            raise InvalidScheduleError(
+                f"pk on_threshold is {spec.get('on_threshold')!r}; it is a fraction of the maximal "
+                "response and must lie strictly between 0 and 1"
+            )
+        out["on_threshold"] = theta
         rates = spec.get("rates", [])
         if rates is None:
             rates = []
@@ -1053,6 +1068,9 @@ class Schedule:
             "ec50": ec50,
             "hill": hill,
             "missed_dose_probability": p["missed_dose_probability"],
+            "response_ec50": p["ec50"],
+            "response_hill": p["hill"],
+            "on_threshold": p["on_threshold"],
         }
 
     # ------------------------------------------------------------------ kind-specific helpers

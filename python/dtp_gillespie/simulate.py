@@ -531,7 +531,8 @@ def simulate(
         Dims ``(replicate, time, cell_state)``; variables ``count``, ``exposure``,
         ``extinction_time``, ``first_mutant_time``, ``stop_time``, ``n_events``, ``status``,
         ``treatment_start_time``, ``time_on_drug``, ``n_switches``, ``progression_time`` and,
-        for pk schedules, ``concentration``, and for models with a biomarker, ``biomarker``
+        for pk schedules, ``concentration`` (replicate, time), ``auc_concentration`` and
+        ``auc_response`` (replicate), and for models with a biomarker, ``biomarker``
         (replicate, time); the specs and provenance in the attrs
         (DESIGN.md §3). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
         ``biomarker``, but ``final_count`` (replicate, cell_state), ``final_biomarker`` for a

@@ -6,7 +6,8 @@ without ``store=``) keeps, instead of the trajectories ``count``, ``exposure``,
 
 - every **per-replicate** variable of the engine (``extinction_time``, ``first_mutant_time``,
   ``stop_time``, ``n_events``, ``status``, ``treatment_start_time``, ``time_on_drug``,
-  ``n_switches``, ``progression_time``), ``final_count`` (replicate, cell_state), the counts at
+  ``n_switches``, ``progression_time``, and for pk runs ``auc_concentration`` and
+  ``auc_response``), ``final_count`` (replicate, cell_state), the counts at
   the last record time, and for a model with a biomarker ``final_biomarker``, its value then (no
   statistics of the biomarker over time are kept);
 - **ensemble statistics** per record time (and state), over the replicates whose counts are known

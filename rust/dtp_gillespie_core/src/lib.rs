@@ -43,7 +43,7 @@ pub use error::{EngineError, Result};
 pub use model::{
     Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,
 };
-pub use pk::PkSpec;
+pub use pk::{PkResponse, PkSpec};
 pub use record::UNKNOWN_COUNT;
 pub use rng::RNG_NAME;
 pub use run::{Progression, RunConfig};

@@ -10,7 +10,9 @@
 //! - on division: `b_i * max(0, 1 - x_i)`;
 //! - on death: `max(0, d_i + (b_i - d_i) * x_i)` (with `d_i = 0`, birth `b_i` and death
 //!   `b_i x_i`, whose mean is the Lotka–Volterra growth `b_i n_i (1 - x_i)` at every `x_i`, also
-//!   above capacity).
+//!   above capacity). Where `d_i > b_i` (a killing drug) crowding *lowers* death;
+//! - additively on death ([`Capacity`] only): `d_i + c_i * x_i` with a fixed slope `c_i >= 0`, so
+//!   crowding only ever adds death, under every exposure.
 //!
 //! [`Capacity`] is one crowding for every state: `C = sum_j w_j n_j`, constant `K`.
 //! [`Competition`] gives each listed state `i` its own row: `C_i = sum_j a_ij n_j` and
@@ -56,6 +58,8 @@ pub enum CapacityTarget {
     Division,
     /// Death rate `max(0, d + (b - d) * N/K)`, with `b` the state's total division rate.
     Death,
+    /// Death rate `d + slope * N/K` with a per-state `slope >= 0` (capacity only).
+    DeathAdditive,
 }
 
 /// Density dependence through a carrying capacity `K`, with `N = sum_i weights[i] * count[i]`.
@@ -64,6 +68,9 @@ pub struct Capacity {
     pub k: f64,
     pub target: CapacityTarget,
     pub weights: Vec<f64>,
+    /// Per state, the death added at `N = K` ([`CapacityTarget::DeathAdditive`] only; empty
+    /// otherwise).
+    pub slope: Vec<f64>,
 }
 
 /// One state's row of Lotka–Volterra competition: crowding `x = C / K` with
@@ -122,6 +129,9 @@ impl Competition {
         let bad = |msg: String| Err(EngineError::InvalidModel(msg));
         if self.rows.is_empty() {
             return bad("competition has no rows".into());
+        }
+        if self.target == CapacityTarget::DeathAdditive {
+            return bad("competition acts on division or death, not additively on death".into());
         }
         let mut seen = vec![false; n_states];
         for row in &self.rows {
@@ -265,6 +275,16 @@ impl Model {
                     cap.weights
                 ));
             }
+            let additive = cap.target == CapacityTarget::DeathAdditive;
+            if additive
+                && (cap.slope.len() != n_states
+                    || cap.slope.iter().any(|c| !c.is_finite() || *c < 0.0))
+            {
+                return bad(format!(
+                    "capacity slopes must be {n_states} finite values >= 0, got {:?}",
+                    cap.slope
+                ));
+            }
         }
         let state_channels = (0..n_states)
             .map(|s| {
@@ -284,14 +304,16 @@ impl Model {
             state_channels,
             death_channel,
         };
-        if model
-            .capacity
-            .as_ref()
-            .is_some_and(|c| c.target == CapacityTarget::Death)
-        {
+        if let Some(cap) = &model.capacity {
             for s in 0..n_states {
-                let divides = (0..n_exposures).any(|e| model.division_rate(e, s) > 0.0);
-                if divides && model.death_channel[s].is_none() {
+                let crowding_kills = match cap.target {
+                    CapacityTarget::Division => false,
+                    CapacityTarget::Death => {
+                        (0..n_exposures).any(|e| model.division_rate(e, s) > 0.0)
+                    }
+                    CapacityTarget::DeathAdditive => cap.slope[s] > 0.0,
+                };
+                if crowding_kills && model.death_channel[s].is_none() {
                     return bad(format!(
                         "capacity acts on death but state {s} has no death channel"
                     ));
@@ -561,6 +583,18 @@ impl PhaseRates {
                     }
                 }
             }
+            CapacityTarget::DeathAdditive => {
+                // d + c x with c, x >= 0 grows with d: the upper base rate bounds it.
+                let slope = model
+                    .capacity
+                    .as_ref()
+                    .map_or(&[][..], |cap| &cap.slope[..]);
+                for s in states {
+                    if let Some(c) = model.death_channel[s] {
+                        self.channel[c] = upper[c] + slope[s] * crowding;
+                    }
+                }
+            }
         }
     }
 
@@ -654,6 +688,7 @@ mod tests {
                 k: 300.0,
                 target,
                 weights: weights.clone(),
+                slope: vec![],
             };
             let with_capacity = two_states([0.4, 0.3], [0.1, 0.05], Some(cap));
             let rows = (0..2)
@@ -670,6 +705,50 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn additive_crowding_only_ever_adds_death() {
+        // State 0 is killed by the drug (d = 1.5 > b = 0.5); state 1 has slope 0.
+        let cap = Capacity {
+            k: 1000.0,
+            target: CapacityTarget::DeathAdditive,
+            weights: vec![1.0, 1.0],
+            slope: vec![0.4, 0.0],
+        };
+        let model = two_states([0.5, 0.3], [1.5, 0.05], Some(cap));
+        for counts in [[0, 0], [500, 0], [1500, 0], [1000, 3000]] {
+            let x = (counts[0] + counts[1]) as f64 / 1000.0;
+            let r = rates_at(&model, &counts, 0);
+            assert_eq!(r[0], 0.5, "division is not density dependent");
+            assert!((r[1] - (1.5 + 0.4 * x)).abs() < 1e-12, "{counts:?}");
+            assert_eq!(r[3], 0.05, "a zero slope adds nothing");
+        }
+        let bad_slope = |slope: Vec<f64>| {
+            let cap = Capacity {
+                k: 10.0,
+                target: CapacityTarget::DeathAdditive,
+                weights: vec![1.0, 1.0],
+                slope,
+            };
+            let channels = vec![
+                channel(0, ChannelKind::Division),
+                channel(0, ChannelKind::Death),
+                channel(1, ChannelKind::Division),
+                channel(1, ChannelKind::Death),
+            ];
+            Model::new(2, 1, channels, vec![0.5, 0.1, 0.5, 0.1], Some(cap)).is_err()
+        };
+        assert!(bad_slope(vec![0.4]));
+        assert!(bad_slope(vec![0.4, -0.1]));
+        assert!(bad_slope(vec![0.4, f64::NAN]));
+        assert!(!bad_slope(vec![0.4, 0.0]));
+        let additive_competition =
+            two_states([0.5, 0.5], [0.1, 0.1], None).with_competition(Competition {
+                target: CapacityTarget::DeathAdditive,
+                rows: vec![row(0, [1.0, 0.0], 10.0, [0.0, 0.0])],
+            });
+        assert!(additive_competition.is_err());
     }
 
     #[test]
@@ -772,6 +851,7 @@ mod tests {
             k: 10.0,
             target: CapacityTarget::Division,
             weights: vec![1.0, 1.0],
+            slope: vec![],
         };
         let both = two_states([0.5, 0.5], [0.1, 0.1], Some(cap)).with_competition(Competition {
             target: CapacityTarget::Division,

@@ -12,6 +12,16 @@
 //! channel by its own bound (see `thinning.rs`); with density dependence the bound on the total
 //! propensity is recomputed from the current time after every candidate. Doses are breakpoints:
 //! the concentration jumps and new bounds are computed.
+//!
+//! # Exposure and cumulative effect
+//!
+//! The drug counts as *on* while its own response `H(C) = C^h / (EC50^h + C^h)` (the schedule's
+//! top-level `ec50` and `hill`, [`PkResponse`]) is at least `on_threshold` of its maximum, i.e.
+//! while `C >= EC50 (theta / (1 - theta))^(1/h)`. Between doses `C` only falls, so that holds
+//! from a dose until a closed-form crossing time, which the event loop treats as a breakpoint.
+//! The areas under `C` and under `H` follow in closed form too: with `C' = -k C`,
+//! `int_a^b C = (C(a) - C(b)) / k`, and with `x = (C / EC50)^h`, `x' = -h k x`, so
+//! `int_a^b H = (ln(1 + x(a)) - ln(1 + x(b))) / (h k)`.
 
 use crate::error::{EngineError, Result};
 
@@ -29,6 +39,60 @@ pub struct PkSpec {
     /// Per channel.
     pub hill: Vec<f64>,
     pub missed_dose_probability: f64,
+    /// The response that defines the exposure in force and `auc_response`.
+    pub response: PkResponse,
+}
+
+/// The drug's own Hill response, `C^h / (EC50^h + C^h)`, and the fraction of its maximum at which
+/// the drug counts as on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PkResponse {
+    pub ec50: f64,
+    pub hill: f64,
+    /// In `(0, 1)`.
+    pub on_threshold: f64,
+}
+
+impl Default for PkResponse {
+    /// `ec50 = 1`, `hill = 1`, on at 5% of the maximal response.
+    fn default() -> Self {
+        Self {
+            ec50: 1.0,
+            hill: 1.0,
+            on_threshold: 0.05,
+        }
+    }
+}
+
+impl PkResponse {
+    /// The concentration at which the response is `on_threshold` of its maximum (infinity when
+    /// `ec50` is).
+    #[must_use]
+    pub fn on_concentration(&self) -> f64 {
+        let theta = self.on_threshold;
+        self.ec50 * (theta / (1.0 - theta)).powf(1.0 / self.hill)
+    }
+
+    /// `ln(1 + x)` from `ln x`, without overflow for a large `x` nor loss of a tiny one
+    /// ([`PkResponse::response_auc`] takes differences of it).
+    fn ln_1p_from_ln(ln_x: f64) -> f64 {
+        if ln_x > 0.0 {
+            ln_x + (-ln_x).exp().ln_1p()
+        } else {
+            ln_x.exp().ln_1p()
+        }
+    }
+
+    /// `int_0^duration H(C(t)) dt` while `C(t) = c_start exp(-k t)`, in closed form.
+    #[must_use]
+    pub fn response_auc(&self, c_start: f64, k: f64, duration: f64) -> f64 {
+        if c_start <= 0.0 || self.ec50 == f64::INFINITY || duration <= 0.0 {
+            return 0.0;
+        }
+        let ln_x_start = self.hill * (c_start / self.ec50).ln();
+        let ln_x_end = ln_x_start - self.hill * k * duration;
+        (Self::ln_1p_from_ln(ln_x_start) - Self::ln_1p_from_ln(ln_x_end)) / (self.hill * k)
+    }
 }
 
 impl PkSpec {
@@ -63,6 +127,20 @@ impl PkSpec {
         if let Some(h) = self.hill.iter().find(|h| !h.is_finite() || **h <= 0.0) {
             return bad(format!(
                 "a hill coefficient is {h}; it must be finite and > 0"
+            ));
+        }
+        let r = &self.response;
+        if r.ec50.is_nan() || r.ec50 <= 0.0 || !r.hill.is_finite() || r.hill <= 0.0 {
+            return bad(format!(
+                "the pk response has ec50 {} and hill {}; ec50 must be > 0 (inf allowed) and \
+                 hill finite and > 0",
+                r.ec50, r.hill
+            ));
+        }
+        if !(r.on_threshold > 0.0 && r.on_threshold < 1.0) {
+            return bad(format!(
+                "on_threshold is {}; it must lie strictly between 0 and 1",
+                r.on_threshold
             ));
         }
         if !(0.0..=1.0).contains(&self.missed_dose_probability) {
@@ -131,5 +209,48 @@ mod tests {
         assert!(
             (hill_response(2.0, 1.0, 1.5) - 2f64.powf(1.5) / (1.0 + 2f64.powf(1.5))).abs() < 1e-15
         );
+    }
+
+    /// Midpoint rule on a fine grid, for checking the closed forms.
+    fn numerically(f: impl Fn(f64) -> f64, duration: f64) -> f64 {
+        let n = 200_000;
+        let h = duration / f64::from(n);
+        (0..n).map(|i| f((f64::from(i) + 0.5) * h)).sum::<f64>() * h
+    }
+
+    #[test]
+    fn response_auc_is_the_integral_of_the_hill_response() {
+        let k = std::f64::consts::LN_2 / 0.25;
+        for (c_start, ec50, hill, duration) in [
+            (10.0, 1.0, 1.0, 3.0),
+            (10.0, 2.0, 2.5, 0.7),
+            (0.3, 1.0, 0.5, 5.0),
+            (1e6, 1.0, 4.0, 2.0),
+        ] {
+            let r = PkResponse {
+                ec50,
+                hill,
+                on_threshold: 0.05,
+            };
+            let exact = r.response_auc(c_start, k, duration);
+            let numeric = numerically(
+                |t| hill_response(c_start * (-k * t).exp(), ec50, hill),
+                duration,
+            );
+            assert!((exact - numeric).abs() < 1e-8, "{exact} vs {numeric}");
+        }
+        let never = PkResponse {
+            ec50: f64::INFINITY,
+            ..PkResponse::default()
+        };
+        assert_eq!(never.response_auc(5.0, k, 1.0), 0.0);
+        assert_eq!(never.on_concentration(), f64::INFINITY);
+        // At the on concentration the response is the threshold.
+        let r = PkResponse {
+            ec50: 2.0,
+            hill: 3.0,
+            on_threshold: 0.2,
+        };
+        assert!((hill_response(r.on_concentration(), 2.0, 3.0) - 0.2).abs() < 1e-14);
     }
 }

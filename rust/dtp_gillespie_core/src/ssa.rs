@@ -86,6 +86,10 @@ pub struct Outcome {
     /// Events (of `n_events`) fired in the hot loop (module `burst`); the others went through
     /// the general loop.
     pub hot_loop_events: u64,
+    /// Pharmacokinetic runs: area under the concentration up to `stop_time` (NaN otherwise).
+    pub auc_concentration: f64,
+    /// Pharmacokinetic runs: area under the drug's response up to `stop_time` (NaN otherwise).
+    pub auc_response: f64,
 }
 
 impl Default for Outcome {
@@ -101,6 +105,8 @@ impl Default for Outcome {
             time_on_drug: 0.0,
             n_switches: 0,
             hot_loop_events: 0,
+            auc_concentration: f64::NAN,
+            auc_response: f64::NAN,
         }
     }
 }

@@ -17,23 +17,34 @@ use crate::ssa::{
     next_event_time, select_channel, stop_early,
 };
 
-/// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies
-/// (`on` while any drug is present).
+/// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies:
+/// `on` from the dose until `on_until`, while the drug's response is at least its on threshold
+/// (see [`crate::pk`]).
 #[derive(Clone, Copy)]
 struct Concentration {
     c0: f64,
     t0: f64,
     k: f64,
+    on_until: f64,
     off: usize,
     on: usize,
 }
 
-/// The doses of one replicate: those still ahead and the concentration the past ones left.
+/// The doses of one replicate: those still ahead, the concentration the past ones left, and the
+/// areas under the concentration and the response so far.
 struct DoseClock<'a> {
     spec: &'a PkSpec,
     times: &'a [f64],
     next: usize,
     drug: Concentration,
+    /// The concentration at which the drug turns on ([`crate::pk::PkResponse::on_concentration`]).
+    on_concentration: f64,
+    /// The time the drug turns off, while that is still ahead (a breakpoint); else infinity.
+    off_at: f64,
+    /// The areas cover `[0, auc_until]`.
+    auc_until: f64,
+    auc_concentration: f64,
+    auc_response: f64,
 }
 
 impl<'a> DoseClock<'a> {
@@ -42,6 +53,7 @@ impl<'a> DoseClock<'a> {
             c0: 0.0,
             t0: 0.0,
             k: spec.elimination_rate(),
+            on_until: f64::NEG_INFINITY,
             off: spec.off_exposure,
             on: spec.on_exposure,
         };
@@ -50,17 +62,66 @@ impl<'a> DoseClock<'a> {
             times: spec.effective_dose_times(),
             next: 0,
             drug,
+            on_concentration: spec.response.on_concentration(),
+            off_at: f64::INFINITY,
+            auc_until: 0.0,
+            auc_concentration: 0.0,
+            auc_response: 0.0,
         }
     }
 
-    /// Time of the next dose (infinity once none is left).
+    /// Time of the next breakpoint: the next dose or the drug turning off (infinity if none).
     fn next_time(&self) -> f64 {
+        self.next_dose_time().min(self.off_at)
+    }
+
+    /// Time of the next dose (infinity once none is left).
+    fn next_dose_time(&self) -> f64 {
         self.times.get(self.next).copied().unwrap_or(f64::INFINITY)
     }
 
-    /// End of the current dosing interval: the replicate completes at `t_end`, or the clock
-    /// moves to the next dose, which is taken unless this replicate misses it (a draw from
-    /// `dose_rng`). Returns the outcome if the replicate completed.
+    /// Add the areas under the concentration and the response from `auc_until` to `t`, in closed
+    /// form (no dose in between).
+    fn accumulate(&mut self, t: f64) {
+        let duration = t - self.auc_until;
+        if duration > 0.0 {
+            let start = self.drug.concentration_at(self.auc_until);
+            let k = self.drug.k;
+            self.auc_concentration += (start - self.drug.concentration_at(t)) / k;
+            self.auc_response += self.spec.response.response_auc(start, k, duration);
+            self.auc_until = t;
+        }
+    }
+
+    /// `outcome` (of a replicate that stopped at `t`) with the areas up to `t`.
+    fn finish(&mut self, t: f64, mut outcome: Outcome) -> Outcome {
+        self.accumulate(t);
+        outcome.auc_concentration = self.auc_concentration;
+        outcome.auc_response = self.auc_response;
+        outcome
+    }
+
+    /// Take a dose at `t`: the concentration jumps and the drug is on until its response falls
+    /// below the threshold again.
+    fn take_dose(&mut self, t: f64) {
+        let c = self.drug.concentration_at(t) + self.spec.dose;
+        self.drug.c0 = c;
+        self.drug.t0 = t;
+        self.drug.on_until = if c >= self.on_concentration {
+            t + (c / self.on_concentration).ln() / self.drug.k
+        } else {
+            f64::NEG_INFINITY
+        };
+        self.off_at = if self.drug.on_until > t {
+            self.drug.on_until
+        } else {
+            f64::INFINITY
+        };
+    }
+
+    /// End of the current stretch: the replicate completes at `t_end`, or the clock moves to the
+    /// next breakpoint: the drug turning off, or a dose, which is taken unless this replicate
+    /// misses it (a draw from `dose_rng`). Returns the outcome if the replicate completed.
     fn cross(
         &mut self,
         t: &mut f64,
@@ -70,30 +131,33 @@ impl<'a> DoseClock<'a> {
         history: &mut History<'_>,
         dose_rng: &mut DoseRng,
     ) -> Option<Outcome> {
-        let dose_time = self.next_time();
-        if dose_time > run.t_end {
+        let breakpoint = self.next_time();
+        if breakpoint > run.t_end {
             recorder.record_through(run.t_end, counts, &self.drug);
-            return Some(history.close(run.t_end, Status::Completed));
+            let outcome = history.close(run.t_end, Status::Completed);
+            return Some(self.finish(run.t_end, outcome));
         }
-        recorder.record_before(dose_time, counts, &self.drug);
-        *t = dose_time;
-        self.next += 1;
-        if dose_rng.random::<f64>() >= self.spec.missed_dose_probability {
-            self.drug.c0 = self.drug.concentration_at(dose_time) + self.spec.dose;
-            self.drug.t0 = dose_time;
-            history.switch(dose_time, self.drug.exposure_at(dose_time));
+        recorder.record_before(breakpoint, counts, &self.drug);
+        self.accumulate(breakpoint);
+        *t = breakpoint;
+        if self.off_at <= breakpoint {
+            self.off_at = f64::INFINITY;
         }
+        #[allow(clippy::float_cmp)] // the breakpoint is this very dose time
+        if self.next_dose_time() == breakpoint {
+            self.next += 1;
+            if dose_rng.random::<f64>() >= self.spec.missed_dose_probability {
+                self.take_dose(breakpoint);
+            }
+        }
+        history.switch(breakpoint, self.drug.exposure_at(breakpoint));
         None
     }
 }
 
 impl Drug for Concentration {
     fn exposure_at(&self, t: f64) -> usize {
-        if self.concentration_at(t) > 0.0 {
-            self.on
-        } else {
-            self.off
-        }
+        if t < self.on_until { self.on } else { self.off }
     }
     fn concentration_at(&self, t: f64) -> f64 {
         if self.c0 == 0.0 {
@@ -221,7 +285,7 @@ pub fn simulate_pk_replicate<O: Observer>(
     observer.start(cells.states(), clock.drug.exposure_at(0.0));
 
     if let Some(status) = early_stop(cells.total, 0, run, max_population) {
-        return Ok(stop_early(
+        let outcome = stop_early(
             status,
             0.0,
             cells.states(),
@@ -229,7 +293,8 @@ pub fn simulate_pk_replicate<O: Observer>(
             &clock.drug,
             &clock.drug,
             history,
-        ));
+        );
+        return Ok(clock.finish(0.0, outcome));
     }
 
     loop {
@@ -291,7 +356,7 @@ pub fn simulate_pk_replicate<O: Observer>(
         );
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
             let now = clock.drug;
-            return Ok(stop_early(
+            let outcome = stop_early(
                 status,
                 t,
                 cells.states(),
@@ -299,7 +364,8 @@ pub fn simulate_pk_replicate<O: Observer>(
                 &now,
                 &clock.drug,
                 history,
-            ));
+            );
+            return Ok(clock.finish(t, outcome));
         }
     }
 }
@@ -348,7 +414,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
     observer.start(cells.states(), clock.drug.exposure_at(0.0));
 
     if let Some(status) = early_stop(cells.total, 0, run, max_population) {
-        return Ok(stop_early(
+        let outcome = stop_early(
             status,
             0.0,
             cells.states(),
@@ -356,7 +422,8 @@ fn simulate_linear_pk_replicate<O: Observer>(
             &clock.drug,
             &clock.drug,
             history,
-        ));
+        );
+        return Ok(clock.finish(0.0, outcome));
     }
 
     let mut interval_changed = true;
@@ -435,7 +502,7 @@ fn simulate_linear_pk_replicate<O: Observer>(
             );
         }
         if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            return Ok(stop_early(
+            let outcome = stop_early(
                 status,
                 t,
                 cells.states(),
@@ -443,7 +510,8 @@ fn simulate_linear_pk_replicate<O: Observer>(
                 &clock.drug,
                 &clock.drug,
                 history,
-            ));
+            );
+            return Ok(clock.finish(t, outcome));
         }
         if history.n_events() % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);

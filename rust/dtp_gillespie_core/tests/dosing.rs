@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use common::*;
-use dtp_gillespie_core::{AdaptiveSpec, Dosing, DosingKind, PkSpec, Reference, trace};
+use dtp_gillespie_core::{AdaptiveSpec, Dosing, DosingKind, PkResponse, PkSpec, Reference, trace};
 
 const Z_CRIT: f64 = 3.29;
 
@@ -28,6 +28,7 @@ fn pk(dose_times: Vec<f64>, n_channels: usize) -> Dosing {
         ec50: vec![1.0; n_channels],
         hill: vec![2.0; n_channels],
         missed_dose_probability: 0.0,
+        response: PkResponse::default(),
     };
     Dosing {
         kind: DosingKind::Pk(spec),

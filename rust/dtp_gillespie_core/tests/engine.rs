@@ -271,7 +271,7 @@ fn chain(n: usize) -> dtp_gillespie_core::Model {
 /// The dosings the hot loop serves: a fixed schedule, adaptive dosing (continuous monitoring with
 /// a burden band, and visits) and pharmacokinetic boluses.
 fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
-    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, PkSpec, Reference};
+    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, PkResponse, PkSpec, Reference};
     let schedule = Schedule::new(vec![0.0, 0.9], vec![0, 1], Some((0, 2.1))).unwrap();
     let adaptive = |check_every| Dosing {
         kind: DosingKind::Adaptive(AdaptiveSpec {
@@ -294,6 +294,7 @@ fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
             ec50: vec![1.0; n_channels],
             hill: vec![2.0; n_channels],
             missed_dose_probability: 0.2,
+            response: PkResponse::default(),
         }),
         treating: vec![false, true],
     };

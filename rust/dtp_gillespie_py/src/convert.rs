@@ -6,8 +6,8 @@
 
 use dtp_gillespie_core::{
     AdaptiveSpec, Biomarker, Capacity, CapacityTarget, Channel, ChannelKind, Competition,
-    CompetitionRow, Dosing, DosingKind, EngineError, Model, Phase, PkSpec, Progression, Reference,
-    Rule, RunConfig, Schedule,
+    CompetitionRow, Dosing, DosingKind, EngineError, Model, Phase, PkResponse, PkSpec, Progression,
+    Reference, Rule, RunConfig, Schedule,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -136,6 +136,7 @@ pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
             k,
             target: target(&item::<String>(d, "capacity_on", Part::Model)?)?,
             weights: item(d, "capacity_weights", Part::Model)?,
+            slope: item(d, "capacity_slope", Part::Model)?,
         }),
     };
     let mut model = Model::new(
@@ -179,9 +180,12 @@ fn target(name: &str) -> PyResult<CapacityTarget> {
     match name {
         "division" => Ok(CapacityTarget::Division),
         "death" => Ok(CapacityTarget::Death),
+        "death_additive" => Ok(CapacityTarget::DeathAdditive),
         other => {
-            let msg =
-                format!("density dependence acts on {other:?}; expected \"division\" or \"death\"");
+            let msg = format!(
+                "density dependence acts on {other:?}; expected \"division\", \"death\" or \
+                 \"death_additive\""
+            );
             Err(Part::Model.error(msg))
         }
     }
@@ -252,6 +256,11 @@ pub fn dosing(d: &Bound<'_, PyDict>) -> PyResult<Dosing> {
             ec50: item(d, "ec50", Part::Schedule)?,
             hill: item(d, "hill", Part::Schedule)?,
             missed_dose_probability: item(d, "missed_dose_probability", Part::Schedule)?,
+            response: PkResponse {
+                ec50: item(d, "response_ec50", Part::Schedule)?,
+                hill: item(d, "response_hill", Part::Schedule)?,
+                on_threshold: item(d, "on_threshold", Part::Schedule)?,
+            },
         }),
         other => return Err(Part::Schedule.error(format!("unknown schedule kind {other:?}"))),
     };

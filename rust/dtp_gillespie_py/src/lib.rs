@@ -106,6 +106,8 @@ fn simulate_ensemble<'py>(
     )?;
     result.set_item("progression_time", per_replicate(|o| o.progression_time))?;
     result.set_item("time_on_drug", per_replicate(|o| o.time_on_drug))?;
+    result.set_item("auc_concentration", per_replicate(|o| o.auc_concentration))?;
+    result.set_item("auc_response", per_replicate(|o| o.auc_response))?;
     result.set_item(
         "n_events",
         out.per_replicate(|o| o.n_events as i64).into_pyarray(py),
