@@ -140,6 +140,16 @@ def test_a_streamed_block_too_large_for_memory_is_refused(tmp_path: Path) -> Non
     assert not store.exists()
 
 
+@pytest.mark.usefixtures("limit_8gib")
+def test_a_streamed_run_of_more_blocks_than_memory_can_track_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / "run.zarr"
+    refused(
+        ("the bookkeeping of", "blocks", "larger block_size"),
+        lambda: dg.simulate(SPR, "on", **RUN, n_replicates=2**62, store=store),
+    )
+    assert not store.exists()
+
+
 @pytest.mark.parametrize("summary_only", [False, True])
 def test_one_replicate_too_long_for_memory_is_refused_in_every_mode(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, summary_only: bool

@@ -7,7 +7,8 @@ grid, states, replicates and mode, the memory its result needs and raises
 that exceeds the limit:
 
 - in memory: every replicate's time series and per-replicate variables;
-- streamed (``store=``) or on Dask: one block of replicates;
+- streamed (``store=``) or on Dask: one block of replicates, and a few hundred bytes per block
+  of bookkeeping;
 - summary mode: one block, the ensemble statistics per record time and state, and (without
   ``store=``) the per-replicate summaries;
 - :func:`~dtp_gillespie.trace`: the events up to ``max_events`` (without ``max_events``, the
@@ -46,6 +47,9 @@ engine's copy and the time coordinate."""
 _STATISTICS_BYTES_PER_VALUE = 256
 """Summary mode, per (record time, state): the exact integer sums (Python ints) of a block and of
 the running total, minima, maxima, histogram bins and the final statistics."""
+_BOOKKEEPING_BYTES_PER_BLOCK = 256
+"""Streamed runs, per (grid point, block): its ``block_done`` flag as read back, and the Python
+lists and dicts of the blocks to run and their sizes."""
 _TRACE_BYTES_PER_STATE = 8
 _TRACE_BYTES_PER_EVENT = 8 + 4 + 1
 """A trace row: time, channel, exposure, and a count per state."""
@@ -138,6 +142,13 @@ def check_run_fits(
         + (" with the ensemble statistics" if summary_only else ""),
         block,
         "pass a smaller block_size" if block_size > 1 else "record fewer times",
+    )
+    n_blocks = n_points * -(-n_replicates // block_size)
+    _refuse(
+        f"the bookkeeping of {n_blocks} blocks ({n_points * n_replicates} replicates in blocks of "
+        f"{block_size})",
+        block + n_blocks * _BOOKKEEPING_BYTES_PER_BLOCK,
+        "pass a larger block_size, or run fewer replicates",
     )
     if in_memory:  # summary mode without a store keeps every replicate's summary
         # final_count and final_biomarker are the series at one record time.
