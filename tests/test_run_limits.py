@@ -12,7 +12,7 @@ from typing import Any
 
 import dtp_gillespie as dg
 import pytest
-from dtp_gillespie import _core
+from dtp_gillespie import _core, _memory
 from dtp_gillespie import conventions as cv
 from dtp_gillespie._dataset import nbytes_per_replicate
 from dtp_gillespie._memory import LIMIT_ENV
@@ -66,6 +66,21 @@ def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     )
     monkeypatch.setenv(LIMIT_ENV, "1")
     assert dg.simulate(SPR, "on", **SMALL_RUN).sizes["replicate"] == 100
+
+
+def test_the_default_limit_is_half_the_memory_of_a_container(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(LIMIT_ENV, raising=False)
+    cgroup = tmp_path / "memory.max"
+    cgroup.write_text(f"{1 << 18}\n", encoding="ascii")  # a 256 KiB container
+    monkeypatch.setattr(_memory, "_CGROUP_LIMITS", (str(tmp_path / "absent"), str(cgroup)))
+    assert _memory.memory_limit()[0] == 1 << 17
+    refused(
+        ("limit of 0.000122 GiB", "half the memory"), lambda: dg.simulate(SPR, "on", **SMALL_RUN)
+    )
+    cgroup.write_text("max\n", encoding="ascii")
+    assert _memory.memory_limit()[0] > 1 << 17
 
 
 @pytest.mark.parametrize("value", ["lots", "0", "-1", "nan"])

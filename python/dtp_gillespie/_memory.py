@@ -14,8 +14,9 @@ that exceeds the limit:
 - :func:`~dtp_gillespie.trace`: the events up to ``max_events`` (without ``max_events``, the
   trace stops, with status ``max_events``, at the number of events the limit holds).
 
-The limit is half the physical memory (``os.sysconf``; 8 GiB where that is unknown); the
-environment variable :data:`LIMIT_ENV` (a number of GiB, read at each call) replaces it.
+The limit is half the physical memory (``os.sysconf``; 8 GiB where that is unknown), or half a
+lower cgroup (container, batch job) memory limit; the environment variable :data:`LIMIT_ENV` (a
+number of GiB, read at each call) replaces it.
 """
 
 import math
@@ -55,19 +56,36 @@ _TRACE_BYTES_PER_EVENT = 8 + 4 + 1
 """A trace row: time, channel, exposure, and a count per state."""
 
 
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+"""Where Linux containers and batch jobs state their memory limit (cgroup v2, v1)."""
+
+
 def _physical_memory() -> int:
+    """The machine's memory, or the container's (cgroup) limit if that is lower."""
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):  # not POSIX, or not reported
-        return _UNKNOWN_PHYSICAL
-    return pages * page_size if pages > 0 and page_size > 0 else _UNKNOWN_PHYSICAL
+        pages = page_size = -1
+    physical = pages * page_size if pages > 0 and page_size > 0 else _UNKNOWN_PHYSICAL
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if text.isdigit() and 0 < int(text) < physical:  # "max" or a huge value: no limit
+            return int(text)
+    return physical
 
 
 def memory_limit() -> tuple[int, str]:
     """The memory limit in bytes, and where it comes from (for messages)."""
     raw = os.environ.get(LIMIT_ENV, "").strip()
     if not raw:
-        return _physical_memory() // 2, f"half the physical memory; set {LIMIT_ENV} to change it"
+        return (
+            _physical_memory() // 2,
+            f"half the memory of this machine; set {LIMIT_ENV} to change it",
+        )
     try:
         gib = float(raw)
     except ValueError:
