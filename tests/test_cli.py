@@ -12,6 +12,7 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 import xarray as xr
+from dtp_gillespie import cli as command_line
 from models import SPR_TOML
 from strategies import without_created_at
 
@@ -248,6 +249,21 @@ def test_an_unwritable_out_exits_2(tmp_path: Path) -> None:
     result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
     assert_clean_error(result, str(out), "Not a directory")
     assert (tmp_path / "plain.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_running_out_of_memory_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def too_large(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError("Unable to allocate 7.28 TiB")
+
+    monkeypatch.setattr(command_line, "simulate", too_large)
+    config = write_config(tmp_path)
+    status = command_line.main(
+        ["run", str(config), "--out", str(tmp_path / "x.zarr"), "--no-progress"]
+    )
+    assert status == 2
+    assert "error: out of memory: Unable to allocate 7.28 TiB" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

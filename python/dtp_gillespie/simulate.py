@@ -583,7 +583,8 @@ def simulate(
     Raises
     ------
     InvalidModelError, InvalidScheduleError, InvalidRunError
-        For invalid input.
+        For invalid input; ``InvalidRunError`` also when the result would not fit in memory
+        (:mod:`dtp_gillespie._memory`: use ``store=`` or ``summary_only=True``).
     KeyboardInterrupt
         On Ctrl-C (the engine stops within a second).
     """
