@@ -6,9 +6,10 @@ grid, states, replicates and mode, the memory its result needs and raises
 :class:`~dtp_gillespie.errors.InvalidRunError` (saying how large it would be and what to do) when
 that exceeds the limit:
 
-- in memory: every replicate's time series and per-replicate variables;
-- streamed (``store=``) or on Dask: one block of replicates, and a few hundred bytes per block
-  of bookkeeping;
+- in memory (also with a Dask ``client`` and no store): every replicate's time series and
+  per-replicate variables;
+- streamed (``store=``, locally or on Dask): one block of replicates, and a few hundred bytes per
+  block of bookkeeping;
 - summary mode: one block, the ensemble statistics per record time and state, and (without
   ``store=``) the per-replicate summaries;
 - :func:`~dtp_gillespie.trace`: the events up to ``max_events`` (without ``max_events``, the
