@@ -69,17 +69,20 @@ def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_default_limit_is_half_the_memory_of_a_container(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     monkeypatch.delenv(LIMIT_ENV, raising=False)
     cgroup = tmp_path / "memory.max"
     cgroup.write_text(f"{1 << 18}\n", encoding="ascii")  # a 256 KiB container
     monkeypatch.setattr(_memory, "_CGROUP_LIMITS", (str(tmp_path / "absent"), str(cgroup)))
+    _memory._physical_memory.cache_clear()
+    request.addfinalizer(_memory._physical_memory.cache_clear)
     assert _memory.memory_limit()[0] == 1 << 17
     refused(
         ("limit of 0.000122 GiB", "half the memory"), lambda: dg.simulate(SPR, "on", **SMALL_RUN)
     )
     cgroup.write_text("max\n", encoding="ascii")
+    _memory._physical_memory.cache_clear()
     assert _memory.memory_limit()[0] > 1 << 17
 
 

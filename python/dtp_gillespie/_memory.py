@@ -20,6 +20,7 @@ lower cgroup (container, batch job) memory limit; the environment variable :data
 number of GiB, read at each call) replaces it.
 """
 
+import functools
 import math
 import os
 from typing import TYPE_CHECKING
@@ -61,8 +62,9 @@ _CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.lim
 """Where Linux containers and batch jobs state their memory limit (cgroup v2, v1)."""
 
 
+@functools.cache
 def _physical_memory() -> int:
-    """The machine's memory, or the container's (cgroup) limit if that is lower."""
+    """The machine's memory, or the container's (cgroup) limit if that is lower (read once)."""
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):  # not POSIX, or not reported
