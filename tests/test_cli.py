@@ -13,6 +13,7 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 import xarray as xr
+from dtp_gillespie import cli as command_line
 from models import SPR_TOML
 from strategies import without_created_at
 
@@ -232,6 +233,69 @@ def test_overwrite_refuses_a_path_that_is_not_a_zarr_store(tmp_path: Path) -> No
     )
     assert_clean_error(result, "not a zarr store")
     assert (precious / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_binary_config_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "image.toml"
+    config.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    result = cli("run", str(config), "--out", str(tmp_path / "x.zarr"), cwd=tmp_path)
+    assert_clean_error(result, "image.toml", "UTF-8", "0x89")
+
+
+def test_an_unwritable_out_exits_2(tmp_path: Path) -> None:
+    # A path under a regular file cannot be created (as root too, unlike a read-only directory).
+    config = write_config(tmp_path)
+    (tmp_path / "plain.txt").write_text("keep me", encoding="utf-8")
+    out = tmp_path / "plain.txt" / "run.zarr"
+    result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert_clean_error(result, str(out), "Not a directory")
+    assert (tmp_path / "plain.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_running_out_of_memory_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def too_large(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError("Unable to allocate 7.28 TiB")
+
+    monkeypatch.setattr(command_line, "simulate", too_large)
+    config = write_config(tmp_path)
+    status = command_line.main(
+        ["run", str(config), "--out", str(tmp_path / "x.zarr"), "--no-progress"]
+    )
+    assert status == 2
+    assert "error: out of memory: Unable to allocate 7.28 TiB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param('"zarr.json"', id="zarr-metadata"),
+        pytest.param('"ZARR.JSON"', id="zarr-metadata-upper"),
+        pytest.param('"a\\u0000b"', id="nul-byte"),
+        pytest.param('"a\\\\..\\\\b"', id="backslash-dotdot"),
+        pytest.param('"a/b"', id="slash"),
+        pytest.param('".hidden"', id="leading-dot"),
+        pytest.param('"_progress"', id="leading-underscore"),
+        pytest.param('"two words"', id="space"),
+        pytest.param('""', id="empty"),
+    ],
+)
+def test_schedule_names_that_cannot_name_a_zarr_group_exit_2(tmp_path: Path, name: str) -> None:
+    text = CONFIG.replace("[schedule]", f"[schedules.{name}]")
+    config = write_config(tmp_path, text)
+    out = tmp_path / "named.zarr"
+    result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert_clean_error(result, "schedule name", "letters, digits")
+    assert not out.exists()
+
+
+def test_a_schedule_name_of_allowed_characters_runs(tmp_path: Path) -> None:
+    config = write_config(tmp_path, CONFIG.replace("[schedule]", '[schedules."q2.5_on-off"]'))
+    out = tmp_path / "named.zarr"
+    result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert dg.open_run(out, group="q2.5_on-off").sizes["replicate"] == 20
 
 
 def test_version(tmp_path: Path) -> None:

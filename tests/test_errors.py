@@ -5,6 +5,7 @@ The errors are ``InvalidModelError``, ``InvalidScheduleError`` and ``InvalidRunE
 """
 
 import copy
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -295,6 +296,12 @@ RUN_CASES = [
     pytest.param({"times": [0.0, 0.5, 0.5]}, ("times", "0.5"), id="times-repeated"),
     pytest.param({"times": [0.0, NAN]}, ("times",), id="times-nan"),
     pytest.param({"times": []}, ("times",), id="times-empty"),
+    # numpy would turn these into 0.0 and 1.0 without a word.
+    pytest.param({"times": ["0", "1"]}, ("times[0]", "'0'", "str"), id="times-strings"),
+    pytest.param({"times": [False, True]}, ("times[0]", "False", "bool"), id="times-bools"),
+    pytest.param({"times": [0, True]}, ("times[1]", "True", "bool"), id="times-bool-among-ints"),
+    pytest.param({"times": np.array([False, True])}, ("times", "bool"), id="times-bool-array"),
+    pytest.param({"times": np.array(["0", "1"])}, ("times", "<U1"), id="times-string-array"),
     pytest.param({"record_every": 0.0}, ("record_every", "0.0"), id="record_every-zero"),
     pytest.param({"record_every": -0.1}, ("record_every", "-0.1"), id="record_every-negative"),
     pytest.param(
@@ -419,3 +426,89 @@ def test_no_warning_when_no_replicate_is_capped(recwarn: pytest.WarningsRecorder
     )
     assert np.all(ds["status"].values == 0)
     assert len(recwarn) == 0
+
+
+# --- reproduce on malformed provenance attributes -------------------------------------------------
+def _with_run(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(attrs: dict[str, Any]) -> None:
+        run = {**json.loads(attrs["run"]), **changes}
+        attrs["run"] = json.dumps({k: v for k, v in run.items() if v is not _DROP})
+
+    return edit
+
+
+_DROP = object()
+
+REPRODUCE_CASES = [
+    pytest.param(
+        lambda a: a.update(model="{not json"), InvalidRunError, ("'model'", "JSON"), id="model-json"
+    ),
+    pytest.param(lambda a: a.update(model=7), InvalidRunError, ("'model'", "7"), id="model-int"),
+    pytest.param(
+        lambda a: a.update(model="[1, 2]"), InvalidRunError, ("'model'", "table"), id="model-list"
+    ),
+    pytest.param(
+        lambda a: a.update(schedule='{"kind": "weekly"}'),
+        InvalidScheduleError,
+        ("'schedule'", "weekly"),
+        id="schedule-invalid",
+    ),
+    pytest.param(lambda a: a.update(run="null"), InvalidRunError, ("'run'", "None"), id="run-null"),
+    pytest.param(_with_run(seed=_DROP), InvalidRunError, ("'run'", "'seed'"), id="run-no-seed"),
+    pytest.param(_with_run(seed="abc"), InvalidRunError, ("seed", "'abc'"), id="run-seed-str"),
+    pytest.param(
+        _with_run(seed_spawn_key="x"), InvalidRunError, ("seed_spawn_key", "'x'"), id="spawn-key"
+    ),
+    pytest.param(
+        _with_run(seed_spawn_key=[-1]), InvalidRunError, ("seed_spawn_key", "-1"), id="spawn-neg"
+    ),
+    pytest.param(
+        _with_run(n_replicates="many"),
+        InvalidRunError,
+        ("'run' attribute", "n_replicates", "'many'"),
+        id="run-replicates-str",
+    ),
+    pytest.param(
+        _with_run(record_every=_DROP),
+        InvalidRunError,
+        ("'times'", "'record_every'"),
+        id="run-no-grid",
+    ),
+    pytest.param(
+        _with_run(summary_only="yes"), InvalidRunError, ("summary_only", "'yes'"), id="summary"
+    ),
+    pytest.param(
+        lambda a: a.update(sweep="{}"), InvalidRunError, ("sweep",), id="sweep-not-reproducible"
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "error", "fragments"), REPRODUCE_CASES)
+def test_reproduce_names_the_malformed_attribute(
+    edit: Callable[[dict[str, Any]], None],
+    error: type[DtpGillespieError],
+    fragments: tuple[str, ...],
+) -> None:
+    ds = dg.simulate(MODEL, "on", **RUN)
+    attrs = dict(ds.attrs)
+    edit(attrs)
+    ds.attrs = attrs
+    with pytest.raises(error) as info:
+        dg.reproduce(ds)
+    check_types(info.value, error)
+    check_message(info.value, fragments)
+
+
+# --- sweep grids ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("values", "fragments"),
+    [
+        pytest.param([7.0, 14.0, 7.0], ("item 0 (7.0)", "item 2 (7.0)"), id="repeated"),
+        pytest.param([1, 1.0], ("item 0 (1)", "item 1 (1.0)"), id="int-and-float"),
+    ],
+)
+def test_sweep_grid_values_must_be_distinct(values: list[Any], fragments: tuple[str, ...]) -> None:
+    with pytest.raises(InvalidRunError) as info:
+        dg.sweep(MODEL, intermittent(), {"schedule.off": values}, **RUN)
+    check_types(info.value, InvalidRunError)
+    check_message(info.value, ("grid['schedule.off']", "twice", *fragments))

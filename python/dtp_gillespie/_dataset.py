@@ -1,6 +1,7 @@
 """Assembly of the output Dataset from the engine's arrays (the schema of DESIGN.md §3)."""
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -13,7 +14,7 @@ import xarray as xr
 from . import conventions as cv
 from .errors import DtpGillespieError
 
-__all__ = ["build_dataset"]
+__all__ = ["build_dataset", "nbytes_per_replicate"]
 
 _DTYPES: dict[str, type[np.generic]] = {
     cv.COUNT: np.int64,
@@ -82,6 +83,22 @@ _COMMENTS: dict[str, str] = {
         "biomarker); NaN after a capped replicate stopped"
     ),
 }
+
+
+def nbytes_per_replicate(
+    n_times: int, n_states: int, *, concentration: bool = False, biomarker: bool = False
+) -> int:
+    """Bytes of one replicate in the output Dataset: every variable's share (``concentration``
+    and ``biomarker`` only if asked for) and its replicate coordinate."""
+    sizes = {cv.REPLICATE: 1, cv.TIME: n_times, cv.CELL_STATE: n_states}
+    total = np.dtype(np.int64).itemsize  # the replicate coordinate
+    for name, dims in _DIMS.items():
+        if (name == cv.CONCENTRATION and not concentration) or (
+            name == cv.BIOMARKER and not biomarker
+        ):
+            continue
+        total += np.dtype(_DTYPES[name]).itemsize * math.prod(sizes[d] for d in dims)
+    return total
 
 
 def _attrs(name: str) -> dict[str, Any]:

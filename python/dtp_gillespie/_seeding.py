@@ -109,8 +109,21 @@ def normalise_seed(seed: object) -> SeedInfo:
 
 def seed_from_attrs(seed: object, spawn_key: object = None) -> np.random.SeedSequence:
     """Rebuild the SeedSequence recorded in a run's attrs (``seed``, ``seed_spawn_key``)."""
-    if isinstance(seed, bool) or not isinstance(seed, int | list | tuple):
-        raise InvalidRunError(f"recorded seed is {seed!r}; expected an int or a list of ints")
-    entropy = [int(x) for x in seed] if isinstance(seed, list | tuple) else int(seed)
-    keys = () if spawn_key is None else tuple(int(x) for x in spawn_key)  # type: ignore[attr-defined]
+    entropy = _non_negative_ints(seed, "recorded seed")
+    keys = () if spawn_key is None else _non_negative_ints(spawn_key, "recorded seed_spawn_key")
+    if isinstance(keys, int):
+        raise InvalidRunError(f"recorded seed_spawn_key is {spawn_key!r}; expected a list of ints")
     return np.random.SeedSequence(entropy, spawn_key=keys)
+
+
+def _non_negative_ints(value: object, name: str) -> int | tuple[int, ...]:
+    """An int >= 0, or a list of them (as recorded in JSON attributes)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    for x in items:
+        if isinstance(x, bool) or not isinstance(x, int | np.integer) or x < 0:
+            raise InvalidRunError(
+                f"{name} is {value!r}; expected an int >= 0 or a list of ints >= 0"
+            )
+    if isinstance(value, list | tuple):
+        return tuple(int(x) for x in value)
+    return int(value)  # type: ignore[call-overload]

@@ -8,13 +8,14 @@ root of the output store) or a table of named ``[schedules.NAME]`` (one zarr gro
 kind works from TOML (``continuous``, ``intermittent``, ``piecewise``, ``combination``,
 ``adaptive``, ``pk``). Without a config the bundled example ``examples/default.toml`` runs.
 
-Exit status: 0 on success, 2 on an invalid config or command line (``error: ...`` on stderr, no
-traceback), 130 when interrupted.
+Exit status: 0 on success, 2 on an invalid config or command line or a file-system error such as
+a read-only ``--out`` (``error: ...`` on stderr, no traceback), 130 when interrupted.
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import tomllib
@@ -74,6 +75,11 @@ def _read_toml(config: str | None) -> tuple[dict[str, Any], str]:
             text = Path(config).read_text(encoding="utf-8")
         except OSError as exc:
             raise _ConfigError(f"cannot read {config}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise _ConfigError(
+                f"cannot read {config}: not a UTF-8 text file (byte {exc.object[exc.start]:#04x} "
+                f"at position {exc.start}); a config is a TOML file"
+            ) from None
         source = config
     try:
         return tomllib.loads(text), source
@@ -131,10 +137,7 @@ def load_config(
             raise InvalidScheduleError("[schedules] must hold at least one [schedules.NAME] table")
         schedules = {}
         for name, spec in table.items():
-            if not name or "/" in name or name.startswith("."):
-                raise InvalidScheduleError(
-                    f"schedule name {name!r} cannot be a zarr group name (no '/', no leading '.')"
-                )
+            _check_schedule_name(name)
             try:
                 sched = Schedule.from_dict(spec)
                 sched.validate(model, t_end)
@@ -150,6 +153,23 @@ def load_config(
         if key not in run:
             raise InvalidRunError(f"[run] has no {key!r}")
     return model, schedules, dict(run)
+
+
+_SCHEDULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_SCHEDULE_NAME_RULE = (
+    "a schedule name is 1 to 100 ASCII letters, digits, '_', '-' and '.', starting with a "
+    "letter or digit, and not 'zarr.json'"
+)
+
+
+def _check_schedule_name(name: str) -> None:
+    """A schedule name becomes a zarr group, i.e. a directory of the store: portable file-name
+    characters only, and not the name of zarr's own metadata file (in any case, for
+    case-insensitive file systems)."""
+    if _SCHEDULE_NAME.fullmatch(name) is None or name.lower() == "zarr.json":
+        raise InvalidScheduleError(
+            f"schedule name {name!r} cannot name a zarr group: {_SCHEDULE_NAME_RULE}"
+        )
 
 
 def _is_zarr_store(path: str) -> bool:
@@ -417,6 +437,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # the file system refused: a read-only --out, a full disk, ...
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # e.g. a report of a store larger than memory
+        print(f"error: out of memory: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 import json
 import math
+import numbers
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import xarray as xr
 from . import _core
 from . import conventions as cv
 from ._dataset import build_dataset
+from ._memory import check_replicate_fits, check_run_fits, trace_event_cap
 from ._seeding import SeedLike, normalise_seed, seed_from_attrs
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
@@ -65,6 +67,31 @@ def _check_positive(value: object, name: str) -> float:
     return x
 
 
+def _is_real(x: object) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+
+
+def _check_real_times(times: npt.ArrayLike) -> None:
+    """Record times are real numbers: no strings or bools, which numpy would convert silently."""
+    if isinstance(times, list | tuple):
+        items: Sequence[object] = times
+    else:
+        arr = np.asarray(times)
+        if arr.dtype.kind in "iuf":
+            return
+        if arr.dtype.kind != "O":
+            raise InvalidRunError(
+                f"times has dtype {arr.dtype}; record times must be real numbers (days)"
+            )
+        items = arr.ravel().tolist()
+    for i, x in enumerate(items):
+        if not _is_real(x):
+            raise InvalidRunError(
+                f"times[{i}] is {x!r} ({type(x).__name__}); record times must be real numbers "
+                "(days)"
+            )
+
+
 def record_grid(
     t_end: float, record_every: float | None = None, times: npt.ArrayLike | None = None
 ) -> npt.NDArray[np.float64]:
@@ -94,6 +121,7 @@ def record_grid(
     if times is not None:
         if isinstance(times, str | bytes):
             raise InvalidRunError(f"times is {times!r}; expected a list of numbers")
+        _check_real_times(times)
         try:
             t = np.array(times, dtype=np.float64)
         except (TypeError, ValueError):
@@ -341,6 +369,12 @@ def prepare(
     core_schedule = sched.compile(m, t_end=t_end_f)
     prog = _check_progression(progression, m, sched)
     grid = record_grid(t_end_f, record_every, times)
+    check_replicate_fits(
+        grid.size,
+        len(m.states),
+        concentration=sched.kind == "pk",
+        biomarker=m.biomarker is not None,
+    )
     init = _check_initial(initial, m)
     n_rep = _check_int(n_replicates, "n_replicates", 1)
     offset = _check_int(replicate_offset, "replicate_offset", 0)
@@ -409,7 +443,10 @@ def trace(
     """Every event of one replicate, for tests and small runs.
 
     The trajectory is replicate ``replicate`` (global index) of :func:`simulate` with the same
-    model, schedule, initial, t_end, caps and seed.
+    model, schedule, initial, t_end, caps and seed. The trace grows with every event: a
+    ``max_events`` whose trace could outgrow the memory limit is refused, and without
+    ``max_events`` the trace stops (status ``max_events``) at the number of events the limit
+    holds (:mod:`dtp_gillespie._memory`).
 
     Returns
     -------
@@ -433,7 +470,12 @@ def trace(
         max_events=max_events,
         max_population=max_population,
     )
-    out = dict(_core.trace(prep.core_model, prep.core_schedule, prep.core_run, rep))
+    # The trace grows with every event: cap it where it would outgrow the memory limit.
+    core_run = {
+        **prep.core_run,
+        "max_events": trace_event_cap(len(prep.model.states), prep.core_run["max_events"]),
+    }
+    out = dict(_core.trace(prep.core_model, prep.core_schedule, core_run, rep))
     out["channel_names"] = prep.model.channel_names()
     out["seed"] = prep.seed_attrs["seed"]
     return out
@@ -542,7 +584,8 @@ def simulate(
     Raises
     ------
     InvalidModelError, InvalidScheduleError, InvalidRunError
-        For invalid input.
+        For invalid input; ``InvalidRunError`` also when the result would not fit in memory
+        (:mod:`dtp_gillespie._memory`: use ``store=`` or ``summary_only=True``).
     KeyboardInterrupt
         On Ctrl-C (the engine stops within a second).
     """
@@ -590,6 +633,9 @@ def simulate(
         max_population=max_population,
         progression=progression,
     )
+    check_run_fits(
+        prep, block_size=prep.core_run["n_replicates"], in_memory=True, summary_only=False
+    )
     out = _run_engine(prep.core_model, prep.core_schedule, prep.core_run, progress)
     ds = build_dataset(
         states=prep.model.states,
@@ -636,6 +682,57 @@ def warn_capped(n_ev: int, n_pop: int, total: int, prep: Prepared, stacklevel: i
     )
 
 
+_REPRODUCE_RUN_KEYS = (
+    "initial",
+    "t_end",
+    "n_replicates",
+    "replicate_offset",
+    "max_events",
+    "max_population",
+    "seed",
+)
+"""Keys of the ``run`` attribute that :func:`reproduce` needs (``progression`` and
+``summary_only`` default to off)."""
+
+
+def _short(value: object, n: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _json_attr(ds: xr.Dataset, name: str) -> Any:
+    """A JSON-valued provenance attribute of an output Dataset, decoded."""
+    if name not in ds.attrs:
+        raise InvalidRunError(
+            f"the Dataset has no {name!r} attribute; it was not made by simulate()"
+        )
+    text = ds.attrs[name]
+    if not isinstance(text, str | bytes):
+        raise InvalidRunError(
+            f"the Dataset's {name!r} attribute is {_short(text)}; expected a JSON string"
+        )
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise InvalidRunError(
+            f"the Dataset's {name!r} attribute is not valid JSON: {exc}"
+        ) from None
+
+
+def _spec_from_attr(ds: xr.Dataset, name: str, build: Any) -> Any:
+    """The model or schedule recorded in attribute ``name``; a malformed one raises the spec's
+    own typed error, naming the attribute."""
+    spec = _json_attr(ds, name)
+    if not isinstance(spec, Mapping):
+        raise InvalidRunError(
+            f"the Dataset's {name!r} attribute is {_short(spec)}; expected a table"
+        )
+    try:
+        return build(spec)
+    except DtpGillespieError as exc:
+        raise type(exc)(f"the Dataset's {name!r} attribute: {exc}") from None
+
+
 def reproduce(
     ds: xr.Dataset, *, n_threads: int | None = None, progress: bool = False
 ) -> xr.Dataset:
@@ -655,32 +752,50 @@ def reproduce(
     xarray.Dataset
         Identical to ``ds`` except ``attrs["created_at"]`` (and ``dtp_gillespie_version`` /
         ``rng`` if run with another version).
+
+    Raises
+    ------
+    InvalidModelError, InvalidScheduleError, InvalidRunError
+        If an attribute is missing or malformed (the message names it), or if the run would
+        not fit in memory.
     """
-    try:
-        model = Model.from_json(ds.attrs[cv.ATTR_MODEL])
-        schedule = Schedule.from_dict(json.loads(ds.attrs[cv.ATTR_SCHEDULE]))
-        run = json.loads(ds.attrs[cv.ATTR_RUN])
-    except KeyError as exc:
+    if "sweep" in ds.attrs:
         raise InvalidRunError(
-            f"the Dataset has no {exc.args[0]!r} attribute; it was not made by simulate()"
-        ) from None
-    seed = seed_from_attrs(run["seed"], run.get("seed_spawn_key"))
+            "the Dataset is a parameter sweep (it has a 'sweep' attribute); re-run it with "
+            "dtp_gillespie.sweep and the grid and seed recorded in its attributes"
+        )
+    model = _spec_from_attr(ds, cv.ATTR_MODEL, Model.from_dict)
+    schedule = _spec_from_attr(ds, cv.ATTR_SCHEDULE, Schedule.from_dict)
+    run = _json_attr(ds, cv.ATTR_RUN)
+    if not isinstance(run, Mapping):
+        raise InvalidRunError(f"the Dataset's 'run' attribute is {_short(run)}; expected a table")
+    for key in _REPRODUCE_RUN_KEYS:
+        if key not in run:
+            raise InvalidRunError(f"the Dataset's 'run' attribute has no {key!r}")
+    if ("times" in run) == ("record_every" in run):
+        raise InvalidRunError(
+            "the Dataset's 'run' attribute needs exactly one of 'times' and 'record_every'"
+        )
     grid: dict[str, Any] = (
         {"times": run["times"]} if "times" in run else {"record_every": run["record_every"]}
     )
-    return simulate(
-        model,
-        schedule,
-        initial=run["initial"],
-        t_end=run["t_end"],
-        n_replicates=run["n_replicates"],
-        seed=seed,
-        n_threads=n_threads,
-        replicate_offset=run["replicate_offset"],
-        max_events=run["max_events"],
-        max_population=run["max_population"],
-        progression=run.get("progression"),
-        progress=progress,
-        summary_only=bool(run.get("summary_only", False)),
-        **grid,
-    )
+    try:
+        seed = seed_from_attrs(run["seed"], run.get("seed_spawn_key"))
+        return simulate(
+            model,
+            schedule,
+            initial=run["initial"],
+            t_end=run["t_end"],
+            n_replicates=run["n_replicates"],
+            seed=seed,
+            n_threads=n_threads,
+            replicate_offset=run["replicate_offset"],
+            max_events=run["max_events"],
+            max_population=run["max_population"],
+            progression=run.get("progression"),
+            progress=progress,
+            summary_only=run.get("summary_only", False),
+            **grid,
+        )
+    except InvalidRunError as exc:
+        raise InvalidRunError(f"the Dataset's 'run' attribute: {exc}") from None

@@ -1007,6 +1007,7 @@ def simulate_to_store(
 
     With ``resume=True`` and no ``seed``, the seed recorded in the store is used.
     """
+    from ._memory import check_run_fits
     from ._seeding import seed_from_attrs
     from .simulate import prepare
 
@@ -1024,6 +1025,9 @@ def simulate_to_store(
     if summary_only:
         prep = summary_prepared(prep)
     plan = make_plan(prep, block_size=block_size, summary_only=summary_only)
+    check_run_fits(
+        prep, block_size=plan.block_size, in_memory=store is None, summary_only=summary_only
+    )
     if store is None and summary_only:
         return summary_in_memory(plan, progress, client, n_threads)
     if store is None:

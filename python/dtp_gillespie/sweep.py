@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from . import conventions as cv
+from ._memory import check_run_fits
 from ._seeding import SeedLike, normalise_seed
 from .errors import InvalidRunError
 from .model import Model
@@ -95,6 +96,26 @@ def set_path(spec: dict[str, Any], parts: Sequence[str | int], value: Any, path:
         node = child
 
 
+def _check_distinct(path: str, values: Sequence[Any]) -> None:
+    """A grid value given twice would run the same point twice under two labels that a
+    coordinate cannot tell apart (1 and 1.0 are the same value)."""
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        v = v.item() if isinstance(v, np.generic) else v
+        try:
+            key = (0, v) if not isinstance(v, float) or not math.isnan(v) else (1, "nan")
+            hash(key)
+        except TypeError:  # a list or table value: compare its canonical JSON
+            key = (2, json.dumps(v, sort_keys=True, default=repr))
+        if key in seen:
+            j = seen[key]
+            raise InvalidRunError(
+                f"grid[{path!r}] holds the same value twice: item {j} ({values[j]!r}) and item "
+                f"{i} ({values[i]!r}); grid values must be distinct"
+            )
+        seen[key] = i
+
+
 def _coord(values: Sequence[Any]) -> np.ndarray:
     if all(isinstance(v, bool | int | float | str | np.generic) for v in values):
         return np.asarray(values)
@@ -119,6 +140,7 @@ def sweep_points(
         if len(vals) == 0:
             raise InvalidRunError(f"grid[{path!r}] is empty")
         values[path] = list(vals)
+        _check_distinct(path, values[path])
     out = []
     for idx in itertools.product(*(range(len(v)) for v in values.values())):
         m, s = copy.deepcopy(base_model), copy.deepcopy(base_sched)
@@ -223,6 +245,13 @@ def sweep(
         sweep_dims=dims,
         sweep_coords=coords,
         sweep_attrs=attrs,
+        summary_only=summary_only,
+    )
+    check_run_fits(
+        preps[0],
+        n_points=len(preps),
+        block_size=plan.block_size,
+        in_memory=store is None,
         summary_only=summary_only,
     )
     if store is not None:

@@ -213,15 +213,15 @@ pub fn run_ensemble(
         ));
     }
     let n_times = run.record_times.len();
-    let row = n_times * model.n_states();
+    let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
     let pk = matches!(dosing.kind, DosingKind::Pk(_));
-    let mut counts = vec![0_i64; n * row];
-    let mut exposure = vec![0_i8; n * n_times];
-    let mut outcomes = vec![Outcome::default(); n];
-    let mut concentration = OptionalSeries::new(pk, n, n_times);
+    let mut counts = output_buffer(n, row, "count")?;
+    let mut exposure = output_buffer(n, n_times, "exposure")?;
+    let mut outcomes = output_buffer(n, 1, "per-replicate outcomes")?;
+    let mut concentration = OptionalSeries::new(pk, n, n_times, "concentration")?;
     let marked = model.biomarker().is_some();
-    let mut biomarker = OptionalSeries::new(marked, n, n_times);
+    let mut biomarker = OptionalSeries::new(marked, n, n_times, "biomarker")?;
 
     let simulate = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
         let conc = pk.then_some(conc);
@@ -275,6 +275,32 @@ pub fn run_ensemble(
     })
 }
 
+/// A zeroed output buffer of `per_replicate` values for each of `n_replicates` replicates. A size
+/// that overflows or memory the system refuses is an error, not a capacity-overflow panic or an
+/// abort of the calling process (the Python layer refuses results larger than its memory limit
+/// first; this guards direct calls).
+fn output_buffer<T: Clone + Default>(
+    n_replicates: usize,
+    per_replicate: usize,
+    what: &str,
+) -> Result<Vec<T>> {
+    let too_large = || {
+        let bytes = (n_replicates as f64) * (per_replicate as f64) * (size_of::<T>() as f64);
+        EngineError::InvalidRun(format!(
+            "cannot allocate the {what} output: {n_replicates} replicates x {per_replicate} \
+             values ({:.3} GiB); run fewer replicates or record times per call",
+            bytes / f64::from(1u32 << 30)
+        ))
+    };
+    let len = n_replicates
+        .checked_mul(per_replicate)
+        .ok_or_else(too_large)?;
+    let mut values = Vec::new();
+    values.try_reserve_exact(len).map_err(|_| too_large())?;
+    values.resize(len, T::default());
+    Ok(values)
+}
+
 /// An output with a value per replicate and record time that only some runs have (the
 /// concentration, the biomarker): without it each replicate gets a one-value placeholder chunk,
 /// since chunks cannot be empty, and the output is empty.
@@ -285,13 +311,13 @@ struct OptionalSeries {
 }
 
 impl OptionalSeries {
-    fn new(wanted: bool, n_replicates: usize, n_times: usize) -> Self {
+    fn new(wanted: bool, n_replicates: usize, n_times: usize, what: &str) -> Result<Self> {
         let chunk = if wanted { n_times } else { 1 };
-        Self {
-            values: vec![0.0; n_replicates * chunk],
+        Ok(Self {
+            values: output_buffer(n_replicates, chunk, what)?,
             chunk,
             wanted,
-        }
+        })
     }
 
     fn chunks_mut(&mut self) -> std::slice::ChunksMut<'_, f64> {

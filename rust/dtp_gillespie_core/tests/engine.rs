@@ -4,10 +4,13 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use common::*;
-use dtp_gillespie_core::{ChannelKind, Dosing, EngineError, RunConfig, Schedule, Status, trace};
+use dtp_gillespie_core::{
+    ChannelKind, Dosing, EngineError, EnsembleSpec, RunConfig, Schedule, Status, run_ensemble,
+    trace,
+};
 
 const Z_CRIT: f64 = 3.29;
 
@@ -212,6 +215,36 @@ fn invalid_runs_are_errors_not_panics() {
         ),
         Err(EngineError::InvalidSchedule(_))
     ));
+}
+
+#[test]
+fn outputs_too_large_to_allocate_are_errors_not_panics() {
+    let model = birth_death(&[(1.0, 0.5)]);
+    let dosing = Dosing::fixed(Schedule::constant(0), 1, None);
+    // usize::MAX replicates x 2 record times overflow the output's length; 2^61 x 2 counts of 8
+    // bytes overflow the largest possible allocation.
+    for n in [usize::MAX, 1 << 61] {
+        let spec = EnsembleSpec {
+            seed_key: [42; 32],
+            replicate_offset: 0,
+            n_replicates: n,
+            n_threads: Some(1),
+        };
+        let result = run_ensemble(
+            &model,
+            &dosing,
+            &run(vec![1], 1.0, vec![0.0, 1.0]),
+            &spec,
+            &AtomicBool::new(false),
+            &AtomicU64::new(0),
+        );
+        match result {
+            Err(EngineError::InvalidRun(message)) => {
+                assert!(message.contains("cannot allocate"), "{message}");
+            }
+            other => panic!("{n} replicates: expected an InvalidRun error, got {other:?}"),
+        }
+    }
 }
 
 #[test]
