@@ -88,17 +88,23 @@ _COMMENTS: dict[str, str] = {
 def nbytes_per_replicate(
     n_times: int, n_states: int, *, concentration: bool = False, biomarker: bool = False
 ) -> int:
-    """Bytes of one replicate in the output Dataset: every variable's share (``concentration``
-    and ``biomarker`` only if asked for) and its replicate coordinate."""
+    """Bytes of one replicate in the output Dataset: every variable's share (the
+    pharmacokinetic variables and ``biomarker`` only if asked for) and its replicate coordinate."""
     sizes = {cv.REPLICATE: 1, cv.TIME: n_times, cv.CELL_STATE: n_states}
     total = np.dtype(np.int64).itemsize  # the replicate coordinate
     for name, dims in _DIMS.items():
-        if (name == cv.CONCENTRATION and not concentration) or (
-            name == cv.BIOMARKER and not biomarker
-        ):
+        if not _included(name, concentration=concentration, biomarker=biomarker):
             continue
         total += np.dtype(_DTYPES[name]).itemsize * math.prod(sizes[d] for d in dims)
     return total
+
+
+def _included(name: str, *, concentration: bool, biomarker: bool) -> bool:
+    """Whether variable ``name`` is in a Dataset with or without the pharmacokinetic variables
+    and the biomarker."""
+    return not (
+        (name in cv.PK_VARIABLES and not concentration) or (name == cv.BIOMARKER and not biomarker)
+    )
 
 
 def _attrs(name: str) -> dict[str, Any]:
@@ -172,9 +178,7 @@ def build_dataset(
     expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
     data: dict[str, npt.NDArray[Any]] = {}
     for name in cv.VARIABLES:
-        if (name in cv.PK_VARIABLES and not concentration) or (
-            name == cv.BIOMARKER and biomarker is None
-        ):
+        if not _included(name, concentration=concentration, biomarker=biomarker is not None):
             continue
         if name not in arrays:
             raise DtpGillespieError(
