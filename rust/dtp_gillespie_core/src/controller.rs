@@ -154,6 +154,10 @@ impl Controller for FixedController<'_> {
     }
 
     fn exposure_after_stop(&self, t: f64) -> usize {
-        self.schedule.segment_at(t).exposure
+        // Record times lie in [0, t_end], which the schedule's segments cover (a run refuses a
+        // schedule with too many segments before t_end).
+        self.schedule
+            .segment_at(t)
+            .map_or(self.segment.exposure, |s| s.exposure)
     }
 }
