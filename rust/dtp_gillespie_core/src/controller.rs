@@ -154,8 +154,8 @@ impl Controller for FixedController<'_> {
     }
 
     fn exposure_after_stop(&self, t: f64) -> usize {
-        // Record times lie in [0, t_end], which the schedule's segments cover (a run refuses a
-        // schedule with too many segments before t_end).
+        // A time beyond the last segment a 64-bit index numbers (t_end / period > 2^64, which
+        // the Python layer refuses) keeps the exposure in force.
         self.schedule
             .segment_at(t)
             .map_or(self.segment.exposure, |s| s.exposure)
