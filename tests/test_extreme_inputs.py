@@ -396,12 +396,17 @@ RETURNING = {
     "long schedule": 'dg.simulate({"states": ["S"], "exposures": ["off", "on"], '
     '"death": {"S": 0.1}}, dg.Schedule.intermittent(1, 1), initial={"S": 2}, t_end=1e20, seed=1)',
 }
-# Item 3: a finite rate so large that the run takes hours, in the hot loop and the general loop.
+# Item 3: runs that take hours, in the hot loop, the general loop and under thinning.
 LONG = {
     "huge rate": 'dg.simulate({"states": ["S"], "division": {"S": 1e290}, "death": {"S": 1e290}}, '
     '"on", initial={"S": 2**40}, t_end=1, seed=1, n_threads=1)',
     "huge rate, general loop": 'dg.simulate({"states": ["S"], "division": {"S": 1e290}, '
     '"death": {"S": 1e290}}, "on", initial={"S": 2**53}, t_end=1, seed=1, n_threads=1)',
+    # Thinning: the drug is gone within 1e-9 days, but the rate bound of the dosing interval is
+    # its value at the dose, so nearly every candidate (1e9 a day) is rejected: not an event.
+    "pk rejections": 'dg.simulate({"states": ["S"], "exposures": ["off", "on"], '
+    '"death": {"S": {"off": 0.0, "on": 1e6}}}, dg.Schedule.pk(dose=1e6, half_life=1e-9, '
+    'dose_times=[0.0]), initial={"S": 1000}, t_end=100, seed=1, n_threads=1)',
 }
 
 
