@@ -101,7 +101,7 @@ class Worker:
         ready, _, _ = select.select([self.proc.stdout], [], [], WATCHDOG)
         if not ready:
             self.proc.kill()
-            self.proc.wait()
+            self.proc.communicate()  # reaps it and closes its pipes
             self.proc = self._start()
             pytest.fail(f"no answer within {WATCHDOG} s (a hang) for {job}")
         line = self.proc.stdout.readline()
@@ -111,9 +111,8 @@ class Worker:
         return answer
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        """End the worker (end of its input) and close its pipes."""
+        self.proc.communicate(timeout=30)
 
 
 @pytest.fixture(scope="module")
