@@ -55,7 +55,7 @@ VARIABLE_DIMS = {
     "n_events": ("replicate",),
     "status": ("replicate",),
 }
-STATUS_NAMES = ["completed", "extinct", "max_events", "max_population"]
+STATUS_NAMES = ["completed", "extinct", "max_events", "max_population", "rate_overflow"]
 GLOBAL_ATTRS = (
     "model",
     "schedule",
@@ -121,7 +121,7 @@ def test_status_flags_name_every_status(ds: xr.Dataset) -> None:
     attrs = ds["status"].attrs
     values = np.asarray(attrs["flag_values"])
     assert values.dtype == np.int8
-    np.testing.assert_array_equal(values, np.arange(4))
+    np.testing.assert_array_equal(values, np.arange(len(STATUS_NAMES)))
     assert attrs["flag_meanings"].split() == STATUS_NAMES
     assert set(np.unique(ds["status"].values)) <= set(values.tolist())
 

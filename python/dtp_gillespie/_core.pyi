@@ -108,7 +108,8 @@ RNG_NAME: str
 """The per-replicate generators and samplers, as recorded in the ``rng`` attribute."""
 
 STATUS_CODES: dict[str, int]
-"""Status codes written to ``status``: completed, extinct, max_events, max_population."""
+"""Status codes written to ``status``: completed, extinct, max_events, max_population,
+rate_overflow."""
 
 def simulate_ensemble(
     model: dict[str, Any],
@@ -151,4 +152,7 @@ def trace(
     """
 
 def exposure_at(schedule: dict[str, Any], times: list[float]) -> npt.NDArray[Any]:
-    """Index (int64) of the exposure in force at each time, with the engine's breakpoints."""
+    """Index (int64) of the exposure in force at each time, with the engine's breakpoints.
+
+    Raises ``InvalidScheduleError`` for a time < 0, NaN, or beyond the 2^64 segments a repeating
+    schedule can number."""

@@ -55,7 +55,7 @@ _DIMS: dict[str, tuple[str, ...]] = {
 _COMMENTS: dict[str, str] = {
     cv.COUNT: (
         f"{cv.COUNT_UNKNOWN} (unknown) at record times after stop_time for replicates stopped by a "
-        "cap (status max_events or max_population)"
+        "cap (status max_events, max_population or rate_overflow)"
     ),
     cv.EXTINCTION_TIME: "NaN if the population did not go extinct",
     cv.FIRST_MUTANT_TIME: "NaN if no mutation event happened",

@@ -19,7 +19,7 @@ For ``event`` one of ``progression_time``, ``first_mutant_time`` or ``extinction
 in which the event happened is an event at that time; every other replicate is right-censored:
 
 - a completed replicate (status 0) at ``t_end`` (its ``stop_time``);
-- a capped replicate (status 2 or 3) at its ``stop_time``: what happens after the cap is unknown;
+- a capped replicate (status 2, 3 or 4) at its ``stop_time``: what happens after it is unknown;
 - an extinct replicate (status 1), for events other than extinction, at ``t_end`` by default
   (``extinct="t_end"``): extinction is absorbing, so an extinct population is *known* never to
   progress or to produce a mutant before ``t_end``, and it stays in the risk set until then. The
@@ -280,9 +280,9 @@ def extinction_probability(
     Notes
     -----
     A replicate counts as extinct when its ``status`` is ``extinct``. Capped replicates (stopped
-    at ``max_events`` or ``max_population`` before ``t_end``) are in the denominator as not extinct:
-    a cap is reached only by large populations, whose extinction by ``t_end`` is very unlikely;
-    ``n_capped`` says how many there were. Use :func:`kaplan_meier` with
+    at ``max_events``, ``max_population`` or by ``rate_overflow`` before ``t_end``) are in the
+    denominator as not extinct: a cap is reached only by large populations, whose extinction by
+    ``t_end`` is very unlikely; ``n_capped`` says how many there were. Use :func:`kaplan_meier` with
     ``event="extinction_time"`` to treat them as censored instead.
     """
     ds = _as_dataset(ds)

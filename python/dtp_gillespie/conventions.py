@@ -43,6 +43,7 @@ __all__ = [
     "STATUS_MAX_POPULATION",
     "STATUS_MEANINGS",
     "STATUS_NOT_RUN",
+    "STATUS_RATE_OVERFLOW",
     "STOP_TIME",
     "TIME",
     "TIME_ON_DRUG",
@@ -164,6 +165,7 @@ STATUS_COMPLETED: Final = 0
 STATUS_EXTINCT: Final = 1
 STATUS_MAX_EVENTS: Final = 2
 STATUS_MAX_POPULATION: Final = 3
+STATUS_RATE_OVERFLOW: Final = 4
 
 STATUS_NOT_RUN: Final = -1
 """Status of a replicate not run yet: the fill value of ``status`` in a streamed store that is
@@ -175,6 +177,7 @@ STATUS_CODES: Final[dict[str, int]] = {
     "extinct": STATUS_EXTINCT,
     "max_events": STATUS_MAX_EVENTS,
     "max_population": STATUS_MAX_POPULATION,
+    "rate_overflow": STATUS_RATE_OVERFLOW,
 }
 
 STATUS_MEANINGS: Final[dict[int, str]] = {
@@ -182,11 +185,16 @@ STATUS_MEANINGS: Final[dict[int, str]] = {
     STATUS_EXTINCT: "population hit 0 (counts stay 0 afterwards)",
     STATUS_MAX_EVENTS: "stopped at the max_events cap (counts after stop_time are -1)",
     STATUS_MAX_POPULATION: "stopped at the max_population cap (counts after stop_time are -1)",
+    STATUS_RATE_OVERFLOW: (
+        "stopped because the total event rate overflowed the largest float (counts after "
+        "stop_time are -1)"
+    ),
     STATUS_NOT_RUN: "not run yet: a streamed store still being written or interrupted (count -1)",
 }
 
-STATUS_CAPPED: Final = (STATUS_MAX_EVENTS, STATUS_MAX_POPULATION)
-"""Status codes of replicates stopped by a cap before ``t_end``."""
+STATUS_CAPPED: Final = (STATUS_MAX_EVENTS, STATUS_MAX_POPULATION, STATUS_RATE_OVERFLOW)
+"""Status codes of replicates stopped early (by a cap, or by a rate overflow, the engine's
+hard cap) before ``t_end``: what happens after ``stop_time`` is unknown."""
 
 # Global attributes.
 ATTR_MODEL: Final = "model"

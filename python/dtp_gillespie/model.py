@@ -98,6 +98,7 @@ normalised spec (:meth:`Model.to_dict`) lists every derived value explicitly, ne
 
 import json
 import math
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from os import PathLike
@@ -531,6 +532,7 @@ def _parse_biomarker(
         raise InvalidModelError(
             f"biomarker decay is {_fmt(decay)}; it must be a finite number > 0 (per day)"
         )
+    _check_biomarker_range(production, float(decay))
     initial = spec.get("initial", "steady")
     if initial != "steady":
         if not _is_number(initial) or not (
@@ -541,6 +543,22 @@ def _parse_biomarker(
             )
         initial = float(initial)
     return _Biomarker(labels["name"], labels["units"], production, float(decay), initial)
+
+
+MAX_BIOMARKER_PRODUCTION: Final = sys.float_info.max / 2.0**64
+"""Largest per-cell biomarker production, and production / decay, accepted: with up to 2^64 cells
+the production and the steady state stay finite, and so does every value of the biomarker."""
+
+
+def _check_biomarker_range(production: Sequence[Table], decay: float) -> None:
+    """Refuse a production that lets the biomarker of a large population overflow."""
+    top = max(x for t in production for x in t)
+    if top > MAX_BIOMARKER_PRODUCTION or top / decay > MAX_BIOMARKER_PRODUCTION:
+        raise InvalidModelError(
+            f"biomarker production {top!r} per cell with decay {decay!r}: production and "
+            f"production / decay must be at most {MAX_BIOMARKER_PRODUCTION:.6g}, or the "
+            "biomarker of a large population is not a finite number"
+        )
 
 
 def _table_to_spec(table: Table, exposures: Sequence[str]) -> float | dict[str, float]:

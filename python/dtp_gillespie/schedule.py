@@ -100,6 +100,7 @@ schedules, ``"off"`` if the model has such an exposure (else every exposure is t
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, overload
 
@@ -159,7 +160,10 @@ _RULE_KEYS: Final = ("from", "to", "below", "above", "absolute", "after", "min_t
 RULE_PHASES: Final = ("any", "before_treatment", "after_treatment")
 _PK_PROCESSES: Final = ("division", "death", "switch", "mutation")
 MAX_SEGMENTS: Final = 1_000_000
-"""Most segments (combination) or doses (pk) a schedule compiles to."""
+"""Most breakpoints a schedule may give the engine before ``t_end``: segments (intermittent,
+piecewise, combination), doses (pk), visits and timer checks (adaptive). The engine stops at each
+one, and ``max_events``, which counts events, cannot limit them."""
+_MAX_FLOAT: Final = sys.float_info.max
 _DEFAULT_OFF: Final = "off"
 
 
@@ -190,6 +194,16 @@ def _number(
         suffix = f" ({unit})" if unit else ""
         raise InvalidScheduleError(f"{what} is {value!r}; it must be {kind} {need}{suffix}")
     return x
+
+
+def _check_breakpoints(count: float, unit: str, what: str, t_end: float) -> None:
+    """Refuse ``count`` breakpoints (``unit``: "segments", "doses", ...) of ``what`` before
+    ``t_end`` if there are more than :data:`MAX_SEGMENTS`."""
+    if not count <= MAX_SEGMENTS:
+        raise InvalidScheduleError(
+            f"{what} has {count:.6g} {unit} before t_end = {t_end!r}, more than {MAX_SEGMENTS} "
+            f"{unit} (the most a schedule may have); use longer periods or a shorter t_end"
+        )
 
 
 def _optional(spec: Mapping[str, Any], key: str) -> Any:
@@ -721,6 +735,12 @@ class Schedule:
         first = _optional(spec, "first_dose")
         out: dict[str, Any] = {"kind": "pk"}
         out["dose"] = _number(spec.get("dose", 1.0), "pk dose", positive=False, unit="")
+        if out["dose"] > _MAX_FLOAT / MAX_SEGMENTS:
+            raise InvalidScheduleError(
+                f"pk dose is {spec.get('dose')!r}; it must be at most "
+                f"{_MAX_FLOAT / MAX_SEGMENTS:.6g} so that the concentration after the most doses a "
+                f"schedule may have ({MAX_SEGMENTS}) is a finite number"
+            )
         if times is not None:
             if first is not None:
                 raise InvalidScheduleError(
@@ -747,6 +767,12 @@ class Schedule:
                 0.0 if first is None else first, "pk first_dose", positive=False
             )
         out["half_life"] = _number(spec["half_life"], "pk half_life", positive=True)
+        if not math.isfinite(math.log(2) / out["half_life"]):
+            raise InvalidScheduleError(
+                f"pk half_life is {spec['half_life']!r}; it must be at least "
+                f"{math.log(2) / _MAX_FLOAT:.6g} days so that the elimination rate "
+                "ln 2 / half_life is a finite number"
+            )
         out["hill"] = _number(spec.get("hill", 1.0), "pk hill", positive=True, unit="")
         out["ec50"] = _number(
             spec.get("ec50", 1.0), "pk ec50", positive=True, unit="", allow_inf=True
@@ -926,6 +952,7 @@ class Schedule:
         if cycle_start is None:
             keep = [k for k, s in enumerate(starts) if s <= t_end]
             return [starts[k] for k in keep], [names[k] for k in keep]
+        _check_breakpoints(self._segment_count(t_end), "segments", what, t_end)
         out_t: list[float] = []
         out_e: list[str] = []
         length = len(starts) - cycle_start
@@ -942,11 +969,32 @@ class Schedule:
             out_t.append(t)
             out_e.append(names[pos])
             index += 1
-            if index > MAX_SEGMENTS:
-                raise InvalidScheduleError(
-                    f"{what} has more than {MAX_SEGMENTS} segments before t_end = {t_end!r}"
-                )
         return out_t, out_e
+
+    def _segment_count(self, t_end: float) -> float:
+        """How many segments of a fixed simple kind start at or before ``t_end`` (up to rounding,
+        from the period; it may be infinite)."""
+        starts, _, cycle_start, period = self._segments()
+        if cycle_start is None:
+            return float(sum(s <= t_end for s in starts))
+        cycles = max(t_end - starts[cycle_start], 0.0) / period + 1.0
+        return cycle_start + (len(starts) - cycle_start) * cycles
+
+    def _check_adaptive_breakpoints(self, t_end: float) -> None:
+        """Bound the breakpoints of an adaptive schedule: its visits (``check_every``) and the
+        timer checks of its rules (``after``, ``min_time``, ``max_holiday``, ``min_on``; each
+        needs that much time in an exposure, so no more than t_end / the shortest of them)."""
+        p = self._params
+        if p["check_every"] > 0:
+            what = f"adaptive schedule with check_every = {p['check_every']!r}"
+            _check_breakpoints(t_end / p["check_every"], "visits", what, t_end)
+        timers = [p["max_holiday"], p["min_on"]]
+        for r in p["rules"] or []:
+            timers += [r["after"], r["min_time"]]
+        shortest = min((x for x in timers if x), default=None)
+        if shortest is not None:
+            what = f"adaptive schedule with a timer of {shortest!r} days"
+            _check_breakpoints(t_end / shortest, "timer checks", what, t_end)
 
     def validate(self, model: "Model", t_end: float | None = None) -> None:
         """Check the schedule against ``model``: exposures, states and processes it names.
@@ -1030,6 +1078,10 @@ class Schedule:
                 raise InvalidScheduleError(f"compiling a {kind} schedule needs t_end")
             t_end = _number(t_end, "t_end", positive=True)
         self.validate(model, t_end if kind == "combination" else None)
+        if t_end is not None and kind in ("intermittent", "piecewise"):
+            _check_breakpoints(self._segment_count(t_end), "segments", f"{kind} schedule", t_end)
+        if t_end is not None and kind == "adaptive":
+            self._check_adaptive_breakpoints(t_end)
         index = model.exposures.index
         common: dict[str, Any] = {"treating": self.treating(model)}
         if kind in FIXED_KINDS:
@@ -1099,11 +1151,7 @@ class Schedule:
                 continue
             starts.append(float(t))
             names.append(name)
-            if len(starts) > MAX_SEGMENTS:
-                raise InvalidScheduleError(
-                    f"combination schedule has more than {MAX_SEGMENTS} segments before "
-                    f"t_end = {t_end!r}"
-                )
+            _check_breakpoints(len(starts), "segments", "combination schedule", t_end)
         return starts, names
 
     def dose_times(self, t_end: float) -> list[float]:
@@ -1117,16 +1165,12 @@ class Schedule:
             first, every = p["first_dose"], p["dose_every"]
             if first > t_end:
                 return []
-            n = math.floor((t_end - first) / every) + 1
-            if n > MAX_SEGMENTS:
-                raise InvalidScheduleError(
-                    f"pk dose_every {every!r} gives {n} doses before t_end = {t_end!r}; more "
-                    f"than {MAX_SEGMENTS}"
-                )
+            span = (t_end - first) / every
+            _check_breakpoints(span + 1, "doses", f"pk dose_every {every!r}", t_end)
+            n = math.floor(span) + 1
             out = [first + k * every for k in range(n)]
             out = [t for t in out if t <= t_end]
-        if len(out) > MAX_SEGMENTS:
-            raise InvalidScheduleError(f"pk schedule has more than {MAX_SEGMENTS} doses")
+        _check_breakpoints(len(out), "doses", "pk schedule", t_end)
         return out
 
     def _pk_channel_parameters(self, model: "Model") -> tuple[list[float], list[float]]:

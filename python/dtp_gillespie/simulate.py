@@ -653,29 +653,53 @@ def simulate(
         biomarker=prep.model.biomarker,
     )
     status = ds[cv.STATUS].values
-    warn_capped(*capped_counts(status), status.size, prep)
+    warn_capped(capped_counts(status), status.size, prep)
     return ds
 
 
-def capped_counts(status: npt.NDArray[Any]) -> tuple[int, int]:
-    """Replicates stopped at max_events and at max_population."""
-    return (
+@dataclass(frozen=True)
+class Capped:
+    """How many replicates stopped early, by reason (the codes of ``cv.STATUS_CAPPED``); adds up
+    over blocks."""
+
+    max_events: int = 0
+    max_population: int = 0
+    rate_overflow: int = 0
+
+    def __add__(self, other: "Capped") -> "Capped":
+        return Capped(
+            self.max_events + other.max_events,
+            self.max_population + other.max_population,
+            self.rate_overflow + other.rate_overflow,
+        )
+
+
+def capped_counts(status: npt.NDArray[Any]) -> Capped:
+    """Replicates stopped at max_events, at max_population and by a rate overflow."""
+    return Capped(
         int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS)),
         int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION)),
+        int(np.count_nonzero(status == cv.STATUS_RATE_OVERFLOW)),
     )
 
 
-def warn_capped(n_ev: int, n_pop: int, total: int, prep: Prepared, stacklevel: int = 3) -> None:
-    """The warning :func:`simulate` emits when replicates hit a cap."""
-    if n_ev + n_pop == 0:
-        return
+def warn_capped(capped: Capped, total: int, prep: Prepared, stacklevel: int = 3) -> None:
+    """The warning :func:`simulate` emits when replicates stopped early."""
     parts = []
-    if n_ev:
-        parts.append(f"{n_ev} at max_events={prep.core_run['max_events']}")
-    if n_pop:
-        parts.append(f"{n_pop} at max_population={prep.core_run['max_population']}")
+    if capped.max_events:
+        parts.append(f"{capped.max_events} at max_events={prep.core_run['max_events']}")
+    if capped.max_population:
+        parts.append(f"{capped.max_population} at max_population={prep.core_run['max_population']}")
+    if capped.rate_overflow:
+        parts.append(
+            f"{capped.rate_overflow} at rate_overflow: their total event rate overflowed the "
+            "largest float (lower the rates, or max_population)"
+        )
+    if not parts:
+        return
+    n = capped.max_events + capped.max_population + capped.rate_overflow
     warnings.warn(
-        f"{n_ev + n_pop} of {total} replicates stopped early ({', '.join(parts)}); "
+        f"{n} of {total} replicates stopped early ({', '.join(parts)}); "
         f"their counts after stop_time are {cv.COUNT_UNKNOWN}",
         UserWarning,
         stacklevel=stacklevel,

@@ -39,7 +39,7 @@ from . import conventions as cv
 from . import store_safety as safety
 from ._dataset import build_dataset
 from .errors import InvalidRunError
-from .simulate import Prepared, capped_counts, check_flag, warn_capped
+from .simulate import Capped, Prepared, capped_counts, check_flag, warn_capped
 from .store_safety import open_group
 
 __all__ = [
@@ -589,8 +589,8 @@ class BlockTask:
     n_threads: int | None = None
 
 
-def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-    """Compute one block, write its region, then mark it done. Returns (n_max_events, n_max_pop).
+def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) -> Capped:
+    """Compute one block, write its region, then mark it done. Returns its replicates stopped early.
 
     Safe to run concurrently for different blocks (each touches only its own chunks).
     """
@@ -627,7 +627,7 @@ def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) 
     return capped
 
 
-def _dask_block(task: BlockTask) -> tuple[int, int]:
+def _dask_block(task: BlockTask) -> Capped:
     """Dask task: one block with as many engine threads as the worker has."""
     if task.n_threads is None:
         try:
@@ -680,7 +680,7 @@ def stream_to_store(
             safety.clear_group(path, group, storage_options, keep_lock=True)
             exists = False
         plan, status = _resumable(plan, path, group, storage_options, where, exists)
-        n_ev, n_pop = _run_blocks(
+        capped = _run_blocks(
             plan, path, group, storage_options, status, progress, client, n_threads
         )
         if plan.summary_only:
@@ -695,7 +695,7 @@ def stream_to_store(
             stacklevel=4,
         )
     if not resume or not status.replicates_done:
-        warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
+        warn_capped(capped, total, plan.points[0].prep, stacklevel=4)
     from .io import open_run
 
     return open_run(path, group=group, storage_options=storage_options)
@@ -751,13 +751,13 @@ def _run_blocks(
     progress: bool | str,
     client: Any,
     n_threads: int | None,
-) -> tuple[int, int]:
-    """Compute and write every block not done yet (locally or as Dask tasks); return the
-    numbers of replicates stopped by max_events and by max_population."""
+) -> Capped:
+    """Compute and write every block not done yet (locally or as Dask tasks); return how many
+    replicates stopped early, by reason."""
     todo = [(p, b) for p, b in plan.tasks() if not status.done[p, b]]
     sizes = {b: plan.block_range(b)[1] - plan.block_range(b)[0] for b in range(plan.n_blocks)}
     total = len(plan.points) * plan.n_replicates
-    n_ev = n_pop = 0
+    capped = Capped()
     bar = _bar(progress, total, status.replicates_done)
     try:
         if client is None:
@@ -768,11 +768,10 @@ def _run_blocks(
                     if bar is not None:
                         bar.update(base + done - bar.n)
 
-                ev, pop = write_block(
+                capped += write_block(
                     BlockTask(path, group, storage_options, plan, p, b, n_threads),
                     report if bar is not None else None,
                 )
-                n_ev, n_pop = n_ev + ev, n_pop + pop
                 if bar is not None:
                     bar.update(base + sizes[b] - bar.n)
         else:
@@ -789,8 +788,7 @@ def _run_blocks(
             }
             try:
                 for fut in as_completed(futures):
-                    ev, pop = fut.result()
-                    n_ev, n_pop = n_ev + ev, n_pop + pop
+                    capped += fut.result()
                     if bar is not None:
                         bar.update(sizes[futures[fut]])
             except BaseException:
@@ -799,7 +797,7 @@ def _run_blocks(
     finally:
         if bar is not None:
             bar.close()
-    return n_ev, n_pop
+    return capped
 
 
 def _finalise_statistics(
@@ -884,14 +882,13 @@ def run_in_memory_with_client(plan: Plan, client: Any, n_threads: int | None = N
     prep = plan.points[0].prep
     arrays = {k: np.concatenate([r[k] for r in results]) for k in results[0]}
     ds = block_dataset(prep, arrays, int(prep.core_run["replicate_offset"]))
-    ev, pop = capped_counts(np.asarray(arrays[cv.STATUS]))
-    warn_capped(ev, pop, plan.n_replicates, prep, stacklevel=4)
+    warn_capped(capped_counts(np.asarray(arrays[cv.STATUS])), plan.n_replicates, prep, stacklevel=4)
     return ds
 
 
 def _summary_block(
     prep: Prepared, start: int, stop: int, n_threads: int | None
-) -> tuple[xr.Dataset, summary.BlockStats, tuple[int, int]]:
+) -> tuple[xr.Dataset, summary.BlockStats, Capped]:
     """One block in summary mode: its per-replicate Dataset, partial statistics and caps."""
     arrays = run_block(prep, start, stop, None, n_threads)
     stats = summary.block_stats(arrays, prep.times)
@@ -927,14 +924,14 @@ def summary_in_memory(
     bar = _bar(progress, total, 0)
     per_replicate: dict[tuple[int, int], xr.Dataset] = {}
     merged: dict[int, summary.BlockStats] = {}
-    capped = [0, 0]
+    capped = Capped()
 
     def absorb(p: int, b: int, result: Any) -> None:
-        per_rep, stats, (n_ev, n_pop) = result
+        nonlocal capped
+        per_rep, stats, block_capped = result
         per_replicate[p, b] = per_rep
         merged[p] = stats if p not in merged else summary.merge_stats([merged[p], stats])
-        capped[0] += n_ev
-        capped[1] += n_pop
+        capped += block_capped
         if bar is not None:
             bar.update(plan.block_range(b)[1] - plan.block_range(b)[0])
 
@@ -973,7 +970,7 @@ def summary_in_memory(
         stats = summary.statistics(merged.pop(p))
         datasets.append(_expand(plan, summary.with_statistics(per_rep, stats), point))
     out = combine_points(plan, datasets)
-    warn_capped(capped[0], capped[1], total, plan.points[0].prep, stacklevel=4)
+    warn_capped(capped, total, plan.points[0].prep, stacklevel=4)
     return out
 
 

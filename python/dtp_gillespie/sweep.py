@@ -40,7 +40,7 @@ from ._seeding import SeedLike, normalise_seed
 from .errors import InvalidRunError
 from .model import Model
 from .schedule import Schedule
-from .simulate import Prepared, capped_counts, check_flag, prepare, warn_capped
+from .simulate import Capped, Prepared, capped_counts, check_flag, prepare, warn_capped
 
 __all__ = ["set_path", "sweep", "sweep_points"]
 
@@ -276,7 +276,7 @@ def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | No
     from . import stream
 
     datasets = []
-    n_ev = n_pop = 0
+    capped = Capped()
     bar = stream._bar(progress, len(plan.points) * plan.n_replicates, 0)
     try:
         for point in plan.points:
@@ -288,8 +288,7 @@ def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | No
                 ds = stream.block_dataset(
                     point.prep, arrays, int(point.prep.core_run["replicate_offset"])
                 )
-            ev, pop = capped_counts(ds[cv.STATUS].values)
-            n_ev, n_pop = n_ev + ev, n_pop + pop
+            capped += capped_counts(ds[cv.STATUS].values)
             datasets.append(stream._expand(plan, ds, point))
             if bar is not None:
                 bar.update(plan.n_replicates)
@@ -297,7 +296,7 @@ def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | No
         if bar is not None:
             bar.close()
     out = stream.combine_points(plan, datasets)
-    warn_capped(n_ev, n_pop, len(plan.points) * plan.n_replicates, plan.points[0].prep)
+    warn_capped(capped, len(plan.points) * plan.n_replicates, plan.points[0].prep)
     return out
 
 

@@ -26,6 +26,10 @@
 
 use crate::error::{EngineError, Result};
 
+/// Largest per-cell production, and production / decay, accepted: with at most 2^64 cells the
+/// production and the steady state `P / delta`, and so every value of the biomarker, stay finite.
+pub const MAX_PRODUCTION: f64 = f64::MAX / 18_446_744_073_709_551_616.0;
+
 /// The biomarker of a model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Biomarker {
@@ -54,6 +58,18 @@ impl Biomarker {
         if !self.decay.is_finite() || self.decay <= 0.0 {
             return bad(format!(
                 "biomarker decay is {}; it must be finite and > 0",
+                self.decay
+            ));
+        }
+        if let Some(p) = self
+            .production
+            .iter()
+            .find(|p| **p > MAX_PRODUCTION || **p / self.decay > MAX_PRODUCTION)
+        {
+            return bad(format!(
+                "biomarker production {p} with decay {}: production and production / decay \
+                 must be at most {MAX_PRODUCTION:e}, or the biomarker of a large population \
+                 overflows",
                 self.decay
             ));
         }

@@ -56,9 +56,13 @@ enum Inner {
 pub(crate) enum BurstEnd {
     /// The next candidate was drawn at this time, at or after the limit; the draw stays pending.
     Limit(f64),
-    /// The event budget ran out, the population reached 0 or the cap, or the watched burden left
-    /// its band: the caller checks which.
+    /// The event budget ran out, the population reached 0 or the cap, the watched burden left
+    /// its band, the total rate overflowed, or (thinning) [`CANCEL_CHECK_EVERY`] candidates in a
+    /// row were rejected: the caller checks which.
     Check,
+    /// The total rate is not a finite number (overflow): nothing fired, and the caller's general
+    /// loop stops the replicate.
+    Overflow,
 }
 
 /// Where a burst stops: the time limit (the next breakpoint, dose or `t_end`), the event budget
@@ -218,13 +222,22 @@ fn fixed<const N: usize, const P: usize>(
     let mut local_rng = rng.clone();
     // Events left before the budget runs out.
     let mut left = limits.budget;
+    // Candidates rejected since the last event (thinning): they are not events, but the caller
+    // must still look at the cancellation flag now and then.
+    let mut rejected: u64 = 0;
     // The pending draw, if any, serves the first candidate only: draw at the bottom of the loop.
     let mut a0: f64 = weight.iter().sum();
+    if !a0.is_finite() {
+        return BurstEnd::Overflow;
+    }
     let mut t_next = next_event_time(pending, now, a0, &mut local_rng);
     // The inner loop makes no call, so that its floats stay in registers: record times, and the
     // ziggurat's rare slow path (which calls `exp` or `ln`), are left to the outer loop.
     let end = loop {
-        let limit = limits.time.min(records.recorder.next_time());
+        // A record time equal to an event time sees the state after the event (`Recorder`): a
+        // candidate exactly at the next record time fires here, and only a later one stops the
+        // inner loop to write it (otherwise the outer loop would find nothing to write, forever).
+        let limit = limits.time.min(just_after(records.recorder.next_time()));
         let inner = loop {
             if t_next >= limit {
                 break Inner::Passed;
@@ -251,14 +264,22 @@ fn fixed<const N: usize, const P: usize>(
                 if pick.is_mutation {
                     history.mutation(now);
                 }
-                // `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap.
+                a0 = weight.iter().sum();
+                // `total - 1 >= max_population - 1` (wrapping) holds at 0 and at the cap; a total
+                // rate that overflowed stops the replicate (the caller sees it).
                 if total.wrapping_sub(1) >= limits.max_population - 1
                     || left == 0
+                    || !a0.is_finite()
                     || !watch.quiet(&count)
                 {
                     break Inner::Check;
                 }
-                a0 = weight.iter().sum();
+                rejected = 0;
+            } else {
+                rejected += 1;
+                if rejected == CANCEL_CHECK_EVERY {
+                    break Inner::Check;
+                }
             }
             // The next waiting time, as `next_event_time` draws it.
             if a0 > 0.0 {
@@ -292,6 +313,18 @@ fn fixed<const N: usize, const P: usize>(
     *rng = local_rng;
     history.add_events(limits.budget - left);
     end
+}
+
+/// The smallest float above a time `t >= 0` (infinity stays infinity).
+#[inline]
+fn just_after(t: f64) -> f64 {
+    if t == 0.0 {
+        f64::from_bits(1) // also after -0.0
+    } else if t.is_finite() {
+        f64::from_bits(t.to_bits() + 1)
+    } else {
+        t
+    }
 }
 
 /// [`select_state`](crate::ssa::select_state) on arrays the compiler keeps in registers (every

@@ -154,6 +154,10 @@ impl Controller for FixedController<'_> {
     }
 
     fn exposure_after_stop(&self, t: f64) -> usize {
-        self.schedule.segment_at(t).exposure
+        // A time beyond the last segment a 64-bit index numbers (t_end / period > 2^64, which
+        // the Python layer refuses) keeps the exposure in force.
+        self.schedule
+            .segment_at(t)
+            .map_or(self.segment.exposure, |s| s.exposure)
     }
 }

@@ -561,7 +561,13 @@ impl PhaseRates {
         let states = state.map_or(0..model.n_states, |s| s..s + 1);
         match target {
             CapacityTarget::Division => {
-                let factor = (1.0 - crowding).max(0.0);
+                // A crowding that is not a number (competition sums that both overflowed) makes
+                // the rates not a number, which stops the replicate (`rate_overflow`).
+                let factor = if crowding.is_nan() {
+                    f64::NAN
+                } else {
+                    (1.0 - crowding).max(0.0)
+                };
                 let range = state.map_or((0, model.channels.len()), |s| model.state_channels[s]);
                 for c in range.0..range.1 {
                     if model.channels[c].kind == ChannelKind::Division {
@@ -579,7 +585,7 @@ impl PhaseRates {
                             .map(|k| upper[k])
                             .sum();
                         let d = if crowding <= 1.0 { upper[c] } else { lower[c] };
-                        self.channel[c] = (d * (1.0 - crowding) + b * crowding).max(0.0);
+                        self.channel[c] = crowded_death_rate(d, b, crowding);
                     }
                 }
             }
@@ -617,6 +623,31 @@ impl PhaseRates {
         }
     }
 }
+
+/// The death rate `max(0, d + (b - d) x)` under crowding `x`, computed as `d (1 - x) + b x`
+/// (the engine's arithmetic since the first version). Beyond a crowding of 2^52, `1 - x` loses
+/// the 1 and the two terms cancel (or both overflow, for a capacity of a few subnormals), so the
+/// equivalent `d + (b - d) x` is used there. A rate that cannot be computed (a crowding that is
+/// not a number) is infinite: an infinite rate stops the replicate with status `rate_overflow`
+/// rather than fire with a wrong one.
+fn crowded_death_rate(d: f64, b: f64, x: f64) -> f64 {
+    #[allow(clippy::float_cmp)]
+    let rate = if x <= EXACT_CROWDING {
+        d * (1.0 - x) + b * x
+    } else if b == d {
+        d
+    } else {
+        d + (b - d) * x
+    };
+    if rate.is_nan() {
+        f64::INFINITY
+    } else {
+        rate.max(0.0)
+    }
+}
+
+/// Largest crowding at which `1 - x` keeps the 1 (2^52).
+const EXACT_CROWDING: f64 = 4_503_599_627_370_496.0;
 
 /// `sum_i weights[i] * counts[i]` in index order: a capacity's `N`, a monitored burden, a
 /// progression burden.

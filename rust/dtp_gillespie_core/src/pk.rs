@@ -110,10 +110,22 @@ impl PkSpec {
         if !self.dose.is_finite() || self.dose < 0.0 {
             return bad(format!("dose is {}; it must be finite and >= 0", self.dose));
         }
-        if !self.half_life.is_finite() || self.half_life <= 0.0 {
+        if !(self.half_life.is_finite()
+            && self.half_life > 0.0
+            && self.elimination_rate().is_finite())
+        {
             return bad(format!(
-                "half_life is {}; it must be finite and > 0",
+                "half_life is {}; it must be finite and > 0, with a finite elimination rate \
+                 ln 2 / half_life",
                 self.half_life
+            ));
+        }
+        // Doses add up (decay only lowers the sum): every concentration stays finite.
+        if !(self.dose * self.dose_times.len() as f64).is_finite() {
+            return bad(format!(
+                "dose is {} with {} doses; their sum must be finite",
+                self.dose,
+                self.dose_times.len()
             ));
         }
         if self.ec50.len() != n_channels || self.hill.len() != n_channels {

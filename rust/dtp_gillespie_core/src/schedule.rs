@@ -125,30 +125,65 @@ impl Schedule {
         }
     }
 
-    /// The segment in force at time `t >= 0`.
-    #[must_use]
-    pub fn segment_at(&self, t: f64) -> Segment {
-        let first_guess = match self.cycle {
+    /// The segment in force at time `t >= 0`: the last segment `k` with `start(k) <= t`, as the
+    /// engine reaches it by stepping from segment to segment.
+    ///
+    /// Segment starts never decrease with `k` (every operation in [`Schedule::segment`] rounds
+    /// monotonically), so a search over the index finds it in at most 64 steps, however far `t`
+    /// is from 0 and however many segments share a start once the period is below the spacing of
+    /// floats there.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::InvalidSchedule`] if `t` is not a number, is negative, or lies beyond the
+    /// last segment a 64-bit index can number.
+    pub fn segment_at(&self, t: f64) -> Result<Segment> {
+        if t.is_nan() || t < 0.0 {
+            return Err(EngineError::InvalidSchedule(format!(
+                "time {t} is not a time >= 0"
+            )));
+        }
+        // The next one may be `index + 1`, so the last index used is `u64::MAX - 1`.
+        let last = u64::MAX - 1;
+        if self.start(last) <= t {
+            return Err(EngineError::InvalidSchedule(format!(
+                "time {t:e} lies beyond the schedule's {last} segments (the period is too short \
+                 for times this large)"
+            )));
+        }
+        let guess = self.guess_index(t).min(last - 1);
+        if self.start(guess) <= t && t < self.start(guess + 1) {
+            return Ok(self.segment(guess));
+        }
+        let (mut low, mut high) = (0, last);
+        // Invariant: start(low) <= t < start(high).
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if self.start(mid) <= t {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        Ok(self.segment(low))
+    }
+
+    /// The segment in force at `t` by float arithmetic, exact up to rounding (saturating for
+    /// indices beyond 64 bits); [`Schedule::segment_at`] checks it.
+    fn guess_index(&self, t: f64) -> u64 {
+        match self.cycle {
             Some((first, period)) if t >= self.starts[first] => {
                 let len = (self.starts.len() - first) as u64;
                 let cycles = ((t - self.starts[first]) / period).floor().max(0.0) as u64;
-                let base = first as u64 + cycles * len;
                 let within = self.starts[first..]
                     .partition_point(|s| s + cycles as f64 * period <= t)
                     .saturating_sub(1) as u64;
-                base + within
+                (first as u64)
+                    .saturating_add(cycles.saturating_mul(len))
+                    .saturating_add(within)
             }
             _ => self.starts.partition_point(|s| *s <= t).saturating_sub(1) as u64,
-        };
-        // Correct any rounding in the guess so that start(index) <= t < start(index + 1).
-        let mut index = first_guess;
-        while index > 0 && self.start(index) > t {
-            index -= 1;
         }
-        while self.start(index + 1) <= t {
-            index += 1;
-        }
-        self.segment(index)
     }
 }
 
@@ -209,11 +244,11 @@ mod tests {
         let s = intermittent();
         for k in 0..2000u64 {
             let seg = s.segment(k);
-            assert_eq!(s.segment_at(seg.start), seg);
+            assert_eq!(s.segment_at(seg.start), Ok(seg));
             let mid = 0.5 * (seg.start + seg.end);
-            assert_eq!(s.segment_at(mid), seg);
+            assert_eq!(s.segment_at(mid), Ok(seg));
             let before_end = f64::from_bits(seg.end.to_bits() - 1);
-            assert_eq!(s.segment_at(before_end).index, k);
+            assert_eq!(s.segment_at(before_end).unwrap().index, k);
         }
     }
 
@@ -221,8 +256,29 @@ mod tests {
     fn plain_list_last_segment_lasts_forever() {
         let s = Schedule::new(vec![0.0, 1.0], vec![0, 1], None).unwrap();
         assert_eq!(s.segment(1).end, f64::INFINITY);
-        assert_eq!(s.segment_at(1e300).index, 1);
-        assert_eq!(s.segment_at(0.999).exposure, 0);
+        assert_eq!(s.segment_at(1e300).unwrap().index, 1);
+        assert_eq!(s.segment_at(0.999).unwrap().exposure, 0);
+    }
+
+    #[test]
+    fn segment_at_is_prompt_where_the_index_arithmetic_saturates() {
+        // 1 day on, 1 off: 1e20 days is 5e19 cycles, beyond a 64-bit index; 1e15 days of a
+        // 2e-9-day period are 5e23 cycles. Both once looped (or wrapped) without end.
+        let daily = Schedule::new(vec![0.0, 1.0], vec![1, 0], Some((0, 2.0))).unwrap();
+        assert!(matches!(
+            daily.segment_at(1e20),
+            Err(EngineError::InvalidSchedule(_))
+        ));
+        let seg = daily.segment_at(1e18).unwrap();
+        assert!(seg.start <= 1e18 && 1e18 < seg.end);
+        let fast = Schedule::new(vec![0.0, 1e-9], vec![1, 0], Some((0, 2e-9))).unwrap();
+        assert!(fast.segment_at(1e15).is_err());
+        let seg = fast.segment_at(1e9).unwrap();
+        assert!(seg.start <= 1e9 && 1e9 < seg.end);
+        // Where periods are below the spacing of floats, many segments share a start: the last.
+        let next = fast.segment(seg.index + 1);
+        assert!(next.start > 1e9);
+        assert!(fast.segment_at(-1.0).is_err() && fast.segment_at(f64::NAN).is_err());
     }
 
     #[test]

@@ -43,14 +43,19 @@ pub enum Status {
     MaxEvents = 2,
     /// Stopped when the total population reached `max_population`.
     MaxPopulation = 3,
+    /// Stopped when the total event rate (or, under pharmacokinetic dosing, its bound) was no
+    /// longer a finite number: the cells' rates overflowed the largest float, and the next event
+    /// could not be drawn.
+    RateOverflow = 4,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
+    pub const ALL: [Status; 5] = [
         Self::Completed,
         Self::Extinct,
         Self::MaxEvents,
         Self::MaxPopulation,
+        Self::RateOverflow,
     ];
 
     #[must_use]
@@ -60,6 +65,7 @@ impl Status {
             Self::Extinct => "extinct",
             Self::MaxEvents => "max_events",
             Self::MaxPopulation => "max_population",
+            Self::RateOverflow => "rate_overflow",
         }
     }
 }
@@ -609,9 +615,21 @@ pub fn simulate_replicate<C: Controller, O: Observer>(
                 match end {
                     BurstEnd::Limit(t_next) => pending = Some(t_next),
                     BurstEnd::Check => break 'event,
+                    BurstEnd::Overflow => {}
                 }
             }
             let a0 = cells.a0();
+            if !a0.is_finite() {
+                return Ok(stop_early(
+                    Status::RateOverflow,
+                    t,
+                    cells.states(),
+                    recorder,
+                    &InForce(&*controller),
+                    &AfterStop(controller, t),
+                    history,
+                ));
+            }
             let t_next = next_event_time(pending.take(), t, a0, rng);
 
             if t_next >= horizon {

@@ -314,6 +314,9 @@ pub fn simulate_pk_replicate<O: Observer>(
         bound.fill_at(model, &upper, &lower, cells.states(), exposure, false);
         cells.refresh(&bound);
         let a0_bound = cells.a0();
+        if !a0_bound.is_finite() {
+            return Ok(overflowed(t, &cells, recorder, &clock.drug, history));
+        }
         let t_next = next_event_time(None, t, a0_bound, rng);
 
         if t_next >= horizon {
@@ -466,9 +469,13 @@ fn simulate_linear_pk_replicate<O: Observer>(
                 ) {
                     BurstEnd::Limit(t_next) => pending = Some(t_next),
                     BurstEnd::Check => break 'event,
+                    BurstEnd::Overflow => {}
                 }
             }
             let a0_bound = cells.a0();
+            if !a0_bound.is_finite() {
+                return Ok(overflowed(t, &cells, recorder, &clock.drug, history));
+            }
             let t_next = next_event_time(pending.take(), t, a0_bound, rng);
 
             if t_next >= horizon {
@@ -513,8 +520,29 @@ fn simulate_linear_pk_replicate<O: Observer>(
             );
             return Ok(clock.finish(t, outcome));
         }
-        if history.n_events() % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+        // Every time: the hot loop also returns here after a long run of rejected candidates.
+        if cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
     }
+}
+
+/// The outcome of a replicate whose rate bound stopped being finite at `t` (see
+/// [`Status::RateOverflow`]); the drug concentration is known after the stop too.
+fn overflowed(
+    t: f64,
+    cells: &Cells,
+    recorder: &mut Recorder<'_>,
+    drug: &Concentration,
+    history: History<'_>,
+) -> Outcome {
+    stop_early(
+        Status::RateOverflow,
+        t,
+        cells.states(),
+        recorder,
+        drug,
+        drug,
+        history,
+    )
 }

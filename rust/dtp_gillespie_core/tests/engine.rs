@@ -118,12 +118,12 @@ fn recorded_counts_and_exposures_match_the_event_trace() {
             );
             assert_eq!(
                 out.exposure[r * times.len() + k] as usize,
-                schedule.segment_at(tau).exposure
+                schedule.segment_at(tau).unwrap().exposure
             );
         }
         // No event lies exactly on or across a breakpoint: each event's exposure is the schedule's.
         for (t, e) in tr.time.iter().zip(&tr.exposure).skip(1) {
-            assert_eq!(schedule.segment_at(*t).exposure, *e as usize);
+            assert_eq!(schedule.segment_at(*t).unwrap().exposure, *e as usize);
         }
     }
 }
@@ -145,7 +145,7 @@ fn zero_rate_phases_have_no_events() {
     .unwrap();
     assert!(tr.time.len() > 10);
     for t in &tr.time[1..] {
-        assert_eq!(schedule.segment_at(*t).exposure, 1, "event at {t}");
+        assert_eq!(schedule.segment_at(*t).unwrap().exposure, 1, "event at {t}");
     }
     // Switching conserves the total.
     assert!(tr.counts.chunks(2).all(|c| c[0] + c[1] == 30));

@@ -178,10 +178,11 @@ fn exposure_at<'py>(
     times: Vec<f64>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let schedule = convert::schedule(schedule)?;
-    let index: Vec<i64> = times
+    let index = times
         .into_iter()
-        .map(|t| schedule.segment_at(t).exposure as i64)
-        .collect();
+        .map(|t| schedule.segment_at(t).map(|s| s.exposure as i64))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(PyEngineError)?;
     Ok(index.into_pyarray(py))
 }
 
