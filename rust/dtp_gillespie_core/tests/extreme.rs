@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use dtp_gillespie_core::{
-    Capacity, CapacityTarget, Dosing, DosingKind, EnsembleOutput, Model, PkSpec, RunConfig,
-    Schedule, Status, UNKNOWN_COUNT, trace,
+    Capacity, CapacityTarget, Dosing, DosingKind, EnsembleOutput, Model, PkResponse, PkSpec,
+    RunConfig, Schedule, Status, UNKNOWN_COUNT, trace,
 };
 
 /// Run `f` on a thread and fail the test if it takes longer than `seconds` (a hang).
@@ -110,6 +110,7 @@ fn a_pk_rate_bound_that_overflows_stops_the_replicate() {
         ec50: vec![1.0; 2],
         hill: vec![1.0; 2],
         missed_dose_probability: 0.0,
+        response: PkResponse::default(),
     };
     let dosing = Dosing {
         kind: DosingKind::Pk(spec),
@@ -141,6 +142,7 @@ fn a_subnormal_capacity_on_death_keeps_the_death_rate() {
             k,
             target: CapacityTarget::Death,
             weights: vec![1.0],
+            slope: vec![],
         };
         let crowded = Model::new(
             1,
@@ -178,6 +180,7 @@ fn a_biomarker_or_pk_spec_that_would_overflow_is_refused() {
         ec50: vec![1.0; 2],
         hill: vec![1.0; 2],
         missed_dose_probability: 0.0,
+        response: PkResponse::default(),
     };
     assert!(pk(1e308, 1.0, 1).validate(2, 2).is_ok());
     assert!(pk(1e308, 1.0, 2).validate(2, 2).is_err());
