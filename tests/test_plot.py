@@ -391,3 +391,16 @@ def test_cli_report_endpoint(runs: dict[str, xr.Dataset], tmp_path: Path, capsys
     with pytest.raises(SystemExit):
         main(["report", str(store), "--endpoint", "stop_time"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_report_names_the_groups_left_out_on_stderr(
+    runs: dict[str, xr.Dataset], tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "run.zarr"
+    for name, ds in runs.items():
+        dg.write_run(ds, store, group=name, mode="a")
+    monkeypatch.setattr(dplot, "MAX_FAN_CHARTS", 1)
+    assert main(["report", str(store), "-o", str(tmp_path / "r.png")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: fan charts of 1 of 2 groups left out (intermittent)" in err
+    assert "--group" in err
