@@ -123,11 +123,16 @@ def test_fan_chart_needs_one_run(runs: dict[str, xr.Dataset]) -> None:
     dplot.fan_chart(both.isel(arm=0))
 
 
-def test_km_plot_per_group() -> None:
-    data = {
+def trial_arms() -> dict[str, xr.Dataset]:
+    """The two arms of the 6-MP leukaemia trial (hand-made survival runs)."""
+    return {
         "6-MP": survival_run(MP_TIMES, MP_EVENTS),
         "placebo": survival_run(PLACEBO_TIMES, PLACEBO_EVENTS),
     }
+
+
+def test_km_plot_per_group() -> None:
+    data = trial_arms()
     ax = dplot.km_plot(data, event="progression_time")
     assert len(ax.lines) == 2
     assert len(polys(ax)) == 2
@@ -293,10 +298,7 @@ def test_report_names_the_groups_it_leaves_out(runs: dict[str, xr.Dataset], tmp_
 
 
 def test_cumulative_incidence_plot() -> None:
-    data = {
-        "6-MP": survival_run(MP_TIMES, MP_EVENTS),
-        "placebo": survival_run(PLACEBO_TIMES, PLACEBO_EVENTS),
-    }
+    data = trial_arms()
     ax = dplot.cumulative_incidence(data, event="progression_time")
     assert len(ax.lines) == 2
     assert len(polys(ax)) == 2
