@@ -1,5 +1,6 @@
 """dg.analysis against hand-computed and textbook values, on hand-made and simulated Datasets."""
 
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from dtp_gillespie import analysis as an
+from dtp_gillespie.cli import _summarise_probabilities
 from dtp_gillespie.errors import InvalidRunError
 from dtp_gillespie.schedule import Schedule
 from handmade import (
@@ -21,6 +23,7 @@ from handmade import (
     survival_run,
 )
 from models import SPR_GROWING
+from oracles import Z_CRIT, kendall_alpha_beta, tiers, z_proportion
 from scipy import stats
 
 
@@ -240,6 +243,82 @@ def test_censoring_of_extinction_and_of_absent_events(censoring: xr.Dataset) -> 
 def test_unknown_event_is_refused(censoring: xr.Dataset) -> None:
     with pytest.raises(ValueError, match="event must be one of"):
         an.kaplan_meier(censoring, "stop_time")  # type: ignore[arg-type]
+
+
+# --- probability of an event by time t -----------------------------------------------------------
+def test_probability_by_without_censoring_is_the_binomial_fraction_with_wilson(
+    censoring: xr.Dataset,
+) -> None:
+    # By t = 3 nobody was censored (D is capped at 4; B, extinct, is known never to progress).
+    p = an.probability_by(censoring, 3.0, "progression_time")
+    assert p["method"].item() == "wilson"
+    assert (p["n"].item(), p["n_event"].item(), p["n_censored"].item()) == (5, 1, 0)
+    assert p["probability"].item() == 0.2
+    ref = stats.binomtest(1, 5).proportion_ci(0.95, method="wilson")
+    assert (p["lower"].item(), p["upper"].item()) == pytest.approx((ref.low, ref.high))
+    assert an.probability_by(censoring, 1.0, "progression_time")["probability"].item() == 0.0
+
+
+def test_probability_by_with_censoring_is_one_minus_kaplan_meier(mp: xr.Dataset) -> None:
+    # 6-MP arm: S(10) = 0.7529 (Freireich et al.; Kalbfleisch & Prentice), censored at 6 and 9.
+    p = an.probability_by(mp, 10.0, "progression_time")
+    assert p["method"].item() == "kaplan-meier"
+    assert p["n_censored"].item() == 2
+    assert p["probability"].item() == pytest.approx(1 - 0.7529, abs=5e-5)
+    km = an.kaplan_meier(mp, "progression_time").sel(time=10.0)
+    assert p["lower"].item() == pytest.approx(1 - km["upper"].item())
+    assert p["upper"].item() == pytest.approx(1 - km["lower"].item())
+    ci = an.cumulative_incidence(mp, "progression_time")
+    np.testing.assert_allclose(ci["probability"], 1 - an.kaplan_meier(mp)["survival"])
+    assert ci["probability"].sel(time=10.0).item() == p["probability"].item()
+
+
+def test_probability_by_beyond_the_follow_up_is_unknown(censoring: xr.Dataset) -> None:
+    assert np.isnan(an.probability_by(censoring, 11.0, "progression_time")["probability"].item())
+    with pytest.raises(ValueError, match="t must be a finite time"):
+        an.probability_by(censoring, -1.0, "progression_time")
+
+
+def test_compare_has_the_probability_of_the_event_by_a_time(
+    mp: xr.Dataset, placebo: xr.Dataset
+) -> None:
+    table = an.compare({"6-MP": mp, "placebo": placebo}, event="progression_time", at=10.0)
+    assert table.attrs["at"] == 10.0
+    by = an.probability_by({"6-MP": mp, "placebo": placebo}, 10.0, "progression_time")
+    np.testing.assert_array_equal(table["p_event"], by["probability"])
+    assert list(table["p_event_method"]) == ["kaplan-meier", "wilson"]
+    assert table.loc["placebo", "p_event"] == pytest.approx(13 / 21)  # no censoring: k / n
+    assert an.compare(mp).attrs["at"] == 40.0  # default: t_end
+
+
+def extinct_by_z(death: float, n: int, seed: int = 21) -> float:
+    """z of P(extinct by 1.5) of a run to t = 3 against Kendall's value for birth 1, death 0.5."""
+    model = {"states": ["N"], "division": {"N": 1.0}, "death": {"N": death}}
+    ds = dg.simulate(model, "off", initial={"N": 1}, t_end=3.0, n_replicates=n, seed=seed)
+    p = an.probability_by(ds, 1.5, "extinction_time")
+    assert p["method"].item() == "wilson"  # nobody is censored: the binomial fraction
+    exact, _ = kendall_alpha_beta(1.0, 0.5, 1.5)
+    assert p["lower"].item() < p["probability"].item() < p["upper"].item()
+    return z_proportion(int(p["n_event"].item()), n, exact)
+
+
+@pytest.mark.parametrize(("factor", "n"), tiers(ci_n=3000, deep_n=45_000))
+def test_probability_of_extinction_by_t_matches_kendall(factor: float, n: int) -> None:
+    # Sized for >= 99.9% power against a death rate off by `factor` at alpha = 0.001.
+    assert abs(extinct_by_z(0.5, n)) < Z_CRIT
+    assert abs(extinct_by_z(0.5 * factor, n)) > Z_CRIT
+
+
+def test_cli_summary_prints_the_probabilities_by_t_end(run: xr.Dataset) -> None:
+    out = io.StringIO()
+    _summarise_probabilities(run, out)
+    text = out.getvalue()
+    assert "probability by t = 12 day [95% CI]:" in text
+    p = an.probability_by(run, 12.0, "progression_time")
+    line = f"progression   {p['probability'].item():.4g} [{p['lower'].item():.4g}, "
+    assert line in text
+    assert "first mutant" in text
+    assert "extinction" in text
 
 
 # --- persister fraction ---------------------------------------------------------------------------

@@ -50,12 +50,14 @@ __all__ = [
     "EVENTS",
     "chi2_sf",
     "compare",
+    "cumulative_incidence",
     "extinction_probability",
     "kaplan_meier",
     "logrank_test",
     "median_time",
     "on_drug_fraction",
     "persister_fraction",
+    "probability_by",
     "treating_exposures",
     "wilson_interval",
 ]
@@ -537,6 +539,151 @@ def median_time(
     )
 
 
+# --- cumulative probability of an event by time t -------------------------------------------------
+def cumulative_incidence(
+    ds: "xr.Dataset | Mapping[str, xr.Dataset]",
+    event: Event = "progression_time",
+    confidence: float = 0.95,
+    *,
+    extinct: ExtinctRule = "t_end",
+) -> xr.Dataset:
+    """Probability that ``event`` has happened by time t, over time: ``1 - S(t)`` of Kaplan–Meier.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or dict of str to Dataset
+        A run, sweep or stored run; a dict of named Datasets is combined along a ``group`` dim.
+    event : {"progression_time", "first_mutant_time", "extinction_time"}
+    confidence : float, default 0.95
+    extinct : {"t_end", "censor"}, default "t_end"
+        See :func:`kaplan_meier`. With the default, extinct replicates count as "never had the
+        event", so without capped replicates this is the empirical fraction with the event by t.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the leading dims and ``time`` (the grid of :func:`kaplan_meier`): ``probability``
+        (``1 - S(t)``, a right-continuous step function), ``lower`` and ``upper`` (``1 -`` the
+        log-log band of S, Greenwood variance), ``at_risk``; per group ``n`` and ``n_events``.
+    """
+    km = kaplan_meier(ds, event, confidence, extinct=extinct)
+    unit = {"units": "1"}
+    what = km["survival"].attrs["long_name"].replace("fraction without the event", "").strip()
+    return xr.Dataset(
+        {
+            "probability": (1.0 - km["survival"]).assign_attrs(
+                unit, long_name=f"probability of the event by t {what}".strip()
+            ),
+            "lower": (1.0 - km["upper"]).assign_attrs(
+                unit, long_name=f"lower {confidence:g} confidence limit (log-log)"
+            ),
+            "upper": (1.0 - km["lower"]).assign_attrs(
+                unit, long_name=f"upper {confidence:g} confidence limit (log-log)"
+            ),
+            "at_risk": km["at_risk"],
+            "n": km["n"],
+            "n_events": km["n_events"],
+        },
+        attrs={**km.attrs, "method": "1 - Kaplan-Meier; Greenwood variance; log-log band"},
+    )
+
+
+def probability_by(
+    ds: "xr.Dataset | Mapping[str, xr.Dataset]",
+    t: float,
+    event: Event = "progression_time",
+    confidence: float = 0.95,
+    *,
+    extinct: ExtinctRule = "t_end",
+) -> xr.Dataset:
+    """Probability that ``event`` has happened by time ``t`` per group, with a confidence interval.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or dict of str to Dataset
+    t : float
+        The time (day), e.g. 365 for "resistant within a year" (``event="first_mutant_time"``).
+    event : {"progression_time", "first_mutant_time", "extinction_time"}
+    confidence : float, default 0.95
+    extinct : {"t_end", "censor"}, default "t_end"
+        See :func:`kaplan_meier`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the leading dims: ``probability``, ``lower``, ``upper``, ``n`` (replicates used),
+        ``n_event`` (events by t), ``n_censored`` (replicates censored before t) and ``method``.
+        Where no replicate was censored before t (no cap hit, and extinct replicates kept at risk)
+        the estimate is the binomial fraction ``n_event / n`` with the Wilson score interval
+        (``method`` "wilson"); otherwise it is ``1 - S(t)`` of Kaplan–Meier with the log-log
+        Greenwood interval (``method`` "kaplan-meier"). NaN where every replicate of a group was
+        censored before t (``t`` beyond its follow-up, e.g. after ``t_end``).
+    """
+    if not (np.isfinite(t) and t >= 0):
+        raise ValueError(f"t must be a finite time >= 0 (day), got {t!r}")
+    ds = _as_dataset(ds)
+    km = kaplan_meier(ds, event, confidence, extinct=extinct)
+    lead = _lead_dims(ds)
+    time, observed, valid = _event_times(ds, event, extinct)
+    t_all = _group_arrays(time, lead)
+    e_all = _group_arrays(observed, lead).astype(bool)
+    v_all = _group_arrays(valid, lead).astype(bool)
+    n = (v_all).sum(1)
+    k = (v_all & e_all & (t_all <= t)).sum(1)
+    censored = (v_all & ~e_all & (t_all < t)).sum(1)
+    followed = (v_all & (t_all >= t)).sum(1)
+    # Kaplan–Meier at t: the last grid time <= t.
+    i = int(np.searchsorted(km[cv.TIME].values, t, side="right")) - 1
+    at_t = km.isel({cv.TIME: i})
+    km_p = 1.0 - np.asarray(at_t["survival"].values, dtype=float).reshape(-1)
+    km_lo = 1.0 - np.asarray(at_t["upper"].values, dtype=float).reshape(-1)
+    km_hi = 1.0 - np.asarray(at_t["lower"].values, dtype=float).reshape(-1)
+    w_lo, w_hi = wilson_interval(k, n, confidence)
+    exact = censored == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(exact, k / n.astype(float), km_p)
+    lo = np.where(exact, w_lo, km_lo)
+    hi = np.where(exact, w_hi, km_hi)
+    unknown = (censored > 0) & (followed == 0)
+    p, lo, hi = (np.where(unknown | (n == 0), np.nan, a) for a in (p, lo, hi))
+    method = np.where(exact, "wilson", "kaplan-meier").astype(object)
+    shape = _lead_shape(ds, lead)
+    unit = {"units": "1"}
+    what = f"probability of {event.removesuffix('_time').replace('_', ' ')} by t = {t:g} day"
+    return xr.Dataset(
+        {
+            "probability": (lead, p.reshape(shape), {**unit, "long_name": what}),
+            "lower": (
+                lead,
+                lo.reshape(shape),
+                {**unit, "long_name": f"lower {confidence:g} limit"},
+            ),
+            "upper": (
+                lead,
+                hi.reshape(shape),
+                {**unit, "long_name": f"upper {confidence:g} limit"},
+            ),
+            "n": (lead, n.reshape(shape), {**unit, "long_name": "replicates used"}),
+            "n_event": (lead, k.reshape(shape), {**unit, "long_name": "events by t"}),
+            "n_censored": (
+                lead,
+                censored.reshape(shape),
+                {**unit, "long_name": "replicates censored before t"},
+            ),
+            "method": (lead, method.reshape(shape), {"long_name": "estimator and interval"}),
+        },
+        coords=_lead_coords(ds, lead),
+        attrs={
+            "event": event,
+            "t": float(t),
+            "confidence": confidence,
+            "extinct": extinct,
+            "method": "Wilson score interval without censoring before t, else 1 - Kaplan-Meier "
+            "with the log-log Greenwood interval",
+        },
+    )
+
+
 # --- persister fraction ---------------------------------------------------------------------------
 def persister_fraction(
     ds: xr.Dataset,
@@ -778,8 +925,10 @@ def compare(
     confidence: float = 0.95,
     *,
     extinct: ExtinctRule = "t_end",
+    at: float | None = None,
 ) -> pd.DataFrame:
-    """A table comparing groups: extinction probability, median time to ``event``, log-rank test.
+    """A table comparing groups: extinction probability, P(``event`` by a time), median time to
+    ``event``, log-rank test.
 
     Parameters
     ----------
@@ -795,16 +944,21 @@ def compare(
     confidence : float, default 0.95
     extinct : {"t_end", "censor"}, default "t_end"
         See :func:`kaplan_meier`.
+    at : float, optional
+        Time (day) of the ``p_event`` columns (default: ``t_end``).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by the leading dimensions (``dim`` last); columns ``n``, ``n_extinct``,
-        ``p_extinct``, ``p_extinct_lower``, ``p_extinct_upper`` (Wilson), ``n_event``,
+        ``p_extinct``, ``p_extinct_lower``, ``p_extinct_upper`` (Wilson), ``p_event``,
+        ``p_event_lower``, ``p_event_upper``, ``p_event_method`` (probability of ``event`` by
+        ``at``, see :func:`probability_by`: Wilson without censoring, else 1 − Kaplan–Meier with
+        the log-log Greenwood interval), ``n_event``,
         ``median``, ``median_lower``, ``median_upper`` (Kaplan–Meier median of ``event`` with the
         Brookmeyer–Crowley interval, NaN = not reached), and ``logrank_chi2``, ``logrank_df``,
         ``logrank_p`` (the same on every row of a stratum). ``DataFrame.attrs`` records ``event``,
-        ``confidence`` and ``dim``.
+        ``confidence``, ``dim`` and ``at``.
     """
     is_dict = not isinstance(datasets_or_ds, xr.Dataset)
     ds = _as_dataset(datasets_or_ds)
@@ -822,6 +976,8 @@ def compare(
     ds = ds.transpose(*order, cv.REPLICATE, ...)
     ext = extinction_probability(ds, confidence=confidence)
     med = median_time(ds, event, confidence, extinct=extinct)
+    at = _t_end(ds) if at is None else float(at)
+    by = probability_by(ds, at, event, confidence, extinct=extinct)
     time, observed, valid = _event_times(ds, event, extinct)
     t_all = _group_arrays(time, order)
     e_all = _group_arrays(observed, order).astype(bool)
@@ -848,6 +1004,10 @@ def compare(
         "p_extinct": flat(ext["probability"]),
         "p_extinct_lower": flat(ext["lower"]),
         "p_extinct_upper": flat(ext["upper"]),
+        "p_event": flat(by["probability"]),
+        "p_event_lower": flat(by["lower"]),
+        "p_event_upper": flat(by["upper"]),
+        "p_event_method": flat(by["method"]),
         "n_event": (e_all & v_all).sum(1),
         "median": flat(med["median"]),
         "median_lower": flat(med["lower"]),
@@ -864,5 +1024,7 @@ def compare(
     else:
         index = pd.Index(["all"], name=GROUP)
     table = pd.DataFrame(data, index=index)
-    table.attrs.update({"event": event, "confidence": confidence, "dim": dim, "extinct": extinct})
+    table.attrs.update(
+        {"event": event, "confidence": confidence, "dim": dim, "extinct": extinct, "at": at}
+    )
     return table

@@ -213,6 +213,7 @@ def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> No
     )
     print(f"  status: {counts}", file=out)
     _summarise_treatment(ds, out)
+    _summarise_probabilities(ds, out)
     capped = int(np.isin(status, cv.STATUS_CAPPED).sum())
     if capped:
         print(
@@ -260,6 +261,27 @@ def _summarise_treatment(ds: xr.Dataset, out: TextIO) -> None:
         else:
             line += f", median time to progression not reached by t = {ds[cv.TIME].values[-1]:g}"
         print(line, file=out)
+
+
+def _summarise_probabilities(ds: xr.Dataset, out: TextIO) -> None:
+    """P(event by t_end) with its 95% interval for each tracked event (dtp_gillespie.analysis)."""
+    from .analysis import probability_by
+
+    run = json.loads(ds.attrs.get(cv.ATTR_RUN, "{}"))
+    events = [e for e in (cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME) if e in ds]
+    if run.get("progression") is not None and cv.PROGRESSION_TIME in ds:
+        events.insert(0, cv.PROGRESSION_TIME)
+    t_end = float(ds[cv.TIME].values[-1])
+    print(f"  probability by t = {t_end:g} {cv.TIME_UNITS} [95% CI]:", file=out)
+    for event in events:
+        p = probability_by(ds, t_end, event)
+        method = str(p["method"].values.reshape(-1)[0])
+        what = event.removesuffix("_time").replace("_", " ")
+        print(
+            f"    {what:<14}{float(p['probability']):.4g} "
+            f"[{float(p['lower']):.4g}, {float(p['upper']):.4g}] ({method})",
+            file=out,
+        )
 
 
 def _stored_seed(out: str, schedules: Schedule | Mapping[str, Schedule]) -> Any:
@@ -386,6 +408,18 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--group", "-g", action="append", metavar="NAME", help="group to report (repeatable)"
     )
+    rep.add_argument(
+        "--endpoint",
+        choices=["progression_time", "first_mutant_time", "extinction_time"],
+        help="event of the table's probability by t and median time (default: progression_time "
+        "if the run tracks progression, else first_mutant_time)",
+    )
+    rep.add_argument(
+        "--at",
+        type=float,
+        metavar="DAYS",
+        help="time of the table's probability of the endpoint (default: t_end)",
+    )
     rep.set_defaults(func=_cmd_report)
     # --- end report ---
     return p
@@ -393,10 +427,14 @@ def _parser() -> argparse.ArgumentParser:
 
 # --- report (dtp_gillespie.plot) ---
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .plot import _DPI, _pyplot, _report_figure, open_report_data
+    from .plot import _DPI, _pyplot, _report_figure, left_out_note, open_report_data
 
     data = open_report_data(args.store, args.group)
-    fig = _report_figure(data, title=None, log=True)  # input errors keep their own messages
+    # Input errors keep their own messages.
+    fig = _report_figure(data, title=None, log=True, endpoint=args.endpoint, at=args.at)
+    note = left_out_note(data)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     try:
         fig.savefig(args.out, dpi=_DPI)
     except (ValueError, OSError) as exc:  # e.g. an unknown file extension or unwritable path
