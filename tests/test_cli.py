@@ -361,28 +361,16 @@ def test_a_pk_run_reports_time_on_drug_and_the_drug_areas(tmp_path: Path) -> Non
 
 
 # --- summary of a stored run (issue 14, item 7) ---------------------------------------------------
+# CONFIG with two named schedules instead of one, and progression tracked.
 TWO_SCHEDULES = (
-    SPR_TOML
-    + """\
-
-[schedules.continuous]
-kind = "continuous"
-exposure = "on"
-
-[schedules.holiday]
-kind = "intermittent"
-on   = 2
-off  = 1
-
-[run]
-initial      = { S = 30, P = 2 }
-t_end        = 6
-record_every = 0.5
-n_replicates = 20
-seed         = 11
-progression  = { factor = 2.0, min_size = 40 }
-"""
+    CONFIG.replace(
+        '[schedule]\nkind = "intermittent"',
+        '[schedules.continuous]\nkind = "continuous"\nexposure = "on"\n\n'
+        '[schedules.holiday]\nkind = "intermittent"',
+    )
+    + "progression  = { factor = 2.0, min_size = 40 }\n"
 )
+assert "[schedules.holiday]" in TWO_SCHEDULES
 
 
 @pytest.fixture(scope="module")
