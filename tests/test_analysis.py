@@ -404,7 +404,7 @@ RUN: dict[str, Any] = {
     "record_every": 0.5,
     "n_replicates": 400,
     "seed": 3,
-    "progression": {"factor": 2.0},
+    "progression": {"factor": 2.0, "min_size": 0},
 }
 
 
@@ -512,3 +512,88 @@ def test_dict_of_runs_with_different_t_end() -> None:
     assert km.attrs["t_end"] == 30.0
     table = an.compare(data, event="progression_time")
     assert table["n_event"].tolist() == [1, 1]
+
+
+# --- endpoints the run did not track (issue 14, item 5) ------------------------------------------
+UNTRACKED_RUN: dict[str, Any] = {
+    "initial": {"S": 6, "P": 1},
+    "t_end": 12.0,
+    "record_every": 0.5,
+    "n_replicates": 40,
+    "seed": 3,
+}
+
+
+def test_an_untracked_progression_endpoint_is_refused_with_how_to_track_it() -> None:
+    schedule = {"kind": "intermittent", "on": 2, "off": 1}
+    untracked = dg.simulate(SPR_GROWING, schedule, **UNTRACKED_RUN)
+    tracked = dg.simulate(
+        SPR_GROWING, schedule, **UNTRACKED_RUN, progression={"factor": 2.0, "min_size": 0}
+    )
+    # The tracked run has progressions, so a refusal is not about an empty endpoint.
+    assert int(np.isfinite(tracked["progression_time"]).sum()) > 0
+    assert int(an.kaplan_meier(tracked, "progression_time")["n_events"]) > 0
+    calls = {
+        "kaplan_meier": lambda d: an.kaplan_meier(d, "progression_time"),
+        "median_time": lambda d: an.median_time(d, "progression_time"),
+        "compare": lambda d: an.compare(d, event="progression_time"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(InvalidRunError, match=r"progression_time was not tracked.*min_size"):
+            call(untracked)
+        # Named groups: the message names the group that did not track it.
+        with pytest.raises(InvalidRunError, match=r"group 'plain'"):
+            call({"tracked": tracked, "plain": untracked})
+        assert call({"tracked": tracked, "again": tracked}) is not None, name
+    # Endpoints every run tracks still work on the untracked run.
+    for event in ("first_mutant_time", "extinction_time"):
+        assert int(an.kaplan_meier(untracked, event)["n"]) == UNTRACKED_RUN["n_replicates"]
+
+
+def first_progression_in_trace(trace: dict[str, Any], factor: float, min_size: float) -> float:
+    """The first event of a trace at which the burden (every cell) is >= factor x its nadir so
+    far and >= min_size, NaN if none: the definition, independent of the engine."""
+    nadir = math.inf
+    for t, counts in zip(trace["time"], trace["count"], strict=True):
+        burden = float(np.sum(counts))
+        nadir = min(nadir, burden)
+        if burden >= factor * nadir and burden >= min_size and burden > 0:
+            return float(t)
+    return math.nan
+
+
+def test_progression_min_size_is_exact_against_a_traced_trajectory() -> None:
+    # One cell line killed by the drug for 4 days, then off drug: the tumour shrinks to a few
+    # cells and regrows, so "2 x nadir" alone fires at a few cells and min_size later.
+    model = {
+        "states": ["S"],
+        "exposures": ["off", "on"],
+        "division": {"S": 0.6},
+        "death": {"S": {"off": 0.1, "on": 1.6}},
+    }
+    schedule = {"kind": "piecewise", "segments": [[0, "on"], [4, "off"]]}
+    kw: dict[str, Any] = {"initial": {"S": 40}, "t_end": 20.0}
+    seen_trap = 0
+    for seed in range(8):
+        trace = dg.trace(model, schedule, seed=seed, **kw)
+        times = {}
+        for min_size in (0.0, 200.0):
+            ds = dg.simulate(
+                model,
+                schedule,
+                seed=seed,
+                record_every=20.0,
+                progression={"factor": 2.0, "min_size": min_size},
+                **kw,
+            )
+            got = float(ds["progression_time"][0])
+            expected = first_progression_in_trace(trace, 2.0, min_size)
+            assert np.isnan(got) == np.isnan(expected), (seed, min_size)
+            if not np.isnan(expected):
+                assert got == expected, (seed, min_size)  # exact: an event time of the trace
+            times[min_size] = got
+        # The floor moves progression later (or past t_end) whenever the nadir was small.
+        if not np.isnan(times[0.0]) and times[0.0] != times[200.0]:
+            seen_trap += 1
+            assert np.isnan(times[200.0]) or times[200.0] > times[0.0]
+    assert seen_trap > 0  # the test saw min_size change a progression time

@@ -366,7 +366,11 @@ def test_biomarker_progression_at_the_closed_form_crossing() -> None:
     # 10 frozen cells make 1 unit a day each, clearance 0.5: y rises from 10 towards 20 and
     # reaches 15 (the size, and 1.5 x the nadir 10) after ln(2) / 0.5 days.
     expected = math.log(2.0) / 0.5
-    for progression in ({"size": 15.0}, {"factor": 1.5}, {"factor": 1.5, "size": 18.0}):
+    for progression in (
+        {"size": 15.0},
+        {"factor": 1.5, "min_size": 0},
+        {"factor": 1.5, "size": 18.0, "min_size": 0},
+    ):
         ds = dg.simulate(
             frozen(initial=10.0),
             "off",
@@ -411,7 +415,7 @@ def test_biomarker_progression_from_the_nadir_after_a_switch() -> None:
         initial={"S": 10},
         t_end=10.0,
         seed=1,
-        progression={"factor": 2.0, "monitor": "biomarker"},
+        progression={"factor": 2.0, "min_size": 0, "monitor": "biomarker"},
     )
     assert float(ds["progression_time"][0]) == pytest.approx(expected, rel=1e-12)
 
@@ -422,18 +426,20 @@ def replay_progression(
     factor: float | None,
     t_end: float,
     size: float | None = None,
+    min_size: float = 0.0,
 ) -> float:
     """First time the biomarker of a trace rises to the progression level (``factor`` x its
-    nadir so far, or ``size``). Between events and switches the closed form is monotone, so the
-    nadir is at a stretch's start and the level is crossed upwards on a stretch exactly when it
-    lies in ``(y(t0), y(t1)]``; the crossing is found by root-finding on the closed form
-    (independent of the engine's log formula). Checks that change nothing play no part."""
+    nadir so far, or ``size``, and at least ``min_size``). Between events and switches the closed
+    form is monotone, so the nadir is at a stretch's start and the level is crossed upwards on a
+    stretch exactly when it lies in ``(y(t0), y(t1)]``; the crossing is found by root-finding on
+    the closed form (independent of the engine's log formula). Checks that change nothing play no
+    part."""
     segments, decay = biomarker_segments(tr, model)
     nadir = math.inf
     ends = [t for t, _, _ in segments[1:]] + [t_end]
     for (t0, y0, p), t1 in zip(segments, ends, strict=True):
         nadir = min(nadir, y0)
-        level = min(math.inf if factor is None else factor * nadir, size or math.inf)
+        level = max(min(math.inf if factor is None else factor * nadir, size or math.inf), min_size)
         if y0 >= level and y0 > 0:
             return t0
 
@@ -448,15 +454,16 @@ def replay_progression(
 @pytest.mark.parametrize(
     "schedule", [{"kind": "intermittent", "on": 3, "off": 2}, ADAPTIVE], ids=["fixed", "adaptive"]
 )
-@given(seed=st.integers(0, 2**32 - 1))
+@given(seed=st.integers(0, 2**32 - 1), min_size=st.sampled_from([0.0, 60.0]))
 def test_biomarker_progression_matches_a_replay_of_the_trace(
-    schedule: dict[str, Any], seed: int
+    schedule: dict[str, Any], seed: int, min_size: float
 ) -> None:
     kw: dict[str, Any] = {"initial": {"S": 40, "R": 5}, "t_end": 12.0, "seed": seed}
-    progression = {"factor": 1.3, "monitor": "biomarker"}
+    progression = {"factor": 1.3, "min_size": min_size, "monitor": "biomarker"}
     ds = dg.simulate(BIRTH_DEATH, schedule, record_every=12.0, progression=progression, **kw)
     tr = dg.trace(BIRTH_DEATH, schedule, **kw)
-    expected = replay_progression(tr, BIRTH_DEATH, 1.3, float(ds["stop_time"][0]))
+    stop = float(ds["stop_time"][0])
+    expected = replay_progression(tr, BIRTH_DEATH, 1.3, stop, min_size=min_size)
     got = float(ds["progression_time"][0])
     if math.isnan(expected):
         assert math.isnan(got)
@@ -524,7 +531,7 @@ def test_biomarker_progression_is_the_first_upward_crossing_whatever_the_checks(
         "switch": [{"from": "S", "to": "R", "rate": 0.05}],
         "biomarker": {"production": {"S": 1.0, "R": p_r}, "decay": decay, "initial": initial},
     }
-    progression = {"factor": factor, "monitor": "biomarker"}
+    progression = {"factor": factor, "min_size": 0, "monitor": "biomarker"}
     if size is not None:
         progression["size"] = size
     kw: dict[str, Any] = {"initial": {"S": n0}, "t_end": 8.0, "seed": seed}
@@ -568,7 +575,7 @@ def progression_times(model: dict[str, Any], schedule: dict[str, Any] | str) -> 
         record_every=5.0,
         n_replicates=1000,
         seed=12,
-        progression={"factor": 1.5, "monitor": "biomarker"},
+        progression={"factor": 1.5, "min_size": 0, "monitor": "biomarker"},
     )
     assert (ds["n_switches"].values == 0).all()
     return ds["progression_time"].values

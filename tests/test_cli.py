@@ -3,14 +3,17 @@
 import json
 import math
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import dtp_gillespie as dg
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from dtp_gillespie import cli as command_line
@@ -86,14 +89,14 @@ def test_bundled_example_summary_names_the_schedules_and_the_extinction_fraction
     text = result.stdout
     assert "schedule 'continuous'" in text
     assert "schedule 'intermittent'" in text
-    fractions = re.findall(r"extinct: ([0-9.eE+-]+) \((\d+) of (\d+)\)", text)
+    fractions = re.findall(r"extinct: ([0-9.]+)% \((\d+) of (\d+)\)", text)
     assert len(fractions) == 2
-    for (fraction, hits, n), group in zip(fractions, ("continuous", "intermittent"), strict=True):
+    for (percent, hits, n), group in zip(fractions, ("continuous", "intermittent"), strict=True):
         ds = dg.open_run(out, group=group)
         extinct = np.isfinite(ds["extinction_time"].values)
         assert int(n) == 50
         assert int(hits) == int(extinct.sum())
-        assert float(fraction) == pytest.approx(extinct.mean(), abs=1e-4)
+        assert float(percent) == pytest.approx(100 * extinct.mean(), abs=0.05)
 
 
 def test_bundled_example_store_has_the_groups_it_reports(
@@ -355,3 +358,183 @@ def test_a_pk_run_reports_time_on_drug_and_the_drug_areas(tmp_path: Path) -> Non
     assert f"drug (pk): mean area under the concentration {c:.4g}, under the response {r:.4g}" in (
         result.stdout
     )
+
+
+# --- summary of a stored run (issue 14, item 7) ---------------------------------------------------
+# CONFIG with two named schedules instead of one, and progression tracked.
+TWO_SCHEDULES = (
+    CONFIG.replace(
+        '[schedule]\nkind = "intermittent"',
+        '[schedules.continuous]\nkind = "continuous"\nexposure = "on"\n\n'
+        '[schedules.holiday]\nkind = "intermittent"',
+    )
+    + "progression  = { factor = 2.0, min_size = 40 }\n"
+)
+assert "[schedules.holiday]" in TWO_SCHEDULES
+
+
+@pytest.fixture(scope="module")
+def two_schedules(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    tmp = tmp_path_factory.mktemp("two")
+    out = tmp / "two.zarr"
+    config = write_config(tmp, TWO_SCHEDULES)
+    result = cli("run", str(config), "--out", str(out), "--no-progress", cwd=tmp)
+    assert result.returncode == 0, result.stderr
+    return result, out
+
+
+def without_wall_time(text: str) -> list[str]:
+    """Summary lines, without the run's wall time (a stored run has none) and the 'wrote' line."""
+    lines = [
+        re.sub(r"wall time [^,]+, (.*events), .* events/s", r"\1", line)
+        for line in text.splitlines()
+    ]
+    return [line for line in lines if not line.startswith("wrote ")]
+
+
+def test_summary_reprints_the_run_summary_of_every_group(
+    two_schedules: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    run, out = two_schedules
+    again = cli("summary", str(out), cwd=out.parent)
+    assert again.returncode == 0, again.stderr
+    assert without_wall_time(again.stdout) == without_wall_time(run.stdout)
+    assert "schedule 'continuous'" in again.stdout
+    assert "schedule 'holiday'" in again.stdout
+    # The mutant and progressed lines are percentages of the replicates, matching the data.
+    for label, var in (("with a mutant", "first_mutant_time"), ("progressed", "progression_time")):
+        found = re.findall(rf"{label}: ([0-9.]+)% \((\d+) of 20\)", again.stdout)
+        assert len(found) == 2, again.stdout
+        for (percent, hits), group in zip(found, ("continuous", "holiday"), strict=True):
+            has = np.isfinite(dg.open_run(out, group=group)[var].values)
+            assert int(hits) == int(has.sum())
+            assert float(percent) == pytest.approx(100 * has.mean(), abs=0.05)
+    one = cli("summary", str(out), "--group", "holiday", cwd=out.parent)
+    assert one.returncode == 0, one.stderr
+    assert "schedule 'holiday'" in one.stdout
+    assert "continuous" not in one.stdout
+    assert_clean_error(cli("summary", str(out.parent / "absent.zarr"), cwd=out.parent))
+
+
+def test_summary_csv_writes_one_row_per_replicate_and_group(
+    two_schedules: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = two_schedules
+    csv = out.parent / "table.csv"
+    result = cli("summary", str(out), "--csv", str(csv), cwd=out.parent)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {csv} (40 replicates)" in result.stdout
+    table = pd.read_csv(csv)
+    assert len(table) == 40
+    for group in ("continuous", "holiday"):
+        ds = dg.open_run(out, group=group, load=True)
+        rows = table[table["group"] == group].sort_values("replicate")
+        np.testing.assert_array_equal(rows["replicate"], ds["replicate"].values)
+        for var in ("extinction_time", "first_mutant_time", "progression_time", "n_events"):
+            np.testing.assert_array_equal(rows[var].to_numpy(), ds[var].values)
+        names = {code: label for label, code in dg.conventions.STATUS_CODES.items()}
+        assert list(rows["status"]) == [names[int(c)] for c in ds["status"].values]
+        final = ds["count"].isel(time=-1)
+        for state in ("S", "P", "R"):
+            np.testing.assert_array_equal(rows[f"final_{state}"], final.sel(cell_state=state))
+    # The user's file is not replaced without --overwrite.
+    csv.write_text("mine", encoding="utf-8")
+    assert_clean_error(cli("summary", str(out), "--csv", str(csv), cwd=out.parent), "exists")
+    assert csv.read_text(encoding="utf-8") == "mine"
+    again = cli("summary", str(out), "--csv", str(csv), "--overwrite", cwd=out.parent)
+    assert again.returncode == 0, again.stderr
+    assert len(pd.read_csv(csv)) == 40
+
+
+# --- small things (issue 14, item 9) --------------------------------------------------------------
+def test_ctrl_c_prints_the_resume_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(args: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command_line, "_cmd_run", interrupted)
+    argv = ["run", "my config.toml", "--out", "out.zarr", "-n", "500", "--summary-only"]
+    assert command_line.main(argv) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err
+    command = err.strip().splitlines()[-1].strip()
+    assert command == (
+        "dtp-gillespie run 'my config.toml' --out out.zarr --replicates 500 --summary-only --resume"
+    )
+    # The command is the same run with --resume, as the parser reads it.
+    parsed = command_line._parser().parse_args(shlex.split(command)[1:])
+    original = command_line._parser().parse_args(argv)
+    assert parsed.resume
+    assert vars(parsed) | {"resume": False} == vars(original)
+    # Other commands have nothing to resume.
+    monkeypatch.setattr(command_line, "_cmd_summary", interrupted)
+    assert command_line.main(["summary", "out.zarr"]) == 130
+    assert "--resume" not in capsys.readouterr().err
+
+
+def test_report_without_matplotlib_is_a_clean_error(
+    two_schedules: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = two_schedules
+    # matplotlib made unimportable, as on an install without the `plot` extra.
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; sys.modules['matplotlib.pyplot'] = None\n"
+        "from dtp_gillespie.cli import main\n"
+        f"sys.exit(main(['report', {str(out)!r}, '--out', 'r.png']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=out.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert_clean_error(result, "matplotlib", 'pip install "dtp-gillespie[plot]"')
+    assert not (out.parent / "r.png").exists()
+
+
+def test_plot_extra_and_its_examples_alias_install_matplotlib() -> None:
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    for name in ("plot", "examples"):
+        assert any(req.startswith("matplotlib") for req in extras[name]), name
+
+
+def test_bundled_example_has_round_rates_and_an_informative_answer(
+    example: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    result, _ = example
+    config = tomllib.loads(
+        (Path(dg.__file__).parent / "examples" / "default.toml").read_text(encoding="utf-8")
+    )
+    rates: list[float] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key not in ("from", "to", "name"):
+                    collect(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                collect(inner)
+        elif isinstance(value, float):
+            rates.append(value)
+
+    model = config["model"]
+    collect([model["division"], model["death"], model["switch"], model["mutation"]])
+    # Round: at most two significant digits (no 0.0400001 or 2.4999938e-6).
+    assert rates
+    assert all(float(f"{r:.2g}") == r for r in rates), rates
+    # Progression tracked, with a floor, so the summary answers the question it asks.
+    assert config["run"]["progression"]["min_size"] > 0
+    assert "progressed:" in result.stdout
+    # The mutation probabilities leave resistance a question: not every replicate mutates.
+    hits = [int(k) for k in re.findall(r"with a mutant: [0-9.]+% \((\d+) of 50\)", result.stdout)]
+    assert len(hits) == 2
+    assert all(k < 50 for k in hits), result.stdout

@@ -62,7 +62,7 @@ def _specs(kind: str) -> Specs:
         model["death"]["S"]["on"] = 2.0
         schedule = {"kind": "pk", "dose": 1.0, "dose_every": 1.0, "half_life": 0.5, "ec50": 1.0}
     elif kind == "progression":
-        run["progression"] = {"factor": 2.0}
+        run["progression"] = {"factor": 2.0, "min_size": 0}
     prep = prepare(model, schedule, initial={"S": 10}, t_end=2.0, seed=1, **run)
     return {
         "model": copy.deepcopy(prep.core_model),

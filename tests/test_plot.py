@@ -35,7 +35,7 @@ RUN: dict[str, Any] = {
     "record_every": 0.5,
     "n_replicates": 60,
     "seed": 9,
-    "progression": {"factor": 2.0},
+    "progression": {"factor": 2.0, "min_size": 0},
 }
 
 

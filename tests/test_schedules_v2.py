@@ -290,7 +290,15 @@ RUN_CASES = [
     pytest.param({"progression": {}}, ("factor", "size"), id="empty"),
     pytest.param({"progression": {"factor": 2, "limit": 1}}, ("'limit'",), id="unknown-key"),
     pytest.param(
-        {"progression": {"factor": 2, "monitor": ["Q"]}}, ("monitor", "'Q'"), id="bad-monitor"
+        {"progression": {"factor": 2, "min_size": 0, "monitor": ["Q"]}},
+        ("monitor", "'Q'"),
+        id="bad-monitor",
+    ),
+    pytest.param(
+        {"progression": {"factor": 2}}, ("factor", "needs min_size"), id="factor-without-floor"
+    ),
+    pytest.param(
+        {"progression": {"factor": 2, "min_size": -1}}, ("min_size", "-1"), id="min-size-negative"
     ),
     pytest.param({"progression": 2.0}, ("progression",), id="not-a-table"),
 ]
@@ -569,7 +577,7 @@ def test_new_outputs_and_reproduce(spec: Any) -> None:
         record_every=0.5,
         n_replicates=4,
         seed=5,
-        progression={"factor": 1.5},
+        progression={"factor": 1.5, "min_size": 0},
     )
     for name, (units, dtype) in NEW_VARIABLES.items():
         assert ds[name].dims == ("replicate",)
@@ -591,6 +599,7 @@ def test_new_outputs_and_reproduce(spec: Any) -> None:
     assert run["progression"] == {
         "factor": 1.5,
         "size": None,
+        "min_size": 0.0,
         "monitor": dict.fromkeys(dg.Model.from_dict(model).states, 1.0),
     }
     again = dg.reproduce(ds)
@@ -620,7 +629,7 @@ t_end        = 20
 record_every = 1.0
 n_replicates = 10
 seed         = 11
-progression  = { factor = 1.5 }
+progression  = { factor = 1.5, min_size = 0 }
 """
 )
 

@@ -350,7 +350,7 @@ def test_the_lock_is_released_after_an_error(tmp_path: Path) -> None:
         ({"max_events": 10**6}, "run.max_events: stored null, requested 1000000"),
         ({"replicate_offset": 4}, "run.replicate_offset: stored 0, requested 4"),
         (
-            {"progression": {"factor": 2.0}},
+            {"progression": {"factor": 2.0, "min_size": 0}},
             'run.progression: stored null, requested {"factor": 2.0, ',
         ),
         ({"summary_only": True}, "run.summary_only: stored null, requested true"),

@@ -96,6 +96,7 @@ kind "pk" (pharmacokinetic dosing; rates vary continuously, simulated exactly by
     progression_biomarker: bool                progression follows the model's biomarker instead
     progression_factor: float | None          progression when B >= factor * nadir so far
     progression_size: float | None            or when B >= size (cells); either may be None
+    progression_min_size: float | None        and only when B >= min_size (None or 0: no floor)
 """
 
 from collections.abc import Callable

@@ -16,7 +16,9 @@ stopped) are ignored wherever counts are used.
 Censoring (time-to-event analyses)
 ----------------------------------
 For ``event`` one of ``progression_time``, ``first_mutant_time`` or ``extinction_time``, a replicate
-in which the event happened is an event at that time; every other replicate is right-censored:
+in which the event happened is an event at that time; every other replicate is right-censored
+(``progression_time`` of a run without a ``progression`` criterion was not tracked: the functions
+refuse it with :class:`~dtp_gillespie.errors.InvalidRunError` rather than report no progression):
 
 - a completed replicate (status 0) at ``t_end`` (its ``stop_time``);
 - a capped replicate (status 2, 3 or 4) at its ``stop_time``: what happens after it is unknown;
@@ -71,6 +73,9 @@ GROUP = "group"
 """Name of the dimension that a dict of named Datasets is combined along."""
 _T_END = "t_end"
 """Per-group ``t_end`` that :func:`_as_dataset` adds when named Datasets end at different times."""
+_UNTRACKED = "untracked_endpoints"
+"""Attribute that :func:`_as_dataset` adds: ``{event: [group, ...]}`` for groups whose run did not
+track the event (see :func:`_require_tracked`)."""
 
 _PER_REPLICATE = (
     cv.EXTINCTION_TIME,
@@ -108,6 +113,38 @@ def _needs(ds: xr.Dataset, var: str, what: str) -> None:
     kind = "a summary (summary_only=True), without trajectories" if summary else "not a full run"
     raise InvalidRunError(
         f"{what} needs full trajectories (the {var!r} variable); the Dataset is {kind}"
+    )
+
+
+def _tracks(ds: xr.Dataset, event: str) -> bool:
+    """Did the run that wrote ``ds`` track ``event``? Extinction and mutation are always watched
+    (a model without mutation channels truly has no mutant); progression only with a criterion."""
+    if event != cv.PROGRESSION_TIME:
+        return True
+    if event not in ds:
+        return False
+    try:
+        run = json.loads(ds.attrs.get(cv.ATTR_RUN, "{}"))
+    except (TypeError, ValueError):
+        return True
+    # No record of the criterion (a hand-made Dataset): trust the variable.
+    return not (isinstance(run, dict) and "progression" in run and run["progression"] is None)
+
+
+def _require_tracked(ds: xr.Dataset, event: str) -> None:
+    """Refuse an endpoint the run did not track: every replicate would read as event-free."""
+    if _UNTRACKED in ds.attrs:
+        groups = json.loads(ds.attrs[_UNTRACKED]).get(event, [])
+    else:
+        groups = [] if _tracks(ds, event) else [None]
+    if not groups:
+        return
+    which = "the run" if groups == [None] else "group " + ", ".join(repr(g) for g in groups)
+    raise InvalidRunError(
+        f"{event} was not tracked: {which} had no progression criterion, so no replicate could "
+        "progress and every estimate would be trivial; run simulate(..., progression={'factor': "
+        "2.0, 'min_size': 1000}) (a [run] table: progression = { factor = 2.0, min_size = 1000 "
+        "}) to track it"
     )
 
 
@@ -155,6 +192,8 @@ def _as_dataset(data: "xr.Dataset | Mapping[str, xr.Dataset]", dim: str = GROUP)
     # Padding turns status into float with NaN: those replicates are not valid.
     first = next(iter(data.values()))
     out.attrs = dict(first.attrs)
+    untracked = {ev: [name for name, d in data.items() if not _tracks(d, ev)] for ev in EVENTS}
+    out.attrs[_UNTRACKED] = json.dumps({ev: g for ev, g in untracked.items() if g})
     t_ends = [_t_end(d) for d in data.values()]
     if len(set(t_ends)) == 1:
         out.attrs[cv.ATTR_RUN] = json.dumps({"t_end": t_ends[0]})
@@ -188,10 +227,10 @@ def _event_times(
         raise ValueError(f"event must be one of {', '.join(EVENTS)}; got {event!r}")
     if extinct not in ("t_end", "censor"):
         raise ValueError(f"extinct must be 't_end' or 'censor', got {extinct!r}")
+    _require_tracked(ds, event)
     valid = _valid(ds)
     stop = ds[cv.STOP_TIME]
-    # A Dataset without the variable (e.g. written before progression_time existed): no events.
-    t_event = ds[event] if event in ds else xr.full_like(stop, np.nan)
+    t_event = ds[event]
     observed = valid & np.isfinite(t_event)
     censor = stop
     if event != cv.EXTINCTION_TIME and extinct == "t_end":
@@ -407,6 +446,12 @@ def kaplan_meier(
     ``stop_time``, extinct ones per ``extinct``). Ties: at a time with events and censorings the
     censored replicates are at risk (events first). Where S = 0 the band is [0, 0] and the
     standard error NaN; where S = 1 the band is [1, 1].
+
+    Raises
+    ------
+    InvalidRunError
+        For ``progression_time`` when the run had no progression criterion (the endpoint was
+        not tracked, so every replicate would read as never progressed).
     """
     ds = _as_dataset(ds)
     z = _z(confidence)
@@ -523,6 +568,11 @@ def median_time(
         drop, which makes it the sample median without censoring); the limits are the times at
         which the lower and the upper log-log band cross 0.5 (Brookmeyer & Crowley 1982, as in R's
         ``survfit``). NaN means not reached by ``t_end`` (for ``upper``: open above).
+
+    Raises
+    ------
+    InvalidRunError
+        For an endpoint the run did not track (see :func:`kaplan_meier`).
     """
     km = kaplan_meier(ds, event, confidence, extinct=extinct)
     med, lo, hi = _km_median(km)
@@ -959,6 +1009,12 @@ def compare(
         Brookmeyer–Crowley interval, NaN = not reached), and ``logrank_chi2``, ``logrank_df``,
         ``logrank_p`` (the same on every row of a stratum). ``DataFrame.attrs`` records ``event``,
         ``confidence``, ``dim`` and ``at``.
+
+    Raises
+    ------
+    InvalidRunError
+        For ``progression_time`` when the run had no progression criterion (the endpoint was
+        not tracked, so every replicate would read as never progressed).
     """
     is_dict = not isinstance(datasets_or_ds, xr.Dataset)
     ds = _as_dataset(datasets_or_ds)

@@ -1,21 +1,25 @@
-"""Command-line interface: ``dtp-gillespie run [CONFIG.toml] --out run.zarr``.
+"""Command-line interface: ``dtp-gillespie run [CONFIG.toml] --out run.zarr``,
+``dtp-gillespie summary run.zarr [--csv table.csv]`` and ``dtp-gillespie report run.zarr``.
 
 A config is a TOML file with ``[model]``, ``[run]`` and either one ``[schedule]`` (written at the
 root of the output store) or a table of named ``[schedules.NAME]`` (one zarr group per name). The
 ``[run]`` keys are the keyword arguments of :func:`dtp_gillespie.simulate`: ``initial``, ``t_end``,
 ``record_every`` or ``times``, ``n_replicates``, ``seed``, ``max_events``, ``max_population``,
-``replicate_offset``, ``progression`` (e.g. ``progression = { factor = 2.0 }``). Every schedule
-kind works from TOML (``continuous``, ``intermittent``, ``piecewise``, ``combination``,
-``adaptive``, ``pk``). Without a config the bundled example ``examples/default.toml`` runs.
+``replicate_offset``, ``progression`` (e.g. ``progression = { factor = 2.0, min_size = 1000 }``).
+Every schedule kind works from TOML (``continuous``, ``intermittent``, ``piecewise``,
+``combination``, ``adaptive``, ``pk``). Without a config the bundled example
+``examples/default.toml`` runs.
 
 Exit status: 0 on success, 2 on an invalid config or command line or a file-system error such as
-a read-only ``--out`` (``error: ...`` on stderr, no traceback), 130 when interrupted.
+a read-only ``--out`` (``error: ...`` on stderr, no traceback), 130 when interrupted (an
+interrupted ``run`` prints the ``--resume`` command that finishes it).
 """
 
 import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import time
 import tomllib
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from . import conventions as cv
@@ -178,15 +183,24 @@ def _is_zarr_store(path: str) -> bool:
     )
 
 
-def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> None:
+def _fraction(k: int, n: int) -> str:
+    """``k`` of ``n`` replicates as a percentage, e.g. ``6.2% (62 of 1000)``."""
+    return f"{100.0 * k / n:.1f}% ({k} of {n})" if n else f"- ({k} of {n})"
+
+
+def _final_counts(ds: xr.Dataset) -> np.ndarray:
+    """Counts at the last record time, (replicate, cell_state); -1 where unknown (capped)."""
+    # Summary mode (--summary-only) keeps final_count instead of count.
+    if summary.FINAL_COUNT in ds:
+        return np.asarray(ds[summary.FINAL_COUNT].values)
+    return np.asarray(ds[cv.COUNT].isel({cv.TIME: -1}).values)
+
+
+def _summarise(name: str | None, ds: xr.Dataset, wall: float | None, out: TextIO) -> None:
+    """Print the summary block of one run (``wall``: its wall time, None for a stored run)."""
     n = ds.sizes[cv.REPLICATE]
     states = [str(s) for s in ds[cv.CELL_STATE].values]
-    # Summary mode (--summary-only) keeps final_count instead of count.
-    final = (
-        ds[summary.FINAL_COUNT].values
-        if summary.FINAL_COUNT in ds
-        else ds[cv.COUNT].isel({cv.TIME: -1}).values
-    )
+    final = _final_counts(ds)
     status = ds[cv.STATUS].values
     known = np.all(final >= 0, axis=1)
     title = f"schedule {name!r}" if name else "run"
@@ -200,10 +214,10 @@ def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> No
             col = final[known, j]
             print(f"    {s:<10}{np.mean(col):>14.6g}{np.median(col):>14.6g}", file=out)
     ext = np.isfinite(ds[cv.EXTINCTION_TIME].values)
-    print(f"  extinct: {ext.mean():.4g} ({int(ext.sum())} of {n})", file=out)
+    print(f"  extinct: {_fraction(int(ext.sum()), n)}", file=out)
     fm = ds[cv.FIRST_MUTANT_TIME].values
     has = np.isfinite(fm)
-    line = f"  with a mutant: {has.mean():.4g} ({int(has.sum())} of {n})"
+    line = f"  with a mutant: {_fraction(int(has.sum()), n)}"
     if has.any():
         line += f", median first-mutant time {np.median(fm[has]):.4g} {cv.TIME_UNITS}"
     print(line, file=out)
@@ -222,6 +236,9 @@ def _summarise(name: str | None, ds: xr.Dataset, wall: float, out: TextIO) -> No
             file=out,
         )
     events = int(ds[cv.N_EVENTS].values.sum())
+    if wall is None:
+        print(f"  {events:,} events", file=out)
+        return
     rate = events / wall if wall > 0 else float("inf")
     print(f"  wall time {wall:.3g} s, {events:,} events, {rate:,.3g} events/s", file=out)
 
@@ -252,7 +269,7 @@ def _summarise_treatment(ds: xr.Dataset, out: TextIO) -> None:
     if run.get("progression") is not None and cv.PROGRESSION_TIME in ds:
         pt = ds[cv.PROGRESSION_TIME].values
         has = np.isfinite(pt)
-        line = f"  progressed: {has.mean():.4g} ({int(has.sum())} of {n})"
+        line = f"  progressed: {_fraction(int(has.sum()), n)}"
         # Median time to progression over all replicates (never progressed = later than any).
         ranked = np.sort(np.where(has, pt, np.inf))
         median = ranked[(n - 1) // 2] if n % 2 else 0.5 * (ranked[n // 2 - 1] + ranked[n // 2])
@@ -357,6 +374,61 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- summary: the run's summary again, and its per-replicate table ---
+def _replicate_table(name: str | None, ds: xr.Dataset) -> pd.DataFrame:
+    """One row per replicate: the group (for a named schedule), every per-replicate variable
+    (``status`` by name) and the final count of each state (empty where unknown after a cap)."""
+    per_replicate = [v for v in ds.data_vars if ds[v].dims == (cv.REPLICATE,)]
+    table = ds[per_replicate].reset_coords(drop=True).to_dataframe()
+    if cv.STATUS in table:
+        names = {code: label for label, code in cv.STATUS_CODES.items()}
+        table[cv.STATUS] = [names.get(int(c), str(int(c))) for c in table[cv.STATUS]]
+    final = _final_counts(ds)
+    for j, state in enumerate(str(x) for x in ds[cv.CELL_STATE].values):
+        col = pd.Series(final[:, j], index=table.index, dtype="Int64")
+        table[f"final_{state}"] = col.mask(col < 0)  # -1 (unknown after a cap): empty
+    table = table.reset_index()
+    if name is not None:
+        table.insert(0, "group", name)
+    return table
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .plot import open_report_data  # the root run, or the runs of the store's groups
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        data = open_report_data(args.store, args.group)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    named = [(None, data)] if isinstance(data, xr.Dataset) else list(data.items())
+    for name, ds in named:
+        _summarise(name, ds, None, sys.stdout)
+    if args.csv is not None:
+        if os.path.lexists(args.csv) and not args.overwrite:
+            raise _ConfigError(f"{args.csv} exists; choose another --csv or pass --overwrite")
+        table = pd.concat([_replicate_table(name, ds) for name, ds in named], ignore_index=True)
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv} ({len(table)} replicates)", file=sys.stdout)
+    return 0
+
+
+# --- end summary ---
+
+
+def _resume_command(args: argparse.Namespace) -> str | None:
+    """The command that finishes an interrupted ``run`` (None for other commands)."""
+    if getattr(args, "command", None) != "run":
+        return None
+    cmd = ["dtp-gillespie", "run", *([args.config] if args.config else []), "--out", args.out]
+    for flag, value in (("--replicates", args.replicates), ("--seed", args.seed)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    if args.summary_only:
+        cmd.append("--summary-only")
+    return shlex.join([*cmd, "--resume"])
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dtp-gillespie",
@@ -393,6 +465,20 @@ def _parser() -> argparse.ArgumentParser:
         "min, max, quantiles, extinct and progressed fractions) instead of full trajectories",
     )
     run.set_defaults(func=_cmd_run)
+    summ = sub.add_parser(
+        "summary",
+        help="print the summary of a stored run again; --csv writes its per-replicate table",
+        description="Print the summary that run printed (one block per schedule group) for a "
+        "store written by run or simulate; --csv writes one row per replicate and group: the "
+        "per-replicate variables and the final count of each state.",
+    )
+    summ.add_argument("store", metavar="RUN.zarr", help="zarr store written by run or simulate")
+    summ.add_argument(
+        "--group", "-g", action="append", metavar="NAME", help="group to summarise (repeatable)"
+    )
+    summ.add_argument("--csv", metavar="PATH", help="write the per-replicate table as CSV")
+    summ.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
+    summ.set_defaults(func=_cmd_summary)
     # --- report: one-page plots and tables of a stored run (dtp_gillespie.plot) ---
     rep = sub.add_parser(
         "report",
@@ -468,7 +554,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        resume = _resume_command(args)
         print("interrupted", file=sys.stderr)
+        if resume is not None:
+            print(
+                f"the blocks already written are kept in {args.out}; finish the run with:\n"
+                f"  {resume}",
+                file=sys.stderr,
+            )
         return 130
     except BrokenPipeError:
         # Output piped into e.g. `head`: stop quietly, as Unix tools do.

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidModelError",
     "InvalidRunError",
     "InvalidScheduleError",
+    "MissingDependencyError",
 ]
 
 
@@ -32,6 +33,11 @@ class InvalidScheduleError(DtpGillespieError, ValueError):
 
 class InvalidRunError(DtpGillespieError, ValueError):
     """A run option is invalid (initial counts, ``t_end``, record times, replicates, seed, caps)."""
+
+
+class MissingDependencyError(DtpGillespieError, ImportError):
+    """An optional dependency is not installed (e.g. matplotlib for :mod:`dtp_gillespie.plot`);
+    the message says which extra to install. Also an :class:`ImportError`."""
 
 
 class IncompleteStoreWarning(UserWarning):

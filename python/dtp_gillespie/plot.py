@@ -1,7 +1,7 @@
 """Plots of ensembles: fan charts, Kaplan–Meier curves and a one-page report (matplotlib).
 
 matplotlib is imported only when a function here is called (any matplotlib ≥ 3.8, e.g. from
-``pip install "dtp-gillespie[examples]"``). Axis labels come from the ``long_name`` and ``units``
+``pip install "dtp-gillespie[plot]"``). Axis labels come from the ``long_name`` and ``units``
 attributes. Every function works on plain Datasets, including stored runs opened with
 :func:`dtp_gillespie.open_run`.
 """
@@ -18,6 +18,7 @@ import xarray as xr
 
 from . import analysis
 from . import conventions as cv
+from .errors import MissingDependencyError
 from .summary import COUNT_QUANTILE, QUANTILES
 
 if TYPE_CHECKING:
@@ -53,9 +54,10 @@ _EVENT_SHORT = {
 def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            'dtp_gillespie.plot needs matplotlib: pip install "dtp-gillespie[examples]"'
+    except ImportError as exc:
+        # Typed, so the CLI prints `error: ...` and exits 2 like every other error.
+        raise MissingDependencyError(
+            'dtp_gillespie.plot needs matplotlib: pip install "dtp-gillespie[plot]"'
         ) from exc
     return plt
 

@@ -156,7 +156,7 @@ def record_grid(
     return grid
 
 
-_PROGRESSION_KEYS = ("factor", "size", "monitor")
+_PROGRESSION_KEYS = ("factor", "size", "min_size", "monitor")
 
 
 def _check_progression(
@@ -167,7 +167,7 @@ def _check_progression(
         return None
     if not isinstance(progression, Mapping):
         raise InvalidRunError(
-            f"progression is {progression!r}; expected a table {{factor, size, monitor}}"
+            f"progression is {progression!r}; expected a table {{factor, min_size, size, monitor}}"
         )
     for key in progression:
         if key not in _PROGRESSION_KEYS:
@@ -175,11 +175,13 @@ def _check_progression(
                 f"unknown key {key!r} in progression; allowed keys: {', '.join(_PROGRESSION_KEYS)}"
             )
     factor, size = progression.get("factor"), progression.get("size")
+    min_size = progression.get("min_size")
     if factor is None and size is None:
         raise InvalidRunError(
-            "progression needs factor (burden >= factor x nadir) or size (burden >= size cells)"
+            "progression needs factor (burden >= factor x nadir, with min_size) or size (burden "
+            ">= size cells)"
         )
-    out: dict[str, Any] = {"factor": None, "size": None}
+    out: dict[str, Any] = {"factor": None, "size": None, "min_size": 0.0}
     if factor is not None:
         x = _finite(factor, "progression factor")
         if not x > 1.0:
@@ -188,6 +190,22 @@ def _check_progression(
                 "reaches factor x its nadir so far)"
             )
         out["factor"] = x
+        if min_size is None:
+            # Without a floor a tumour shrunk to 1 cell "progresses" when that cell divides.
+            raise InvalidRunError(
+                f"progression factor {factor!r} needs min_size: progression is burden >= factor "
+                "x nadir AND burden >= min_size, e.g. {'factor': 2.0, 'min_size': 1000} (cells, "
+                "or biomarker units); without a floor, a tumour shrunk to 1 cell progresses "
+                "when it divides (min_size = 0 allows that)"
+            )
+    if min_size is not None:
+        x = _finite(min_size, "progression min_size")
+        if not x >= 0.0:
+            raise InvalidRunError(
+                f"progression min_size is {min_size!r}; it must be >= 0 (the smallest burden "
+                "that can progress)"
+            )
+        out["min_size"] = x
     if size is not None:
         x = _finite(size, "progression size")
         if not x > 0.0:
@@ -416,6 +434,7 @@ def prepare(
         "progression_biomarker": prog is not None and prog["monitor"] == "biomarker",
         "progression_factor": None if prog is None else prog["factor"],
         "progression_size": None if prog is None else prog["size"],
+        "progression_min_size": None if prog is None else prog["min_size"],
     }
     return Prepared(
         model=m,
@@ -538,8 +557,10 @@ def simulate(
         Per-replicate caps. A capped replicate stops; its counts after ``stop_time`` are -1 and a
         ``UserWarning`` is emitted.
     progression : dict, optional
-        Track progression: ``{"factor": f}`` (the burden reaches ``f`` × its nadir so far, f > 1),
-        ``{"size": n}`` (the burden reaches ``n`` cells) or both (whichever comes first), with an
+        Track progression: ``{"factor": f, "min_size": m}`` (the burden reaches ``f`` × its nadir
+        so far, f > 1, and at least ``m``; ``min_size`` is required with ``factor``, since without
+        it a tumour shrunk to 1 cell progresses when it divides), ``{"size": n}`` (the burden
+        reaches ``n`` cells) or both (whichever comes first, never below ``min_size``), with an
         optional ``"monitor"`` (states or ``{state: weight}``; default the adaptive schedule's
         monitor, else every state with weight 1, also when the schedule monitors the
         biomarker), or ``"monitor": "biomarker"`` for the model's biomarker (``size`` in its units;
@@ -803,6 +824,10 @@ def reproduce(
     grid: dict[str, Any] = (
         {"times": run["times"]} if "times" in run else {"record_every": run["record_every"]}
     )
+    progression = run.get("progression")
+    if isinstance(progression, Mapping) and "min_size" not in progression:
+        # Written before min_size existed: the criterion had no floor.
+        progression = {**progression, "min_size": 0.0}
     try:
         seed = seed_from_attrs(run["seed"], run.get("seed_spawn_key"))
         return simulate(
@@ -816,7 +841,7 @@ def reproduce(
             replicate_offset=run["replicate_offset"],
             max_events=run["max_events"],
             max_population=run["max_population"],
-            progression=run.get("progression"),
+            progression=progression,
             progress=progress,
             summary_only=run.get("summary_only", False),
             **grid,

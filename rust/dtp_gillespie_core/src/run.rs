@@ -24,14 +24,18 @@ pub struct RunConfig {
 }
 
 /// Progression: the first time the burden `sum_i weights[i] * count[i]` reaches `factor` times its
-/// lowest value so far (the nadir), or `size` cells; with `biomarker`, the first time the model's
-/// biomarker rises to that level (its exact upward crossing time between events, see
-/// [`crate::biomarker`]; a biomarker passing the level on its way down has not progressed).
+/// lowest value so far (the nadir), or `size` cells, and at least `min_size`; with `biomarker`, the
+/// first time the model's biomarker rises to that level (its exact upward crossing time between
+/// events, see [`crate::biomarker`]; a biomarker passing the level on its way down has not
+/// progressed). Without `min_size` a tumour shrunk to one cell "progresses" by `factor` 2 when that
+/// cell divides.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Progression {
     pub weights: Vec<f64>,
     pub factor: Option<f64>,
     pub size: Option<f64>,
+    /// The burden must also reach this (0: no floor).
+    pub min_size: f64,
     /// Monitor the model's biomarker instead of the weighted burden (`weights` are then unused).
     pub biomarker: bool,
 }
@@ -42,22 +46,27 @@ impl Progression {
         weighted_count(&self.weights, counts)
     }
 
-    /// The lowest burden that has progressed, given the nadir so far (factor and size alike).
+    /// The lowest burden that has progressed, given the nadir so far (factor or size, whichever
+    /// is lower, and never below `min_size`).
     #[must_use]
     pub fn level(&self, nadir: f64) -> f64 {
         // A factor of a zero nadir asks for any positive burden.
         let by_factor = self
             .factor
             .map_or(f64::INFINITY, |f| (f * nadir).max(f64::MIN_POSITIVE));
-        by_factor.min(self.size.unwrap_or(f64::INFINITY))
+        by_factor
+            .min(self.size.unwrap_or(f64::INFINITY))
+            .max(self.min_size)
     }
 
     /// Has a burden progressed, given the nadir so far?
     #[must_use]
     pub fn reached(&self, burden: f64, nadir: f64) -> bool {
-        self.factor
-            .is_some_and(|f| burden >= f * nadir && burden > 0.0)
-            || self.size.is_some_and(|s| burden >= s)
+        burden >= self.min_size
+            && (self
+                .factor
+                .is_some_and(|f| burden >= f * nadir && burden > 0.0)
+                || self.size.is_some_and(|s| burden >= s))
     }
 }
 
@@ -139,6 +148,12 @@ impl RunConfig {
                     p.size
                 ));
             }
+            if !(p.min_size.is_finite() && p.min_size >= 0.0) {
+                return bad(format!(
+                    "progression min_size is {:?}; it must be finite and >= 0",
+                    p.min_size
+                ));
+            }
             if p.factor.is_none() && p.size.is_none() {
                 return bad("progression needs a factor or a size".into());
             }
@@ -159,6 +174,7 @@ mod tests {
             weights: vec![1.0],
             factor,
             size,
+            min_size: 0.0,
             biomarker: true,
         }
     }
@@ -172,5 +188,25 @@ mod tests {
         // A zero nadir: any positive burden has progressed, as `reached` says.
         let p = progression(Some(2.0), None);
         assert!(p.level(0.0) > 0.0 && p.reached(p.level(0.0), 0.0));
+    }
+
+    #[test]
+    fn progression_needs_the_minimum_size_as_well_as_the_factor() {
+        let p = Progression {
+            min_size: 100.0,
+            ..progression(Some(2.0), None)
+        };
+        // From a nadir of 1 cell, 2 cells are twice the nadir but not a detectable tumour.
+        assert!(!p.reached(2.0, 1.0));
+        assert!(!p.reached(99.0, 1.0));
+        assert!(p.reached(100.0, 1.0));
+        // From a nadir of 80, 100 cells are above the floor but not twice the nadir.
+        assert!(!p.reached(100.0, 80.0));
+        assert!(p.reached(160.0, 80.0));
+        // The biomarker level is the larger of the two.
+        assert_eq!(p.level(1.0), 100.0);
+        assert_eq!(p.level(80.0), 160.0);
+        // Without a floor, the trap: 1 cell to 2 is progression.
+        assert!(progression(Some(2.0), None).reached(2.0, 1.0));
     }
 }

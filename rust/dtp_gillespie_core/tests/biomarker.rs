@@ -213,6 +213,7 @@ fn progression_times_under_checks_that_change_nothing(b: f64, d: f64, t_end: f64
         weights: vec![1.0],
         factor: Some(1.5),
         size: None,
+        min_size: 0.0,
         biomarker: true,
     });
     let mut reference: Option<EnsembleOutput> = None;

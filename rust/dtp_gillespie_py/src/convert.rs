@@ -282,6 +282,7 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<RunConfig> {
                 weights,
                 factor: optional(d, "progression_factor", Part::Run)?,
                 size: optional(d, "progression_size", Part::Run)?,
+                min_size: optional(d, "progression_min_size", Part::Run)?.unwrap_or(0.0),
                 biomarker: optional(d, "progression_biomarker", Part::Run)?.unwrap_or(false),
             }),
             None => None,
