@@ -21,6 +21,7 @@ Sweeps (:mod:`dtp_gillespie.sweep`) use the same machinery with leading sweep di
 is then (grid point, replicate block) and ``block_done`` has shape (n_points, n_blocks).
 """
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -39,12 +40,14 @@ from . import conventions as cv
 from . import store_safety as safety
 from ._dataset import build_dataset
 from .errors import InvalidRunError
+from .io import refresh_metadata
 from .simulate import Prepared, capped_counts, check_flag, warn_capped
 from .store_safety import open_group
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
     "INCOMPLETE_ATTR",
+    "PROGRESS_DIMS",
     "PROGRESS_GROUP",
     "StoreStatus",
     "default_block_size",
@@ -56,6 +59,9 @@ DEFAULT_BLOCK_BYTES = 64 << 20
 
 PROGRESS_GROUP = "_progress"
 """Child group (of the run's group) holding the ``block_done`` marker."""
+
+PROGRESS_DIMS = ("grid_point", "block")
+"""Dimension names of ``_progress/block_done``."""
 
 INCOMPLETE_ATTR = "incomplete"
 """Global attribute of a streamed store whose run is not finished; removed once it is."""
@@ -541,6 +547,8 @@ def _write_template(
         dtype="int8",
         fill_value=0,
         compressors=safety.checksummed_codecs(),
+        # Named dimensions make the group readable by xr.open_datatree (zarr 3 needs them).
+        dimension_names=PROGRESS_DIMS,
     )
     prog.attrs.update(
         {
@@ -561,9 +569,12 @@ def _write_template(
             plan.n_blocks,
             first.prep.times.size,
             len(first.prep.model.states),
+            lead_dims=PROGRESS_DIMS,
         )
     # Last: from here on the store is resumable.
     prog.attrs["initialised"] = True
+    # An interrupted store opens in plain xarray too, without a warning.
+    refresh_metadata(store, storage_options)
 
 
 def _unwritten_fill(dtype: np.dtype[Any]) -> Any:
@@ -675,17 +686,29 @@ def stream_to_store(
             f"{where} exists but holds no dtp-gillespie run; refusing to "
             f"{'overwrite' if overwrite else 'write into'} it"
         )
-    with safety.store_lock(path, group, storage_options):
-        if exists and overwrite:
-            safety.clear_group(path, group, storage_options, keep_lock=True)
-            exists = False
-        plan, status = _resumable(plan, path, group, storage_options, where, exists)
-        n_ev, n_pop = _run_blocks(
-            plan, path, group, storage_options, status, progress, client, n_threads
-        )
-        if plan.summary_only:
-            _finalise_statistics(plan, path, group, storage_options)
-        _mark_complete(path, group, storage_options)
+    written = False
+    try:
+        with safety.store_lock(path, group, storage_options):
+            if exists and overwrite:
+                safety.clear_group(path, group, storage_options, keep_lock=True)
+                exists = False
+            plan, status = _resumable(plan, path, group, storage_options, where, exists)
+            written = True
+            n_ev, n_pop = _run_blocks(
+                plan, path, group, storage_options, status, progress, client, n_threads
+            )
+            if plan.summary_only:
+                _finalise_statistics(plan, path, group, storage_options)
+            _mark_complete(path, group, storage_options)
+    except BaseException:
+        if written:
+            # The lock is gone and the run stopped: consolidate what an interrupted store holds
+            # (best effort: the error that stopped the run is the one to report).
+            with contextlib.suppress(Exception):
+                refresh_metadata(path, storage_options)
+        raise
+    # After the lock is released, so that the consolidated metadata does not list it.
+    refresh_metadata(path, storage_options)
     total = len(plan.points) * plan.n_replicates
     if seed_drawn:
         warnings.warn(
@@ -698,7 +721,10 @@ def stream_to_store(
         warn_capped(n_ev, n_pop, total, plan.points[0].prep, stacklevel=4)
     from .io import open_run
 
-    return open_run(path, group=group, storage_options=storage_options)
+    out = open_run(path, group=group, storage_options=storage_options)
+    if not isinstance(out, xr.Dataset):
+        raise InvalidRunError(f"internal error: {where} opened as a tree")
+    return out
 
 
 def _resumable(
