@@ -41,7 +41,7 @@ from . import store_safety as safety
 from ._dataset import build_dataset
 from .errors import InvalidRunError
 from .io import refresh_metadata
-from .simulate import Prepared, capped_counts, check_flag, warn_capped
+from .simulate import Prepared, capped_counts, check_count, check_flag, warn_capped
 from .store_safety import open_group
 
 __all__ = [
@@ -173,11 +173,7 @@ def make_plan(
     if block_size is None:
         bs = default_block_size(first.times.size, len(first.model.states), n_rep)
     else:
-        if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer):
-            raise InvalidRunError(f"block_size is {block_size!r}; expected an int >= 1")
-        if block_size < 1:
-            raise InvalidRunError(f"block_size is {block_size!r}; it must be >= 1")
-        bs = min(int(block_size), n_rep)
+        bs = min(check_count(block_size, "block_size", 1), n_rep)
     return Plan(
         points=tuple(Point(idx, p) for idx, p in zip(indices, items, strict=True)),
         block_size=bs,
