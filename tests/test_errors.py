@@ -1,7 +1,7 @@
 """Every invalid input raises a typed error whose message names the field and the offending value.
 
 The errors are ``InvalidModelError``, ``InvalidScheduleError`` and ``InvalidRunError``, all of them
-``ValueError`` and ``DtpGillespieError`` (DESIGN.md §5).
+``ValueError`` and ``DtpGillespieError`` (README, "Python API").
 """
 
 import copy
