@@ -682,14 +682,14 @@ def stream_to_store(
             f"{where} exists but holds no dtp-gillespie run; refusing to "
             f"{'overwrite' if overwrite else 'write into'} it"
         )
-    written = False
+    locked = False
     try:
         with safety.store_lock(path, group, storage_options):
+            locked = True
             if exists and overwrite:
                 safety.clear_group(path, group, storage_options, keep_lock=True)
                 exists = False
             plan, status = _resumable(plan, path, group, storage_options, where, exists)
-            written = True
             n_ev, n_pop = _run_blocks(
                 plan, path, group, storage_options, status, progress, client, n_threads
             )
@@ -697,9 +697,10 @@ def stream_to_store(
                 _finalise_statistics(plan, path, group, storage_options)
             _mark_complete(path, group, storage_options)
     except BaseException:
-        if written:
-            # The lock is gone and the run stopped: consolidate what an interrupted store holds
-            # (best effort: the error that stopped the run is the one to report).
+        if locked:
+            # The lock is gone and the run stopped: consolidate what the store now holds, so
+            # that no stale copy describes it (best effort: the error that stopped the run is
+            # the one to report).
             with contextlib.suppress(Exception):
                 refresh_metadata(path, storage_options)
         raise
