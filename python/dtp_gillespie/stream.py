@@ -6,9 +6,14 @@ block is one independent region write. The store is written in this order:
 
 1. the **template**: every variable, coordinate and attribute of the final Dataset, with the
    replicate dimension at its full length and the data still unwritten;
-2. the **progress marker** ``<group>/_progress/block_done`` (int8, one chunk per block, all 0) with
-   the block layout in its attributes; from here on the store is resumable;
-3. for each block, in any order: the region write of its data, *then* ``block_done[block] = 1``.
+2. the **progress marker** ``<group>/_progress/block_done`` (int8, dimensions ``grid_point`` x
+   ``block``, one chunk per block, all 0) with the block layout in its attributes; from here on
+   the store is resumable; the store's metadata is then consolidated at its root
+   (:func:`~dtp_gillespie.io.refresh_metadata`), so that plain ``xr.open_zarr`` and
+   ``xr.open_datatree`` read an interrupted store too;
+3. for each block, in any order: the region write of its data, *then* ``block_done[block] = 1``;
+4. once the run stops (finished, or on an error or Ctrl-C) and its lock is gone: the metadata is
+   consolidated again (the ``incomplete`` attribute gone, a summary's statistics flagged done).
 
 A run killed at any point (SIGKILL included) therefore leaves a store in which exactly the blocks
 marked done hold their final data; :func:`store_status` reads the marker, and resuming recomputes
