@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 STATE_NAMES = ("S", "P", "R", "Q")
 EXPOSURE_NAMES = ("off", "on", "high")
-STATUS_CAPPED = (2, 3)  # max_events, max_population (DESIGN.md §3)
+STATUS_CAPPED = (2, 3)  # max_events, max_population (README, "Output")
 
 MAX_POPULATION = 2000
 MAX_EVENTS = 20_000

@@ -1,4 +1,5 @@
-"""The output Dataset contract (DESIGN.md §3) and the reproducibility contract (§4)."""
+"""The output Dataset contract (README, "Output") and the reproducibility contract (README,
+"Reproducibility")."""
 
 import json
 import pickle

@@ -1,7 +1,7 @@
 """Every invalid input raises a typed error whose message names the field and the offending value.
 
 The errors are ``InvalidModelError``, ``InvalidScheduleError`` and ``InvalidRunError``, all of them
-``ValueError`` and ``DtpGillespieError`` (DESIGN.md §5).
+``ValueError`` and ``DtpGillespieError`` (README, "Python API").
 """
 
 import copy
@@ -285,7 +285,7 @@ RUN_CASES = [
     pytest.param({"initial": [10, 0]}, ("initial",), id="initial-not-a-table"),
     pytest.param({"n_replicates": 0}, ("n_replicates", "0"), id="replicates-zero"),
     pytest.param({"n_replicates": -3}, ("n_replicates", "-3"), id="replicates-negative"),
-    pytest.param({"n_replicates": 2.0}, ("n_replicates", "2.0"), id="replicates-float"),
+    pytest.param({"n_replicates": 2.5}, ("n_replicates", "2.5"), id="replicates-fraction"),
     pytest.param({"t_end": 0.0}, ("t_end", "0.0"), id="t_end-zero"),
     pytest.param({"t_end": -1}, ("t_end", "-1"), id="t_end-negative"),
     pytest.param({"t_end": NAN}, ("t_end", "nan"), id="t_end-nan"),

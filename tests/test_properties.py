@@ -1,5 +1,5 @@
 """Property-based tests of the pathwise invariants (oracles §14) and the reproducibility contract
-(DESIGN.md §4) on random small models, schedules and runs.
+(README, "Reproducibility") on random small models, schedules and runs.
 
 Every example runs with a seed drawn by hypothesis (or a fixed one), so failures are reproducible.
 """
@@ -110,7 +110,7 @@ def test_switch_only_models_conserve_the_total(case: Case) -> None:
         assert np.all(np.isnan(ds["first_mutant_time"].values))
 
 
-# --- reproducibility (DESIGN.md §4) ---------------------------------------------------------------
+# --- reproducibility (README, "Reproducibility") ------------------------------------------------
 @given(cases())
 def test_same_seed_same_result_whatever_the_number_of_threads(case: Case) -> None:
     one = run(case, n_threads=1)
@@ -295,8 +295,8 @@ def test_exposure_is_the_schedule_at_each_record_time(case: Case) -> None:
 
 
 def reference_exposure(schedule: dict, t: float, tol: float = 1e-9) -> str | None:
-    """Exposure in force at ``t`` computed independently from the spec (DESIGN.md §2), or None
-    within ``tol`` of a breakpoint, where floating-point rounding decides."""
+    """Exposure in force at ``t`` computed independently from the spec (README, "The model and
+    its spec"), or None within ``tol`` of a breakpoint, where floating-point rounding decides."""
     near = lambda a, b: abs(a - b) <= tol * (1.0 + abs(b))  # noqa: E731
     if schedule["kind"] == "continuous":
         return schedule["exposure"]
@@ -372,7 +372,7 @@ def test_different_seeds_keep_the_contract_and_reproduce(case: Case, seed: int) 
     xr.testing.assert_identical(without_created_at(again), without_created_at(ds))
 
 
-# --- density dependence on death (DESIGN.md §2) ---------------------------------------------------
+# --- density dependence on death (README, "The model and its spec") ------------------------------
 def test_logistic_death_with_zero_basal_death_rate_runs() -> None:
     # d + (b - d)·N/K with d = 0 is the textbook logistic death rate b·N/K: the model is valid
     # (Model accepts it) and must simulate, with the total fluctuating around K (not below it).

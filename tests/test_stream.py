@@ -188,6 +188,10 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(tmp_path: Path) -> None:
     assert ran[np.repeat(st.done[0], st.block_size)].all()
     missing = SLOW_RUN["n_replicates"] - st.replicates_done
     assert missing - st.block_size <= int((~ran).sum()) <= missing
+    # Plain xarray reads the killed store from its consolidated metadata, without a warning
+    # (the dead writer's lock is an empty node of the tree).
+    assert "incomplete" in xr.open_zarr(path).attrs
+    assert "block_done" in xr.open_datatree(path, engine="zarr")["_progress"].data_vars
     ds = simulate_to_store(MODEL, SCHEDULE, store=path, resume=True, **SLOW_RUN)
     assert store_status(path).complete
     expected = dg.simulate(MODEL, SCHEDULE, **SLOW_RUN)
@@ -254,3 +258,90 @@ replicate_offset = 5
     # --resume of a finished store keeps it (and needs no --seed: the stored one is used).
     assert main(["run", str(config), "--out", out, "--no-progress", "--resume"]) == 0
     xr.testing.assert_identical(dg.open_run(out, load=True), first)
+
+
+# --------------------------------------------------------------------------------------------
+# Stores that plain xarray and zarr tools read (README, "Large ensembles", Layout).
+
+
+def _two_group_store(path: str) -> None:
+    """A trajectory run in group "a" and a summary run in group "b" (its partial statistics
+    live in b/_progress/stats)."""
+    simulate_to_store(MODEL, SCHEDULE, store=path, group="a", block_size=10, **RUN)
+    simulate_to_store(
+        MODEL, SCHEDULE, store=path, group="b", block_size=10, summary_only=True, **RUN
+    )
+
+
+def test_streamed_groups_open_in_plain_xarray_and_as_a_datatree(tmp_path: Path) -> None:
+    import zarr
+
+    path = str(tmp_path / "run.zarr")
+    _two_group_store(path)
+    # Consolidated at the root: xarray's default open reads it without its RuntimeWarning
+    # (pytest turns warnings into errors).
+    plain = xr.open_zarr(path, group="a").load()
+    assert zarr.open_consolidated(path).metadata.consolidated_metadata is not None
+    assert zarr.open_group(path, mode="r").attrs["groups"] == ["a", "b"]
+    tree = xr.open_datatree(path, engine="zarr")
+    assert tree.attrs["groups"] == ["a", "b"]
+    assert {"a", "b"} <= set(tree.children)
+    assert tree["a/_progress"]["block_done"].dims == ("grid_point", "block")
+    assert tree["b/_progress/stats"]["count_sum"].dims[:2] == ("grid_point", "block")
+    np.testing.assert_array_equal(tree["a"]["count"].values, plain["count"].values)
+
+
+def test_open_run_of_a_multi_group_store_is_a_datatree(tmp_path: Path) -> None:
+    path = str(tmp_path / "run.zarr")
+    _two_group_store(path)
+    tree = dg.open_run(path)
+    assert isinstance(tree, xr.DataTree)
+    assert sorted(tree.children) == ["a", "b"]
+    for g in ("a", "b"):
+        xr.testing.assert_identical(
+            tree[g].to_dataset().load(), dg.open_run(path, group=g, load=True)
+        )
+    with pytest.raises(InvalidRunError, match=r"no group 'c'; its groups holding runs: 'a', 'b'"):
+        dg.open_run(path, group="c")
+
+
+def test_a_store_listing_its_groups_is_still_recognised_as_its_own(tmp_path: Path) -> None:
+    from dtp_gillespie.store_safety import delete_run_store, recognised_store
+
+    path = str(tmp_path / "run.zarr")
+    _two_group_store(path)
+    assert recognised_store(path)
+    delete_run_store(path)
+    assert not os.path.exists(path)
+
+
+def test_an_interrupted_store_opens_in_plain_xarray_and_resume_reconsolidates(
+    in_memory: xr.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dtp_gillespie import stream
+
+    path = str(tmp_path / "run.zarr")
+    real = stream.write_block
+    calls = []
+
+    def interrupted(task: Any, progress: Any = None) -> tuple[int, int]:
+        calls.append(task.block)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(task, progress)
+
+    monkeypatch.setattr(stream, "write_block", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        simulate_to_store(MODEL, SCHEDULE, store=path, group="a", block_size=10, **RUN)
+    monkeypatch.setattr(stream, "write_block", real)
+    assert calls == [0, 1]
+    plain = xr.open_zarr(path, group="a")  # consolidated: no warning
+    assert "incomplete" in plain.attrs
+    assert int((plain["status"] == -1).sum()) == RUN["n_replicates"] - 10
+    tree = xr.open_datatree(path, engine="zarr")
+    assert "_lock" not in tree["a"].children  # the lock went with the run
+    simulate_to_store(MODEL, SCHEDULE, store=path, group="a", resume=True, **RUN)
+    # The consolidated metadata was refreshed after the final write.
+    finished = xr.open_zarr(path, group="a").load()
+    assert "incomplete" not in finished.attrs
+    xr.testing.assert_identical(without_created_at(finished), without_created_at(in_memory))

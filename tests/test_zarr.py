@@ -130,3 +130,30 @@ def test_spawned_seed_reproduces_from_disk(tmp_path: Path) -> None:
     back = dg.open_run(path)
     assert list(back.attrs["seed_spawn_key"]) == [1]
     xr.testing.assert_identical(without_created_at(dg.reproduce(back)), without_created_at(ds))
+
+
+def test_write_run_consolidates_and_lists_the_groups(ds: xr.Dataset, tmp_path: Path) -> None:
+    import zarr
+
+    path = tmp_path / "groups.zarr"
+    dg.write_run(ds, path, group="b")
+    dg.write_run(ds, path, group="a")
+    assert zarr.open_group(path, mode="r").attrs["groups"] == ["a", "b"]
+    # Default open (consolidated=None) without "Failed to open Zarr store with consolidated
+    # metadata" (a RuntimeWarning, an error under pytest's filterwarnings).
+    xr.testing.assert_identical(dg.open_run(path, group="a", load=True), ds)
+    xr.open_zarr(path, group="b").load()
+    tree = dg.open_run(path)
+    assert isinstance(tree, xr.DataTree)
+    xr.testing.assert_identical(tree["b"].to_dataset().load(), ds)
+    xr.open_datatree(path, engine="zarr")
+    # Replacing a group keeps the store recognised and the consolidated metadata current.
+    dg.write_run(ds.isel(replicate=[0]), path, group="a", mode="w")
+    assert xr.open_zarr(path, group="a").sizes["replicate"] == 1
+
+
+def test_open_run_of_a_missing_group_lists_the_groups(ds: xr.Dataset, tmp_path: Path) -> None:
+    path = tmp_path / "groups.zarr"
+    dg.write_run(ds, path, group="continuous")
+    with pytest.raises(dg.errors.InvalidRunError, match=r"no group 'intermitent'.*'continuous'"):
+        dg.open_run(path, group="intermitent")

@@ -1,4 +1,4 @@
-"""Assembly of the output Dataset from the engine's arrays (the schema of DESIGN.md §3)."""
+"""Assembly of the output Dataset from the engine's arrays (the schema of README, "Output")."""
 
 import json
 import math
@@ -131,7 +131,7 @@ def build_dataset(
     concentration: bool = False,
     biomarker: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Build the output Dataset (DESIGN.md §3) from the engine's arrays.
+    """Build the output Dataset (README, "Output") from the engine's arrays.
 
     Parameters
     ----------

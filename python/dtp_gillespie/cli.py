@@ -39,7 +39,7 @@ from ._seeding import normalise_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
 from .model import Model
 from .schedule import Schedule
-from .simulate import simulate
+from .simulate import check_count, simulate
 from .store_safety import check_store_path, delete_run_store
 
 __all__ = ["load_config", "main"]
@@ -429,6 +429,21 @@ def _resume_command(args: argparse.Namespace) -> str | None:
     return shlex.join([*cmd, "--resume"])
 
 
+def _replicates_option(text: str) -> int:
+    """``--replicates``: a whole number, also as ``1e6`` (the same check as ``n_replicates``)."""
+    try:
+        value: object = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            value = text
+    try:
+        return check_count(value, "--replicates", 1)
+    except InvalidRunError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dtp-gillespie",
@@ -447,7 +462,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", "-o", default="run.zarr", metavar="PATH", help="output store (default run.zarr)"
     )
-    run.add_argument("--replicates", "-n", type=int, metavar="N", help="override n_replicates")
+    run.add_argument(
+        "--replicates", "-n", type=_replicates_option, metavar="N", help="override n_replicates"
+    )
     run.add_argument("--seed", type=int, metavar="S", help="override seed (int >= 0)")
     run.add_argument("--threads", "-t", type=int, metavar="T", help="worker threads (default all)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")

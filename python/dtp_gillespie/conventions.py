@@ -1,4 +1,4 @@
-"""Names, units and codes of the output Dataset (DESIGN.md §3): the single source of truth.
+"""Names, units and codes of the output Dataset (README, "Output"): the single source of truth.
 
 Downstream code relies on these names; later schema versions add variables but never rename these.
 """

@@ -19,11 +19,20 @@ from typing import Any, Literal
 import xarray as xr
 
 from . import conventions as cv
-from .errors import IncompleteStoreWarning
-from .store_safety import check_store_path, checksummed_codecs, delete_run_store, describe
+from .errors import IncompleteStoreWarning, InvalidRunError
+from .store_safety import (
+    GROUPS_ATTR,
+    check_store_path,
+    checksummed_codecs,
+    delete_run_store,
+    describe,
+    is_run,
+    open_group,
+    run_groups,
+)
 from .summary import FINAL_BIOMARKER, FINAL_COUNT, STATISTICS
 
-__all__ = ["open_run", "write_run"]
+__all__ = ["open_run", "refresh_metadata", "write_run"]
 
 
 def open_run(
@@ -32,8 +41,8 @@ def open_run(
     group: str | None = None,
     load: bool = False,
     storage_options: Mapping[str, Any] | None = None,
-) -> xr.Dataset:
-    """Open a run stored with ``ds.to_zarr`` (or :func:`write_run`).
+) -> xr.Dataset | xr.DataTree:
+    """Open a run stored with ``ds.to_zarr`` (or :func:`write_run`), or every run of a store.
 
     Parameters
     ----------
@@ -48,7 +57,15 @@ def open_run(
 
     Returns
     -------
-    xarray.Dataset
+    xarray.Dataset or xarray.DataTree
+        The run at ``group`` (or at the root). Without ``group``, a store whose root holds no run
+        but whose groups do (the CLI's one group per schedule) gives a DataTree with one node per
+        run, each opened as here (``tree["continuous"].to_dataset()``).
+
+    Raises
+    ------
+    InvalidRunError
+        ``group`` is not a group of the store (the message lists the groups holding runs).
 
     Warns
     -----
@@ -56,27 +73,58 @@ def open_run(
         The store is a streamed run that is not finished (still being written, or interrupted):
         its replicates not run yet read ``status`` -1 (``not_run``) and ``count`` -1.
     """
+    path = check_store_path(path)
+    root = _open_root(path, storage_options)
+    if root is not None and not group and not is_run(dict(root.attrs)):
+        groups = run_groups(root)
+        if groups:
+            nodes: dict[str, Any] = {"/": xr.Dataset(attrs=dict(root.attrs))}
+            for g in groups:
+                nodes[g] = _open_one(path, g, load, storage_options)
+            return xr.DataTree.from_dict(nodes)
+    if root is not None and group and not _has_group(root, group):
+        listed = ", ".join(repr(g) for g in run_groups(root)) or "none"
+        raise InvalidRunError(f"{path} has no group {group!r}; its groups holding runs: {listed}")
+    return _open_one(path, group, load, storage_options)
+
+
+def _open_root(path: str, storage_options: Mapping[str, Any] | None) -> Any:
+    """The store's root group, or None if it is not a zarr store (xr.open_zarr then says why)."""
+    try:
+        return open_group(path, None, "r", storage_options)
+    except Exception:
+        return None
+
+
+def _has_group(root: Any, group: str) -> bool:
+    import zarr
+
+    try:
+        return isinstance(root[group.strip("/")], zarr.Group)
+    except KeyError:
+        return False
+
+
+def _open_one(
+    path: str, group: str | None, load: bool, storage_options: Mapping[str, Any] | None
+) -> xr.Dataset:
+    """One run: lazily, with its canonical dtypes and variable order; warns if unfinished."""
     from .stream import INCOMPLETE_ATTR
 
-    path = check_store_path(path)
     kwargs: dict[str, Any] = {}
     if storage_options:
         kwargs["storage_options"] = dict(storage_options)
-    with warnings.catch_warnings():
-        # Stores written without consolidated metadata open fine, just slower: not worth a warning.
-        warnings.filterwarnings(
-            "ignore", message=".*consolidated metadata.*", category=RuntimeWarning
-        )
-        ds = xr.open_zarr(
-            path,
-            group=group,
-            chunks=None,
-            consolidated=None,
-            decode_times=False,
-            decode_timedelta=False,
-            mask_and_scale=True,
-            **kwargs,
-        )
+    # The live metadata, not the root's consolidated copy: that one lags while a run writes.
+    ds = xr.open_zarr(
+        path,
+        group=group,
+        chunks=None,
+        consolidated=False,
+        decode_times=False,
+        decode_timedelta=False,
+        mask_and_scale=True,
+        **kwargs,
+    )
     if INCOMPLETE_ATTR in ds.attrs:
         not_run = int((ds[cv.STATUS] == cv.STATUS_NOT_RUN).sum()) if cv.STATUS in ds else 0
         warnings.warn(
@@ -85,7 +133,7 @@ def open_run(
                 f"{ds[cv.STATUS].size if cv.STATUS in ds else 0} replicates not run yet. "
                 f"{ds.attrs[INCOMPLETE_ATTR]}"
             ),
-            stacklevel=2,
+            stacklevel=3,
         )
     if cv.CELL_STATE in ds.coords and ds[cv.CELL_STATE].dtype != object:
         ds = ds.assign_coords({cv.CELL_STATE: ds[cv.CELL_STATE].astype(object)})
@@ -97,6 +145,23 @@ def open_run(
     if load:
         ds = ds.load()
     return ds
+
+
+def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None) -> None:
+    """After a write: a root holding runs in its groups lists them (attribute ``groups``), and
+    the store's metadata is consolidated at the root, so that plain ``xr.open_zarr`` and
+    ``xr.open_datatree`` read it in one request and without a warning."""
+    import zarr
+
+    root = open_group(path, None, "r+", storage_options)
+    if not is_run(dict(root.attrs)):
+        groups = run_groups(root)
+        if groups and root.attrs.get(GROUPS_ATTR) != groups:
+            root.attrs[GROUPS_ATTR] = groups
+    with warnings.catch_warnings():
+        # zarr 3 warns that consolidated metadata is not in the v3 spec; xarray uses it anyway.
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(root.store)
 
 
 def write_run(
@@ -144,4 +209,5 @@ def write_run(
     with warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is not in the v3 spec; xarray uses it anyway.
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds.to_zarr(path, group=group, mode=mode, encoding=encoding, consolidated=None)
+        ds.to_zarr(path, group=group, mode=mode, encoding=encoding, consolidated=False)
+    refresh_metadata(path)

@@ -1,6 +1,6 @@
 """Drug schedules: which exposure is in force at each time, or how the drug pressure evolves.
 
-A schedule is written as plain data (DESIGN.md §2)::
+A schedule is written as plain data (README, "The model and its spec")::
 
     {"kind": "continuous", "exposure": "on"}
     {"kind": "intermittent", "on": 14, "off": 14, "first": "on", "delay": 0}
@@ -324,12 +324,57 @@ class Schedule:
 
     @classmethod
     def adaptive(cls, **spec: Any) -> "Schedule":
-        """State-triggered dosing; keyword arguments are the keys of the adaptive spec."""
+        """State-triggered dosing; keyword arguments are the keys of the adaptive spec.
+
+        Keys (module docstring, "Adaptive (state-triggered) dosing", and README, "Adaptive
+        dosing, pharmacokinetics and combinations", give the details):
+
+        - ``on`` (default ``"on"``), ``off`` (default ``"off"``): the treating and the holiday
+          exposure.
+        - ``monitor`` (default every state, weight 1): the burden B, a list of states, a table
+          ``{state: weight}``, or ``"biomarker"`` (the model's biomarker).
+        - ``reference`` (default ``"treatment_start"``): what the thresholds multiply,
+          ``"treatment_start"``, ``"initial"``, ``"last_switch"`` or ``"absolute"`` (cells).
+        - ``stop_below`` (default 0.5): stop treating when B <= stop_below x reference.
+        - ``resume_above`` (default 1.0): resume when B >= resume_above x reference (must be
+          greater than ``stop_below``).
+        - ``check_every`` (default 0): 0 checks after every event (continuous monitoring);
+          a positive Δ checks at the visits k·Δ.
+        - ``start`` (default ``"on"``): ``"on"``, ``"off"`` or ``{"detect": X}`` (start treating
+          when B first reaches X).
+        - ``min_on`` (default None): never stop before this many days on drug.
+        - ``max_holiday`` (default None): never hold for more than this many days.
+        - ``rules`` (default None): a list of ``{"from", "to", "below" | "above", "absolute",
+          "after", "min_time", "phase"}`` tables for more than two levels; replaces
+          ``stop_below``, ``resume_above``, ``min_on`` and ``max_holiday``.
+
+        Example: ``Schedule.adaptive(monitor=["S", "P"], stop_below=0.5, resume_above=1.0)``.
+        """
         return cls({"kind": "adaptive", **spec})
 
     @classmethod
     def pk(cls, **spec: Any) -> "Schedule":
-        """Pharmacokinetic dosing; keyword arguments are the keys of the pk spec."""
+        """Pharmacokinetic dosing; keyword arguments are the keys of the pk spec.
+
+        Keys (module docstring, "Pharmacokinetics", and README, "Adaptive dosing,
+        pharmacokinetics and combinations", give the details):
+
+        - ``half_life`` (required): half-life of the drug's concentration C (days).
+        - ``dose`` (default 1.0): what each IV bolus adds to C (in the unit of ``ec50``).
+        - ``dose_every`` (default 1.0) and ``first_dose`` (default 0.0): doses at
+          first_dose + k·dose_every up to t_end; or ``dose_times``: an explicit sorted list.
+        - ``ec50`` (default 1.0; ``inf``: no effect) and ``hill`` (default 1.0): the Hill
+          response Cʰ/(EC50ʰ + Cʰ) that moves every rate from its ``off`` to its ``on`` value.
+        - ``on`` (default ``"on"``), ``off`` (default ``"off"``): the two rate tables.
+        - ``on_threshold`` (default 0.05): the recorded exposure is ``on`` while the response is
+          at least this fraction of its maximum.
+        - ``missed_dose_probability`` (default 0.0): each dose skipped independently, per
+          replicate.
+        - ``rates`` (default none): per-rate ``ec50``/``hill`` overrides, e.g.
+          ``[{"process": "death", "state": "S", "ec50": 2.0}]``.
+
+        Example: ``Schedule.pk(dose=10.0, dose_every=1.0, half_life=1.5, hill=2.0)``.
+        """
         return cls({"kind": "pk", **spec})
 
     @classmethod

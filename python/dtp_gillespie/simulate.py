@@ -39,19 +39,36 @@ def check_flag(value: object, name: str) -> bool:
     return bool(value)
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if not _is_int(value):
-        raise InvalidRunError(f"{name} is {value!r}; expected an int >= {minimum}")
+def check_count(value: object, name: str, minimum: int) -> int:
+    """The one check of every count (``n_replicates``, ``max_events``, ``max_population``,
+    initial counts, ``block_size``, ...): an int, or a float with an integral value (``1e6``,
+    as TOML and scientific notation give), from ``minimum`` to 2**63 - 1.
+
+    Raises
+    ------
+    InvalidRunError
+        Naming the field and the value: not a number, a bool, a fraction, or out of range.
+    """
+    whole_float = (
+        isinstance(value, float | np.floating)
+        and math.isfinite(value)
+        and float(value).is_integer()
+    )
+    if not (_is_int(value) or whole_float):
+        raise InvalidRunError(
+            f"{name} is {value!r}; expected a whole number >= {minimum} (an int, or a float "
+            "such as 1e6 with no fractional part)"
+        )
     v = int(value)  # type: ignore[call-overload]
     if not minimum <= v <= _INT64_MAX:
-        raise InvalidRunError(f"{name} is {v!r}; it must be an int >= {minimum}")
+        raise InvalidRunError(f"{name} is {value!r}; it must be a whole number >= {minimum}")
     return v
 
 
 def _check_cap(value: object, name: str) -> int | None:
     if value is None:
         return None
-    return _check_int(value, name, 1)
+    return check_count(value, name, 1)
 
 
 def _check_positive(value: object, name: str) -> float:
@@ -270,21 +287,7 @@ def _check_initial(initial: object, model: Model) -> list[int]:
             )
     out = []
     for s in model.states:
-        v = initial.get(s, 0)
-        whole_float = (
-            isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer()
-        )
-        if _is_int(v) or whole_float:
-            n = int(v)
-        else:
-            raise InvalidRunError(
-                f"initial count of state {s!r} is {v!r}; counts must be whole numbers >= 0"
-            )
-        if not 0 <= n <= _INT64_MAX:
-            raise InvalidRunError(
-                f"initial count of state {s!r} is {v!r}; counts must be whole numbers >= 0"
-            )
-        out.append(n)
+        out.append(check_count(initial.get(s, 0), f"initial count of state {s!r}", 0))
     return out
 
 
@@ -394,13 +397,13 @@ def prepare(
         biomarker=m.biomarker is not None,
     )
     init = _check_initial(initial, m)
-    n_rep = _check_int(n_replicates, "n_replicates", 1)
-    offset = _check_int(replicate_offset, "replicate_offset", 0)
+    n_rep = check_count(n_replicates, "n_replicates", 1)
+    offset = check_count(replicate_offset, "replicate_offset", 0)
     if offset + n_rep - 1 > _INT64_MAX:
         raise InvalidRunError("replicate_offset + n_replicates exceeds the int64 range")
     cap_events = _check_cap(max_events, "max_events")
     cap_pop = _check_cap(max_population, "max_population")
-    threads = None if n_threads is None else _check_int(n_threads, "n_threads", 1)
+    threads = None if n_threads is None else check_count(n_threads, "n_threads", 1)
     seed_info = normalise_seed(seed)
     _check_status_codes()
 
@@ -478,7 +481,7 @@ def trace(
         between events (a breakpoint, timer or biomarker crossing); plus ``channel_names`` (list
         of str) and ``seed`` (the recorded seed).
     """
-    rep = _check_int(replicate, "replicate", 0)
+    rep = check_count(replicate, "replicate", 0)
     prep = prepare(
         model,
         schedule,
@@ -597,7 +600,7 @@ def simulate(
         for pk schedules, ``concentration`` (replicate, time), ``auc_concentration`` and
         ``auc_response`` (replicate), and for models with a biomarker, ``biomarker``
         (replicate, time); the specs and provenance in the attrs
-        (DESIGN.md §3). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
+        (README, "Output"). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
         ``biomarker``, but ``final_count`` (replicate, cell_state), ``final_biomarker`` for a
         model with a biomarker, and the statistics of :mod:`dtp_gillespie.summary` (with a
         ``quantile`` dimension for ``count_quantile``).

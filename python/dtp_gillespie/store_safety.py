@@ -31,6 +31,7 @@ from . import conventions as cv
 from .errors import InvalidRunError
 
 __all__ = [
+    "GROUPS_ATTR",
     "LOCK_GROUP",
     "check_not_locked",
     "check_store_path",
@@ -40,13 +41,18 @@ __all__ = [
     "describe",
     "exists",
     "is_blank",
+    "is_run",
     "open_group",
     "recognised_store",
+    "run_groups",
     "store_lock",
 ]
 
 LOCK_GROUP = "_lock"
 """Child group (of the run's group) whose ``zarr.json`` is the writer's lock."""
+
+GROUPS_ATTR = "groups"
+"""Attribute of a store's root that holds runs in its groups: the paths of those groups."""
 
 _ZARR_METADATA = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
 _RUN_ATTRS = (cv.ATTR_SCHEMA_VERSION, cv.ATTR_MODEL, cv.ATTR_RUN)
@@ -107,13 +113,18 @@ def _fs(path: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]
 def open_group(
     path: str, group: str | None, mode: str, storage_options: Mapping[str, Any] | None
 ) -> Any:
-    """``zarr.open_group`` of a run's group, with fsspec options for a URL."""
+    """``zarr.open_group`` of a run's group, with fsspec options for a URL.
+
+    Always reads the live metadata: the root's consolidated copy (for xarray) lags behind while a
+    run writes."""
     import zarr
 
     kwargs: dict[str, Any] = {}
     if storage_options:
         kwargs["storage_options"] = dict(storage_options)
-    return zarr.open_group(path, path=group or "", mode=mode, **kwargs)  # type: ignore[arg-type]
+    return zarr.open_group(  # type: ignore[arg-type]
+        path, path=group or "", mode=mode, use_consolidated=False, **kwargs
+    )
 
 
 def exists(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
@@ -137,7 +148,8 @@ def exists(path: str, group: str | None, storage_options: Mapping[str, Any] | No
 # Recognising the package's own stores.
 
 
-def _is_run(attrs: Mapping[str, Any]) -> bool:
+def is_run(attrs: Mapping[str, Any]) -> bool:
+    """Whether a group's attributes are those of a dtp-gillespie run."""
     return all(k in attrs for k in _RUN_ATTRS)
 
 
@@ -149,16 +161,36 @@ def _members(group: Any) -> list[tuple[str, Any]]:
 
 
 def _holds_runs(group: Any, depth: int = 1) -> bool:
-    """A run, a group without attributes whose members all hold runs (``depth`` levels down), or
-    a blank group (no attributes, no members)."""
+    """A run, a group whose members all hold runs (``depth`` levels down) and whose only
+    attribute is the list of those groups, or a blank group (no attributes, no members)."""
     attrs = dict(group.attrs)
-    if _is_run(attrs):
+    if is_run(attrs):
         return True
-    if attrs or depth < 0:
+    if set(attrs) - {GROUPS_ATTR} or depth < 0:
         return False
     import zarr
 
     return all(isinstance(m, zarr.Group) and _holds_runs(m, depth - 1) for _, m in _members(group))
+
+
+def run_groups(root: Any) -> list[str]:
+    """Paths (from ``root``) of the groups below it that hold a run, sorted; the package's
+    internal groups (``_lock``, ``_progress``) and anything inside a run are not searched."""
+    import zarr
+
+    found: list[str] = []
+
+    def walk(group: Any, prefix: str) -> None:
+        for name, member in sorted(_members(group), key=lambda m: m[0]):
+            if not isinstance(member, zarr.Group) or name.startswith("_"):
+                continue
+            if is_run(dict(member.attrs)):
+                found.append(prefix + name)
+            else:
+                walk(member, f"{prefix}{name}/")
+
+    walk(root, "")
+    return found
 
 
 def is_blank(group: Any) -> bool:

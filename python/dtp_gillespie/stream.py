@@ -6,9 +6,14 @@ block is one independent region write. The store is written in this order:
 
 1. the **template**: every variable, coordinate and attribute of the final Dataset, with the
    replicate dimension at its full length and the data still unwritten;
-2. the **progress marker** ``<group>/_progress/block_done`` (int8, one chunk per block, all 0) with
-   the block layout in its attributes; from here on the store is resumable;
-3. for each block, in any order: the region write of its data, *then* ``block_done[block] = 1``.
+2. the **progress marker** ``<group>/_progress/block_done`` (int8, dimensions ``grid_point`` x
+   ``block``, one chunk per block, all 0) with the block layout in its attributes; from here on
+   the store is resumable; the store's metadata is then consolidated at its root
+   (:func:`~dtp_gillespie.io.refresh_metadata`), so that plain ``xr.open_zarr`` and
+   ``xr.open_datatree`` read an interrupted store too;
+3. for each block, in any order: the region write of its data, *then* ``block_done[block] = 1``;
+4. once the run stops (finished, or on an error or Ctrl-C) and its lock is gone: the metadata is
+   consolidated again (the ``incomplete`` attribute gone, a summary's statistics flagged done).
 
 A run killed at any point (SIGKILL included) therefore leaves a store in which exactly the blocks
 marked done hold their final data; :func:`store_status` reads the marker, and resuming recomputes
@@ -21,6 +26,7 @@ Sweeps (:mod:`dtp_gillespie.sweep`) use the same machinery with leading sweep di
 is then (grid point, replicate block) and ``block_done`` has shape (n_points, n_blocks).
 """
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -39,12 +45,14 @@ from . import conventions as cv
 from . import store_safety as safety
 from ._dataset import build_dataset
 from .errors import InvalidRunError
-from .simulate import Capped, Prepared, capped_counts, check_flag, warn_capped
+from .io import refresh_metadata
+from .simulate import Capped, Prepared, capped_counts, check_count, check_flag, warn_capped
 from .store_safety import open_group
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
     "INCOMPLETE_ATTR",
+    "PROGRESS_DIMS",
     "PROGRESS_GROUP",
     "StoreStatus",
     "default_block_size",
@@ -56,6 +64,9 @@ DEFAULT_BLOCK_BYTES = 64 << 20
 
 PROGRESS_GROUP = "_progress"
 """Child group (of the run's group) holding the ``block_done`` marker."""
+
+PROGRESS_DIMS = ("grid_point", "block")
+"""Dimension names of ``_progress/block_done``."""
 
 INCOMPLETE_ATTR = "incomplete"
 """Global attribute of a streamed store whose run is not finished; removed once it is."""
@@ -167,11 +178,7 @@ def make_plan(
     if block_size is None:
         bs = default_block_size(first.times.size, len(first.model.states), n_rep)
     else:
-        if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer):
-            raise InvalidRunError(f"block_size is {block_size!r}; expected an int >= 1")
-        if block_size < 1:
-            raise InvalidRunError(f"block_size is {block_size!r}; it must be >= 1")
-        bs = min(int(block_size), n_rep)
+        bs = min(check_count(block_size, "block_size", 1), n_rep)
     return Plan(
         points=tuple(Point(idx, p) for idx, p in zip(indices, items, strict=True)),
         block_size=bs,
@@ -541,6 +548,8 @@ def _write_template(
         dtype="int8",
         fill_value=0,
         compressors=safety.checksummed_codecs(),
+        # Named dimensions make the group readable by xr.open_datatree (zarr 3 needs them).
+        dimension_names=PROGRESS_DIMS,
     )
     prog.attrs.update(
         {
@@ -561,9 +570,12 @@ def _write_template(
             plan.n_blocks,
             first.prep.times.size,
             len(first.prep.model.states),
+            lead_dims=PROGRESS_DIMS,
         )
     # Last: from here on the store is resumable.
     prog.attrs["initialised"] = True
+    # An interrupted store opens in plain xarray too, without a warning.
+    refresh_metadata(store, storage_options)
 
 
 def _unwritten_fill(dtype: np.dtype[Any]) -> Any:
@@ -675,17 +687,30 @@ def stream_to_store(
             f"{where} exists but holds no dtp-gillespie run; refusing to "
             f"{'overwrite' if overwrite else 'write into'} it"
         )
-    with safety.store_lock(path, group, storage_options):
-        if exists and overwrite:
-            safety.clear_group(path, group, storage_options, keep_lock=True)
-            exists = False
-        plan, status = _resumable(plan, path, group, storage_options, where, exists)
-        capped = _run_blocks(
-            plan, path, group, storage_options, status, progress, client, n_threads
-        )
-        if plan.summary_only:
-            _finalise_statistics(plan, path, group, storage_options)
-        _mark_complete(path, group, storage_options)
+    locked = False
+    try:
+        with safety.store_lock(path, group, storage_options):
+            locked = True
+            if exists and overwrite:
+                safety.clear_group(path, group, storage_options, keep_lock=True)
+                exists = False
+            plan, status = _resumable(plan, path, group, storage_options, where, exists)
+            capped = _run_blocks(
+                plan, path, group, storage_options, status, progress, client, n_threads
+            )
+            if plan.summary_only:
+                _finalise_statistics(plan, path, group, storage_options)
+            _mark_complete(path, group, storage_options)
+    except BaseException:
+        if locked:
+            # The lock is gone and the run stopped: consolidate what the store now holds, so
+            # that no stale copy describes it (best effort: the error that stopped the run is
+            # the one to report).
+            with contextlib.suppress(Exception):
+                refresh_metadata(path, storage_options)
+        raise
+    # After the lock is released, so that the consolidated metadata does not list it.
+    refresh_metadata(path, storage_options)
     total = len(plan.points) * plan.n_replicates
     if seed_drawn:
         warnings.warn(
@@ -698,7 +723,10 @@ def stream_to_store(
         warn_capped(capped, total, plan.points[0].prep, stacklevel=4)
     from .io import open_run
 
-    return open_run(path, group=group, storage_options=storage_options)
+    out = open_run(path, group=group, storage_options=storage_options)
+    if not isinstance(out, xr.Dataset):
+        raise InvalidRunError(f"internal error: {where} opened as a tree")
+    return out
 
 
 def _resumable(

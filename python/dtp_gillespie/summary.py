@@ -465,8 +465,16 @@ PARTIALS = (
 """Dense partial arrays stored per (point, block) in ``_progress/stats``."""
 
 
-def create_partials(prog: Any, n_points: int, n_blocks: int, n_times: int, n_states: int) -> None:
-    """Create the per-block partial-statistics arrays in the ``_progress`` group."""
+def create_partials(
+    prog: Any,
+    n_points: int,
+    n_blocks: int,
+    n_times: int,
+    n_states: int,
+    lead_dims: tuple[str, str] = ("grid_point", "block"),
+) -> None:
+    """Create the per-block partial-statistics arrays in the ``_progress`` group; ``lead_dims``
+    names their (point, block) dimensions (named dimensions let xr.open_datatree read them)."""
     g = prog.create_group("stats", overwrite=True)
     lead = (n_points, n_blocks)
     for name in ("count_sum", "count_sum_sq"):
@@ -476,6 +484,7 @@ def create_partials(prog: Any, n_points: int, n_blocks: int, n_times: int, n_sta
             chunks=(1, 1, n_times, n_states, _LIMBS),
             dtype="uint64",
             fill_value=0,
+            dimension_names=(*lead_dims, cv.TIME, cv.CELL_STATE, "limb"),
         )
     for name in ("count_min", "count_max"):
         g.create_array(
@@ -484,10 +493,16 @@ def create_partials(prog: Any, n_points: int, n_blocks: int, n_times: int, n_sta
             chunks=(1, 1, n_times, n_states),
             dtype="int64",
             fill_value=0,
+            dimension_names=(*lead_dims, cv.TIME, cv.CELL_STATE),
         )
     for name in ("n_known", "n_extinct", "n_progressed"):
         g.create_array(
-            name, shape=(*lead, n_times), chunks=(1, 1, n_times), dtype="int64", fill_value=0
+            name,
+            shape=(*lead, n_times),
+            chunks=(1, 1, n_times),
+            dtype="int64",
+            fill_value=0,
+            dimension_names=(*lead_dims, cv.TIME),
         )
     g.attrs["description"] = (
         "partial statistics of each (grid point, block), valid where block_done = 1: exact sums "
@@ -504,8 +519,15 @@ def write_partials(prog: Any, point: int, block: int, st: BlockStats) -> None:
     for name in ("count_min", "count_max", "n_known", "n_extinct", "n_progressed"):
         g[name][point, block] = getattr(st, name)
     k = max(1, int(st.hist_key.size))
+    name = f"hist_{point}_{block}"
     hist = g.create_array(
-        f"hist_{point}_{block}", shape=(2, k), chunks=(2, k), dtype="int64", overwrite=True
+        name,
+        shape=(2, k),
+        chunks=(2, k),
+        dtype="int64",
+        overwrite=True,
+        # A dimension of its own: each block's histogram has its own number of bins.
+        dimension_names=("key_count", f"bin_{point}_{block}"),
     )
     data = np.zeros((2, k), dtype=np.int64)
     data[0, : st.hist_key.size] = st.hist_key
