@@ -24,6 +24,7 @@ from dtp_gillespie import conventions as cv
 from dtp_gillespie.errors import InvalidModelError, InvalidScheduleError
 from hypothesis import given
 from hypothesis import strategies as st
+from interruptible import start_python
 
 TINY = 5e-324  # the smallest subnormal
 WATCHDOG = 10.0  # seconds a single call may take
@@ -410,8 +411,8 @@ LONG = {
 
 
 def _start(call: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTIBLE.format(call=call)],
+    proc = start_python(
+        INTERRUPTIBLE.format(call=call),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         bufsize=0,  # read line by line, so select() never misses a buffered line

@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+from interruptible import start_python
 
 LONG_RUN = """
 import sys
@@ -24,16 +25,18 @@ print("finished", flush=True)
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX")
 def test_ctrl_c_stops_a_long_simulation_quickly() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LONG_RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "started"
-    time.sleep(1.0)  # well inside the run, which would take hours
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    elapsed = time.monotonic() - sent
+    proc = start_python(LONG_RUN, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(1.0)  # well inside the run, which would take hours
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        proc.kill()  # never leave a run of hours behind (a no-op once it has exited)
+        proc.communicate()
     assert out.strip() == "interrupted", err
     assert proc.returncode == 0
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
