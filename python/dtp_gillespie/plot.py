@@ -31,6 +31,7 @@ __all__ = [
     "fan_chart",
     "km_plot",
     "label",
+    "left_out_note",
     "occupancy_chart",
     "open_report_data",
     "report",
