@@ -8,11 +8,12 @@ killed in its first instant). Everything else is refused with
 :class:`~dtp_gillespie.errors.InvalidRunError` before anything is written.
 
 A streamed run holds an exclusive lock on its group while it writes: the child group ``_lock``,
-whose ``zarr.json`` is created atomically (``O_CREAT | O_EXCL``) and names the writer (host, pid,
-start time). A second writer is refused naming the holder; the lock is removed when the run ends
-(also on an error or Ctrl-C), and a lock left by a crash is recognised as stale when its process
-is gone (same host) and taken over. Object stores reached through fsspec URLs have no atomic
-exclusive create, so no lock is taken there: two writers of one URL are not detected.
+whose ``zarr.json`` is created atomically, already filled (a hard link that fails if the name
+exists), and names the writer (host, pid, start time). A second writer is refused naming the
+holder; the lock is removed when the run ends (also on an error or Ctrl-C), and a lock left by a
+crash is recognised as stale when its process is gone (same host) and taken over. Object stores
+reached through fsspec URLs have no atomic exclusive create, so no lock is taken there: two
+writers of one URL are not detected.
 """
 
 import contextlib
@@ -327,6 +328,20 @@ def _read_lock(lock_file: str) -> dict[str, Any] | None:
         return None
 
 
+def _settled_holder(lock_file: str) -> tuple[bool, dict[str, Any] | None]:
+    """Whether ``lock_file`` exists, and the writer it names. A lock that cannot be read is read
+    again for up to half a second: a writer that is just ending may remove it in between, and a
+    lock that stays unreadable for that long is reported as such."""
+    for _ in range(10):
+        if not os.path.lexists(lock_file):
+            return False, None
+        holder = _read_lock(lock_file)
+        if holder is not None:
+            return True, holder
+        time.sleep(0.05)
+    return os.path.lexists(lock_file), None
+
+
 def _holder_text(holder: Mapping[str, Any] | None) -> str:
     if holder is None:
         return "a writer whose lock file cannot be read"
@@ -350,10 +365,9 @@ def check_not_locked(path: str, group: str | None, where: str) -> None:
     if not _is_local(path):
         return
     lock_file = os.path.join(_local_dir(path, group), LOCK_GROUP, "zarr.json")
-    if os.path.lexists(lock_file):
-        holder = _read_lock(lock_file)
-        if not _is_stale(lock_file, holder):
-            raise InvalidRunError(_locked_message(where, holder, lock_file))
+    exists, holder = _settled_holder(lock_file)
+    if exists and not _is_stale(lock_file, holder):
+        raise InvalidRunError(_locked_message(where, holder, lock_file))
 
 
 def _locked_message(where: str, holder: Mapping[str, Any] | None, lock_file: str) -> str:
@@ -427,9 +441,11 @@ def _acquire(lock_dir: str, lock_file: str, body: bytes, where: str) -> None:
     for _ in range(5):
         try:
             os.makedirs(lock_dir, exist_ok=True)
-            fd = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            _create_filled(lock_file, body)
         except FileExistsError:
-            holder = _read_lock(lock_file)
+            exists, holder = _settled_holder(lock_file)
+            if not exists:  # its writer ended in between: try again
+                continue
             if _is_stale(lock_file, holder):
                 _remove_stale(lock_file, holder)
                 continue
@@ -438,7 +454,23 @@ def _acquire(lock_dir: str, lock_file: str, body: bytes, where: str) -> None:
             continue
         except OSError as exc:
             raise InvalidRunError(f"{where}: cannot create the writer's lock: {exc}") from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
         return
     raise InvalidRunError(f"{where}: could not take the writer's lock {lock_file}")
+
+
+def _create_filled(lock_file: str, body: bytes) -> None:
+    """Create ``lock_file`` holding ``body``, or raise FileExistsError, in one atomic step.
+
+    The body goes to a private file first and is hard-linked into place (``link`` fails if the
+    name exists), so another writer never sees the lock empty or half written and can always
+    name its holder.
+    """
+    private = f"{lock_file}.{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.link(private, lock_file)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(private)
