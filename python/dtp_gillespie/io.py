@@ -29,6 +29,7 @@ from .store_safety import (
     is_run,
     open_group,
     run_groups,
+    storage_kwargs,
 )
 from .summary import FINAL_BIOMARKER, FINAL_COUNT, STATISTICS
 
@@ -111,9 +112,7 @@ def _open_one(
     """One run: lazily, with its canonical dtypes and variable order; warns if unfinished."""
     from .stream import INCOMPLETE_ATTR
 
-    kwargs: dict[str, Any] = {}
-    if storage_options:
-        kwargs["storage_options"] = dict(storage_options)
+    kwargs = storage_kwargs(storage_options)
     # The live metadata, not the root's consolidated copy: that one lags while a run writes.
     ds = xr.open_zarr(
         path,

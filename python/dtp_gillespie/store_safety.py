@@ -46,6 +46,7 @@ __all__ = [
     "open_group",
     "recognised_store",
     "run_groups",
+    "storage_kwargs",
     "store_lock",
 ]
 
@@ -59,8 +60,14 @@ _ZARR_METADATA = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmet
 _RUN_ATTRS = (cv.ATTR_SCHEMA_VERSION, cv.ATTR_MODEL, cv.ATTR_RUN)
 """Global attributes every dtp-gillespie run carries (simulate, sweep, streamed stores)."""
 _UNREADABLE_LOCK_STALE_AFTER = 10.0
-"""Seconds after which a lock file that cannot be parsed (its writer died between creating and
-filling it, a window of microseconds) counts as stale."""
+"""Seconds after which a lock file that cannot be parsed counts as stale (a lock is created
+already filled, so such a file was damaged, e.g. by hand)."""
+
+
+def storage_kwargs(storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``storage_options=`` for xarray and zarr calls, only when there are any (local paths take
+    none)."""
+    return {"storage_options": dict(storage_options)} if storage_options else {}
 
 
 def check_store_path(store: Any) -> str:
@@ -120,9 +127,7 @@ def open_group(
     run writes."""
     import zarr
 
-    kwargs: dict[str, Any] = {}
-    if storage_options:
-        kwargs["storage_options"] = dict(storage_options)
+    kwargs = storage_kwargs(storage_options)
     return zarr.open_group(  # type: ignore[arg-type]
         path, path=group or "", mode=mode, use_consolidated=False, **kwargs
     )

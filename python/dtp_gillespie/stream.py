@@ -510,9 +510,7 @@ def _write_template(
     encoding = {**encoding, **stat_encoding}
     for name in ds.variables:
         encoding.setdefault(str(name), {})["compressors"] = safety.checksummed_codecs()
-    kwargs: dict[str, Any] = {}
-    if storage_options:
-        kwargs["storage_options"] = dict(storage_options)
+    kwargs = safety.storage_kwargs(storage_options)
     # The caller holds the writer's lock (in the group) and has recognised the group as this
     # run's own: clear it but for the lock, then write the template.
     safety.clear_group(store, group, storage_options, keep_lock=True)
@@ -623,9 +621,7 @@ def write_block(task: BlockTask, progress: Callable[[int], None] | None = None) 
         d: slice(i, i + 1) for d, i in zip(plan.sweep_dims, point.index, strict=True)
     }
     region[cv.REPLICATE] = slice(a, z)
-    kwargs: dict[str, Any] = {}
-    if task.storage_options:
-        kwargs["storage_options"] = dict(task.storage_options)
+    kwargs = safety.storage_kwargs(task.storage_options)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds.to_zarr(
