@@ -2,7 +2,6 @@
 
 import json
 import math
-import numbers
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ import xarray as xr
 
 from . import _core
 from . import conventions as cv
+from ._checks import INT64_MAX, check_count, check_flag, is_real
 from ._dataset import build_dataset
 from ._memory import check_replicate_fits, check_run_fits, trace_event_cap
 from ._seeding import SeedLike, normalise_seed, seed_from_attrs
@@ -24,45 +24,7 @@ from .schedule import Schedule, _is_list, _monitor_weights
 
 __all__ = ["Prepared", "prepare", "record_grid", "reproduce", "simulate", "trace"]
 
-_INT64_MAX = 2**63 - 1
 _GRID_TOL = 1e-9
-
-
-def _is_int(value: object) -> bool:
-    return not isinstance(value, bool | np.bool_) and isinstance(value, int | np.integer)
-
-
-def check_flag(value: object, name: str) -> bool:
-    """A bool option (``summary_only``, ...): True or False, not merely truthy or falsy."""
-    if not isinstance(value, bool | np.bool_):
-        raise InvalidRunError(f"{name} is {value!r}; expected True or False")
-    return bool(value)
-
-
-def check_count(value: object, name: str, minimum: int) -> int:
-    """The one check of every count (``n_replicates``, ``max_events``, ``max_population``,
-    initial counts, ``block_size``, ...): an int, or a float with an integral value (``1e6``,
-    as TOML and scientific notation give), from ``minimum`` to 2**63 - 1.
-
-    Raises
-    ------
-    InvalidRunError
-        Naming the field and the value: not a number, a bool, a fraction, or out of range.
-    """
-    whole_float = (
-        isinstance(value, float | np.floating)
-        and math.isfinite(value)
-        and float(value).is_integer()
-    )
-    if not (_is_int(value) or whole_float):
-        raise InvalidRunError(
-            f"{name} is {value!r}; expected a whole number >= {minimum} (an int, or a float "
-            "such as 1e6 with no fractional part)"
-        )
-    v = int(value)  # type: ignore[call-overload]
-    if not minimum <= v <= _INT64_MAX:
-        raise InvalidRunError(f"{name} is {value!r}; it must be a whole number >= {minimum}")
-    return v
 
 
 def _check_cap(value: object, name: str) -> int | None:
@@ -84,10 +46,6 @@ def _check_positive(value: object, name: str) -> float:
     return x
 
 
-def _is_real(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
-
-
 def _check_real_times(times: npt.ArrayLike) -> None:
     """Record times are real numbers: no strings or bools, which numpy would convert silently."""
     if isinstance(times, list | tuple):
@@ -102,7 +60,7 @@ def _check_real_times(times: npt.ArrayLike) -> None:
             )
         items = arr.ravel().tolist()
     for i, x in enumerate(items):
-        if not _is_real(x):
+        if not is_real(x):
             raise InvalidRunError(
                 f"times[{i}] is {x!r} ({type(x).__name__}); record times must be real numbers "
                 "(days)"
@@ -399,7 +357,7 @@ def prepare(
     init = _check_initial(initial, m)
     n_rep = check_count(n_replicates, "n_replicates", 1)
     offset = check_count(replicate_offset, "replicate_offset", 0)
-    if offset + n_rep - 1 > _INT64_MAX:
+    if offset + n_rep - 1 > INT64_MAX:
         raise InvalidRunError("replicate_offset + n_replicates exceeds the int64 range")
     cap_events = _check_cap(max_events, "max_events")
     cap_pop = _check_cap(max_population, "max_population")
