@@ -11,7 +11,7 @@ import os
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import xarray as xr
@@ -532,7 +532,7 @@ def _has_progression(ds: xr.Dataset) -> bool:
 
 
 def _table_text(
-    data: "xr.Dataset | Mapping[str, xr.Dataset]", event: str, at: float | None = None
+    data: "xr.Dataset | Mapping[str, xr.Dataset]", event: analysis.Event, at: float | None = None
 ) -> str:
     """The report's table: per group n, P(extinct), P(``event`` by ``at``) and its median time."""
     ds, _ = _groups(data)
@@ -732,18 +732,17 @@ def left_out_note(data: "xr.Dataset | Mapping[str, xr.Dataset]") -> str:
     )
 
 
-def _events(first: xr.Dataset, endpoint: str | None) -> list[str]:
+def _events(first: xr.Dataset, endpoint: str | None) -> list[analysis.Event]:
     """The events of the report's probability panels, ``endpoint`` first."""
-    tracked = [
-        *([cv.PROGRESSION_TIME] if _has_progression(first) else []),
-        cv.FIRST_MUTANT_TIME,
-        cv.EXTINCTION_TIME,
-    ]
+    tracked: list[analysis.Event] = [cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME]
+    if _has_progression(first):
+        tracked.insert(0, cv.PROGRESSION_TIME)
     if endpoint is None:
         return tracked
     if endpoint not in analysis.EVENTS:
         raise ValueError(f"endpoint must be one of {', '.join(analysis.EVENTS)}; got {endpoint!r}")
-    return [endpoint, *[e for e in tracked if e != endpoint]]
+    chosen = cast(analysis.Event, endpoint)
+    return [chosen, *[e for e in tracked if e != endpoint]]
 
 
 def _report_figure(
@@ -813,7 +812,15 @@ def _report_figure(
         title = "dtp-gillespie report" + (f": {', '.join(kinds)} schedule" if kinds else "")
         title += f" ({n} replicates)"
     fig.suptitle(title)
-    return fig
+    return cast("Figure", fig)
+
+
+def _open_dataset(path: str, group: str | None) -> xr.Dataset:
+    """The run at ``group`` of ``path``, loaded (one group holds one Dataset)."""
+    from .io import open_run
+
+    ds = open_run(path, group=group, load=True)
+    return ds if isinstance(ds, xr.Dataset) else ds.to_dataset()
 
 
 def open_report_data(
@@ -842,7 +849,6 @@ def open_report_data(
     import zarr
 
     from .errors import InvalidRunError
-    from .io import open_run
 
     path = os.fspath(store)
     try:
@@ -856,10 +862,14 @@ def open_report_data(
             raise InvalidRunError(
                 f"{path} has no group {missing[0]!r}; groups: {', '.join(children) or 'none'}"
             )
-        return {g: open_run(path, group=g, load=True) for g in groups}
+        return {g: _open_dataset(path, g) for g in groups}
     if cv.STATUS in root.array_keys():
-        return open_run(path, load=True)
-    runs = {g: open_run(path, group=g, load=True) for g in children if cv.STATUS in root[g]}
+        return _open_dataset(path, None)
+    runs = {
+        g: _open_dataset(path, g)
+        for g in children
+        if isinstance(sub := root[g], zarr.Group) and cv.STATUS in sub
+    }
     if not runs:
         raise InvalidRunError(
             f"{path} holds no run (no {cv.STATUS!r} variable at the root or in a group)"
