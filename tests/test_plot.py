@@ -17,6 +17,7 @@ from dtp_gillespie import analysis
 from dtp_gillespie import plot as dplot
 from dtp_gillespie.cli import main
 from dtp_gillespie.errors import InvalidRunError
+from dtp_gillespie.plot import _report as plot_report
 from handmade import (
     MP_EVENTS,
     MP_TIMES,
@@ -387,7 +388,9 @@ def test_cli_report_endpoint(runs: dict[str, xr.Dataset], tmp_path: Path, capsys
     argv = ["report", str(store), "-o", str(out), "--endpoint", "first_mutant_time", "--at", "3"]
     assert main(argv) == 0
     data = dplot.open_report_data(store)
-    fig = dplot._report_figure(data, title=None, log=True, endpoint="first_mutant_time", at=3.0)
+    fig = plot_report._report_figure(
+        data, title=None, log=True, endpoint="first_mutant_time", at=3.0
+    )
     assert fig.axes[2].get_ylabel() == "P(a first mutant by t)"  # the endpoint's panel first
     assert "P(a first mutant by t=3) [95% CI]" in fig.axes[-1].texts[0].get_text()
     with pytest.raises(SystemExit):
@@ -401,7 +404,7 @@ def test_cli_report_names_the_groups_left_out_on_stderr(
     store = tmp_path / "run.zarr"
     for name, ds in runs.items():
         dg.write_run(ds, store, group=name, mode="a")
-    monkeypatch.setattr(dplot, "MAX_FAN_CHARTS", 1)
+    monkeypatch.setattr(plot_report, "MAX_FAN_CHARTS", 1)
     assert main(["report", str(store), "-o", str(tmp_path / "r.png")]) == 0
     err = capsys.readouterr().err
     assert "warning: fan charts of 1 of 2 groups left out (intermittent)" in err

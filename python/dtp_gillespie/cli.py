@@ -530,7 +530,8 @@ def _parser() -> argparse.ArgumentParser:
 
 # --- report (dtp_gillespie.plot) ---
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .plot import _DPI, _pyplot, _report_figure, left_out_note, open_report_data
+    from .plot._common import _DPI, _pyplot
+    from .plot._report import _report_figure, left_out_note, open_report_data
 
     data = open_report_data(args.store, args.group)
     # Input errors keep their own messages.
