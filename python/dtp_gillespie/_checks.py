@@ -72,7 +72,7 @@ def check_count(
             f"{name} is {value!r}; expected a whole number >= {minimum} (an int, or a float "
             "such as 1e6 with no fractional part)"
         )
-    v = int(value)  # type: ignore[call-overload]
+    v: int = int(value)  # type: ignore[call-overload]
     if not minimum <= v <= INT64_MAX:
         raise error(f"{name} is {value!r}; it must be a whole number >= {minimum}")
     return v
