@@ -157,3 +157,16 @@ def exposure_at(schedule: dict[str, Any], times: list[float]) -> npt.NDArray[Any
 
     Raises ``InvalidScheduleError`` for a time < 0, NaN, or beyond the 2^64 segments a repeating
     schedule can number."""
+
+def breakpoints(
+    schedule: dict[str, Any], t_end: float, limit: int
+) -> tuple[list[float], list[int]]:
+    """Start times and exposure indices of the segments of a ``fixed`` schedule that start at or
+    before ``t_end``, in order, by the engine's own arithmetic (bit for bit the boundaries a run
+    steps through). Raises ``InvalidScheduleError`` if there are more than ``limit`` of them, or
+    if the engine refuses the schedule."""
+
+def segment_count(schedule: dict[str, Any], t_end: float) -> float:
+    """How many segments of a ``fixed`` schedule start at or before ``t_end``, from the period:
+    exact for a plain list; for a repeating schedule up to rounding and one whole cycle over (never
+    fewer than :func:`breakpoints` lists). Infinite for an infinite ``t_end``, NaN for a NaN one."""

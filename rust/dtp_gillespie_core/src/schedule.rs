@@ -125,6 +125,56 @@ impl Schedule {
         }
     }
 
+    /// How many segments start at or before `t_end`, by the period: exact for a plain list; for a
+    /// repeating schedule, the segments before the cycle plus one segment table per cycle, with
+    /// one whole cycle over (so never fewer than [`Schedule::breakpoints`] lists, up to rounding).
+    /// Infinite for an infinite `t_end`, NaN for a NaN one, so that a bound check refuses both.
+    #[must_use]
+    pub fn segment_count(&self, t_end: f64) -> f64 {
+        match self.cycle {
+            None => self.starts.iter().filter(|&&s| s <= t_end).count() as f64,
+            Some((first, period)) => {
+                let span = t_end - self.starts[first];
+                // Clamp at 0 but keep a NaN (`f64::max` would turn it into 0).
+                let span = if 0.0 > span { 0.0 } else { span };
+                let cycles = span / period + 1.0;
+                first as f64 + (self.starts.len() - first) as f64 * cycles
+            }
+        }
+    }
+
+    /// Start and exposure of every segment that starts at or before `t_end`, in order: the
+    /// boundaries the engine steps through (each start from [`Schedule::segment`], so bit for bit
+    /// the engine's).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::InvalidSchedule`] if there are more than `limit` of them (check
+    /// [`Schedule::segment_count`] first to report the bound in the caller's terms).
+    pub fn breakpoints(&self, t_end: f64, limit: usize) -> Result<(Vec<f64>, Vec<usize>)> {
+        let (mut starts, mut exposures) = (Vec::new(), Vec::new());
+        // A plain list ends with its last segment; a repeating one goes on for ever.
+        let end = if self.cycle.is_some() {
+            u64::MAX
+        } else {
+            self.starts.len() as u64
+        };
+        for index in 0..end {
+            let segment = self.segment(index);
+            if !(segment.start <= t_end) {
+                break;
+            }
+            if starts.len() == limit {
+                return Err(EngineError::InvalidSchedule(format!(
+                    "the schedule has more than {limit} segments before t_end = {t_end}"
+                )));
+            }
+            starts.push(segment.start);
+            exposures.push(segment.exposure);
+        }
+        Ok((starts, exposures))
+    }
+
     /// The segment in force at time `t >= 0`: the last segment `k` with `start(k) <= t`, as the
     /// engine reaches it by stepping from segment to segment.
     ///
@@ -279,6 +329,41 @@ mod tests {
         let next = fast.segment(seg.index + 1);
         assert!(next.start > 1e9);
         assert!(fast.segment_at(-1.0).is_err() && fast.segment_at(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn breakpoints_step_through_the_segments_up_to_t_end() {
+        let s = intermittent();
+        let (starts, exposures) = s.breakpoints(45.0, 100).unwrap();
+        assert_eq!(starts, vec![0.0, 3.0, 17.0, 31.0, 45.0]);
+        assert_eq!(exposures, vec![0, 1, 0, 1, 0]);
+        for (k, start) in starts.iter().enumerate() {
+            assert_eq!(s.segment(k as u64).start.to_bits(), start.to_bits());
+        }
+        assert_eq!(s.breakpoints(44.9, 100).unwrap().0.len(), 4);
+        assert!(s.breakpoints(45.0, 4).is_err());
+        assert!(s.breakpoints(f64::INFINITY, 1000).is_err());
+        assert_eq!(s.breakpoints(f64::NAN, 10).unwrap().0, Vec::<f64>::new());
+        let list = Schedule::new(vec![0.0, 1.0, 2.0], vec![0, 1, 0], None).unwrap();
+        assert_eq!(
+            list.breakpoints(1.5, 10).unwrap(),
+            (vec![0.0, 1.0], vec![0, 1])
+        );
+        assert_eq!(list.breakpoints(f64::INFINITY, 10).unwrap().0.len(), 3);
+    }
+
+    #[test]
+    fn segment_count_bounds_the_breakpoints() {
+        let s = intermittent();
+        // One segment before the cycle, two per cycle, one whole cycle over: 1 + 2 * (42/28 + 1).
+        assert_eq!(s.segment_count(45.0), 6.0);
+        assert_eq!(s.segment_count(1.0), 3.0);
+        assert!(s.segment_count(45.0) >= s.breakpoints(45.0, 100).unwrap().0.len() as f64);
+        assert_eq!(s.segment_count(f64::INFINITY), f64::INFINITY);
+        assert!(s.segment_count(f64::NAN).is_nan());
+        let list = Schedule::new(vec![0.0, 1.0, 2.0], vec![0, 1, 0], None).unwrap();
+        assert_eq!(list.segment_count(1.0), 2.0);
+        assert_eq!(Schedule::constant(0).segment_count(f64::INFINITY), 1.0);
     }
 
     #[test]

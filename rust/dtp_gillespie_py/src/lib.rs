@@ -186,6 +186,25 @@ fn exposure_at<'py>(
     Ok(index.into_pyarray(py))
 }
 
+/// Start times and exposure indices of the segments of a fixed schedule that start at or before
+/// `t_end`, by the engine's own arithmetic; an error beyond `limit` of them.
+#[pyfunction]
+fn breakpoints(
+    schedule: &Bound<'_, PyDict>,
+    t_end: f64,
+    limit: usize,
+) -> PyResult<(Vec<f64>, Vec<usize>)> {
+    let schedule = convert::schedule(schedule)?;
+    Ok(schedule.breakpoints(t_end, limit).map_err(PyEngineError)?)
+}
+
+/// How many segments of a fixed schedule start at or before `t_end` (from the period; see
+/// `Schedule::segment_count`), for the caller's bound check before [`breakpoints`].
+#[pyfunction]
+fn segment_count(schedule: &Bound<'_, PyDict>, t_end: f64) -> PyResult<f64> {
+    Ok(convert::schedule(schedule)?.segment_count(t_end))
+}
+
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -198,5 +217,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_ensemble, m)?)?;
     m.add_function(wrap_pyfunction!(trace, m)?)?;
     m.add_function(wrap_pyfunction!(exposure_at, m)?)?;
+    m.add_function(wrap_pyfunction!(breakpoints, m)?)?;
+    m.add_function(wrap_pyfunction!(segment_count, m)?)?;
     Ok(())
 }
