@@ -136,6 +136,34 @@ class Schedule(SpecHolder):
         return cls({"kind": "piecewise", "segments": [list(s) for s in segments]})
 
     @classmethod
+    def cyclic(
+        cls,
+        phases: Sequence[tuple[float, str]],
+        delay: float = 0.0,
+        delay_exposure: str = "off",
+    ) -> "Schedule":
+        """Phases ``(duration, exposure)`` in order, repeating for ever (e.g. a week of drug A,
+        a week of drug B, a fortnight off: ``[(7, "A"), (7, "B"), (14, "off")]``).
+
+        Parameters
+        ----------
+        phases : sequence of (float, str)
+            Durations (days, > 0) and the exposure in force during each phase.
+        delay : float, default 0
+            Days of ``delay_exposure`` before the first cycle.
+        delay_exposure : str, default "off"
+            Exposure in force during the delay.
+        """
+        return cls(
+            {
+                "kind": "cyclic",
+                "phases": [list(p) for p in phases],
+                "delay": delay,
+                "delay_exposure": delay_exposure,
+            }
+        )
+
+    @classmethod
     def combination(
         cls, drugs: Mapping[str, "Schedule | Mapping[str, Any]"], none: str = "off"
     ) -> "Schedule":

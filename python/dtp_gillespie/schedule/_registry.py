@@ -11,13 +11,14 @@ from ..errors import InvalidScheduleError
 from ._kind import Params, ScheduleKind
 from .adaptive import Adaptive
 from .combination import Combination
+from .cyclic import Cyclic
 from .intermittent import Intermittent
 from .piecewise import Continuous, Piecewise
 from .pk import Pk
 
 __all__ = ["FIXED_KINDS", "KINDS", "REGISTRY", "kind_of", "normalise"]
 
-_SEGMENT_KINDS: Final = (Continuous(), Intermittent(), Piecewise())
+_SEGMENT_KINDS: Final = (Continuous(), Intermittent(), Piecewise(), Cyclic())
 """Kinds given by a table of segments; they are also what a combination's drugs may use."""
 
 REGISTRY: Final[dict[str, ScheduleKind]] = {
