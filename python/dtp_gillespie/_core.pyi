@@ -120,15 +120,15 @@ def simulate_ensemble(
 ) -> dict[str, npt.NDArray[Any]]:
     """Run ``n_replicates`` replicates in parallel with the interpreter released.
 
-    Returns ``count`` (n_replicates, n_times, n_states) int64, ``exposure`` (n_replicates,
-    n_times) int8, ``concentration`` (n_replicates, n_times) float64 (only for kind "pk"),
-    ``biomarker`` (n_replicates, n_times) float64 (only for models with a biomarker; NaN after a
-    capped replicate stopped), and
-    per replicate ``extinction_time``, ``first_mutant_time``, ``stop_time``,
-    ``treatment_start_time``, ``progression_time``, ``time_on_drug``, ``auc_concentration``,
-    ``auc_response`` (float64, NaN when not applicable: the areas only for kind "pk"),
-    ``n_events``, ``n_switches`` (int64) and ``status`` (int8). ``count`` at record times
-    after a capped replicate's ``stop_time`` is -1 (unknown). ``progress``, if given,
+    Returns one array per output variable of ``dtp_gillespie.conventions.OUTPUTS`` (name,
+    shape from its dims, dtype as listed there): ``count`` (n_replicates, n_times, n_states),
+    ``exposure`` (n_replicates, n_times), ``concentration`` (only for kind "pk"), ``biomarker``
+    (only for models with a biomarker; NaN after a capped replicate stopped), and one
+    (n_replicates,) array for each row of the engine's table of per-replicate variables
+    (``dtp_gillespie_core::outcome::PER_REPLICATE``: ``extinction_time``, ``stop_time``,
+    ``status``, ...; float64 NaN when not applicable, e.g. ``auc_concentration`` and
+    ``auc_response`` outside kind "pk"). ``count`` at record times after a capped replicate's
+    ``stop_time`` is -1 (unknown). ``progress``, if given,
     is called from the calling thread with the number of replicates finished so far, about 20
     times per second. Ctrl-C stops the run within a second and raises ``KeyboardInterrupt``.
     """

@@ -14,75 +14,7 @@ import xarray as xr
 from . import conventions as cv
 from .errors import DtpGillespieError
 
-__all__ = ["build_dataset", "nbytes_per_replicate"]
-
-_DTYPES: dict[str, type[np.generic]] = {
-    cv.COUNT: np.int64,
-    cv.EXPOSURE: np.int8,
-    cv.EXTINCTION_TIME: np.float64,
-    cv.FIRST_MUTANT_TIME: np.float64,
-    cv.STOP_TIME: np.float64,
-    cv.N_EVENTS: np.int64,
-    cv.STATUS: np.int8,
-    cv.TREATMENT_START_TIME: np.float64,
-    cv.TIME_ON_DRUG: np.float64,
-    cv.N_SWITCHES: np.int64,
-    cv.PROGRESSION_TIME: np.float64,
-    cv.CONCENTRATION: np.float64,
-    cv.AUC_CONCENTRATION: np.float64,
-    cv.AUC_RESPONSE: np.float64,
-    cv.BIOMARKER: np.float64,
-}
-
-_DIMS: dict[str, tuple[str, ...]] = {
-    cv.COUNT: (cv.REPLICATE, cv.TIME, cv.CELL_STATE),
-    cv.EXPOSURE: (cv.REPLICATE, cv.TIME),
-    cv.EXTINCTION_TIME: (cv.REPLICATE,),
-    cv.FIRST_MUTANT_TIME: (cv.REPLICATE,),
-    cv.STOP_TIME: (cv.REPLICATE,),
-    cv.N_EVENTS: (cv.REPLICATE,),
-    cv.STATUS: (cv.REPLICATE,),
-    cv.TREATMENT_START_TIME: (cv.REPLICATE,),
-    cv.TIME_ON_DRUG: (cv.REPLICATE,),
-    cv.N_SWITCHES: (cv.REPLICATE,),
-    cv.PROGRESSION_TIME: (cv.REPLICATE,),
-    cv.CONCENTRATION: (cv.REPLICATE, cv.TIME),
-    cv.AUC_CONCENTRATION: (cv.REPLICATE,),
-    cv.AUC_RESPONSE: (cv.REPLICATE,),
-    cv.BIOMARKER: (cv.REPLICATE, cv.TIME),
-}
-
-_COMMENTS: dict[str, str] = {
-    cv.COUNT: (
-        f"{cv.COUNT_UNKNOWN} (unknown) at record times after stop_time for replicates stopped by a "
-        "cap (status max_events, max_population or rate_overflow)"
-    ),
-    cv.EXTINCTION_TIME: "NaN if the population did not go extinct",
-    cv.FIRST_MUTANT_TIME: "NaN if no mutation event happened",
-    cv.STOP_TIME: "t_end for completed replicates",
-    cv.TREATMENT_START_TIME: (
-        "0 when the schedule starts on a treating exposure; NaN if no treating exposure was in "
-        "force before stop_time (see the schedule's treating exposures)"
-    ),
-    cv.TIME_ON_DRUG: "time under the exposures the schedule counts as treating",
-    cv.N_SWITCHES: "every change of the exposure in force before stop_time counts once",
-    cv.PROGRESSION_TIME: (
-        "NaN if the run has no progression criterion or the burden never reached it; the "
-        "criterion and the monitored states (or biomarker) are in the run attribute (progression)"
-    ),
-    cv.CONCENTRATION: "right-continuous at dose times: a record at a dose time includes the dose",
-    cv.AUC_CONCENTRATION: (
-        "in the concentration's units times days; exact (closed form of the decaying doses)"
-    ),
-    cv.AUC_RESPONSE: (
-        "exact (closed form); the response is the schedule's top-level ec50 and hill, the one "
-        "that defines the exposure in force (on while >= on_threshold)"
-    ),
-    cv.BIOMARKER: (
-        "dy/dt = sum_i p_i n_i - decay y, solved exactly between events (model attribute, "
-        "biomarker); NaN after a capped replicate stopped"
-    ),
-}
+__all__ = ["build_dataset", "nbytes_per_replicate", "unwritten_arrays"]
 
 
 def nbytes_per_replicate(
@@ -92,25 +24,42 @@ def nbytes_per_replicate(
     pharmacokinetic variables and ``biomarker`` only if asked for) and its replicate coordinate."""
     sizes = {cv.REPLICATE: 1, cv.TIME: n_times, cv.CELL_STATE: n_states}
     total = np.dtype(np.int64).itemsize  # the replicate coordinate
-    for name, dims in _DIMS.items():
-        if not _included(name, concentration=concentration, biomarker=biomarker):
-            continue
-        total += np.dtype(_DTYPES[name]).itemsize * math.prod(sizes[d] for d in dims)
+    for var in _outputs(concentration=concentration, biomarker=biomarker):
+        total += np.dtype(var.dtype).itemsize * math.prod(sizes[d] for d in var.dims)
     return total
 
 
-def _included(name: str, *, concentration: bool, biomarker: bool) -> bool:
-    """Whether variable ``name`` is in a Dataset with or without the pharmacokinetic variables
-    and the biomarker."""
-    return not (
-        (name in cv.PK_VARIABLES and not concentration) or (name == cv.BIOMARKER and not biomarker)
-    )
+def unwritten_arrays(
+    n_replicates: int,
+    n_times: int,
+    n_states: int,
+    *,
+    concentration: bool = False,
+    biomarker: bool = False,
+) -> dict[str, npt.NDArray[Any]]:
+    """Engine-shaped arrays (as ``_core.simulate_ensemble`` returns them) of replicates not run
+    yet: every variable holds its fill value (-1 or NaN, :attr:`Output.fill
+    <dtp_gillespie.conventions.Output.fill>`). Passed to :func:`build_dataset`, they give the
+    template of a streamed store without running a replicate."""
+    sizes = {cv.REPLICATE: n_replicates, cv.TIME: n_times, cv.CELL_STATE: n_states}
+    return {
+        var.name: np.full(tuple(sizes[d] for d in var.dims), var.fill, dtype=var.dtype)
+        for var in _outputs(concentration=concentration, biomarker=biomarker)
+    }
+
+
+def _outputs(*, concentration: bool, biomarker: bool) -> tuple[cv.Output, ...]:
+    """The variables of a Dataset with or without the pharmacokinetic variables and the
+    biomarker, in Dataset order."""
+    wanted = {"always": True, "pk": concentration, "biomarker": biomarker}
+    return tuple(var for var in cv.OUTPUTS if wanted[var.present])
 
 
 def _attrs(name: str) -> dict[str, Any]:
     out: dict[str, Any] = {"units": cv.UNITS[name], "long_name": cv.LONG_NAMES[name]}
-    if name in _COMMENTS:
-        out["comment"] = _COMMENTS[name]
+    comment = cv.OUTPUT[name].comment if name in cv.OUTPUT else None
+    if comment is not None:
+        out["comment"] = comment
     return out
 
 
@@ -177,16 +126,15 @@ def build_dataset(
     n_rep = count.shape[0]
     expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
     data: dict[str, npt.NDArray[Any]] = {}
-    for name in cv.VARIABLES:
-        if not _included(name, concentration=concentration, biomarker=biomarker is not None):
-            continue
+    for var in _outputs(concentration=concentration, biomarker=biomarker is not None):
+        name = var.name
         if name not in arrays:
             raise DtpGillespieError(
                 f"internal error: the engine returned no {name!r}; rebuild dtp_gillespie._core "
                 "(pip install -e .)"
             )
-        arr = np.asarray(arrays[name], dtype=_DTYPES[name])
-        shape = tuple(expected[d] for d in _DIMS[name])
+        arr = np.asarray(arrays[name], dtype=var.dtype)
+        shape = tuple(expected[d] for d in var.dims)
         if arr.shape != shape:
             raise DtpGillespieError(
                 f"internal error: engine returned {name} of shape {arr.shape}, expected {shape}"
@@ -256,20 +204,21 @@ def _template(layout: _Layout) -> xr.Dataset:
     }
     data_vars: dict[str, Any] = {}
     for name in layout.variables:
-        dims = _DIMS[name]
+        var = cv.OUTPUT[name]
+        dims = var.dims
         placeholder = np.broadcast_to(
-            np.zeros((), dtype=_DTYPES[name]), tuple(expected[d] for d in dims)
+            np.zeros((), dtype=var.dtype), tuple(expected[d] for d in dims)
         )
         attrs = _attrs(name)
-        if name == cv.EXPOSURE:
-            attrs["flag_values"] = _read_only(np.arange(len(layout.exposures), dtype=np.int8))
+        if var.flags == "exposures":
+            attrs["flag_values"] = _read_only(np.arange(len(layout.exposures), dtype=var.dtype))
             attrs["flag_meanings"] = " ".join(layout.exposures)
-        elif name == cv.STATUS:
+        elif var.flags == "status":
             attrs["flag_values"] = _read_only(
-                np.array(list(cv.STATUS_CODES.values()), dtype=np.int8)
+                np.array(list(cv.STATUS_CODES.values()), dtype=var.dtype)
             )
             attrs["flag_meanings"] = " ".join(cv.STATUS_CODES)
-        elif name == cv.BIOMARKER and layout.biomarker is not None:
+        if name == cv.BIOMARKER and layout.biomarker is not None:
             marker_name, units = layout.biomarker
             attrs["units"] = units
             attrs["long_name"] = f"{marker_name} ({cv.LONG_NAMES[cv.BIOMARKER]})"

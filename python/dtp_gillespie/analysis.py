@@ -65,7 +65,9 @@ __all__ = [
 ]
 
 EVENTS: tuple[str, ...] = (cv.PROGRESSION_TIME, cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME)
-"""Per-replicate time variables that :func:`kaplan_meier` and friends accept as ``event``."""
+"""Per-replicate time variables that :func:`kaplan_meier` and friends accept as ``event``: the
+``survival="endpoint"`` rows of :data:`dtp_gillespie.conventions.OUTPUTS`, in the order of the
+messages that list them (and of :data:`Event`)."""
 
 Event = Literal["progression_time", "first_mutant_time", "extinction_time"]
 ExtinctRule = Literal["t_end", "censor"]
@@ -77,13 +79,9 @@ _UNTRACKED = "untracked_endpoints"
 """Attribute that :func:`_as_dataset` adds: ``{event: [group, ...]}`` for groups whose run did not
 track the event (see :func:`_require_tracked`)."""
 
-_PER_REPLICATE = (
-    cv.EXTINCTION_TIME,
-    cv.FIRST_MUTANT_TIME,
-    cv.STOP_TIME,
-    cv.STATUS,
-    cv.PROGRESSION_TIME,
-)
+_PER_REPLICATE = tuple(v.name for v in cv.OUTPUTS if v.survival is not None)
+"""What :func:`_as_dataset` keeps of each named Dataset: the event times and what censors them
+(the table :data:`dtp_gillespie.conventions.OUTPUTS` says)."""
 
 
 # --- helpers --------------------------------------------------------------------------------------

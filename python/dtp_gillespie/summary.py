@@ -66,8 +66,8 @@ _MASK = (1 << 64) - 1
 _I64_MAX = np.iinfo(np.int64).max
 
 # Names of the summary variables.
-FINAL_COUNT = "final_count"
-FINAL_BIOMARKER = "final_biomarker"
+FINAL_COUNT = f"final_{cv.COUNT}"
+FINAL_BIOMARKER = f"final_{cv.BIOMARKER}"
 COUNT_MEAN = "count_mean"
 COUNT_VAR = "count_var"
 COUNT_MIN = "count_min"
@@ -94,16 +94,16 @@ STATISTICS = (
 )
 """Ensemble statistics (no replicate dimension), in Dataset order."""
 
-DROPPED = (cv.COUNT, cv.EXPOSURE, cv.CONCENTRATION, cv.BIOMARKER)
-"""Variables of a full run that summary mode does not keep."""
+DROPPED = tuple(v.name for v in cv.OUTPUTS if v.summary != "keep")
+"""Variables of a full run that summary mode does not keep as they are (``count``, ``exposure``,
+``concentration``, ``biomarker``; the table :data:`dtp_gillespie.conventions.OUTPUTS` says)."""
+
+FINALS = {v.name: f"final_{v.name}" for v in cv.OUTPUTS if v.summary == "final"}
+"""Variables whose value at the last record time summary mode keeps, and the name it keeps it
+under (``count``: ``final_count``; ``biomarker``: ``final_biomarker``)."""
 
 _KNOWN = "over the replicates whose counts are known at this time (n_known)"
 _ATTRS: dict[str, dict[str, str]] = {
-    FINAL_COUNT: {
-        "units": "1",
-        "long_name": "number of cells in each state at the last record time",
-        "comment": f"{cv.COUNT_UNKNOWN} (unknown) for replicates stopped by a cap before it",
-    },
     COUNT_MEAN: {
         "units": "1",
         "long_name": "ensemble mean of the number of cells in each state",
@@ -405,20 +405,22 @@ _STAT_DIMS: dict[str, tuple[str, ...]] = {
 
 
 def per_replicate(ds: xr.Dataset) -> xr.Dataset:
-    """A full run's Dataset without its trajectories, plus ``final_count`` (and, for a model
-    with a biomarker, ``final_biomarker``)."""
+    """A full run's Dataset without its trajectories, plus the values at the last record time
+    that :data:`FINALS` names: ``final_count`` (and, for a model with a biomarker,
+    ``final_biomarker``)."""
     out = ds.drop_vars([v for v in DROPPED if v in ds.data_vars])
-    final = ds[cv.COUNT].isel({cv.TIME: -1}, drop=True)
-    out[FINAL_COUNT] = final.astype(np.int64).assign_attrs(_ATTRS[FINAL_COUNT])
-    if cv.BIOMARKER in ds.data_vars:
-        marker = ds[cv.BIOMARKER]
-        out[FINAL_BIOMARKER] = marker.isel({cv.TIME: -1}, drop=True).assign_attrs(
-            units=marker.attrs["units"],
-            long_name=f"{marker.attrs['long_name']} at the last record time",
-            comment=(
-                "NaN for replicates stopped by a cap before it; summary mode keeps no "
-                "statistics of the biomarker over time (run without summary_only for those)"
-            ),
+    for name, final_name in FINALS.items():
+        if name not in ds.data_vars:
+            continue
+        var, source = cv.OUTPUT[name], ds[name]
+        out[final_name] = (
+            source.isel({cv.TIME: -1}, drop=True)
+            .astype(var.dtype)
+            .assign_attrs(
+                units=source.attrs["units"],
+                long_name=f"{source.attrs['long_name']} at the last record time",
+                comment=var.final_comment,
+            )
         )
     return out
 

@@ -12,6 +12,8 @@
 //! - [`dosing`]: which of these a run uses.
 //! - [`ssa`]: the event loop, and why stopping at breakpoints keeps it exact; `burst`: its hot
 //!   loop for runs of events with constant rates.
+//! - [`outcome`]: what a replicate ends with (status, per-replicate results) and the table of
+//!   per-replicate output variables.
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
@@ -26,6 +28,7 @@ pub mod dosing;
 pub mod ensemble;
 pub mod error;
 pub mod model;
+pub mod outcome;
 pub mod pk;
 pub mod record;
 pub mod rng;
@@ -43,9 +46,9 @@ pub use error::{EngineError, Result};
 pub use model::{
     Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,
 };
+pub use outcome::{Column, Outcome, PER_REPLICATE, Status};
 pub use pk::{PkResponse, PkSpec};
 pub use record::UNKNOWN_COUNT;
 pub use rng::RNG_NAME;
 pub use run::{Progression, RunConfig};
 pub use schedule::{Schedule, Segment};
-pub use ssa::{Outcome, Status};

@@ -27,95 +27,10 @@ use crate::burst::{self, Always, BurstEnd, Limits, Records, Unwatched, burst};
 use crate::controller::Controller;
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates, Pick};
+pub use crate::outcome::{Outcome, Status};
 use crate::record::{Drug, Recorder};
 use crate::rng::{ReplicateRng, exp1, uniform};
 use crate::run::{Progression, RunConfig};
-
-/// Why a replicate stopped. The discriminants are the `status` codes of the output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(i8)]
-pub enum Status {
-    /// Reached `t_end`.
-    Completed = 0,
-    /// Every state reached 0 (absorbing: no immigration).
-    Extinct = 1,
-    /// Stopped after `max_events` events.
-    MaxEvents = 2,
-    /// Stopped when the total population reached `max_population`.
-    MaxPopulation = 3,
-    /// Stopped when the total event rate (or, under pharmacokinetic dosing, its bound) was no
-    /// longer a finite number: the cells' rates overflowed the largest float, and the next event
-    /// could not be drawn.
-    RateOverflow = 4,
-}
-
-impl Status {
-    pub const ALL: [Status; 5] = [
-        Self::Completed,
-        Self::Extinct,
-        Self::MaxEvents,
-        Self::MaxPopulation,
-        Self::RateOverflow,
-    ];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::Extinct => "extinct",
-            Self::MaxEvents => "max_events",
-            Self::MaxPopulation => "max_population",
-            Self::RateOverflow => "rate_overflow",
-        }
-    }
-}
-
-/// Per-replicate summary of a run.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Outcome {
-    pub status: Status,
-    /// `t_end`, the extinction time, or the time of the event that hit a cap.
-    pub stop_time: f64,
-    /// NaN unless the population went extinct.
-    pub extinction_time: f64,
-    /// Time of the first mutation event, NaN if none happened.
-    pub first_mutant_time: f64,
-    pub n_events: u64,
-    /// First time a treating exposure was in force, NaN if never.
-    pub treatment_start_time: f64,
-    /// First time the burden progressed (see [`Progression`]), NaN if never or not asked for.
-    pub progression_time: f64,
-    /// Time spent under treating exposures up to `stop_time`.
-    pub time_on_drug: f64,
-    /// Changes of exposure up to `stop_time`.
-    pub n_switches: u64,
-    /// Events (of `n_events`) fired in the hot loop (module `burst`); the others went through
-    /// the general loop.
-    pub hot_loop_events: u64,
-    /// Pharmacokinetic runs: area under the concentration up to `stop_time` (NaN otherwise).
-    pub auc_concentration: f64,
-    /// Pharmacokinetic runs: area under the drug's response up to `stop_time` (NaN otherwise).
-    pub auc_response: f64,
-}
-
-impl Default for Outcome {
-    fn default() -> Self {
-        Self {
-            status: Status::Completed,
-            stop_time: f64::NAN,
-            extinction_time: f64::NAN,
-            first_mutant_time: f64::NAN,
-            n_events: 0,
-            treatment_start_time: f64::NAN,
-            progression_time: f64::NAN,
-            time_on_drug: 0.0,
-            n_switches: 0,
-            hot_loop_events: 0,
-            auc_concentration: f64::NAN,
-            auc_response: f64::NAN,
-        }
-    }
-}
 
 /// Sees every event of a replicate (for tests and event traces); the ensemble path uses
 /// [`NoObserver`], which compiles away.

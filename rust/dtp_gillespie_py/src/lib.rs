@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-use dtp_gillespie_core::{EnsembleSpec, Outcome, Status, run_ensemble};
+use dtp_gillespie_core::{Column, EnsembleSpec, PER_REPLICATE, Status, run_ensemble};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -96,30 +96,14 @@ fn simulate_ensemble<'py>(
     let shape_err =
         |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
     let result = PyDict::new(py);
-    let per_replicate = |f: fn(&Outcome) -> f64| out.per_replicate(f).into_pyarray(py);
-    result.set_item("extinction_time", per_replicate(|o| o.extinction_time))?;
-    result.set_item("first_mutant_time", per_replicate(|o| o.first_mutant_time))?;
-    result.set_item("stop_time", per_replicate(|o| o.stop_time))?;
-    result.set_item(
-        "treatment_start_time",
-        per_replicate(|o| o.treatment_start_time),
-    )?;
-    result.set_item("progression_time", per_replicate(|o| o.progression_time))?;
-    result.set_item("time_on_drug", per_replicate(|o| o.time_on_drug))?;
-    result.set_item("auc_concentration", per_replicate(|o| o.auc_concentration))?;
-    result.set_item("auc_response", per_replicate(|o| o.auc_response))?;
-    result.set_item(
-        "n_events",
-        out.per_replicate(|o| o.n_events as i64).into_pyarray(py),
-    )?;
-    result.set_item(
-        "n_switches",
-        out.per_replicate(|o| o.n_switches as i64).into_pyarray(py),
-    )?;
-    result.set_item(
-        "status",
-        out.per_replicate(|o| o.status as i8).into_pyarray(py),
-    )?;
+    // One array per row of the engine's table of per-replicate output variables.
+    for (name, column) in PER_REPLICATE {
+        match column {
+            Column::Float(read) => result.set_item(name, out.per_replicate(read).into_pyarray(py)),
+            Column::Int(read) => result.set_item(name, out.per_replicate(read).into_pyarray(py)),
+            Column::Code(read) => result.set_item(name, out.per_replicate(read).into_pyarray(py)),
+        }?;
+    }
     let counts = Array3::from_shape_vec((n, n_t, n_s), out.counts).map_err(shape_err)?;
     result.set_item("count", counts.into_pyarray(py))?;
     let exposure = Array2::from_shape_vec((n, n_t), out.exposure).map_err(shape_err)?;
