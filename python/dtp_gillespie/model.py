@@ -139,15 +139,17 @@ _COMPETITION_KEYS: Final = ("on", "states")
 _COMPETITION_ROW_KEYS: Final = ("K", "K_per_cell", "alpha")
 _BIOMARKER_KEYS: Final = ("name", "units", "production", "decay", "initial")
 
-# Channel kinds of the engine's reaction table.
-KIND_DIVISION: Final = 0
-KIND_DEATH: Final = 1
-KIND_SWITCH: Final = 2
+# Channel kinds of the engine's reaction table (``ChannelSpec.kind`` in ``_core.pyi``).
+KIND_DIVISION: Final = "division"
+KIND_DEATH: Final = "death"
+KIND_SWITCH: Final = "switch"
 
 # Tolerance on sum(p) <= 1 for mutation probabilities out of one state (float rounding only).
 _PROB_SUM_TOL: Final = 1e-12
 
 Table = tuple[float, ...]
+# A compiled reaction channel (``Model._channels``).
+_Channel = tuple[int, int, int, str, bool, Table, str, str, str]
 """A rate or probability under each exposure, in model exposure order."""
 
 
@@ -1191,12 +1193,12 @@ class Model:
 
     # ------------------------------------------------------------------ compilation
 
-    def _channels(self) -> list[tuple[int, int, int, int, bool, Table, str, str, str]]:
+    def _channels(self) -> list[_Channel]:
         """Reaction channels: (source, dec, inc, kind, mutation, rates per exposure, label,
-        process, target state or "")."""
+        process, target state or ""); dec and inc are -1 for none."""
         names = self._states
         n_exp = len(self._exposures)
-        chans: list[tuple[int, int, int, int, bool, Table, str, str, str]] = []
+        chans: list[_Channel] = []
         for i, s in enumerate(names):
             b = self._division[i]
             muts = [(j, p) for (k, j, p) in self._mutation if k == i]
@@ -1284,11 +1286,16 @@ class Model:
         return {
             "n_states": len(self._states),
             "n_exposures": n_exp,
-            "channel_source": [c[0] for c in chans],
-            "channel_dec": [c[1] for c in chans],
-            "channel_inc": [c[2] for c in chans],
-            "channel_kind": [c[3] for c in chans],
-            "channel_mutation": [c[4] for c in chans],
+            "channels": [
+                {
+                    "source": c[0],
+                    "dec": None if c[1] < 0 else c[1],
+                    "inc": None if c[2] < 0 else c[2],
+                    "kind": c[3],
+                    "mutation": bool(c[4]),
+                }
+                for c in chans
+            ],
             "channel_rate": [c[5][e] for e in range(n_exp) for c in chans],
             "capacity": None if cap is None else cap[0],
             "capacity_on": "division" if cap is None else cap[1],
