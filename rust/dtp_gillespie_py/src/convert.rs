@@ -145,80 +145,94 @@ fn shown(value: &Bound<'_, PyAny>) -> String {
     format!("{repr} ({kind})")
 }
 
-/// The engine value of a string enum: one of `options`, else a ValueError naming the string.
-fn choose<T: Copy>(obj: &Bound<'_, PyAny>, what: &str, options: &[(&str, T)]) -> PyResult<T> {
+/// A string enum of the engine dicts: the string of each engine value.
+trait Named: Copy + 'static {
+    /// The start of the refusal of an unknown string, which follows it.
+    const UNKNOWN: &'static str;
+    const NAMES: &'static [(&'static str, Self)];
+}
+
+/// A string enum (a field's `from_py_with`): one of `T::NAMES`, else a ValueError naming the
+/// string and the accepted ones.
+fn named<T: Named>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
     let name = obj.extract::<String>()?;
-    options
+    T::NAMES
         .iter()
         .find(|(option, _)| *option == name)
         .map(|&(_, value)| value)
         .ok_or_else(|| {
-            let expected: Vec<String> = options.iter().map(|(o, _)| format!("{o:?}")).collect();
+            let accepted: Vec<String> = T::NAMES.iter().map(|(o, _)| format!("{o:?}")).collect();
+            let accepted = accepted.join(", ");
             PyValueError::new_err(format!(
-                "{what} {name:?}; expected one of {}",
-                expected.join(", ")
+                "{} {name:?}; expected one of {accepted}",
+                T::UNKNOWN
             ))
         })
 }
 
-fn channel_kind(obj: &Bound<'_, PyAny>) -> PyResult<ChannelKind> {
-    let kinds = [
-        ("division", ChannelKind::Division),
-        ("death", ChannelKind::Death),
-        ("switch", ChannelKind::Switch),
-    ];
-    choose(obj, "unknown channel kind", &kinds)
+/// A string enum that may be None (its default).
+fn named_or_default<T: Named + Default>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
+    if obj.is_none() {
+        Ok(T::default())
+    } else {
+        named(obj)
+    }
 }
 
-fn capacity_target(obj: &Bound<'_, PyAny>) -> PyResult<CapacityTarget> {
-    let targets = [
-        ("division", CapacityTarget::Division),
-        ("death", CapacityTarget::Death),
-        ("death_additive", CapacityTarget::DeathAdditive),
+impl Named for ChannelKind {
+    const UNKNOWN: &'static str = "unknown channel kind";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("division", Self::Division),
+        ("death", Self::Death),
+        ("switch", Self::Switch),
     ];
-    choose(obj, "density dependence acts on", &targets)
+}
+
+impl Named for CapacityTarget {
+    const UNKNOWN: &'static str = "density dependence acts on";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("division", Self::Division),
+        ("death", Self::Death),
+        ("death_additive", Self::DeathAdditive),
+    ];
 }
 
 /// The kinds of dosing, the `kind` key of the schedule dict (absent or None: fixed).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 enum ScheduleKind {
+    #[default]
     Fixed,
     Adaptive,
     Pk,
 }
 
-fn schedule_kind(obj: &Bound<'_, PyAny>) -> PyResult<ScheduleKind> {
-    if obj.is_none() {
-        return Ok(ScheduleKind::Fixed);
-    }
-    let kinds = [
-        ("fixed", ScheduleKind::Fixed),
-        ("adaptive", ScheduleKind::Adaptive),
-        ("pk", ScheduleKind::Pk),
+impl Named for ScheduleKind {
+    const UNKNOWN: &'static str = "unknown schedule kind";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("fixed", Self::Fixed),
+        ("adaptive", Self::Adaptive),
+        ("pk", Self::Pk),
     ];
-    choose(obj, "unknown schedule kind", &kinds)
 }
 
-fn reference(obj: &Bound<'_, PyAny>) -> PyResult<Reference> {
-    let references = [
-        ("initial", Reference::Initial),
-        ("treatment_start", Reference::TreatmentStart),
-        ("last_switch", Reference::LastSwitch),
-        ("absolute", Reference::Absolute),
+impl Named for Reference {
+    const UNKNOWN: &'static str = "unknown reference";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("initial", Self::Initial),
+        ("treatment_start", Self::TreatmentStart),
+        ("last_switch", Self::LastSwitch),
+        ("absolute", Self::Absolute),
     ];
-    choose(obj, "unknown reference", &references)
 }
 
-fn phase(obj: &Bound<'_, PyAny>) -> PyResult<Phase> {
-    if obj.is_none() {
-        return Ok(Phase::Any);
-    }
-    let phases = [
-        ("any", Phase::Any),
-        ("before_treatment", Phase::BeforeTreatment),
-        ("after_treatment", Phase::AfterTreatment),
+/// A rule's phase (absent or None: any).
+impl Named for Phase {
+    const UNKNOWN: &'static str = "unknown rule phase";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("any", Self::Any),
+        ("before_treatment", Self::BeforeTreatment),
+        ("after_treatment", Self::AfterTreatment),
     ];
-    choose(obj, "unknown rule phase", &phases)
 }
 
 // ------------------------------------------------------------------------------------ model
@@ -233,7 +247,7 @@ struct ModelDict {
     channels: Vec<ChannelDict>,
     channel_rate: Vec<f64>,
     capacity: Option<f64>,
-    #[pyo3(from_py_with = capacity_target)]
+    #[pyo3(from_py_with = named)]
     capacity_on: CapacityTarget,
     capacity_weights: Vec<f64>,
     capacity_slope: Vec<f64>,
@@ -250,7 +264,7 @@ struct ChannelDict {
     source: usize,
     dec: Option<usize>,
     inc: Option<usize>,
-    #[pyo3(from_py_with = channel_kind)]
+    #[pyo3(from_py_with = named)]
     kind: ChannelKind,
     mutation: bool,
 }
@@ -259,7 +273,7 @@ struct ChannelDict {
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
 struct CompetitionDict {
-    #[pyo3(from_py_with = capacity_target)]
+    #[pyo3(from_py_with = named)]
     on: CapacityTarget,
     #[pyo3(from_py_with = each)]
     rows: Vec<CompetitionRowDict>,
@@ -358,7 +372,7 @@ pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
 struct DosingDict {
-    #[pyo3(default = ScheduleKind::Fixed, from_py_with = schedule_kind)]
+    #[pyo3(default, from_py_with = named_or_default)]
     kind: ScheduleKind,
     treating: Vec<bool>,
 }
@@ -383,7 +397,7 @@ struct AdaptiveDict {
     monitor_weights: Vec<f64>,
     #[pyo3(default)]
     monitor_biomarker: Option<bool>,
-    #[pyo3(from_py_with = reference)]
+    #[pyo3(from_py_with = named)]
     reference: Reference,
     check_every: f64,
     #[pyo3(from_py_with = each)]
@@ -404,7 +418,7 @@ struct RuleDict {
     after: Option<f64>,
     #[pyo3(default)]
     min_time: Option<f64>,
-    #[pyo3(default, from_py_with = phase)]
+    #[pyo3(default, from_py_with = named_or_default)]
     phase: Phase,
 }
 
