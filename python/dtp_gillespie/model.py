@@ -1278,7 +1278,8 @@ class Model:
         ``b_i·p_ij`` (one daughter becomes ``j``); one death channel; one channel per switch
         ``i → j`` (a mutation event iff ``j`` is genetic). Channels whose rate is 0 under every
         exposure are dropped, except death channels when the capacity acts on death.
-        ``channel_rate`` is exposure-major. This format is private to the package and may change.
+        ``channels`` holds one dict per channel and ``channel_rate`` is exposure-major
+        (``ModelSpec`` in ``_core.pyi``). This format is private to the package and may change.
         """
         chans = self._channels()
         n_exp = len(self._exposures)

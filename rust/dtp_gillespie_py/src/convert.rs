@@ -90,7 +90,8 @@ where
 ///
 /// A derived struct reports a missing key as the `KeyError` of the dict lookup and an unreadable
 /// value as pyo3's "failed to extract field Struct.key" error caused by the value's own error; a
-/// nested dict has already raised its typed error, which is passed on.
+/// nested dict has already raised its typed error, which is passed on. (The "failed to extract
+/// field" wording is pyo3's: `tests/test_core_errors.py` fails if a pyo3 upgrade changes it.)
 fn refusal(obj: &Bound<'_, PyAny>, err: PyErr, part: Part) -> PyErr {
     let py = obj.py();
     let mut link = Some(err.clone_ref(py));
