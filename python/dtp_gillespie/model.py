@@ -102,12 +102,15 @@ import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import numpy as np
 
 from ._crowding import warn_frozen_above_capacity, warn_lowered_death
 from .errors import InvalidModelError
+
+if TYPE_CHECKING:
+    from ._core import BiomarkerSpec, CompetitionSpec, ModelSpec, _ChannelKind, _DensityTarget
 
 __all__ = ["DEFAULT_EXPOSURES", "Model"]
 
@@ -149,7 +152,7 @@ _PROB_SUM_TOL: Final = 1e-12
 
 Table = tuple[float, ...]
 # A compiled reaction channel (``Model._channels``).
-_Channel = tuple[int, int, int, str, bool, Table, str, str, str]
+_Channel = tuple[int, int, int, "_ChannelKind", bool, Table, str, str, str]
 """A rate or probability under each exposure, in model exposure order."""
 
 
@@ -339,14 +342,14 @@ class _Competition:
         self.on = on
         self.rows = rows
 
-    def compile(self, n_exp: int) -> dict[str, Any]:
+    def compile(self, n_exp: int) -> "CompetitionSpec":
         """The engine's ``competition`` dict (``_core.pyi``)."""
 
         def flat(tables: tuple[Table, ...]) -> list[float]:
             return [t[e] for e in range(n_exp) for t in tables]
 
         return {
-            "on": self.on,
+            "on": "death" if self.on == "death" else "division",  # validated: one of the two
             "rows": [
                 {"state": i, "alpha": flat(alpha), "k0": list(k0), "k_per_cell": flat(per_cell)}
                 for i, k0, per_cell, alpha in self.rows
@@ -373,7 +376,7 @@ class _Biomarker:
         self.decay = decay
         self.initial = initial
 
-    def compile(self, n_exp: int) -> dict[str, Any]:
+    def compile(self, n_exp: int) -> "BiomarkerSpec":
         """The engine's ``biomarker`` dict (``_core.pyi``)."""
         return {
             "production": [t[e] for e in range(n_exp) for t in self.production],
@@ -1270,7 +1273,7 @@ class Model:
         """The normalised modulator specs (empty without modulators)."""
         return tuple(json.loads(json.dumps(self._modulators)))
 
-    def compile(self) -> dict[str, Any]:
+    def compile(self) -> "ModelSpec":
         """Compile to the engine's flat reaction table (the ``model`` dict of ``_core``).
 
         Channels are grouped by source state in model order. For each state ``i``: one division
@@ -1299,7 +1302,7 @@ class Model:
             ],
             "channel_rate": [c[5][e] for e in range(n_exp) for c in chans],
             "capacity": None if cap is None else cap[0],
-            "capacity_on": "division" if cap is None else cap[1],
+            "capacity_on": "division" if cap is None else cast("_DensityTarget", cap[1]),
             "capacity_weights": [1.0] * len(self._states) if cap is None else list(cap[2]),
             "capacity_slope": [] if cap is None else list(cap[3]),
             "competition": None if self._competition is None else self._competition.compile(n_exp),
