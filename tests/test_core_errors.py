@@ -6,14 +6,20 @@ place, so that the Python validation is bypassed: every refusal of the engine (e
 site of ``rust/dtp_gillespie_core``, and each missing or ill-typed key in the adapter) must raise
 ``InvalidModelError``, ``InvalidScheduleError`` or ``InvalidRunError``, never a bare KeyError,
 TypeError or a panic.
+
+The engine checks only what it needs to run safely; the semantic rules (which features combine,
+progression thresholds, t_end > 0) are the Python layer's alone (CONTRIBUTING.md, "Where each rule
+is checked"), and a dict that breaks one of them still runs in the engine without harm.
 """
 
 import copy
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 import dtp_gillespie._core as core
+import dtp_gillespie.conventions as cv
 import pytest
 from dtp_gillespie.errors import (
     DtpGillespieError,
@@ -100,21 +106,31 @@ def _nested(part: str, key: str, index: int | None, field: str, value: Any) -> C
     return edit
 
 
+def _channel(index: int, **fields: Any) -> Callable[[Specs], None]:
+    """Set fields of channel ``index`` of the model dict."""
+
+    def edit(specs: Specs) -> None:
+        specs["model"]["channels"][index].update(fields)
+
+    return edit
+
+
+def _drop_channel_key(index: int, key: str) -> Callable[[Specs], None]:
+    def edit(specs: Specs) -> None:
+        del specs["model"]["channels"][index][key]
+
+    return edit
+
+
 def _two_death_channels(specs: Specs) -> None:
-    m = specs["model"]
     # Channel 1 is S's death; make channel 2 (S -> P switch) a second death of S.
-    m["channel_kind"][2] = 1
-    m["channel_inc"][2] = -1
+    specs["model"]["channels"][2].update(kind="death", inc=None)
 
 
 def _unsorted_channels(specs: Specs) -> None:
-    m = specs["model"]
-    m["channel_source"][0], m["channel_source"][3] = 1, 0
-    m["channel_dec"][3] = 0
-
-
-def _dec_not_source(specs: Specs) -> None:
-    specs["model"]["channel_dec"][1] = 1
+    channels = specs["model"]["channels"]
+    channels[0]["source"] = 1
+    channels[3].update(source=0, dec=0)
 
 
 def _rule(field: str, value: Any) -> Callable[[Specs], None]:
@@ -148,8 +164,7 @@ def _capacity_and_competition(specs: Specs) -> None:
 
 def _divider_without_death(specs: Specs) -> None:
     # S divides; its death channel (1) becomes a switch S -> P, so S has no death channel.
-    m = specs["model"]
-    m["channel_kind"][1], m["channel_inc"][1] = 2, 1
+    specs["model"]["channels"][1].update(kind="switch", inc=1)
 
 
 def _monitor_biomarker_without_one(specs: Specs) -> None:
@@ -237,6 +252,20 @@ CASES: list[tuple[str, str, Callable[[Specs], None], type[DtpGillespieError], st
         "seed_key has 5 bytes",
     ),
     (
+        "competition-row-missing-key",
+        "competition",
+        lambda s: s["model"]["competition"]["rows"][0].pop("k0"),
+        InvalidModelError,
+        'key "k0" is missing',
+    ),
+    (
+        "biomarker-ill-typed",
+        "biomarker",
+        _nested("model", "biomarker", None, "decay", "fast"),
+        InvalidModelError,
+        "key \"decay\" is 'fast' \\(str\\)",
+    ),
+    (
         "competition-not-a-dict",
         "fixed",
         _set("model", "competition", [1, 2]),
@@ -244,18 +273,40 @@ CASES: list[tuple[str, str, Callable[[Specs], None], type[DtpGillespieError], st
         'key "competition"',
     ),
     (
-        "channel-lengths",
+        "channel-missing-key",
         "fixed",
-        _set("model", "channel_kind", [0]),
+        _drop_channel_key(0, "mutation"),
         InvalidModelError,
-        "channel arrays differ in length",
+        'key "mutation" is missing',
+    ),
+    (
+        "channels-not-a-list",
+        "fixed",
+        _set("model", "channels", 3),
+        InvalidModelError,
+        'key "channels" is 3',
     ),
     (
         "channel-kind",
         "fixed",
-        _nested("model", "channel_kind", None, 0, 7),
+        _channel(0, kind="mitosis"),
         InvalidModelError,
-        "channel 0 has kind 7",
+        'key "kind" is \'mitosis\'.*unknown channel kind "mitosis"',
+    ),
+    (
+        # The integer codes of the old encoding are refused, not read as a kind.
+        "channel-kind-code",
+        "fixed",
+        _channel(0, kind=0),
+        InvalidModelError,
+        'key "kind" is 0',
+    ),
+    (
+        "channel-no-state",
+        "fixed",
+        _channel(1, dec=-1),
+        InvalidModelError,
+        'key "dec" is -1',
     ),
     (
         "capacity-target",
@@ -304,11 +355,11 @@ CASES: list[tuple[str, str, Callable[[Specs], None], type[DtpGillespieError], st
     (
         "channel-state",
         "fixed",
-        _nested("model", "channel_inc", None, 2, 5),
+        _channel(2, inc=5),
         InvalidModelError,
         "channel 2 names a state outside",
     ),
-    ("channel-dec", "fixed", _dec_not_source, InvalidModelError, "other than its source"),
+    ("channel-dec", "fixed", _channel(1, dec=1), InvalidModelError, "other than its source"),
     ("channel-order", "fixed", _unsorted_channels, InvalidModelError, "sorted by source state"),
     ("two-deaths", "fixed", _two_death_channels, InvalidModelError, "two death channels"),
     (
@@ -501,27 +552,6 @@ CASES: list[tuple[str, str, Callable[[Specs], None], type[DtpGillespieError], st
         InvalidScheduleError,
         "uses exposure 4",
     ),
-    (
-        "monitor-biomarker",
-        "adaptive",
-        _monitor_biomarker_without_one,
-        InvalidScheduleError,
-        "monitors the biomarker, but the model has none",
-    ),
-    (
-        "pk-biomarker",
-        "pk",
-        _pk_with_biomarker,
-        InvalidScheduleError,
-        "does not support a model biomarker",
-    ),
-    (
-        "pk-competition",
-        "pk",
-        _pk_with_varying_competition,
-        InvalidScheduleError,
-        "the same under every exposure",
-    ),
     # --- adaptive.rs ----------------------------------------------------------------------------
     (
         "initial-exposure",
@@ -670,34 +700,6 @@ CASES: list[tuple[str, str, Callable[[Specs], None], type[DtpGillespieError], st
         InvalidRunError,
         "progression weights must be 2",
     ),
-    (
-        "progression-factor",
-        "progression",
-        _set("run", "progression_factor", 1.0),
-        InvalidRunError,
-        "progression factor is Some\\(1.0\\)",
-    ),
-    (
-        "progression-size",
-        "progression",
-        _set("run", "progression_size", -3.0),
-        InvalidRunError,
-        "progression size is Some\\(-3.0\\)",
-    ),
-    (
-        "progression-threshold",
-        "progression",
-        _no_progression_threshold,
-        InvalidRunError,
-        "needs a factor or a size",
-    ),
-    (
-        "progression-biomarker",
-        "progression",
-        _progression_biomarker_without_one,
-        InvalidRunError,
-        "monitors the biomarker, but the model has none",
-    ),
     ("n-replicates", "fixed", _set("run", "n_replicates", 0), InvalidRunError, "n_replicates is 0"),
     (
         "replicate-offset",
@@ -762,3 +764,49 @@ def test_long_values_are_shortened_in_messages() -> None:
         core.simulate_ensemble(specs["model"], specs["schedule"], specs["run"])
     assert len(str(info.value)) < 400
     assert re.search(r"\.\.\.", str(info.value))
+
+
+# Semantic rules the engine leaves to the Python layer (tested there: test_biomarker.py,
+# test_competition.py, test_schedules_v2.py, test_errors.py). Handed to the engine directly, a
+# dict that breaks one runs to the end: no refusal is needed for the engine to stay safe.
+PYTHON_ONLY_RULES: list[tuple[str, str, Callable[[Specs], None]]] = [
+    ("monitor-biomarker-without-one", "adaptive", _monitor_biomarker_without_one),
+    ("pk-with-biomarker", "pk", _pk_with_biomarker),
+    ("pk-with-varying-competition", "pk", _pk_with_varying_competition),
+    ("progression-factor-one", "progression", _set("run", "progression_factor", 1.0)),
+    ("progression-factor-nan", "progression", _set("run", "progression_factor", float("nan"))),
+    ("progression-size-negative", "progression", _set("run", "progression_size", -3.0)),
+    ("progression-min-size-nan", "progression", _set("run", "progression_min_size", math.nan)),
+    ("progression-without-threshold", "progression", _no_progression_threshold),
+    ("progression-biomarker-without-one", "progression", _progression_biomarker_without_one),
+    ("t-end-zero", "fixed", lambda s: s["run"].update(t_end=0.0, record_times=[0.0])),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "edit"), [pytest.param(*case[1:], id=case[0]) for case in PYTHON_ONLY_RULES]
+)
+def test_semantic_rules_are_left_to_python(base: str, edit: Callable[[Specs], None]) -> None:
+    specs = _specs(base)
+    edit(specs)
+    out = core.simulate_ensemble(specs["model"], specs["schedule"], specs["run"])
+    assert out["status"][0] in core.STATUS_CODES.values()
+
+
+def test_status_codes_have_one_source() -> None:
+    """The engine's codes are the package's, with the values stored in every run so far."""
+    assert dict(core.STATUS_CODES) == cv.STATUS_CODES
+    assert list(cv.STATUS_CODES.items()) == [
+        ("completed", 0),
+        ("extinct", 1),
+        ("max_events", 2),
+        ("max_population", 3),
+        ("rate_overflow", 4),
+    ]
+    assert (
+        cv.STATUS_COMPLETED,
+        cv.STATUS_EXTINCT,
+        cv.STATUS_MAX_EVENTS,
+        cv.STATUS_MAX_POPULATION,
+        cv.STATUS_RATE_OVERFLOW,
+    ) == (0, 1, 2, 3, 4)

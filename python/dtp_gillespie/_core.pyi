@@ -1,108 +1,267 @@
 """Stub of the compiled engine (``dtp_gillespie._core``). Private: use the public API instead.
 
-The Python layer compiles the declarative spec into the flat tables below; the engine re-checks
-them (finite, non-negative, in range) and raises the ``ValueError`` subclasses of
-``dtp_gillespie.errors``. A missing or ill-typed key raises the error of its dict
+The Python layer compiles the declarative spec into the dicts typed below (``ModelSpec``,
+``_ScheduleSpec``: one dict per kind, ``RunSpec``). The engine reads each dict into a typed
+struct: a missing key, a value of the wrong type or an unknown string of a string enum raises
+the error of its dict
 (``InvalidModelError`` for ``model``, ``InvalidScheduleError`` for ``schedule``,
-``InvalidRunError`` for ``run``) naming the key and the value.
+``InvalidRunError`` for ``run``) naming the key and the value. The engine then checks only what
+it needs to run safely (sizes, indices in range, finite numbers; see CONTRIBUTING.md, "Where each
+rule is checked"); the semantic rules and their messages are the Python layer's.
 
-``model`` keys
-    n_states: int
-    n_exposures: int
-    channel_source: list[int]     source state of each reaction channel, non-decreasing
-    channel_dec: list[int]        state losing one cell (-1: none; else the source)
-    channel_inc: list[int]        state gaining one cell (-1: none)
-    channel_kind: list[int]       0 division (incl. mutation at division), 1 death, 2 switch
-    channel_mutation: list[bool]  a firing is a mutation event (first_mutant_time)
-    channel_rate: list[float]     per-cell rates, exposure-major: rate[e * n_channels + c]
-    capacity: float | None        carrying capacity K (None: no density dependence)
-    capacity_on: str              "division", "death" or "death_additive" (d + slope * N/K)
-    capacity_weights: list[float] weight of each state in N (length n_states)
-    capacity_slope: list[float]   per state, >= 0 (death_additive; empty otherwise)
-    competition: dict | None      Lotka-Volterra competition (None: none; excludes capacity):
-        on: str                   "division" (b * max(0, 1 - x)) or "death"
-                                  (max(0, d + (b - d) * x))
-        rows: list[dict]          one per density-dependent state, with crowding x = C / K,
-                                  C = sum_j alpha[e][j] n_j, K = k0[e] + sum_j k_per_cell[e][j] n_j
-                                  under exposure e (K = 0: x = inf, division 0; on death every
-                                  k0 must be > 0):
-            state: int
-            alpha: list[float]        exposure-major, n_exposures * n_states, >= 0
-            k0: list[float]           n_exposures, >= 0
-            k_per_cell: list[float]   exposure-major, n_exposures * n_states, >= 0
-    biomarker: dict | None        dy/dt = sum_i p_i n_i - decay * y (None: no biomarker):
-        production: list[float]   p_i per exposure, exposure-major (n_exposures * n_states)
-        decay: float              > 0
-        initial: float | None     y(0); None: sum_i p_i n_i(0) / decay under the initial exposure
-
-``schedule`` keys, common to every kind
-    kind: str                     "fixed" (default when absent), "adaptive" or "pk"
-    treating: list[bool]          per exposure: does it count as "on drug" (time_on_drug,
-                                  treatment_start_time, n_switches counts changes of exposure)
-
-kind "fixed" (piecewise-constant exposure: continuous, intermittent, piecewise, combinations)
-    segment_start: list[float]    strictly increasing, first == 0.0
-    segment_exposure: list[int]   exposure index in force from segment_start[i]
-    cycle_start: int | None       segments[cycle_start:] repeat every ``period`` (None: the
-                                  last segment lasts forever)
-    period: float                 length of one cycle (> 0 when cycle_start is not None)
-
-kind "adaptive" (state-triggered dosing; the exposure changes only at events or check times)
-    initial_exposure: int
-    monitor_weights: list[float]  burden B = sum_i w_i * count_i (length n_states)
-    monitor_biomarker: bool       (optional, default False) B is the model's biomarker y(t); its
-                                  threshold crossings between events are exact breakpoints
-    reference: str                "initial" (B at t = 0), "treatment_start" (B when a treating
-                                  exposure is first in force), "last_switch" (B at the latest
-                                  switch, or t = 0), "absolute" (thresholds are in cells)
-    check_every: float            0: after every event (continuous); > 0: at t = k * check_every
-    rules: list[dict]             tried in order; the first rule whose ``from`` is the exposure
-                                  in force and whose conditions all hold switches to ``to``:
-        from: int, to: int
-        below: float | None       B <= below * ref
-        above: float | None       B >= above * ref
-        absolute: bool            this rule's below/above are in cells whatever ``reference``
-        after: float | None       time in the current exposure >= after (a timer)
-        min_time: float           time in the current exposure >= min_time (default 0)
-        phase: str                "any" (default), "before_treatment" (only until a treating
-                                  exposure has been in force) or "after_treatment" (only after)
-                                  (a relative threshold never holds while ref is undefined)
-
-kind "pk" (pharmacokinetic dosing; rates vary continuously, simulated exactly by thinning)
-    off_exposure: int, on_exposure: int   rates interpolate between these two tables:
-                                  rate(C) = off + (on - off) * C^h / (ec50^h + C^h)
-    dose_times: list[float]       sorted, >= 0 (expanded from dose_every by the Python layer)
-    dose: float                   concentration added by each dose (units of the ec50 values)
-    half_life: float              > 0, first-order elimination
-    ec50: list[float]             per channel, > 0 (inf: the channel stays at its off rate)
-    hill: list[float]             per channel, > 0
-    missed_dose_probability: float  each dose is skipped with this probability, drawn per
-                                  replicate from its own stream
-    response_ec50: float, response_hill: float   the drug's own response C^h / (ec50^h + C^h),
-                                  which defines the exposure in force and auc_response
-    on_threshold: float           in (0, 1): on while the response is at least this
-
-``run`` keys
-    initial: list[int]            cells per state at t = 0
-    record_times: list[float]     non-decreasing, within [0, t_end]
-    t_end: float
-    max_events: int | None
-    max_population: int | None
-    seed_key: bytes               32 bytes: the ChaCha8 key
-    replicate_offset: int         global index of the first replicate (its RNG stream)
-    n_replicates: int
-    n_threads: int | None         None: all cores
-    progression_weights: list[float] | None   burden for progression (None: no progression)
-    progression_biomarker: bool                progression follows the model's biomarker instead
-    progression_factor: float | None          progression when B >= factor * nadir so far
-    progression_size: float | None            or when B >= size (cells); either may be None
-    progression_min_size: float | None        and only when B >= min_size (None or 0: no floor)
+Tables over exposures and states are flat and exposure-major: ``table[e * n + i]``.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, type_check_only
 
+import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "RNG_NAME",
+    "STATUS_CODES",
+    "__version__",
+    "breakpoints",
+    "exposure_at",
+    "segment_count",
+    "simulate_ensemble",
+    "trace",
+]
+
+_ChannelKind = Literal["division", "death", "switch"]
+"""``division``: i -> 2i, or i -> i + j when one daughter mutates; ``death``: i -> 0;
+``switch``: i -> j."""
+
+_DensityTarget = Literal["division", "death", "death_additive"]
+
+# ------------------------------------------------------------------------------------- model
+
+@type_check_only
+class ChannelSpec(TypedDict):
+    """One reaction channel; its propensity is ``rate(exposure) * count[source]``."""
+
+    source: int
+    """Source state; channels are sorted by it."""
+    dec: int | None
+    """State losing one cell (None: none; else the source)."""
+    inc: int | None
+    """State gaining one cell (None: none)."""
+    kind: _ChannelKind
+    mutation: bool
+    """A firing is a mutation event (``first_mutant_time``)."""
+
+@type_check_only
+class CompetitionRowSpec(TypedDict):
+    """One density-dependent state, with crowding x = C / K, C = sum_j alpha[e][j] n_j,
+    K = k0[e] + sum_j k_per_cell[e][j] n_j under exposure e (K = 0: x = inf, division 0; on
+    death every k0 must be > 0)."""
+
+    state: int
+    alpha: list[float]
+    """n_exposures * n_states, exposure-major, >= 0."""
+    k0: list[float]
+    """n_exposures, >= 0."""
+    k_per_cell: list[float]
+    """n_exposures * n_states, exposure-major, >= 0."""
+
+@type_check_only
+class CompetitionSpec(TypedDict):
+    """Lotka-Volterra competition (excludes a capacity)."""
+
+    on: Literal["division", "death"]
+    """``division``: b * max(0, 1 - x); ``death``: max(0, d + (b - d) * x)."""
+    rows: list[CompetitionRowSpec]
+
+@type_check_only
+class BiomarkerSpec(TypedDict):
+    """dy/dt = sum_i p_i n_i - decay * y."""
+
+    production: list[float]
+    """p_i per exposure, n_exposures * n_states, exposure-major."""
+    decay: float
+    """> 0."""
+    initial: float | None
+    """y(0); None: sum_i p_i n_i(0) / decay under the initial exposure."""
+
+@type_check_only
+class ModelSpec(TypedDict):
+    """The ``model`` dict: the reaction table (``Model.compile``)."""
+
+    n_states: int
+    n_exposures: int
+    channels: list[ChannelSpec]
+    channel_rate: list[float]
+    """Per-cell rates, exposure-major: ``rate[e * n_channels + c]``."""
+    capacity: float | None
+    """Carrying capacity K (None: no density dependence)."""
+    capacity_on: _DensityTarget
+    """``death_additive``: d + slope * N/K."""
+    capacity_weights: list[float]
+    """Weight of each state in N (n_states)."""
+    capacity_slope: list[float]
+    """Per state, >= 0 (``death_additive``; empty otherwise)."""
+    competition: NotRequired[CompetitionSpec | None]
+    biomarker: NotRequired[BiomarkerSpec | None]
+
+# ---------------------------------------------------------------------------------- schedule
+
+@type_check_only
+class FixedSegmentsSpec(TypedDict):
+    """Piecewise-constant exposure (the dict of ``exposure_at``)."""
+
+    segment_start: list[float]
+    """Strictly increasing, first == 0.0."""
+    segment_exposure: list[int]
+    """Exposure index in force from ``segment_start[i]``."""
+    cycle_start: int | None
+    """``segments[cycle_start:]`` repeat every ``period`` (None: the last segment lasts
+    forever)."""
+    period: NotRequired[float]
+    """Length of one cycle (> 0; needed when ``cycle_start`` is not None)."""
+
+@type_check_only
+class FixedScheduleSpec(FixedSegmentsSpec):
+    """Kind ``fixed``: continuous, intermittent, piecewise, combinations."""
+
+    kind: NotRequired[Literal["fixed"]]
+    """Default when absent."""
+    treating: list[bool]
+    """Per exposure: does it count as "on drug" (``time_on_drug``, ``treatment_start_time``;
+    ``n_switches`` counts changes of exposure)."""
+
+# ``from`` is a keyword, so that key is declared in the functional form.
+_RuleFrom = TypedDict("_RuleFrom", {"from": int})
+
+@type_check_only
+class RuleSpec(_RuleFrom):
+    """One adaptive rule: from exposure ``from`` to ``to`` when all its conditions hold."""
+
+    to: int
+    below: float | None
+    """B <= below * ref."""
+    above: float | None
+    """B >= above * ref."""
+    absolute: NotRequired[bool]
+    """This rule's below/above are in cells whatever ``reference`` (default False)."""
+    after: NotRequired[float | None]
+    """Time in the current exposure >= after (a timer)."""
+    min_time: NotRequired[float]
+    """Time in the current exposure >= min_time (default 0)."""
+    phase: NotRequired[Literal["any", "before_treatment", "after_treatment"]]
+    """``any`` (default), ``before_treatment`` (only until a treating exposure has been in
+    force) or ``after_treatment`` (only after); a relative threshold never holds while ref is
+    undefined."""
+
+@type_check_only
+class AdaptiveScheduleSpec(TypedDict):
+    """Kind ``adaptive``: state-triggered dosing; the exposure changes only at events or check
+    times."""
+
+    kind: Literal["adaptive"]
+    treating: list[bool]
+    initial_exposure: int
+    monitor_weights: list[float]
+    """Burden B = sum_i w_i * count_i (n_states)."""
+    monitor_biomarker: NotRequired[bool]
+    """B is the model's biomarker y(t) (default False); its threshold crossings between events
+    are exact breakpoints."""
+    reference: Literal["initial", "treatment_start", "last_switch", "absolute"]
+    """B at t = 0, B when a treating exposure is first in force, B at the latest switch (or
+    t = 0), or thresholds in cells."""
+    check_every: float
+    """0: after every event (continuous); > 0: at t = k * check_every."""
+    rules: list[RuleSpec]
+    """Tried in order; the first whose ``from`` is the exposure in force and whose conditions
+    all hold switches to ``to``."""
+
+@type_check_only
+class PkScheduleSpec(TypedDict):
+    """Kind ``pk``: pharmacokinetic dosing; rates vary continuously, simulated exactly by
+    thinning. rate(C) = off + (on - off) * C^h / (ec50^h + C^h)."""
+
+    kind: Literal["pk"]
+    treating: list[bool]
+    off_exposure: int
+    on_exposure: int
+    dose_times: list[float]
+    """Sorted, >= 0."""
+    dose: float
+    """Concentration added by each dose (units of the ec50 values)."""
+    half_life: float
+    """> 0, first-order elimination."""
+    ec50: list[float]
+    """Per channel, > 0 (inf: the channel stays at its off rate)."""
+    hill: list[float]
+    """Per channel, > 0."""
+    missed_dose_probability: float
+    """Each dose is skipped with this probability, drawn per replicate from its own stream."""
+    response_ec50: float
+    response_hill: float
+    on_threshold: float
+    """In (0, 1): the exposure in force is ``on`` while the drug's own response
+    C^h / (ec50^h + C^h) is at least this."""
+
+_ScheduleSpec = FixedScheduleSpec | AdaptiveScheduleSpec | PkScheduleSpec
+"""The ``schedule`` dict (``Schedule.compile``), by ``kind``."""
+
+# --------------------------------------------------------------------------------------- run
+
+@type_check_only
+class RunSpec(TypedDict):
+    """The ``run`` dict (``simulate.prepare``)."""
+
+    initial: list[int]
+    """Cells per state at t = 0."""
+    record_times: list[float]
+    """Non-decreasing, within [0, t_end]."""
+    t_end: float
+    max_events: int | None
+    max_population: int | None
+    seed_key: bytes
+    """32 bytes: the ChaCha8 key."""
+    replicate_offset: NotRequired[int]
+    """Global index of the first replicate (its RNG stream); default 0."""
+    n_replicates: NotRequired[int]
+    """Default 1."""
+    n_threads: NotRequired[int | None]
+    """None: all cores."""
+    progression_weights: NotRequired[list[float] | None]
+    """Burden for progression (None: no progression)."""
+    progression_biomarker: NotRequired[bool]
+    """Progression follows the model's biomarker instead."""
+    progression_factor: NotRequired[float | None]
+    """Progression when B >= factor * nadir so far ..."""
+    progression_size: NotRequired[float | None]
+    """... or when B >= size (cells); either may be None ..."""
+    progression_min_size: NotRequired[float | None]
+    """... and only when B >= min_size (None or 0: no floor)."""
+
+# ----------------------------------------------------------------------------------- results
+
+_EnsembleResult: TypeAlias = dict[str, npt.NDArray[Any]]
+"""What ``simulate_ensemble`` returns: one array per output variable, named and shaped as the
+rows of ``dtp_gillespie.conventions.OUTPUTS`` say (the one list of them; the engine's
+per-replicate rows are ``dtp_gillespie_core::outcome::PER_REPLICATE``)."""
+
+@type_check_only
+class TraceResult(TypedDict):
+    """What ``trace`` returns."""
+
+    time: npt.NDArray[np.float64]
+    """(n_events + 1,), starting at 0."""
+    channel: npt.NDArray[np.int32]
+    """(n_events + 1,); -1 for the initial row."""
+    count: npt.NDArray[np.int64]
+    """(n_events + 1, n_states)."""
+    exposure: npt.NDArray[np.int8]
+    """(n_events + 1,): the exposure each event fired under (row 0: the initial exposure,
+    before any check at t = 0)."""
+    switch_time: npt.NDArray[np.float64]
+    """Every change of the exposure in force (fixed and adaptive kinds; empty for ``pk``)."""
+    switch_exposure: npt.NDArray[np.int8]
+    status: int
+    stop_time: float
 
 __version__: str
 RNG_NAME: str
@@ -110,14 +269,14 @@ RNG_NAME: str
 
 STATUS_CODES: dict[str, int]
 """Status codes written to ``status``: completed, extinct, max_events, max_population,
-rate_overflow."""
+rate_overflow. The one source of these codes (``conventions.STATUS_CODES`` reads it)."""
 
 def simulate_ensemble(
-    model: dict[str, Any],
-    schedule: dict[str, Any],
-    run: dict[str, Any],
+    model: ModelSpec,
+    schedule: _ScheduleSpec,
+    run: RunSpec,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, npt.NDArray[Any]]:
+) -> _EnsembleResult:
     """Run ``n_replicates`` replicates in parallel with the interpreter released.
 
     Returns one array per output variable of ``dtp_gillespie.conventions.OUTPUTS`` (name,
@@ -134,39 +293,32 @@ def simulate_ensemble(
     """
 
 def trace(
-    model: dict[str, Any],
-    schedule: dict[str, Any],
-    run: dict[str, Any],
+    model: ModelSpec,
+    schedule: _ScheduleSpec,
+    run: RunSpec,
     replicate: int,
-) -> dict[str, Any]:
+) -> TraceResult:
     """Record every event of one replicate (global index ``replicate``).
 
-    Uses ``run`` without ``record_times``, ``n_replicates`` and ``n_threads``, and returns
-    ``time`` (n_events + 1,) float64 starting at 0, ``channel`` (n_events + 1,) int32 (-1 for the
-    initial row), ``count`` (n_events + 1, n_states) int64, ``exposure`` (n_events + 1,) int8,
-    ``status`` (int), ``stop_time`` (float), and ``switch_time`` (float64) /
-    ``switch_exposure`` (int8), every change of the exposure in force with its time (fixed and
-    adaptive kinds; empty for "pk"). ``exposure`` is the one each event fired under
-    (an adaptive rule reacts to the event afterwards; row 0 holds the initial exposure, before
-    any check at t = 0). The trajectory is replicate ``replicate`` of ``simulate_ensemble`` with
-    the same ``seed_key``.
+    Ignores ``n_replicates`` and ``n_threads`` of ``run``. The trajectory is replicate
+    ``replicate`` of ``simulate_ensemble`` with the same ``seed_key``.
     """
 
-def exposure_at(schedule: dict[str, Any], times: list[float]) -> npt.NDArray[Any]:
-    """Index (int64) of the exposure in force at each time, with the engine's breakpoints.
+def exposure_at(schedule: FixedSegmentsSpec, times: list[float]) -> npt.NDArray[np.int64]:
+    """Index of the exposure in force at each time, with the engine's breakpoints.
 
     Raises ``InvalidScheduleError`` for a time < 0, NaN, or beyond the 2^64 segments a repeating
     schedule can number."""
 
 def breakpoints(
-    schedule: dict[str, Any], t_end: float, limit: int
+    schedule: FixedSegmentsSpec, t_end: float, limit: int
 ) -> tuple[list[float], list[int]]:
     """Start times and exposure indices of the segments of a ``fixed`` schedule that start at or
     before ``t_end``, in order, by the engine's own arithmetic (bit for bit the boundaries a run
     steps through). Raises ``InvalidScheduleError`` if there are more than ``limit`` of them, or
     if the engine refuses the schedule."""
 
-def segment_count(schedule: dict[str, Any], t_end: float) -> float:
+def segment_count(schedule: FixedSegmentsSpec, t_end: float) -> float:
     """How many segments of a ``fixed`` schedule start at or before ``t_end``, from the period:
     exact for a plain list; for a repeating schedule up to rounding and one whole cycle over (never
     fewer than :func:`breakpoints` lists). Infinite for an infinite ``t_end``, NaN for a NaN one."""

@@ -5,7 +5,7 @@ competition, and a biomarker the cells produce (module doc of :mod:`dtp_gillespi
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._spec_values import (
     Table,
@@ -19,6 +19,9 @@ from ._spec_values import (
     _to_float,
 )
 from .errors import InvalidModelError
+
+if TYPE_CHECKING:
+    from ._core import BiomarkerSpec, CompetitionSpec
 
 _CAPACITY_KEYS: Final = ("K", "on", "weights", "slope")
 
@@ -51,14 +54,14 @@ class _Competition:
         self.on = on
         self.rows = rows
 
-    def compile(self, n_exp: int) -> dict[str, Any]:
+    def compile(self, n_exp: int) -> "CompetitionSpec":
         """The engine's ``competition`` dict (``_core.pyi``)."""
 
         def flat(tables: tuple[Table, ...]) -> list[float]:
             return [t[e] for e in range(n_exp) for t in tables]
 
         return {
-            "on": self.on,
+            "on": "death" if self.on == "death" else "division",  # validated: one of the two
             "rows": [
                 {"state": i, "alpha": flat(alpha), "k0": list(k0), "k_per_cell": flat(per_cell)}
                 for i, k0, per_cell, alpha in self.rows
@@ -85,7 +88,7 @@ class _Biomarker:
         self.decay = decay
         self.initial = initial
 
-    def compile(self, n_exp: int) -> dict[str, Any]:
+    def compile(self, n_exp: int) -> "BiomarkerSpec":
         """The engine's ``biomarker`` dict (``_core.pyi``)."""
         return {
             "production": [t[e] for e in range(n_exp) for t in self.production],

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from . import _core
+
 __all__ = [
     "ATTR_CREATED_AT",
     "ATTR_MODEL",
@@ -367,25 +369,20 @@ LONG_NAMES: Final[dict[str, str]] = {
     **{v.name: v.long_name for v in OUTPUTS},
 }
 
-# Status codes (must equal ``dtp_gillespie._core.STATUS_CODES``).
-STATUS_COMPLETED: Final = 0
-STATUS_EXTINCT: Final = 1
-STATUS_MAX_EVENTS: Final = 2
-STATUS_MAX_POPULATION: Final = 3
-STATUS_RATE_OVERFLOW: Final = 4
+STATUS_CODES: Final[dict[str, int]] = dict(_core.STATUS_CODES)
+"""Why a replicate stopped, as written to ``status``: the engine's codes (``_core.STATUS_CODES``,
+the one source), in the engine's order (the order of the ``flag_values`` attribute)."""
+STATUS_COMPLETED: Final = STATUS_CODES["completed"]
+STATUS_EXTINCT: Final = STATUS_CODES["extinct"]
+STATUS_MAX_EVENTS: Final = STATUS_CODES["max_events"]
+STATUS_MAX_POPULATION: Final = STATUS_CODES["max_population"]
+STATUS_RATE_OVERFLOW: Final = STATUS_CODES["rate_overflow"]
 
 STATUS_NOT_RUN: Final = NOT_RUN
 """Status of a replicate not run yet: the fill value of ``status`` in a streamed store that is
 still being written or was interrupted (its ``count`` reads -1 and its times NaN). The engine never
 produces it, so it is not in :data:`STATUS_CODES`; ``status`` is int8 and holds it."""
 
-STATUS_CODES: Final[dict[str, int]] = {
-    "completed": STATUS_COMPLETED,
-    "extinct": STATUS_EXTINCT,
-    "max_events": STATUS_MAX_EVENTS,
-    "max_population": STATUS_MAX_POPULATION,
-    "rate_overflow": STATUS_RATE_OVERFLOW,
-}
 
 STATUS_MEANINGS: Final[dict[int, str]] = {
     STATUS_COMPLETED: "reached t_end",

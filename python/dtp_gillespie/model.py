@@ -100,7 +100,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from ._crowding import warn_frozen_above_capacity, warn_lowered_death
 from ._model_spec import (
@@ -123,13 +123,19 @@ from ._population_terms import (
 from ._spec_values import _MODEL_KEYS, DEFAULT_EXPOSURES, Table, _check_keys, _fmt, _table_to_spec
 from .errors import InvalidModelError
 
+if TYPE_CHECKING:
+    from ._core import BiomarkerSpec, CompetitionSpec, ModelSpec, _ChannelKind, _DensityTarget
+
 __all__ = ["DEFAULT_EXPOSURES", "Model"]
 
 
-# Channel kinds of the engine's reaction table.
-KIND_DIVISION: Final = 0
-KIND_DEATH: Final = 1
-KIND_SWITCH: Final = 2
+# Channel kinds of the engine's reaction table (``ChannelSpec.kind`` in ``_core.pyi``).
+KIND_DIVISION: Final = "division"
+KIND_DEATH: Final = "death"
+KIND_SWITCH: Final = "switch"
+
+# A compiled reaction channel (``Model._channels``).
+_Channel = tuple[int, int, int, "_ChannelKind", bool, Table, str, str, str]
 
 
 class Model:
@@ -455,12 +461,12 @@ class Model:
 
     # ------------------------------------------------------------------ compilation
 
-    def _channels(self) -> list[tuple[int, int, int, int, bool, Table, str, str, str]]:
+    def _channels(self) -> list[_Channel]:
         """Reaction channels: (source, dec, inc, kind, mutation, rates per exposure, label,
-        process, target state or "")."""
+        process, target state or ""); dec and inc are -1 for none."""
         names = self._states
         n_exp = len(self._exposures)
-        chans: list[tuple[int, int, int, int, bool, Table, str, str, str]] = []
+        chans: list[_Channel] = []
         for i, s in enumerate(names):
             b = self._division[i]
             muts = [(j, p) for (k, j, p) in self._mutation if k == i]
@@ -532,7 +538,7 @@ class Model:
         """The normalised modulator specs (empty without modulators)."""
         return tuple(json.loads(json.dumps(self._modulators)))
 
-    def compile(self) -> dict[str, Any]:
+    def compile(self) -> "ModelSpec":
         """Compile to the engine's flat reaction table (the ``model`` dict of ``_core``).
 
         Channels are grouped by source state in model order. For each state ``i``: one division
@@ -540,7 +546,8 @@ class Model:
         ``b_i·p_ij`` (one daughter becomes ``j``); one death channel; one channel per switch
         ``i → j`` (a mutation event iff ``j`` is genetic). Channels whose rate is 0 under every
         exposure are dropped, except death channels when the capacity acts on death.
-        ``channel_rate`` is exposure-major. This format is private to the package and may change.
+        ``channels`` holds one dict per channel and ``channel_rate`` is exposure-major
+        (``ModelSpec`` in ``_core.pyi``). This format is private to the package and may change.
         """
         chans = self._channels()
         n_exp = len(self._exposures)
@@ -548,14 +555,19 @@ class Model:
         return {
             "n_states": len(self._states),
             "n_exposures": n_exp,
-            "channel_source": [c[0] for c in chans],
-            "channel_dec": [c[1] for c in chans],
-            "channel_inc": [c[2] for c in chans],
-            "channel_kind": [c[3] for c in chans],
-            "channel_mutation": [c[4] for c in chans],
+            "channels": [
+                {
+                    "source": c[0],
+                    "dec": None if c[1] < 0 else c[1],
+                    "inc": None if c[2] < 0 else c[2],
+                    "kind": c[3],
+                    "mutation": bool(c[4]),
+                }
+                for c in chans
+            ],
             "channel_rate": [c[5][e] for e in range(n_exp) for c in chans],
             "capacity": None if cap is None else cap[0],
-            "capacity_on": "division" if cap is None else cap[1],
+            "capacity_on": "division" if cap is None else cast("_DensityTarget", cap[1]),
             "capacity_weights": [1.0] * len(self._states) if cap is None else list(cap[2]),
             "capacity_slope": [] if cap is None else list(cap[3]),
             "competition": None if self._competition is None else self._competition.compile(n_exp),

@@ -257,14 +257,6 @@ def _coerce_model(model: object) -> Model:
     raise InvalidRunError(f"model must be a Model or a spec dict, got {type(model).__name__}")
 
 
-def _check_status_codes() -> None:
-    if dict(_core.STATUS_CODES) != cv.STATUS_CODES:
-        raise DtpGillespieError(
-            f"internal error: engine status codes {dict(_core.STATUS_CODES)} differ from "
-            f"{cv.STATUS_CODES}"
-        )
-
-
 def _run_engine(
     core_model: dict[str, Any],
     core_schedule: dict[str, Any],
@@ -363,7 +355,6 @@ def prepare(
     cap_pop = _check_cap(max_population, "max_population")
     threads = None if n_threads is None else check_count(n_threads, "n_threads", 1)
     seed_info = normalise_seed(seed)
-    _check_status_codes()
 
     run_spec: dict[str, Any] = {
         "initial": dict(zip(m.states, init, strict=True)),

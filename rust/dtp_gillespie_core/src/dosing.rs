@@ -48,32 +48,11 @@ impl Dosing {
                 )))
             }
             DosingKind::Fixed(_) => Ok(()),
-            DosingKind::Adaptive(spec) => {
-                if spec.monitor_biomarker && model.biomarker().is_none() {
-                    return Err(EngineError::InvalidSchedule(
-                        "the adaptive rule monitors the biomarker, but the model has none".into(),
-                    ));
-                }
-                spec.validate(model.n_states(), n_exposures)
-            }
-            DosingKind::Pk(spec) => {
-                if model.biomarker().is_some() {
-                    return Err(EngineError::InvalidSchedule(
-                        "pk dosing does not support a model biomarker yet".into(),
-                    ));
-                }
-                if model
-                    .competition()
-                    .is_some_and(|c| c.varies_with_exposure(model.n_states()))
-                {
-                    return Err(EngineError::InvalidSchedule(
-                        "pk dosing needs competition coefficients that are the same under every \
-                         exposure (rates between exposures are interpolated; capacities are not)"
-                            .into(),
-                    ));
-                }
-                spec.validate(n_exposures, model.channels().len())
-            }
+            // Which features combine (a biomarker monitor needs a biomarker; pk dosing takes no
+            // biomarker and no exposure-dependent competition) is a semantic rule of the Python
+            // layer (`Schedule.validate`): the engine only needs sizes and indices it can trust.
+            DosingKind::Adaptive(spec) => spec.validate(model.n_states(), n_exposures),
+            DosingKind::Pk(spec) => spec.validate(n_exposures, model.channels().len()),
         }
     }
 }

@@ -106,14 +106,6 @@ impl CompetitionRow {
         }
         if k > 0.0 { c / k } else { f64::INFINITY }
     }
-
-    /// Do any coefficients differ between exposures?
-    fn varies_with_exposure(&self, n_states: usize) -> bool {
-        let differs = |v: &[f64], width: usize| v.chunks(width).any(|row| row != &v[..width]);
-        differs(&self.alpha, n_states)
-            || differs(&self.k_per_cell, n_states)
-            || differs(&self.k0, 1)
-    }
 }
 
 /// Lotka–Volterra competition: each listed state has its own crowding (see the module docs);
@@ -179,12 +171,6 @@ impl Competition {
             }
         }
         Ok(())
-    }
-
-    /// Do any coefficients differ between exposures?
-    #[must_use]
-    pub fn varies_with_exposure(&self, n_states: usize) -> bool {
-        self.rows.iter().any(|r| r.varies_with_exposure(n_states))
     }
 }
 
@@ -842,7 +828,6 @@ mod tests {
                 rows: vec![r],
             })
             .unwrap();
-        assert!(model.competition().unwrap().varies_with_exposure(2));
         assert!((rates_at(&model, &[5, 0], 0)[0] - 0.5 * 0.95).abs() < 1e-15);
         assert!((rates_at(&model, &[5, 0], 1)[0] - 0.5 * 0.5).abs() < 1e-15);
     }

@@ -1,25 +1,29 @@
-//! Plain dicts of the Python layer (see `_core.pyi`) to engine types, while attached.
+//! The engine dicts of the Python layer (the `TypedDict`s of `_core.pyi`) to engine types, while
+//! attached.
 //!
-//! A key that is missing or holds a value of the wrong type is refused with the typed error of
-//! the dict it belongs to (`InvalidModelError` for the model dict, and so on), naming the key and
-//! the value, exactly like the engine's own validation.
+//! Each dict is a `#[derive(FromPyObject)]` struct read item by item (`from_item_all`): a field's
+//! name is its key. A key that is missing or holds a value the engine cannot read (a wrong type,
+//! an unknown string of a string enum) is refused with the typed error of the dict it belongs to
+//! (`InvalidModelError` for the model dict, and so on), naming the key and the value. What the
+//! values mean is checked by the engine's constructors (`Model::new`, `Dosing::validate`, ...).
 
 use dtp_gillespie_core::{
     AdaptiveSpec, Biomarker, Capacity, CapacityTarget, Channel, ChannelKind, Competition,
-    CompetitionRow, Dosing, DosingKind, EngineError, Model, Phase, PkResponse, PkSpec, Progression,
-    Reference, Rule, RunConfig, Schedule,
+    CompetitionRow, Dosing, DosingKind, EngineError, EnsembleSpec, Model, Phase, PkResponse,
+    PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
 };
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::PyEngineError;
+use crate::errors::{InvalidModelError, InvalidRunError, InvalidScheduleError, PyEngineError};
 
 /// Longest value repr quoted in an error message (a rate table can be long).
 const MAX_REPR: usize = 80;
 
 /// The engine dict a key belongs to; its refusals are that dict's typed error.
 #[derive(Clone, Copy)]
-pub enum Part {
+enum Part {
     Model,
     Schedule,
     Run,
@@ -35,7 +39,7 @@ impl Part {
     }
 
     /// This dict's typed error (`InvalidModelError`, `InvalidScheduleError` or `InvalidRunError`).
-    pub fn error(self, msg: String) -> PyErr {
+    fn error(self, msg: String) -> PyErr {
         let e = match self {
             Part::Model => EngineError::InvalidModel(msg),
             Part::Schedule => EngineError::InvalidSchedule(msg),
@@ -45,255 +49,543 @@ impl Part {
     }
 }
 
-/// `value` (the value of `key`) as a `T`, or the typed error naming the key and the value.
-fn extract<'py, T>(value: &Bound<'py, PyAny>, key: &str, part: Part) -> PyResult<T>
+/// A dict of one engine part (nested dicts included): the part whose typed error it raises.
+trait Spec {
+    const PART: Part;
+}
+
+/// `obj` read as the dict `T`, or the typed error of `T`'s part naming the key and the value.
+fn read<'py, T>(obj: &Bound<'py, PyAny>) -> PyResult<T>
 where
-    T: for<'a> FromPyObject<'a, 'py>,
+    T: Spec + for<'a> FromPyObject<'a, 'py>,
 {
-    value.extract::<T>().map_err(|e| {
-        let e: PyErr = e.into();
-        let mut shown = value
-            .repr()
-            .map_or_else(|_| "<no repr>".to_owned(), |r| r.to_string());
-        if shown.chars().count() > MAX_REPR {
-            shown = shown.chars().take(MAX_REPR).collect::<String>() + "...";
+    obj.extract::<T>()
+        .map_err(|e| refusal(obj, e.into(), T::PART))
+}
+
+/// A nested dict that may be None (a field's `from_py_with`).
+fn optional<'py, T>(obj: &Bound<'py, PyAny>) -> PyResult<Option<T>>
+where
+    T: Spec + for<'a> FromPyObject<'a, 'py>,
+{
+    if obj.is_none() {
+        Ok(None)
+    } else {
+        read(obj).map(Some)
+    }
+}
+
+/// A list of nested dicts (a field's `from_py_with`).
+fn each<'py, T>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<T>>
+where
+    T: Spec + for<'a> FromPyObject<'a, 'py>,
+{
+    obj.extract::<Vec<Bound<'py, PyAny>>>()?
+        .iter()
+        .map(read)
+        .collect()
+}
+
+/// The typed error for a failed read of `obj` as a dict of `part`.
+///
+/// A derived struct reports a missing key as the `KeyError` of the dict lookup and an unreadable
+/// value as pyo3's "failed to extract field Struct.key" error caused by the value's own error; a
+/// nested dict has already raised its typed error, which is passed on. (The "failed to extract
+/// field" wording is pyo3's: `tests/test_core_errors.py` fails if a pyo3 upgrade changes it.)
+fn refusal(obj: &Bound<'_, PyAny>, err: PyErr, part: Part) -> PyErr {
+    let py = obj.py();
+    let mut link = Some(err.clone_ref(py));
+    while let Some(e) = link {
+        if e.is_instance_of::<InvalidModelError>(py)
+            || e.is_instance_of::<InvalidScheduleError>(py)
+            || e.is_instance_of::<InvalidRunError>(py)
+        {
+            return e;
         }
-        let kind = value
-            .get_type()
-            .name()
-            .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-        part.error(format!(
-            "engine {} dict: key {key:?} is {shown} ({kind}), which the engine cannot read: {e}",
-            part.name()
-        ))
-    })
+        link = e.cause(py);
+    }
+    let dict = part.name();
+    if err.is_instance_of::<PyKeyError>(py) {
+        let key = err.value(py).getattr("args").and_then(|a| a.get_item(0));
+        if let Ok(key) = key.and_then(|k| k.extract::<String>()) {
+            return part.error(format!(
+                "engine {dict} dict: required key {key:?} is missing"
+            ));
+        }
+    }
+    if err.is_instance_of::<PyTypeError>(py) {
+        let message = err.value(py).to_string();
+        let key = message
+            .strip_prefix("failed to extract field ")
+            .and_then(|field| field.rsplit_once('.'))
+            .map(|(_, key)| key);
+        if let Some(value) = key.and_then(|k| obj.get_item(k).ok()) {
+            let key = key.unwrap_or_default();
+            let reason = err.cause(py).unwrap_or(err);
+            return part.error(format!(
+                "engine {dict} dict: key {key:?} is {}, which the engine cannot read: {reason}",
+                shown(&value)
+            ));
+        }
+    }
+    err
 }
 
-/// The required key `key` of `dict`.
-pub fn item<'py, T>(dict: &Bound<'py, PyDict>, key: &str, part: Part) -> PyResult<T>
-where
-    T: for<'a> FromPyObject<'a, 'py>,
-{
-    match dict.get_item(key)? {
-        Some(value) => extract(&value, key, part),
-        None => Err(part.error(format!(
-            "engine {} dict: required key {key:?} is missing",
-            part.name()
-        ))),
+/// `value`'s repr (shortened) and type, for an error message.
+fn shown(value: &Bound<'_, PyAny>) -> String {
+    let mut repr = value
+        .repr()
+        .map_or_else(|_| "<no repr>".to_owned(), |r| r.to_string());
+    if repr.chars().count() > MAX_REPR {
+        repr = repr.chars().take(MAX_REPR).collect::<String>() + "...";
+    }
+    let kind = value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    format!("{repr} ({kind})")
+}
+
+/// A string enum of the engine dicts: the string of each engine value.
+trait Named: Copy + 'static {
+    /// The start of the refusal of an unknown string, which follows it.
+    const UNKNOWN: &'static str;
+    const NAMES: &'static [(&'static str, Self)];
+}
+
+/// A string enum (a field's `from_py_with`): one of `T::NAMES`, else a ValueError naming the
+/// string and the accepted ones.
+fn named<T: Named>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
+    let name = obj.extract::<String>()?;
+    T::NAMES
+        .iter()
+        .find(|(option, _)| *option == name)
+        .map(|&(_, value)| value)
+        .ok_or_else(|| {
+            let accepted: Vec<String> = T::NAMES.iter().map(|(o, _)| format!("{o:?}")).collect();
+            let accepted = accepted.join(", ");
+            PyValueError::new_err(format!(
+                "{} {name:?}; expected one of {accepted}",
+                T::UNKNOWN
+            ))
+        })
+}
+
+/// A string enum that may be None (its default).
+fn named_or_default<T: Named + Default>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
+    if obj.is_none() {
+        Ok(T::default())
+    } else {
+        named(obj)
     }
 }
 
-/// The optional key `key` of `dict`: None when it is absent or None.
-pub fn optional<'py, T>(dict: &Bound<'py, PyDict>, key: &str, part: Part) -> PyResult<Option<T>>
-where
-    T: for<'a> FromPyObject<'a, 'py>,
-{
-    match dict.get_item(key)? {
-        Some(value) if !value.is_none() => extract(&value, key, part).map(Some),
-        _ => Ok(None),
-    }
+impl Named for ChannelKind {
+    const UNKNOWN: &'static str = "unknown channel kind";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("division", Self::Division),
+        ("death", Self::Death),
+        ("switch", Self::Switch),
+    ];
 }
 
-fn state(index: i64) -> Option<usize> {
-    usize::try_from(index).ok()
+impl Named for CapacityTarget {
+    const UNKNOWN: &'static str = "density dependence acts on";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("division", Self::Division),
+        ("death", Self::Death),
+        ("death_additive", Self::DeathAdditive),
+    ];
+}
+
+/// The kinds of dosing, the `kind` key of the schedule dict (absent or None: fixed).
+#[derive(Clone, Copy, Default)]
+enum ScheduleKind {
+    #[default]
+    Fixed,
+    Adaptive,
+    Pk,
+}
+
+impl Named for ScheduleKind {
+    const UNKNOWN: &'static str = "unknown schedule kind";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("fixed", Self::Fixed),
+        ("adaptive", Self::Adaptive),
+        ("pk", Self::Pk),
+    ];
+}
+
+impl Named for Reference {
+    const UNKNOWN: &'static str = "unknown reference";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("initial", Self::Initial),
+        ("treatment_start", Self::TreatmentStart),
+        ("last_switch", Self::LastSwitch),
+        ("absolute", Self::Absolute),
+    ];
+}
+
+/// A rule's phase (absent or None: any).
+impl Named for Phase {
+    const UNKNOWN: &'static str = "unknown rule phase";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("any", Self::Any),
+        ("before_treatment", Self::BeforeTreatment),
+        ("after_treatment", Self::AfterTreatment),
+    ];
+}
+
+// ------------------------------------------------------------------------------------ model
+
+/// `ModelSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct ModelDict {
+    n_states: usize,
+    n_exposures: usize,
+    #[pyo3(from_py_with = each)]
+    channels: Vec<ChannelDict>,
+    channel_rate: Vec<f64>,
+    capacity: Option<f64>,
+    #[pyo3(from_py_with = named)]
+    capacity_on: CapacityTarget,
+    capacity_weights: Vec<f64>,
+    capacity_slope: Vec<f64>,
+    #[pyo3(default, from_py_with = optional)]
+    competition: Option<CompetitionDict>,
+    #[pyo3(default, from_py_with = optional)]
+    biomarker: Option<BiomarkerDict>,
+}
+
+/// `ChannelSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct ChannelDict {
+    source: usize,
+    dec: Option<usize>,
+    inc: Option<usize>,
+    #[pyo3(from_py_with = named)]
+    kind: ChannelKind,
+    mutation: bool,
+}
+
+/// `CompetitionSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct CompetitionDict {
+    #[pyo3(from_py_with = named)]
+    on: CapacityTarget,
+    #[pyo3(from_py_with = each)]
+    rows: Vec<CompetitionRowDict>,
+}
+
+/// `CompetitionRowSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct CompetitionRowDict {
+    state: usize,
+    alpha: Vec<f64>,
+    k0: Vec<f64>,
+    k_per_cell: Vec<f64>,
+}
+
+/// `BiomarkerSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct BiomarkerDict {
+    production: Vec<f64>,
+    decay: f64,
+    initial: Option<f64>,
+}
+
+impl Spec for ModelDict {
+    const PART: Part = Part::Model;
+}
+impl Spec for ChannelDict {
+    const PART: Part = Part::Model;
+}
+impl Spec for CompetitionDict {
+    const PART: Part = Part::Model;
+}
+impl Spec for CompetitionRowDict {
+    const PART: Part = Part::Model;
+}
+impl Spec for BiomarkerDict {
+    const PART: Part = Part::Model;
 }
 
 pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
-    let source: Vec<usize> = item(d, "channel_source", Part::Model)?;
-    let dec: Vec<i64> = item(d, "channel_dec", Part::Model)?;
-    let inc: Vec<i64> = item(d, "channel_inc", Part::Model)?;
-    let kind: Vec<u8> = item(d, "channel_kind", Part::Model)?;
-    let mutation: Vec<bool> = item(d, "channel_mutation", Part::Model)?;
-    let n = source.len();
-    if [dec.len(), inc.len(), kind.len(), mutation.len()]
-        .iter()
-        .any(|&l| l != n)
-    {
-        return Err(Part::Model.error("channel arrays differ in length".into()));
-    }
-    let mut channels = Vec::with_capacity(n);
-    for c in 0..n {
-        let kind = match kind[c] {
-            0 => ChannelKind::Division,
-            1 => ChannelKind::Death,
-            2 => ChannelKind::Switch,
-            k => {
-                let msg = format!("channel {c} has kind {k}; expected 0, 1 or 2");
-                return Err(Part::Model.error(msg));
-            }
-        };
-        channels.push(Channel {
-            source: source[c],
-            dec: state(dec[c]),
-            inc: state(inc[c]),
-            kind,
-            is_mutation: mutation[c],
-        });
-    }
-    let capacity = match item::<Option<f64>>(d, "capacity", Part::Model)? {
-        None => None,
-        Some(k) => Some(Capacity {
-            k,
-            target: target(&item::<String>(d, "capacity_on", Part::Model)?)?,
-            weights: item(d, "capacity_weights", Part::Model)?,
-            slope: item(d, "capacity_slope", Part::Model)?,
-        }),
-    };
+    let m: ModelDict = read(d.as_any())?;
+    let channels = m
+        .channels
+        .into_iter()
+        .map(|c| Channel {
+            source: c.source,
+            dec: c.dec,
+            inc: c.inc,
+            kind: c.kind,
+            is_mutation: c.mutation,
+        })
+        .collect();
+    let capacity = m.capacity.map(|k| Capacity {
+        k,
+        target: m.capacity_on,
+        weights: m.capacity_weights,
+        slope: m.capacity_slope,
+    });
     let mut model = Model::new(
-        item(d, "n_states", Part::Model)?,
-        item(d, "n_exposures", Part::Model)?,
+        m.n_states,
+        m.n_exposures,
         channels,
-        item(d, "channel_rate", Part::Model)?,
+        m.channel_rate,
         capacity,
     )
     .map_err(PyEngineError)?;
-    if let Some(c) = optional::<Bound<'_, PyDict>>(d, "competition", Part::Model)? {
-        let rows: Vec<Bound<'_, PyDict>> = item(&c, "rows", Part::Model)?;
-        let competition = Competition {
-            target: target(&item::<String>(&c, "on", Part::Model)?)?,
-            rows: rows
-                .iter()
-                .map(|r| {
-                    Ok(CompetitionRow {
-                        state: item(r, "state", Part::Model)?,
-                        alpha: item(r, "alpha", Part::Model)?,
-                        k0: item(r, "k0", Part::Model)?,
-                        k_per_cell: item(r, "k_per_cell", Part::Model)?,
-                    })
-                })
-                .collect::<PyResult<_>>()?,
-        };
+    if let Some(c) = m.competition {
+        let rows = c
+            .rows
+            .into_iter()
+            .map(|r| CompetitionRow {
+                state: r.state,
+                alpha: r.alpha,
+                k0: r.k0,
+                k_per_cell: r.k_per_cell,
+            })
+            .collect();
+        let competition = Competition { target: c.on, rows };
         model = model.with_competition(competition).map_err(PyEngineError)?;
     }
-    if let Some(b) = optional::<Bound<'_, PyDict>>(d, "biomarker", Part::Model)? {
+    if let Some(b) = m.biomarker {
         let biomarker = Biomarker {
-            production: item(&b, "production", Part::Model)?,
-            decay: item(&b, "decay", Part::Model)?,
-            initial: item(&b, "initial", Part::Model)?,
+            production: b.production,
+            decay: b.decay,
+            initial: b.initial,
         };
         model = model.with_biomarker(biomarker).map_err(PyEngineError)?;
     }
     Ok(model)
 }
 
-fn target(name: &str) -> PyResult<CapacityTarget> {
-    match name {
-        "division" => Ok(CapacityTarget::Division),
-        "death" => Ok(CapacityTarget::Death),
-        "death_additive" => Ok(CapacityTarget::DeathAdditive),
-        other => {
-            let msg = format!(
-                "density dependence acts on {other:?}; expected \"division\", \"death\" or \
-                 \"death_additive\""
-            );
-            Err(Part::Model.error(msg))
-        }
-    }
+// --------------------------------------------------------------------------------- schedule
+
+/// The keys of `ScheduleSpec` of `_core.pyi` common to every kind.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct DosingDict {
+    #[pyo3(default, from_py_with = named_or_default)]
+    kind: ScheduleKind,
+    treating: Vec<bool>,
+}
+
+/// `FixedScheduleSpec` of `_core.pyi` (also the dict of `exposure_at`).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct FixedDict {
+    segment_start: Vec<f64>,
+    segment_exposure: Vec<usize>,
+    cycle_start: Option<usize>,
+    /// Read only when `cycle_start` is not None.
+    #[pyo3(default)]
+    period: Option<f64>,
+}
+
+/// `AdaptiveScheduleSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct AdaptiveDict {
+    initial_exposure: usize,
+    monitor_weights: Vec<f64>,
+    #[pyo3(default)]
+    monitor_biomarker: Option<bool>,
+    #[pyo3(from_py_with = named)]
+    reference: Reference,
+    check_every: f64,
+    #[pyo3(from_py_with = each)]
+    rules: Vec<RuleDict>,
+}
+
+/// `RuleSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct RuleDict {
+    r#from: usize,
+    to: usize,
+    below: Option<f64>,
+    above: Option<f64>,
+    #[pyo3(default)]
+    absolute: Option<bool>,
+    #[pyo3(default)]
+    after: Option<f64>,
+    #[pyo3(default)]
+    min_time: Option<f64>,
+    #[pyo3(default, from_py_with = named_or_default)]
+    phase: Phase,
+}
+
+/// `PkScheduleSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct PkDict {
+    off_exposure: usize,
+    on_exposure: usize,
+    dose_times: Vec<f64>,
+    dose: f64,
+    half_life: f64,
+    ec50: Vec<f64>,
+    hill: Vec<f64>,
+    missed_dose_probability: f64,
+    response_ec50: f64,
+    response_hill: f64,
+    on_threshold: f64,
+}
+
+impl Spec for DosingDict {
+    const PART: Part = Part::Schedule;
+}
+impl Spec for FixedDict {
+    const PART: Part = Part::Schedule;
+}
+impl Spec for AdaptiveDict {
+    const PART: Part = Part::Schedule;
+}
+impl Spec for RuleDict {
+    const PART: Part = Part::Schedule;
+}
+impl Spec for PkDict {
+    const PART: Part = Part::Schedule;
 }
 
 /// A fixed schedule (the `segment_*` keys).
 pub fn schedule(d: &Bound<'_, PyDict>) -> PyResult<Schedule> {
-    let cycle = item::<Option<usize>>(d, "cycle_start", Part::Schedule)?
-        .map(|first| item::<f64>(d, "period", Part::Schedule).map(|p| (first, p)));
-    Ok(Schedule::new(
-        item(d, "segment_start", Part::Schedule)?,
-        item(d, "segment_exposure", Part::Schedule)?,
-        cycle.transpose()?,
-    )
-    .map_err(PyEngineError)?)
-}
-
-fn rule(d: &Bound<'_, PyDict>) -> PyResult<Rule> {
-    Ok(Rule {
-        from: item(d, "from", Part::Schedule)?,
-        to: item(d, "to", Part::Schedule)?,
-        below: item(d, "below", Part::Schedule)?,
-        above: item(d, "above", Part::Schedule)?,
-        absolute: optional(d, "absolute", Part::Schedule)?.unwrap_or(false),
-        after: optional(d, "after", Part::Schedule)?,
-        min_time: optional(d, "min_time", Part::Schedule)?.unwrap_or(0.0),
-        phase: match optional::<String>(d, "phase", Part::Schedule)?.as_deref() {
-            None | Some("any") => Phase::Any,
-            Some("before_treatment") => Phase::BeforeTreatment,
-            Some("after_treatment") => Phase::AfterTreatment,
-            Some(other) => {
-                return Err(Part::Schedule.error(format!("unknown rule phase {other:?}")));
-            }
-        },
-    })
+    let f: FixedDict = read(d.as_any())?;
+    let cycle = match (f.cycle_start, f.period) {
+        (None, _) => None,
+        (Some(first), Some(period)) => Some((first, period)),
+        (Some(_), None) => {
+            let msg = "engine schedule dict: required key \"period\" is missing".to_owned();
+            return Err(Part::Schedule.error(msg));
+        }
+    };
+    Ok(Schedule::new(f.segment_start, f.segment_exposure, cycle).map_err(PyEngineError)?)
 }
 
 /// Any kind of dosing (see `_core.pyi`).
 pub fn dosing(d: &Bound<'_, PyDict>) -> PyResult<Dosing> {
-    let kind = optional::<String>(d, "kind", Part::Schedule)?.unwrap_or_else(|| "fixed".into());
-    let kind = match kind.as_str() {
-        "fixed" => DosingKind::Fixed(schedule(d)?),
-        "adaptive" => {
-            let reference = match item::<String>(d, "reference", Part::Schedule)?.as_str() {
-                "initial" => Reference::Initial,
-                "treatment_start" => Reference::TreatmentStart,
-                "last_switch" => Reference::LastSwitch,
-                "absolute" => Reference::Absolute,
-                other => return Err(Part::Schedule.error(format!("unknown reference {other:?}"))),
-            };
-            let rules: Vec<Bound<'_, PyDict>> = item(d, "rules", Part::Schedule)?;
+    let common: DosingDict = read(d.as_any())?;
+    let kind = match common.kind {
+        ScheduleKind::Fixed => DosingKind::Fixed(schedule(d)?),
+        ScheduleKind::Adaptive => {
+            let a: AdaptiveDict = read(d.as_any())?;
+            let rules = a
+                .rules
+                .into_iter()
+                .map(|r| Rule {
+                    from: r.r#from,
+                    to: r.to,
+                    below: r.below,
+                    above: r.above,
+                    absolute: r.absolute.unwrap_or(false),
+                    after: r.after,
+                    min_time: r.min_time.unwrap_or(0.0),
+                    phase: r.phase,
+                })
+                .collect();
             DosingKind::Adaptive(AdaptiveSpec {
-                initial_exposure: item(d, "initial_exposure", Part::Schedule)?,
-                monitor_weights: item(d, "monitor_weights", Part::Schedule)?,
-                monitor_biomarker: optional(d, "monitor_biomarker", Part::Schedule)?
-                    .unwrap_or(false),
-                reference,
-                check_every: item(d, "check_every", Part::Schedule)?,
-                rules: rules.iter().map(rule).collect::<PyResult<_>>()?,
+                initial_exposure: a.initial_exposure,
+                monitor_weights: a.monitor_weights,
+                monitor_biomarker: a.monitor_biomarker.unwrap_or(false),
+                reference: a.reference,
+                check_every: a.check_every,
+                rules,
             })
         }
-        "pk" => DosingKind::Pk(PkSpec {
-            off_exposure: item(d, "off_exposure", Part::Schedule)?,
-            on_exposure: item(d, "on_exposure", Part::Schedule)?,
-            dose_times: item(d, "dose_times", Part::Schedule)?,
-            dose: item(d, "dose", Part::Schedule)?,
-            half_life: item(d, "half_life", Part::Schedule)?,
-            ec50: item(d, "ec50", Part::Schedule)?,
-            hill: item(d, "hill", Part::Schedule)?,
-            missed_dose_probability: item(d, "missed_dose_probability", Part::Schedule)?,
-            response: PkResponse {
-                ec50: item(d, "response_ec50", Part::Schedule)?,
-                hill: item(d, "response_hill", Part::Schedule)?,
-                on_threshold: item(d, "on_threshold", Part::Schedule)?,
-            },
-        }),
-        other => return Err(Part::Schedule.error(format!("unknown schedule kind {other:?}"))),
+        ScheduleKind::Pk => {
+            let p: PkDict = read(d.as_any())?;
+            DosingKind::Pk(PkSpec {
+                off_exposure: p.off_exposure,
+                on_exposure: p.on_exposure,
+                dose_times: p.dose_times,
+                dose: p.dose,
+                half_life: p.half_life,
+                ec50: p.ec50,
+                hill: p.hill,
+                missed_dose_probability: p.missed_dose_probability,
+                response: PkResponse {
+                    ec50: p.response_ec50,
+                    hill: p.response_hill,
+                    on_threshold: p.on_threshold,
+                },
+            })
+        }
     };
     Ok(Dosing {
         kind,
-        treating: item(d, "treating", Part::Schedule)?,
+        treating: common.treating,
     })
 }
 
-pub fn run(d: &Bound<'_, PyDict>) -> PyResult<RunConfig> {
-    Ok(RunConfig {
-        initial: item(d, "initial", Part::Run)?,
-        record_times: item(d, "record_times", Part::Run)?,
-        t_end: item(d, "t_end", Part::Run)?,
-        max_events: item::<Option<u64>>(d, "max_events", Part::Run)?.unwrap_or(u64::MAX),
-        max_population: item::<Option<u64>>(d, "max_population", Part::Run)?.unwrap_or(u64::MAX),
-        progression: match optional(d, "progression_weights", Part::Run)? {
-            Some(weights) => Some(Progression {
-                weights,
-                factor: optional(d, "progression_factor", Part::Run)?,
-                size: optional(d, "progression_size", Part::Run)?,
-                min_size: optional(d, "progression_min_size", Part::Run)?.unwrap_or(0.0),
-                biomarker: optional(d, "progression_biomarker", Part::Run)?.unwrap_or(false),
-            }),
-            None => None,
-        },
-        force_general_loop: false,
-    })
+// -------------------------------------------------------------------------------------- run
+
+/// `RunSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct RunDict {
+    initial: Vec<u64>,
+    record_times: Vec<f64>,
+    t_end: f64,
+    max_events: Option<u64>,
+    max_population: Option<u64>,
+    seed_key: Vec<u8>,
+    #[pyo3(default)]
+    replicate_offset: Option<u64>,
+    #[pyo3(default)]
+    n_replicates: Option<usize>,
+    #[pyo3(default)]
+    n_threads: Option<usize>,
+    #[pyo3(default)]
+    progression_weights: Option<Vec<f64>>,
+    #[pyo3(default)]
+    progression_biomarker: Option<bool>,
+    #[pyo3(default)]
+    progression_factor: Option<f64>,
+    #[pyo3(default)]
+    progression_size: Option<f64>,
+    #[pyo3(default)]
+    progression_min_size: Option<f64>,
 }
 
-pub fn seed_key(d: &Bound<'_, PyDict>) -> PyResult<[u8; 32]> {
-    let key: Vec<u8> = item(d, "seed_key", Part::Run)?;
-    key.try_into().map_err(|k: Vec<u8>| {
+impl Spec for RunDict {
+    const PART: Part = Part::Run;
+}
+
+/// The run dict: the run's options and which replicates to run (`trace` uses the seed key).
+pub fn run(d: &Bound<'_, PyDict>) -> PyResult<(RunConfig, EnsembleSpec)> {
+    let r: RunDict = read(d.as_any())?;
+    let seed_key: [u8; 32] = r.seed_key.try_into().map_err(|k: Vec<u8>| {
         Part::Run.error(format!("seed_key has {} bytes; expected 32", k.len()))
-    })
+    })?;
+    let progression = r.progression_weights.map(|weights| Progression {
+        weights,
+        factor: r.progression_factor,
+        size: r.progression_size,
+        min_size: r.progression_min_size.unwrap_or(0.0),
+        biomarker: r.progression_biomarker.unwrap_or(false),
+    });
+    let config = RunConfig {
+        initial: r.initial,
+        record_times: r.record_times,
+        t_end: r.t_end,
+        max_events: r.max_events.unwrap_or(u64::MAX),
+        max_population: r.max_population.unwrap_or(u64::MAX),
+        progression,
+        force_general_loop: false,
+    };
+    let spec = EnsembleSpec {
+        seed_key,
+        replicate_offset: r.replicate_offset.unwrap_or(0),
+        n_replicates: r.n_replicates.unwrap_or(1),
+        n_threads: r.n_threads,
+    };
+    Ok((config, spec))
 }

@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-use dtp_gillespie_core::{Column, EnsembleSpec, PER_REPLICATE, Status, run_ensemble};
+use dtp_gillespie_core::{Column, PER_REPLICATE, Status, run_ensemble};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::Part;
 use crate::errors::PyEngineError;
 
 /// How often the calling thread checks for Ctrl-C and reports progress while the engine runs.
@@ -67,13 +66,7 @@ fn simulate_ensemble<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let model = convert::model(model)?;
     let dosing = convert::dosing(schedule)?;
-    let spec = EnsembleSpec {
-        seed_key: convert::seed_key(run)?,
-        replicate_offset: convert::optional(run, "replicate_offset", Part::Run)?.unwrap_or(0),
-        n_replicates: convert::optional(run, "n_replicates", Part::Run)?.unwrap_or(1),
-        n_threads: convert::optional(run, "n_threads", Part::Run)?,
-    };
-    let run = convert::run(run)?;
+    let (run, spec) = convert::run(run)?;
     let progress = progress.map(Bound::unbind);
     let (cancel, done) = (AtomicBool::new(false), AtomicU64::new(0));
     let report = |py: Python<'_>| match &progress {
@@ -129,7 +122,8 @@ fn trace<'py>(
     replicate: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (model, dosing) = (convert::model(model)?, convert::dosing(schedule)?);
-    let (key, run) = (convert::seed_key(run)?, convert::run(run)?);
+    let (run, spec) = convert::run(run)?;
+    let key = spec.seed_key;
     let cancel = AtomicBool::new(false);
     let trace = run_interruptibly(
         py,
