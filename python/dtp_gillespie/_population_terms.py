@@ -5,7 +5,7 @@ competition, and a biomarker the cells produce (module doc of :mod:`dtp_gillespi
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ._spec_values import (
     Table,

@@ -124,7 +124,7 @@ from ._spec_values import _MODEL_KEYS, DEFAULT_EXPOSURES, Table, _check_keys, _f
 from .errors import InvalidModelError
 
 if TYPE_CHECKING:
-    from ._core import BiomarkerSpec, CompetitionSpec, ModelSpec, _ChannelKind, _DensityTarget
+    from ._core import ModelSpec, _ChannelKind, _DensityTarget
 
 __all__ = ["DEFAULT_EXPOSURES", "Model"]
 
