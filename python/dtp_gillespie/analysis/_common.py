@@ -3,7 +3,7 @@
 import json
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -149,9 +149,10 @@ def _as_dataset(data: "xr.Dataset | Mapping[str, xr.Dataset]", dim: str = GROUP)
     # Padding turns status into float with NaN: those replicates are not valid.
     first = next(iter(data.values()))
     out.attrs = dict(first.attrs)
-    untracked = {ev: [name for name, d in data.items() if not _tracks(d, ev)] for ev in EVENTS}
+    runs = cast("Mapping[str, xr.Dataset]", data)  # every value checked above
+    untracked = {ev: [name for name, d in runs.items() if not _tracks(d, ev)] for ev in EVENTS}
     out.attrs[_UNTRACKED] = json.dumps({ev: g for ev, g in untracked.items() if g})
-    t_ends = [_t_end(d) for d in data.values()]
+    t_ends = [_t_end(d) for d in runs.values()]
     if len(set(t_ends)) == 1:
         out.attrs[cv.ATTR_RUN] = json.dumps({"t_end": t_ends[0]})
     else:  # kept per group: extinct replicates stay at risk until their own run's t_end
@@ -192,6 +193,6 @@ def _event_times(
     censor = stop
     if event != cv.EXTINCTION_TIME and extinct == "t_end":
         t_end = ds[_T_END] if _T_END in ds else _t_end(ds)
-        censor = xr.where(ds[cv.STATUS] == cv.STATUS_EXTINCT, t_end, stop)
-    time = xr.where(observed, t_event, censor)
+        censor = xr.where(ds[cv.STATUS] == cv.STATUS_EXTINCT, t_end, stop)  # type: ignore[no-untyped-call]
+    time = xr.where(observed, t_event, censor)  # type: ignore[no-untyped-call]
     return time, observed, valid

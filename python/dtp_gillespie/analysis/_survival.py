@@ -180,7 +180,7 @@ def _quantile_time(t: np.ndarray, y: np.ndarray, q: float, tol: float = 1e-9) ->
         strictly = y < q - tol
         if strictly.any():
             j = int(np.argmax(strictly))
-            return 0.5 * (t[i] + t[j])
+            return float(0.5 * (t[i] + t[j]))
     return float(t[i])
 
 

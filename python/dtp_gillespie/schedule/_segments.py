@@ -21,6 +21,7 @@ from ._common import MAX_SEGMENTS, check_breakpoints
 from ._kind import Params, ScheduleKind
 
 if TYPE_CHECKING:
+    from .._core import FixedScheduleSpec, FixedSegmentsSpec
     from ..model import Model
 
 __all__ = ["SegmentKind", "SegmentTable", "checked_times"]
@@ -36,7 +37,7 @@ class SegmentTable:
     cycle_start: int | None
     period: float
 
-    def engine_tables(self, index: Callable[[str], int]) -> dict[str, Any]:
+    def engine_tables(self, index: Callable[[str], int]) -> "FixedSegmentsSpec":
         """The segment keys of the engine's ``fixed`` schedule, exposures numbered by ``index``."""
         return {
             "segment_start": [float(s) for s in self.starts],
@@ -45,12 +46,17 @@ class SegmentTable:
             "period": float(self.period),
         }
 
-    def _local(self) -> tuple[dict[str, Any], list[str]]:
+    def _local(self) -> tuple["FixedScheduleSpec", list[str]]:
         """The engine's schedule dict with the table's own exposure numbering, and that
         numbering (for the ``_core`` functions, which need no model)."""
         labels = list(dict.fromkeys(self.names))
         treating = [True] * len(labels)
-        return {"kind": "fixed", "treating": treating, **self.engine_tables(labels.index)}, labels
+        table: FixedScheduleSpec = {
+            "kind": "fixed",
+            "treating": treating,
+            **self.engine_tables(labels.index),
+        }
+        return table, labels
 
     def count(self, t_end: float) -> float:
         """How many segments start at or before ``t_end`` (from the period, up to rounding and
@@ -93,7 +99,7 @@ class SegmentKind(ScheduleKind):
         table = self.segments(params)
         if t_end is not None and len(table.starts) > 1:  # one segment is always within bounds
             check_breakpoints(table.count(t_end), "segments", f"{self.name} schedule", t_end)
-        return table.engine_tables(model.exposures.index)
+        return dict(table.engine_tables(model.exposures.index))
 
     def exposure_at(self, params: Params, times: npt.ArrayLike) -> npt.NDArray[np.str_]:
         return self.segments(params).exposure_at(checked_times(times))

@@ -152,7 +152,7 @@ class Combination(ScheduleKind):
     def compile(self, params: Params, model: "Model", t_end: float | None) -> dict[str, Any]:
         assert t_end is not None
         starts, names = self.merged(params, t_end)
-        return SegmentTable(starts, names, None, 0.0).engine_tables(model.exposures.index)
+        return dict(SegmentTable(starts, names, None, 0.0).engine_tables(model.exposures.index))
 
     def exposure_at(self, params: Params, times: npt.ArrayLike) -> npt.NDArray[np.str_]:
         """Each drug's schedule evaluated at ``times``, the drugs on joined with ``+``."""
