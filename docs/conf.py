@@ -27,7 +27,7 @@ extensions = [
 ]
 
 source_suffix = {".md": "myst-nb"}
-exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store", "jupyter_execute"]
+exclude_patterns = ["_build", "jupyter_execute", "Thumbs.db", ".DS_Store"]
 
 # --- MyST -----------------------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
