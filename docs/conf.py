@@ -4,12 +4,17 @@ Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (warnings 
 broken link, cross-reference or docstring, or an example that raises, fails the build).
 """
 
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Document the checkout being built, also when the package is not installed in editable mode.
+# Document the checkout being built (its python/ with the compiled extension, as an editable
+# install leaves it), in autodoc and in the kernel that executes the tutorial alike.
 sys.path.insert(0, str(ROOT / "python"))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT / "python"), os.environ.get("PYTHONPATH")) if p
+)
 
 import dtp_gillespie  # noqa: E402
 
