@@ -1,87 +1,36 @@
-"""The README's Python examples run as written: every ```python block of README.md runs on its
-own, in a fresh interpreter, in an empty directory.
-
-Long runs are shortened by a mechanical substitution (:data:`REDUCED`: README text -> the text the
-test runs); each substitution must still match a block, so an edited example cannot escape it. A
-block that needs what a test machine does not have (a remote scheduler, a bucket) is marked in
-the README by the HTML comment ``<!-- not run: REASON -->`` on the line before it; the test counts
-them (:data:`EXPECTED_NOT_RUN`), so none is skipped silently.
+"""The README is the landing page: its Python example runs as written (in a fresh interpreter, in
+an empty directory, with a shortened ensemble: :data:`REDUCED`), its quick-start commands are the
+ones CI and the docs use, and every link into docs/ reaches a page and heading that exist. The
+examples of the pages in docs/ are run by tests/test_docs.py.
 """
 
-import os
 import re
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from markdown_examples import Block, count_marks, python_blocks, run_block
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
-REDUCED = {
-    "n_replicates=1_000_000": "n_replicates=200",
-    "n_replicates=1000,": "n_replicates=100,",
-    "n_replicates=10_000,": "n_replicates=50,",
-}
-"""README text -> the text the test runs instead (smaller ensembles; the code is the same)."""
+REDUCED = {"n_replicates=1000,": "n_replicates=100,"}
+"""README text -> the text the test runs instead (a smaller ensemble; the code is the same)."""
 
-EXPECTED_NOT_RUN = 1
-"""Blocks marked ``<!-- not run: ... -->`` (the remote-scheduler Dask example)."""
-
-_NOT_RUN = re.compile(r"^<!-- not run: (?P<reason>.+?) -->$")
-
-
-@dataclass(frozen=True)
-class Block:
-    line: int
-    """Line of the opening fence in README.md (1-based)."""
-    code: str
-    not_run: str | None
-    """The reason given by a ``<!-- not run: ... -->`` comment, or None."""
-
-
-def readme_blocks() -> list[Block]:
-    """Every ```python block of the README, with the not-run mark on the line before it (blank
-    lines between them allowed)."""
-    lines = README.read_text(encoding="utf-8").splitlines()
-    blocks = []
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() != "```python":
-            i += 1
-            continue
-        start = i
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
-        before = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
-        mark = _NOT_RUN.match(before.strip())
-        blocks.append(
-            Block(start + 1, "\n".join(lines[start + 1 : end]) + "\n", mark and mark["reason"])
-        )
-        i = end + 1
-    return blocks
-
-
-def reduced(code: str) -> str:
-    for text, replacement in REDUCED.items():
-        code = code.replace(text, replacement)
-    return code
-
-
-BLOCKS = readme_blocks()
+BLOCKS = python_blocks(README)
 RUN = [b for b in BLOCKS if b.not_run is None]
 
+QUICK_START = ["pip install . && dtp-gillespie run", "bash scripts/test.sh"]
 
-def test_the_readme_has_its_examples_and_every_mark_is_counted() -> None:
-    assert len(BLOCKS) >= 6
-    not_run = [b for b in BLOCKS if b.not_run is not None]
-    assert len(not_run) == EXPECTED_NOT_RUN, [(b.line, b.not_run) for b in not_run]
-    # A mark that is not right before a python block would mark nothing.
-    marks = sum(
-        bool(_NOT_RUN.match(line.strip()))
-        for line in README.read_text(encoding="utf-8").splitlines()
-    )
-    assert marks == EXPECTED_NOT_RUN
+
+def test_the_readme_has_its_example_and_marks_nothing_as_not_run() -> None:
+    assert len(BLOCKS) >= 1
+    assert count_marks(README) == 0
+    assert all(b.not_run is None for b in BLOCKS)
+
+
+def test_the_readme_keeps_the_two_quick_start_commands() -> None:
+    fenced = re.findall(r"```bash\n(.*?)\n```", README.read_text(encoding="utf-8"), re.S)
+    assert fenced[:2] == QUICK_START
 
 
 @pytest.mark.parametrize("text", list(REDUCED))
@@ -89,20 +38,29 @@ def test_every_reduction_still_matches_an_example(text: str) -> None:
     assert any(text in b.code for b in RUN), f"{text!r} is in no README example any more"
 
 
-@pytest.mark.parametrize("block", RUN, ids=[f"line{b.line}" for b in RUN])
+@pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
 def test_readme_example_runs_on_its_own(block: Block, tmp_path: Path) -> None:
-    script = tmp_path / "example.py"  # a file, not -c: Dask's workers import the main module
-    script.write_text(reduced(block.code), encoding="utf-8")
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"README.md line {block.line}:\n{reduced(block.code)}\n{result.stderr[-3000:]}"
-    )
+    run_block(block, REDUCED, tmp_path)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's (and MyST's) anchor of a heading: lower case, punctuation dropped, spaces to -."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    return {_slug(m[1]) for m in re.finditer(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def test_every_link_into_the_docs_reaches_a_page_and_heading() -> None:
+    links = re.findall(r"\]\((docs/[^)\s]*)\)", README.read_text(encoding="utf-8"))
+    assert len(links) >= 8, "the README links into the documentation"
+    broken = []
+    for link in links:
+        path, _, anchor = link.partition("#")
+        page = ROOT / path
+        if not page.is_file() or (anchor and anchor not in _anchors(page)):
+            broken.append(link)
+    assert not broken, f"README links that lead nowhere: {broken}"
