@@ -35,11 +35,13 @@ import xarray as xr
 
 from . import conventions as cv
 from . import summary
+from ._checks import check_count
 from ._seeding import normalise_seed
+from ._store_status import stored_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
 from .model import Model
 from .schedule import Schedule
-from .simulate import check_count, simulate
+from .simulate import simulate
 from .store_safety import check_store_path, delete_run_store
 
 __all__ = ["load_config", "main"]
@@ -302,16 +304,13 @@ def _summarise_probabilities(ds: xr.Dataset, out: TextIO) -> None:
 
 
 def _stored_seed(out: str, schedules: Schedule | Mapping[str, Schedule]) -> Any:
-    """The seed recorded in an interrupted store (--resume without --seed), or None."""
-    from ._seeding import seed_from_attrs
-    from .stream import stored_attrs
-
+    """The seed recorded in an interrupted store (--resume without --seed; every schedule's group
+    records the same), or None."""
     groups = [None] if isinstance(schedules, Schedule) else list(schedules)
     for group in groups:
-        attrs = stored_attrs(out, group=group)
-        if attrs and cv.ATTR_RUN in attrs:
-            spec = json.loads(attrs[cv.ATTR_RUN])
-            return seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+        seed = stored_seed(out, group=group)
+        if seed is not None:
+            return seed
     return None
 
 
