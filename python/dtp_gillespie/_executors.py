@@ -57,7 +57,7 @@ class DaskExecutor:
             for job in jobs
         }
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures):  # type: ignore[no-untyped-call]
                 job = futures[fut]
                 on_result(job, fut.result())
                 progress.advance_to(progress.n + job.size)

@@ -433,24 +433,22 @@ def bind(
 def prepare(
     model: Model | Mapping[str, Any],
     schedule: Schedule | Mapping[str, Any] | str,
-    *,
-    initial: Mapping[str, int],
-    t_end: float,
-    record_every: float | None = None,
-    times: npt.ArrayLike | None = None,
-    n_replicates: int = 1,
-    seed: SeedLike = None,
-    n_threads: int | None = None,
-    replicate_offset: int = 0,
-    max_events: int | None = None,
-    max_population: int | None = None,
-    progression: Mapping[str, Any] | None = None,
+    **options: Any,
 ) -> Prepared:
     """Validate the arguments of :func:`~dtp_gillespie.simulate` and compile the engine's inputs
     (no run).
 
-    Same parameters as :func:`~dtp_gillespie.simulate`. Useful to check a configuration before a
-    long run and to call the engine directly in tests.
+    Parameters
+    ----------
+    model, schedule
+        As for :func:`~dtp_gillespie.simulate`.
+    **options
+        The run options of :func:`~dtp_gillespie.simulate` (``initial``, ``t_end``,
+        ``record_every`` or ``times``, ``n_replicates``, ``seed``, ``n_threads``,
+        ``replicate_offset``, ``max_events``, ``max_population``, ``progression``): see
+        :meth:`RunOptions.build`.
+
+    Useful to check a configuration before a long run and to call the engine directly in tests.
 
     Returns
     -------
@@ -458,20 +456,7 @@ def prepare(
     """
     m = coerce_model(model)
     sched = Schedule.coerce(schedule)
-    options = RunOptions.build(
-        initial=initial,
-        t_end=t_end,
-        record_every=record_every,
-        times=times,
-        n_replicates=n_replicates,
-        seed=seed,
-        n_threads=n_threads,
-        replicate_offset=replicate_offset,
-        max_events=max_events,
-        max_population=max_population,
-        progression=progression,
-    )
-    return bind(m, sched, options)
+    return bind(m, sched, RunOptions.build(**options))
 
 
 def summary_prepared(prep: Prepared) -> Prepared:

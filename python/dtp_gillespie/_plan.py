@@ -272,7 +272,7 @@ def combine_points(plan: Plan, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
         nested: Any = np.empty(plan.grid_shape, dtype=object)
         for point, ds in zip(plan.points, datasets, strict=True):
             nested[point.index] = ds
-        out = xr.combine_nested(
+        out: xr.Dataset = xr.combine_nested(
             nested.tolist(), concat_dim=list(plan.sweep_dims), combine_attrs="drop_conflicts"
         )
     else:

@@ -126,7 +126,7 @@ def _non_negative_ints(value: object, name: str) -> int | tuple[int, ...]:
             )
     if isinstance(value, list | tuple):
         return tuple(int(x) for x in value)
-    return int(value)  # type: ignore[call-overload]
+    return int(value)  # type: ignore[call-overload,no-any-return]
 
 
 def spawn(root: SeedInfo, k: int) -> SeedInfo:
