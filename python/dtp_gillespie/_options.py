@@ -10,6 +10,7 @@ checks come from :mod:`dtp_gillespie._checks`.
 """
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .model import Model
 from .schedule import Schedule, _is_list, _monitor_weights
 
 __all__ = [
+    "RUN_OPTIONS",
     "Prepared",
     "RunOptions",
     "bind",
@@ -310,11 +312,11 @@ class RunOptions:
         times: npt.ArrayLike | None = None,
         n_replicates: int = 1,
         seed: SeedLike = None,
-        n_threads: int | None = None,
-        replicate_offset: int = 0,
         max_events: int | None = None,
         max_population: int | None = None,
+        replicate_offset: int = 0,
         progression: Mapping[str, Any] | None = None,
+        n_threads: int | None = None,
     ) -> "RunOptions":
         """Check the run options of :func:`~dtp_gillespie.simulate` (same keywords)."""
         t_end_f = _check_positive(t_end, "t_end")
@@ -345,6 +347,10 @@ class RunOptions:
             progression=progression,
             seed=normalise_seed(seed),
         )
+
+
+RUN_OPTIONS: tuple[str, ...] = tuple(inspect.signature(RunOptions.build).parameters)
+"""The names of the run options, in the order of :meth:`RunOptions.build`."""
 
 
 @dataclass(frozen=True)

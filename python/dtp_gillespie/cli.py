@@ -36,6 +36,7 @@ import xarray as xr
 from . import conventions as cv
 from . import summary
 from ._checks import check_count
+from ._options import RUN_OPTIONS
 from ._seeding import normalise_seed
 from ._store_status import stored_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
@@ -47,18 +48,8 @@ from .store_safety import check_store_path, delete_run_store
 __all__ = ["load_config", "main"]
 
 _TOP_KEYS = ("model", "schedule", "schedules", "run")
-_RUN_KEYS = (
-    "initial",
-    "t_end",
-    "record_every",
-    "times",
-    "n_replicates",
-    "seed",
-    "max_events",
-    "max_population",
-    "replicate_offset",
-    "progression",
-)
+# Every run option but n_threads, which --threads sets.
+_RUN_KEYS = tuple(k for k in RUN_OPTIONS if k != "n_threads")
 _EXAMPLE = "examples/default.toml"
 
 
