@@ -24,6 +24,10 @@ options, seed or engine version is refused (:class:`~dtp_gillespie.errors.Invali
 
 Sweeps (:mod:`dtp_gillespie.sweep`) use the same machinery with leading sweep dimensions: a block
 is then (grid point, replicate block) and ``block_done`` has shape (n_points, n_blocks).
+
+This module keeps the public names of streamed runs; the code is the store sink of the run
+pipeline (:mod:`dtp_gillespie._sink_store`, run by :func:`dtp_gillespie._execute.execute`) and
+:mod:`dtp_gillespie._store_status` (what a store holds).
 """
 
 import os
