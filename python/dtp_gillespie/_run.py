@@ -32,7 +32,7 @@ def run_plan(
     summaries and statistics only), locally or on the Dask ``client``.
 
     ``seed_drawn``: ``resume=True`` came without a seed and the store records none (see
-    :func:`~dtp_gillespie._sink_store.seed_for_resume`)."""
+    :func:`~dtp_gillespie._store_status.seed_for_resume`)."""
     plan.check_fits(in_memory=store is None)
     sink: Sink
     if store is not None:

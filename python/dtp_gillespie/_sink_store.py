@@ -23,7 +23,6 @@ from . import summary
 from ._block import Block, BlockResult, block_dataset, simulate_block
 from ._execute import warn
 from ._plan import Plan, label_sweep_dims, provenance
-from ._seeding import SeedLike
 from ._store_status import (
     INCOMPLETE_ATTR,
     INCOMPLETE_NOTE,
@@ -34,29 +33,12 @@ from ._store_status import (
     join,
     store_status,
     stored_attrs,
-    stored_seed,
 )
 from .errors import InvalidRunError
 from .io import open_run, refresh_metadata
 from .store_safety import open_group
 
-__all__ = ["StoreBlock", "StoreSink", "seed_for_resume", "write_block"]
-
-
-def seed_for_resume(
-    seed: SeedLike,
-    store: str | None,
-    *,
-    group: str | None,
-    storage_options: Mapping[str, Any] | None,
-    resume: bool,
-) -> tuple[SeedLike, bool]:
-    """The seed of a run into ``store``: with ``resume=True`` and no seed, the one the store
-    records. Also whether a fresh seed will be drawn (``resume=True``, and no seed given or
-    recorded): the run then says so in a warning."""
-    if resume and store is not None and seed is None:
-        seed = stored_seed(store, group=group, storage_options=storage_options)
-    return seed, resume and seed is None
+__all__ = ["StoreBlock", "StoreSink", "write_block"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from . import conventions as cv
 from . import store_safety as safety
 from ._plan import replicates_in_blocks
-from ._seeding import seed_from_attrs
+from ._seeding import SeedLike, seed_from_attrs
 from .errors import InvalidRunError
 from .store_safety import open_group
 
@@ -27,6 +27,7 @@ __all__ = [
     "StoreStatus",
     "check_identity",
     "join",
+    "seed_for_resume",
     "store_status",
     "stored_attrs",
     "stored_seed",
@@ -290,3 +291,19 @@ def stored_seed(
         return None
     spec = json.loads(stored[cv.ATTR_RUN])
     return seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+
+
+def seed_for_resume(
+    seed: SeedLike,
+    store: str | None,
+    *,
+    group: str | None,
+    storage_options: Mapping[str, Any] | None,
+    resume: bool,
+) -> tuple[SeedLike, bool]:
+    """The seed of a run into ``store``: with ``resume=True`` and no seed, the one the store
+    records. Also whether a fresh seed will be drawn (``resume=True``, and no seed given or
+    recorded): the run then says so in a warning."""
+    if resume and store is not None and seed is None:
+        seed = stored_seed(store, group=group, storage_options=storage_options)
+    return seed, resume and seed is None

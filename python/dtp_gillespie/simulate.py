@@ -21,7 +21,7 @@ from ._options import Prepared, prepare, record_grid, summary_prepared
 from ._plan import make_plan
 from ._run import run_plan
 from ._seeding import SeedLike, seed_from_attrs
-from ._sink_store import seed_for_resume
+from ._store_status import seed_for_resume
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
 from .schedule import Schedule

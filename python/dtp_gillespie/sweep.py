@@ -40,7 +40,7 @@ from ._options import Prepared, RunOptions, bind, coerce_model, summary_prepared
 from ._plan import make_plan, sweep_provenance
 from ._run import run_plan
 from ._seeding import SeedLike, spawn
-from ._sink_store import seed_for_resume
+from ._store_status import seed_for_resume
 from .errors import InvalidRunError
 from .model import Model
 from .schedule import Schedule
