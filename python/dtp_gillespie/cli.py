@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import pandas as pd
@@ -275,10 +275,12 @@ def _summarise_treatment(ds: xr.Dataset, out: TextIO) -> None:
 
 def _summarise_probabilities(ds: xr.Dataset, out: TextIO) -> None:
     """P(event by t_end) with its 95% interval for each tracked event (dtp_gillespie.analysis)."""
-    from .analysis import probability_by
+    from .analysis import Event, probability_by
 
     run = json.loads(ds.attrs.get(cv.ATTR_RUN, "{}"))
-    events = [e for e in (cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME) if e in ds]
+    # The names of conventions, which probability_by takes as its Event literals.
+    tracked = (cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME)
+    events = [cast("Event", e) for e in tracked if e in ds]
     if run.get("progression") is not None and cv.PROGRESSION_TIME in ds:
         events.insert(0, cv.PROGRESSION_TIME)
     t_end = float(ds[cv.TIME].values[-1])

@@ -139,10 +139,8 @@ def _open_one(
     order = [
         v for v in (*cv.VARIABLES, FINAL_COUNT, FINAL_BIOMARKER, *STATISTICS) if v in ds.data_vars
     ]
-    ds = ds[order + [v for v in ds.data_vars if v not in order]]
-    if load:
-        ds = ds.load()
-    return ds
+    out: xr.Dataset = ds[order + [v for v in ds.data_vars if v not in order]]
+    return out.load() if load else out
 
 
 def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None) -> None:
