@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from dtp_gillespie import _sink_store, stream
 from dtp_gillespie import conventions as cv
-from dtp_gillespie import stream
 from dtp_gillespie.cli import main
 from dtp_gillespie.errors import IncompleteStoreWarning, InvalidRunError
 from dtp_gillespie.store_safety import LOCK_GROUP, recognised_store
@@ -152,7 +152,7 @@ def test_overwrite_replaces_the_package_own_stores(tmp_path: Path) -> None:
 # --- item 7: an interrupted store says so -------------------------------------------------------
 def interrupt_after(monkeypatch: pytest.MonkeyPatch, n_blocks: int) -> None:
     """Make the streamed run stop with KeyboardInterrupt once ``n_blocks`` blocks are written."""
-    real = stream.write_block
+    real = _sink_store.write_block
     written = [0]
 
     def write_block(*args: Any, **kwargs: Any) -> Any:
@@ -161,7 +161,7 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, n_blocks: int) -> None:
         written[0] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(stream, "write_block", write_block)
+    monkeypatch.setattr(_sink_store, "write_block", write_block)
 
 
 def p_resistant(ds: xr.Dataset) -> float:

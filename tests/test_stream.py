@@ -318,10 +318,10 @@ def test_a_store_listing_its_groups_is_still_recognised_as_its_own(tmp_path: Pat
 def test_an_interrupted_store_opens_in_plain_xarray_and_resume_reconsolidates(
     in_memory: xr.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dtp_gillespie import stream
+    from dtp_gillespie import _sink_store
 
     path = str(tmp_path / "run.zarr")
-    real = stream.write_block
+    real = _sink_store.write_block
     calls = []
 
     def interrupted(task: Any, progress: Any = None) -> tuple[int, int]:
@@ -330,10 +330,10 @@ def test_an_interrupted_store_opens_in_plain_xarray_and_resume_reconsolidates(
             raise KeyboardInterrupt
         return real(task, progress)
 
-    monkeypatch.setattr(stream, "write_block", interrupted)
+    monkeypatch.setattr(_sink_store, "write_block", interrupted)
     with pytest.raises(KeyboardInterrupt):
         simulate_to_store(MODEL, SCHEDULE, store=path, group="a", block_size=10, **RUN)
-    monkeypatch.setattr(stream, "write_block", real)
+    monkeypatch.setattr(_sink_store, "write_block", real)
     assert calls == [0, 1]
     plain = xr.open_zarr(path, group="a")  # consolidated: no warning
     assert "incomplete" in plain.attrs

@@ -23,13 +23,9 @@ number of GiB, read at each call) replaces it.
 import functools
 import math
 import os
-from typing import TYPE_CHECKING
 
 from ._dataset import nbytes_per_replicate
 from .errors import InvalidRunError
-
-if TYPE_CHECKING:
-    from .simulate import Prepared
 
 __all__ = [
     "LIMIT_ENV",
@@ -126,23 +122,25 @@ def check_replicate_fits(
 
 
 def check_run_fits(
-    prep: "Prepared",
     *,
+    n_times: int,
+    n_states: int,
+    n_replicates: int,
+    concentration: bool,
+    biomarker: bool,
     n_points: int = 1,
     block_size: int,
     in_memory: bool,
     summary_only: bool,
 ) -> None:
-    """Refuse a prepared run (one of ``n_points`` grid points alike) whose result, in its mode,
-    would not fit in memory (see the module docstring).
+    """Refuse a run (``n_points`` grid points alike, of ``n_replicates`` replicates of
+    ``n_times`` x ``n_states`` records each) whose result, in its mode, would not fit in memory
+    (see the module docstring).
 
     ``in_memory``: the result is returned rather than streamed to a store; ``block_size``:
     replicates the engine computes at once (streamed and summary runs)."""
-    n_times, n_states = prep.times.size, len(prep.model.states)
-    n_replicates = int(prep.core_run["n_replicates"])
-    biomarker = prep.model.biomarker is not None
     per_rep = nbytes_per_replicate(
-        n_times, n_states, concentration=prep.schedule.kind == "pk", biomarker=biomarker
+        n_times, n_states, concentration=concentration, biomarker=biomarker
     )
     grid = n_times * _GRID_BYTES_PER_TIME
     shape = f"{n_times} record times x {n_states} states"

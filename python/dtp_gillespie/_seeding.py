@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import InvalidRunError
 
-__all__ = ["SeedInfo", "SeedLike", "key_of", "normalise_seed", "seed_from_attrs"]
+__all__ = ["SeedInfo", "SeedLike", "key_of", "normalise_seed", "seed_from_attrs", "spawn"]
 
 SeedLike = int | np.integer | np.random.SeedSequence | np.random.Generator | None
 """Types accepted as ``seed``."""
@@ -126,4 +126,11 @@ def _non_negative_ints(value: object, name: str) -> int | tuple[int, ...]:
             )
     if isinstance(value, list | tuple):
         return tuple(int(x) for x in value)
-    return int(value)  # type: ignore[call-overload]
+    return int(value)  # type: ignore[call-overload,no-any-return]
+
+
+def spawn(root: SeedInfo, k: int) -> SeedInfo:
+    """The seed of grid point ``k`` of a sweep with root seed ``root``:
+    ``SeedSequence(seed, spawn_key=seed_spawn_key + (k,))``, i.e. ``root.spawn(n)[k]``."""
+    ss = root.seed_sequence
+    return normalise_seed(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k)))

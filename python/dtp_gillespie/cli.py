@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import pandas as pd
@@ -35,28 +35,21 @@ import xarray as xr
 
 from . import conventions as cv
 from . import summary
+from ._checks import check_count
+from ._options import RUN_OPTIONS
 from ._seeding import normalise_seed
+from ._store_status import stored_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
 from .model import Model
 from .schedule import Schedule
-from .simulate import check_count, simulate
+from .simulate import simulate
 from .store_safety import check_store_path, delete_run_store
 
 __all__ = ["load_config", "main"]
 
 _TOP_KEYS = ("model", "schedule", "schedules", "run")
-_RUN_KEYS = (
-    "initial",
-    "t_end",
-    "record_every",
-    "times",
-    "n_replicates",
-    "seed",
-    "max_events",
-    "max_population",
-    "replicate_offset",
-    "progression",
-)
+# Every run option but n_threads, which --threads sets.
+_RUN_KEYS = tuple(k for k in RUN_OPTIONS if k != "n_threads")
 _EXAMPLE = "examples/default.toml"
 
 
@@ -282,10 +275,12 @@ def _summarise_treatment(ds: xr.Dataset, out: TextIO) -> None:
 
 def _summarise_probabilities(ds: xr.Dataset, out: TextIO) -> None:
     """P(event by t_end) with its 95% interval for each tracked event (dtp_gillespie.analysis)."""
-    from .analysis import probability_by
+    from .analysis import Event, probability_by
 
     run = json.loads(ds.attrs.get(cv.ATTR_RUN, "{}"))
-    events = [e for e in (cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME) if e in ds]
+    # The names of conventions, which probability_by takes as its Event literals.
+    tracked = (cv.FIRST_MUTANT_TIME, cv.EXTINCTION_TIME)
+    events = [cast("Event", e) for e in tracked if e in ds]
     if run.get("progression") is not None and cv.PROGRESSION_TIME in ds:
         events.insert(0, cv.PROGRESSION_TIME)
     t_end = float(ds[cv.TIME].values[-1])
@@ -302,16 +297,13 @@ def _summarise_probabilities(ds: xr.Dataset, out: TextIO) -> None:
 
 
 def _stored_seed(out: str, schedules: Schedule | Mapping[str, Schedule]) -> Any:
-    """The seed recorded in an interrupted store (--resume without --seed), or None."""
-    from ._seeding import seed_from_attrs
-    from .stream import stored_attrs
-
+    """The seed recorded in an interrupted store (--resume without --seed; every schedule's group
+    records the same), or None."""
     groups = [None] if isinstance(schedules, Schedule) else list(schedules)
     for group in groups:
-        attrs = stored_attrs(out, group=group)
-        if attrs and cv.ATTR_RUN in attrs:
-            spec = json.loads(attrs[cv.ATTR_RUN])
-            return seed_from_attrs(spec["seed"], spec.get("seed_spawn_key"))
+        seed = stored_seed(out, group=group)
+        if seed is not None:
+            return seed
     return None
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import xarray as xr
 
 from . import conventions as cv
+from ._store_status import INCOMPLETE_ATTR
 from .errors import IncompleteStoreWarning, InvalidRunError
 from .store_safety import (
     GROUPS_ATTR,
@@ -110,8 +111,6 @@ def _open_one(
     path: str, group: str | None, load: bool, storage_options: Mapping[str, Any] | None
 ) -> xr.Dataset:
     """One run: lazily, with its canonical dtypes and variable order; warns if unfinished."""
-    from .stream import INCOMPLETE_ATTR
-
     kwargs = storage_kwargs(storage_options)
     # The live metadata, not the root's consolidated copy: that one lags while a run writes.
     ds = xr.open_zarr(
@@ -140,10 +139,8 @@ def _open_one(
     order = [
         v for v in (*cv.VARIABLES, FINAL_COUNT, FINAL_BIOMARKER, *STATISTICS) if v in ds.data_vars
     ]
-    ds = ds[order + [v for v in ds.data_vars if v not in order]]
-    if load:
-        ds = ds.load()
-    return ds
+    out: xr.Dataset = ds[order + [v for v in ds.data_vars if v not in order]]
+    return out.load() if load else out
 
 
 def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None) -> None:

@@ -1,403 +1,33 @@
-"""Run ensembles: validate run options, call the engine, build the output Dataset."""
+"""The run front ends: :func:`simulate`, :func:`trace` and :func:`reproduce`.
+
+Each validates its run options once (:class:`~dtp_gillespie._options.RunOptions`), makes a plan
+(:mod:`dtp_gillespie._plan`) and hands it to the one run loop (:mod:`dtp_gillespie._execute`)
+with the sink and executor its arguments ask for (:mod:`dtp_gillespie._run`).
+"""
 
 import json
-import math
 import os
-import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
 from . import _core
 from . import conventions as cv
-from ._checks import INT64_MAX, check_count, check_flag, is_real
-from ._dataset import build_dataset
-from ._memory import check_replicate_fits, check_run_fits, trace_event_cap
-from ._seeding import SeedLike, normalise_seed, seed_from_attrs
+from ._checks import check_count, check_flag
+from ._memory import trace_event_cap
+from ._options import Prepared, prepare, record_grid, summary_prepared
+from ._plan import make_plan
+from ._run import run_plan
+from ._seeding import SeedLike, seed_from_attrs
+from ._store_status import seed_for_resume
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
-from .schedule import Schedule, _is_list, _monitor_weights
+from .schedule import Schedule
+from .store_safety import check_store_path
 
 __all__ = ["Prepared", "prepare", "record_grid", "reproduce", "simulate", "trace"]
-
-_GRID_TOL = 1e-9
-
-
-def _check_cap(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    return check_count(value, name, 1)
-
-
-def _check_positive(value: object, name: str) -> float:
-    ok = not isinstance(value, bool | np.bool_) and isinstance(
-        value, int | float | np.integer | np.floating
-    )
-    try:
-        x = float(value) if ok else math.nan  # type: ignore[arg-type]
-    except OverflowError:
-        x = math.inf
-    if not (ok and math.isfinite(x) and x > 0):
-        raise InvalidRunError(f"{name} is {value!r}; it must be a finite number > 0 (days)")
-    return x
-
-
-def _check_real_times(times: npt.ArrayLike) -> None:
-    """Record times are real numbers: no strings or bools, which numpy would convert silently."""
-    if isinstance(times, list | tuple):
-        items: Sequence[object] = times
-    else:
-        arr = np.asarray(times)
-        if arr.dtype.kind in "iuf":
-            return
-        if arr.dtype.kind != "O":
-            raise InvalidRunError(
-                f"times has dtype {arr.dtype}; record times must be real numbers (days)"
-            )
-        items = arr.ravel().tolist()
-    for i, x in enumerate(items):
-        if not is_real(x):
-            raise InvalidRunError(
-                f"times[{i}] is {x!r} ({type(x).__name__}); record times must be real numbers "
-                "(days)"
-            )
-
-
-def record_grid(
-    t_end: float, record_every: float | None = None, times: npt.ArrayLike | None = None
-) -> npt.NDArray[np.float64]:
-    """The record times of a run.
-
-    Parameters
-    ----------
-    t_end : float
-        End of the simulated interval (days, > 0).
-    record_every : float, optional
-        Grid step ``dt``: the times are ``k·dt`` for ``k = 0..floor(t_end/dt + 1e-9)`` (a last
-        point within 1e-9 relative of ``t_end`` is set to ``t_end`` exactly), and ``t_end`` is
-        appended when it is not already the last point.
-    times : array_like, optional
-        Explicit record times: finite, strictly increasing, within ``[0, t_end]``.
-
-    Exactly one of ``record_every`` and ``times`` may be given; with neither, ``record_every =
-    t_end`` (records 0 and ``t_end``).
-
-    Returns
-    -------
-    numpy.ndarray of float64
-    """
-    t_end = _check_positive(t_end, "t_end")
-    if record_every is not None and times is not None:
-        raise InvalidRunError("give either record_every or times, not both")
-    if times is not None:
-        if isinstance(times, str | bytes):
-            raise InvalidRunError(f"times is {times!r}; expected a list of numbers")
-        _check_real_times(times)
-        try:
-            t = np.array(times, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidRunError(f"times is {times!r}; expected a list of numbers") from None
-        if t.ndim != 1 or t.size == 0:
-            raise InvalidRunError(f"times must be a non-empty 1-D list of numbers, got {times!r}")
-        if not np.all(np.isfinite(t)):
-            raise InvalidRunError("times must be finite")
-        if t[0] < 0 or t[-1] > t_end:
-            raise InvalidRunError(
-                f"times must lie within [0, t_end] = [0, {t_end!r}]; "
-                f"got {float(t[0])!r} .. {float(t[-1])!r}"
-            )
-        if np.any(np.diff(t) <= 0):
-            k = int(np.argmax(np.diff(t) <= 0))
-            raise InvalidRunError(
-                f"times must be strictly increasing; times[{k + 1}] = {float(t[k + 1])!r} "
-                f"follows {float(t[k])!r}"
-            )
-        return t
-    dt = t_end if record_every is None else _check_positive(record_every, "record_every")
-    n = math.floor(t_end / dt + _GRID_TOL)
-    if n + 1 > 100_000_000:
-        raise InvalidRunError(
-            f"record_every = {dt!r} with t_end = {t_end!r} gives {n + 1} record times; too many"
-        )
-    grid = np.arange(n + 1, dtype=np.float64) * dt
-    if abs(grid[-1] - t_end) <= _GRID_TOL * t_end:
-        grid[-1] = t_end
-    elif grid[-1] < t_end:
-        grid = np.append(grid, t_end)
-    return grid
-
-
-_PROGRESSION_KEYS = ("factor", "size", "min_size", "monitor")
-
-
-def _check_progression(
-    progression: object, model: Model, schedule: Schedule
-) -> dict[str, Any] | None:
-    """Normalise the ``progression`` run option (None: no progression is tracked)."""
-    if progression is None:
-        return None
-    if not isinstance(progression, Mapping):
-        raise InvalidRunError(
-            f"progression is {progression!r}; expected a table {{factor, min_size, size, monitor}}"
-        )
-    for key in progression:
-        if key not in _PROGRESSION_KEYS:
-            raise InvalidRunError(
-                f"unknown key {key!r} in progression; allowed keys: {', '.join(_PROGRESSION_KEYS)}"
-            )
-    factor, size = progression.get("factor"), progression.get("size")
-    min_size = progression.get("min_size")
-    if factor is None and size is None:
-        raise InvalidRunError(
-            "progression needs factor (burden >= factor x nadir, with min_size) or size (burden "
-            ">= size cells)"
-        )
-    out: dict[str, Any] = {"factor": None, "size": None, "min_size": 0.0}
-    if factor is not None:
-        x = _finite(factor, "progression factor")
-        if not x > 1.0:
-            raise InvalidRunError(
-                f"progression factor is {factor!r}; it must be > 1 (progression when the burden "
-                "reaches factor x its nadir so far)"
-            )
-        out["factor"] = x
-        if min_size is None:
-            # Without a floor a tumour shrunk to 1 cell "progresses" when that cell divides.
-            raise InvalidRunError(
-                f"progression factor {factor!r} needs min_size: progression is burden >= factor "
-                "x nadir AND burden >= min_size, e.g. {'factor': 2.0, 'min_size': 1000} (cells, "
-                "or biomarker units); without a floor, a tumour shrunk to 1 cell progresses "
-                "when it divides (min_size = 0 allows that)"
-            )
-    if min_size is not None:
-        x = _finite(min_size, "progression min_size")
-        if not x >= 0.0:
-            raise InvalidRunError(
-                f"progression min_size is {min_size!r}; it must be >= 0 (the smallest burden "
-                "that can progress)"
-            )
-        out["min_size"] = x
-    if size is not None:
-        x = _finite(size, "progression size")
-        if not x > 0.0:
-            raise InvalidRunError(f"progression size is {size!r}; it must be > 0 (cells)")
-        out["size"] = x
-    monitor = progression.get("monitor")
-    if monitor == "biomarker":
-        if model.biomarker is None:
-            raise InvalidRunError(
-                "progression monitor is 'biomarker', but the model has no biomarker (add a "
-                "'biomarker' table to the model, or monitor states)"
-            )
-        out["monitor"] = "biomarker"
-        return out
-    if monitor is None:
-        weights = schedule.monitor_weights(model)
-    else:
-        if not (_is_list(monitor) or isinstance(monitor, Mapping)):
-            raise InvalidRunError(
-                f"progression monitor is {monitor!r}; expected 'biomarker', a list of states or "
-                "a table {state: weight}"
-            )
-        try:
-            norm = Schedule._normalise_monitor(monitor, "progression monitor")
-        except DtpGillespieError as exc:
-            raise InvalidRunError(str(exc)) from None
-        assert not isinstance(norm, str)
-        weights = _monitor_weights(norm, model, "progression monitor", InvalidRunError)
-    out["monitor"] = dict(zip(model.states, weights, strict=True))
-    return out
-
-
-def _progression_weights(prog: Mapping[str, Any], model: Model) -> list[float]:
-    """The engine's burden weights of a normalised progression (unused for the biomarker)."""
-    if prog["monitor"] == "biomarker":
-        return [0.0] * len(model.states)
-    return list(prog["monitor"].values())
-
-
-def _finite(value: object, name: str) -> float:
-    ok = not isinstance(value, bool | np.bool_) and isinstance(
-        value, int | float | np.integer | np.floating
-    )
-    try:
-        x = float(value) if ok else math.nan  # type: ignore[arg-type]
-    except OverflowError:
-        x = math.inf
-    if not (ok and math.isfinite(x)):
-        raise InvalidRunError(f"{name} is {value!r}; it must be a finite number")
-    return x
-
-
-def _check_initial(initial: object, model: Model) -> list[int]:
-    if not isinstance(initial, Mapping):
-        raise InvalidRunError(
-            f"initial is {initial!r}; expected a table {{state: count}}, e.g. {{'S': 10000}}"
-        )
-    for key in initial:
-        if key not in model.states:
-            raise InvalidRunError(
-                f"initial names unknown state {key!r}; the model's states are {list(model.states)}"
-            )
-    out = []
-    for s in model.states:
-        out.append(check_count(initial.get(s, 0), f"initial count of state {s!r}", 0))
-    return out
-
-
-def _coerce_model(model: object) -> Model:
-    if isinstance(model, Model):
-        return model
-    if isinstance(model, Mapping):
-        return Model.from_dict(model)
-    raise InvalidRunError(f"model must be a Model or a spec dict, got {type(model).__name__}")
-
-
-def _run_engine(
-    core_model: dict[str, Any],
-    core_schedule: dict[str, Any],
-    core_run: dict[str, Any],
-    progress: bool | str,
-) -> dict[str, npt.NDArray[Any]]:
-    if not progress:
-        return _core.simulate_ensemble(core_model, core_schedule, core_run, None)
-    from tqdm.auto import tqdm
-
-    with tqdm(
-        total=core_run["n_replicates"],
-        unit="replicate",
-        desc=progress if isinstance(progress, str) else "simulate",
-    ) as bar:
-
-        def report(done: int) -> None:
-            bar.update(done - bar.n)
-
-        out = _core.simulate_ensemble(core_model, core_schedule, core_run, report)
-        bar.update(core_run["n_replicates"] - bar.n)
-    return out
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A validated run: the normalised specs and the engine's inputs.
-
-    Attributes
-    ----------
-    model : Model
-    schedule : Schedule
-    times : numpy.ndarray
-        Record times.
-    run_spec : dict
-        Normalised run spec (the ``run`` attribute of the output).
-    seed_attrs : dict
-        Seed provenance (``seed``, maybe ``seed_spawn_key``).
-    core_model, core_schedule, core_run : dict
-        The ``model``, ``schedule`` and ``run`` dicts of ``_core.simulate_ensemble``.
-    """
-
-    model: Model
-    schedule: Schedule
-    times: npt.NDArray[np.float64]
-    run_spec: dict[str, Any]
-    seed_attrs: dict[str, Any]
-    core_model: dict[str, Any]
-    core_schedule: dict[str, Any]
-    core_run: dict[str, Any]
-
-
-def prepare(
-    model: Model | Mapping[str, Any],
-    schedule: Schedule | Mapping[str, Any] | str,
-    *,
-    initial: Mapping[str, int],
-    t_end: float,
-    record_every: float | None = None,
-    times: npt.ArrayLike | None = None,
-    n_replicates: int = 1,
-    seed: SeedLike = None,
-    n_threads: int | None = None,
-    replicate_offset: int = 0,
-    max_events: int | None = None,
-    max_population: int | None = None,
-    progression: Mapping[str, Any] | None = None,
-) -> Prepared:
-    """Validate the arguments of :func:`simulate` and compile the engine's inputs (no run).
-
-    Same parameters as :func:`simulate`. Useful to check a configuration before a long run and
-    to call the engine directly in tests.
-
-    Returns
-    -------
-    Prepared
-    """
-    m = _coerce_model(model)
-    sched = Schedule.coerce(schedule)
-    t_end_f = _check_positive(t_end, "t_end")
-    core_schedule = sched.compile(m, t_end=t_end_f)
-    prog = _check_progression(progression, m, sched)
-    grid = record_grid(t_end_f, record_every, times)
-    check_replicate_fits(
-        grid.size,
-        len(m.states),
-        concentration=sched.kind == "pk",
-        biomarker=m.biomarker is not None,
-    )
-    init = _check_initial(initial, m)
-    n_rep = check_count(n_replicates, "n_replicates", 1)
-    offset = check_count(replicate_offset, "replicate_offset", 0)
-    if offset + n_rep - 1 > INT64_MAX:
-        raise InvalidRunError("replicate_offset + n_replicates exceeds the int64 range")
-    cap_events = _check_cap(max_events, "max_events")
-    cap_pop = _check_cap(max_population, "max_population")
-    threads = None if n_threads is None else check_count(n_threads, "n_threads", 1)
-    seed_info = normalise_seed(seed)
-
-    run_spec: dict[str, Any] = {
-        "initial": dict(zip(m.states, init, strict=True)),
-        "t_end": t_end_f,
-    }
-    if times is not None:
-        run_spec["times"] = [float(x) for x in grid]
-    else:
-        run_spec["record_every"] = t_end_f if record_every is None else float(record_every)
-    run_spec |= {
-        "n_replicates": n_rep,
-        "replicate_offset": offset,
-        "max_events": cap_events,
-        "max_population": cap_pop,
-        "progression": prog,
-        **seed_info.attrs,
-    }
-    core_run = {
-        "initial": init,
-        "record_times": [float(x) for x in grid],
-        "t_end": t_end_f,
-        "max_events": cap_events,
-        "max_population": cap_pop,
-        "seed_key": seed_info.key,
-        "replicate_offset": offset,
-        "n_replicates": n_rep,
-        "n_threads": threads,
-        "progression_weights": None if prog is None else _progression_weights(prog, m),
-        "progression_biomarker": prog is not None and prog["monitor"] == "biomarker",
-        "progression_factor": None if prog is None else prog["factor"],
-        "progression_size": None if prog is None else prog["size"],
-        "progression_min_size": None if prog is None else prog["min_size"],
-    }
-    return Prepared(
-        model=m,
-        schedule=sched,
-        times=grid,
-        run_spec=run_spec,
-        seed_attrs=dict(seed_info.attrs),
-        core_model=m.compile(),
-        core_schedule=core_schedule,
-        core_run=core_run,
-    )
 
 
 def trace(
@@ -562,35 +192,14 @@ def simulate(
     KeyboardInterrupt
         On Ctrl-C (the engine stops within a second).
     """
-    # --- large ensembles: routed to dtp_gillespie.stream ---
-    if store is not None or client is not None or check_flag(summary_only, "summary_only"):
-        from .stream import simulate_to_store
-
-        return simulate_to_store(
-            model,
-            schedule,
-            store=store,
-            group=group,
-            resume=resume,
-            overwrite=overwrite,
-            block_size=block_size,
-            progress=progress,
-            client=client,
-            storage_options=storage_options,
-            summary_only=summary_only,
-            initial=initial,
-            t_end=t_end,
-            record_every=record_every,
-            times=times,
-            n_replicates=n_replicates,
-            seed=seed,
-            n_threads=n_threads,
-            replicate_offset=replicate_offset,
-            max_events=max_events,
-            max_population=max_population,
-            progression=progression,
-        )
-    # --- end large ensembles ---
+    summary_only = check_flag(summary_only, "summary_only")
+    # Streamed, summary and Dask runs are cut into blocks; a plain run is one engine call.
+    blocked = store is not None or client is not None or summary_only
+    if store is not None:
+        store = check_store_path(store)
+    seed, seed_drawn = seed_for_resume(
+        seed, store, group=group, storage_options=storage_options, resume=resume
+    )
     prep = prepare(
         model,
         schedule,
@@ -606,76 +215,19 @@ def simulate(
         max_population=max_population,
         progression=progression,
     )
-    check_run_fits(
-        prep, block_size=prep.core_run["n_replicates"], in_memory=True, summary_only=False
-    )
-    out = _run_engine(prep.core_model, prep.core_schedule, prep.core_run, progress)
-    ds = build_dataset(
-        states=prep.model.states,
-        exposures=prep.model.exposures,
-        times=prep.times,
-        replicate_offset=prep.core_run["replicate_offset"],
-        arrays=out,
-        model_spec=prep.model.to_dict(),
-        schedule_spec=prep.schedule.to_dict(),
-        run_spec=prep.run_spec,
-        seed_attrs=prep.seed_attrs,
-        rng=_core.RNG_NAME,
-        version=_core.__version__,
-        concentration=prep.schedule.kind == "pk",
-        biomarker=prep.model.biomarker,
-    )
-    status = ds[cv.STATUS].values
-    warn_capped(capped_counts(status), status.size, prep)
-    return ds
-
-
-@dataclass(frozen=True)
-class Capped:
-    """How many replicates stopped early, by reason (the codes of ``cv.STATUS_CAPPED``); adds up
-    over blocks."""
-
-    max_events: int = 0
-    max_population: int = 0
-    rate_overflow: int = 0
-
-    def __add__(self, other: "Capped") -> "Capped":
-        return Capped(
-            self.max_events + other.max_events,
-            self.max_population + other.max_population,
-            self.rate_overflow + other.rate_overflow,
-        )
-
-
-def capped_counts(status: npt.NDArray[Any]) -> Capped:
-    """Replicates stopped at max_events, at max_population and by a rate overflow."""
-    return Capped(
-        int(np.count_nonzero(status == cv.STATUS_MAX_EVENTS)),
-        int(np.count_nonzero(status == cv.STATUS_MAX_POPULATION)),
-        int(np.count_nonzero(status == cv.STATUS_RATE_OVERFLOW)),
-    )
-
-
-def warn_capped(capped: Capped, total: int, prep: Prepared, stacklevel: int = 3) -> None:
-    """The warning :func:`simulate` emits when replicates stopped early."""
-    parts = []
-    if capped.max_events:
-        parts.append(f"{capped.max_events} at max_events={prep.core_run['max_events']}")
-    if capped.max_population:
-        parts.append(f"{capped.max_population} at max_population={prep.core_run['max_population']}")
-    if capped.rate_overflow:
-        parts.append(
-            f"{capped.rate_overflow} at rate_overflow: their total event rate overflowed the "
-            "largest float (lower the rates, or max_population)"
-        )
-    if not parts:
-        return
-    n = capped.max_events + capped.max_population + capped.rate_overflow
-    warnings.warn(
-        f"{n} of {total} replicates stopped early ({', '.join(parts)}); "
-        f"their counts after stop_time are {cv.COUNT_UNKNOWN}",
-        UserWarning,
-        stacklevel=stacklevel,
+    if summary_only:
+        prep = summary_prepared(prep)
+    plan = make_plan(prep, block_size=block_size if blocked else None, summary_only=summary_only)
+    return run_plan(
+        plan,
+        store=store,
+        group=group,
+        resume=resume,
+        overwrite=overwrite,
+        storage_options=storage_options,
+        client=client,
+        progress=progress,
+        seed_drawn=seed_drawn,
     )
 
 

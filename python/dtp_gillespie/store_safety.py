@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from . import conventions as cv
 from .errors import InvalidRunError
@@ -119,7 +119,10 @@ def _fs(path: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]
 
 
 def open_group(
-    path: str, group: str | None, mode: str, storage_options: Mapping[str, Any] | None
+    path: str,
+    group: str | None,
+    mode: Literal["r", "r+", "a", "w", "w-"],
+    storage_options: Mapping[str, Any] | None,
 ) -> Any:
     """``zarr.open_group`` of a run's group, with fsspec options for a URL.
 
@@ -128,9 +131,7 @@ def open_group(
     import zarr
 
     kwargs = storage_kwargs(storage_options)
-    return zarr.open_group(  # type: ignore[arg-type]
-        path, path=group or "", mode=mode, use_consolidated=False, **kwargs
-    )
+    return zarr.open_group(path, path=group or "", mode=mode, use_consolidated=False, **kwargs)
 
 
 def exists(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:

@@ -35,12 +35,15 @@ import numpy as np
 import xarray as xr
 
 from . import conventions as cv
-from ._memory import check_run_fits
-from ._seeding import SeedLike, normalise_seed
+from ._checks import check_flag
+from ._options import Prepared, RunOptions, bind, coerce_model, summary_prepared
+from ._plan import make_plan, sweep_provenance
+from ._run import run_plan
+from ._seeding import SeedLike, spawn
+from ._store_status import seed_for_resume
 from .errors import InvalidRunError
 from .model import Model
 from .schedule import Schedule
-from .simulate import Capped, Prepared, capped_counts, check_flag, prepare, warn_capped
 
 __all__ = ["set_path", "sweep", "sweep_points"]
 
@@ -199,29 +202,25 @@ def sweep(
         ``schedule``, ``run``, the root ``seed``, and ``sweep`` (JSON with ``grid``, ``dims`` and
         ``seeding``).
     """
-    from . import stream
-
     if run.get("replicate_offset"):
         raise InvalidRunError("sweep does not take replicate_offset")
     summary_only = check_flag(summary_only, "summary_only")
-    if resume and store is not None and seed is None:
-        stored = stream.stored_attrs(store, group=group, storage_options=storage_options)
-        if stored is not None and cv.ATTR_SEED in stored:
-            seed = _root_from_attrs(stored)
-    root = normalise_seed(seed)
-    ss = root.seed_sequence
+    seed, seed_drawn = seed_for_resume(
+        seed, store, group=group, storage_options=storage_options, resume=resume
+    )
     points = sweep_points(model, schedule, grid)
+    options = RunOptions.build(seed=seed, **run)
+    root = options.seed
     preps: list[Prepared] = []
     for k, (_, m, s) in enumerate(points):
-        child = np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, k))
-        prep = prepare(m, s, seed=child, **run)
-        preps.append(stream.summary_prepared(prep) if summary_only else prep)
+        prep = bind(coerce_model(m), Schedule.coerce(s), options, spawn(root, k))
+        preps.append(summary_prepared(prep) if summary_only else prep)
     dims = list(grid)
     coords = {d: _coord(list(v)) for d, v in grid.items()}
     run_spec = dict(preps[0].run_spec)
     run_spec.pop(cv.ATTR_SEED_SPAWN_KEY, None)
     run_spec.update(root.attrs)
-    sweep_attr = {
+    description = {
         "dims": dims,
         "grid": {d: [_jsonable(x) for x in v] for d, v in grid.items()},
         "seeding": (
@@ -229,17 +228,14 @@ def sweep(
             "spawn_key=seed_spawn_key + [k])"
         ),
     }
-    base_model = (model if isinstance(model, Model) else Model.from_dict(model)).to_dict()
-    attrs: dict[str, Any] = {
-        cv.ATTR_MODEL: json.dumps(base_model),
-        cv.ATTR_SCHEDULE: json.dumps(Schedule.coerce(schedule).to_dict()),
-        cv.ATTR_RUN: json.dumps(run_spec),
-        cv.ATTR_SEED: root.attrs[cv.ATTR_SEED],
-        "sweep": json.dumps(sweep_attr),
-    }
-    if cv.ATTR_SEED_SPAWN_KEY in root.attrs:
-        attrs[cv.ATTR_SEED_SPAWN_KEY] = list(root.attrs[cv.ATTR_SEED_SPAWN_KEY])
-    plan = stream.make_plan(
+    attrs = sweep_provenance(
+        coerce_model(model).to_dict(),
+        Schedule.coerce(schedule).to_dict(),
+        run_spec,
+        root.attrs,
+        description,
+    )
+    plan = make_plan(
         preps,
         block_size=block_size,
         sweep_dims=dims,
@@ -247,57 +243,17 @@ def sweep(
         sweep_attrs=attrs,
         summary_only=summary_only,
     )
-    check_run_fits(
-        preps[0],
-        n_points=len(preps),
-        block_size=plan.block_size,
-        in_memory=store is None,
-        summary_only=summary_only,
+    return run_plan(
+        plan,
+        store=store,
+        group=group,
+        resume=resume,
+        overwrite=overwrite,
+        storage_options=storage_options,
+        client=client,
+        progress=progress,
+        seed_drawn=seed_drawn,
     )
-    if store is not None:
-        return stream.stream_to_store(
-            plan,
-            store,
-            group=group,
-            resume=resume,
-            overwrite=overwrite,
-            progress=progress,
-            client=client,
-            n_threads=run.get("n_threads"),
-            storage_options=storage_options,
-            seed_drawn=resume and seed is None,
-        )
-    if summary_only:
-        return stream.summary_in_memory(plan, progress, client, run.get("n_threads"))
-    return _in_memory(plan, progress, client, run.get("n_threads"))
-
-
-def _in_memory(plan: Any, progress: bool | str, client: Any, n_threads: int | None) -> xr.Dataset:
-    from . import stream
-
-    datasets = []
-    capped = Capped()
-    bar = stream._bar(progress, len(plan.points) * plan.n_replicates, 0)
-    try:
-        for point in plan.points:
-            if client is not None:
-                one = stream.make_plan(point.prep, block_size=plan.block_size)
-                ds = stream.run_in_memory_with_client(one, client, n_threads)
-            else:
-                arrays = stream.run_block(point.prep, 0, plan.n_replicates, None, n_threads)
-                ds = stream.block_dataset(
-                    point.prep, arrays, int(point.prep.core_run["replicate_offset"])
-                )
-            capped += capped_counts(ds[cv.STATUS].values)
-            datasets.append(stream._expand(plan, ds, point))
-            if bar is not None:
-                bar.update(plan.n_replicates)
-    finally:
-        if bar is not None:
-            bar.close()
-    out = stream.combine_points(plan, datasets)
-    warn_capped(capped, len(plan.points) * plan.n_replicates, plan.points[0].prep)
-    return out
 
 
 def _jsonable(x: Any) -> Any:
@@ -306,9 +262,3 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)
     return x
-
-
-def _root_from_attrs(attrs: Mapping[str, Any]) -> np.random.SeedSequence:
-    from ._seeding import seed_from_attrs
-
-    return seed_from_attrs(attrs[cv.ATTR_SEED], attrs.get(cv.ATTR_SEED_SPAWN_KEY))

@@ -1,0 +1,353 @@
+"""The zarr store sink: a run streamed block by block into a store, resumable after a crash.
+
+The order of the writes, and why a store killed at any point can be resumed, is described in
+:mod:`dtp_gillespie.stream`. The session holds the store's writer's lock
+(:mod:`dtp_gillespie.store_safety`) from the identity check of an existing store to the last
+write; each block's work (:func:`write_block`) writes its own region and then marks itself done,
+so blocks can be written concurrently by Dask workers.
+"""
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from . import conventions as cv
+from . import store_safety as safety
+from . import summary
+from ._block import Block, BlockResult, block_dataset, simulate_block
+from ._execute import warn
+from ._plan import Plan, label_sweep_dims, provenance
+from ._store_status import (
+    INCOMPLETE_ATTR,
+    INCOMPLETE_NOTE,
+    PROGRESS_DIMS,
+    PROGRESS_GROUP,
+    StoreStatus,
+    check_identity,
+    join,
+    store_status,
+    stored_attrs,
+)
+from .errors import InvalidRunError
+from .io import open_run, refresh_metadata
+from .store_safety import open_group
+
+__all__ = ["StoreBlock", "StoreSink", "write_block"]
+
+
+@dataclass(frozen=True)
+class StoreBlock(Block):
+    """A block and where it goes: everything a (possibly remote) worker needs to compute and
+    write it."""
+
+    store: str = ""
+    group: str | None = None
+    storage_options: Mapping[str, Any] | None = None
+    sweep_dims: tuple[str, ...] = ()
+    summary_only: bool = False
+
+
+def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) -> BlockResult:
+    """Compute one block, write its region, then mark it done (no payload: the data are in the
+    store). Safe to run concurrently for different blocks (each touches only its own chunks)."""
+    arrays, capped = simulate_block(job, progress)
+    stats = summary.block_stats(arrays, job.prep.times) if job.summary_only else None
+    ds = block_dataset(job.prep, arrays, 0)
+    if stats is not None:
+        ds = summary.per_replicate(ds)
+    if job.sweep_dims:
+        ds = ds.expand_dims(list(job.sweep_dims))
+    keep = [v for v in ds.variables if cv.REPLICATE in ds[v].dims and v != cv.REPLICATE]
+    ds = ds[keep].drop_vars([c for c in ds[keep].coords])
+    ds.attrs = {}
+    region: dict[str, slice] = {
+        d: slice(i, i + 1) for d, i in zip(job.sweep_dims, job.index, strict=True)
+    }
+    region[cv.REPLICATE] = slice(job.start, job.stop)
+    kwargs = safety.storage_kwargs(job.storage_options)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds.to_zarr(
+            job.store, group=job.group, region=region, mode="r+", consolidated=False, **kwargs
+        )
+    del ds, arrays
+    prog = open_group(job.store, join(job.group, PROGRESS_GROUP), "r+", job.storage_options)
+    if stats is not None:
+        summary.write_partials(prog, job.point, job.block, stats)
+    prog["block_done"][job.point, job.block] = 1
+    return BlockResult(None, capped)
+
+
+def _write(job: StoreBlock, progress: Callable[[int], None] | None = None) -> BlockResult:
+    # Looked up at each call, so that tests can interrupt a run by replacing write_block.
+    return write_block(job, progress)
+
+
+class StoreSink:
+    """Streams a plan into the zarr store ``store`` (at ``group``): see the module docstring."""
+
+    work = staticmethod(_write)
+
+    def __init__(
+        self,
+        store: str,
+        *,
+        group: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        seed_drawn: bool = False,
+    ) -> None:
+        self.path = safety.check_store_path(store)
+        self.group = group
+        self.storage_options = storage_options
+        self.resume = resume
+        self.overwrite = overwrite
+        self.seed_drawn = seed_drawn
+        self.where = safety.describe(self.path, group)
+
+    @contextlib.contextmanager
+    def session(self, plan: Plan) -> Iterator[tuple[Plan, npt.NDArray[np.bool_]]]:
+        """Check an existing store, take its writer's lock, write the template if it is not
+        there yet; yield the plan (with the store's block size) and the blocks already done. On
+        leaving, consolidate the metadata (also after an error or Ctrl-C: best effort)."""
+        path, group, options, where = self.path, self.group, self.storage_options, self.where
+        exists = safety.exists(path, group, options)
+        if exists and not (self.resume or self.overwrite):
+            raise InvalidRunError(
+                f"{where} exists; pass resume=True (CLI: --resume) to finish an interrupted run "
+                "with the same spec and seed, or overwrite=True (--overwrite) to replace it"
+            )
+        if exists:
+            safety.check_not_locked(path, group, where)
+        if exists and not safety.recognised_store(path, group, options):
+            raise InvalidRunError(
+                f"{where} exists but holds no dtp-gillespie run; refusing to "
+                f"{'overwrite' if self.overwrite else 'write into'} it"
+            )
+        locked = False
+        try:
+            with safety.store_lock(path, group, options):
+                locked = True
+                if exists and self.overwrite:
+                    safety.clear_group(path, group, options, keep_lock=True)
+                    exists = False
+                plan, status = self._resumable(plan, exists)
+                yield plan, status.done
+        except BaseException:
+            if locked:
+                # The lock is gone and the run stopped: consolidate what the store now holds,
+                # so that no stale copy describes it (best effort: the error that stopped the
+                # run is the one to report).
+                with contextlib.suppress(Exception):
+                    refresh_metadata(path, options)
+            raise
+        # After the lock is released, so that the consolidated metadata does not list it.
+        refresh_metadata(path, options)
+
+    def job(self, plan: Plan, block: Block) -> StoreBlock:
+        return StoreBlock(
+            **{f.name: getattr(block, f.name) for f in fields(block)},
+            store=self.path,
+            group=self.group,
+            storage_options=self.storage_options,
+            sweep_dims=plan.sweep_dims,
+            summary_only=plan.summary_only,
+        )
+
+    def absorb(self, job: StoreBlock, payload: None) -> None:
+        pass
+
+    def complete(self, plan: Plan) -> None:
+        """Every block is written: a summary's statistics, then the ``incomplete`` mark off."""
+        if plan.summary_only:
+            _finalise_statistics(plan, self.path, self.group, self.storage_options)
+        _mark_complete(self.path, self.group, self.storage_options)
+
+    def result(self, plan: Plan) -> xr.Dataset:
+        """The finished store, opened lazily."""
+        if self.seed_drawn:
+            warn(
+                f"resume=True without a seed, and {self.where} records none: the run started "
+                f"with a fresh seed, {provenance(plan)[cv.ATTR_SEED]}, recorded in its "
+                "attrs['seed']"
+            )
+        out = open_run(self.path, group=self.group, storage_options=self.storage_options)
+        if not isinstance(out, xr.Dataset):
+            raise InvalidRunError(f"internal error: {self.where} opened as a tree")
+        return out
+
+    def _resumable(self, plan: Plan, exists: bool) -> tuple[Plan, StoreStatus]:
+        """Under the writer's lock: check that an existing store holds this very run (or
+        nothing), write the template if it is not there yet, and return the plan (with the
+        store's block size) and the store's status."""
+        path, group, options, where = self.path, self.group, self.storage_options, self.where
+        status = store_status(path, group=group, storage_options=options)
+        if exists:
+            stored = stored_attrs(path, group=group, storage_options=options)
+            if stored is None and status.initialised:
+                raise InvalidRunError(f"{where}: cannot read the run's attributes")
+            blank = stored is not None and safety.is_blank(open_group(path, group, "r", options))
+            if stored is not None and not blank:
+                check_identity(stored, provenance(plan), where)
+            if status.initialised and (
+                status.block_size != plan.block_size and status.n_replicates == plan.n_replicates
+            ):
+                plan = plan.with_block_size(status.block_size)
+        if not status.initialised:
+            _write_template(plan, path, group, options)
+            status = store_status(path, group=group, storage_options=options)
+        if status.done.shape != (len(plan.points), plan.n_blocks):
+            raise InvalidRunError(
+                f"{where}: block layout {status.done.shape} does not match the run"
+            )
+        return plan, status
+
+
+def _mark_complete(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> None:
+    """Remove the ``incomplete`` attribute once every block (and any statistics) is written."""
+    if store_status(path, group=group, storage_options=storage_options).complete:
+        attrs = open_group(path, group, "r+", storage_options).attrs
+        if INCOMPLETE_ATTR in attrs:
+            del attrs[INCOMPLETE_ATTR]
+
+
+def _finalise_statistics(
+    plan: Plan, store: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> None:
+    """Summary mode, once every block is done: merge the blocks' partial statistics (in block
+    order; the merge is exact anyway) and write the ensemble statistics. Idempotent."""
+    root = open_group(store, group, "r+", storage_options)
+    prog = root[PROGRESS_GROUP]
+    done = np.asarray(prog["block_done"][...]) != 0
+    if not done.all():
+        raise InvalidRunError("internal error: statistics finalised before every block is done")
+    for p, point in enumerate(plan.points):
+        # One block's partials in memory at a time, merged into the running total.
+        acc = summary.read_partials(prog, p, 0)
+        for b in range(1, plan.n_blocks):
+            acc = summary.merge_stats([acc, summary.read_partials(prog, p, b)])
+        stats = summary.statistics(acc)
+        for name, values in stats.items():
+            root[name][(*point.index, Ellipsis)] = values
+    prog.attrs["statistics_done"] = True
+
+
+def _write_template(
+    plan: Plan, store: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> None:
+    """Steps 1 and 2: the full-size template and the progress marker (overwrites the group)."""
+    first = plan.points[0]
+    probe, _ = simulate_block(Block(0, 0, 0, 1, first.prep))
+    ds = block_dataset(first.prep, probe, int(first.prep.core_run["replicate_offset"]))
+    if plan.summary_only:
+        # Statistics of no replicate (NaN, -1, 0) until every block is done.
+        empty = summary.empty_stats(first.prep.times.size, len(first.prep.model.states))
+        ds = summary.with_statistics(summary.per_replicate(ds), summary.statistics(empty))
+    if plan.sweep_dims:
+        ds = ds.expand_dims({d: list(plan.sweep_coords[d]) for d in plan.sweep_dims})
+        ds = label_sweep_dims(plan, ds)
+    ds.attrs = {**provenance(plan, ds.attrs[cv.ATTR_CREATED_AT]), INCOMPLETE_ATTR: INCOMPLETE_NOTE}
+    nd = len(plan.sweep_dims)
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in list(ds.variables.items()):
+        if cv.REPLICATE in var.dims:
+            chunks = tuple(
+                plan.block_size if d == cv.REPLICATE else (1 if i < nd else ds.sizes[d])
+                for i, d in enumerate(var.dims)
+            )
+            encoding[str(name)] = {"chunks": tuple(max(1, c) for c in chunks)}
+            if name != cv.REPLICATE:
+                # Until its block is written, a replicate reads as "not run" (status -1,
+                # counts -1, times NaN), never as data: the probe's values are not kept.
+                fill = _unwritten_fill(var.dtype)
+                ds[name] = var.copy(data=np.full(var.shape, fill, dtype=var.dtype))
+                encoding[str(name)]["fill_value"] = fill
+    stat_encoding = {
+        name: {"chunks": tuple(1 if i < nd else ds.sizes[d] for i, d in enumerate(ds[name].dims))}
+        for name in (summary.STATISTICS if plan.summary_only else ())
+    }
+    replicate_vars = list(encoding)
+    encoding = {**encoding, **stat_encoding}
+    for name in ds.variables:
+        encoding.setdefault(str(name), {})["compressors"] = safety.checksummed_codecs()
+    kwargs = safety.storage_kwargs(storage_options)
+    # The caller holds the writer's lock (in the group) and has recognised the group as this
+    # run's own: clear it but for the lock, then write the template.
+    safety.clear_group(store, group, storage_options, keep_lock=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds.to_zarr(
+            store,
+            group=group,
+            mode="a",
+            encoding=encoding,
+            consolidated=False,
+            **kwargs,
+        )
+    root = open_group(store, group, "r+", storage_options)
+    n = plan.n_replicates
+    for name in replicate_vars:
+        arr = root[name]
+        dims = list(arr.metadata.dimension_names or ())
+        axis = dims.index(cv.REPLICATE)
+        shape = list(arr.shape)
+        shape[axis] = n
+        arr.resize(tuple(shape))
+    offset = int(first.prep.core_run["replicate_offset"])
+    rep = root[cv.REPLICATE]
+    for b in range(plan.n_blocks):
+        a, z = plan.block_range(b)
+        rep[a:z] = np.arange(offset + a, offset + z, dtype=np.int64)
+    prog = root.create_group(PROGRESS_GROUP, overwrite=True)
+    prog.create_array(
+        "block_done",
+        shape=(len(plan.points), plan.n_blocks),
+        chunks=(1, 1),
+        dtype="int8",
+        fill_value=0,
+        compressors=safety.checksummed_codecs(),
+        # Named dimensions make the group readable by xr.open_datatree (zarr 3 needs them).
+        dimension_names=PROGRESS_DIMS,
+    )
+    prog.attrs.update(
+        {
+            "description": (
+                "block_done[p, b] = 1 once block b (replicates b*block_size ...) of grid point p "
+                "is written; blocks still 0 hold no final data (dtp_gillespie.stream)"
+            ),
+            "block_size": plan.block_size,
+            "n_blocks": plan.n_blocks,
+            "n_points": len(plan.points),
+            "n_replicates": n,
+        }
+    )
+    if plan.summary_only:
+        summary.create_partials(
+            prog,
+            len(plan.points),
+            plan.n_blocks,
+            first.prep.times.size,
+            len(first.prep.model.states),
+            lead_dims=PROGRESS_DIMS,
+        )
+    # Last: from here on the store is resumable.
+    prog.attrs["initialised"] = True
+    # An interrupted store opens in plain xarray too, without a warning.
+    refresh_metadata(store, storage_options)
+
+
+def _unwritten_fill(dtype: np.dtype[Any]) -> Any:
+    """What an unwritten replicate reads as: -1 for integers (no count, status or tally is
+    negative; status -1 is ``not_run``), NaN for floats."""
+    if np.issubdtype(dtype, np.signedinteger):
+        return -1
+    if np.issubdtype(dtype, np.floating):
+        return np.nan
+    raise InvalidRunError(f"internal error: no 'not run' fill value for dtype {dtype}")
