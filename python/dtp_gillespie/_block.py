@@ -76,8 +76,8 @@ def simulate_block(
 ) -> tuple[dict[str, npt.NDArray[Any]], Capped]:
     """The engine's arrays of one block, and its replicates stopped early."""
     prep = block.prep
-    run = dict(prep.core_run)
-    run["replicate_offset"] = int(prep.core_run["replicate_offset"]) + block.start
+    run = prep.core_run.copy()
+    run["replicate_offset"] = prep.core_run.get("replicate_offset", 0) + block.start
     run["n_replicates"] = block.size
     if block.n_threads is not None:
         run["n_threads"] = block.n_threads

@@ -14,7 +14,7 @@ import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,11 @@ from ._memory import check_replicate_fits
 from ._seeding import SeedInfo, SeedLike, normalise_seed
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
-from .schedule import Schedule, _is_list, _monitor_weights
+from .schedule import Schedule
+from .schedule._common import is_list, monitor_weights
+
+if TYPE_CHECKING:
+    from ._core import ModelSpec, RunSpec, _ScheduleSpec
 
 __all__ = [
     "RUN_OPTIONS",
@@ -207,7 +211,7 @@ def _check_progression(
     if monitor is None:
         weights = schedule.monitor_weights(model)
     else:
-        if not (_is_list(monitor) or isinstance(monitor, Mapping)):
+        if not (is_list(monitor) or isinstance(monitor, Mapping)):
             raise InvalidRunError(
                 f"progression monitor is {monitor!r}; expected 'biomarker', a list of states or "
                 "a table {state: weight}"
@@ -217,7 +221,7 @@ def _check_progression(
         except DtpGillespieError as exc:
             raise InvalidRunError(str(exc)) from None
         assert not isinstance(norm, str)
-        weights = _monitor_weights(norm, model, "progression monitor", InvalidRunError)
+        weights = monitor_weights(norm, model, "progression monitor", InvalidRunError)
     out["monitor"] = dict(zip(model.states, weights, strict=True))
     return out
 
@@ -366,9 +370,9 @@ class Prepared:
     times: npt.NDArray[np.float64]
     run_spec: dict[str, Any]
     seed_attrs: dict[str, Any]
-    core_model: dict[str, Any]
-    core_schedule: dict[str, Any]
-    core_run: dict[str, Any]
+    core_model: "ModelSpec"
+    core_schedule: "_ScheduleSpec"
+    core_run: "RunSpec"
 
 
 def bind(
@@ -376,7 +380,8 @@ def bind(
 ) -> Prepared:
     """The run of ``options`` on this model and schedule (``seed`` replaces the options' seed:
     a sweep's grid points each draw their own)."""
-    core_schedule = schedule.compile(model, t_end=options.t_end)
+    # Schedule.compile gives the dict of its kind (``_ScheduleSpec`` in ``_core.pyi``).
+    core_schedule = cast("_ScheduleSpec", schedule.compile(model, t_end=options.t_end))
     prog = _check_progression(options.progression, model, schedule)
     check_replicate_fits(
         options.times.size,
@@ -397,7 +402,7 @@ def bind(
         "progression": prog,
         **seed_info.attrs,
     }
-    core_run = {
+    core_run: RunSpec = {
         "initial": init,
         "record_times": [float(x) for x in options.times],
         "t_end": options.t_end,

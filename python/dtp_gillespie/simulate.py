@@ -72,10 +72,8 @@ def trace(
         max_population=max_population,
     )
     # The trace grows with every event: cap it where it would outgrow the memory limit.
-    core_run = {
-        **prep.core_run,
-        "max_events": trace_event_cap(len(prep.model.states), prep.core_run["max_events"]),
-    }
+    core_run = prep.core_run.copy()
+    core_run["max_events"] = trace_event_cap(len(prep.model.states), prep.core_run["max_events"])
     out = dict(_core.trace(prep.core_model, prep.core_schedule, core_run, rep))
     out["channel_names"] = prep.model.channel_names()
     out["seed"] = prep.seed_attrs["seed"]

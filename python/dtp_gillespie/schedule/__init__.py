@@ -37,8 +37,6 @@ import numpy.typing as npt
 from ..errors import InvalidScheduleError
 from ._common import BIOMARKER as BIOMARKER
 from ._common import MAX_SEGMENTS as MAX_SEGMENTS
-from ._common import is_list as _is_list  # noqa: F401  (simulate.py imports it from here)
-from ._common import monitor_weights as _monitor_weights  # noqa: F401  (simulate.py too)
 from ._common import normalise_monitor, number
 from ._kind import ScheduleKind, SpecHolder
 from ._registry import FIXED_KINDS as FIXED_KINDS
