@@ -21,7 +21,7 @@
 //! loop makes no call, which would clobber every float register (record times and the
 //! ziggurat's rare slow path are handled in an outer loop).
 
-use crate::controller::BurdenBand;
+use crate::controller::{Accept, BurdenBand};
 use crate::model::{PhaseRates, Pick, weighted_sum};
 use crate::record::{Drug, Recorder};
 use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, exp1_first_try, uniform};
@@ -119,12 +119,6 @@ impl Watch for BurdenBand<'_> {
 pub(crate) struct Records<'a, 'r, D> {
     pub recorder: &'a mut Recorder<'r>,
     pub drug: &'a D,
-}
-
-/// Whether a candidate event happens: always under piecewise-constant rates; with probability
-/// `rate(t) / bound` under thinning.
-pub(crate) trait Accept {
-    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool;
 }
 
 /// Fire events of one constant-rate (or constant-bound) phase from `*t`, writing the record times

@@ -25,6 +25,49 @@ pub struct BurdenBand<'a> {
     pub high: f64,
 }
 
+/// Whether a candidate event happens: always under piecewise-constant rates; with probability
+/// `rate(t) / bound` under thinning. The hot loop asks it for every candidate.
+pub(crate) trait Accept {
+    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool;
+}
+
+/// Every candidate is an event.
+pub(crate) struct Always;
+
+impl Accept for Always {
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn accept(&self, _: &Pick, _: f64, _: &mut ReplicateRng) -> bool {
+        true
+    }
+}
+
+/// The acceptance of a controller with piecewise-constant rates, inside its `impl Controller`:
+/// every candidate is an event.
+macro_rules! accept_every_candidate {
+    () => {
+        type Acceptance<'a>
+            = $crate::controller::Always
+        where
+            Self: 'a;
+
+        fn acceptance(&self) -> $crate::controller::Always {
+            $crate::controller::Always
+        }
+    };
+}
+pub(crate) use accept_every_candidate;
+
+/// A candidate event drawn by the event loop: at `t`, from the total rate `a0` of the `rates`
+/// installed for `cells`.
+pub(crate) struct Candidate<'a> {
+    pub model: &'a Model,
+    pub cells: &'a Cells,
+    pub rates: &'a PhaseRates,
+    pub a0: f64,
+    pub t: f64,
+}
+
 pub(crate) trait Controller {
     /// Whether `after_event` must be called (lets the fixed case skip the call).
     const REACTS_TO_EVENTS: bool;
@@ -85,28 +128,23 @@ pub(crate) trait Controller {
         let base = model.rates_of(exposure);
         rates.fill_at(model, base, base, counts, exposure, true);
     }
-    /// Whether a candidate of `pick` at `t`, drawn at the installed rates, happens (thinning);
-    /// the hot loop asks this too. By default every candidate happens.
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn accept(&self, _pick: &Pick, _t: f64, _rng: &mut ReplicateRng) -> bool {
-        true
-    }
+    /// Whether a candidate drawn at the installed rates happens, until the next check or event
+    /// ([`Always`] under piecewise-constant rates). A value of its own, so that the hot loop
+    /// keeps what it needs at hand.
+    type Acceptance<'a>: Accept
+    where
+        Self: 'a;
+    fn acceptance(&self) -> Self::Acceptance<'_>;
     /// The event at `t` of a candidate drawn at total rate `a0` (the installed rates' total), or
     /// `None` if the candidate is rejected. By default the direct method's pick (one uniform), if
-    /// accepted.
+    /// accepted. The hot loop does not call it: a controller that overrides it must keep to runs
+    /// the hot loop does not take (density dependence, for pharmacokinetic dosing).
     #[inline]
-    fn choose(
-        &mut self,
-        _model: &Model,
-        cells: &Cells,
-        rates: &PhaseRates,
-        a0: f64,
-        t: f64,
-        rng: &mut ReplicateRng,
-    ) -> Option<Pick> {
-        let pick = *cells.select(rates, uniform(rng) * a0);
-        self.accept(&pick, t, rng).then_some(pick)
+    fn choose(&mut self, drawn: &Candidate<'_>, rng: &mut ReplicateRng) -> Option<Pick> {
+        let pick = *drawn.cells.select(drawn.rates, uniform(rng) * drawn.a0);
+        self.acceptance()
+            .accept(&pick, drawn.t, rng)
+            .then_some(pick)
     }
     /// The outcome of a replicate that stopped at `t` with `status`, with what the controller
     /// accounts for (areas under the concentration); by default `outcome` as it is.
@@ -135,7 +173,7 @@ impl<'a, C: Controller> Tracked<'a, C> {
 impl<C: Controller> Controller for Tracked<'_, C> {
     const REACTS_TO_EVENTS: bool = true;
     const CHECKS_MOVE: bool = C::CHECKS_MOVE;
-    const SHOWS_SWITCHES: bool = C::SHOWS_SWITCHES;
+    accept_every_candidate!();
 
     #[inline]
     fn exposure(&self) -> usize {
@@ -198,6 +236,7 @@ impl<'a> FixedController<'a> {
 
 impl Controller for FixedController<'_> {
     const REACTS_TO_EVENTS: bool = false;
+    accept_every_candidate!();
 
     #[inline]
     fn exposure(&self) -> usize {

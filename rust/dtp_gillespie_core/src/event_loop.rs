@@ -17,10 +17,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::burst::{self, Accept, BurstEnd, Limits, Records, Unwatched, burst};
-use crate::controller::Controller;
+use crate::burst::{self, BurstEnd, Limits, Records, Unwatched, burst};
+use crate::controller::{Candidate, Controller};
 use crate::error::{EngineError, Result};
-use crate::model::{Model, PhaseRates, Pick};
+use crate::model::{Model, PhaseRates};
 use crate::record::{Drug, Recorder};
 use crate::rng::ReplicateRng;
 use crate::run::RunConfig;
@@ -61,18 +61,6 @@ impl<C: Controller> Drug for AfterStop<'_, C> {
     }
 }
 
-/// A controller's acceptance test, as the hot loop asks it.
-struct Accepting<'c, C>(&'c C);
-
-impl<C: Controller> Accept for Accepting<'_, C> {
-    // Inlined so that the hot loop's generator stays in registers.
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool {
-        self.0.accept(pick, t, rng)
-    }
-}
-
 /// Looks at the cancellation flag now and then: every [`CANCEL_CHECK_EVERY`] passes of the loop
 /// (events, rejected candidates, checks), and after every burst that stopped to be looked at
 /// (which fires or rejects at most that many candidates).
@@ -103,7 +91,8 @@ impl CancelPoll<'_> {
 }
 
 /// Put the controller's rates from `t` until `horizon` in force for `cells`.
-#[inline]
+#[allow(clippy::inline_always)]
+#[inline(always)]
 fn install<C: Controller>(
     controller: &mut C,
     model: &Model,
@@ -205,7 +194,7 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
             if use_burst && burst::fits(&cells) {
                 let limits = Limits::new(horizon, history.n_events(), run, max_population);
                 let (now, h) = (pending.take(), &mut history);
-                let (drug, accept) = (InForce(&*controller), Accepting(&*controller));
+                let (drug, accept) = (InForce(&*controller), controller.acceptance());
                 let records = &mut Records {
                     recorder,
                     drug: &drug,
@@ -277,7 +266,14 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
             recorder.record_before(t_next, cells.states(), &InForce(&*controller));
             t = t_next;
             watch_biomarker(&mut history, t, &*controller);
-            let Some(pick) = controller.choose(model, &cells, &rates, a0, t, rng) else {
+            let drawn = Candidate {
+                model,
+                cells: &cells,
+                rates: &rates,
+                a0,
+                t,
+            };
+            let Some(pick) = controller.choose(&drawn, rng) else {
                 // A rejected candidate: nothing happens at `t`, but bounds that depend on the
                 // counts are tightened from `t` on.
                 if density_dependent {

@@ -18,12 +18,12 @@
 
 use rand::RngExt;
 
-use crate::controller::Controller;
+use crate::controller::{Accept, Candidate, Controller};
 use crate::model::{Model, PhaseRates, Pick};
 use crate::pk::{PkSpec, hill_response, rates_at};
 use crate::record::Drug;
 use crate::rng::{DoseRng, ReplicateRng, uniform};
-use crate::ssa::{Cells, Outcome, Status, as_f64, select_channel};
+use crate::ssa::{Outcome, Status, as_f64, select_channel};
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies:
 /// `on` from the dose until `on_until`, while the drug's response is at least its on threshold
@@ -198,14 +198,45 @@ fn fill_channel_bounds(
     (lower, upper): (&[f64], &[f64]),
 ) {
     table.clear();
-    table.extend((0..off.len()).map(|c| ChannelBounds {
-        lower: lower[c],
-        upper: upper[c],
-        off: off[c],
-        on_minus_off: on[c] - off[c],
-        ec50: spec.ec50[c],
-        hill: spec.hill[c],
-    }));
+    // Zipped rather than indexed: no bounds check per value.
+    let bounds = lower.iter().zip(upper);
+    let rates = off.iter().zip(on);
+    let response = spec.ec50.iter().zip(&spec.hill);
+    table.extend(bounds.zip(rates).zip(response).map(
+        |(((&lower, &upper), (&off, &on)), (&ec50, &hill))| ChannelBounds {
+            lower,
+            upper,
+            off,
+            on_minus_off: on - off,
+            ec50,
+            hill,
+        },
+    ));
+}
+
+/// Acceptance of a candidate of channel `c` at `t`, drawn with rate `upper[c]`: with probability
+/// `rate_c(t) / upper[c]`. A uniform below `lower[c] / upper[c]` accepts without evaluating the
+/// concentration (the squeeze); a channel whose rate is constant over the interval needs no draw.
+pub(crate) struct Thinning<'a> {
+    channels: &'a [ChannelBounds],
+    drug: Concentration,
+}
+
+impl Accept for Thinning<'_> {
+    // Inlined so that the hot loop's generator stays in registers.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool {
+        let b = &self.channels[pick.channel as usize];
+        if b.lower < b.upper {
+            let u = uniform(rng) * b.upper;
+            if u >= b.lower {
+                let response = hill_response(self.drug.concentration_at(t), b.ec50, b.hill);
+                return u < b.off + b.on_minus_off * response;
+            }
+        }
+        true
+    }
 }
 
 /// What density dependence adds: the actual rates at a candidate's time, to accept it or not.
@@ -300,6 +331,9 @@ impl Controller for PkController<'_> {
     }
 
     /// Bound every channel's rate over `[t, horizon]`, where the concentration only decays.
+    // Inlined: with density dependence this runs before every candidate.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn install(
         &mut self,
         model: &Model,
@@ -325,55 +359,47 @@ impl Controller for PkController<'_> {
         }
     }
 
-    /// Acceptance of a candidate of channel `c` at `t`, drawn with rate `upper[c]`: with
-    /// probability `rate_c(t) / upper[c]`. A uniform below `lower[c] / upper[c]` accepts without
-    /// evaluating the concentration (the squeeze); a channel whose rate is constant over the
-    /// interval needs no draw.
-    // Inlined so that the hot loop's generator stays in registers.
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool {
-        let b = &self.channels[pick.channel as usize];
-        if b.lower < b.upper {
-            let u = uniform(rng) * b.upper;
-            if u >= b.lower {
-                let response = hill_response(self.clock.drug.concentration_at(t), b.ec50, b.hill);
-                return u < b.off + b.on_minus_off * response;
-            }
+    type Acceptance<'a>
+        = Thinning<'a>
+    where
+        Self: 'a;
+
+    fn acceptance(&self) -> Thinning<'_> {
+        Thinning {
+            channels: &self.channels,
+            drug: self.clock.drug,
         }
-        true
     }
 
     /// With density dependence: accept a candidate drawn at the bound `a0` when its uniform falls
     /// below the actual total propensity at `t`, which then picks the channel.
-    fn choose(
-        &mut self,
-        model: &Model,
-        cells: &Cells,
-        rates: &PhaseRates,
-        a0: f64,
-        t: f64,
-        rng: &mut ReplicateRng,
-    ) -> Option<Pick> {
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn choose(&mut self, drawn: &Candidate<'_>, rng: &mut ReplicateRng) -> Option<Pick> {
         let Some(actual) = &mut self.crowded else {
             // Per-channel thinning: the direct method's pick at the bounds, if accepted.
-            let pick = *cells.select(rates, uniform(rng) * a0);
-            return self.accept(&pick, t, rng).then_some(pick);
+            let pick = *drawn.cells.select(drawn.rates, uniform(rng) * drawn.a0);
+            return self
+                .acceptance()
+                .accept(&pick, drawn.t, rng)
+                .then_some(pick);
         };
+        let (model, t) = (drawn.model, drawn.t);
         let c = self.clock.drug.concentration_at(t);
         rates_at(self.spec, self.off, self.on, c, &mut actual.at_now);
         // Sorting picks by rate only pays off when they are reused; sort while no drug is present
         // so that a run without drug fires exactly like the `off` exposure under a fixed schedule.
-        let (exposure, counts) = (self.spec.off_exposure, cells.states());
+        let (exposure, counts) = (self.spec.off_exposure, drawn.cells.states());
         let at_now = &actual.at_now;
         actual
             .rates
             .fill_at(model, at_now, at_now, counts, exposure, c == 0.0);
-        for (s, w) in actual.weight.iter_mut().enumerate() {
-            *w = as_f64(counts[s]) * actual.rates.state_total[s];
+        let totals = &actual.rates.state_total;
+        for ((w, &n), &total) in actual.weight.iter_mut().zip(counts).zip(totals) {
+            *w = as_f64(n) * total;
         }
         let actual_a0: f64 = actual.weight.iter().sum();
-        let target = uniform(rng) * a0;
+        let target = uniform(rng) * drawn.a0;
         if target >= actual_a0 {
             return None;
         }
