@@ -160,19 +160,18 @@ impl Drug for Concentration {
     }
 }
 
-/// Bound every channel's rate over a stretch in which the concentration moves monotonically from
-/// `ends.0` to `ends.1` (between doses it only decays): by its values at the two ends, since each
-/// rate is monotone in the concentration. `scratch` is as long as the bounds.
+/// Bound every channel's rate over a stretch in which the concentration moves monotonically (between
+/// doses it only decays): by its values at the two ends, since each rate is monotone in the
+/// concentration; `at_end` holds the rates at the far end, `upper` receives those at `c_start`.
 fn bound_rates(
     spec: &PkSpec,
     (off, on): (&[f64], &[f64]),
-    ends: (f64, f64),
+    c_start: f64,
+    at_end: &[f64],
     (lower, upper): (&mut [f64], &mut [f64]),
-    scratch: &mut [f64],
 ) {
-    rates_at(spec, off, on, ends.0, upper);
-    rates_at(spec, off, on, ends.1, scratch);
-    for ((l, u), &other) in lower.iter_mut().zip(upper.iter_mut()).zip(scratch.iter()) {
+    rates_at(spec, off, on, c_start, upper);
+    for ((l, u), &other) in lower.iter_mut().zip(upper.iter_mut()).zip(at_end) {
         *l = u.min(other);
         *u = u.max(other);
     }
@@ -261,7 +260,9 @@ pub(crate) struct PkController<'a> {
     // Scratch space, allocated once per replicate.
     lower: Vec<f64>,
     upper: Vec<f64>,
+    /// The rates at the end of the current stretch, at `at_end_of` (NaN: not computed yet).
     at_end: Vec<f64>,
+    at_end_of: f64,
     /// Models without density dependence: each channel's bounds and response.
     channels: Vec<ChannelBounds>,
     /// Models with density dependence.
@@ -287,6 +288,7 @@ impl<'a> PkController<'a> {
             lower: vec![0.0; n_channels],
             upper: vec![0.0; n_channels],
             at_end: vec![0.0; n_channels],
+            at_end_of: f64::NAN,
             channels: Vec::with_capacity(if crowded.is_some() { 0 } else { n_channels }),
             crowded,
         }
@@ -313,6 +315,7 @@ impl Controller for PkController<'_> {
     fn at_check(&mut self, t: f64, _counts: &[u64]) -> bool {
         self.clock.cross(t);
         self.exposure = self.clock.drug.exposure_at(t);
+        self.at_end_of = f64::NAN; // a new stretch, maybe a new dose
         true
     }
 
@@ -343,10 +346,17 @@ impl Controller for PkController<'_> {
         horizon: f64,
     ) {
         let drug = &self.clock.drug;
-        let ends = (drug.concentration_at(t), drug.concentration_at(horizon));
         let (off, on) = (self.off, self.on);
+        // The far end is the same for every candidate of a stretch (density dependence bounds
+        // afresh after each): its rates are computed once.
+        if horizon != self.at_end_of {
+            let c_end = drug.concentration_at(horizon);
+            rates_at(self.spec, off, on, c_end, &mut self.at_end);
+            self.at_end_of = horizon;
+        }
         let bounds = (&mut self.lower[..], &mut self.upper[..]);
-        bound_rates(self.spec, (off, on), ends, bounds, &mut self.at_end);
+        let c_start = drug.concentration_at(t);
+        bound_rates(self.spec, (off, on), c_start, &self.at_end, bounds);
         if self.crowded.is_some() {
             // Competition coefficients are the same under every exposure here (checked by
             // `Dosing::validate`), so any exposure selects them.
