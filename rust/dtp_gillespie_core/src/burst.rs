@@ -6,12 +6,11 @@
 //! It draws exactly what the general loop draws, in the same order (a waiting time, a uniform that
 //! picks the channel, and under thinning a uniform that the controller's acceptance test takes),
 //! and does the same arithmetic in the same order, so a trajectory is bit for bit the same
-//! whichever loop fires its events; it
-//! is used only where the per-event bookkeeping it leaves out cannot apply (progression,
-//! observers, density dependence, biomarkers). Every exit condition is a compare or two: the next
-//! event time against the next breakpoint, the population against `[1, cap)`, an event budget
-//! that counts down to the next cap or cancellation check, and (adaptive dosing) the monitored
-//! burden against the band in which no rule can fire.
+//! whichever loop fires its events; it is used only where the per-event bookkeeping it leaves out
+//! cannot apply (progression, observers, density dependence, biomarkers). Every exit condition is
+//! a compare or two: the next event time against the next breakpoint, the population against
+//! `[1, cap)`, an event budget that counts down to the next cap or cancellation check, and
+//! (adaptive dosing) the monitored burden against the band in which no rule can fire.
 //!
 //! What makes it fast is latency, not instruction count: the channel that fires is random, so
 //! selection branches mispredict, and each misprediction waits for the chain from the last
