@@ -4,11 +4,15 @@ Wall time on a shared machine varies by a factor of two from run to run; callgri
 count for the same binary and inputs does not, so it shows a regression (or a gain) in the event
 loop that timing cannot. Needs valgrind; run by hand,
 
-    python benches/python/bench_instructions.py [--cases a c d]
+    python benches/python/bench_instructions.py [--cases a c d adaptive pk crowded pk-crowded]
 
 It builds the profiling example (``cargo build --profile profiling --example trajectory``), runs
 each case under ``valgrind --tool=callgrind`` and prints instructions per event (setup included,
-so cases with few events per replicate show the per-replicate overhead too).
+so cases with few events per replicate show the per-replicate overhead too). Cases a, c and d
+are those of bench-model.toml under fixed schedules; ``adaptive`` and ``pk`` put case d's tumour
+under adaptive therapy and daily pharmacokinetic dosing; ``crowded`` and ``pk-crowded`` add a
+carrying capacity, so that every event goes through the general event loop rather than the hot
+loop.
 """
 
 import argparse
@@ -20,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "profiling" / "examples" / "trajectory"
 # case: replicates to run under callgrind (about 1e5-1e6 events each)
-CASES = {"a": 1, "c": 300, "d": 10}
+CASES = {"a": 1, "c": 300, "d": 10, "adaptive": 2, "pk": 20, "crowded": 10, "pk-crowded": 10}
 
 
 def count(case: str, n: int) -> tuple[int, int]:
@@ -65,11 +69,11 @@ def main() -> None:
         cwd=ROOT,
         check=True,
     )
-    print(f"{'case':>4} {'replicates':>10} {'events':>10} {'instructions':>14} {'per event':>10}")
+    print(f"{'case':>10} {'replicates':>10} {'events':>10} {'instructions':>14} {'per event':>10}")
     for case in args.cases:
         n = CASES[case]
         instructions, events = count(case, n)
-        print(f"{case:>4} {n:>10} {events:>10} {instructions:>14,} {instructions / events:>10.1f}")
+        print(f"{case:>10} {n:>10} {events:>10} {instructions:>14,} {instructions / events:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@
 //! equals the threshold exactly, so rounding cannot skip or repeat a switch.
 
 use crate::biomarker::{Biomarker, Track};
-use crate::controller::{BurdenBand, Controller};
+use crate::controller::{BurdenBand, Controller, accept_every_candidate};
 use crate::error::{EngineError, Result};
 use crate::model::weighted_count;
 
@@ -209,22 +209,25 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
         }
     }
 
-    /// Recompute the band of burdens in which no burden rule out of the current exposure holds.
-    fn refresh_band(&mut self) {
-        let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
-        for rule in self
-            .spec
+    /// The rules out of the current exposure that may apply now, with the scale of their
+    /// thresholds (rules whose scale is not defined yet are left out), in the spec's order.
+    fn scaled_rules_out(&self) -> impl Iterator<Item = (&Rule, f64)> {
+        self.spec
             .rules
             .iter()
             .filter(|r| r.from == self.exposure && self.in_phase(r))
-        {
-            if let Some(scale) = self.scale(rule) {
-                if let Some(below) = rule.below {
-                    low = low.max(below * scale);
-                }
-                if let Some(above) = rule.above {
-                    high = high.min(above * scale);
-                }
+            .filter_map(|r| self.scale(r).map(|scale| (r, scale)))
+    }
+
+    /// Recompute the band of burdens in which no burden rule out of the current exposure holds.
+    fn refresh_band(&mut self) {
+        let (mut low, mut high) = (f64::NEG_INFINITY, f64::INFINITY);
+        for (rule, scale) in self.scaled_rules_out() {
+            if let Some(below) = rule.below {
+                low = low.max(below * scale);
+            }
+            if let Some(above) = rule.above {
+                high = high.min(above * scale);
             }
         }
         (self.low, self.high) = (low, high);
@@ -237,19 +240,12 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
             return (f64::INFINITY, f64::NAN);
         };
         let mut best = (f64::INFINITY, f64::NAN);
-        for rule in self
-            .spec
-            .rules
-            .iter()
-            .filter(|r| r.from == self.exposure && self.in_phase(r))
-        {
-            if let Some(scale) = self.scale(rule) {
-                for level in [rule.below, rule.above].into_iter().flatten() {
-                    let level = level * scale;
-                    let t = track.crossing(level);
-                    if t < best.0 {
-                        best = (t, level);
-                    }
+        for (rule, scale) in self.scaled_rules_out() {
+            for level in [rule.below, rule.above].into_iter().flatten() {
+                let level = level * scale;
+                let t = track.crossing(level);
+                if t < best.0 {
+                    best = (t, level);
                 }
             }
         }
@@ -354,6 +350,7 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
 impl<const BIOMARKER: bool> Controller for AdaptiveController<'_, BIOMARKER> {
     const REACTS_TO_EVENTS: bool = true;
     const CHECKS_MOVE: bool = BIOMARKER;
+    accept_every_candidate!();
 
     fn exposure(&self) -> usize {
         self.exposure

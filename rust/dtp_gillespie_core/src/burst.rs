@@ -1,26 +1,26 @@
 //! The hot loop: runs of events under rates that stay constant between two things the general
-//! loops of [`crate::ssa`] and [`crate::thinning`] must see (a breakpoint or dose, a cap, a
-//! cancellation check, a burden an adaptive rule reacts to). Record times in between are written
-//! here, as the general loops write them.
+//! event loop (`event_loop`) must see (a breakpoint or dose, a cap, a cancellation check, a
+//! burden an adaptive rule reacts to). Record times in between are written here, as the general
+//! loop writes them.
 //!
-//! It draws exactly what the general loops draw, in the same order (a waiting time, a uniform that
-//! picks the channel, and under thinning a uniform that accepts it), and does the same arithmetic
-//! in the same order, so a trajectory is bit for bit the same whichever loop fires its events; it
-//! is used only where the per-event bookkeeping it leaves out cannot apply (progression,
-//! observers, density dependence, biomarkers). Every exit condition is a compare or two: the next
-//! event time against the next breakpoint, the population against `[1, cap)`, an event budget
-//! that counts down to the next cap or cancellation check, and (adaptive dosing) the monitored
-//! burden against the band in which no rule can fire.
+//! It draws exactly what the general loop draws, in the same order (a waiting time, a uniform that
+//! picks the channel, and under thinning a uniform that the controller's acceptance test takes),
+//! and does the same arithmetic in the same order, so a trajectory is bit for bit the same
+//! whichever loop fires its events; it is used only where the per-event bookkeeping it leaves out
+//! cannot apply (progression, observers, density dependence, biomarkers). Every exit condition is
+//! a compare or two: the next event time against the next breakpoint, the population against
+//! `[1, cap)`, an event budget that counts down to the next cap or cancellation check, and
+//! (adaptive dosing) the monitored burden against the band in which no rule can fire.
 //!
 //! What makes it fast is latency, not instruction count: the channel that fires is random, so
 //! selection branches mispredict, and each misprediction waits for the chain from the last
 //! event's counts through the weights and `a0` to the next selection. That chain stays in
 //! registers: counts are kept as exact floats in arrays of a fixed size (so models with more than
-//! [`MAX_STATES`] states, or [`EXACT_COUNT`] cells or more, use the general loops), and the inner
+//! [`MAX_STATES`] states, or [`EXACT_COUNT`] cells or more, use the general loop), and the inner
 //! loop makes no call, which would clobber every float register (record times and the
 //! ziggurat's rare slow path are handled in an outer loop).
 
-use crate::controller::BurdenBand;
+use crate::controller::{Accept, BurdenBand};
 use crate::model::{PhaseRates, Pick, weighted_sum};
 use crate::record::{Drug, Recorder};
 use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, exp1_first_try, uniform};
@@ -31,7 +31,7 @@ use crate::ssa::{CANCEL_CHECK_EVERY, Cells, History, as_f64, next_event_time, sc
 pub(crate) const MAX_STATES: usize = 6;
 
 /// The hot loop keeps counts as floats, exact while the total population stays below this
-/// (2^52, with room for a burst's events); larger populations use the general loops.
+/// (2^52, with room for a burst's events); larger populations use the general loop.
 pub(crate) const EXACT_COUNT: u64 = 1 << 52;
 
 /// Whether the hot loop can take these cells now: at most [`MAX_STATES`] states and a total
@@ -114,27 +114,10 @@ impl Watch for BurdenBand<'_> {
 }
 
 /// The record grid and what is in force for it (exposure, concentration): record times between
-/// candidates are written inside the loop, as the general loops write them.
+/// candidates are written inside the loop, as the general loop writes them.
 pub(crate) struct Records<'a, 'r, D> {
     pub recorder: &'a mut Recorder<'r>,
     pub drug: &'a D,
-}
-
-/// Whether a candidate event happens: always under piecewise-constant rates; with probability
-/// `rate(t) / bound` under thinning.
-pub(crate) trait Accept {
-    fn accept(&self, pick: &Pick, t: f64, rng: &mut ReplicateRng) -> bool;
-}
-
-/// Every candidate is an event.
-pub(crate) struct Always;
-
-impl Accept for Always {
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn accept(&self, _: &Pick, _: f64, _: &mut ReplicateRng) -> bool {
-        true
-    }
 }
 
 /// Fire events of one constant-rate (or constant-bound) phase from `*t`, writing the record times
@@ -185,7 +168,7 @@ pub(crate) fn burst(
 /// conversion; that chain is what a mispredicted selection branch waits for. A pick moves the
 /// counts by the difference of two rows of a unit table (rows `N..P`, the sink and padding, are
 /// zero; masking an index with `P - 1` proves it in bounds). The same law, draws and arithmetic as
-/// the general loops (see [`crate::ssa::select_channel`]): `as_f64(n)` is the float count.
+/// the general loop (see [`crate::ssa::select_channel`]): `as_f64(n)` is the float count.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn fixed<const N: usize, const P: usize>(

@@ -14,12 +14,13 @@ use crate::adaptive::AdaptiveController;
 use crate::controller::{Controller, FixedController, Tracked};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
+use crate::event_loop::simulate_replicate;
 use crate::model::Model;
 use crate::record::Recorder;
 use crate::rng::{ReplicateRng, replicate_streams};
 use crate::run::RunConfig;
-use crate::ssa::{NoObserver, Observer, Outcome, Status, simulate_replicate};
-use crate::thinning::simulate_pk_replicate;
+use crate::ssa::{NoObserver, Observer, Outcome, Status};
+use crate::thinning::PkController;
 
 /// Which replicates to run and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +61,8 @@ pub fn validate(model: &Model, dosing: &Dosing, run: &RunConfig) -> Result<()> {
     run.validate(model)
 }
 
-/// Simulate replicate `index` (global) under any kind of dosing.
+/// Simulate replicate `index` (global) under any kind of dosing: the one event loop with the
+/// dosing's controller.
 fn simulate_one<O: Observer>(
     model: &Model,
     dosing: &Dosing,
@@ -71,21 +73,8 @@ fn simulate_one<O: Observer>(
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let (mut rng, mut dose_rng) = replicate_streams(seed_key, index);
+    let (mut rng, dose_rng) = replicate_streams(seed_key, index);
     let treating = &dosing.treating;
-    if let DosingKind::Pk(spec) = &dosing.kind {
-        return simulate_pk_replicate(
-            model,
-            spec,
-            treating,
-            run,
-            &mut rng,
-            &mut dose_rng,
-            recorder,
-            observer,
-            cancel,
-        );
-    }
     let mut l = ReplicateLoop {
         model,
         treating,
@@ -97,6 +86,7 @@ fn simulate_one<O: Observer>(
     };
     let initial = &run.initial;
     match (&dosing.kind, model.biomarker()) {
+        (DosingKind::Pk(spec), _) => l.run(PkController::new(model, spec, dose_rng)),
         (DosingKind::Adaptive(spec), Some(b)) if spec.monitor_biomarker => {
             l.run(AdaptiveController::watching(spec, treating, initial, b))
         }
@@ -111,9 +101,6 @@ fn simulate_one<O: Observer>(
         (DosingKind::Fixed(schedule), Some(b)) => {
             l.run(Tracked::new(FixedController::new(schedule), b, initial))
         }
-        (DosingKind::Pk(_), _) => Err(EngineError::InvalidSchedule(
-            "internal error: pk dosing reached the fixed-rate loop".into(),
-        )),
     }
 }
 

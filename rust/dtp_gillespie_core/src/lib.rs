@@ -7,11 +7,13 @@
 //! - [`biomarker`]: a PSA-like biomarker driven by the cells, solved in closed form between events,
 //!   with exact threshold-crossing times.
 //! - [`schedule`]: piecewise-constant exposure over time (continuous, intermittent, piecewise).
-//! - [`adaptive`]: state-triggered dosing rules; [`controller`]: fixed or adaptive exposure.
-//! - [`pk`]: pharmacokinetic dosing, and why thinning keeps it exact; [`thinning`]: its loop.
+//! - [`controller`]: what decides the exposure and rates in force (a fixed schedule here);
+//!   [`adaptive`]: state-triggered dosing rules; [`pk`]: pharmacokinetic dosing, and why
+//!   thinning keeps it exact; [`thinning`]: its controller.
 //! - [`dosing`]: which of these a run uses.
-//! - [`ssa`]: the event loop, and why stopping at breakpoints keeps it exact; `burst`: its hot
-//!   loop for runs of events with constant rates.
+//! - [`ssa`]: the direct method's pieces, and why stopping at breakpoints keeps it exact;
+//!   `event_loop`: the one outer event loop, for every controller; `burst`: its hot loop for
+//!   runs of events with constant rates.
 //! - [`outcome`]: what a replicate ends with (status, per-replicate results) and the table of
 //!   per-replicate output variables.
 //! - [`record`]: the record grid (no random numbers consumed).
@@ -27,6 +29,7 @@ pub mod controller;
 pub mod dosing;
 pub mod ensemble;
 pub mod error;
+mod event_loop;
 pub mod model;
 pub mod outcome;
 pub mod pk;

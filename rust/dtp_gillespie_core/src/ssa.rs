@@ -1,4 +1,6 @@
-//! The exact event loop: Gillespie's direct method with schedule breakpoints.
+//! Gillespie's direct method with schedule breakpoints: the cells and their propensities, the
+//! selection of the channel that fires, a replicate's history and outcome. The outer event loop
+//! that puts them together is `event_loop`; its hot loop is `burst`.
 //!
 //! # Why stopping at breakpoints is exact
 //!
@@ -21,15 +23,9 @@
 //! are scanned highest rate first (the order changes which uniform picks which channel, not the
 //! law).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::burst::{self, Always, BurstEnd, Limits, Records, Unwatched, burst};
-use crate::controller::Controller;
-use crate::error::{EngineError, Result};
-use crate::model::{Model, PhaseRates, Pick};
+use crate::model::{PhaseRates, Pick};
 pub use crate::outcome::{Outcome, Status};
-use crate::record::{Drug, Recorder};
-use crate::rng::{ReplicateRng, exp1, uniform};
+use crate::rng::{ReplicateRng, exp1};
 use crate::run::{Progression, RunConfig};
 
 /// Sees every event of a replicate (for tests and event traces); the ensemble path uses
@@ -270,15 +266,23 @@ impl<'a> History<'a> {
     /// rises the nadir stays put (it is at most the value at the last change), so the crossing is
     /// the closed-form rise from the last change, the same whether or not looks that changed
     /// nothing came in between.
-    pub fn watch_biomarker(&mut self, t: f64, controller: &impl Controller) {
+    ///
+    /// `rise(level)` is the biomarker's next rise to `level` and `value(t)` its value at `t`,
+    /// both with the counts and exposure in force.
+    pub fn watch_biomarker(
+        &mut self,
+        t: f64,
+        rise: impl FnOnce(f64) -> f64,
+        value: impl FnOnce(f64) -> f64,
+    ) {
         let Some(p) = self.progression.filter(|p| p.biomarker) else {
             return;
         };
         if !self.outcome.progression_time.is_nan() {
             return;
         }
-        let rise = controller.biomarker_rise(p.level(self.nadir));
-        let y = controller.biomarker_at(t);
+        let rise = rise(p.level(self.nadir));
+        let y = value(t);
         if rise <= t {
             // After the last look, where the level was not reached (up to rounding).
             self.outcome.progression_time = rise.max(self.watched);
@@ -395,223 +399,5 @@ pub(crate) fn early_stop(
         })
     } else {
         None
-    }
-}
-
-/// Record what is known after a replicate stopped early at `t` and close its history.
-pub(crate) fn stop_early(
-    status: Status,
-    t: f64,
-    counts: &[u64],
-    recorder: &mut Recorder<'_>,
-    now: &impl Drug,
-    after: &impl Drug,
-    mut history: History<'_>,
-) -> Outcome {
-    if status == Status::Extinct {
-        // Extinction is absorbing: the counts stay 0.
-        recorder.finish(Some(counts), after);
-    } else {
-        recorder.record_through(t, counts, now);
-        recorder.finish(None, after);
-    }
-    history.close(t, status)
-}
-
-/// The exposure (and biomarker) a controller reports for record times after a replicate stopped
-/// at the given time.
-struct AfterStop<'c, C>(&'c C, f64);
-
-impl<C: Controller> Drug for AfterStop<'_, C> {
-    fn exposure_at(&self, t: f64) -> usize {
-        self.0.exposure_after_stop(t)
-    }
-    fn concentration_at(&self, _: f64) -> f64 {
-        0.0
-    }
-    fn biomarker_at(&self, t: f64) -> f64 {
-        self.0.biomarker_after_extinction(t, self.1)
-    }
-}
-
-/// What a controller has in force between events.
-struct InForce<'c, C>(&'c C);
-
-impl<C: Controller> Drug for InForce<'_, C> {
-    #[inline]
-    fn exposure_at(&self, _: f64) -> usize {
-        self.0.exposure()
-    }
-    #[inline]
-    fn concentration_at(&self, _: f64) -> f64 {
-        0.0
-    }
-    #[inline]
-    fn biomarker_at(&self, t: f64) -> f64 {
-        self.0.biomarker_at(t)
-    }
-}
-
-/// Simulate one replicate with piecewise-constant rates (a fixed schedule or an adaptive rule) from
-/// `run.initial` to `run.t_end`, extinction, or a cap, writing the record grid through `recorder`
-/// and every event to `observer`.
-pub fn simulate_replicate<C: Controller, O: Observer>(
-    model: &Model,
-    controller: &mut C,
-    treating: &[bool],
-    run: &RunConfig,
-    rng: &mut ReplicateRng,
-    recorder: &mut Recorder<'_>,
-    observer: &mut O,
-    cancel: &AtomicBool,
-) -> Result<Outcome> {
-    let mut cells = Cells::new(&run.initial);
-    let mut rates = PhaseRates::new(model);
-    let density_dependent = model.density_dependent();
-    let install = |rates: &mut PhaseRates, cells: &mut Cells, exposure: usize| {
-        let base = model.rates_of(exposure);
-        rates.fill_at(model, base, base, cells.states(), exposure, true);
-        cells.refresh(rates);
-    };
-    install(&mut rates, &mut cells, controller.exposure());
-    let mut history = History::new(
-        treating,
-        controller.exposure(),
-        run.progression.as_ref(),
-        cells.states(),
-        controller.biomarker_at(0.0),
-    );
-    let mut t = 0.0_f64;
-    let mut breakpoints: u64 = 0;
-    let max_population = run.population_cap();
-    observer.start(cells.states(), controller.exposure());
-
-    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
-        return Ok(stop_early(
-            status,
-            0.0,
-            cells.states(),
-            recorder,
-            &InForce(&*controller),
-            &AfterStop(controller, 0.0),
-            history,
-        ));
-    }
-
-    let mut horizon = controller.next_check().min(run.t_end);
-    // A waiting time drawn before a check that changed nothing stays valid after it: given no
-    // event before the check, the residual time is again exponential with the same rate.
-    let mut pending: Option<f64> = None;
-    // Runs of events with nothing to do between them go through the hot loop (same draws).
-    let use_burst = !density_dependent
-        && !run.force_general_loop
-        && run.progression.is_none()
-        && !O::OBSERVES
-        && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
-    'events: loop {
-        'event: {
-            if use_burst && burst::fits(&cells) {
-                let limits = Limits::new(horizon, history.n_events(), run, max_population);
-                let (now, h) = (pending.take(), &mut history);
-                let drug = InForce(&*controller);
-                let records = &mut Records {
-                    recorder,
-                    drug: &drug,
-                };
-                let end = match controller.quiet_band() {
-                    Some(band) => burst(
-                        &mut cells, &rates, rng, &mut t, now, limits, h, records, &band, &Always,
-                    ),
-                    None => burst(
-                        &mut cells, &rates, rng, &mut t, now, limits, h, records, &Unwatched,
-                        &Always,
-                    ),
-                };
-                match end {
-                    BurstEnd::Limit(t_next) => pending = Some(t_next),
-                    BurstEnd::Check => break 'event,
-                    BurstEnd::Overflow => {}
-                }
-            }
-            let a0 = cells.a0();
-            if !a0.is_finite() {
-                return Ok(stop_early(
-                    Status::RateOverflow,
-                    t,
-                    cells.states(),
-                    recorder,
-                    &InForce(&*controller),
-                    &AfterStop(controller, t),
-                    history,
-                ));
-            }
-            let t_next = next_event_time(pending.take(), t, a0, rng);
-
-            if t_next >= horizon {
-                let check = controller.next_check();
-                if check > run.t_end {
-                    recorder.record_through(run.t_end, cells.states(), &InForce(&*controller));
-                    history.watch_biomarker(run.t_end, &*controller);
-                    return Ok(history.close(run.t_end, Status::Completed));
-                }
-                // Move to the breakpoint and let the controller act; if the exposure changes, the
-                // draw is discarded and a new one made with the new rates (module docs).
-                recorder.record_before(check, cells.states(), &InForce(&*controller));
-                t = check;
-                history.watch_biomarker(t, &*controller);
-                if controller.at_check(t, cells.states()) {
-                    history.switch(t, controller.exposure());
-                    observer.switch(t, controller.exposure());
-                    install(&mut rates, &mut cells, controller.exposure());
-                } else {
-                    pending = Some(t_next);
-                }
-                horizon = controller.next_check().min(run.t_end);
-                breakpoints += 1;
-                if breakpoints % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-                    return Err(EngineError::Cancelled);
-                }
-                continue 'events;
-            }
-
-            recorder.record_before(t_next, cells.states(), &InForce(&*controller));
-            t = t_next;
-            history.watch_biomarker(t, &*controller);
-            let pick = *cells.select(&rates, uniform(rng) * a0);
-            cells.fire(&pick, &rates);
-            history.event(t, pick.is_mutation, cells.states());
-            observer.event(
-                t,
-                pick.channel as usize,
-                cells.states(),
-                controller.exposure(),
-            );
-        }
-
-        if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            return Ok(stop_early(
-                status,
-                t,
-                cells.states(),
-                recorder,
-                &InForce(&*controller),
-                &AfterStop(controller, t),
-                history,
-            ));
-        }
-        if history.n_events() % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-            return Err(EngineError::Cancelled);
-        }
-        let switched = C::REACTS_TO_EVENTS && controller.after_event(t, cells.states());
-        if switched {
-            history.switch(t, controller.exposure());
-            observer.switch(t, controller.exposure());
-        }
-        if switched || C::CHECKS_MOVE {
-            horizon = controller.next_check().min(run.t_end);
-        }
-        if switched || density_dependent {
-            install(&mut rates, &mut cells, controller.exposure());
-        }
     }
 }

@@ -1,21 +1,29 @@
-//! The event loop for pharmacokinetic dosing: rates that vary continuously with the drug
-//! concentration, simulated exactly by thinning (see [`crate::pk`] for why it is exact).
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Pharmacokinetic dosing as a [`Controller`]: rates that vary continuously with the drug
+//! concentration, simulated exactly by thinning (see [`crate::pk`] for why it is exact). Its
+//! checks are the doses and the times the drug turns off; at each it bounds every channel's rate
+//! over the stretch to the next check, and the event loop draws candidates at those bounds, which
+//! the controller accepts with probability `rate(t) / bound`.
+//!
+//! Models without density dependence thin each channel on its own: over a dosing interval every
+//! channel's per-cell rate lies between its values at the interval's two ends (`upper`, `lower`).
+//! Candidates come from the direct method with the `upper` rates (so selection, weights and sorted
+//! picks are those of a fixed schedule, and the hot loop can fire them); a candidate of channel
+//! `c` is accepted with probability `rate_c(t) / upper_c`. A uniform below `lower_c / upper_c`
+//! accepts without evaluating the concentration (a squeeze), and a channel whose rate is constant
+//! over the interval needs no acceptance draw at all, so a run without drug fires exactly like the
+//! `off` exposure. Superposing independently thinned channels gives the time-inhomogeneous process
+//! exactly. With density dependence the bound on the total propensity is recomputed from the
+//! current time and counts after every candidate, and a candidate is accepted when its uniform
+//! falls below the actual total propensity, which then picks the channel.
 
 use rand::RngExt;
 
-use crate::burst::{self, Accept, BurstEnd, Limits, Records, Unwatched, burst};
-use crate::error::{EngineError, Result};
+use crate::controller::{Accept, Candidate, Controller};
 use crate::model::{Model, PhaseRates, Pick};
 use crate::pk::{PkSpec, hill_response, rates_at};
-use crate::record::{Drug, Recorder};
+use crate::record::Drug;
 use crate::rng::{DoseRng, ReplicateRng, uniform};
-use crate::run::RunConfig;
-use crate::ssa::{
-    CANCEL_CHECK_EVERY, Cells, History, Observer, Outcome, Status, as_f64, early_stop,
-    next_event_time, select_channel, stop_early,
-};
+use crate::ssa::{Outcome, Status, as_f64, select_channel};
 
 /// The concentration since the latest dose, `c0 * exp(-k (t - t0))`, and the exposure it implies:
 /// `on` from the dose until `on_until`, while the drug's response is at least its on threshold
@@ -30,12 +38,14 @@ struct Concentration {
     on: usize,
 }
 
-/// The doses of one replicate: those still ahead, the concentration the past ones left, and the
-/// areas under the concentration and the response so far.
+/// The doses of one replicate: those still ahead (each skipped with the spec's probability, drawn
+/// from a stream of its own, so that skipping never shifts the event stream), the concentration
+/// the past ones left, and the areas under the concentration and the response so far.
 struct DoseClock<'a> {
     spec: &'a PkSpec,
     times: &'a [f64],
     next: usize,
+    dose_rng: DoseRng,
     drug: Concentration,
     /// The concentration at which the drug turns on ([`crate::pk::PkResponse::on_concentration`]).
     on_concentration: f64,
@@ -48,7 +58,7 @@ struct DoseClock<'a> {
 }
 
 impl<'a> DoseClock<'a> {
-    fn new(spec: &'a PkSpec) -> Self {
+    fn new(spec: &'a PkSpec, dose_rng: DoseRng) -> Self {
         let drug = Concentration {
             c0: 0.0,
             t0: 0.0,
@@ -61,6 +71,7 @@ impl<'a> DoseClock<'a> {
             spec,
             times: spec.effective_dose_times(),
             next: 0,
+            dose_rng,
             drug,
             on_concentration: spec.response.on_concentration(),
             off_at: f64::INFINITY,
@@ -101,6 +112,22 @@ impl<'a> DoseClock<'a> {
         outcome
     }
 
+    /// Move to the breakpoint `t`: the areas up to `t`, and the dose due at `t`, taken unless this
+    /// replicate misses it.
+    fn cross(&mut self, t: f64) {
+        self.accumulate(t);
+        if self.off_at <= t {
+            self.off_at = f64::INFINITY;
+        }
+        #[allow(clippy::float_cmp)] // the breakpoint is this very dose time
+        if self.next_dose_time() == t {
+            self.next += 1;
+            if self.dose_rng.random::<f64>() >= self.spec.missed_dose_probability {
+                self.take_dose(t);
+            }
+        }
+    }
+
     /// Take a dose at `t`: the concentration jumps and the drug is on until its response falls
     /// below the threshold again.
     fn take_dose(&mut self, t: f64) {
@@ -118,41 +145,6 @@ impl<'a> DoseClock<'a> {
             f64::INFINITY
         };
     }
-
-    /// End of the current stretch: the replicate completes at `t_end`, or the clock moves to the
-    /// next breakpoint: the drug turning off, or a dose, which is taken unless this replicate
-    /// misses it (a draw from `dose_rng`). Returns the outcome if the replicate completed.
-    fn cross(
-        &mut self,
-        t: &mut f64,
-        run: &RunConfig,
-        counts: &[u64],
-        recorder: &mut Recorder<'_>,
-        history: &mut History<'_>,
-        dose_rng: &mut DoseRng,
-    ) -> Option<Outcome> {
-        let breakpoint = self.next_time();
-        if breakpoint > run.t_end {
-            recorder.record_through(run.t_end, counts, &self.drug);
-            let outcome = history.close(run.t_end, Status::Completed);
-            return Some(self.finish(run.t_end, outcome));
-        }
-        recorder.record_before(breakpoint, counts, &self.drug);
-        self.accumulate(breakpoint);
-        *t = breakpoint;
-        if self.off_at <= breakpoint {
-            self.off_at = f64::INFINITY;
-        }
-        #[allow(clippy::float_cmp)] // the breakpoint is this very dose time
-        if self.next_dose_time() == breakpoint {
-            self.next += 1;
-            if dose_rng.random::<f64>() >= self.spec.missed_dose_probability {
-                self.take_dose(breakpoint);
-            }
-        }
-        history.switch(breakpoint, self.drug.exposure_at(breakpoint));
-        None
-    }
 }
 
 impl Drug for Concentration {
@@ -168,19 +160,18 @@ impl Drug for Concentration {
     }
 }
 
-/// Bound every channel's rate over a stretch in which the concentration moves monotonically from
-/// `ends.0` to `ends.1` (between doses it only decays): by its values at the two ends, since each
-/// rate is monotone in the concentration. `scratch` is as long as the bounds.
+/// Bound every channel's rate over a stretch in which the concentration moves monotonically (between
+/// doses it only decays): by its values at the two ends, since each rate is monotone in the
+/// concentration; `at_end` holds the rates at the far end, `upper` receives those at `c_start`.
 fn bound_rates(
     spec: &PkSpec,
     (off, on): (&[f64], &[f64]),
-    ends: (f64, f64),
+    c_start: f64,
+    at_end: &[f64],
     (lower, upper): (&mut [f64], &mut [f64]),
-    scratch: &mut [f64],
 ) {
-    rates_at(spec, off, on, ends.0, upper);
-    rates_at(spec, off, on, ends.1, scratch);
-    for ((l, u), &other) in lower.iter_mut().zip(upper.iter_mut()).zip(scratch.iter()) {
+    rates_at(spec, off, on, c_start, upper);
+    for ((l, u), &other) in lower.iter_mut().zip(upper.iter_mut()).zip(at_end) {
         *l = u.min(other);
         *u = u.max(other);
     }
@@ -206,20 +197,26 @@ fn fill_channel_bounds(
     (lower, upper): (&[f64], &[f64]),
 ) {
     table.clear();
-    table.extend((0..off.len()).map(|c| ChannelBounds {
-        lower: lower[c],
-        upper: upper[c],
-        off: off[c],
-        on_minus_off: on[c] - off[c],
-        ec50: spec.ec50[c],
-        hill: spec.hill[c],
-    }));
+    // Zipped rather than indexed: no bounds check per value.
+    let bounds = lower.iter().zip(upper);
+    let rates = off.iter().zip(on);
+    let response = spec.ec50.iter().zip(&spec.hill);
+    table.extend(bounds.zip(rates).zip(response).map(
+        |(((&lower, &upper), (&off, &on)), (&ec50, &hill))| ChannelBounds {
+            lower,
+            upper,
+            off,
+            on_minus_off: on - off,
+            ec50,
+            hill,
+        },
+    ));
 }
 
 /// Acceptance of a candidate of channel `c` at `t`, drawn with rate `upper[c]`: with probability
 /// `rate_c(t) / upper[c]`. A uniform below `lower[c] / upper[c]` accepts without evaluating the
 /// concentration (the squeeze); a channel whose rate is constant over the interval needs no draw.
-struct Thinning<'a> {
+pub(crate) struct Thinning<'a> {
     channels: &'a [ChannelBounds],
     drug: Concentration,
 }
@@ -241,308 +238,196 @@ impl Accept for Thinning<'_> {
     }
 }
 
-/// Simulate one replicate under pharmacokinetic dosing; otherwise as
-/// [`crate::ssa::simulate_replicate`]. Each dose is skipped with the spec's probability, drawn
-/// from `dose_rng` (a stream of its own, so skipping never shifts the event stream).
-pub fn simulate_pk_replicate<O: Observer>(
-    model: &Model,
-    spec: &PkSpec,
-    treating: &[bool],
-    run: &RunConfig,
-    rng: &mut ReplicateRng,
-    dose_rng: &mut DoseRng,
-    recorder: &mut Recorder<'_>,
-    observer: &mut O,
-    cancel: &AtomicBool,
-) -> Result<Outcome> {
-    if !model.density_dependent() {
-        return simulate_linear_pk_replicate(
-            model, spec, treating, run, rng, dose_rng, recorder, observer, cancel,
-        );
-    }
-    let n_channels = model.channels().len();
-    let (off, on) = (
-        model.rates_of(spec.off_exposure),
-        model.rates_of(spec.on_exposure),
-    );
-    let mut clock = DoseClock::new(spec);
+/// What density dependence adds: the actual rates at a candidate's time, to accept it or not.
+struct Crowded {
+    /// Per-channel base rates at the candidate's concentration.
+    at_now: Vec<f64>,
+    rates: PhaseRates,
+    /// Per-state weights under `rates`.
+    weight: Vec<f64>,
+}
+
+/// Pharmacokinetic dosing of one replicate: its doses, the rate bounds of the current stretch and
+/// what accepting a candidate needs.
+pub(crate) struct PkController<'a> {
+    spec: &'a PkSpec,
+    /// Base rates of the `off` and `on` exposures.
+    off: &'a [f64],
+    on: &'a [f64],
+    clock: DoseClock<'a>,
+    /// The exposure in force since the last check (the drug's, which changes only at checks).
+    exposure: usize,
     // Scratch space, allocated once per replicate.
-    let (mut at_now, mut at_end) = (vec![0.0; n_channels], vec![0.0; n_channels]);
-    let (mut upper, mut lower) = (vec![0.0; n_channels], vec![0.0; n_channels]);
-    let (mut bound, mut actual) = (PhaseRates::new(model), PhaseRates::new(model));
-    let mut actual_weight = vec![0.0; model.n_states()];
-    let mut cells = Cells::new(&run.initial);
-    let mut history = History::new(
-        treating,
-        clock.drug.exposure_at(0.0),
-        run.progression.as_ref(),
-        cells.states(),
-        f64::NAN, // no biomarker under pharmacokinetic dosing (`Dosing::validate`)
-    );
-    let mut t = 0.0_f64;
-    let mut steps: u64 = 0;
-    let max_population = run.population_cap();
-    observer.start(cells.states(), clock.drug.exposure_at(0.0));
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    /// The rates at the end of the current stretch, at `at_end_of` (NaN: not computed yet).
+    at_end: Vec<f64>,
+    at_end_of: f64,
+    /// Models without density dependence: each channel's bounds and response.
+    channels: Vec<ChannelBounds>,
+    /// Models with density dependence.
+    crowded: Option<Crowded>,
+}
 
-    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
-        let outcome = stop_early(
-            status,
-            0.0,
-            cells.states(),
-            recorder,
-            &clock.drug,
-            &clock.drug,
-            history,
-        );
-        return Ok(clock.finish(0.0, outcome));
+impl<'a> PkController<'a> {
+    #[must_use]
+    pub fn new(model: &'a Model, spec: &'a PkSpec, dose_rng: DoseRng) -> Self {
+        let n_channels = model.channels().len();
+        let clock = DoseClock::new(spec, dose_rng);
+        let crowded = model.density_dependent().then(|| Crowded {
+            at_now: vec![0.0; n_channels],
+            rates: PhaseRates::new(model),
+            weight: vec![0.0; model.n_states()],
+        });
+        Self {
+            spec,
+            off: model.rates_of(spec.off_exposure),
+            on: model.rates_of(spec.on_exposure),
+            exposure: clock.drug.exposure_at(0.0),
+            clock,
+            lower: vec![0.0; n_channels],
+            upper: vec![0.0; n_channels],
+            at_end: vec![0.0; n_channels],
+            at_end_of: f64::NAN,
+            channels: Vec::with_capacity(if crowded.is_some() { 0 } else { n_channels }),
+            crowded,
+        }
+    }
+}
+
+impl Controller for PkController<'_> {
+    const REACTS_TO_EVENTS: bool = false;
+    const SHOWS_SWITCHES: bool = false;
+
+    #[inline]
+    fn exposure(&self) -> usize {
+        self.exposure
     }
 
-    loop {
-        steps += 1;
-        if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-            return Err(EngineError::Cancelled);
-        }
-        let horizon = clock.next_time().min(run.t_end);
-        let ends = (
-            clock.drug.concentration_at(t),
-            clock.drug.concentration_at(horizon),
-        );
-        bound_rates(spec, (off, on), ends, (&mut lower, &mut upper), &mut at_end);
-        // Competition coefficients are the same under every exposure here (checked by
-        // `Dosing::validate`), so any exposure selects them.
-        let exposure = spec.off_exposure;
-        bound.fill_at(model, &upper, &lower, cells.states(), exposure, false);
-        cells.refresh(&bound);
-        let a0_bound = cells.a0();
-        if !a0_bound.is_finite() {
-            return Ok(overflowed(t, &cells, recorder, &clock.drug, history));
-        }
-        let t_next = next_event_time(None, t, a0_bound, rng);
+    /// The next dose or the drug turning off (infinity if neither is ahead).
+    #[inline]
+    fn next_check(&self) -> f64 {
+        self.clock.next_time()
+    }
 
-        if t_next >= horizon {
-            if let Some(outcome) = clock.cross(
-                &mut t,
-                run,
-                cells.states(),
-                recorder,
-                &mut history,
-                dose_rng,
-            ) {
-                return Ok(outcome);
-            }
-            continue;
-        }
+    /// Cross the breakpoint (a dose or the drug turning off). The rates are bounded afresh over
+    /// the next stretch either way.
+    fn at_check(&mut self, t: f64, _counts: &[u64]) -> bool {
+        self.clock.cross(t);
+        self.exposure = self.clock.drug.exposure_at(t);
+        self.at_end_of = f64::NAN; // a new stretch, maybe a new dose
+        true
+    }
 
-        recorder.record_before(t_next, cells.states(), &clock.drug);
-        t = t_next;
-        let c = clock.drug.concentration_at(t);
-        rates_at(spec, off, on, c, &mut at_now);
+    #[inline]
+    fn after_event(&mut self, _t: f64, _counts: &[u64]) -> bool {
+        false
+    }
+
+    fn exposure_after_stop(&self, t: f64) -> usize {
+        self.clock.drug.exposure_at(t)
+    }
+
+    #[inline]
+    fn concentration_at(&self, t: f64) -> f64 {
+        self.clock.drug.concentration_at(t)
+    }
+
+    /// Bound every channel's rate over `[t, horizon]`, where the concentration only decays.
+    // Inlined: with density dependence this runs before every candidate.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn install(
+        &mut self,
+        model: &Model,
+        rates: &mut PhaseRates,
+        counts: &[u64],
+        t: f64,
+        horizon: f64,
+    ) {
+        let drug = &self.clock.drug;
+        let (off, on) = (self.off, self.on);
+        // The far end is the same for every candidate of a stretch (density dependence bounds
+        // afresh after each): its rates are computed once.
+        if horizon != self.at_end_of {
+            let c_end = drug.concentration_at(horizon);
+            rates_at(self.spec, off, on, c_end, &mut self.at_end);
+            self.at_end_of = horizon;
+        }
+        let bounds = (&mut self.lower[..], &mut self.upper[..]);
+        let c_start = drug.concentration_at(t);
+        bound_rates(self.spec, (off, on), c_start, &self.at_end, bounds);
+        if self.crowded.is_some() {
+            // Competition under pk dosing takes the off exposure's coefficients (the Python layer
+            // refuses competition that varies with the exposure, a semantic rule it owns).
+            let exposure = self.spec.off_exposure;
+            rates.fill_at(model, &self.upper, &self.lower, counts, exposure, false);
+        } else {
+            rates.fill(model, &self.upper, &self.upper, 0.0, true);
+            let bounds = (&self.lower[..], &self.upper[..]);
+            fill_channel_bounds(&mut self.channels, self.spec, (off, on), bounds);
+        }
+    }
+
+    type Acceptance<'a>
+        = Thinning<'a>
+    where
+        Self: 'a;
+
+    fn acceptance(&self) -> Thinning<'_> {
+        Thinning {
+            channels: &self.channels,
+            drug: self.clock.drug,
+        }
+    }
+
+    /// With density dependence: accept a candidate drawn at the bound `a0` when its uniform falls
+    /// below the actual total propensity at `t`, which then picks the channel.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn choose(&mut self, drawn: &Candidate<'_>, rng: &mut ReplicateRng) -> Option<Pick> {
+        let Some(actual) = &mut self.crowded else {
+            // Per-channel thinning: the direct method's pick at the bounds, if accepted.
+            let pick = *drawn.cells.select(drawn.rates, uniform(rng) * drawn.a0);
+            return self
+                .acceptance()
+                .accept(&pick, drawn.t, rng)
+                .then_some(pick);
+        };
+        let (model, t) = (drawn.model, drawn.t);
+        let c = self.clock.drug.concentration_at(t);
+        rates_at(self.spec, self.off, self.on, c, &mut actual.at_now);
         // Sorting picks by rate only pays off when they are reused; sort while no drug is present
         // so that a run without drug fires exactly like the `off` exposure under a fixed schedule.
-        actual.fill_at(model, &at_now, &at_now, cells.states(), exposure, c == 0.0);
-        for (s, w) in actual_weight.iter_mut().enumerate() {
-            *w = as_f64(cells.states()[s]) * actual.state_total[s];
+        let (exposure, counts) = (self.spec.off_exposure, drawn.cells.states());
+        let at_now = &actual.at_now;
+        actual
+            .rates
+            .fill_at(model, at_now, at_now, counts, exposure, c == 0.0);
+        let totals = &actual.rates.state_total;
+        for ((w, &n), &total) in actual.weight.iter_mut().zip(counts).zip(totals) {
+            *w = as_f64(n) * total;
         }
-        let a0: f64 = actual_weight.iter().sum();
-        let target = uniform(rng) * a0_bound;
-        if target >= a0 {
-            continue; // rejected candidate: nothing happens at t
+        let actual_a0: f64 = actual.weight.iter().sum();
+        let target = uniform(rng) * drawn.a0;
+        if target >= actual_a0 {
+            return None;
         }
-        let pick = *select_channel(&actual, cells.states(), &actual_weight, target);
-        cells.fire(&pick, &actual);
-        history.event(t, pick.is_mutation, cells.states());
-        observer.event(
-            t,
-            pick.channel as usize,
-            cells.states(),
-            clock.drug.exposure_at(t),
-        );
-        if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            let now = clock.drug;
-            let outcome = stop_early(
-                status,
-                t,
-                cells.states(),
-                recorder,
-                &now,
-                &clock.drug,
-                history,
-            );
-            return Ok(clock.finish(t, outcome));
-        }
-    }
-}
-
-/// The same process for models without density dependence, by thinning each channel on its own:
-/// over a dosing interval every channel's per-cell rate lies between its values at the interval's
-/// two ends (`upper`, `lower`). Candidates come from the direct method with the `upper` rates (so
-/// selection, weights and sorted picks are those of a fixed schedule); a candidate of channel `c`
-/// is accepted with probability `rate_c(t) / upper_c`. A uniform below `lower_c / upper_c` accepts
-/// without evaluating the concentration (a squeeze), and a channel whose rate is constant over the
-/// interval needs no acceptance draw at all, so a run without drug fires exactly like the `off`
-/// exposure. Superposing independently thinned channels gives the time-inhomogeneous process
-/// exactly.
-fn simulate_linear_pk_replicate<O: Observer>(
-    model: &Model,
-    spec: &PkSpec,
-    treating: &[bool],
-    run: &RunConfig,
-    rng: &mut ReplicateRng,
-    dose_rng: &mut DoseRng,
-    recorder: &mut Recorder<'_>,
-    observer: &mut O,
-    cancel: &AtomicBool,
-) -> Result<Outcome> {
-    let n_channels = model.channels().len();
-    let (off, on) = (
-        model.rates_of(spec.off_exposure),
-        model.rates_of(spec.on_exposure),
-    );
-    let mut clock = DoseClock::new(spec);
-    let (mut upper, mut lower) = (vec![0.0; n_channels], vec![0.0; n_channels]);
-    let mut at_end = vec![0.0; n_channels];
-    let mut table = Vec::with_capacity(n_channels);
-    let mut bound = PhaseRates::new(model);
-    let mut cells = Cells::new(&run.initial);
-    let mut history = History::new(
-        treating,
-        clock.drug.exposure_at(0.0),
-        run.progression.as_ref(),
-        cells.states(),
-        f64::NAN, // no biomarker under pharmacokinetic dosing (`Dosing::validate`)
-    );
-    let mut t = 0.0_f64;
-    let mut steps: u64 = 0;
-    let max_population = run.population_cap();
-    observer.start(cells.states(), clock.drug.exposure_at(0.0));
-
-    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
-        let outcome = stop_early(
-            status,
-            0.0,
-            cells.states(),
-            recorder,
-            &clock.drug,
-            &clock.drug,
-            history,
-        );
-        return Ok(clock.finish(0.0, outcome));
+        Some(*select_channel(
+            &actual.rates,
+            counts,
+            &actual.weight,
+            target,
+        ))
     }
 
-    let mut interval_changed = true;
-    let mut horizon = 0.0;
-    // Runs of candidates with nothing else to do go through the hot loop (same draws).
-    let use_burst = run.progression.is_none() && !run.force_general_loop && !O::OBSERVES;
-    let mut pending: Option<f64> = None;
-    'candidates: loop {
-        steps += 1;
-        if steps % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
-            return Err(EngineError::Cancelled);
-        }
-        if interval_changed {
-            horizon = clock.next_time().min(run.t_end);
-            let ends = (
-                clock.drug.concentration_at(t),
-                clock.drug.concentration_at(horizon),
-            );
-            bound_rates(spec, (off, on), ends, (&mut lower, &mut upper), &mut at_end);
-            bound.fill(model, &upper, &upper, 0.0, true);
-            cells.refresh(&bound);
-            fill_channel_bounds(&mut table, spec, (off, on), (&lower, &upper));
-            interval_changed = false;
-        }
-        let thinning = Thinning {
-            channels: &table,
-            drug: clock.drug,
-        };
-        'event: {
-            if use_burst && burst::fits(&cells) {
-                let limits = Limits::new(horizon, history.n_events(), run, max_population);
-                let (now, h) = (pending.take(), &mut history);
-                let drug = clock.drug;
-                let records = &mut Records {
-                    recorder,
-                    drug: &drug,
-                };
-                match burst(
-                    &mut cells, &bound, rng, &mut t, now, limits, h, records, &Unwatched, &thinning,
-                ) {
-                    BurstEnd::Limit(t_next) => pending = Some(t_next),
-                    BurstEnd::Check => break 'event,
-                    BurstEnd::Overflow => {}
-                }
-            }
-            let a0_bound = cells.a0();
-            if !a0_bound.is_finite() {
-                return Ok(overflowed(t, &cells, recorder, &clock.drug, history));
-            }
-            let t_next = next_event_time(pending.take(), t, a0_bound, rng);
-
-            if t_next >= horizon {
-                if let Some(outcome) = clock.cross(
-                    &mut t,
-                    run,
-                    cells.states(),
-                    recorder,
-                    &mut history,
-                    dose_rng,
-                ) {
-                    return Ok(outcome);
-                }
-                interval_changed = true;
-                continue 'candidates;
-            }
-
-            recorder.record_before(t_next, cells.states(), &clock.drug);
-            t = t_next;
-            let pick = *cells.select(&bound, uniform(rng) * a0_bound);
-            if !thinning.accept(&pick, t, rng) {
-                continue 'candidates; // rejected candidate: nothing happens at t
-            }
-            cells.fire(&pick, &bound);
-            history.event(t, pick.is_mutation, cells.states());
-            observer.event(
-                t,
-                pick.channel as usize,
-                cells.states(),
-                clock.drug.exposure_at(t),
-            );
-        }
-        if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            let outcome = stop_early(
-                status,
-                t,
-                cells.states(),
-                recorder,
-                &clock.drug,
-                &clock.drug,
-                history,
-            );
-            return Ok(clock.finish(t, outcome));
-        }
-        // Every time: the hot loop also returns here after a long run of rejected candidates.
-        if cancel.load(Ordering::Relaxed) {
-            return Err(EngineError::Cancelled);
+    /// With the areas under the concentration and the response up to `t`; a replicate whose
+    /// rate bound overflowed reports none (NaN), as it always has.
+    fn close(&mut self, t: f64, status: Status, outcome: Outcome) -> Outcome {
+        if status == Status::RateOverflow {
+            outcome
+        } else {
+            self.clock.finish(t, outcome)
         }
     }
-}
-
-/// The outcome of a replicate whose rate bound stopped being finite at `t` (see
-/// [`Status::RateOverflow`]); the drug concentration is known after the stop too.
-fn overflowed(
-    t: f64,
-    cells: &Cells,
-    recorder: &mut Recorder<'_>,
-    drug: &Concentration,
-    history: History<'_>,
-) -> Outcome {
-    stop_early(
-        Status::RateOverflow,
-        t,
-        cells.states(),
-        recorder,
-        drug,
-        drug,
-        history,
-    )
 }
