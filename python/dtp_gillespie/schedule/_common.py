@@ -6,7 +6,7 @@ The numbers are :mod:`dtp_gillespie._checks`'s; this module adds the schedule's 
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from .._checks import is_real, to_float
 from ..errors import InvalidScheduleError
@@ -25,6 +25,7 @@ __all__ = [
     "monitor_weights",
     "normalise_monitor",
     "number",
+    "pairs",
 ]
 
 MAX_SEGMENTS: Final = 1_000_000
@@ -67,6 +68,23 @@ def check_breakpoints(count: float, unit: str, what: str, t_end: object) -> None
         )
 
 
+def pairs(value: object, what: str, first: str) -> list[tuple[object, str]]:
+    """``value`` as a non-empty list of ``[<first>, exposure]`` pairs (the number unchecked),
+    refused naming ``what`` (``"piecewise segments"``) and the entry."""
+    if not is_list(value) or not value:
+        raise InvalidScheduleError(
+            f"{what} is {value!r}; expected a non-empty list of [{first.split()[0]}, exposure]"
+        )
+    out: list[tuple[object, str]] = []
+    for n, pair in enumerate(value):
+        if not is_list(pair) or len(pair) != 2:
+            raise InvalidScheduleError(
+                f"{what}[{n}] is {pair!r}; expected [{first}, exposure name]"
+            )
+        out.append((pair[0], exposure_name(pair[1], f"{what}[{n}] exposure")))
+    return out
+
+
 def exposure_name(value: object, what: str) -> str:
     """``value`` as an exposure name (a non-empty str)."""
     if not isinstance(value, str) or not value:
@@ -83,7 +101,7 @@ def check_keys(spec: Mapping[str, Any], allowed: Sequence[str], where: str) -> N
             )
 
 
-def is_list(value: object) -> bool:
+def is_list(value: object) -> TypeGuard[Sequence[Any]]:
     """A list-like value (a sequence that is not a str, bytes or a table)."""
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | Mapping)
 
@@ -104,7 +122,7 @@ def normalise_monitor(
             f"{what} is {value!r}; expected {allowed}a list of states or a table {{state: weight}}"
         )
     if is_list(value):
-        names = list(value)  # type: ignore[call-overload]
+        names = list(value)
         if not names:
             raise InvalidScheduleError(f"{what} is empty; name at least one state")
         for name in names:

@@ -13,7 +13,7 @@ from itertools import accumulate
 from typing import Any
 
 from ..errors import InvalidScheduleError
-from ._common import DEFAULT_OFF, exposure_name, is_list, number
+from ._common import DEFAULT_OFF, exposure_name, number, pairs
 from ._kind import Params
 from ._segments import SegmentKind, SegmentTable
 
@@ -27,19 +27,12 @@ class Cyclic(SegmentKind):
     keys = ("kind", "phases", "delay", "delay_exposure")
 
     def normalise_fields(self, spec: Mapping[str, Any]) -> Params:
-        phases = spec.get("phases")
-        if not is_list(phases) or not phases:
-            raise InvalidScheduleError(
-                f"cyclic phases is {phases!r}; expected a non-empty list of [duration, exposure]"
+        out: list[list[Any]] = [
+            [number(duration, f"cyclic phases[{n}] duration", positive=True), exposure]
+            for n, (duration, exposure) in enumerate(
+                pairs(spec.get("phases"), "cyclic phases", "duration in days")
             )
-        out: list[list[Any]] = []
-        for n, phase in enumerate(phases):
-            if not is_list(phase) or len(phase) != 2:
-                raise InvalidScheduleError(
-                    f"cyclic phases[{n}] is {phase!r}; expected [duration in days, exposure name]"
-                )
-            duration = number(phase[0], f"cyclic phases[{n}] duration", positive=True)
-            out.append([duration, exposure_name(phase[1], f"cyclic phases[{n}] exposure")])
+        ]
         # Each phase must move the clock: a duration lost to rounding next to a much longer cycle
         # would be a phase that never happens.
         ends = list(accumulate(d for d, _ in out))

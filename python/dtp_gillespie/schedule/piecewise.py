@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidScheduleError
-from ._common import exposure_name, is_list, number
+from ._common import exposure_name, number, pairs
 from ._kind import Params
 from ._segments import SegmentKind, SegmentTable
 
@@ -41,26 +41,18 @@ class Piecewise(SegmentKind):
     def normalise_fields(self, spec: Mapping[str, Any]) -> Params:
         if "segments" not in spec:
             raise InvalidScheduleError("piecewise schedule has no 'segments'")
-        segs = spec["segments"]
-        if not is_list(segs) or not segs:
-            raise InvalidScheduleError(
-                f"piecewise segments is {segs!r}; expected a non-empty list of [start, exposure]"
-            )
         out: list[list[Any]] = []
-        for n, seg in enumerate(segs):
-            if not is_list(seg) or len(seg) != 2:
-                raise InvalidScheduleError(
-                    f"piecewise segments[{n}] is {seg!r}; expected [start time, exposure name]"
-                )
-            start = number(seg[0], f"piecewise segments[{n}] start", positive=False)
-            exp = exposure_name(seg[1], f"piecewise segments[{n}] exposure")
+        for n, (value, exp) in enumerate(
+            pairs(spec["segments"], "piecewise segments", "start time")
+        ):
+            start = number(value, f"piecewise segments[{n}] start", positive=False)
             if n == 0 and start != 0.0:
                 raise InvalidScheduleError(
-                    f"piecewise segments[0] starts at {seg[0]!r}; the first segment must start at 0"
+                    f"piecewise segments[0] starts at {value!r}; the first segment must start at 0"
                 )
             if n > 0 and start <= out[-1][0]:
                 raise InvalidScheduleError(
-                    f"piecewise segments[{n}] starts at {seg[0]!r}, not after the previous start "
+                    f"piecewise segments[{n}] starts at {value!r}, not after the previous start "
                     f"{out[-1][0]!r}; start times must be strictly increasing"
                 )
             out.append([start, exp])
