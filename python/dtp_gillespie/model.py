@@ -114,6 +114,7 @@ from ._model_spec import (
 )
 from ._population_terms import (
     DEATH_ADDITIVE,
+    MAX_BIOMARKER_PRODUCTION,
     _Biomarker,
     _Competition,
     _parse_biomarker,
@@ -126,7 +127,7 @@ from .errors import InvalidModelError
 if TYPE_CHECKING:
     from ._core import ModelSpec, _ChannelKind, _DensityTarget
 
-__all__ = ["DEFAULT_EXPOSURES", "Model"]
+__all__ = ["DEATH_ADDITIVE", "DEFAULT_EXPOSURES", "MAX_BIOMARKER_PRODUCTION", "Model"]
 
 
 # Channel kinds of the engine's reaction table (``ChannelSpec.kind`` in ``_core.pyi``).
