@@ -63,7 +63,7 @@ nitpick_ignore_regex = [
     # Docstrings mention internal modules (and the store-status record) by name; they are not part
     # of the documented API and are being reorganised, so they are not link targets.
     (r"py:mod", r"dtp_gillespie\.(?!(analysis|plot|io|presets|errors|conventions)$)\w+"),
-    (r"py:class", r"dtp_gillespie\.stream\.StoreStatus"),
+    (r"py:class", r"dtp_gillespie\.(stream|_store_status)\.StoreStatus"),
 ]
 
 # --- HTML -----------------------------------------------------------------------------------------
