@@ -1,9 +1,7 @@
 """The run pipeline (RunOptions -> plan -> execute(plan, sink, executor)): every sink and block
-layout gives the front ends' result, warnings name the user's line, the package has no import
-cycle."""
+layout gives the front ends' result, and warnings name the user's line (tests/test_architecture.py
+checks that the package has no import cycle)."""
 
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -76,13 +74,3 @@ def test_the_cap_warning_names_the_line_that_started_the_run(
         dg.simulate(SPR, "off", max_population=80, **RUN, **extra)  # type: ignore[arg-type]
     (w,) = [w for w in caught if "stopped early" in str(w.message)]
     assert w.filename == __file__
-
-
-def test_the_package_has_no_import_cycle() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "import_cycles.py")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout
