@@ -1,4 +1,4 @@
-"""Assembly of the output Dataset from the engine's arrays (the schema of README, "Output")."""
+"""Assembly of the output Dataset from the engine's arrays (the schema of docs/output.md)."""
 
 import json
 import math
@@ -80,7 +80,7 @@ def build_dataset(
     concentration: bool = False,
     biomarker: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Build the output Dataset (README, "Output") from the engine's arrays.
+    """Build the output Dataset (docs/output.md) from the engine's arrays.
 
     Parameters
     ----------

@@ -195,7 +195,7 @@ def make_plan(
 
 def provenance(plan: Plan, created_at: str | None = None) -> dict[str, Any]:
     """The global attributes of the plan's output: the specs (JSON), the seed, the PRNG and
-    versions (README, "Output"); a sweep's base specs, root seed and grid replace the first
+    versions (docs/output.md); a sweep's base specs, root seed and grid replace the first
     point's. Without ``created_at`` (the identity of a run, as a resumed store must match it)
     there is no ``created_at`` key."""
     prep = plan.points[0].prep

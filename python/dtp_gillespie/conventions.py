@@ -1,4 +1,4 @@
-"""Names, units and codes of the output Dataset (README, "Output"): the single source of truth.
+"""Names, units and codes of the output Dataset (docs/output.md): the single source of truth.
 
 Downstream code relies on these names; later schema versions add variables but never rename these.
 """
@@ -117,7 +117,7 @@ event (an ``event`` it accepts), what censors one (``stop_time``, ``status``), o
 
 @dataclass(frozen=True)
 class Output:
-    """One variable of the output Dataset (README, "Output"): one row of :data:`OUTPUTS`."""
+    """One variable of the output Dataset (docs/output.md): one row of :data:`OUTPUTS`."""
 
     name: str
     dims: tuple[str, ...]

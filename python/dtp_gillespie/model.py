@@ -1,6 +1,6 @@
 """The cell-population model: declarative spec, validation and compilation for the engine.
 
-A model is written as plain data (README, "The model and its spec")::
+A model is written as plain data (docs/model.md)::
 
     {
         "states": ["S", "P", {"name": "R", "genetic": True}],

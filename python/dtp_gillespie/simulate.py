@@ -177,7 +177,7 @@ def simulate(
         for pk schedules, ``concentration`` (replicate, time), ``auc_concentration`` and
         ``auc_response`` (replicate), and for models with a biomarker, ``biomarker``
         (replicate, time); the specs and provenance in the attrs
-        (README, "Output"). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
+        (docs/output.md). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
         ``biomarker``, but ``final_count`` (replicate, cell_state), ``final_biomarker`` for a
         model with a biomarker, and the statistics of :mod:`dtp_gillespie.summary` (with a
         ``quantile`` dimension for ``count_quantile``).

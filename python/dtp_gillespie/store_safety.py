@@ -1,6 +1,6 @@
 """What dtp-gillespie may touch on disk: store paths, recognising its own stores, the writer's lock.
 
-The rule (README, "What dtp-gillespie deletes"): the package deletes or overwrites only a store, or
+The rule (docs/large-ensembles.md, "What dtp-gillespie deletes"): the package deletes or overwrites only a store, or
 a group of a store, that it recognises as its own (:func:`recognised_store`): one holding a
 dtp-gillespie run, one holding runs in its groups (the CLI's one group per schedule), or one
 holding nothing at all (an empty directory, a zarr group without attributes or members: a run

@@ -1,7 +1,7 @@
 """Analysis of ensembles: extinction probability, Kaplan–Meier curves, persister fractions, tables.
 
 Every function takes a plain :class:`xarray.Dataset` with the output schema of
-:func:`dtp_gillespie.simulate` (README, "Output"), so it applies equally to a fresh run, a sweep and
+:func:`dtp_gillespie.simulate` (docs/output.md), so it applies equally to a fresh run, a sweep and
 a stored run opened with :func:`dtp_gillespie.open_run`. Leading dimensions in front of
 ``replicate`` (sweep parameters, schedules stacked by the user) are preserved: every estimate is
 made separately for each point of them.

@@ -1,6 +1,6 @@
 """Drug schedules: which exposure is in force at each time, or how the drug pressure evolves.
 
-A schedule is written as plain data (README, "The model and its spec")::
+A schedule is written as plain data (docs/model.md)::
 
     {"kind": "continuous", "exposure": "on"}
     {"kind": "intermittent", "on": 14, "off": 14, "first": "on", "delay": 0}
@@ -181,8 +181,8 @@ class Schedule(SpecHolder):
     def adaptive(cls, **spec: Any) -> "Schedule":
         """State-triggered dosing; keyword arguments are the keys of the adaptive spec.
 
-        Keys (module docstring, "Adaptive (state-triggered) dosing", and README, "Adaptive
-        dosing, pharmacokinetics and combinations", give the details):
+        Keys (the docstring of ``dtp_gillespie.schedule.adaptive`` and docs/schedules.md,
+        "Adaptive dosing", give the details):
 
         - ``on`` (default ``"on"``), ``off`` (default ``"off"``): the treating and the holiday
           exposure.
@@ -211,8 +211,8 @@ class Schedule(SpecHolder):
     def pk(cls, **spec: Any) -> "Schedule":
         """Pharmacokinetic dosing; keyword arguments are the keys of the pk spec.
 
-        Keys (module docstring, "Pharmacokinetics", and README, "Adaptive dosing,
-        pharmacokinetics and combinations", give the details):
+        Keys (the docstring of ``dtp_gillespie.schedule.pk`` and docs/schedules.md,
+        "Pharmacokinetic dosing", give the details):
 
         - ``half_life`` (required): half-life of the drug's concentration C (days).
         - ``dose`` (default 1.0): what each IV bolus adds to C (in the unit of ``ec50``).
