@@ -180,7 +180,8 @@ def write_run(
         Group inside the store.
     mode : {"w-", "w", "a"}, default "w-"
         ``"w-"`` refuses to overwrite an existing group; ``"w"`` overwrites one that holds a
-        dtp-gillespie run (anything else is refused: docs/large-ensembles.md, "What dtp-gillespie deletes").
+        dtp-gillespie run (anything else is refused: docs/large-ensembles.md, "What
+        dtp-gillespie deletes").
     replicates_per_chunk : int, optional
         Replicates per chunk of the replicate-dimensioned variables; default chooses chunks of
         about 8 MB of ``count``.

@@ -1,9 +1,9 @@
 """What dtp-gillespie may touch on disk: store paths, recognising its own stores, the writer's lock.
 
-The rule (docs/large-ensembles.md, "What dtp-gillespie deletes"): the package deletes or overwrites only a store, or
-a group of a store, that it recognises as its own (:func:`recognised_store`): one holding a
-dtp-gillespie run, one holding runs in its groups (the CLI's one group per schedule), or one
-holding nothing at all (an empty directory, a zarr group without attributes or members: a run
+The rule (docs/large-ensembles.md, "What dtp-gillespie deletes"): the package deletes or overwrites
+only a store, or a group of a store, that it recognises as its own (:func:`recognised_store`): one
+holding a dtp-gillespie run, one holding runs in its groups (the CLI's one group per schedule), or
+one holding nothing at all (an empty directory, a zarr group without attributes or members: a run
 killed in its first instant). Everything else is refused with
 :class:`~dtp_gillespie.errors.InvalidRunError` before anything is written.
 
