@@ -11,15 +11,14 @@
 //!   relative error of 1e-4 in `s`, so `P(0)` is off by about `n·2^-53` (1e-5 at n = 1e11), and
 //!   below `s ≈ 1e-16` it switches to a Poisson. Here `P(0) = exp(n·ln_1p(−s))`, exact to rounding,
 //!   and each next term is `P(x) = P(x − 1)·(n − x + 1)/x · s/(1 − s)`.
-//! - **mean `n·s ≥ 10`: BTPE**, `rand_distr::Binomial` (rand_distr 0.6, pinned in Cargo.lock):
-//!   triangle–parallelogram–exponential rejection with an exact final acceptance test (Stirling
-//!   series); under 2 iterations per draw on average. With `s ≤ 0.5` passed in, `rand_distr`
-//!   neither reflects nor forms a cancelling `1 − s`, and its own threshold (also `n·s < 10`) sends
-//!   every such call to BTPE.
+//! - **mean `n·s ≥ 10`: BTPE** (`super::btpe`, adapted from `rand_distr` 0.6): triangle–
+//!   parallelogram–exponential rejection with an exact final acceptance test (Stirling series),
+//!   under 2 iterations per draw on average; its final test evaluates its log-ratios with `ln_1p`,
+//!   which keeps it accurate at n = 1e11 (see that module).
 
 use rand::{Rng, RngExt};
-use rand_distr::Distribution;
 
+use super::btpe::btpe;
 use super::{Chance, JumpError, check_exact_count};
 
 /// Mean below which inversion is used (the BINV/BTPE switch of `rand_distr`, and of the paper).
@@ -40,10 +39,7 @@ pub fn binomial<R: Rng + ?Sized>(rng: &mut R, n: u64, chance: Chance) -> Result<
     } else if n as f64 * small.p() < INVERSION_MAX_MEAN {
         inversion(rng, n, small)
     } else {
-        // `small.p()` is in (0, 0.5] and the mean at least 10, so this is BTPE.
-        rand_distr::Binomial::new(n, small.p())
-            .expect("a probability in (0, 0.5]")
-            .sample(rng)
+        btpe(rng, n, small.p())
     };
     Ok(if flipped { n - x } else { x })
 }
