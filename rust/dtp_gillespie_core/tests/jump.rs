@@ -6,7 +6,8 @@
 //! with one rate or probability off by 20% must be rejected against the true closed form, and
 //! [`check`] asserts that the sample size gives that rejection at least 99.9% power (the twin's
 //! departure is at least (3.29 + 3.09) of its standard error), so a test that could not fail does
-//! not pass silently.
+//! not pass silently. The Kendall pmf is tested by Pearson's χ² at the same level, its twin's power
+//! from the non-central χ².
 
 // b, d, r, t and m are the names of Kendall's formulas and of the sample size.
 #![allow(clippy::many_single_char_names)]
@@ -327,6 +328,131 @@ fn kendall_extinction_mean_and_variance_from_10_to_1e6_cells() {
             extinct(d),
             zero_share(&twin),
             extinct(0.8 * d),
+        );
+    }
+}
+
+/// `C(a, k)` as a float (exact for the small arguments used here).
+fn choose(a: u64, k: u64) -> f64 {
+    (0..k).fold(1.0, |c, i| c * (a - i) as f64 / (i + 1) as f64)
+}
+
+/// Kendall's pmf from `n` cells, P(N = j) for j ≤ `max`: k of the n lineages survive
+/// (Binomial(n, 1 − α)) and together hold j ≥ k cells, NB(j − k; k, 1 − β) =
+/// C(j − 1, k − 1)(1 − β)^k β^{j − k}.
+fn kendall_pmf(n: u64, o: Oracle, max: u64) -> Vec<f64> {
+    (0..=max)
+        .map(|j| {
+            let none = if j == 0 { o.alpha.powf(n as f64) } else { 0.0 };
+            none + (1..=n.min(j))
+                .map(|k| {
+                    let survive = choose(n, k)
+                        * (1.0 - o.alpha).powf(k as f64)
+                        * o.alpha.powf((n - k) as f64);
+                    survive
+                        * choose(j - 1, k - 1)
+                        * (1.0 - o.beta).powf(k as f64)
+                        * o.beta.powf((j - k) as f64)
+                })
+                .sum::<f64>()
+        })
+        .collect()
+}
+
+/// Bins of consecutive values with an expected count of at least 5 each in `m` draws:
+/// `bin_of[j]` for j < `pmf.len()`; larger values fall into the last bin.
+fn bins_for(pmf: &[f64], m: usize) -> Vec<usize> {
+    let (mut bin_of, mut bin, mut filled) = (Vec::with_capacity(pmf.len()), 0, 0.0);
+    for p in pmf {
+        bin_of.push(bin);
+        filled += p * m as f64;
+        if filled >= 5.0 {
+            (bin, filled) = (bin + 1, 0.0);
+        }
+    }
+    // The last bin (with the tail beyond `pmf`) must also expect 5: merge it into the one before.
+    let last = bin_of[pmf.len() - 1];
+    if filled < 5.0 && last > 0 {
+        bin_of
+            .iter_mut()
+            .filter(|b| **b == last)
+            .for_each(|b| *b = last - 1);
+    }
+    bin_of
+}
+
+/// The probability of each bin, the last one taking the tail beyond `pmf`.
+fn binned(pmf: &[f64], bin_of: &[usize]) -> Vec<f64> {
+    let mut probabilities = vec![0.0; bin_of[bin_of.len() - 1] + 1];
+    for (p, &bin) in pmf.iter().zip(bin_of) {
+        probabilities[bin] += p;
+    }
+    let last = probabilities.len() - 1;
+    probabilities[last] += 1.0 - pmf.iter().sum::<f64>();
+    probabilities
+}
+
+/// Pearson's χ² of `xs` against the bin probabilities `probabilities`.
+fn chi_square(xs: &[f64], probabilities: &[f64], bin_of: &[usize]) -> f64 {
+    let mut observed = vec![0.0; probabilities.len()];
+    for &x in xs {
+        let bin = bin_of
+            .get(x as usize)
+            .copied()
+            .unwrap_or(probabilities.len() - 1);
+        observed[bin] += 1.0;
+    }
+    let m = xs.len() as f64;
+    observed
+        .iter()
+        .zip(probabilities)
+        .map(|(o, p)| (o - m * p).powi(2) / (m * p))
+        .sum()
+}
+
+/// The upper α = 0.001 point of χ² with `df` degrees of freedom (Wilson–Hilferty; within 1% for
+/// df ≥ 3).
+fn chi_square_critical(df: f64) -> f64 {
+    let c = 2.0 / (9.0 * df);
+    df * (1.0 - c + Z_POWER * c.sqrt()).powi(3)
+}
+
+#[test]
+fn kendall_pmf_from_1_and_10_cells() {
+    // Pearson's χ² against Kendall's pmf; the twin's birth rate is 20% higher. Its power is
+    // checked with the non-central χ² (mean df + λ, variance 2(df + 2λ)).
+    let m = 20_000;
+    let (b, d, t) = (1.0, 0.5, 1.0);
+    for (i, &n) in [1u64, 10].iter().enumerate() {
+        let pmf = kendall_pmf(n, Oracle::new(b, d, t), 400);
+        assert!((pmf.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let bin_of = bins_for(&pmf, m);
+        let probabilities = binned(&pmf, &bin_of);
+        let twin_probabilities = binned(&kendall_pmf(n, Oracle::new(1.2 * b, d, t), 400), &bin_of);
+        let df = (probabilities.len() - 1) as f64;
+        let critical = chi_square_critical(df);
+        let xs = kendall_draws(20 + i as u64, m, n, (b, d, t));
+        let statistic = chi_square(&xs, &probabilities, &bin_of);
+        assert!(
+            statistic < critical,
+            "n0 = {n}: χ² = {statistic} ≥ {critical} (df {df})"
+        );
+        let lambda = m as f64
+            * probabilities
+                .iter()
+                .zip(&twin_probabilities)
+                .map(|(p, q)| (q - p).powi(2) / p)
+                .sum::<f64>();
+        let weakest = df + lambda - Z_POWER * (2.0 * (df + 2.0 * lambda)).sqrt();
+        assert!(
+            weakest >= critical,
+            "n0 = {n}: underpowered twin (λ = {lambda})"
+        );
+        let ys = kendall_draws(20 + i as u64, m, n, (1.2 * b, d, t));
+        let twin_statistic = chi_square(&ys, &probabilities, &bin_of);
+        assert!(
+            twin_statistic >= critical,
+            "n0 = {n}: the twin was not rejected"
         );
     }
 }
