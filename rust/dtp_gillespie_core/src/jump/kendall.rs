@@ -17,8 +17,9 @@
 //! identity `e^{rΔ} = 1 + r·g` turns the forms above into
 //!
 //! ```text
-//! r ≤ 0:  1 − α = e^{rΔ} / (1 + b g),    α = d g / (1 + b g),    β/(1 − β) = b g
-//! r > 0:  1 − α = 1 / (e^{−rΔ} + b h),  α = d h / (e^{−rΔ} + b h),  with h = −expm1(−rΔ)/r = g e^{−rΔ}
+//! r ≤ 0:  1 − α = e^{rΔ} / (1 + b g),    α = d g / (1 + b g)
+//! r > 0:  1 − α = 1 / (e^{−rΔ} + b h),  α = d h / (e^{−rΔ} + b h)
+//!         with h = −expm1(−rΔ)/r = g e^{−rΔ};  in both cases β/(1 − β) = b g
 //! ```
 //!
 //! sums and quotients of non-negative terms: no difference of nearly equal numbers whether

@@ -6,11 +6,12 @@
 //!
 //! - [`chance`]: a probability carried with its complement, so that `1 − p` is never formed by
 //!   a cancelling subtraction (the failure of OncoSimulR near 1e8 cells).
-//! - [`binomial`]: `Binomial(n, p)` exact for every `n ≤ 2^53` and `p ∈ [0, 1]`: inversion
-//!   below mean 10, BTPE above it (adapted from `rand_distr`, with its final test's logarithms
-//!   made accurate at 1e11); never a normal approximation.
+//! - [`binomial`](mod@binomial): `Binomial(n, p)` exact for every `n ≤ 2^53` and `p ∈ [0, 1]`:
+//!   inversion below mean 10, BTPE above it (adapted from `rand_distr`, with its final test's
+//!   logarithms made accurate at 1e11); never a normal approximation.
 //! - [`multinomial`]: a multinomial split by conditional binomials with suffix sums.
-//! - [`negative_binomial`]: the negative binomial as a gamma–Poisson mixture.
+//! - [`negative_binomial`](mod@negative_binomial): the negative binomial as a gamma–Poisson
+//!   mixture.
 //! - [`kendall`]: the exact jump of the single-type linear birth–death process (Kendall), for
 //!   constant rates and, by composing steps, piecewise-constant rates.
 //!
