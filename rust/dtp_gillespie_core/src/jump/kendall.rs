@@ -78,8 +78,9 @@ impl KendallStep {
                 expected: "small enough that the mean growth over one step is finite",
             });
         }
+        // Both are in [0, 1] in exact arithmetic; rounding can put either 1 ulp above 1.
         Ok(Self {
-            survival: Chance::from_parts(survive, die)?,
+            survival: Chance::from_parts(survive.min(1.0), die.min(1.0))?,
             excess_odds,
         })
     }
@@ -235,6 +236,15 @@ mod tests {
         assert!(KendallStep::new(-1.0, 0.1, 1.0).is_err());
         assert!(KendallStep::new(1.0, f64::NAN, 1.0).is_err());
         assert!(KendallStep::new(1.0, 0.1, f64::INFINITY).is_err());
+        // Where rounding put α or 1 − α one ulp above 1 (found by a parameter sweep).
+        for (b, d, t) in [
+            (216.99, 1014.54, 664.11),
+            (0.1346, 0.0, 3284.09),
+            (2.4e-5, 18.27, 444.9),
+        ] {
+            let step = KendallStep::new(b, d, t).unwrap();
+            assert!(step.survival().p() <= 1.0 && step.extinction() <= 1.0);
+        }
         let nothing = KendallStep::new(1.0, 0.5, 0.0).unwrap();
         assert_eq!((nothing.extinction(), nothing.excess_odds()), (0.0, 0.0));
     }
