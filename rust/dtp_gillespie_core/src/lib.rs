@@ -19,6 +19,8 @@
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
+//! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
+//!   used by runs.
 //!
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 
@@ -30,6 +32,7 @@ pub mod dosing;
 pub mod ensemble;
 pub mod error;
 mod event_loop;
+pub mod jump;
 pub mod model;
 pub mod outcome;
 pub mod pk;

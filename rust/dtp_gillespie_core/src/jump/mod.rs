@@ -1,0 +1,69 @@
+//! Exact population jumps: samplers that move a linear (branching) population over a whole time
+//! step in O(1) draws instead of one draw per birth or death (issue 17).
+//!
+//! **Status: the numerical foundation only. Nothing here is wired into runs yet**; `simulate`
+//! still uses the exact SSA of [`crate::ssa`] for every population. What exists:
+//!
+//! - [`chance`]: a probability carried with its complement, so that `1 − p` is never formed by
+//!   a cancelling subtraction (the failure of OncoSimulR near 1e8 cells).
+//! - [`binomial`](mod@binomial): `Binomial(n, p)` exact for every `n ≤ 2^53` and `p ∈ [0, 1]`:
+//!   inversion below mean 10, BTPE above it (adapted from `rand_distr`, with its final test's
+//!   logarithms made accurate at 1e11); never a normal approximation.
+//! - [`multinomial`]: a multinomial split by conditional binomials with suffix sums.
+//! - [`negative_binomial`](mod@negative_binomial): the negative binomial as a gamma–Poisson
+//!   mixture.
+//! - [`kendall`]: the exact jump of the single-type linear birth–death process (Kendall), for
+//!   constant rates and, by composing steps, piecewise-constant rates.
+//!
+//! Every sampler takes any `rand::Rng`, in particular the engine's per-replicate generator
+//! [`crate::rng::ReplicateRng`], so a replicate's draws stay in its own stream.
+//!
+//! Next (see CONTRIBUTING.md, "Exact population jumps"): one-ancestor offspring tables of the
+//! multi-type (S⇄P) process by finite-state projection, split over the ancestors with
+//! [`multinomial::Multinomial`]; exact mutation emissions; `method="jump"` in the run pipeline.
+
+pub mod binomial;
+mod btpe;
+pub mod chance;
+pub mod kendall;
+pub mod multinomial;
+pub mod negative_binomial;
+
+pub use binomial::binomial;
+pub use chance::Chance;
+pub use kendall::{KendallStep, PiecewiseKendall};
+pub use multinomial::Multinomial;
+pub use negative_binomial::{negative_binomial, negative_binomial_odds};
+
+use thiserror::Error;
+
+/// The largest count the samplers accept or return: 2^53, below which every integer is an `f64`.
+/// Above it the floating-point rejection samplers could not resolve the last bits of a count
+/// (rand_distr's own caveat for its binomial), so a larger count is refused rather than
+/// sampled inexactly. A tumour of 10^11 cells is 5 orders of magnitude below it.
+pub const MAX_EXACT_COUNT: u64 = 1 << 53;
+
+/// A parameter of a jump sampler that is out of its domain, or a draw that would leave the
+/// range in which it is exact.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum JumpError {
+    /// A rate, duration, probability or weight outside its domain.
+    #[error("{name} = {value} is invalid: it must be {expected}")]
+    InvalidParameter {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+    /// A count (or a Poisson mean) above [`MAX_EXACT_COUNT`].
+    #[error("{name} = {value} exceeds 2^53, the largest count sampled exactly")]
+    TooLarge { name: &'static str, value: f64 },
+}
+
+/// `Err(TooLarge)` if `value` (a count or a mean count) is above [`MAX_EXACT_COUNT`] or not finite.
+pub(crate) fn check_exact_count(name: &'static str, value: f64) -> Result<(), JumpError> {
+    if value <= MAX_EXACT_COUNT as f64 {
+        Ok(())
+    } else {
+        Err(JumpError::TooLarge { name, value })
+    }
+}
