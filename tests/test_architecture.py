@@ -36,20 +36,23 @@ IMPORT_CYCLES = _load_import_cycles()
 
 
 def _rust_graph(src: Path) -> dict[str, set[str]]:
-    files = sorted(src.glob("*.rs"))
-    names = {f.stem for f in files} - {"lib", "main"}
-    graph = {}
+    """``{module: modules of the crate it uses}``; a directory module (``jump/``) is one node
+    made of all its files, as a Python subpackage is."""
+    files = [f for f in sorted(src.rglob("*.rs")) if f.relative_to(src).parts[0] not in _ROOTS]
+    graph: dict[str, set[str]] = {}
     for f in files:
-        if f.stem in ("lib", "main"):
-            continue
+        node = f.relative_to(src).parts[0].removesuffix(".rs")
         text = re.sub(r"(?s)#\[cfg\(test\)\]\s*mod tests\s*\{.*", "", f.read_text(encoding="utf-8"))
         text = re.sub(r"//[^\n]*", "", text)
         used = set(re.findall(r"crate::(\w+)", text))
         # `use crate::{a::X, b::Y}` groups
         for group in re.findall(r"crate::\{([^}]*)\}", text):
             used |= {part.strip().split("::")[0] for part in group.split(",")}
-        graph[f.stem] = (used & names) - {f.stem}
-    return graph
+        graph.setdefault(node, set()).update(used)
+    return {node: (used & set(graph)) - {node} for node, used in graph.items()}
+
+
+_ROOTS = ("lib.rs", "main.rs")
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
