@@ -109,7 +109,7 @@ def luria_delbruck_pmf(m: float, n_max: int, plating: float = 1.0) -> np.ndarray
         raise InvalidRunError(f"m is {m!r}; it must be a number from 0 to {M_MAX:g}")
     if isinstance(n_max, bool) or not isinstance(n_max, int | np.integer) or n_max < 0:
         raise InvalidRunError(f"n_max is {n_max!r}; it must be a whole number >= 0")
-    law = _clone_law(int(n_max), _check_plating(plating))
+    law = _clone_law(int(n_max), _check_fraction(plating, "plating", "closed"))
     return np.asarray(_scaled_pmf(float(m), law) * math.exp(-float(m) * (1.0 - law[1])))
 
 
@@ -206,16 +206,13 @@ def _poisson_loglik(counts: np.ndarray) -> float:
 
 
 # --- input checks ---------------------------------------------------------------------------------
-def _check_confidence(confidence: object) -> float:
-    if not (is_real(confidence) and 0.0 < float(confidence) < 1.0):
-        raise InvalidRunError(f"confidence is {confidence!r}; it must be in (0, 1)")
-    return float(confidence)
-
-
-def _check_plating(plating: object) -> float:
-    if not (is_real(plating) and 0.0 < float(plating) <= 1.0):
-        raise InvalidRunError(f"plating is {plating!r}; it must be a fraction in (0, 1]")
-    return float(plating)
+def _check_fraction(value: object, name: str, top: str) -> float:
+    """A number in (0, 1) (``top`` "open") or (0, 1] ("closed")."""
+    v = to_float(value) if is_real(value) else math.nan
+    if not (0.0 < v < 1.0 or (top == "closed" and v == 1.0)):
+        interval = "(0, 1)" if top == "open" else "(0, 1]"
+        raise InvalidRunError(f"{name} is {value!r}; it must be in {interval}")
+    return v
 
 
 def _check_counts(counts: object) -> np.ndarray:
@@ -239,9 +236,10 @@ def _check_counts(counts: object) -> np.ndarray:
 def _check_n_final(n_final: object) -> float | None:
     if n_final is None:
         return None
-    if not (is_real(n_final) and math.isfinite(to_float(n_final)) and to_float(n_final) > 0):
+    v = to_float(n_final) if is_real(n_final) else math.nan
+    if not (math.isfinite(v) and v > 0):
         raise InvalidRunError(f"n_final is {n_final!r}; it must be a cell number > 0")
-    return float(n_final)
+    return v
 
 
 def _cultures(data: "xr.Dataset | object", state: str | None) -> tuple[list[np.ndarray], Any]:
@@ -329,8 +327,8 @@ def fluctuation_test(
     mutant cells in the inoculum (``n_initial * rate << 1``), and N_t much larger than the
     inoculum.
     """
-    conf = _check_confidence(confidence)
-    e = _check_plating(plating)
+    conf = _check_fraction(confidence, "confidence", "open")
+    e = _check_fraction(plating, "plating", "closed")
     n_t = _check_n_final(n_final)
     groups, shape = _cultures(data, state)
     rows = []
