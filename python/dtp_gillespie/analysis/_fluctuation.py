@@ -37,13 +37,16 @@ _Q = tuple[np.ndarray, float]  # clone-size law: q[j] for j >= 1 (q[0] = 0), and
 
 
 # --- the Lea–Coulson law --------------------------------------------------------------------------
-def _clone_law(n: int, plating: float) -> _Q:
+def _clone_law(n: int, plating: float, phi: float = 1.0) -> _Q:
     """Probability that one mutant clone shows ``j`` colonies, j = 0..n (``q[0]`` set to 0 and
     returned separately as the probability that a clone shows none)."""
     j = np.arange(n + 1, dtype=float)
     q = np.zeros(n + 1)
     if plating == 1.0:
-        q[1:] = 1.0 / (j[1:] * (j[1:] + 1.0))
+        # A clone of age a has size k with probability u (1 - u)^(k-1), u = exp(-b a); mutation
+        # ages have density b u on u in (1 - phi, 1]: q_k = (1/phi) int_{1-phi}^1 u (1-u)^(k-1) du.
+        with np.errstate(under="ignore"):
+            q[1:] = phi ** (j[1:] - 1.0) * (1.0 / j[1:] - phi / (j[1:] + 1.0))
         return q, 0.0
     # q_j = e * (I_j - I_{j+1}) with I_j = int_0^1 y^(j-1) / (e + (1 - e) y) dy, from
     # sum_k C(k, j) e^j (1 - e)^(k - j) / (k (k + 1)) by writing 1/(k(k+1)) = int x^(k-1)(1-x) dx.
@@ -82,7 +85,7 @@ def _scaled_pmf(m: float, law: _Q) -> np.ndarray:
     return p
 
 
-def luria_delbruck_pmf(m: float, n_max: int, plating: float = 1.0) -> np.ndarray:
+def luria_delbruck_pmf(m: float, n_max: int, plating: float = 1.0, phi: float = 1.0) -> np.ndarray:
     """Probabilities of 0, 1, ..., ``n_max`` mutants per culture under the Luria–Delbrück law.
 
     The Lea–Coulson model: Poisson(``m``) mutations per culture, each founding a clone of size
@@ -98,18 +101,23 @@ def luria_delbruck_pmf(m: float, n_max: int, plating: float = 1.0) -> np.ndarray
     plating : float, default 1.0
         Plating efficiency ``e`` in (0, 1]: the fraction of each culture plated, each mutant cell
         seen independently with probability ``e`` (Zheng 2008).
+    phi : float, default 1.0
+        ``1 - N0 / N_t`` in (0, 1], for an inoculum ``N0`` not negligible against the final
+        number ``N_t``: mutations happen only during the growth from ``N0``, so a clone's size is
+        geometric with a mean of at most ``N_t / N0`` (rSalvador's ``phi``); 1 is the classic
+        limit. Only with ``plating=1``.
 
     Returns
     -------
     numpy.ndarray
         ``n_max + 1`` probabilities; their sum is below 1 by the tail ``P(X > n_max)``, which falls
-        like ``m / n_max``.
+        like ``m e / n_max`` (geometrically if ``phi < 1``).
     """
     if not (is_real(m) and math.isfinite(m) and 0 <= m <= M_MAX):
         raise InvalidRunError(f"m is {m!r}; it must be a number from 0 to {M_MAX:g}")
     if isinstance(n_max, bool) or not isinstance(n_max, int | np.integer) or n_max < 0:
         raise InvalidRunError(f"n_max is {n_max!r}; it must be a whole number >= 0")
-    law = _clone_law(int(n_max), _check_fraction(plating, "plating", "closed"))
+    law = _clone_law(int(n_max), *_check_law(plating, phi))
     return np.asarray(_scaled_pmf(float(m), law) * math.exp(-float(m) * (1.0 - law[1])))
 
 
@@ -168,14 +176,16 @@ def _bracket(f: Callable[[float], float], start: float, factor: float, limit: fl
     return x
 
 
-def _estimate(counts: np.ndarray, confidence: float, plating: float) -> tuple[float, float, float]:
-    """Maximum-likelihood m and its likelihood-ratio interval (the profile likelihood of the one
-    parameter): every m with 2 (l(m_hat) - l(m)) <= the chi-square(1) quantile."""
+def _estimate(
+    counts: np.ndarray, confidence: float, plating: float, phi: float
+) -> tuple[float, float, float, float]:
+    """Maximum-likelihood m, its likelihood-ratio interval (the profile likelihood of the one
+    parameter: every m with 2 (l(m_hat) - l(m)) <= the chi-square(1) quantile) and l(m_hat)."""
     crit = _z(confidence) ** 2 / 2.0
     values, weights = np.unique(counts, return_counts=True)
-    law = _clone_law(int(values[-1]), plating)
+    law = _clone_law(int(values[-1]), plating, phi)
     if values[-1] == 0:  # all cultures empty: l(m) = -n m (1 - q0), maximal at 0
-        return 0.0, 0.0, crit / (counts.size * (1.0 - law[1]))
+        return 0.0, 0.0, crit / (counts.size * (1.0 - law[1])), 0.0
 
     def score(m: float) -> tuple[float, float]:
         _, d1, d2 = _log_likelihood(m, values, weights, law)
@@ -194,7 +204,7 @@ def _estimate(counts: np.ndarray, confidence: float, plating: float) -> tuple[fl
 
     below = _bracket(lambda m: drop(m)[0], m_hat / 2, 0.5, 1e-12)
     above = _bracket(lambda m: drop(m)[0], 2 * m_hat, 2.0, 2 * M_MAX)
-    return m_hat, _root(drop, below, m_hat), _root(drop, m_hat, above)
+    return m_hat, _root(drop, below, m_hat), _root(drop, m_hat, above), best
 
 
 def _poisson_loglik(counts: np.ndarray) -> float:
@@ -215,6 +225,17 @@ def _check_fraction(value: object, name: str, top: str) -> float:
     return v
 
 
+def _check_law(plating: object, phi: object) -> tuple[float, float]:
+    e = _check_fraction(plating, "plating", "closed")
+    f = _check_fraction(phi, "phi", "closed")
+    if e < 1.0 and f < 1.0:
+        raise InvalidRunError(
+            f"plating is {plating!r} and phi is {phi!r}; a plating efficiency below 1 is "
+            "implemented only for phi = 1 (an inoculum negligible against the final number)"
+        )
+    return e, f
+
+
 def _check_counts(counts: object) -> np.ndarray:
     arr = np.asarray(counts)
     if arr.ndim != 1 or arr.dtype.kind not in "iuf" or arr.dtype == bool:
@@ -233,13 +254,23 @@ def _check_counts(counts: object) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _check_n_final(n_final: object) -> float | None:
+def _check_cells(n_final: object, n_initial: object) -> tuple[float | None, float]:
+    """The final cell number (or None) and phi = 1 - n_initial / n_final."""
     if n_final is None:
-        return None
+        if n_initial is not None:
+            raise InvalidRunError(f"n_initial is {n_initial!r}; it needs n_final as well")
+        return None, 1.0
     v = to_float(n_final) if is_real(n_final) else math.nan
     if not (math.isfinite(v) and v > 0):
         raise InvalidRunError(f"n_final is {n_final!r}; it must be a cell number > 0")
-    return v
+    if n_initial is None:
+        return v, 1.0
+    v0 = to_float(n_initial) if is_real(n_initial) else math.nan
+    if not 0 <= v0 < v:
+        raise InvalidRunError(
+            f"n_initial is {n_initial!r}; it must be a cell number >= 0 below n_final ({n_final!r})"
+        )
+    return v, 1.0 - v0 / v
 
 
 def _cultures(data: "xr.Dataset | object", state: str | None) -> tuple[list[np.ndarray], Any]:
@@ -274,6 +305,7 @@ def fluctuation_test(
     state: str | None = None,
     *,
     n_final: float | None = None,
+    n_initial: float | None = None,
     confidence: float = 0.95,
     plating: float = 1.0,
 ) -> xr.Dataset:
@@ -291,6 +323,10 @@ def fluctuation_test(
     n_final : float, optional
         The final number of cells per culture N_t; then the mutation rate per cell division
         ``m / n_final`` is reported too.
+    n_initial : float, optional
+        The inoculum N0 per culture, with ``n_final``: the estimate then uses the Lea–Coulson law
+        for growth from N0 to N_t (``phi = 1 - N0 / N_t`` of :func:`luria_delbruck_pmf`), which
+        matters when N_t / N0 is below a few thousand. Default: the classic limit, N0 / N_t -> 0.
     confidence : float, default 0.95
         Level of the interval of m.
     plating : float, default 1.0
@@ -324,25 +360,22 @@ def fluctuation_test(
     of how much better Luria–Delbrück fits, not as a test. NaN where every count is 0.
 
     The estimate assumes the Lea–Coulson model: mutants and non-mutants grow at the same rate, no
-    mutant cells in the inoculum (``n_initial * rate << 1``), and N_t much larger than the
-    inoculum.
+    mutant cells in the inoculum (``n_initial * rate << 1``), a non-mutant population large
+    enough to grow deterministically, and N_t much larger than the inoculum (or ``n_initial``).
     """
     conf = _check_fraction(confidence, "confidence", "open")
-    e = _check_fraction(plating, "plating", "closed")
-    n_t = _check_n_final(n_final)
+    n_t, phi = _check_cells(n_final, n_initial)
+    e, phi = _check_law(plating, phi)
     groups, shape = _cultures(data, state)
     rows = []
     for counts in groups:
-        m, lo, hi = _estimate(counts, conf, e)
+        m, lo, hi, best = _estimate(counts, conf, e, phi)
         mean = float(np.mean(counts))
         var = float(np.var(counts, ddof=1))
         fano = var / mean if mean > 0 else math.nan
         dispersion = (counts.size - 1) * fano
         p_poisson = chi2_sf(dispersion, counts.size - 1) if mean > 0 else math.nan
-        values, weights = np.unique(counts, return_counts=True)
-        law = _clone_law(int(values[-1]), e)
-        ld = _log_likelihood(m, values, weights, law)[0] if m > 0 else 0.0
-        lrr = ld - _poisson_loglik(counts) if mean > 0 else math.nan
+        lrr = best - _poisson_loglik(counts) if mean > 0 else math.nan
         row = {
             "m": m,
             "m_lower": lo,
@@ -358,7 +391,7 @@ def fluctuation_test(
         if n_t is not None:
             row |= {"mutation_rate": m / n_t, "rate_lower": lo / n_t, "rate_upper": hi / n_t}
         rows.append(row)
-    return _as_result(rows, shape, conf, e, n_t)
+    return _as_result(rows, shape, conf, e, n_t, phi)
 
 
 _ATTRS = {
@@ -384,6 +417,7 @@ def _as_result(
     confidence: float,
     plating: float,
     n_final: float | None,
+    phi: float,
 ) -> xr.Dataset:
     if shape is None:
         dims: tuple[Any, ...] = ()
@@ -406,6 +440,7 @@ def _as_result(
         attrs={
             "confidence": confidence,
             "plating": plating,
+            "phi": phi,
             "model": "Lea-Coulson (Luria-Delbrueck), Ma-Sandri-Sarkar recursion",
             "test": "index of dispersion (variance test) of the Poisson law, one-sided",
         },
