@@ -247,7 +247,7 @@ def _check_counts(counts: object) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise InvalidRunError(
-            f"counts[{i}] is {arr[i]!r}; counts of mutants per culture must be whole numbers >= 0"
+            f"counts[{i}] is {arr[i].item()!r}; counts of mutants per culture must be whole numbers >= 0"
         )
     if arr.size < 2:
         raise InvalidRunError(f"counts has {arr.size} culture(s); a fluctuation test needs >= 2")
