@@ -167,12 +167,12 @@ def _bracket(f: Callable[[float], float], start: float, factor: float, limit: fl
     """Multiply ``start`` by ``factor`` until ``f`` is positive (or ``limit`` is passed)."""
     x = start
     while f(x) <= 0.0:
-        x *= factor
-        if (factor > 1 and x > limit) or (factor < 1 and x < limit):
+        if (factor > 1 and x >= limit) or (factor < 1 and x <= limit):
             raise InvalidRunError(
                 f"the Luria–Delbrück likelihood has no finite maximum or limit below m = {M_MAX:g}"
                 " for these counts (are they counts of mutants per culture?)"
             )
+        x = min(x * factor, limit) if factor > 1 else max(x * factor, limit)
     return x
 
 
@@ -203,7 +203,7 @@ def _estimate(
         return best - loglik - crit, -d1
 
     below = _bracket(lambda m: drop(m)[0], m_hat / 2, 0.5, 1e-12)
-    above = _bracket(lambda m: drop(m)[0], 2 * m_hat, 2.0, 2 * M_MAX)
+    above = _bracket(lambda m: drop(m)[0], min(2 * m_hat, M_MAX), 2.0, M_MAX)
     return m_hat, _root(drop, below, m_hat), _root(drop, m_hat, above), best
 
 
@@ -247,7 +247,8 @@ def _check_counts(counts: object) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise InvalidRunError(
-            f"counts[{i}] is {arr[i].item()!r}; counts of mutants per culture must be whole numbers >= 0"
+            f"counts[{i}] is {arr[i].item()!r}; counts of mutants per culture must be whole "
+            "numbers >= 0"
         )
     if arr.size < 2:
         raise InvalidRunError(f"counts has {arr.size} culture(s); a fluctuation test needs >= 2")
@@ -358,6 +359,9 @@ def fluctuation_test(
     Delbrück counts have a variance that grows like m × N_t, so with a few tens of cultures the
     test rejects Poisson with near certainty. ``log_likelihood_ratio`` is reported as a measure
     of how much better Luria–Delbrück fits, not as a test. NaN where every count is 0.
+
+    Each likelihood evaluation costs O(n²) in the largest count n (the recursion): counts up to
+    a few thousand take well under a second; counts of 10⁵ take minutes.
 
     The estimate assumes the Lea–Coulson model: mutants and non-mutants grow at the same rate, no
     mutant cells in the inoculum (``n_initial * rate << 1``), a non-mutant population large
