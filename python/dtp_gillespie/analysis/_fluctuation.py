@@ -43,8 +43,9 @@ def _clone_law(n: int, plating: float, phi: float = 1.0) -> _Q:
     j = np.arange(n + 1, dtype=float)
     q = np.zeros(n + 1)
     if plating == 1.0:
-        # A clone of age a has size k with probability u (1 - u)^(k-1), u = exp(-b a); mutation
-        # ages have density b u on u in (1 - phi, 1]: q_k = (1/phi) int_{1-phi}^1 u (1-u)^(k-1) du.
+        # A clone of age a has size k with probability u (1 - u)^(k-1), u = exp(-b a); mutations
+        # follow the population, so ages have density ~ exp(-b a) and u is uniform on (1 - phi, 1]:
+        # q_k = (1/phi) int_{1-phi}^1 u (1-u)^(k-1) du (rSalvador's sequence h for its phi).
         with np.errstate(under="ignore"):
             q[1:] = phi ** (j[1:] - 1.0) * (1.0 / j[1:] - phi / (j[1:] + 1.0))
         return q, 0.0
@@ -104,8 +105,8 @@ def luria_delbruck_pmf(m: float, n_max: int, plating: float = 1.0, phi: float = 
     phi : float, default 1.0
         ``1 - N0 / N_t`` in (0, 1], for an inoculum ``N0`` not negligible against the final
         number ``N_t``: mutations happen only during the growth from ``N0``, so a clone's size is
-        geometric with a mean of at most ``N_t / N0`` (rSalvador's ``phi``); 1 is the classic
-        limit. Only with ``plating=1``.
+        geometric with a mean of at most ``N_t / N0`` (the ``phi`` of rSalvador's ``newton.LD``
+        and ``confint.LD``); 1 is the classic limit. Only with ``plating=1``.
 
     Returns
     -------
