@@ -44,6 +44,7 @@ from ._common import _lead_dims as _lead_dims
 from ._common import _needs as _needs
 from ._compare import compare
 from ._composition import on_drug_fraction, persister_fraction, treating_exposures
+from ._fluctuation import fluctuation_test, luria_delbruck_pmf
 from ._logrank import chi2_sf, logrank_test
 from ._proportions import extinction_probability, probability_by, wilson_interval
 from ._survival import cumulative_incidence, kaplan_meier, median_time
@@ -54,8 +55,10 @@ __all__ = [
     "compare",
     "cumulative_incidence",
     "extinction_probability",
+    "fluctuation_test",
     "kaplan_meier",
     "logrank_test",
+    "luria_delbruck_pmf",
     "median_time",
     "on_drug_fraction",
     "persister_fraction",
