@@ -1,10 +1,12 @@
-"""Analysis of ensembles: extinction probability, Kaplan–Meier curves, persister fractions, tables.
+"""Analysis of ensembles: extinction probability, Kaplan–Meier curves, persister fractions, tables,
+and fluctuation tests.
 
 Every function takes a plain :class:`xarray.Dataset` with the output schema of
 :func:`dtp_gillespie.simulate` (docs/output.md), so it applies equally to a fresh run, a sweep and
 a stored run opened with :func:`dtp_gillespie.open_run`. Leading dimensions in front of
 ``replicate`` (sweep parameters, schedules stacked by the user) are preserved: every estimate is
-made separately for each point of them.
+made separately for each point of them. :func:`fluctuation_test` also takes plain counts of
+mutants per culture, as from a laboratory fluctuation experiment.
 
 Which replicates count
 ----------------------
