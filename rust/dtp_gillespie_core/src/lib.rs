@@ -21,6 +21,8 @@
 //! - [`ensemble`]: replicates in parallel; event traces.
 //! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
 //!   used by runs.
+//! - [`lineage`]: barcoded lineages and clones per state (Fenwick trees, O(log B) picks from a
+//!   separate lineage stream); not yet used by runs.
 //!
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 
@@ -33,6 +35,7 @@ pub mod ensemble;
 pub mod error;
 mod event_loop;
 pub mod jump;
+pub mod lineage;
 pub mod model;
 pub mod outcome;
 pub mod pk;

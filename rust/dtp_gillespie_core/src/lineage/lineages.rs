@@ -1,0 +1,330 @@
+//! The lineages of every cell state, and the moves an event makes on them.
+//!
+//! Lineage ids are shared by all states (lineage 3 in state S and in state P is the same barcode
+//! or clone), so every state's [`LineageCounts`] has the same number of lineages. An event of the
+//! engine is a [`Channel`]: a cell of `source` fires; `dec` (which is `source`, if present) loses
+//! a cell and `inc` gains one. Tracking it means choosing *which* cell of `source` fired,
+//! uniformly (all cells of a state fire at the same rate), and moving its lineage accordingly:
+//!
+//! | event | `dec` | `inc` | lineage move |
+//! | --- | --- | --- | --- |
+//! | division (a mutant daughter too) | none | target | +1 to the picked lineage in the target |
+//! | death | source | none | −1 from the picked lineage in the source |
+//! | switch | source | target | the picked lineage moves one cell from source to target |
+//!
+//! So that per-state totals equal the engine's counts after every event, given they did before.
+//! A mutation that founds a clone ([`Lineages::found_clone`]) instead gives the daughter a new
+//! lineage.
+
+use rand::Rng;
+
+use super::LineageCounts;
+use super::LineageError;
+use crate::model::Channel;
+
+/// The cells of every state, per lineage (module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lineages {
+    states: Vec<LineageCounts>,
+}
+
+/// One row of a long-table snapshot: `count > 0` cells of `lineage` in `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineageRow {
+    pub lineage: u32,
+    pub state: u32,
+    pub count: u64,
+}
+
+impl Lineages {
+    /// `n_states` states, no lineages.
+    #[must_use]
+    pub fn new(n_states: usize) -> Self {
+        Self {
+            states: vec![LineageCounts::new(); n_states],
+        }
+    }
+
+    /// `by_state[s][id]` cells of lineage `id` in state `s`. Every state must list the same number
+    /// of lineages (`Err(Shape)`).
+    pub fn from_counts(by_state: &[Vec<u64>]) -> Result<Self, LineageError> {
+        let n_lineages = by_state.first().map_or(0, Vec::len);
+        if let Some(s) = by_state.iter().position(|c| c.len() != n_lineages) {
+            return Err(LineageError::Shape(format!(
+                "state {s} lists {} lineages but state 0 lists {n_lineages}; every state must \
+                 list every lineage",
+                by_state[s].len()
+            )));
+        }
+        let states = by_state
+            .iter()
+            .map(|counts| LineageCounts::from_counts(counts))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { states })
+    }
+
+    #[must_use]
+    pub fn n_states(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The number of lineages (the same in every state).
+    #[must_use]
+    pub fn n_lineages(&self) -> usize {
+        self.states.first().map_or(0, LineageCounts::n_lineages)
+    }
+
+    /// The lineages of state `state`.
+    pub fn state(&self, state: usize) -> Result<&LineageCounts, LineageError> {
+        self.states.get(state).ok_or(LineageError::UnknownState {
+            state,
+            n_states: self.states.len(),
+        })
+    }
+
+    fn state_mut(&mut self, state: usize) -> Result<&mut LineageCounts, LineageError> {
+        let n_states = self.states.len();
+        self.states
+            .get_mut(state)
+            .ok_or(LineageError::UnknownState { state, n_states })
+    }
+
+    /// The cells of each state (what the engine counts).
+    #[must_use]
+    pub fn totals(&self) -> Vec<u64> {
+        self.states.iter().map(LineageCounts::total).collect()
+    }
+
+    /// `Err(TotalsMismatch)` naming the first state whose tracked cells differ from `engine`'s
+    /// count (`Err(Shape)` if the number of states differs).
+    pub fn check_totals(&self, engine: &[u64]) -> Result<(), LineageError> {
+        if engine.len() != self.states.len() {
+            return Err(LineageError::Shape(format!(
+                "the engine counts {} states but {} are tracked",
+                engine.len(),
+                self.states.len()
+            )));
+        }
+        for (state, (lineages, &count)) in self.states.iter().zip(engine).enumerate() {
+            if lineages.total() != count {
+                return Err(LineageError::TotalsMismatch {
+                    state,
+                    tracked: lineages.total(),
+                    engine: count,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A new lineage with `initial[s]` cells in state `s` (one entry per state); returns its id.
+    /// Refused with nothing changed if a state's total would overflow.
+    pub fn push_lineage(&mut self, initial: &[u64]) -> Result<u32, LineageError> {
+        if initial.len() != self.states.len() {
+            return Err(LineageError::Shape(format!(
+                "a new lineage lists {} states but there are {}",
+                initial.len(),
+                self.states.len()
+            )));
+        }
+        if self.n_lineages() >= 1 << 32 {
+            return Err(LineageError::TooManyLineages);
+        }
+        for (state, (lineages, &cells)) in self.states.iter().zip(initial).enumerate() {
+            if lineages.total().checked_add(cells).is_none() {
+                return Err(LineageError::Overflow {
+                    id: self.n_lineages() as u32,
+                    count: self.states[state].total(),
+                    delta: cells as i64,
+                });
+            }
+        }
+        let mut id = 0;
+        for (lineages, &cells) in self.states.iter_mut().zip(initial) {
+            id = lineages.push_lineage(cells)?;
+        }
+        Ok(id)
+    }
+
+    /// The lineage of a cell of `state` chosen uniformly, drawn from `rng` (the lineage stream).
+    pub fn pick<R: Rng + ?Sized>(&self, state: usize, rng: &mut R) -> Result<u32, LineageError> {
+        self.state(state)?.sample(rng)
+    }
+
+    /// Track one firing of `channel`: pick the lineage of the firing cell in its source, remove
+    /// the cell from `dec` and add one of the same lineage to `inc` (module docs). Returns the
+    /// lineage. Refused, with nothing changed, for unknown states, an empty source, a `dec` other
+    /// than the source, or an overflowing count.
+    pub fn fire<R: Rng + ?Sized>(
+        &mut self,
+        channel: &Channel,
+        rng: &mut R,
+    ) -> Result<u32, LineageError> {
+        self.apply(channel.source, channel.dec, channel.inc, rng)
+    }
+
+    /// A division of a cell of `source` whose daughter goes to `daughter` (`source` itself, or
+    /// the mutant state, keeping the lineage: a barcode is inherited).
+    pub fn divide<R: Rng + ?Sized>(
+        &mut self,
+        source: usize,
+        daughter: usize,
+        rng: &mut R,
+    ) -> Result<u32, LineageError> {
+        self.apply(source, None, Some(daughter), rng)
+    }
+
+    /// A death of a cell of `state`.
+    pub fn die<R: Rng + ?Sized>(&mut self, state: usize, rng: &mut R) -> Result<u32, LineageError> {
+        self.apply(state, Some(state), None, rng)
+    }
+
+    /// A cell of `from` switching to `to`.
+    pub fn switch<R: Rng + ?Sized>(
+        &mut self,
+        from: usize,
+        to: usize,
+        rng: &mut R,
+    ) -> Result<u32, LineageError> {
+        self.apply(from, Some(from), Some(to), rng)
+    }
+
+    /// A mutant division founding a clone: the parent's lineage is picked in `source` (as for
+    /// any division) and the daughter starts a new lineage in `daughter`. Returns (parent
+    /// lineage, new lineage).
+    pub fn found_clone<R: Rng + ?Sized>(
+        &mut self,
+        source: usize,
+        daughter: usize,
+        rng: &mut R,
+    ) -> Result<(u32, u32), LineageError> {
+        self.state(daughter)?;
+        let parent = self.pick(source, rng)?;
+        let mut initial = vec![0; self.states.len()];
+        initial[daughter] = 1;
+        Ok((parent, self.push_lineage(&initial)?))
+    }
+
+    fn apply<R: Rng + ?Sized>(
+        &mut self,
+        source: usize,
+        dec: Option<usize>,
+        inc: Option<usize>,
+        rng: &mut R,
+    ) -> Result<u32, LineageError> {
+        if let Some(dec) = dec.filter(|&d| d != source) {
+            return Err(LineageError::Shape(format!(
+                "a channel's losing state ({dec}) must be its source ({source})"
+            )));
+        }
+        if let Some(inc) = inc {
+            self.state(inc)?;
+        }
+        let lineage = self.pick(source, rng)?;
+        // Add before removing: only the addition can fail (overflow), and then nothing changed;
+        // the removal cannot, since the picked lineage has a cell in the source.
+        if let Some(inc) = inc {
+            self.state_mut(inc)?.add(lineage, 1)?;
+        }
+        if dec.is_some() {
+            self.state_mut(source)?.add(lineage, -1)?;
+        }
+        Ok(lineage)
+    }
+
+    /// The non-zero counts as a long table, lineage by lineage, states in order within each:
+    /// appended to `rows` (cleared first) so that a recorder can reuse the buffer. O(S·B).
+    pub fn snapshot_into(&self, rows: &mut Vec<LineageRow>) {
+        rows.clear();
+        for lineage in 0..self.n_lineages() {
+            for (state, counts) in self.states.iter().enumerate() {
+                let count = counts.counts()[lineage];
+                if count > 0 {
+                    rows.push(LineageRow {
+                        lineage: lineage as u32,
+                        state: state as u32,
+                        count,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lineage::lineage_rng;
+
+    #[test]
+    fn each_move_changes_the_picked_lineage_only() {
+        let mut rng = lineage_rng(&[4; 32], 0);
+        // One lineage with cells in state 0 only, so every pick is lineage 1.
+        let mut l = Lineages::from_counts(&[vec![0, 3, 0], vec![0, 0, 0]]).unwrap();
+        assert_eq!(l.divide(0, 0, &mut rng), Ok(1));
+        assert_eq!(l.divide(0, 1, &mut rng), Ok(1));
+        assert_eq!(l.switch(0, 1, &mut rng), Ok(1));
+        assert_eq!(l.die(1, &mut rng), Ok(1));
+        assert_eq!(l.totals(), [3, 1]);
+        assert_eq!(l.state(0).unwrap().counts(), [0, 3, 0]);
+        assert_eq!(l.state(1).unwrap().counts(), [0, 1, 0]);
+        assert_eq!(l.found_clone(1, 0, &mut rng), Ok((1, 3)));
+        assert_eq!(l.state(0).unwrap().counts(), [0, 3, 0, 1]);
+        assert_eq!(l.state(1).unwrap().counts(), [0, 1, 0, 0]);
+        let mut rows = vec![LineageRow {
+            lineage: 9,
+            state: 9,
+            count: 9,
+        }];
+        l.snapshot_into(&mut rows);
+        let row = |lineage, state, count| LineageRow {
+            lineage,
+            state,
+            count,
+        };
+        assert_eq!(rows, [row(1, 0, 3), row(1, 1, 1), row(3, 0, 1)]);
+        assert_eq!(l.check_totals(&[4, 1]), Ok(()));
+        assert_eq!(
+            l.check_totals(&[4, 2]),
+            Err(LineageError::TotalsMismatch {
+                state: 1,
+                tracked: 1,
+                engine: 2
+            })
+        );
+    }
+
+    #[test]
+    fn bad_moves_are_refused_and_change_nothing() {
+        let mut rng = lineage_rng(&[4; 32], 1);
+        let mut l = Lineages::from_counts(&[vec![1, 0], vec![0, 0]]).unwrap();
+        let before = l.clone();
+        assert_eq!(l.die(1, &mut rng), Err(LineageError::Empty));
+        assert_eq!(
+            l.switch(0, 2, &mut rng),
+            Err(LineageError::UnknownState {
+                state: 2,
+                n_states: 2
+            })
+        );
+        assert!(matches!(
+            l.apply(0, Some(1), None, &mut rng),
+            Err(LineageError::Shape(_))
+        ));
+        assert!(matches!(l.push_lineage(&[1]), Err(LineageError::Shape(_))));
+        assert!(matches!(
+            l.push_lineage(&[u64::MAX, 0]),
+            Err(LineageError::Overflow { .. })
+        ));
+        assert!(matches!(
+            l.found_clone(0, 5, &mut rng),
+            Err(LineageError::UnknownState { .. })
+        ));
+        assert_eq!(l, before);
+        assert!(matches!(
+            Lineages::from_counts(&[vec![1, 0], vec![0]]),
+            Err(LineageError::Shape(_))
+        ));
+        assert!(matches!(l.check_totals(&[1]), Err(LineageError::Shape(_))));
+    }
+}

@@ -1,0 +1,71 @@
+//! Barcoded lineages and clones (issue 16): which lineage each cell of each state belongs to,
+//! kept so that the lineage of the cell that fires an event is found in O(log B) for B lineages.
+//!
+//! **Status: the data structure only. Nothing here is wired into runs yet**; `simulate` does not
+//! track lineages, and the event loop (`event_loop.rs`) and its hot loop (`burst.rs`) do not know
+//! this module exists. What exists:
+//!
+//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage as a Fenwick (binary
+//!   indexed) tree of `u64` counts: `add`, `count`, `total`, `push_lineage` and `pick` (the
+//!   lineage holding the r-th cell) in O(log B).
+//! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
+//!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
+//! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
+//!   and dose streams, and [`uniform_below`], an exactly uniform integer draw (Lemire's method).
+//!
+//! Why a separate stream: the engine chooses *which channel* fires from the replicate's event
+//! stream; tracking then chooses *which cell* of the source state fired, uniformly, from the
+//! lineage stream. The event stream is therefore consumed identically with tracking on and off,
+//! so the totals are bit-identical (issue 16, item 5), and the lineage picks are reproducible for
+//! any thread count or batching (they are keyed by the global replicate index, as the events are).
+//!
+//! Every operation refuses bad input (an unknown state or lineage, a count going below 0 or past
+//! `u64::MAX`, a pick in an empty state) with a [`LineageError`], never a panic; an operation that
+//! fails changes nothing.
+
+pub mod counts;
+pub mod lineages;
+pub mod stream;
+
+pub use counts::LineageCounts;
+pub use lineages::{LineageRow, Lineages};
+pub use stream::{LINEAGE_BLOCK, LineageRng, lineage_rng, uniform_below};
+
+use thiserror::Error;
+
+/// A lineage operation that would leave the counts inconsistent, or a question about a lineage or
+/// state that does not exist.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LineageError {
+    /// A lineage id at or past the number of lineages.
+    #[error("lineage {id} does not exist: there are {n_lineages} lineages")]
+    UnknownLineage { id: u64, n_lineages: usize },
+    /// A state index at or past the number of states.
+    #[error("state {state} does not exist: there are {n_states} states")]
+    UnknownState { state: usize, n_states: usize },
+    /// Removing more cells than a lineage holds.
+    #[error("lineage {id} has {count} cells; adding {delta} would leave fewer than 0")]
+    BelowZero { id: u32, count: u64, delta: i64 },
+    /// A count or a total past `u64::MAX`.
+    #[error("lineage {id} has {count} cells; adding {delta} would overflow a 64-bit count")]
+    Overflow { id: u32, count: u64, delta: i64 },
+    /// A pick index outside `[0, total)`.
+    #[error("cell index {r} is out of range: the state has {total} cells")]
+    PickOutOfRange { r: u64, total: u64 },
+    /// A uniform draw, or a pick, among no cells.
+    #[error("there is no cell to choose from (a total of 0)")]
+    Empty,
+    /// More lineages than 32-bit ids can name.
+    #[error("too many lineages: ids are 32-bit, so at most 2^32 lineages")]
+    TooManyLineages,
+    /// Per-state inputs of different lengths, or a channel whose losing state is not its source.
+    #[error("{0}")]
+    Shape(String),
+    /// The tracked cells of a state differ from the engine's count.
+    #[error("state {state} has {tracked} tracked cells but {engine} cells in the engine")]
+    TotalsMismatch {
+        state: usize,
+        tracked: u64,
+        engine: u64,
+    },
+}
