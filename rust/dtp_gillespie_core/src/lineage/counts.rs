@@ -76,20 +76,17 @@ impl LineageCounts {
         }
     }
 
-    /// Lineages `0..counts.len()` holding `counts` cells, built in O(B). `Err(Overflow)` if the
-    /// total passes `u64::MAX`; `Err(TooManyLineages)` past 2^32 lineages.
+    /// Lineages `0..counts.len()` holding `counts` cells, built in O(B). `Err(TotalTooLarge)`
+    /// (naming state 0: [`Lineages`](super::Lineages) names the state) if the total passes
+    /// `u64::MAX`; `Err(TooManyLineages)` past 2^32 lineages.
     pub fn from_counts(counts: &[u64]) -> Result<Self, LineageError> {
         if counts.len() as u64 > 1 << 32 {
             return Err(LineageError::TooManyLineages);
         }
-        let mut total = 0u64;
-        for (id, &count) in counts.iter().enumerate() {
-            total = total.checked_add(count).ok_or(LineageError::Overflow {
-                id: id as u32,
-                count,
-                delta: 0,
-            })?;
-        }
+        let total = counts
+            .iter()
+            .try_fold(0u64, |sum, &count| sum.checked_add(count))
+            .ok_or(LineageError::TotalTooLarge { state: 0 })?;
         let n_blocks = blocks_for(counts.len());
         let mut tree = vec![PAD; top_for(n_blocks) + 1];
         tree[0] = 0;
@@ -138,7 +135,7 @@ impl LineageCounts {
 
     fn unknown(&self, id: u32) -> LineageError {
         LineageError::UnknownLineage {
-            id: u64::from(id),
+            id,
             n_lineages: self.counts.len(),
         }
     }
@@ -167,14 +164,22 @@ impl LineageCounts {
             return Err(if delta < 0 {
                 LineageError::BelowZero { id, count, delta }
             } else {
-                LineageError::Overflow { id, count, delta }
+                LineageError::Overflow {
+                    id,
+                    count,
+                    delta: delta.into(),
+                }
             });
         };
         // The total is at least `count`, so it can only overflow (not go below 0) here.
         let new_total = self
             .total
             .checked_add_signed(delta)
-            .ok_or(LineageError::Overflow { id, count, delta })?;
+            .ok_or(LineageError::Overflow {
+                id,
+                count,
+                delta: delta.into(),
+            })?;
         self.counts[index] = new_count;
         self.total = new_total;
         // Two's-complement addition: every node ends in range, as it is a sum of counts.
@@ -192,7 +197,7 @@ impl LineageCounts {
             .ok_or(LineageError::Overflow {
                 id,
                 count: 0,
-                delta: initial as i64,
+                delta: initial.into(),
             })?;
         let index = self.counts.len();
         self.counts.push(initial);
@@ -376,7 +381,10 @@ mod tests {
             Err(LineageError::Overflow { .. })
         ));
         assert_eq!(c, before);
-        assert!(LineageCounts::from_counts(&[u64::MAX, 1]).is_err());
+        assert_eq!(
+            LineageCounts::from_counts(&[u64::MAX, 1]),
+            Err(LineageError::TotalTooLarge { state: 0 })
+        );
         let empty = LineageCounts::new();
         assert_eq!(
             empty.pick(0),

@@ -58,7 +58,13 @@ impl Lineages {
         }
         let states = by_state
             .iter()
-            .map(|counts| LineageCounts::from_counts(counts))
+            .enumerate()
+            .map(|(state, counts)| {
+                LineageCounts::from_counts(counts).map_err(|error| match error {
+                    LineageError::TotalTooLarge { .. } => LineageError::TotalTooLarge { state },
+                    other => other,
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { states })
     }
@@ -127,15 +133,15 @@ impl Lineages {
                 self.states.len()
             )));
         }
-        if self.n_lineages() >= 1 << 32 {
+        if u32::try_from(self.n_lineages()).is_err() {
             return Err(LineageError::TooManyLineages);
         }
-        for (state, (lineages, &cells)) in self.states.iter().zip(initial).enumerate() {
+        for (lineages, &cells) in self.states.iter().zip(initial) {
             if lineages.total().checked_add(cells).is_none() {
                 return Err(LineageError::Overflow {
                     id: self.n_lineages() as u32,
-                    count: self.states[state].total(),
-                    delta: cells as i64,
+                    count: 0,
+                    delta: cells.into(),
                 });
             }
         }
@@ -325,6 +331,18 @@ mod tests {
             Lineages::from_counts(&[vec![1, 0], vec![0]]),
             Err(LineageError::Shape(_))
         ));
+        assert_eq!(
+            Lineages::from_counts(&[vec![1], vec![u64::MAX - 1, 2]]),
+            Err(LineageError::Shape(
+                "state 1 lists 2 lineages but state 0 lists 1; every state must list every \
+                 lineage"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            Lineages::from_counts(&[vec![1, 0], vec![u64::MAX - 1, 2]]),
+            Err(LineageError::TotalTooLarge { state: 1 })
+        );
         assert!(matches!(l.check_totals(&[1]), Err(LineageError::Shape(_))));
     }
 }

@@ -39,16 +39,22 @@ use thiserror::Error;
 pub enum LineageError {
     /// A lineage id at or past the number of lineages.
     #[error("lineage {id} does not exist: there are {n_lineages} lineages")]
-    UnknownLineage { id: u64, n_lineages: usize },
+    UnknownLineage { id: u32, n_lineages: usize },
     /// A state index at or past the number of states.
     #[error("state {state} does not exist: there are {n_states} states")]
     UnknownState { state: usize, n_states: usize },
     /// Removing more cells than a lineage holds.
     #[error("lineage {id} has {count} cells; adding {delta} would leave fewer than 0")]
     BelowZero { id: u32, count: u64, delta: i64 },
-    /// A count or a total past `u64::MAX`.
-    #[error("lineage {id} has {count} cells; adding {delta} would overflow a 64-bit count")]
-    Overflow { id: u32, count: u64, delta: i64 },
+    /// A lineage's count, or its state's total, past `u64::MAX`.
+    #[error(
+        "lineage {id} has {count} cells; adding {delta} would take it or its state's total \
+         past 2^64 - 1"
+    )]
+    Overflow { id: u32, count: u64, delta: i128 },
+    /// Initial counts whose sum is past `u64::MAX`.
+    #[error("the cells of state {state} add up to more than 2^64 - 1")]
+    TotalTooLarge { state: usize },
     /// A pick index outside `[0, total)`.
     #[error("cell index {r} is out of range: the state has {total} cells")]
     PickOutOfRange { r: u64, total: u64 },

@@ -45,8 +45,9 @@ pub fn lineage_rng(key: &[u8; 32], replicate: u64) -> LineageRng {
 /// An integer exactly uniform in `[0, n)`, by Lemire's multiply-and-reject on 64-bit draws
 /// ("Fast random integer generation in an interval", ACM TOMACS 2019): `x * n / 2^64` for a
 /// uniform 64-bit `x`, rejecting the `2^64 mod n` values of the low half that would make some
-/// results one preimage more likely than others. Expected draws: below `1 + n / 2^64` (at most 2);
-/// the division is reached only when the low half falls below `n`.
+/// results one preimage more likely than others. A draw is rejected with chance
+/// `(2^64 mod n) / 2^64`, at most 1/2 (so at most 2 draws on average) and below `n / 2^64`; the
+/// division is reached only when the low half falls below `n`.
 ///
 /// `Err(Empty)` for `n = 0`.
 pub fn uniform_below<R: Rng + ?Sized>(rng: &mut R, n: u64) -> Result<u64, LineageError> {
