@@ -12,8 +12,8 @@
 //! | death | source | none | −1 from the picked lineage in the source |
 //! | switch | source | target | the picked lineage moves one cell from source to target |
 //!
-//! So that per-state totals equal the engine's counts after every event, given they did before.
-//! A mutation that founds a clone ([`Lineages::found_clone`]) instead gives the daughter a new
+//! These keep the per-state totals equal to the engine's counts after every event, given they
+//! were equal before. A mutation that founds a clone ([`Lineages::found_clone`]) instead gives the daughter a new
 //! lineage.
 
 use rand::Rng;
@@ -126,6 +126,11 @@ impl Lineages {
     /// A new lineage with `initial[s]` cells in state `s` (one entry per state); returns its id.
     /// Refused with nothing changed if a state's total would overflow.
     pub fn push_lineage(&mut self, initial: &[u64]) -> Result<u32, LineageError> {
+        if self.states.is_empty() {
+            return Err(LineageError::Shape(
+                "a lineage needs at least one state to live in".into(),
+            ));
+        }
         if initial.len() != self.states.len() {
             return Err(LineageError::Shape(format!(
                 "a new lineage lists {} states but there are {}",
@@ -327,6 +332,10 @@ mod tests {
             Err(LineageError::UnknownState { .. })
         ));
         assert_eq!(l, before);
+        assert!(matches!(
+            Lineages::new(0).push_lineage(&[]),
+            Err(LineageError::Shape(_))
+        ));
         assert!(matches!(
             Lineages::from_counts(&[vec![1, 0], vec![0]]),
             Err(LineageError::Shape(_))

@@ -21,7 +21,8 @@
 //!
 //! Every operation refuses bad input (an unknown state or lineage, a count going below 0 or past
 //! `u64::MAX`, a pick in an empty state) with a [`LineageError`], never a panic; an operation that
-//! fails changes nothing.
+//! fails changes no count (a move refused for an overflow after its pick has still drawn from the
+//! lineage stream; a run would stop at such an error anyway).
 
 pub mod counts;
 pub mod lineages;
