@@ -1,12 +1,13 @@
 """Analysis of ensembles: extinction probability, Kaplan–Meier curves, persister fractions, tables,
-and fluctuation tests.
+fluctuation tests and sister-flask barcode overlaps.
 
 Every function takes a plain :class:`xarray.Dataset` with the output schema of
 :func:`dtp_gillespie.simulate` (docs/output.md), so it applies equally to a fresh run, a sweep and
 a stored run opened with :func:`dtp_gillespie.open_run`. Leading dimensions in front of
 ``replicate`` (sweep parameters, schedules stacked by the user) are preserved: every estimate is
 made separately for each point of them. :func:`fluctuation_test` also takes plain counts of
-mutants per culture, as from a laboratory fluctuation experiment.
+mutants per culture, as from a laboratory fluctuation experiment;
+:func:`sister_overlap` takes barcode count tables (simulated or a laboratory's own).
 
 Which replicates count
 ----------------------
@@ -49,6 +50,7 @@ from ._composition import on_drug_fraction, persister_fraction, treating_exposur
 from ._fluctuation import fluctuation_test, luria_delbruck_pmf
 from ._logrank import chi2_sf, logrank_test
 from ._proportions import extinction_probability, probability_by, wilson_interval
+from ._sister import sister_overlap
 from ._survival import cumulative_incidence, kaplan_meier, median_time
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "on_drug_fraction",
     "persister_fraction",
     "probability_by",
+    "sister_overlap",
     "treating_exposures",
     "wilson_interval",
 ]
