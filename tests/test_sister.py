@@ -211,9 +211,11 @@ def test_rejects_pre_existing_persister_lineages_in_every_table() -> None:
     ("counts", "kwargs", "message"),
     [
         ([[1, 2], [-1, 0]], {}, r"counts\[1, 0\] is -1; counts of surviving cells must be whole"),
-        ([[1, 2.5], [0, 0]], {}, r"counts\[0, 1\] is 2.5; .* whole numbers >= 0"),
+        ([[1, 2.5], [0, 0]], {}, r"counts\[0, 1\] is 2.5; .* whole numbers from 0 to"),
         ([[1, 2], [math.nan, 0]], {}, r"counts\[1, 0\] is nan"),
         ([[1, 2], [math.inf, 0]], {}, r"counts\[1, 0\] is inf"),
+        ([[1, 2], [1e19, 0]], {}, r"counts\[1, 0\] is 1e\+19; .* from 0 to 9223372036854775807"),
+        (np.ones((2, 3, 1)), {}, r"counts has 1 flask\(s\)"),
         ([[1], [3]], {}, r"counts has 1 flask\(s\); a sister-flask overlap needs >= 2"),
         ([1, 2, 3], {}, r"counts is \[1, 2, 3\]; expected a table with one row per barcode"),
         ([["a", "b"]], {}, r"counts has dtype <U1; expected whole numbers"),

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._checks import check_count
+from .._checks import INT64_MAX, check_count
 from ..errors import InvalidRunError
 
 BARCODE, FLASK, PAIR = "barcode", "flask", "pair"
@@ -147,13 +147,13 @@ def _as_table(counts: object) -> xr.DataArray:
             f"counts has dtype {values.dtype}; expected whole numbers >= 0 (surviving cells of "
             "each barcode in each flask)"
         )
-    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values)) | (values > INT64_MAX)
     if bad.any():
         where = np.unravel_index(int(np.argmax(bad)), values.shape)
         index = ", ".join(str(int(i)) for i in where)
         raise InvalidRunError(
             f"counts[{index}] is {values[where].item()!r}; counts of surviving cells must be "
-            "whole numbers >= 0"
+            f"whole numbers from 0 to {INT64_MAX}"
         )
     if table.sizes[FLASK] < 2:
         raise InvalidRunError(
@@ -174,8 +174,9 @@ def sister_overlap(counts: object, n_barcodes: int | None = None) -> xr.Dataset:
         Surviving cells of each barcode (rows) in each flask (columns): a 2-D array, or a
         DataArray with dims ``(..., "barcode", "flask")`` whose leading dims (replicates, sweep
         parameters, experiments) are kept: every result is computed separately for each point of
-        them. A barcode *survives* in a flask when its count there is > 0. Rows of zeros (library
-        barcodes that survive nowhere) are allowed.
+        them. An array with more than 2 axes is read the same way, its leading axes named
+        ``dim_0``, ``dim_1``, ... A barcode *survives* in a flask when its count there is > 0.
+        Rows of zeros (library barcodes that survive nowhere) are allowed.
     n_barcodes : int, optional
         ``N``, the number of barcodes present in every flask before treatment (each flask received
         cells of each of them). Default: the barcodes that survive in some flask, per table. The
