@@ -104,16 +104,14 @@ def _one_table(table: np.ndarray, n_barcodes: int | None, logf: np.ndarray) -> d
             rows["jaccard_chance"].append(float(np.dot(p, jac)) if a + b > 0 else math.nan)
             rows["p_overlap"].append(min(1.0, float(p[support >= s].sum())))
     n_pairs = len(rows["p_overlap"])
-    defined = [not math.isnan(v) for v in rows["jaccard"]]  # pairs with a survivor
     return {
         "pairs": rows,
         "n_survivors": survivors,
         "n_barcodes": n,
         "mean_shared_fraction": _mean_or_nan(rows["shared_fraction"]),
         "mean_jaccard": _mean_or_nan(rows["jaccard"]),
-        "mean_jaccard_chance": _mean_or_nan(
-            [v for v, d in zip(rows["jaccard_chance"], defined, strict=True) if d]
-        ),
+        # NaN exactly where jaccard is (no survivor in either flask): the same pairs are averaged
+        "mean_jaccard_chance": _mean_or_nan(rows["jaccard_chance"]),
         "mean_log_size_correlation": _mean_or_nan(rows["log_size_correlation"]),
         # One pair: its exact tail. More: Bonferroni over the pairs (valid whatever their
         # dependence, conservative; the pairs of one table share flasks, so they are dependent).
