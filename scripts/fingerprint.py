@@ -26,19 +26,11 @@ import numpy as np
 import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from models import SPR  # noqa: E402  (the tests' S/P/R tumour: one definition of it)
+
 VOLATILE_ATTRS = {"created_at", "dtp_gillespie_version"}
 
-SPR: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.8, "P": 0.05, "R": 0.6},
-    "death": {"S": {"off": 0.1, "on": 0.9}, "P": 0.02, "R": 0.1},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.3}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.01}},
-    ],
-    "mutation": [{"from": "P", "to": "R", "probability": 0.05}],
-}
 BIOMARKER = {
     **SPR,
     "biomarker": {"production": {"S": 1.0, "R": {"off": 2.0, "on": 0.5}}, "decay": 0.8},

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ._checks import is_real, to_float
 from ._spec_values import (
     _PROB_SUM_TOL,
     DEFAULT_EXPOSURES,
@@ -13,10 +14,8 @@ from ._spec_values import (
     _check_keys,
     _check_name,
     _fmt,
-    _is_number,
     _Modulation,
     _parse_table,
-    _to_float,
 )
 from .errors import InvalidModelError
 
@@ -152,7 +151,7 @@ def parse_modulators(
             if "factor" not in eff:
                 raise InvalidModelError(f"{ew} has no 'factor'")
             f = eff["factor"]
-            if not _is_number(f) or not (math.isfinite(_to_float(f)) and _to_float(f) >= 0):
+            if not is_real(f) or not (math.isfinite(to_float(f)) and to_float(f) >= 0):
                 raise InvalidModelError(
                     f"{ew}.factor is {_fmt(f)}; it must be a finite number >= 0"
                 )

@@ -7,16 +7,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from ._checks import is_real, to_float
 from ._spec_values import (
     Table,
     _capacity_per_state,
     _check_keys,
     _fmt,
-    _is_number,
     _Modulation,
     _parse_table,
     _state_tables,
-    _to_float,
 )
 from .errors import InvalidModelError
 
@@ -193,15 +192,15 @@ def _parse_biomarker(
     if "decay" not in spec:
         raise InvalidModelError("biomarker has no 'decay' (clearance rate per day, > 0)")
     decay = spec["decay"]
-    if not _is_number(decay) or not (math.isfinite(_to_float(decay)) and _to_float(decay) > 0):
+    if not is_real(decay) or not (math.isfinite(to_float(decay)) and to_float(decay) > 0):
         raise InvalidModelError(
             f"biomarker decay is {_fmt(decay)}; it must be a finite number > 0 (per day)"
         )
     _check_biomarker_range(production, float(decay))
     initial = spec.get("initial", "steady")
     if initial != "steady":
-        if not _is_number(initial) or not (
-            math.isfinite(_to_float(initial)) and _to_float(initial) >= 0
+        if not is_real(initial) or not (
+            math.isfinite(to_float(initial)) and to_float(initial) >= 0
         ):
             raise InvalidModelError(
                 f"biomarker initial is {_fmt(initial)}; expected 'steady' or a finite number >= 0"
@@ -241,7 +240,7 @@ def parse_capacity(
     if "K" not in spec:
         raise InvalidModelError("capacity has no 'K' (the carrying capacity)")
     k = spec["K"]
-    if not _is_number(k) or not (math.isfinite(_to_float(k)) and _to_float(k) > 0):
+    if not is_real(k) or not (math.isfinite(to_float(k)) and to_float(k) > 0):
         raise InvalidModelError(f"capacity K is {_fmt(k)}; it must be a finite number > 0")
     on = spec.get("on", "division")
     if on not in (*_CAPACITY_ON, DEATH_ADDITIVE):
@@ -289,7 +288,7 @@ def capacity_slope(
         e = exposures.index(spec)
         rates = zip(division, death, strict=True)
         return tuple(max(0.0, b[e] - d[e]) for b, d in rates)
-    if _is_number(spec):
+    if is_real(spec):
         spec = dict.fromkeys(states, spec)
     if not isinstance(spec, Mapping):
         raise InvalidModelError(

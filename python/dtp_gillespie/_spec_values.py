@@ -8,8 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import numpy as np
-
+from ._checks import is_real, to_float
 from .errors import InvalidModelError
 
 DEFAULT_EXPOSURES: Final = ("off", "on")
@@ -58,30 +57,13 @@ def _check_name(name: object, what: str) -> str:
     return name
 
 
-def _is_number(value: object) -> bool:
-    """True for ints and floats (Python or numpy), False for bools and everything else."""
-    if isinstance(value, bool | np.bool_):
-        return False
-    return isinstance(value, int | float | np.integer | np.floating)
-
-
-def _to_float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf
-
-
 def _check_value(value: object, what: str, kind: str) -> float:
     """Check one rate or coefficient (finite, >= 0) or probability (in [0, 1]); return it."""
-    if not _is_number(value):
+    if not is_real(value):
         raise InvalidModelError(
             f"{what} is {_fmt(value)}; expected a number or a table {{exposure: number}}"
         )
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except OverflowError:
-        x = math.inf
+    x = to_float(value)
     if kind in ("rate", "coefficient"):
         if not (math.isfinite(x) and x >= 0.0):
             raise InvalidModelError(f"{what} is {_fmt(value)}; {kind}s must be finite and >= 0")
@@ -256,7 +238,7 @@ def _capacity_per_state(
     values = []
     for s in states:
         x = spec.get(s, default)
-        if not _is_number(x) or not (math.isfinite(_to_float(x)) and _to_float(x) >= 0):
+        if not is_real(x) or not (math.isfinite(to_float(x)) and to_float(x) >= 0):
             raise InvalidModelError(
                 f"capacity {noun} of state {s!r} is {_fmt(x)}; {noun}s must be finite and >= 0"
             )

@@ -15,11 +15,11 @@ make the model complete; treat the illustrative ones as placeholders to calibrat
 
 import copy
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._checks import is_real, to_float
 from .errors import InvalidModelError, InvalidScheduleError
 
 __all__ = [
@@ -56,12 +56,7 @@ def _real(value: object, where: str, low: float, high: float = math.inf, note: s
     Every numeric preset argument is a model parameter, so the error is an InvalidModelError that
     names the argument (``where``) and the value.
     """
-    x = math.nan
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        try:
-            x = float(value)
-        except OverflowError:
-            x = math.inf
+    x = to_float(value) if is_real(value) else math.nan
     if not (math.isfinite(x) and low <= x <= high):
         bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
         raise InvalidModelError(
