@@ -1,0 +1,299 @@
+//! Lineages tracked through a run: [`LineageTracker`] sees every event of one replicate (the
+//! ensemble makes it the event loop's observer), moves the firing cell's lineage, founds clones, and writes the
+//! lineage table at the barcode times; [`LineageOutput`] holds the tables of one replicate, or of
+//! a whole call once concatenated in replicate order.
+//!
+//! The tracker draws only from the replicate's lineage stream and the event loop never reads it,
+//! so the trajectory of the counts is the same with tracking on and off (bit for bit).
+//!
+//! **Barcode times** are right-continuous like the record times: before applying an event at `t`
+//! the tracker writes every pending time `< t` (the state before the event), and after the
+//! replicate stops ([`LineageTracker::finish`]) every pending time `<= stop_time`. A capped
+//! replicate therefore has no rows after its stop time (its state there is unknown), and an
+//! extinct one none after extinction (every count is 0).
+
+use super::start::{LineageSpec, Start};
+use super::{LineageCounts, LineageError, LineageRng, Lineages};
+use crate::error::{EngineError, Result};
+use crate::model::Channel;
+use crate::outcome::Outcome;
+
+/// The lineage table, the clone table and the per-replicate clone summary (module docs of
+/// `lineage`; the columns are the output keys without their `lineage_`/`clone_` prefix).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineageOutput {
+    /// One row per (replicate, barcode time, lineage, state) with a positive count.
+    pub rows: LineageRows,
+    /// One row per clone founded, in order of replicate, then clone id.
+    pub clones: CloneRows,
+    /// Per replicate (only when clones are tracked; empty otherwise).
+    pub clones_born: Vec<i64>,
+    pub clones_alive: Vec<i64>,
+    pub first_surviving_resistant_time: Vec<f64>,
+}
+
+/// The columns of the lineage table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LineageRows {
+    /// Global replicate index.
+    pub replicate: Vec<i64>,
+    /// Index into the barcode times.
+    pub time: Vec<i32>,
+    pub barcode: Vec<i64>,
+    pub clone: Vec<i64>,
+    pub state: Vec<i8>,
+    pub count: Vec<i64>,
+}
+
+/// The columns of the clone table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CloneRows {
+    /// Global replicate index.
+    pub replicate: Vec<i64>,
+    pub id: Vec<i64>,
+    /// The clone of the lineage the founding cell came from (0: the background).
+    pub parent: Vec<i64>,
+    pub barcode: Vec<i64>,
+    pub birth_time: Vec<f64>,
+    /// The state the founding cell is born into.
+    pub state: Vec<i8>,
+    /// The exposure in force at the founding event.
+    pub birth_exposure: Vec<i8>,
+    /// When the clone lost its last cell (by death, or by a mutation-switch founding a subclone);
+    /// NaN if it had cells at the replicate's stop time.
+    pub extinction_time: Vec<f64>,
+}
+
+impl LineageOutput {
+    /// Append `other`'s rows after this one's (replicates in order).
+    pub fn append(&mut self, other: &mut Self) {
+        let (r, o) = (&mut self.rows, &mut other.rows);
+        r.replicate.append(&mut o.replicate);
+        r.time.append(&mut o.time);
+        r.barcode.append(&mut o.barcode);
+        r.clone.append(&mut o.clone);
+        r.state.append(&mut o.state);
+        r.count.append(&mut o.count);
+        let (c, o) = (&mut self.clones, &mut other.clones);
+        c.replicate.append(&mut o.replicate);
+        c.id.append(&mut o.id);
+        c.parent.append(&mut o.parent);
+        c.barcode.append(&mut o.barcode);
+        c.birth_time.append(&mut o.birth_time);
+        c.state.append(&mut o.state);
+        c.birth_exposure.append(&mut o.birth_exposure);
+        c.extinction_time.append(&mut o.extinction_time);
+        self.clones_born.append(&mut other.clones_born);
+        self.clones_alive.append(&mut other.clones_alive);
+        self.first_surviving_resistant_time
+            .append(&mut other.first_surviving_resistant_time);
+    }
+}
+
+/// The lineages of one replicate as it runs (module docs).
+pub struct LineageTracker<'a> {
+    channels: &'a [Channel],
+    times: &'a [f64],
+    /// The index of the next barcode time to write, and that time (infinity when none is left).
+    next: usize,
+    next_time: f64,
+    clones: bool,
+    lineages: Lineages,
+    /// Per lineage: barcode and clone id.
+    barcode: Vec<i64>,
+    clone: Vec<i64>,
+    /// Lineages from this id on are the clones founded in this replicate, in order.
+    first_founded: usize,
+    next_clone: i64,
+    rng: LineageRng,
+    replicate: i64,
+    out: LineageOutput,
+    /// The (lineage, state) pairs holding cells at a snapshot (a buffer reused by each).
+    scratch: Vec<(u32, u32)>,
+    /// The first lineage operation refused; the tracker stops and `finish` reports it.
+    failure: Option<LineageError>,
+}
+
+impl<'a> LineageTracker<'a> {
+    /// The tracker of replicate `i` of the call (global index `replicate`) starting from
+    /// `initial` cells, drawing from `rng`, the replicate's lineage stream.
+    pub fn new(
+        spec: &'a LineageSpec,
+        channels: &'a [Channel],
+        i: usize,
+        replicate: u64,
+        initial: &[u64],
+        mut rng: LineageRng,
+    ) -> Result<Self> {
+        let Start {
+            lineages,
+            barcode,
+            clone,
+        } = spec.start(i, initial, &mut rng).map_err(failed)?;
+        Ok(Self {
+            channels,
+            times: &spec.times,
+            next: 0,
+            next_time: spec.times.first().copied().unwrap_or(f64::INFINITY),
+            clones: spec.clones,
+            first_founded: lineages.n_lineages(),
+            lineages,
+            barcode,
+            clone,
+            next_clone: spec.next_clone,
+            rng,
+            replicate: replicate as i64,
+            out: LineageOutput::default(),
+            scratch: Vec::new(),
+            failure: None,
+        })
+    }
+
+    /// Write the lineage table at the next barcode time (the current state). Each state's counts
+    /// are scanned in one sequential pass for the lineages it holds (most lineages of a long run
+    /// are extinct); those few are then put in (lineage, state) order.
+    fn snapshot(&mut self) {
+        let by_state = by_state(&self.lineages);
+        let held = &mut self.scratch;
+        held.clear();
+        for (s, counts) in by_state.iter().enumerate() {
+            let nonzero = counts.iter().enumerate().filter(|&(_, &c)| c > 0);
+            held.extend(nonzero.map(|(lineage, _)| (lineage as u32, s as u32)));
+        }
+        held.sort_unstable();
+        let rows = &mut self.out.rows;
+        for &(lineage, s) in held.iter() {
+            let (lineage, s) = (lineage as usize, s as usize);
+            rows.replicate.push(self.replicate);
+            rows.time.push(self.next as i32);
+            rows.barcode.push(self.barcode[lineage]);
+            rows.clone.push(self.clone[lineage]);
+            rows.state.push(s as i8);
+            rows.count.push(by_state[s][lineage] as i64);
+        }
+        self.next += 1;
+        self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);
+    }
+
+    /// Whether `lineage` has a cell in some state.
+    fn alive(&self, lineage: usize) -> bool {
+        (0..self.lineages.n_states()).any(|s| {
+            self.lineages
+                .state(s)
+                .is_ok_and(|c| c.counts()[lineage] > 0)
+        })
+    }
+
+    /// `lineage` lost a cell at `time`: if it is a clone founded here and that was its last
+    /// cell, the clone died then.
+    fn lose(&mut self, lineage: usize, time: f64) {
+        if lineage >= self.first_founded && !self.alive(lineage) {
+            self.out.clones.extinction_time[lineage - self.first_founded] = time;
+        }
+    }
+
+    /// Track one firing of `channel` at `time` under `exposure` (module docs of `lineages`).
+    fn fire(
+        &mut self,
+        time: f64,
+        channel: usize,
+        exposure: usize,
+    ) -> std::result::Result<(), LineageError> {
+        let channels = self.channels;
+        let ch = &channels[channel];
+        if self.clones && ch.is_mutation && ch.inc.is_some() {
+            let (parent, founded) = self.lineages.mutate(ch, &mut self.rng)?;
+            let (parent, founded) = (parent as usize, founded as usize);
+            let id = self.next_clone;
+            self.next_clone = id.checked_add(1).ok_or(LineageError::TooManyLineages)?;
+            self.barcode.push(self.barcode[parent]);
+            self.clone.push(id);
+            let c = &mut self.out.clones;
+            c.replicate.push(self.replicate);
+            c.id.push(id);
+            c.parent.push(self.clone[parent]);
+            c.barcode.push(self.barcode[parent]);
+            c.birth_time.push(time);
+            c.state.push(ch.inc.map_or(0, |s| s as i8));
+            c.birth_exposure.push(exposure as i8);
+            c.extinction_time.push(f64::NAN);
+            debug_assert_eq!(founded, self.clone.len() - 1);
+            if ch.dec.is_some() {
+                self.lose(parent, time);
+            }
+        } else {
+            let lineage = self.lineages.fire(ch, &mut self.rng)? as usize;
+            if ch.dec.is_some() && ch.inc.is_none() {
+                self.lose(lineage, time);
+            }
+        }
+        Ok(())
+    }
+
+    /// The replicate stopped with `outcome`: write the barcode times up to its stop time and
+    /// the clone summary. A lineage operation refused during the run is an error here.
+    pub fn finish(mut self, outcome: &Outcome) -> Result<LineageOutput> {
+        if let Some(e) = self.failure.take() {
+            return Err(failed(e));
+        }
+        while self.next_time <= outcome.stop_time {
+            self.snapshot();
+        }
+        if self.clones {
+            let founded = self.first_founded..self.clone.len();
+            let alive: Vec<bool> = founded.clone().map(|l| self.alive(l)).collect();
+            // Clones are founded in time order: the first alive is the earliest born.
+            let first = alive.iter().position(|&a| a);
+            let first_time = first.map_or(f64::NAN, |k| self.out.clones.birth_time[k]);
+            let alive = alive.iter().filter(|&&a| a).count();
+            let out = &mut self.out;
+            out.clones_born.push(founded.len() as i64);
+            out.clones_alive.push(alive as i64);
+            out.first_surviving_resistant_time.push(first_time);
+        }
+        Ok(self.out)
+    }
+}
+
+/// The cells of each lineage, one slice per state.
+fn by_state(lineages: &Lineages) -> Vec<&[u64]> {
+    (0..lineages.n_states())
+        .filter_map(|s| lineages.state(s).ok().map(LineageCounts::counts))
+        .collect()
+}
+
+/// A lineage operation refused during a run (a count past 2^64 - 1, more than 2^32 lineages):
+/// the run's lineage setup cannot be tracked.
+#[allow(clippy::needless_pass_by_value)] // the shape of `map_err`
+fn failed(e: LineageError) -> EngineError {
+    EngineError::InvalidRun(format!("lineage tracking failed: {e}"))
+}
+
+impl LineageTracker<'_> {
+    /// The replicate starts from `counts`: the tracked cells must be as many.
+    pub fn check_start(&mut self, counts: &[u64]) {
+        if let Err(e) = self.lineages.check_totals(counts) {
+            self.failure.get_or_insert(e);
+        }
+    }
+
+    /// Channel `channel` fired at `time` under `exposure`, leaving `counts`: write the barcode
+    /// times before it, then move the firing cell's lineage (the first failure stops tracking;
+    /// [`Self::finish`] reports it).
+    pub fn on_event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
+        if self.failure.is_some() {
+            return;
+        }
+        while self.next_time < time {
+            self.snapshot();
+        }
+        if let Err(e) = self.fire(time, channel, exposure) {
+            self.failure = Some(e);
+        }
+        if cfg!(debug_assertions) {
+            if let Err(e) = self.lineages.check_totals(counts) {
+                self.failure = Some(e);
+            }
+        }
+    }
+}
