@@ -1,13 +1,13 @@
 //! Barcoded lineages and clones (issue 16): which lineage each cell of each state belongs to,
-//! kept so that the lineage of the cell that fires an event is found in O(log B) for B lineages.
+//! kept so that the lineage of the cell that fires an event is found in O(1) expected time.
 //!
 //! **Status: the data structure only. Nothing here is wired into runs yet**; `simulate` does not
 //! track lineages, and the event loop (`event_loop.rs`) and its hot loop (`burst.rs`) do not know
 //! this module exists. What exists:
 //!
-//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage as a Fenwick (binary
-//!   indexed) tree of `u64` counts: `add`, `count`, `total`, `push_lineage` and `pick` (the
-//!   lineage holding the r-th cell) in O(log B).
+//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage, binned by powers of two:
+//!   `add`, `count`, `total`, `push_lineage` in O(1), and `sample` (the lineage of a uniformly
+//!   chosen cell, by composition and rejection) in O(1) expected.
 //! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
 //! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
