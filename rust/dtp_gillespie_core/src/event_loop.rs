@@ -445,6 +445,7 @@ mod tests {
             max_population: u64::MAX,
             progression: None,
             force_general_loop: false,
+            lineages: None,
         };
         let (mut counts, mut exposure) = (vec![0; times.len() * 3], vec![0; times.len()]);
         let mut recorder = Recorder::new(&times, &mut counts, &mut exposure, None, 3);
