@@ -129,26 +129,47 @@ fn burst_under<C: Controller, L: EventLog>(
     }
 }
 
-/// Show `observer` the events of the last burst, in order, each with the counts after it:
-/// `counts` holds the counts before the burst and is moved along (module docs of `burst`,
-/// [`Observer::REPLAYABLE`]).
-fn replay<O: Observer>(
-    observer: &mut O,
-    log: &EventBuffer,
-    model: &Model,
-    counts: &mut [u64],
-    exposure: usize,
-) {
-    let channels = model.channels();
-    for (time, channel) in log.events() {
-        let fired = &channels[channel as usize];
-        if let Some(dec) = fired.dec {
-            counts[dec] -= 1;
+/// What an observer shown the hot loop's events after each burst needs (`Observer::REPLAYABLE`).
+struct Replay {
+    /// Room for the events of one burst.
+    log: EventBuffer,
+    /// Per channel, the slots of `counts` it takes a cell from and gives one to: its states, or
+    /// the sink slot `n_states` (no branch on whether a channel has either).
+    moves: Vec<(usize, usize)>,
+    /// The counts as the replay moves them along, and the sink slot.
+    counts: Vec<u64>,
+}
+
+impl Replay {
+    fn new(model: &Model, capacity: usize) -> Self {
+        let sink = model.n_states();
+        let moves = model
+            .channels()
+            .iter()
+            .map(|c| (c.dec.unwrap_or(sink), c.inc.unwrap_or(sink)))
+            .collect();
+        Self {
+            log: EventBuffer::new(capacity),
+            moves,
+            counts: vec![0; sink + 1],
         }
-        if let Some(inc) = fired.inc {
-            counts[inc] += 1;
+    }
+
+    /// Remember the counts before a burst.
+    fn start(&mut self, counts: &[u64]) {
+        self.counts[..counts.len()].copy_from_slice(counts);
+    }
+
+    /// Show `observer` the events of the last burst, in order, each with the counts after it
+    /// (module docs of `burst`, [`Observer::REPLAYABLE`]).
+    fn show<O: Observer>(&mut self, observer: &mut O, exposure: usize) {
+        let n_states = self.counts.len() - 1;
+        for (time, channel) in self.log.events() {
+            let (dec, inc) = self.moves[channel as usize];
+            self.counts[dec] = self.counts[dec].wrapping_sub(1);
+            self.counts[inc] = self.counts[inc].wrapping_add(1);
+            observer.event(time, channel as usize, &self.counts[..n_states], exposure);
         }
-        observer.event(time, channel as usize, counts, exposure);
     }
 }
 
@@ -252,23 +273,19 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
         && (!O::OBSERVES || O::REPLAYABLE)
         && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
     let replaying = O::OBSERVES && O::REPLAYABLE;
-    let mut log = EventBuffer::new(if replaying { REPLAY_CAPACITY } else { 0 });
-    let mut replay_counts: Vec<u64> = Vec::new();
+    let mut replay = replaying.then(|| Replay::new(model, REPLAY_CAPACITY));
     'events: loop {
         poll.pass()?;
         'event: {
             if use_burst && burst::fits(&cells) {
                 let limits = Limits::new(horizon, history.n_events(), run, max_population);
                 let (now, h, c) = (pending.take(), &mut history, &*controller);
-                let end = if replaying {
-                    replay_counts.clear();
-                    replay_counts.extend_from_slice(cells.states());
-                    let (r, tt) = (&rates, &mut t);
-                    let end = burst_under(
-                        c, &mut cells, r, rng, tt, now, limits, h, recorder, &mut log,
-                    );
-                    replay(observer, &log, model, &mut replay_counts, c.exposure());
-                    debug_assert_eq!(replay_counts, cells.states());
+                let end = if let Some(replay) = replay.as_mut() {
+                    replay.start(cells.states());
+                    let (r, tt, log) = (&rates, &mut t, &mut replay.log);
+                    let end = burst_under(c, &mut cells, r, rng, tt, now, limits, h, recorder, log);
+                    replay.show(observer, c.exposure());
+                    debug_assert_eq!(&replay.counts[..cells.states().len()], cells.states());
                     end
                 } else {
                     let (r, tt) = (&rates, &mut t);

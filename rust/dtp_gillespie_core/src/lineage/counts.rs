@@ -9,8 +9,8 @@
 //! **Sampling** ([`LineageCounts::sample`]) draws a cell index `r` uniform in `[0, total)` and
 //! walks the occupied bins (at most 64, in practice a handful) to the one holding it: bin `k` is
 //! chosen with probability `cells(k) / total`. Within bin `k` a member is drawn uniformly and
-//! accepted with probability `count / 2^(k+1)` (an exact integer comparison with the top `k + 1`
-//! bits of a second draw), else drawn again: a member is returned with probability proportional to its
+//! accepted with probability `count / 2^(k+1)` (an exact integer comparison with a uniform
+//! `u < 2^(k+1)`; one draw uniform in `[0, members * 2^(k+1))` gives both), else drawn again: a member is returned with probability proportional to its
 //! count, so overall lineage `id` with probability `count(id) / total`, exactly. Acceptance is
 //! above 1/2, so at most 2 tries are expected. Bin 0 holds lineages of exactly one cell, so there
 //! the index's offset into the bin, uniform over its members, names the member with no further
@@ -52,8 +52,9 @@ pub struct LineageCounts {
     /// `slot[id]`: where lineage `id` stands in its bin's members (meaningless while it has no
     /// cell).
     slot: Vec<u32>,
-    /// `bins[k]`: the lineages of `2^k ..= 2^(k+1) - 1` cells.
-    bins: Vec<Bin>,
+    /// `bins[k]`: the lineages of `2^k ..= 2^(k+1) - 1` cells (an array: no bounds test for a
+    /// bin index, which is at most 63).
+    bins: [Bin; N_BINS],
     /// Bit `k` is set while bin `k` has a member.
     occupied: u64,
     /// The sum of `counts`.
@@ -89,7 +90,7 @@ impl LineageCounts {
         Self {
             counts: Vec::new(),
             slot: Vec::new(),
-            bins: vec![Bin::default(); N_BINS],
+            bins: std::array::from_fn(|_| Bin::default()),
             occupied: 0,
             total: 0,
         }
@@ -187,6 +188,7 @@ impl LineageCounts {
     /// Add `delta` cells (negative: remove) to lineage `id`. Refused, with nothing changed, for an
     /// unknown lineage, a count that would go below 0 (`BelowZero`) or a count or total past
     /// `u64::MAX` (`Overflow`). O(1).
+    #[inline]
     pub fn add(&mut self, id: u32, delta: i64) -> Result<(), LineageError> {
         let index = id as usize;
         let Some(&count) = self.counts.get(index) else {
@@ -264,7 +266,9 @@ impl LineageCounts {
     }
 
     /// The lineage of a cell chosen uniformly among all cells, by composition and rejection
-    /// (module docs): O(1) expected, about 2 to 4 draws from `rng`. `Err(Empty)` with no cell.
+    /// (module docs): O(1) expected, one draw from `rng` and about one more per try within a bin
+    /// above bin 0. `Err(Empty)` with no cell.
+    #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<u32, LineageError> {
         let mut rest = uniform_below(rng, self.total)?;
         // The occupied bins' cells add up to `total > rest`, so the walk ends at one of them by
@@ -295,8 +299,21 @@ impl LineageCounts {
             // Every member holds one cell: `rest` is uniform over the members.
             return Ok(members[rest as usize]);
         }
+        let n = members.len() as u64;
+        let bits = k as u32 + 1;
+        if bits < 64 && n <= u64::MAX >> bits {
+            // One draw per try: `x` uniform in [0, n * 2^(k+1)) is a member index (its high part)
+            // and an independent `u` uniform in [0, 2^(k+1)) (its low k + 1 bits).
+            loop {
+                let x = uniform_below(rng, n << bits)?;
+                let id = members[(x >> bits) as usize];
+                if x & ((1 << bits) - 1) < self.counts[id as usize] {
+                    return Ok(id);
+                }
+            }
+        }
         loop {
-            let id = members[uniform_below(rng, members.len() as u64)? as usize];
+            let id = members[uniform_below(rng, n)? as usize];
             // `u` is uniform in [0, 2^(k+1)) (the top k + 1 bits of a draw), so the member is
             // accepted with probability count / 2^(k+1), above 1/2 in bin k.
             let u = rng.next_u64() >> (63 - k);
