@@ -96,7 +96,7 @@ fn median(values: &mut [f64]) -> f64 {
     if values.len() % 2 == 1 {
         values[m]
     } else {
-        (values[m - 1] + values[m]) / 2.0
+        f64::midpoint(values[m - 1], values[m])
     }
 }
 
