@@ -11,6 +11,7 @@
 //! daily as well, which adds the cost of writing the lineage table).
 //!
 //! `cargo bench -p dtp_gillespie_benches --bench tracking [-- --rounds N --replicates M --daily]`
+//! (`--only TEXT` runs the untracked case and the cases whose name contains TEXT, for profilers).
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
@@ -112,7 +113,19 @@ fn main() {
     let replicates = option(&args, "--replicates").unwrap_or(40);
     let daily = args.iter().any(|a| a == "--daily");
     let (model, dosing) = (canonical_model(), intermittent_14_14());
-    let cases = cases(daily);
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|at| args.get(at + 1));
+    let mut cases = cases(daily);
+    if let Some(text) = only {
+        // The untracked case stays first: the ratios are to it.
+        let mut k = 0;
+        cases.retain(|case| {
+            k += 1;
+            k == 1 || case.name.contains(text.as_str())
+        });
+    }
     // rates[case][round]
     let mut rates = vec![Vec::with_capacity(rounds); cases.len()];
     for _ in 0..rounds {
