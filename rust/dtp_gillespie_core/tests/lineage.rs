@@ -377,6 +377,43 @@ fn uniform_draws_are_unbiased_where_the_modulo_and_unrejected_draws_are_not() {
     }
 }
 
+/// Draws `n` picks from `counts` (built by `build` from `sizes`) and accepts them against the
+/// shares of `sizes` by χ², asserting that the lineage `empty` (0 cells) is never picked and that
+/// the same draws from the twin's counts (`twin_sizes`, one size 20% off) are rejected, with at
+/// least 99.9% power.
+fn assert_picks_proportional(
+    label: &str,
+    sizes: &[u64],
+    twin_sizes: &[u64],
+    empty: usize,
+    n: u32,
+    build: impl Fn(&[u64]) -> LineageCounts,
+) {
+    let draw = |counts: &LineageCounts| {
+        let mut rng = lineage_rng(&[33; 32], 0);
+        let mut observed = vec![0u64; sizes.len()];
+        for _ in 0..n {
+            observed[counts.sample(&mut rng).unwrap() as usize] += 1;
+        }
+        assert_eq!(observed[empty], 0, "{label}: an empty lineage was picked");
+        observed.remove(empty);
+        observed
+    };
+    let shares = |sizes: &[u64]| {
+        let total: u64 = sizes.iter().sum();
+        let mut p: Vec<f64> = sizes.iter().map(|&s| s as f64 / total as f64).collect();
+        p.remove(empty);
+        p
+    };
+    let (p, q) = (shares(sizes), shares(twin_sizes));
+    let critical = accept_with_power(label, &draw(&build(sizes)), &p, &q);
+    let twin = chi_square(&draw(&build(twin_sizes)), &p);
+    assert!(
+        twin >= critical,
+        "{label}: the 20%-off twin was not rejected (χ² = {twin})"
+    );
+}
+
 #[test]
 fn picks_are_proportional_to_lineage_sizes() {
     // Sizes with an empty lineage (never picked), built by growth and updates rather than at
@@ -384,37 +421,14 @@ fn picks_are_proportional_to_lineage_sizes() {
     let sizes = [1u64, 5, 0, 20, 3, 11, 60];
     let mut twin_sizes = sizes;
     twin_sizes[3] = 24;
-    let build = |sizes: &[u64]| {
+    assert_picks_proportional("sizes", &sizes, &twin_sizes, 2, 20_000, |sizes| {
         let mut counts = LineageCounts::new();
         for (id, &size) in sizes.iter().enumerate() {
             counts.push_lineage(1).unwrap();
             counts.add(id as u32, size as i64 - 1).unwrap();
         }
         counts
-    };
-    let draw = |counts: &LineageCounts, replicate| {
-        let mut rng = lineage_rng(&[33; 32], replicate);
-        let mut observed = vec![0u64; sizes.len()];
-        for _ in 0..20_000 {
-            observed[counts.sample(&mut rng).unwrap() as usize] += 1;
-        }
-        assert_eq!(observed[2], 0, "an empty lineage was picked");
-        observed.remove(2);
-        observed
-    };
-    let shares = |sizes: &[u64]| {
-        let total: u64 = sizes.iter().sum();
-        let mut p: Vec<f64> = sizes.iter().map(|&s| s as f64 / total as f64).collect();
-        p.remove(2);
-        p
-    };
-    let (p, q) = (shares(&sizes), shares(&twin_sizes));
-    let critical = accept_with_power("sizes", &draw(&build(&sizes), 0), &p, &q);
-    let twin = chi_square(&draw(&build(&twin_sizes), 0), &p);
-    assert!(
-        twin >= critical,
-        "the 20%-off twin was not rejected (χ² = {twin})"
-    );
+    });
 }
 
 #[test]
@@ -426,7 +440,7 @@ fn picks_stay_proportional_after_lineages_move_between_bins() {
     let sizes = [1u64, 1, 2, 3, 4, 7, 100, 8, 15, 0, 16, 1000, 2500, 33];
     let mut twin_sizes = sizes;
     twin_sizes[6] = 120;
-    let build = |sizes: &[u64]| {
+    assert_picks_proportional("binned sizes", &sizes, &twin_sizes, 9, 200_000, |sizes| {
         let mut counts = LineageCounts::new();
         for _ in sizes {
             counts.push_lineage(1).unwrap();
@@ -439,28 +453,5 @@ fn picks_stay_proportional_after_lineages_move_between_bins() {
         }
         assert_eq!(counts.counts(), sizes);
         counts
-    };
-    let draw = |counts: &LineageCounts| {
-        let mut rng = lineage_rng(&[34; 32], 0);
-        let mut observed = vec![0u64; sizes.len()];
-        for _ in 0..200_000 {
-            observed[counts.sample(&mut rng).unwrap() as usize] += 1;
-        }
-        assert_eq!(observed[9], 0, "an empty lineage was picked");
-        observed.remove(9);
-        observed
-    };
-    let shares = |sizes: &[u64]| {
-        let total: u64 = sizes.iter().sum();
-        let mut p: Vec<f64> = sizes.iter().map(|&s| s as f64 / total as f64).collect();
-        p.remove(9);
-        p
-    };
-    let (p, q) = (shares(&sizes), shares(&twin_sizes));
-    let critical = accept_with_power("binned sizes", &draw(&build(&sizes)), &p, &q);
-    let twin = chi_square(&draw(&build(&twin_sizes)), &p);
-    assert!(
-        twin >= critical,
-        "the 20%-off twin was not rejected (χ² = {twin})"
-    );
+    });
 }
