@@ -1,7 +1,7 @@
 //! Criterion bench of lineage tracking (`dtp_gillespie_core::lineage`): the cost of choosing the
 //! lineage of the firing cell and updating its count, at B = 10, 10³, 10⁴ and 10⁶ lineages of 10
-//! cells each. One element is one uniform draw from the lineage stream, one Fenwick pick and one
-//! Fenwick add; each iteration is a division then a death, so the total stays put. Run with
+//! cells each. One element is one `sample` (a uniform draw from the lineage stream, a bin, a
+//! member by rejection) and one `add`; each iteration is a division then a death, so the total stays put. Run with
 //! `cargo bench -p dtp_gillespie_benches --bench lineage`.
 
 use std::hint::black_box;

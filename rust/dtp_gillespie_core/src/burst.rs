@@ -113,6 +113,79 @@ impl Watch for BurdenBand<'_> {
     }
 }
 
+/// Where the hot loop writes the `(time, channel)` of each event it fires, so that an observer
+/// that needs nothing else (`Observer::REPLAYABLE`) can see the events after the burst, in order,
+/// instead of keeping the hot loop off. A compile-time choice: with [`NoLog`] the hot loop is the
+/// same code as without a log, so untracked runs are unchanged.
+pub(crate) trait EventLog {
+    /// Whether events are written at all.
+    const ON: bool;
+    /// The most events one burst may write: the burst's budget is cut to it.
+    fn capacity(&self) -> u64;
+    /// Write the `index`-th event of the burst (0-based, `index < capacity`).
+    fn write(&mut self, index: usize, time: f64, channel: u32);
+    /// The burst wrote `len` events.
+    fn set_len(&mut self, len: usize);
+}
+
+/// No log (runs without a replayed observer).
+pub(crate) struct NoLog;
+
+impl EventLog for NoLog {
+    const ON: bool = false;
+    fn capacity(&self) -> u64 {
+        u64::MAX
+    }
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn write(&mut self, _: usize, _: f64, _: u32) {}
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn set_len(&mut self, _: usize) {}
+}
+
+/// The events of the last burst, in firing order, in buffers allocated once per replicate: the
+/// hot loop writes into them without a call (a growing vector could reallocate).
+pub(crate) struct EventBuffer {
+    times: Vec<f64>,
+    channels: Vec<u32>,
+    len: usize,
+}
+
+impl EventBuffer {
+    /// Room for `capacity` events per burst.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            times: vec![0.0; capacity],
+            channels: vec![0; capacity],
+            len: 0,
+        }
+    }
+
+    /// The `(time, channel)` of each event of the last burst, in order.
+    pub fn events(&self) -> impl Iterator<Item = (f64, u32)> + '_ {
+        self.times[..self.len]
+            .iter()
+            .copied()
+            .zip(self.channels[..self.len].iter().copied())
+    }
+}
+
+impl EventLog for EventBuffer {
+    const ON: bool = true;
+    fn capacity(&self) -> u64 {
+        self.times.len() as u64
+    }
+    #[inline]
+    fn write(&mut self, index: usize, time: f64, channel: u32) {
+        self.times[index] = time;
+        self.channels[index] = channel;
+    }
+    fn set_len(&mut self, len: usize) {
+        self.len = len;
+    }
+}
+
 /// The record grid and what is in force for it (exposure, concentration): record times between
 /// candidates are written inside the loop, as the general loop writes them.
 pub(crate) struct Records<'a, 'r, D> {
@@ -124,9 +197,10 @@ pub(crate) struct Records<'a, 'r, D> {
 /// they pass, until the next candidate would fall at or after `limits.time`, `limits.budget`
 /// events have fired, the total population leaves `[1, limits.max_population)`, or `watch` is no
 /// longer quiet. `pending`, if any, is a waiting time already drawn with these rates. The cells
-/// must fit the hot loop ([`fits`]).
+/// must fit the hot loop ([`fits`]). Each event fired is written to `log` (at most its capacity:
+/// the budget is cut to it).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn burst(
+pub(crate) fn burst<L: EventLog>(
     cells: &mut Cells,
     rates: &PhaseRates,
     rng: &mut ReplicateRng,
@@ -137,26 +211,33 @@ pub(crate) fn burst(
     records: &mut Records<'_, '_, impl Drug>,
     watch: &impl Watch,
     accept: &impl Accept,
+    log: &mut L,
 ) -> BurstEnd {
+    let mut limits = limits;
+    if L::ON {
+        limits.budget = limits.budget.min(log.capacity());
+    }
+    // Nothing written yet (a burst may return before its first event).
+    log.set_len(0);
     debug_assert!(limits.budget >= 1 && limits.max_population >= 1);
     match cells.states().len() {
         1 => fixed::<1, 2>(
-            cells, rates, rng, t, pending, limits, history, records, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept, log,
         ),
         2 => fixed::<2, 4>(
-            cells, rates, rng, t, pending, limits, history, records, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept, log,
         ),
         3 => fixed::<3, 4>(
-            cells, rates, rng, t, pending, limits, history, records, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept, log,
         ),
         4 => fixed::<4, 8>(
-            cells, rates, rng, t, pending, limits, history, records, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept, log,
         ),
         5 => fixed::<5, 8>(
-            cells, rates, rng, t, pending, limits, history, records, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept, log,
         ),
         6 => fixed::<6, 8>(
-            cells, rates, rng, t, pending, limits, history, records, watch, accept,
+            cells, rates, rng, t, pending, limits, history, records, watch, accept, log,
         ),
         n => unreachable!("the hot loop takes at most {MAX_STATES} states, got {n}"),
     }
@@ -182,6 +263,7 @@ fn fixed<const N: usize, const P: usize>(
     records: &mut Records<'_, '_, impl Drug>,
     watch: &impl Watch,
     accept: &impl Accept,
+    log: &mut impl EventLog,
 ) -> BurstEnd {
     let (counts_slice, weight_slice, total_ref) = cells.slots_mut();
     debug_assert!(*total_ref < EXACT_COUNT);
@@ -243,6 +325,8 @@ fn fixed<const N: usize, const P: usize>(
                     weight[s] = count[s] * state_total[s];
                 }
                 total = total.wrapping_add_signed(i64::from(pick.delta_total));
+                // A store, not a call: the floats stay in registers.
+                log.write((limits.budget - left) as usize, now, pick.channel);
                 left -= 1;
                 if pick.is_mutation {
                     history.mutation(now);
@@ -295,6 +379,7 @@ fn fixed<const N: usize, const P: usize>(
     *t = now;
     *rng = local_rng;
     history.add_events(limits.budget - left);
+    log.set_len((limits.budget - left) as usize);
     end
 }
 

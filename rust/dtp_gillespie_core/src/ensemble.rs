@@ -164,6 +164,9 @@ fn starting_from(run: &RunConfig, initial: Vec<u64>) -> RunConfig {
 /// event loop).
 impl Observer for LineageTracker<'_> {
     const OBSERVES: bool = true;
+    // An event needs only its time, channel and exposure (the counts are checked in debug
+    // builds), so the hot loop's events may be shown after each burst.
+    const REPLAYABLE: bool = true;
 
     fn start(&mut self, counts: &[u64], _exposure: usize) {
         self.check_start(counts);

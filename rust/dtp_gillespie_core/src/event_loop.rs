@@ -17,7 +17,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::burst::{self, BurstEnd, Limits, Records, Unwatched, burst};
+use crate::burst::{
+    self, BurstEnd, EventBuffer, EventLog, Limits, NoLog, Records, Unwatched, burst,
+};
 use crate::controller::{Candidate, Controller};
 use crate::error::{EngineError, Result};
 use crate::model::{Model, PhaseRates};
@@ -86,6 +88,87 @@ impl CancelPoll<'_> {
             Err(EngineError::Cancelled)
         } else {
             Ok(())
+        }
+    }
+}
+
+/// Events one burst fires at most when an observer sees them after it (`Observer::REPLAYABLE`):
+/// the buffer (12 bytes an event) stays in the L1 cache, and a burst cut short by it costs one
+/// pass of the general loop per this many events.
+const REPLAY_CAPACITY: usize = 1024;
+
+/// A burst of the hot loop under what `controller` has in force, watching its quiet band if it
+/// has one, writing its events to `log`.
+#[allow(clippy::too_many_arguments, clippy::inline_always)]
+#[inline(always)]
+fn burst_under<C: Controller, L: EventLog>(
+    controller: &C,
+    cells: &mut Cells,
+    rates: &PhaseRates,
+    rng: &mut ReplicateRng,
+    t: &mut f64,
+    pending: Option<f64>,
+    limits: Limits,
+    history: &mut History<'_>,
+    recorder: &mut Recorder<'_>,
+    log: &mut L,
+) -> BurstEnd {
+    let (drug, accept) = (InForce(controller), controller.acceptance());
+    let records = &mut Records {
+        recorder,
+        drug: &drug,
+    };
+    let (c, r, h) = (cells, rates, history);
+    match controller.quiet_band() {
+        Some(band) => burst(
+            c, r, rng, t, pending, limits, h, records, &band, &accept, log,
+        ),
+        None => burst(
+            c, r, rng, t, pending, limits, h, records, &Unwatched, &accept, log,
+        ),
+    }
+}
+
+/// What an observer shown the hot loop's events after each burst needs (`Observer::REPLAYABLE`).
+struct Replay {
+    /// Room for the events of one burst.
+    log: EventBuffer,
+    /// Per channel, the slots of `counts` it takes a cell from and gives one to: its states, or
+    /// the sink slot `n_states` (no branch on whether a channel has either).
+    moves: Vec<(usize, usize)>,
+    /// The counts as the replay moves them along, and the sink slot.
+    counts: Vec<u64>,
+}
+
+impl Replay {
+    fn new(model: &Model, capacity: usize) -> Self {
+        let sink = model.n_states();
+        let moves = model
+            .channels()
+            .iter()
+            .map(|c| (c.dec.unwrap_or(sink), c.inc.unwrap_or(sink)))
+            .collect();
+        Self {
+            log: EventBuffer::new(capacity),
+            moves,
+            counts: vec![0; sink + 1],
+        }
+    }
+
+    /// Remember the counts before a burst.
+    fn start(&mut self, counts: &[u64]) {
+        self.counts[..counts.len()].copy_from_slice(counts);
+    }
+
+    /// Show `observer` the events of the last burst, in order, each with the counts after it
+    /// (module docs of `burst`, [`Observer::REPLAYABLE`]).
+    fn show<O: Observer>(&mut self, observer: &mut O, exposure: usize) {
+        let n_states = self.counts.len() - 1;
+        for (time, channel) in self.log.events() {
+            let (dec, inc) = self.moves[channel as usize];
+            self.counts[dec] = self.counts[dec].wrapping_sub(1);
+            self.counts[inc] = self.counts[inc].wrapping_add(1);
+            observer.event(time, channel as usize, &self.counts[..n_states], exposure);
         }
     }
 }
@@ -182,31 +265,33 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
     // A waiting time drawn before a check that changed nothing stays valid after it: given no
     // event before the check, the residual time is again exponential with the same rate.
     let mut pending: Option<f64> = None;
-    // Runs of events with nothing to do between them go through the hot loop (same draws).
+    // Runs of events with nothing to do between them go through the hot loop (same draws); an
+    // observer that can see them afterwards is shown each burst's events once it returns.
     let use_burst = !density_dependent
         && !run.force_general_loop
         && run.progression.is_none()
-        && !O::OBSERVES
+        && (!O::OBSERVES || O::REPLAYABLE)
         && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
+    let replaying = O::OBSERVES && O::REPLAYABLE;
+    let mut replay = replaying.then(|| Replay::new(model, REPLAY_CAPACITY));
     'events: loop {
         poll.pass()?;
         'event: {
             if use_burst && burst::fits(&cells) {
                 let limits = Limits::new(horizon, history.n_events(), run, max_population);
-                let (now, h) = (pending.take(), &mut history);
-                let (drug, accept) = (InForce(&*controller), controller.acceptance());
-                let records = &mut Records {
-                    recorder,
-                    drug: &drug,
-                };
-                let end = match controller.quiet_band() {
-                    Some(band) => burst(
-                        &mut cells, &rates, rng, &mut t, now, limits, h, records, &band, &accept,
-                    ),
-                    None => burst(
-                        &mut cells, &rates, rng, &mut t, now, limits, h, records, &Unwatched,
-                        &accept,
-                    ),
+                let (now, h, c) = (pending.take(), &mut history, &*controller);
+                let end = if let Some(replay) = replay.as_mut() {
+                    replay.start(cells.states());
+                    let (r, tt, log) = (&rates, &mut t, &mut replay.log);
+                    let end = burst_under(c, &mut cells, r, rng, tt, now, limits, h, recorder, log);
+                    replay.show(observer, c.exposure());
+                    debug_assert_eq!(&replay.counts[..cells.states().len()], cells.states());
+                    end
+                } else {
+                    let (r, tt) = (&rates, &mut t);
+                    burst_under(
+                        c, &mut cells, r, rng, tt, now, limits, h, recorder, &mut NoLog,
+                    )
                 };
                 match end {
                     BurstEnd::Limit(t_next) => pending = Some(t_next),
@@ -307,6 +392,124 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
         }
         if switched || density_dependent {
             install(controller, model, &mut rates, &mut cells, t, horizon);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::FixedController;
+    use crate::ensemble::Trace;
+    use crate::model::{Channel, ChannelKind};
+    use crate::rng::replicate_rng;
+    use crate::schedule::Schedule;
+
+    /// A [`Trace`] that may be shown the hot loop's events after each burst.
+    #[derive(Default)]
+    struct Replayed(Trace);
+
+    impl Observer for Replayed {
+        const OBSERVES: bool = true;
+        const REPLAYABLE: bool = true;
+        fn start(&mut self, counts: &[u64], exposure: usize) {
+            self.0.start(counts, exposure);
+        }
+        fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
+            self.0.event(time, channel, counts, exposure);
+        }
+        fn switch(&mut self, time: f64, exposure: usize) {
+            self.0.switch(time, exposure);
+        }
+    }
+
+    /// S (0) and P (1) over two exposures, with a mutant daughter into R (2).
+    fn model() -> Model {
+        use ChannelKind::{Death, Division, Switch};
+        let channel = |source, dec, inc, kind, is_mutation| Channel {
+            source,
+            dec,
+            inc,
+            kind,
+            is_mutation,
+        };
+        let table = [
+            (channel(0, None, Some(0), Division, false), [0.04, 0.04]),
+            (channel(0, None, Some(2), Division, true), [1e-3, 1e-3]),
+            (channel(0, Some(0), None, Death, false), [0.01, 0.3]),
+            (channel(0, Some(0), Some(1), Switch, false), [0.001, 0.01]),
+            (channel(1, Some(1), Some(0), Switch, false), [0.05, 0.001]),
+            (channel(1, Some(1), None, Death, false), [0.005, 0.005]),
+            (channel(2, None, Some(2), Division, false), [0.035, 0.035]),
+        ];
+        let rates = (0..2)
+            .flat_map(|e| table.iter().map(move |(_, r)| r[e]))
+            .collect();
+        let channels = table.iter().map(|(c, _)| c.clone()).collect();
+        Model::new(3, 2, channels, rates, None).unwrap()
+    }
+
+    /// Replicate `index` of the model under 14 days on, 14 off, to `t_end`, seen by `observer`.
+    fn simulate<O: Observer>(index: u64, max_events: u64, observer: &mut O) -> Outcome {
+        let model = model();
+        let schedule = Schedule::new(vec![0.0, 14.0], vec![1, 0], Some((0, 28.0))).unwrap();
+        let times: Vec<f64> = (0..=60).map(f64::from).collect();
+        let run = RunConfig {
+            initial: vec![3000, 0, 0],
+            record_times: times.clone(),
+            t_end: 60.0,
+            max_events,
+            max_population: u64::MAX,
+            progression: None,
+            force_general_loop: false,
+            lineages: None,
+        };
+        let (mut counts, mut exposure) = (vec![0; times.len() * 3], vec![0; times.len()]);
+        let mut recorder = Recorder::new(&times, &mut counts, &mut exposure, None, 3);
+        let mut rng = replicate_rng(&[5; 32], index);
+        let mut controller = FixedController::new(&schedule);
+        let cancel = AtomicBool::new(false);
+        simulate_replicate(
+            &model,
+            &mut controller,
+            &[false, true],
+            &run,
+            &mut rng,
+            &mut recorder,
+            observer,
+            &cancel,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_replayed_observer_sees_every_event_as_the_general_loop_shows_it() {
+        // Runs to t_end (bursts end at breakpoints and by the buffer's capacity), and runs stopped
+        // by the event cap in the middle of a burst.
+        for (index, max_events) in [(0, u64::MAX), (1, u64::MAX), (2, 5000), (3, 1)] {
+            let mut general = Trace::default();
+            let mut replayed = Replayed::default();
+            let slow = simulate(index, max_events, &mut general);
+            let fast = simulate(index, max_events, &mut replayed);
+            assert!(general.time.len() > 1, "replicate {index} fired no event");
+            assert_eq!(slow.hot_loop_events, 0);
+            assert!(
+                fast.hot_loop_events > fast.n_events / 2,
+                "replicate {index}: the hot loop fired {} of {} events",
+                fast.hot_loop_events,
+                fast.n_events
+            );
+            let replayed = replayed.0;
+            assert_eq!(replayed.time, general.time, "replicate {index}");
+            assert_eq!(replayed.channel, general.channel);
+            assert_eq!(replayed.counts, general.counts);
+            assert_eq!(replayed.exposure, general.exposure);
+            assert_eq!(replayed.switch_time, general.switch_time);
+            assert_eq!(replayed.switch_exposure, general.switch_exposure);
+            assert_eq!(
+                (fast.status, fast.stop_time, fast.n_events),
+                (slow.status, slow.stop_time, slow.n_events)
+            );
         }
     }
 }

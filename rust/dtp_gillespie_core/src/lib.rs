@@ -21,8 +21,9 @@
 //! - [`ensemble`]: replicates in parallel; event traces.
 //! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
 //!   used by runs.
-//! - [`lineage`]: barcoded lineages and clones per state (Fenwick trees, O(log B) picks from a
-//!   separate lineage stream), tracked through runs that ask for them.
+//! - [`lineage`]: barcoded lineages and clones per state (O(1) expected picks by composition and
+//!   rejection, from a separate lineage stream), tracked through runs that ask for them (the
+//!   hot loop's events are replayed to the tracker after each burst).
 //!
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 

@@ -33,6 +33,11 @@ use crate::run::{Progression, RunConfig};
 pub trait Observer {
     /// Whether `event` does anything (if not, the event loop may skip calling it).
     const OBSERVES: bool;
+    /// Whether `event` may be called after the fact: for the events the hot loop (`burst`) fired,
+    /// in order, once the burst returns and before the event loop does anything else, with the
+    /// counts after each event and the exposure in force (which a burst never changes). Such an
+    /// observer keeps the hot loop on; the others turn it off.
+    const REPLAYABLE: bool = false;
     fn start(&mut self, counts: &[u64], exposure: usize);
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
     /// The exposure in force changed at `time` (fixed and adaptive schedules).

@@ -1,4 +1,4 @@
-//! Tests of lineage tracking (`src/lineage`): the Fenwick counts and the per-state moves against a
+//! Tests of lineage tracking (`src/lineage`): the binned counts and the per-state moves against a
 //! naive model over random operation sequences; per-state totals against the engine's counts
 //! after every event of real trajectories; and the statistics of the picks: the uniform draw
 //! (Pearson's χ², and a rejection twin, the modulo-biased draw, on a total where its bias is
@@ -93,27 +93,35 @@ fn counts_agree_with_a_plain_vector_over_random_operations() {
     }
 }
 
-/// The naive twin of `Lineages`: `counts[state][lineage]`, picks by a linear scan of an index
-/// drawn the same way.
+/// The naive twin of `Lineages`: `counts[state][lineage]`, moved by the lineage the real one
+/// picked (which lineage a draw yields depends on the order of its bins, not only on the counts;
+/// the law of the picks is tested by χ² below).
 struct NaiveLineages {
     counts: Vec<Vec<u64>>,
 }
 
 impl NaiveLineages {
-    /// (source, dec, inc) as in `Lineages::fire`; `None` where the real one must refuse.
+    /// (source, dec, inc) as in `Lineages::fire`, moving `picked`, the real one's pick; `None`
+    /// where the real one must refuse. A pick must be of a lineage with a cell in the source.
     fn fire(
         &mut self,
         source: usize,
         dec: bool,
         inc: Option<usize>,
-        rng: &mut LineageRng,
+        picked: Option<u32>,
     ) -> Option<u32> {
         let n_states = self.counts.len();
         if source >= n_states || inc.is_some_and(|s| s >= n_states) {
             return None;
         }
-        let total = self.counts[source].iter().sum();
-        let lineage = naive_pick(&self.counts[source], uniform_below(rng, total).ok()?)?;
+        if self.counts[source].iter().all(|&c| c == 0) {
+            return None;
+        }
+        let lineage = picked.expect("a pick from a source with cells");
+        assert!(
+            self.counts[source][lineage as usize] > 0,
+            "lineage {lineage} was picked without a cell in state {source}"
+        );
         if let Some(inc) = inc {
             self.counts[inc][lineage as usize] += 1;
         }
@@ -138,29 +146,45 @@ fn moves_agree_with_a_naive_model_over_random_operations() {
         };
         let mut lineages = Lineages::from_counts(&initial).unwrap();
         let mut picks = lineage_rng(&[3; 32], seed);
-        let mut naive_picks = picks.clone();
+        // The same operations replayed on a copy draw the same picks (reproducibility).
+        let mut again = lineages.clone();
+        let mut again_picks = picks.clone();
         for _ in 0..1000 {
             // States up to n_states (one past the end), so that unknown states are tried too.
             let a = below(&mut rng, n_states as u64 + 1) as usize;
             let b = below(&mut rng, n_states as u64 + 1) as usize;
             let (result, expected) = match below(&mut rng, 5) {
-                0 => (
-                    lineages.divide(a, b, &mut picks),
-                    naive.fire(a, false, Some(b), &mut naive_picks),
-                ),
-                1 => (
-                    lineages.die(a, &mut picks),
-                    naive.fire(a, true, None, &mut naive_picks),
-                ),
-                2 | 3 => (
-                    lineages.switch(a, b, &mut picks),
-                    naive.fire(a, true, Some(b), &mut naive_picks),
-                ),
+                0 => {
+                    let result = lineages.divide(a, b, &mut picks);
+                    assert_eq!(again.divide(a, b, &mut again_picks), result);
+                    {
+                        let expected = naive.fire(a, false, Some(b), result.clone().ok());
+                        (result, expected)
+                    }
+                }
+                1 => {
+                    let result = lineages.die(a, &mut picks);
+                    assert_eq!(again.die(a, &mut again_picks), result);
+                    {
+                        let expected = naive.fire(a, true, None, result.clone().ok());
+                        (result, expected)
+                    }
+                }
+                2 | 3 => {
+                    let result = lineages.switch(a, b, &mut picks);
+                    assert_eq!(again.switch(a, b, &mut again_picks), result);
+                    {
+                        let expected = naive.fire(a, true, Some(b), result.clone().ok());
+                        (result, expected)
+                    }
+                }
                 _ => {
                     let founded = lineages.found_clone(a, b, &mut picks);
+                    assert_eq!(again.found_clone(a, b, &mut again_picks), founded);
+                    let parent = founded.as_ref().ok().map(|&(parent, _)| parent);
                     let new_id = naive.counts[0].len() as u32;
                     let expected = if b < n_states {
-                        naive.fire(a, false, None, &mut naive_picks).inspect(|_| {
+                        naive.fire(a, false, None, parent).inspect(|_| {
                             for (s, counts) in naive.counts.iter_mut().enumerate() {
                                 counts.push(u64::from(s == b));
                             }
@@ -175,7 +199,7 @@ fn moves_agree_with_a_naive_model_over_random_operations() {
                 }
             };
             assert_eq!(result.ok(), expected);
-            assert_eq!(picks, naive_picks, "the same draws, in number and value");
+            assert_eq!(picks, again_picks, "the same draws, in number and value");
             for (s, counts) in naive.counts.iter().enumerate() {
                 assert_eq!(lineages.state(s).unwrap().counts(), counts);
             }
@@ -353,6 +377,43 @@ fn uniform_draws_are_unbiased_where_the_modulo_and_unrejected_draws_are_not() {
     }
 }
 
+/// Draws `n` picks from `counts` (built by `build` from `sizes`) and accepts them against the
+/// shares of `sizes` by χ², asserting that the lineage `empty` (0 cells) is never picked and that
+/// the same draws from the twin's counts (`twin_sizes`, one size 20% off) are rejected, with at
+/// least 99.9% power.
+fn assert_picks_proportional(
+    label: &str,
+    sizes: &[u64],
+    twin_sizes: &[u64],
+    empty: usize,
+    n: u32,
+    build: impl Fn(&[u64]) -> LineageCounts,
+) {
+    let draw = |counts: &LineageCounts| {
+        let mut rng = lineage_rng(&[33; 32], 0);
+        let mut observed = vec![0u64; sizes.len()];
+        for _ in 0..n {
+            observed[counts.sample(&mut rng).unwrap() as usize] += 1;
+        }
+        assert_eq!(observed[empty], 0, "{label}: an empty lineage was picked");
+        observed.remove(empty);
+        observed
+    };
+    let shares = |sizes: &[u64]| {
+        let total: u64 = sizes.iter().sum();
+        let mut p: Vec<f64> = sizes.iter().map(|&s| s as f64 / total as f64).collect();
+        p.remove(empty);
+        p
+    };
+    let (p, q) = (shares(sizes), shares(twin_sizes));
+    let critical = accept_with_power(label, &draw(&build(sizes)), &p, &q);
+    let twin = chi_square(&draw(&build(twin_sizes)), &p);
+    assert!(
+        twin >= critical,
+        "{label}: the 20%-off twin was not rejected (χ² = {twin})"
+    );
+}
+
 #[test]
 fn picks_are_proportional_to_lineage_sizes() {
     // Sizes with an empty lineage (never picked), built by growth and updates rather than at
@@ -360,35 +421,37 @@ fn picks_are_proportional_to_lineage_sizes() {
     let sizes = [1u64, 5, 0, 20, 3, 11, 60];
     let mut twin_sizes = sizes;
     twin_sizes[3] = 24;
-    let build = |sizes: &[u64]| {
+    assert_picks_proportional("sizes", &sizes, &twin_sizes, 2, 20_000, |sizes| {
         let mut counts = LineageCounts::new();
         for (id, &size) in sizes.iter().enumerate() {
             counts.push_lineage(1).unwrap();
             counts.add(id as u32, size as i64 - 1).unwrap();
         }
         counts
-    };
-    let draw = |counts: &LineageCounts, replicate| {
-        let mut rng = lineage_rng(&[33; 32], replicate);
-        let mut observed = vec![0u64; sizes.len()];
-        for _ in 0..20_000 {
-            observed[counts.sample(&mut rng).unwrap() as usize] += 1;
+    });
+}
+
+#[test]
+fn picks_stay_proportional_after_lineages_move_between_bins() {
+    // Sizes over bins 0 to 11 (counts in 2^k ..= 2^(k+1) - 1), reached by growing every lineage
+    // to 2^12 cells and shrinking it back, so that each crosses bins and the bins' member orders
+    // are shuffled by the moves; lineage 9 leaves every bin (0 cells) and must never be picked.
+    // The twin's lineage 6 (100 cells) is 20% larger.
+    let sizes = [1u64, 1, 2, 3, 4, 7, 100, 8, 15, 0, 16, 1000, 2500, 33];
+    let mut twin_sizes = sizes;
+    twin_sizes[6] = 120;
+    assert_picks_proportional("binned sizes", &sizes, &twin_sizes, 9, 200_000, |sizes| {
+        let mut counts = LineageCounts::new();
+        for _ in sizes {
+            counts.push_lineage(1).unwrap();
         }
-        assert_eq!(observed[2], 0, "an empty lineage was picked");
-        observed.remove(2);
-        observed
-    };
-    let shares = |sizes: &[u64]| {
-        let total: u64 = sizes.iter().sum();
-        let mut p: Vec<f64> = sizes.iter().map(|&s| s as f64 / total as f64).collect();
-        p.remove(2);
-        p
-    };
-    let (p, q) = (shares(&sizes), shares(&twin_sizes));
-    let critical = accept_with_power("sizes", &draw(&build(&sizes), 0), &p, &q);
-    let twin = chi_square(&draw(&build(&twin_sizes), 0), &p);
-    assert!(
-        twin >= critical,
-        "the 20%-off twin was not rejected (χ² = {twin})"
-    );
+        for id in (0..sizes.len()).rev() {
+            counts.add(id as u32, (1 << 12) - 1).unwrap();
+        }
+        for (id, &size) in sizes.iter().enumerate() {
+            counts.add(id as u32, size as i64 - (1 << 12)).unwrap();
+        }
+        assert_eq!(counts.counts(), sizes);
+        counts
+    });
 }

@@ -1,41 +1,74 @@
-//! The cells of one state, per lineage, as a Fenwick (binary indexed) tree over blocks of
-//! lineages.
+//! The cells of one state, per lineage, with the lineage of a uniformly chosen cell drawn by
+//! composition and rejection in O(1) expected time.
 //!
-//! Lineages are grouped in blocks of [`BLOCK`] consecutive ids (8 counts: one 64-byte cache
-//! line); block `k` (0-based) is node `k + 1` of a Fenwick tree, where node `i` holds the cells of
-//! blocks `i - lowbit(i) .. i` (half-open) and `lowbit(i)` is `i`'s lowest set bit. Adding to a
-//! lineage changes its count and the O(log B) nodes covering its block. The r-th cell is found by
-//! one descent of the tree, from its top power of two down, to the block holding it (O(log B)),
-//! then a scan of that block's at most 8 counts. Blocks make the tree 8 times smaller than one
-//! node per lineage, so that at 10⁴ lineages it fits in the L1 cache (measured by
-//! `benches/benches/lineage.rs`).
+//! **Bins.** A lineage holding `c >= 1` cells sits in bin `k = floor(log2 c)`, so bin `k` holds
+//! the lineages of `2^k ..= 2^(k+1) - 1` cells; each bin keeps its members (an unordered list of
+//! ids, with each lineage's position in it, so that a lineage leaves in O(1) by a swap with the
+//! last member) and its cells. A lineage with no cell is in no bin.
 //!
-//! The tree is padded to a power of two with nodes of `u64::MAX`, which the descent never takes
-//! (no count of cells reaches them), so that it runs without a bounds test per level; growing past
-//! the padding doubles it (amortised O(1) per new block).
+//! **Sampling** ([`LineageCounts::sample`]) draws a cell index `r` uniform in `[0, total)` and
+//! walks the occupied bins (at most 64, in practice a handful) to the one holding it: bin `k` is
+//! chosen with probability `cells(k) / total`. Within bin `k` a member is drawn uniformly and
+//! accepted with probability `count / 2^(k+1)` (an exact integer comparison with a uniform
+//! `u < 2^(k+1)`; one draw uniform in `[0, members * 2^(k+1))` gives both), else drawn again: a member is returned with probability proportional to its
+//! count, so overall lineage `id` with probability `count(id) / total`, exactly. Acceptance is
+//! above 1/2, so at most 2 tries are expected. Bin 0 holds lineages of exactly one cell, so there
+//! the index's offset into the bin, uniform over its members, names the member with no further
+//! draw. This is the composition–rejection method of Slepoy, Thompson & Plimpton (J. Chem. Phys.
+//! 128, 205101, 2008).
+//!
+//! **Updates** ([`LineageCounts::add`]) change a lineage's count, its bin's cells, and, when the
+//! count crosses a power of two or reaches 0, move it between bins: O(1).
+//!
+//! Which lineage a given stream of draws yields depends on the order of each bin's members, hence
+//! on the history of operations, not only on the counts: it is reproducible (the same operations
+//! and draws give the same picks) and exact in law, but two structures with equal counts built by
+//! different operations may map the same draws to different lineages. Equality (`==`) compares
+//! counts. [`LineageCounts::pick`] keeps the id-order map of a cell index to its lineage, by a
+//! linear scan, for checks.
 
 use rand::Rng;
 
 use super::LineageError;
 use super::stream::uniform_below;
 
-/// Lineages per block of the tree.
-pub const BLOCK: usize = 8;
+/// Bins by `floor(log2 count)` of a `u64` count.
+const N_BINS: usize = 64;
 
-/// A padding node: larger than any index the descent compares it with.
-const PAD: u64 = u64::MAX;
+/// The lineages of counts `2^k ..= 2^(k+1) - 1` for one `k` (module docs).
+#[derive(Clone, Debug, Default)]
+struct Bin {
+    /// Member ids, in no particular order.
+    members: Vec<u32>,
+    /// The cells of the members together.
+    cells: u64,
+}
 
 /// The number of cells of each lineage in one cell state (module docs).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct LineageCounts {
     /// `counts[id]`: the cells of lineage `id`.
     counts: Vec<u64>,
-    /// Fenwick nodes over blocks, 1-based: `tree[0]` is unused and stays 0; nodes past the last
-    /// block up to the top power of two are [`PAD`].
-    tree: Vec<u64>,
+    /// `slot[id]`: where lineage `id` stands in its bin's members (meaningless while it has no
+    /// cell).
+    slot: Vec<u32>,
+    /// `bins[k]`: the lineages of `2^k ..= 2^(k+1) - 1` cells (an array: no bounds test for a
+    /// bin index, which is at most 63).
+    bins: [Bin; N_BINS],
+    /// Bit `k` is set while bin `k` has a member.
+    occupied: u64,
     /// The sum of `counts`.
     total: u64,
 }
+
+/// Equal counts (bins may list their members in different orders).
+impl PartialEq for LineageCounts {
+    fn eq(&self, other: &Self) -> bool {
+        self.counts == other.counts
+    }
+}
+
+impl Eq for LineageCounts {}
 
 impl Default for LineageCounts {
     fn default() -> Self {
@@ -43,26 +76,11 @@ impl Default for LineageCounts {
     }
 }
 
-/// The lowest set bit of `i` (`i > 0`).
+/// The bin of a count `>= 1`: `floor(log2 count)`.
 #[inline]
-fn lowbit(i: usize) -> usize {
-    i & i.wrapping_neg()
-}
-
-/// The number of blocks that hold `n` lineages.
-#[inline]
-fn blocks_for(n: usize) -> usize {
-    n.div_ceil(BLOCK)
-}
-
-/// The padded tree size for `n_blocks` blocks: the top power of two (0 for no block).
-#[inline]
-fn top_for(n_blocks: usize) -> usize {
-    if n_blocks == 0 {
-        0
-    } else {
-        n_blocks.next_power_of_two()
-    }
+fn bin_of(count: u64) -> usize {
+    debug_assert!(count > 0);
+    63 - count.leading_zeros() as usize
 }
 
 impl LineageCounts {
@@ -71,7 +89,9 @@ impl LineageCounts {
     pub fn new() -> Self {
         Self {
             counts: Vec::new(),
-            tree: vec![0],
+            slot: Vec::new(),
+            bins: std::array::from_fn(|_| Bin::default()),
+            occupied: 0,
             total: 0,
         }
     }
@@ -87,24 +107,14 @@ impl LineageCounts {
             .iter()
             .try_fold(0u64, |sum, &count| sum.checked_add(count))
             .ok_or(LineageError::TotalTooLarge { state: 0 })?;
-        let n_blocks = blocks_for(counts.len());
-        let mut tree = vec![PAD; top_for(n_blocks) + 1];
-        tree[0] = 0;
-        for (k, block) in counts.chunks(BLOCK).enumerate() {
-            tree[k + 1] = block.iter().sum();
+        let mut built = Self::new();
+        built.counts = counts.to_vec();
+        built.slot = vec![0; counts.len()];
+        built.total = total;
+        for (id, &count) in counts.iter().enumerate() {
+            built.enter(id as u32, count);
         }
-        // Each node passes its sum up to its parent; every partial sum is at most `total`.
-        for i in 1..=n_blocks {
-            let parent = i + lowbit(i);
-            if parent <= n_blocks {
-                tree[parent] += tree[i];
-            }
-        }
-        Ok(Self {
-            counts: counts.to_vec(),
-            tree,
-            total,
-        })
+        Ok(built)
     }
 
     /// The number of lineages (including those with no cell).
@@ -140,21 +150,45 @@ impl LineageCounts {
         }
     }
 
-    /// Add `step` (a two's-complement delta) to the nodes covering block `block`, up to the last
-    /// real block (the padding stays as it is).
+    /// Put lineage `id`, holding `count` cells, into its bin (none for no cell).
     #[inline]
-    fn add_to_nodes(&mut self, block: usize, step: u64) {
-        let n_blocks = blocks_for(self.counts.len());
-        let mut node = block + 1;
-        while node <= n_blocks {
-            self.tree[node] = self.tree[node].wrapping_add(step);
-            node += lowbit(node);
+    fn enter(&mut self, id: u32, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let k = bin_of(count);
+        let bin = &mut self.bins[k];
+        // Fewer than 2^32 lineages, so positions fit.
+        self.slot[id as usize] = bin.members.len() as u32;
+        bin.members.push(id);
+        bin.cells += count;
+        self.occupied |= 1 << k;
+    }
+
+    /// Take lineage `id`, holding `count` cells, out of its bin (none for no cell): the last
+    /// member takes its place.
+    #[inline]
+    fn leave(&mut self, id: u32, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let k = bin_of(count);
+        let bin = &mut self.bins[k];
+        let at = self.slot[id as usize] as usize;
+        bin.members.swap_remove(at);
+        if let Some(&moved) = bin.members.get(at) {
+            self.slot[moved as usize] = at as u32;
+        }
+        bin.cells -= count;
+        if bin.members.is_empty() {
+            self.occupied &= !(1 << k);
         }
     }
 
     /// Add `delta` cells (negative: remove) to lineage `id`. Refused, with nothing changed, for an
     /// unknown lineage, a count that would go below 0 (`BelowZero`) or a count or total past
-    /// `u64::MAX` (`Overflow`).
+    /// `u64::MAX` (`Overflow`). O(1).
+    #[inline]
     pub fn add(&mut self, id: u32, delta: i64) -> Result<(), LineageError> {
         let index = id as usize;
         let Some(&count) = self.counts.get(index) else {
@@ -182,13 +216,20 @@ impl LineageCounts {
             })?;
         self.counts[index] = new_count;
         self.total = new_total;
-        // Two's-complement addition: every node ends in range, as it is a sum of counts.
-        self.add_to_nodes(index / BLOCK, delta as u64);
+        if count > 0 && new_count > 0 && bin_of(count) == bin_of(new_count) {
+            // The common case: the lineage stays in its bin. Every bin's cells are at most the
+            // total, so neither step leaves the range.
+            let bin = &mut self.bins[bin_of(count)];
+            bin.cells = bin.cells - count + new_count;
+        } else {
+            self.leave(id, count);
+            self.enter(id, new_count);
+        }
         Ok(())
     }
 
     /// A new lineage holding `initial` cells; returns its id (the next in order). Amortised
-    /// O(log B). Refused past 2^32 lineages or a total past `u64::MAX`, with nothing changed.
+    /// O(1). Refused past 2^32 lineages or a total past `u64::MAX`, with nothing changed.
     pub fn push_lineage(&mut self, initial: u64) -> Result<u32, LineageError> {
         let id = u32::try_from(self.counts.len()).map_err(|_| LineageError::TooManyLineages)?;
         let total = self
@@ -199,72 +240,87 @@ impl LineageCounts {
                 count: 0,
                 delta: initial.into(),
             })?;
-        let index = self.counts.len();
         self.counts.push(initial);
+        self.slot.push(0);
         self.total = total;
-        if index % BLOCK != 0 {
-            // The last block gains a lineage.
-            self.add_to_nodes(index / BLOCK, initial);
-            return Ok(id);
-        }
-        // A new block: its node `node` covers blocks node - lowbit(node) .. node, itself plus
-        // the nodes below it that cover the rest (node - 1, then down by each one's lowbit).
-        let node = index / BLOCK + 1;
-        if node >= self.tree.len() {
-            let top = top_for(node);
-            self.tree.resize(top + 1, PAD);
-        }
-        let mut sum = initial;
-        let mut child = node - 1;
-        while child > node - lowbit(node) {
-            sum += self.tree[child];
-            child -= lowbit(child);
-        }
-        self.tree[node] = sum;
+        self.enter(id, initial);
         Ok(id)
     }
 
     /// The lineage holding the r-th cell (0-based) when the cells are listed lineage by lineage
     /// in id order: the `id` with `cells(< id) <= r < cells(<= id)`, so it always has a cell.
-    /// O(log B). `Err(PickOutOfRange)` unless `r < total`.
+    /// A linear scan, O(B), for checks: runs draw with [`sample`](Self::sample).
+    /// `Err(PickOutOfRange)` unless `r < total`.
     pub fn pick(&self, r: u64) -> Result<u32, LineageError> {
-        if r >= self.total {
-            return Err(LineageError::PickOutOfRange {
-                r,
-                total: self.total,
-            });
-        }
-        // Descend to the block: blocks 0..node hold at most `r` cells together, and `rest` is
-        // what is left of r past them. A padding node is never taken (`rest < PAD`), nor a real
-        // node covering the cell (its sum exceeds `rest`). Selects rather than branches: which
-        // way the descent goes is a coin toss the branch predictor cannot learn.
-        let mut step = self.tree.len() - 1;
-        let (mut node, mut rest) = (0usize, r);
-        while step > 0 {
-            let sum = self.tree[node + step];
-            let take = sum <= rest;
-            node += if take { step } else { 0 };
-            rest -= if take { sum } else { 0 };
-            step >>= 1;
-        }
-        // The cell is in block `node` (0-based), `rest` cells into it.
-        let first = node * BLOCK;
-        let block = &self.counts[first..self.counts.len().min(first + BLOCK)];
-        let mut offset = block.len() - 1;
-        for (j, &count) in block.iter().enumerate() {
+        let mut rest = r;
+        for (id, &count) in self.counts.iter().enumerate() {
             if rest < count {
-                offset = j;
-                break;
+                return Ok(id as u32);
             }
             rest -= count;
         }
-        Ok((first + offset) as u32)
+        Err(LineageError::PickOutOfRange {
+            r,
+            total: self.total,
+        })
     }
 
-    /// The lineage of a cell chosen uniformly among all cells: [`pick`](Self::pick) of an exactly
-    /// uniform index drawn from `rng` (one draw, rarely more). `Err(Empty)` with no cell.
+    /// The lineage of a cell chosen uniformly among all cells, by composition and rejection
+    /// (module docs): O(1) expected, one draw from `rng` and about one more per try within a bin
+    /// above bin 0. `Err(Empty)` with no cell.
+    #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<u32, LineageError> {
-        self.pick(uniform_below(rng, self.total)?)
+        let mut rest = uniform_below(rng, self.total)?;
+        // The occupied bins' cells add up to `total > rest`, so the walk ends at one of them by
+        // the last at the latest (and `total > 0` means there is one).
+        let mut occupied = self.occupied;
+        loop {
+            let k = occupied.trailing_zeros() as usize;
+            occupied &= occupied - 1;
+            let cells = self.bins[k].cells;
+            if rest < cells || occupied == 0 {
+                return self.member(k, rest, rng);
+            }
+            rest -= cells;
+        }
+    }
+
+    /// A member of the non-empty bin `k` with probability proportional to its count, given
+    /// `rest`, uniform in `[0, cells(k))`.
+    #[inline]
+    fn member<R: Rng + ?Sized>(
+        &self,
+        k: usize,
+        rest: u64,
+        rng: &mut R,
+    ) -> Result<u32, LineageError> {
+        let members = &self.bins[k].members;
+        if k == 0 {
+            // Every member holds one cell: `rest` is uniform over the members.
+            return Ok(members[rest as usize]);
+        }
+        let n = members.len() as u64;
+        let bits = k as u32 + 1;
+        if bits < 64 && n <= u64::MAX >> bits {
+            // One draw per try: `x` uniform in [0, n * 2^(k+1)) is a member index (its high part)
+            // and an independent `u` uniform in [0, 2^(k+1)) (its low k + 1 bits).
+            loop {
+                let x = uniform_below(rng, n << bits)?;
+                let id = members[(x >> bits) as usize];
+                if x & ((1 << bits) - 1) < self.counts[id as usize] {
+                    return Ok(id);
+                }
+            }
+        }
+        loop {
+            let id = members[uniform_below(rng, n)? as usize];
+            // `u` is uniform in [0, 2^(k+1)) (the top k + 1 bits of a draw), so the member is
+            // accepted with probability count / 2^(k+1), above 1/2 in bin k.
+            let u = rng.next_u64() >> (63 - k);
+            if u < self.counts[id as usize] {
+                return Ok(id);
+            }
+        }
     }
 }
 
@@ -314,10 +370,9 @@ mod tests {
     }
 
     #[test]
-    fn every_index_maps_to_its_lineage_across_many_blocks() {
-        // Up to 9 blocks (the padded tree crossing 1, 2, 4, 8 and 16 nodes), with empty lineages
-        // and whole empty blocks, built both ways.
-        for n in 0..=(9 * BLOCK) {
+    fn every_index_maps_to_its_lineage_across_many_lineages() {
+        // Up to 72 lineages, with empty lineages and runs of them, built both ways.
+        for n in 0..=72 {
             for pattern in 0..4u64 {
                 let counts: Vec<u64> = (0..n as u64)
                     .map(|i| match pattern {
@@ -340,6 +395,86 @@ mod tests {
                         "{counts:?} r={r}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Every invariant of the bins (module docs): each lineage with cells is listed once, in the
+    /// bin of its count, at its slot; each bin's cells are its members' counts; the occupied
+    /// mask marks the non-empty bins; the total is the sum of the counts.
+    fn assert_bins_consistent(c: &LineageCounts) {
+        let mut listed = vec![false; c.counts.len()];
+        for (k, bin) in c.bins.iter().enumerate() {
+            let mut cells = 0;
+            for (at, &id) in bin.members.iter().enumerate() {
+                let count = c.counts[id as usize];
+                assert!(count > 0 && bin_of(count) == k, "lineage {id} in bin {k}");
+                assert_eq!(c.slot[id as usize] as usize, at, "slot of lineage {id}");
+                assert!(!listed[id as usize], "lineage {id} listed twice");
+                listed[id as usize] = true;
+                cells += count;
+            }
+            assert_eq!(bin.cells, cells, "cells of bin {k}");
+            assert_eq!(
+                c.occupied >> k & 1 == 1,
+                !bin.members.is_empty(),
+                "mask bit {k}"
+            );
+        }
+        for (id, &count) in c.counts.iter().enumerate() {
+            assert_eq!(listed[id], count > 0, "lineage {id} with {count} cells");
+        }
+        assert_eq!(c.total, c.counts.iter().sum::<u64>());
+    }
+
+    #[test]
+    fn bins_stay_consistent_under_random_operations() {
+        // Counts cross powers of two both ways, reach 0 and come back, and jump to the top bin.
+        let mut rng = crate::lineage::lineage_rng(&[7; 32], 0);
+        for round in 0..50 {
+            let mut c = LineageCounts::from_counts(&[1, 0, 3, 8, 1 << 40]).unwrap();
+            assert_bins_consistent(&c);
+            for _ in 0..400 {
+                let n = c.n_lineages() as u64;
+                let op = uniform_below(&mut rng, 12).unwrap();
+                if op == 0 {
+                    c.push_lineage(uniform_below(&mut rng, 3).unwrap()).unwrap();
+                } else if op == 1 && round % 10 == 0 {
+                    // A rare jump into the highest bins and back.
+                    let id = uniform_below(&mut rng, n).unwrap() as u32;
+                    if c.add(id, i64::MAX).is_ok() {
+                        assert_bins_consistent(&c);
+                        c.add(id, -i64::MAX).unwrap();
+                    }
+                } else {
+                    let id = uniform_below(&mut rng, n).unwrap() as u32;
+                    let delta = uniform_below(&mut rng, 7).unwrap() as i64 - 3;
+                    let before = c.clone();
+                    if c.add(id, delta).is_err() {
+                        assert_eq!(c.counts, before.counts);
+                        assert_eq!(c.slot, before.slot);
+                        assert_eq!(c.occupied, before.occupied);
+                    }
+                }
+                assert_bins_consistent(&c);
+                if c.total() > 0 {
+                    let id = c.sample(&mut rng).unwrap();
+                    assert!(c.count(id).unwrap() > 0, "sampled lineage {id} has no cell");
+                }
+            }
+            assert_eq!(c, LineageCounts::from_counts(c.counts()).unwrap());
+        }
+    }
+
+    #[test]
+    fn samples_come_from_the_only_lineage_with_cells_in_any_bin() {
+        // One lineage holding all cells is picked every time, whatever its bin (incl. the top).
+        let mut rng = crate::lineage::lineage_rng(&[8; 32], 0);
+        for count in [1, 2, 3, 7, 8, 1000, 1 << 62, u64::MAX] {
+            let c = LineageCounts::from_counts(&[0, 0, count, 0]).unwrap();
+            assert_bins_consistent(&c);
+            for _ in 0..100 {
+                assert_eq!(c.sample(&mut rng), Ok(2), "count {count}");
             }
         }
     }

@@ -1,10 +1,10 @@
 //! Barcoded lineages and clones (issue 16): which lineage each cell of each state belongs to,
-//! kept so that the lineage of the cell that fires an event is found in O(log B) for B lineages,
+//! kept so that the lineage of the cell that fires an event is found in O(1) expected time,
 //! and tracked through runs when the run asks for it (`RunConfig::lineages`).
 //!
-//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage as a Fenwick (binary
-//!   indexed) tree of `u64` counts: `add`, `count`, `total`, `push_lineage` and `pick` (the
-//!   lineage holding the r-th cell) in O(log B).
+//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage, binned by powers of two:
+//!   `add`, `count`, `total`, `push_lineage` in O(1), and `sample` (the lineage of a uniformly
+//!   chosen cell, by composition and rejection) in O(1) expected.
 //! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
 //! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
@@ -14,10 +14,10 @@
 //! - [`tracker`]: [`LineageTracker`], the event loop's observer that moves the firing cell's
 //!   lineage at every event and writes the lineage and clone tables ([`LineageOutput`]).
 //!
-//! **Status: wired into runs.** `run_ensemble` tracks lineages when `RunConfig::lineages` is set;
-//! such runs go through the general event loop (an observer turns the hot loop `burst.rs` off),
-//! so a tracked run is slower per event than an untracked one. `trace` ignores the lineage
-//! setup.
+//! **Status: wired into runs.** `run_ensemble` tracks lineages when `RunConfig::lineages` is set.
+//! The tracker is a replayable observer (`Observer::REPLAYABLE`): the hot loop (`burst.rs`) stays
+//! on and logs the `(time, channel)` of each event it fires, and the event loop shows the tracker
+//! those events after each burst, in order. `trace` ignores the lineage setup.
 //!
 //! Why a separate stream: the engine chooses *which channel* fires from the replicate's event
 //! stream; tracking then chooses *which cell* of the source state fired, uniformly, from the
