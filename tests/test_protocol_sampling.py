@@ -60,9 +60,10 @@ def multinomial_chi2_p(x0: np.ndarray, x1: np.ndarray, c: int, p: tuple[float, .
     flasks, bins expecting < 5 pooled into one."""
     m = x0.size
     cells = [(a, b) for a in range(c + 1) for b in range(c + 1 - a)]
+    lg = math.lgamma
     logp = np.array(
         [
-            math.lgamma(c + 1) - math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(c - a - b + 1)
+            lg(c + 1) - lg(a + 1) - lg(b + 1) - lg(c - a - b + 1)
             + a * math.log(p[0]) + b * math.log(p[1]) + (c - a - b) * math.log(1 - p[0] - p[1])
             for a, b in cells
         ]
@@ -114,7 +115,8 @@ def test_bottleneck_keeps_exactly_n_cells_from_what_is_there() -> None:
         assert (dense(kept, 3) <= parent.count).all()
     assert bottleneck_rows(parent, 41, rng) is None  # 40 cells: short
     whole = bottleneck_rows(parent, 40, rng)
-    assert whole is not None and whole.count.tolist() == parent.count.tolist()
+    assert whole is not None
+    assert whole.count.tolist() == parent.count.tolist()
     empty = rows_of([[0, 0]]).nonzero()
     assert bottleneck_rows(empty, 5, rng) is empty  # an extinct flask stays extinct
 

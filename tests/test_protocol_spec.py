@@ -68,20 +68,19 @@ seed = 11
 
 
 def python_form() -> dg.Protocol:
+    schedules = {
+        "expand": dg.Schedule.continuous("off"),
+        "drug": {"kind": "continuous", "exposure": "on"},
+    }
     return (
-        dg.Protocol(
-            MODEL,
-            initial={"S": 200},
-            barcodes="founders",
-            schedules={"expand": dg.Schedule.continuous("off"), "drug": {"kind": "continuous", "exposure": "on"}},
-        )
+        dg.Protocol(MODEL, initial={"S": 200}, barcodes="founders", schedules=schedules)
         .grow("expand", 2.0)
         .count()
         .split(2)
         .passage(0.5)
         .treat("drug", 3.0)
         .count()
-    )  # fmt: skip
+    )
 
 
 def test_toml_and_python_forms_are_the_same_protocol(tmp_path: Path) -> None:
@@ -125,25 +124,53 @@ def base() -> dg.Protocol:
         ),
         (lambda: base().grow("off", 0), InvalidRunError, r"steps\[0\]\.duration is 0"),
         (lambda: base().grow("off", float("inf")), InvalidRunError, r"duration is inf"),
-        (lambda: base().grow("nowhere", 1), InvalidScheduleError, r"steps\[0\]\.schedule is 'nowhere'"),
+        (
+            lambda: base().grow("nowhere", 1),
+            InvalidScheduleError,
+            r"steps\[0\]\.schedule is 'nowhere'",
+        ),
         (lambda: base().grow(3, 1), InvalidScheduleError, r"steps\[0\]\.schedule is 3"),
         (
             lambda: base().grow({"kind": "continuous", "exposure": "high"}, 1),
             InvalidScheduleError,
             r"steps\[0\]\.schedule: .*high",
         ),
-        (lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes="clones"), InvalidRunError, r"barcodes is 'clones'"),
-        (lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=0), InvalidRunError, r"barcodes is 0; a library needs B >= 1"),
-        (lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=2.0), InvalidRunError, r"barcodes is 2\.0"),
+        (
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes="clones"),
+            InvalidRunError,
+            r"barcodes is 'clones'",
+        ),
+        (
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=0),
+            InvalidRunError,
+            r"barcodes is 0; a library needs B >= 1",
+        ),
+        (
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=2.0),
+            InvalidRunError,
+            r"barcodes is 2\.0",
+        ),
         (lambda: dg.Protocol(MODEL, initial={"X": 5}), InvalidRunError, r"unknown state 'X'"),
-        (lambda: dg.Protocol(MODEL, initial={"S": 5}, steps=[{"step": "wash"}]), InvalidRunError, r"steps\[0\]\.step is 'wash'"),
-        (lambda: dg.Protocol(MODEL, initial={"S": 5}, steps=[{"step": "split", "flask": 2}]), InvalidRunError, r"unknown key 'flask' in steps\[0\]"),
-        (lambda: dg.Protocol(MODEL, initial={"S": 5}, steps=[{"step": "split"}]), InvalidRunError, r"steps\[0\] \(split\) has no 'flasks'"),
+        (
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, steps=[{"step": "wash"}]),
+            InvalidRunError,
+            r"steps\[0\]\.step is 'wash'",
+        ),
+        (
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, steps=[{"step": "split", "flask": 2}]),
+            InvalidRunError,
+            r"unknown key 'flask' in steps\[0\]",
+        ),
+        (
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, steps=[{"step": "split"}]),
+            InvalidRunError,
+            r"steps\[0\] \(split\) has no 'flasks'",
+        ),
         (lambda: base().grow("off", 1).run(), InvalidRunError, r"no count step"),
         (lambda: base().count().run(0), InvalidRunError, r"n_replicates is 0"),
         (lambda: base().count().run(2, block_size=0), InvalidRunError, r"block_size is 0"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_the_field(build: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         build()  # type: ignore[operator]
