@@ -12,6 +12,10 @@ from ._status import FLASK_STATUS
 from ._steps import Bottleneck, Count, Grow, Passage, Split, Step
 from ._toml import load_protocol
 
+# The steps are public here: documented (and cross-referenced) as dtp_gillespie.protocol.Grow, ...
+for _step in (Bottleneck, Count, Grow, Passage, Split):
+    _step.__module__ = __name__
+
 __all__ = [
     "FLASK_STATUS",
     "Bottleneck",

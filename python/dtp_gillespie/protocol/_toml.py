@@ -55,11 +55,7 @@ def protocol_from_config(data: Mapping[str, Any]) -> tuple[Protocol, dict[str, A
     spec = data.get("protocol")
     if not isinstance(spec, Mapping):
         raise InvalidRunError("protocol file has no [protocol] table")
-    for key in spec:
-        if key not in _PROTOCOL_KEYS:
-            raise InvalidRunError(
-                f"unknown key {key!r} in [protocol]; allowed keys: {', '.join(_PROTOCOL_KEYS)}"
-            )
+    _refuse_unknown_keys(spec, _PROTOCOL_KEYS, "[protocol]")
     if "initial" not in spec:
         raise InvalidRunError("[protocol] has no 'initial'")
     schedules = data.get("schedules", {})
@@ -85,12 +81,16 @@ def protocol_from_config(data: Mapping[str, Any]) -> tuple[Protocol, dict[str, A
     run = data.get("run", {})
     if not isinstance(run, Mapping):
         raise InvalidRunError("[run] must be a table")
-    for key in run:
-        if key not in RUN_KEYS:
-            raise InvalidRunError(
-                f"unknown key {key!r} in [run]; allowed keys: {', '.join(RUN_KEYS)}"
-            )
+    _refuse_unknown_keys(run, RUN_KEYS, "[run]")
     return proto, dict(run)
+
+
+def _refuse_unknown_keys(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise InvalidRunError(
+                f"unknown key {key!r} in {where}; allowed keys: {', '.join(allowed)}"
+            )
 
 
 def read_toml(source: "str | os.PathLike[str]") -> dict[str, Any]:
