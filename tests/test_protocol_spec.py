@@ -169,6 +169,8 @@ def base() -> dg.Protocol:
         (lambda: base().grow("off", 1).run(), InvalidRunError, r"no count step"),
         (lambda: base().count().run(0), InvalidRunError, r"n_replicates is 0"),
         (lambda: base().count().run(2, block_size=0), InvalidRunError, r"block_size is 0"),
+        (lambda: base().count().run(2, max_events=0), InvalidRunError, r"max_events is 0"),
+        (lambda: base().count().run(2, seed=-1), InvalidRunError, r"seed is -1"),
     ],
 )
 def test_bad_input_names_the_field(build: object, error: type[Exception], message: str) -> None:

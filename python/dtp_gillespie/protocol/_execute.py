@@ -199,6 +199,9 @@ def run_protocol(
     if offset + n - 1 > INT64_MAX:
         raise InvalidRunError("replicate_offset + n_replicates exceeds the int64 range")
     block = _DEFAULT_BLOCK if block_size is None else check_count(block_size, "block_size", 1)
+    for name, cap in (("max_events", max_events), ("max_population", max_population)):
+        if cap is not None:
+            check_count(cap, name, 1)
     seed_info = normalise_seed(seed)
     initial = dict(zip(protocol.model.states, protocol.initial, strict=True))
     preps: dict[int, Prepared] = {}
@@ -219,4 +222,10 @@ def run_protocol(
         _run_block(protocol, preps, seed_info, offset + a, min(block, n - a), n_threads)
         for a in range(0, n, block)
     ]
-    return build_result(protocol, records, seed_info, offset, n)
+    run = {
+        "n_replicates": n,
+        "replicate_offset": offset,
+        "max_events": max_events,
+        "max_population": max_population,
+    }
+    return build_result(protocol, records, seed_info, run)

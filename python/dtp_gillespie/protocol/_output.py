@@ -65,10 +65,11 @@ def build_result(
     protocol: "Protocol",
     records: Sequence["BlockRecord"],
     seed: SeedInfo,
-    replicate_offset: int,
-    n_replicates: int,
+    run: dict[str, Any],
 ) -> xr.Dataset:
-    """The Dataset of a run from its blocks' records."""
+    """The Dataset of a run from its blocks' records; ``run`` holds the run options that shape
+    the result (``n_replicates``, ``replicate_offset``, ``max_events``, ``max_population``)."""
+    replicate_offset, n_replicates = run["replicate_offset"], run["n_replicates"]
     index, elapsed, n_flasks = _count_steps(protocol)
     n_states = len(protocol.model.states)
     n_counts, n_flask_max = len(index), protocol.n_flasks()
@@ -116,6 +117,7 @@ def build_result(
     }
     attrs: dict[str, Any] = {
         ATTR_PROTOCOL: protocol.to_json(),
+        cv.ATTR_RUN: json.dumps(run),
         "flask_status_codes": json.dumps(FLASK_STATUS),
         **{k: v for k, v in seed.attrs.items()},
         cv.ATTR_RNG: _core.RNG_NAME,
