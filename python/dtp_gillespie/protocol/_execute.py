@@ -9,7 +9,7 @@ threads and the replicate offset change nothing in the result.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -85,8 +85,8 @@ def _sample(
     n_states = flasks.populations[0].count.shape[1]
     out_pops: list[Population] = []
     out_status: list[npt.NDArray[np.int8]] = []
+    k = step.flasks if isinstance(step, Split) else 1
     for f, (pop, status) in enumerate(zip(flasks.populations, flasks.status, strict=True)):
-        k = step.flasks if isinstance(step, Split) else 1
         children: list[list[Rows | None]] = [[] for _ in range(k)]
         child_status = [status.copy() for _ in range(k)]
         for i in range(pop.size):
@@ -116,7 +116,12 @@ def _sample(
 
 
 def _grow(
-    flasks: _Flasks, prep: Prepared, seed: SeedInfo, step_index: int, start: int, threads: Any
+    flasks: _Flasks,
+    prep: Prepared,
+    seed: SeedInfo,
+    step_index: int,
+    start: int,
+    threads: int | None,
 ) -> _Flasks:
     """Every flask after a grow step: one engine call per flask."""
     pops, statuses = [], []
