@@ -1,6 +1,7 @@
 """The exact cell samplers of protocols (``dtp_gillespie.protocol._sampling``) and their streams.
 
-- A split conserves every (lineage, state)'s cells exactly, and partitions them multinomially:
+- A split conserves every (lineage, state)'s cells exactly (also as a property over random
+  tables), and partitions them multinomially:
   chi-square of the joint law of (flask 0, flask 1) against the multinomial, with a rejection
   twin whose first flask is 20% (CI) / 5% (deep) more likely.
 - A passage keeps Binomial(c, f) cells of each (lineage, state) (z-test of the mean, with a twin).
@@ -26,6 +27,8 @@ from dtp_gillespie.protocol._sampling import (
     split_rows,
 )
 from dtp_gillespie.protocol._streams import barcode_rng, engine_key, sampling_rng
+from hypothesis import given
+from hypothesis import strategies as st
 from oracles import Z_CRIT, tiers
 
 
@@ -179,3 +182,35 @@ def test_every_stream_has_its_own_key() -> None:
     assert len(draws) == 18
     assert barcode_rng(root, 0).integers(2**62) != barcode_rng(root, 1).integers(2**62)
     assert root.key not in keys  # the protocol's engine keys are not the plain run's
+
+
+# --- properties -----------------------------------------------------------------------------------
+small_tables = st.lists(
+    st.lists(st.integers(0, 30), min_size=2, max_size=2), min_size=1, max_size=12
+)
+
+
+@given(table=small_tables, k=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+def test_any_split_conserves_every_cell(table: list[list[int]], k: int, seed: int) -> None:
+    parent = rows_of(table)
+    parts = split_rows(parent, k, np.random.default_rng(seed))
+    n = len(table)
+    np.testing.assert_array_equal(sum(dense(p, n) for p in parts), parent.count)
+
+
+@given(table=small_tables, cells=st.integers(1, 400), seed=st.integers(0, 2**32 - 1))
+def test_any_bottleneck_keeps_exactly_n_cells_or_reports_a_shortfall(
+    table: list[list[int]], cells: int, seed: int
+) -> None:
+    parent = rows_of(table)
+    kept = bottleneck_rows(parent, cells, np.random.default_rng(seed))
+    total = int(parent.count.sum())
+    if total == 0:
+        assert kept is not None
+        assert int(kept.count.sum()) == 0
+    elif total < cells:
+        assert kept is None
+    else:
+        assert kept is not None
+        assert int(kept.count.sum()) == cells
+        assert (dense(kept, len(table)) <= parent.count).all()
