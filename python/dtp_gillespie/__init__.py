@@ -10,10 +10,11 @@ Examples
 >>> ds.to_zarr("run.zarr")  # doctest: +SKIP
 """
 
-from . import analysis, errors, plot, presets
+from . import analysis, errors, plot, presets, protocol
 from ._core import __version__
 from .io import open_run, write_run
 from .model import Model
+from .protocol import Protocol
 from .schedule import Schedule
 from .simulate import reproduce, simulate, trace
 from .stream import store_status
@@ -21,6 +22,7 @@ from .sweep import sweep
 
 __all__ = [
     "Model",
+    "Protocol",
     "Schedule",
     "__version__",
     "analysis",
@@ -28,6 +30,7 @@ __all__ = [
     "open_run",
     "plot",
     "presets",
+    "protocol",
     "reproduce",
     "simulate",
     "store_status",

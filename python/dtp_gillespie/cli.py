@@ -1,5 +1,6 @@
 """Command-line interface: ``dtp-gillespie run [CONFIG.toml] --out run.zarr``,
-``dtp-gillespie summary run.zarr [--csv table.csv]`` and ``dtp-gillespie report run.zarr``.
+``dtp-gillespie summary run.zarr [--csv table.csv]``, ``dtp-gillespie report run.zarr`` and
+``dtp-gillespie protocol FILE.toml --out results.zarr`` (:mod:`dtp_gillespie.protocol`).
 
 A config is a TOML file with ``[model]``, ``[run]`` and either one ``[schedule]`` (written at the
 root of the output store) or a table of named ``[schedules.NAME]`` (one zarr group per name). The
@@ -41,6 +42,7 @@ from ._seeding import normalise_seed
 from ._store_status import stored_seed
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
 from .model import Model
+from .protocol._cli import add_protocol_command
 from .schedule import Schedule
 from .simulate import simulate
 from .store_safety import check_store_path, delete_run_store
@@ -517,6 +519,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.set_defaults(func=_cmd_report)
     # --- end report ---
+    add_protocol_command(sub)
     return p
 
 

@@ -11,6 +11,11 @@ you may edit freely before simulating, plus a :meth:`Preset.simulate` convenienc
 Units everywhere are the engine's: time in days (rates per day), populations in cells. Each
 docstring says which numbers come from the paper and which are illustrative choices needed to
 make the model complete; treat the illustrative ones as placeholders to calibrate to your data.
+
+Two presets are experiments rather than runs: :func:`sister_flasks_preexisting` and
+:func:`sister_flasks_induced` return a :class:`ProtocolPreset` (model, named schedules, a
+protocol and run options; ``p.simulate(seed=1)`` runs the protocol), the same barcoded
+sister-flask experiment under a heritable pre-existing and a memoryless induced persister state.
 """
 
 import copy
@@ -20,13 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._checks import is_real, to_float
+from ._sister_presets import ProtocolPreset, sister_flasks_induced, sister_flasks_preexisting
 from .errors import InvalidModelError, InvalidScheduleError
 
 __all__ = [
     "Preset",
+    "ProtocolPreset",
     "greene2019_induced_resistance",
     "russo2022_induced_mutator",
     "sharma2010_preexisting",
+    "sister_flasks_induced",
+    "sister_flasks_preexisting",
     "zhang2017_adaptive",
 ]
 

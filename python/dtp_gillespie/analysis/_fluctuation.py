@@ -278,6 +278,11 @@ def _check_cells(n_final: object, n_initial: object) -> tuple[float | None, floa
 def _cultures(data: "xr.Dataset | object", state: str | None) -> tuple[list[np.ndarray], Any]:
     """Counts per culture, one array per point of the leading dims, and how to shape the result
     (``None`` for a plain array of counts)."""
+    from ..protocol._output import is_protocol_result, known_totals
+
+    if is_protocol_result(data):
+        assert isinstance(data, xr.Dataset)
+        return [_check_counts(known_totals(data, state))], None
     if not isinstance(data, xr.Dataset):
         if state is not None:
             raise InvalidRunError(f"state is {state!r}; it applies only to a Dataset from simulate")
@@ -317,7 +322,9 @@ def fluctuation_test(
     ----------
     data : array_like of int, or xarray.Dataset
         The mutants (resistant colonies, survivors) of each culture, one count per culture; or a
-        run of :func:`dtp_gillespie.simulate` whose replicates are the cultures, with ``state``.
+        run of :func:`dtp_gillespie.simulate` whose replicates are the cultures, with ``state``;
+        or a result of :meth:`dtp_gillespie.Protocol.run`, whose flasks at its last count step
+        are the cultures (every flask of every replicate whose cells are known there).
     state : str, optional
         For a Dataset: the counted state (e.g. ``"R"``), read at the last record time. Replicates
         with an unknown count (-1) or an unknown status are left out. Leading (sweep) dimensions

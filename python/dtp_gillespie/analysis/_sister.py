@@ -16,7 +16,7 @@ the ``N``, independently; the number ``s`` of barcodes surviving in both is then
 """
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -163,12 +163,19 @@ def _as_table(counts: object) -> xr.DataArray:
 
 
 # --- the public function --------------------------------------------------------------------------
-def sister_overlap(counts: object, n_barcodes: int | None = None) -> xr.Dataset:
+def sister_overlap(
+    counts: object,
+    n_barcodes: int | None = None,
+    *,
+    count_step: int = -1,
+    states: Sequence[str] | None = None,
+) -> xr.Dataset:
     """Overlap of the barcodes surviving in sister flasks, and its law under pure chance.
 
     Parameters
     ----------
-    counts : array-like or xarray.DataArray
+    counts : array-like, xarray.DataArray or xarray.Dataset
+        A result of :meth:`dtp_gillespie.Protocol.run` (read as below), or a table:
         Surviving cells of each barcode (rows) in each flask (columns): a 2-D array, or a
         DataArray with dims ``(..., "barcode", "flask")`` whose leading dims (replicates, sweep
         parameters, experiments) are kept: every result is computed separately for each point of
@@ -180,6 +187,13 @@ def sister_overlap(counts: object, n_barcodes: int | None = None) -> xr.Dataset:
         cells of each of them). Default: the barcodes that survive in some flask, per table. The
         default is a lower bound of the true ``N`` when some barcodes died out in every flask; a
         smaller ``N`` makes chance overlap larger, so the p-values are then conservative.
+    count_step, states
+        For a protocol result only: the count whose flasks are compared (default the last) and
+        the states whose cells count (default all). Each replicate is one table
+        (:func:`dtp_gillespie.protocol.barcode_table`); replicates with a flask whose cells are
+        unknown there (a cap, a short bottleneck) are left out. Without ``n_barcodes``, ``N`` of
+        each replicate is the number of barcodes present at the latest count before the split
+        that made the flasks (a ``count`` step before ``split``), else the default above.
 
     Returns
     -------
@@ -228,14 +242,40 @@ def sister_overlap(counts: object, n_barcodes: int | None = None) -> xr.Dataset:
     measured sizes.
     """
     n = None if n_barcodes is None else check_count(n_barcodes, "n_barcodes", 1)
+    per_table: list[int | None] | None = None
+    if isinstance(counts, xr.Dataset):
+        counts, per_table = _protocol_tables(counts, n, count_step, states)
     table = _as_table(counts)
     lead: tuple[Hashable, ...] = tuple(table.dims[:-2])
     lead_shape = tuple(table.shape[:-2])
     values = table.values.astype(np.int64).reshape(-1, *table.shape[-2:])
-    top = max(n or 0, table.sizes[BARCODE])
+    ns = [n] * len(values) if per_table is None else per_table
+    top = max(max((x or 0) for x in ns), table.sizes[BARCODE])
     logf = _log_factorials(top)
-    results = [_one_table(t, n, logf) for t in values]
+    results = [_one_table(t, nt, logf) for t, nt in zip(values, ns, strict=True)]
     return _as_result(results, table, lead, lead_shape)
+
+
+def _protocol_tables(
+    ds: xr.Dataset, n: int | None, count_step: int, states: Sequence[str] | None
+) -> tuple[xr.DataArray, list[int | None]]:
+    """A protocol result as (replicate, barcode, flask) tables of its known replicates, with
+    each one's ``N`` (given, the barcodes present before the split, or None)."""
+    from ..protocol._output import barcode_table, barcodes_present
+
+    table = barcode_table(ds, count_step, states)
+    keep = np.asarray((table >= 0).all(("barcode", "flask")).values)
+    if not keep.any():
+        raise InvalidRunError(
+            "no replicate of the protocol result has every flask known at that count step"
+        )
+    present = None if n is not None else barcodes_present(ds, count_step)
+    ns: list[int | None] = (
+        [n] * int(keep.sum())
+        if present is None
+        else [int(x) if x >= 0 else None for x in present[keep]]
+    )
+    return table.isel({"replicate": np.flatnonzero(keep)}), ns
 
 
 _PAIR_ATTRS = {
