@@ -1,7 +1,8 @@
 """A ``grow`` step of one flask: one engine call over a block's replicates, from their lineage
 tables to the lineage tables at the end of the step.
 
-The engine starts each replicate from its table (``start = "table"``, ``LineageSpec`` in ``_core.pyi``) and records
+The engine starts each replicate from its table (``start = "table"``, ``LineageSpec`` in
+``_core.pyi``) and records
 the lineages once, at the step's end (its only barcode time); the long table of lineage sizes it
 returns is folded back into one table per replicate. A replicate stopped by a cap has no rows
 there (its cells are unknown), and comes back as unknown.

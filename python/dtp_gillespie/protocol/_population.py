@@ -1,7 +1,8 @@
 """The cells of one flask in every replicate of a block: lineage tables in CSR form.
 
 Replicate ``i`` of the block owns rows ``offsets[i]:offsets[i + 1]``; a row is one lineage
-(barcode, clone) with its cells per state. This is the engine's "table" start (``LineageSpec`` in ``_core.pyi``:
+(barcode, clone) with its cells per state. This is the engine's "table" start
+(``LineageSpec`` in ``_core.pyi``:
 ``table_offsets``, ``table_barcode``, ``table_clone``, ``table_count``) and what a step hands to
 the next. ``known[i]`` is False once the flask's cells are unknown (a capped run, a bottleneck
 short of cells); its rows are then empty.
