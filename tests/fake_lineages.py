@@ -66,8 +66,7 @@ def with_fake_tables(simulate_ensemble: Callable[..., Any]) -> Callable[..., Any
     """The engine call, plus fake lineage tables where the engine returned none."""
 
     def call(model: Any, schedule: Any, run: Any, progress: Any = None) -> Any:
-        plain = {k: v for k, v in run.items() if k != "lineages"}
-        arrays = dict(simulate_ensemble(model, schedule, plain, progress))
+        arrays = dict(simulate_ensemble(model, schedule, run, progress))
         if run.get("lineages") is not None and cv.LINEAGE_COUNT not in arrays:
             arrays.update(fake_tables(arrays, run))
         return arrays

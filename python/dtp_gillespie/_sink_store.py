@@ -163,9 +163,7 @@ class StoreSink:
                 yield plan, done
         except BaseException:
             if locked and plan.ordered:
-                # Leave the tables with exactly the rows of the blocks marked done.
-                with contextlib.suppress(Exception):
-                    self._trim()
+                self._clean_up_tables()
             if locked:
                 # The lock is gone and the run stopped: consolidate what the store now holds,
                 # so that no stale copy describes it (best effort: the error that stopped the
@@ -191,6 +189,12 @@ class StoreSink:
         if payload is not None:
             assert self._tables is not None
             self._tables.add(job.point, job.block, payload)
+
+    def _clean_up_tables(self) -> None:
+        """After an error or Ctrl-C: leave the tables with exactly the rows of the blocks marked
+        done (best effort; a resumed run does it anyway)."""
+        with contextlib.suppress(Exception):
+            self._trim()
 
     def _trim(self) -> npt.NDArray[np.bool_]:
         root = open_group(self.path, self.group, "r+", self.storage_options)

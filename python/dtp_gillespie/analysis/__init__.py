@@ -7,7 +7,9 @@ a stored run opened with :func:`dtp_gillespie.open_run`. Leading dimensions in f
 ``replicate`` (sweep parameters, schedules stacked by the user) are preserved: every estimate is
 made separately for each point of them. :func:`fluctuation_test` also takes plain counts of
 mutants per culture, as from a laboratory fluctuation experiment;
-:func:`sister_overlap` takes barcode count tables (simulated or a laboratory's own).
+:func:`sister_overlap` takes barcode count tables (simulated or a laboratory's own);
+:func:`barcode_counts`, :func:`sister_table` and :func:`clone_sizes` read them from a run with
+``barcodes=`` or ``clones=True``.
 
 Which replicates count
 ----------------------
@@ -45,6 +47,7 @@ from ._common import ExtinctRule as ExtinctRule
 from ._common import _as_dataset as _as_dataset
 from ._common import _lead_dims as _lead_dims
 from ._common import _needs as _needs
+from ._barcodes import barcode_counts, clone_sizes, sister_table
 from ._compare import compare
 from ._composition import on_drug_fraction, persister_fraction, treating_exposures
 from ._fluctuation import fluctuation_test, luria_delbruck_pmf
@@ -55,7 +58,9 @@ from ._survival import cumulative_incidence, kaplan_meier, median_time
 
 __all__ = [
     "EVENTS",
+    "barcode_counts",
     "chi2_sf",
+    "clone_sizes",
     "compare",
     "cumulative_incidence",
     "extinction_probability",
@@ -68,6 +73,7 @@ __all__ = [
     "persister_fraction",
     "probability_by",
     "sister_overlap",
+    "sister_table",
     "treating_exposures",
     "wilson_interval",
 ]
