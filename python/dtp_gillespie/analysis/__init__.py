@@ -38,6 +38,7 @@ refuse it with :class:`~dtp_gillespie.errors.InvalidRunError` rather than report
   many cures it is much lower than the probability of the event.
 """
 
+from ._barcodes import barcode_counts, clone_sizes, sister_table
 from ._common import EVENTS as EVENTS
 from ._common import GROUP as GROUP
 from ._common import Event as Event
@@ -47,7 +48,6 @@ from ._common import ExtinctRule as ExtinctRule
 from ._common import _as_dataset as _as_dataset
 from ._common import _lead_dims as _lead_dims
 from ._common import _needs as _needs
-from ._barcodes import barcode_counts, clone_sizes, sister_table
 from ._compare import compare
 from ._composition import on_drug_fraction, persister_fraction, treating_exposures
 from ._fluctuation import fluctuation_test, luria_delbruck_pmf

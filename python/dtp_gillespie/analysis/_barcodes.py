@@ -262,4 +262,3 @@ def clone_sizes(
             "comment": f"at barcode time {t!r}; -1: unknown",
         },
     )
-
