@@ -92,6 +92,7 @@ pub fn daily_run(s0: u64, t_end: f64) -> RunConfig {
         max_population: u64::MAX,
         progression: None,
         force_general_loop: false,
+        lineages: None,
     }
 }
 

@@ -208,6 +208,43 @@ _ScheduleSpec = FixedScheduleSpec | AdaptiveScheduleSpec | PkScheduleSpec
 # --------------------------------------------------------------------------------------- run
 
 @type_check_only
+class LineageSpec(TypedDict):
+    """The ``lineages`` dict of ``RunSpec``: barcoded lineages and clones to track.
+
+    A lineage is a (barcode, clone) pair. At every event the firing cell's lineage is drawn
+    uniformly among the cells of its state from the replicate's lineage stream (never the event
+    stream: the totals are bit-identical with tracking on and off). With ``clones``, every
+    mutation event founds a new lineage with the parent's barcode and a new clone id.
+    Bad values raise ``InvalidRunError`` naming the field (``lineages.n_barcodes``, ...).
+    """
+
+    start: Literal["founders", "library", "table"]
+    """``founders``: initial cell k (state 0's cells first) gets barcode k, clone 0;
+    ``library``: each initial cell draws its barcode uniformly from 0..n_barcodes-1;
+    ``table``: explicit lineages per replicate (``table_*``)."""
+    times: list[float]
+    """Barcode times: non-decreasing, within [0, t_end]; right-continuous like the record
+    times. May be empty only if ``clones`` is True."""
+    clones: bool
+    """Found a clone at every mutation event and return the clone table and summary."""
+    n_barcodes: NotRequired[int]
+    """``library`` only: the number of barcodes, >= 1."""
+    table_offsets: NotRequired[npt.NDArray[np.int64]]
+    """``table`` only, CSR over the call's replicates: replicate i's rows are
+    ``table_offsets[i]:table_offsets[i + 1]``; (n_replicates + 1,), or (2,) for one table shared
+    by every replicate. A replicate's initial counts are the column sums of its rows
+    (``initial`` is then ignored, but must still list one count per state)."""
+    table_barcode: NotRequired[npt.NDArray[np.int64]]
+    """(rows,), >= 0."""
+    table_clone: NotRequired[npt.NDArray[np.int64]]
+    """(rows,), >= 0; a replicate's (barcode, clone) pairs must be distinct."""
+    table_count: NotRequired[npt.NDArray[np.int64]]
+    """(rows, n_states), >= 0."""
+    next_clone: NotRequired[int]
+    """The id of the first clone founded in each replicate (default 1); must exceed every
+    clone id of the table."""
+
+@type_check_only
 class RunSpec(TypedDict):
     """The ``run`` dict (``simulate.prepare``)."""
 
@@ -236,6 +273,8 @@ class RunSpec(TypedDict):
     """... or when B >= size (cells); either may be None ..."""
     progression_min_size: NotRequired[float | None]
     """... and only when B >= min_size (None or 0: no floor)."""
+    lineages: NotRequired[LineageSpec | None]
+    """Track barcoded lineages and clones (None: no tracking). Ignored by ``trace``."""
 
 # ----------------------------------------------------------------------------------- results
 
@@ -287,7 +326,20 @@ def simulate_ensemble(
     (``dtp_gillespie_core::outcome::PER_REPLICATE``: ``extinction_time``, ``stop_time``,
     ``status``, ...; float64 NaN when not applicable, e.g. ``auc_concentration`` and
     ``auc_response`` outside kind "pk"). ``count`` at record times after a capped replicate's
-    ``stop_time`` is -1 (unknown). ``progress``, if given,
+    ``stop_time`` is -1 (unknown).
+
+    With ``run["lineages"]``, also the lineage table, one row per (replicate, barcode time,
+    lineage, state) with a positive count, ordered by replicate, time, lineage (creation order),
+    state: ``lineage_replicate`` int64 (global index), ``lineage_time`` int32 (index into
+    ``lineages.times``), ``lineage_barcode`` int64, ``lineage_clone`` int64, ``lineage_state``
+    int8, ``lineage_count`` int64 (no rows after a capped replicate's ``stop_time``, nor after
+    extinction); the clone table, one row per clone founded in this call, ordered by replicate
+    then id (empty without ``clones``): ``clone_replicate``, ``clone_id``, ``clone_parent`` (0:
+    the background), ``clone_barcode`` int64, ``clone_birth_time`` float64, ``clone_state``,
+    ``clone_birth_exposure`` int8, ``clone_extinction_time`` float64 (when it lost its last cell;
+    NaN if alive at ``stop_time``); and, with ``clones``, per replicate: ``clones_born``,
+    ``clones_alive`` int64 and ``first_surviving_resistant_time`` float64 (the earliest birth
+    among clones alive at ``stop_time``; NaN if none). ``progress``, if given,
     is called from the calling thread with the number of replicates finished so far, about 20
     times per second. Ctrl-C stops the run within a second and raises ``KeyboardInterrupt``.
     """

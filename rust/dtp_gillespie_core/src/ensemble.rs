@@ -15,6 +15,7 @@ use crate::controller::{Controller, FixedController, Tracked};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::event_loop::simulate_replicate;
+use crate::lineage::{LineageOutput, LineageSpec, LineageTracker, lineage_rng};
 use crate::model::Model;
 use crate::record::Recorder;
 use crate::rng::{ReplicateRng, replicate_streams};
@@ -46,6 +47,9 @@ pub struct EnsembleOutput {
     /// capped replicate stopped).
     pub biomarker: Vec<f64>,
     pub outcomes: Vec<Outcome>,
+    /// The lineage and clone tables of every replicate, in replicate order (only when the run
+    /// tracks lineages).
+    pub lineages: Option<LineageOutput>,
 }
 
 impl EnsembleOutput {
@@ -104,6 +108,58 @@ fn simulate_one<O: Observer>(
     }
 }
 
+/// Simulate replicate `i` of the call (global `index`) tracking its lineages: from its own
+/// initial counts under a table start, with a [`LineageTracker`] drawing from the replicate's
+/// lineage stream as the event loop's observer.
+fn simulate_tracked(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    lineages: &LineageSpec,
+    seed_key: &[u8; 32],
+    (i, index): (usize, u64),
+    recorder: &mut Recorder<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Outcome, LineageOutput)> {
+    let own_run;
+    let run = match lineages.initial_counts(i) {
+        Some(initial) => {
+            own_run = starting_from(run, initial);
+            &own_run
+        }
+        None => run,
+    };
+    let rng = lineage_rng(seed_key, index);
+    let channels = model.channels();
+    let mut tracker = LineageTracker::new(lineages, channels, i, index, &run.initial, rng)?;
+    let outcome = simulate_one(
+        model,
+        dosing,
+        run,
+        seed_key,
+        index,
+        recorder,
+        &mut tracker,
+        cancel,
+    )?;
+    Ok((outcome, tracker.finish(&outcome)?))
+}
+
+/// `run` with other initial counts (and no lineage setup: the tracker has it), so that the
+/// controllers that read the initial counts (adaptive references, biomarker tracking) see them.
+fn starting_from(run: &RunConfig, initial: Vec<u64>) -> RunConfig {
+    RunConfig {
+        initial,
+        record_times: run.record_times.clone(),
+        t_end: run.t_end,
+        max_events: run.max_events,
+        max_population: run.max_population,
+        progression: run.progression.clone(),
+        force_general_loop: run.force_general_loop,
+        lineages: None,
+    }
+}
+
 /// The arguments of [`simulate_replicate`] other than the controller.
 struct ReplicateLoop<'r, 'w, O> {
     model: &'r Model,
@@ -131,15 +187,18 @@ impl<O: Observer> ReplicateLoop<'_, '_, O> {
 }
 
 /// Replicate `i` of a call and its slices of the output: counts, exposures, concentrations,
-/// biomarker, outcome.
+/// biomarker, outcome, lineage tables.
 type ReplicateSlot<'a> = (
     usize,
     (
         (
-            ((&'a mut [i64], &'a mut [i8]), &'a mut [f64]),
-            &'a mut [f64],
+            (
+                ((&'a mut [i64], &'a mut [i8]), &'a mut [f64]),
+                &'a mut [f64],
+            ),
+            &'a mut Outcome,
         ),
-        &'a mut Outcome,
+        &'a mut Option<Box<LineageOutput>>,
     ),
 );
 
@@ -199,6 +258,9 @@ pub fn run_ensemble(
             "n_threads is 0; it must be >= 1".into(),
         ));
     }
+    if let Some(lineages) = &run.lineages {
+        lineages.check_replicates(spec.n_replicates)?;
+    }
     let n_times = run.record_times.len();
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
@@ -209,28 +271,50 @@ pub fn run_ensemble(
     let mut concentration = OptionalSeries::new(pk, n, n_times, "concentration")?;
     let marked = model.biomarker().is_some();
     let mut biomarker = OptionalSeries::new(marked, n, n_times, "biomarker")?;
+    // One box per replicate, filled only when lineages are tracked.
+    let mut tracked: Vec<Option<Box<LineageOutput>>> = output_buffer(n, 1, "lineage outputs")?;
 
-    let simulate = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
-        let conc = pk.then_some(conc);
-        let mut recorder =
-            Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
-        if marked {
-            recorder = recorder.with_biomarker(marker);
-        }
-        let index = spec.replicate_offset + i as u64;
-        *outcome = simulate_one(
-            model,
-            dosing,
-            run,
-            &spec.seed_key,
-            index,
-            &mut recorder,
-            &mut NoObserver,
-            cancel,
-        )?;
-        done.fetch_add(1, Ordering::Relaxed);
-        Ok::<(), EngineError>(())
-    };
+    let simulate =
+        |(i, (((((counts, exposure), conc), marker), outcome), lineage_slot)): ReplicateSlot<
+            '_,
+        >| {
+            let conc = pk.then_some(conc);
+            let mut recorder =
+                Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
+            if marked {
+                recorder = recorder.with_biomarker(marker);
+            }
+            let index = spec.replicate_offset + i as u64;
+            *outcome = match &run.lineages {
+                None => simulate_one(
+                    model,
+                    dosing,
+                    run,
+                    &spec.seed_key,
+                    index,
+                    &mut recorder,
+                    &mut NoObserver,
+                    cancel,
+                )?,
+                Some(lineages) => {
+                    let (key, at) = (&spec.seed_key, (i, index));
+                    let (outcome, out) = simulate_tracked(
+                        model,
+                        dosing,
+                        run,
+                        lineages,
+                        key,
+                        at,
+                        &mut recorder,
+                        cancel,
+                    )?;
+                    *lineage_slot = Some(Box::new(out));
+                    outcome
+                }
+            };
+            done.fetch_add(1, Ordering::Relaxed);
+            Ok::<(), EngineError>(())
+        };
     if n == 1 || spec.n_threads == Some(1) {
         // No pool to wake: small calls (one trajectory) pay no thread hand-offs.
         counts
@@ -239,6 +323,7 @@ pub fn run_ensemble(
             .zip(concentration.chunks_mut())
             .zip(biomarker.chunks_mut())
             .zip(outcomes.iter_mut())
+            .zip(tracked.iter_mut())
             .enumerate()
             .try_for_each(simulate)?;
     } else {
@@ -249,16 +334,25 @@ pub fn run_ensemble(
                 .zip(concentration.par_chunks_mut())
                 .zip(biomarker.par_chunks_mut())
                 .zip(outcomes.par_iter_mut())
+                .zip(tracked.par_iter_mut())
                 .enumerate()
                 .try_for_each(simulate)
         })?;
     }
+    let lineages = run.lineages.as_ref().map(|_| {
+        let mut all = LineageOutput::default();
+        for mut out in tracked.into_iter().flatten() {
+            all.append(&mut out);
+        }
+        all
+    });
     Ok(EnsembleOutput {
         counts,
         exposure,
         concentration: concentration.into_output(),
         biomarker: biomarker.into_output(),
         outcomes,
+        lineages,
     })
 }
 

@@ -22,7 +22,7 @@
 //! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
 //!   used by runs.
 //! - [`lineage`]: barcoded lineages and clones per state (Fenwick trees, O(log B) picks from a
-//!   separate lineage stream); not yet used by runs.
+//!   separate lineage stream), tracked through runs that ask for them.
 //!
 //! This crate knows nothing of Python; `dtp_gillespie_py` adapts it.
 

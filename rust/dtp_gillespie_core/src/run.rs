@@ -1,6 +1,7 @@
 //! Options of one run: initial state, horizon, record grid and caps.
 
 use crate::error::{EngineError, Result};
+use crate::lineage::LineageSpec;
 use crate::model::{Model, weighted_count};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +22,8 @@ pub struct RunConfig {
     /// Trajectories are the same either way; tests set it to compare the two paths
     /// ([`crate::Outcome::hot_loop_events`] says which one ran).
     pub force_general_loop: bool,
+    /// Track barcoded lineages and clones (`None`: no tracking; see [`crate::lineage`]).
+    pub lineages: Option<LineageSpec>,
 }
 
 /// Progression: the first time the burden `sum_i weights[i] * count[i]` reaches `factor` times its
@@ -136,6 +139,9 @@ impl RunConfig {
                     p.weights.len()
                 ));
             }
+        }
+        if let Some(lineages) = &self.lineages {
+            lineages.validate(model.n_states(), &self.initial, self.t_end)?;
         }
         Ok(())
     }

@@ -7,11 +7,13 @@
 //! (`InvalidModelError` for the model dict, and so on), naming the key and the value. What the
 //! values mean is checked by the engine's constructors (`Model::new`, `Dosing::validate`, ...).
 
+use dtp_gillespie_core::lineage::{LineageSpec, LineageStart, LineageTable};
 use dtp_gillespie_core::{
     AdaptiveSpec, Biomarker, Capacity, CapacityTarget, Channel, ChannelKind, Competition,
     CompetitionRow, Dosing, DosingKind, EngineError, EnsembleSpec, Model, Phase, PkResponse,
     PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
 };
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -27,6 +29,8 @@ enum Part {
     Model,
     Schedule,
     Run,
+    /// The `lineages` dict inside the run dict (its refusals are the run's).
+    Lineages,
 }
 
 impl Part {
@@ -35,6 +39,7 @@ impl Part {
             Part::Model => "model",
             Part::Schedule => "schedule",
             Part::Run => "run",
+            Part::Lineages => "run lineages",
         }
     }
 
@@ -43,7 +48,7 @@ impl Part {
         let e = match self {
             Part::Model => EngineError::InvalidModel(msg),
             Part::Schedule => EngineError::InvalidSchedule(msg),
-            Part::Run => EngineError::InvalidRun(msg),
+            Part::Run | Part::Lineages => EngineError::InvalidRun(msg),
         };
         PyEngineError(e).into()
     }
@@ -553,6 +558,130 @@ struct RunDict {
     progression_size: Option<f64>,
     #[pyo3(default)]
     progression_min_size: Option<f64>,
+    #[pyo3(default, from_py_with = optional)]
+    lineages: Option<LineagesDict>,
+}
+
+/// The `start` key of the lineages dict.
+#[derive(Clone, Copy)]
+enum StartKind {
+    Founders,
+    Library,
+    Table,
+}
+
+impl Named for StartKind {
+    const UNKNOWN: &'static str = "unknown lineages.start";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("founders", Self::Founders),
+        ("library", Self::Library),
+        ("table", Self::Table),
+    ];
+}
+
+/// `LineageSpec` of `_core.pyi`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct LineagesDict {
+    #[pyo3(from_py_with = named)]
+    start: StartKind,
+    times: Vec<f64>,
+    clones: bool,
+    #[pyo3(default)]
+    n_barcodes: Option<i64>,
+    #[pyo3(default, from_py_with = int_array)]
+    table_offsets: Option<IntArray>,
+    #[pyo3(default, from_py_with = int_array)]
+    table_barcode: Option<IntArray>,
+    #[pyo3(default, from_py_with = int_array)]
+    table_clone: Option<IntArray>,
+    #[pyo3(default, from_py_with = int_array)]
+    table_count: Option<IntArray>,
+    #[pyo3(default)]
+    next_clone: Option<i64>,
+}
+
+impl Spec for LineagesDict {
+    const PART: Part = Part::Lineages;
+}
+
+/// An integer array read from an int64 numpy array (any shape) or from nested lists.
+struct IntArray {
+    values: Vec<i64>,
+    shape: Vec<usize>,
+}
+
+/// An integer array, or None (a field's `from_py_with`).
+fn int_array(obj: &Bound<'_, PyAny>) -> PyResult<Option<IntArray>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if let Ok(array) = obj.cast::<PyArrayDyn<i64>>() {
+        let array = array.readonly();
+        let shape = array.shape().to_vec();
+        let values = array.as_array().iter().copied().collect();
+        return Ok(Some(IntArray { values, shape }));
+    }
+    if let Ok(values) = obj.extract::<Vec<i64>>() {
+        let shape = vec![values.len()];
+        return Ok(Some(IntArray { values, shape }));
+    }
+    let rows = obj.extract::<Vec<Vec<i64>>>().map_err(|_| {
+        PyTypeError::new_err("expected an int64 array (or a list of integers, or of rows)")
+    })?;
+    let n_columns = rows.first().map_or(0, Vec::len);
+    if rows.iter().any(|r| r.len() != n_columns) {
+        return Err(PyValueError::new_err("its rows have different lengths"));
+    }
+    let shape = vec![rows.len(), n_columns];
+    Ok(Some(IntArray {
+        values: rows.concat(),
+        shape,
+    }))
+}
+
+impl LineagesDict {
+    /// The engine's lineage setup; the table arrays must be given for a "table" start.
+    fn into_spec(self) -> PyResult<LineageSpec> {
+        let refuse = |msg: String| Part::Lineages.error(msg);
+        let start = match self.start {
+            StartKind::Founders => LineageStart::Founders,
+            StartKind::Library => LineageStart::Library {
+                n_barcodes: self.n_barcodes.ok_or_else(|| {
+                    refuse("lineages.n_barcodes is required for a \"library\" start".into())
+                })?,
+            },
+            StartKind::Table => {
+                let array = |a: Option<IntArray>, name: &str, dims: usize| {
+                    let a = a.ok_or_else(|| {
+                        refuse(format!("lineages.{name} is required for a \"table\" start"))
+                    })?;
+                    if a.shape.len() == dims {
+                        Ok(a)
+                    } else {
+                        Err(refuse(format!(
+                            "lineages.{name} has shape {:?}; it must have {dims} dimension(s)",
+                            a.shape
+                        )))
+                    }
+                };
+                let count = array(self.table_count, "table_count", 2)?;
+                LineageStart::Table(LineageTable {
+                    offsets: array(self.table_offsets, "table_offsets", 1)?.values,
+                    barcode: array(self.table_barcode, "table_barcode", 1)?.values,
+                    clone: array(self.table_clone, "table_clone", 1)?.values,
+                    n_columns: count.shape[1],
+                    count: count.values,
+                })
+            }
+        };
+        Ok(LineageSpec {
+            start,
+            times: self.times,
+            clones: self.clones,
+            next_clone: self.next_clone.unwrap_or(1),
+        })
+    }
 }
 
 impl Spec for RunDict {
@@ -580,6 +709,7 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<(RunConfig, EnsembleSpec)> {
         max_population: r.max_population.unwrap_or(u64::MAX),
         progression,
         force_general_loop: false,
+        lineages: r.lineages.map(LineagesDict::into_spec).transpose()?,
     };
     let spec = EnsembleSpec {
         seed_key,

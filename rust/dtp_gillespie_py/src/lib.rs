@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use dtp_gillespie_core::lineage::LineageOutput;
 use dtp_gillespie_core::{Column, PER_REPLICATE, Status, run_ensemble};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1};
@@ -110,7 +111,51 @@ fn simulate_ensemble<'py>(
         let biomarker = Array2::from_shape_vec((n, n_t), out.biomarker).map_err(shape_err)?;
         result.set_item("biomarker", biomarker.into_pyarray(py))?;
     }
+    if let Some(lineages) = out.lineages {
+        set_lineage_keys(&result, lineages)?;
+    }
     Ok(result)
+}
+
+/// The lineage table, the clone table and, when clones are tracked, the per-replicate clone
+/// summary, as the output keys of `_core.pyi` (numpy arrays that take over the engine's vectors).
+fn set_lineage_keys(result: &Bound<'_, PyDict>, lineages: LineageOutput) -> PyResult<()> {
+    let py = result.py();
+    let LineageOutput {
+        rows,
+        clones,
+        clones_born,
+        clones_alive,
+        first_surviving_resistant_time,
+    } = lineages;
+    let has_summary = !clones_born.is_empty();
+    result.set_item("lineage_replicate", rows.replicate.into_pyarray(py))?;
+    result.set_item("lineage_time", rows.time.into_pyarray(py))?;
+    result.set_item("lineage_barcode", rows.barcode.into_pyarray(py))?;
+    result.set_item("lineage_clone", rows.clone.into_pyarray(py))?;
+    result.set_item("lineage_state", rows.state.into_pyarray(py))?;
+    result.set_item("lineage_count", rows.count.into_pyarray(py))?;
+    result.set_item("clone_replicate", clones.replicate.into_pyarray(py))?;
+    result.set_item("clone_id", clones.id.into_pyarray(py))?;
+    result.set_item("clone_parent", clones.parent.into_pyarray(py))?;
+    result.set_item("clone_barcode", clones.barcode.into_pyarray(py))?;
+    result.set_item("clone_birth_time", clones.birth_time.into_pyarray(py))?;
+    result.set_item("clone_state", clones.state.into_pyarray(py))?;
+    result.set_item(
+        "clone_birth_exposure",
+        clones.birth_exposure.into_pyarray(py),
+    )?;
+    result.set_item(
+        "clone_extinction_time",
+        clones.extinction_time.into_pyarray(py),
+    )?;
+    if has_summary {
+        result.set_item("clones_born", clones_born.into_pyarray(py))?;
+        result.set_item("clones_alive", clones_alive.into_pyarray(py))?;
+        let first = first_surviving_resistant_time.into_pyarray(py);
+        result.set_item("first_surviving_resistant_time", first)?;
+    }
+    Ok(())
 }
 
 #[pyfunction]

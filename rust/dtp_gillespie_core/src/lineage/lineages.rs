@@ -216,6 +216,35 @@ impl Lineages {
         Ok((parent, self.push_lineage(&initial)?))
     }
 
+    /// A mutation founding a clone, from the channel that fired: the parent's lineage is picked
+    /// in the source; the mutant cell (the daughter of a division, or the switching cell, which
+    /// leaves the parent's lineage in the source) starts a new lineage in `channel.inc`. Returns
+    /// (parent lineage, new lineage). Refused, with nothing changed, for a channel that adds no
+    /// cell, unknown states or an overflowing count.
+    pub fn mutate<R: Rng + ?Sized>(
+        &mut self,
+        channel: &Channel,
+        rng: &mut R,
+    ) -> Result<(u32, u32), LineageError> {
+        let Some(daughter) = channel.inc else {
+            return Err(LineageError::Shape(
+                "a mutation founds a clone only if it adds a cell".into(),
+            ));
+        };
+        if let Some(dec) = channel.dec.filter(|&d| d != channel.source) {
+            return Err(LineageError::Shape(format!(
+                "a channel's losing state ({dec}) must be its source ({})",
+                channel.source
+            )));
+        }
+        let (parent, clone) = self.found_clone(channel.source, daughter, rng)?;
+        if channel.dec.is_some() {
+            // Cannot fail: the picked parent has a cell in the source.
+            self.state_mut(channel.source)?.add(parent, -1)?;
+        }
+        Ok((parent, clone))
+    }
+
     fn apply<R: Rng + ?Sized>(
         &mut self,
         source: usize,
@@ -295,6 +324,27 @@ mod tests {
         };
         assert_eq!(rows, [row(1, 0, 3), row(1, 1, 1), row(3, 0, 1)]);
         assert_eq!(l.check_totals(&[4, 1]), Ok(()));
+        // A mutation-switch moves the cell out of lineage 1 into a new lineage 4.
+        let switch = Channel {
+            source: 0,
+            dec: Some(0),
+            inc: Some(1),
+            kind: crate::model::ChannelKind::Switch,
+            is_mutation: true,
+        };
+        let mut m = Lineages::from_counts(&[vec![0, 2], vec![0, 0]]).unwrap();
+        assert_eq!(m.mutate(&switch, &mut rng), Ok((1, 2)));
+        assert_eq!(m.state(0).unwrap().counts(), [0, 1, 0]);
+        assert_eq!(m.state(1).unwrap().counts(), [0, 0, 1]);
+        let death = Channel {
+            dec: Some(0),
+            inc: None,
+            ..switch
+        };
+        assert!(matches!(
+            m.mutate(&death, &mut rng),
+            Err(LineageError::Shape(_))
+        ));
         assert_eq!(
             l.check_totals(&[4, 2]),
             Err(LineageError::TotalsMismatch {

@@ -1,9 +1,6 @@
 //! Barcoded lineages and clones (issue 16): which lineage each cell of each state belongs to,
-//! kept so that the lineage of the cell that fires an event is found in O(log B) for B lineages.
-//!
-//! **Status: the data structure only. Nothing here is wired into runs yet**; `simulate` does not
-//! track lineages, and the event loop (`event_loop.rs`) and its hot loop (`burst.rs`) do not know
-//! this module exists. What exists:
+//! kept so that the lineage of the cell that fires an event is found in O(log B) for B lineages,
+//! and tracked through runs when the run asks for it (`RunConfig::lineages`).
 //!
 //! - [`counts`]: [`LineageCounts`], the cells of one state per lineage as a Fenwick (binary
 //!   indexed) tree of `u64` counts: `add`, `count`, `total`, `push_lineage` and `pick` (the
@@ -12,6 +9,15 @@
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
 //! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
 //!   and dose streams, and [`uniform_below`], an exactly uniform integer draw (Lemire's method).
+//! - [`start`]: what a run tracks ([`LineageSpec`]: barcode times, clones) and the lineages each
+//!   replicate starts from (one barcode per founder, a library, or an explicit table).
+//! - [`tracker`]: [`LineageTracker`], the event loop's observer that moves the firing cell's
+//!   lineage at every event and writes the lineage and clone tables ([`LineageOutput`]).
+//!
+//! **Status: wired into runs.** `run_ensemble` tracks lineages when `RunConfig::lineages` is set;
+//! such runs go through the general event loop (an observer turns the hot loop `burst.rs` off),
+//! so a tracked run is slower per event than an untracked one. `trace` ignores the lineage
+//! setup.
 //!
 //! Why a separate stream: the engine chooses *which channel* fires from the replicate's event
 //! stream; tracking then chooses *which cell* of the source state fired, uniformly, from the
@@ -26,11 +32,15 @@
 
 pub mod counts;
 pub mod lineages;
+pub mod start;
 pub mod stream;
+pub mod tracker;
 
 pub use counts::LineageCounts;
 pub use lineages::{LineageRow, Lineages};
+pub use start::{LineageSpec, LineageStart, LineageTable};
 pub use stream::{LINEAGE_BLOCK, LineageRng, lineage_rng, uniform_below};
+pub use tracker::{CloneRows, LineageOutput, LineageRows, LineageTracker};
 
 use thiserror::Error;
 

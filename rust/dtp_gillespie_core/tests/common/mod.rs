@@ -66,6 +66,7 @@ pub fn run(initial: Vec<u64>, t_end: f64, record_times: Vec<f64>) -> RunConfig {
         max_population: u64::MAX,
         progression: None,
         force_general_loop: false,
+        lineages: None,
     }
 }
 

@@ -1,0 +1,419 @@
+//! What a run tracks ([`LineageSpec`]) and the lineages each replicate starts from: one barcode
+//! per founder cell, a library of barcodes drawn per cell, or an explicit table per replicate.
+//!
+//! Every refusal here is an [`EngineError::InvalidRun`] naming the field of the run's
+//! `lineages` dict (`lineages.times`, `lineages.n_barcodes`, `lineages.table_count`, ...) and the
+//! value, since these are checked before any replicate runs.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use rand::Rng;
+
+use super::{LineageError, Lineages, uniform_below};
+use crate::error::{EngineError, Result};
+use crate::jump::Multinomial;
+
+/// Lineage ids are 32-bit: no start may create more lineages than this.
+const MAX_LINEAGES: u64 = 1 << 32;
+
+/// States are recorded as int8 in the lineage table.
+const MAX_TRACKED_STATES: usize = i8::MAX as usize;
+
+/// Lineage tracking of a run (the `lineages` key of the run dict).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineageSpec {
+    pub start: LineageStart,
+    /// The barcode times: non-decreasing, within `[0, t_end]` (empty only if `clones`).
+    pub times: Vec<f64>,
+    /// Found a clone at every mutation event and return the clone table.
+    pub clones: bool,
+    /// The id of the first clone founded in each replicate (>= 1; 0 is the background).
+    pub next_clone: i64,
+}
+
+/// Which lineages a replicate starts from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineageStart {
+    /// Initial cell `k` (state 0's cells first, then state 1's, ...) carries barcode `k`.
+    Founders,
+    /// Each initial cell draws its barcode uniformly from `0..n_barcodes`, on the lineage stream.
+    Library { n_barcodes: i64 },
+    /// Explicit lineages for each replicate of the call.
+    Table(LineageTable),
+}
+
+/// Explicit starting lineages, in CSR form over the replicates of one call: replicate `i`'s rows
+/// are `offsets[i]..offsets[i + 1]` (or, with two offsets, the same rows for every replicate).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineageTable {
+    pub offsets: Vec<i64>,
+    pub barcode: Vec<i64>,
+    pub clone: Vec<i64>,
+    /// Cells of each row in each state, row-major: `rows * n_columns` values.
+    pub count: Vec<i64>,
+    /// The number of columns of `count` (must be the model's number of states).
+    pub n_columns: usize,
+}
+
+fn refuse<T>(message: String) -> Result<T> {
+    Err(EngineError::InvalidRun(message))
+}
+
+impl LineageSpec {
+    /// Checks that need the model and horizon only: times, start parameters, table shapes and
+    /// values. [`Self::check_replicates`] checks the table against the number of replicates.
+    pub fn validate(&self, n_states: usize, initial: &[u64], t_end: f64) -> Result<()> {
+        if n_states > MAX_TRACKED_STATES {
+            return refuse(format!(
+                "lineage tracking records states as int8: the model has {n_states} states, at \
+                 most {MAX_TRACKED_STATES} can be tracked"
+            ));
+        }
+        if let Some(t) = self.times.iter().find(|t| !(**t >= 0.0 && **t <= t_end)) {
+            return refuse(format!(
+                "lineages.times: barcode time {t} is outside [0, t_end = {t_end}]"
+            ));
+        }
+        if let Some(&[before, after]) = self.times.windows(2).find(|w| w[1] < w[0]) {
+            return refuse(format!(
+                "lineages.times must be non-decreasing; got {after} after {before}"
+            ));
+        }
+        if self.times.is_empty() && !self.clones {
+            return refuse(
+                "lineages.times is empty and lineages.clones is false: nothing would be \
+                 recorded; give barcode times or track clones"
+                    .into(),
+            );
+        }
+        if self.next_clone < 1 {
+            return refuse(format!(
+                "lineages.next_clone is {}; it must be >= 1 (clone 0 is the background)",
+                self.next_clone
+            ));
+        }
+        match &self.start {
+            LineageStart::Founders => {
+                let cells: u64 = initial.iter().sum();
+                if cells > MAX_LINEAGES {
+                    return refuse(format!(
+                        "lineages.start \"founders\" gives each of the {cells} initial cells its \
+                         own barcode; at most 2^32 barcodes can be tracked"
+                    ));
+                }
+            }
+            &LineageStart::Library { n_barcodes } => {
+                if n_barcodes < 1 {
+                    return refuse(format!(
+                        "lineages.n_barcodes is {n_barcodes}; it must be >= 1"
+                    ));
+                }
+                if n_barcodes as u64 > MAX_LINEAGES {
+                    return refuse(format!(
+                        "lineages.n_barcodes is {n_barcodes}; at most 2^32 barcodes can be tracked"
+                    ));
+                }
+            }
+            LineageStart::Table(table) => table.validate(n_states, self.next_clone)?,
+        }
+        Ok(())
+    }
+
+    /// A table must list one set of rows per replicate of the call (or one for all).
+    pub fn check_replicates(&self, n_replicates: usize) -> Result<()> {
+        match &self.start {
+            LineageStart::Table(table) if table.n_tables() != 1 => {
+                if table.n_tables() != n_replicates {
+                    return refuse(format!(
+                        "lineages.table_offsets has {} entries: it must have n_replicates + 1 = \
+                         {} (one table per replicate of the call) or 2 (one table for all)",
+                        table.offsets.len(),
+                        n_replicates + 1
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The initial counts of replicate `i` of the call when they are not the run's: the column
+    /// sums of its table rows (`None` for founders and library starts).
+    #[must_use]
+    pub fn initial_counts(&self, i: usize) -> Option<Vec<u64>> {
+        match &self.start {
+            LineageStart::Table(table) => Some(table.column_sums(table.rows_of(i))),
+            _ => None,
+        }
+    }
+
+    /// The lineages replicate `i` of the call starts from, with each lineage's barcode and clone;
+    /// a library draws from `rng` (the replicate's lineage stream).
+    pub fn start<R: Rng + ?Sized>(
+        &self,
+        i: usize,
+        initial: &[u64],
+        rng: &mut R,
+    ) -> std::result::Result<Start, LineageError> {
+        match &self.start {
+            LineageStart::Founders => Ok(founders(initial)),
+            &LineageStart::Library { n_barcodes } => library(initial, n_barcodes as u64, rng),
+            LineageStart::Table(table) => table.start(table.rows_of(i)),
+        }
+    }
+}
+
+/// The starting lineages of one replicate: the counts, and each lineage's barcode and clone.
+pub struct Start {
+    pub lineages: Lineages,
+    pub barcode: Vec<i64>,
+    pub clone: Vec<i64>,
+}
+
+fn founders(initial: &[u64]) -> Start {
+    let n: usize = initial.iter().sum::<u64>() as usize;
+    let mut by_state = vec![vec![0u64; n]; initial.len()];
+    let mut k = 0;
+    for (state, &cells) in initial.iter().enumerate() {
+        for _ in 0..cells {
+            by_state[state][k] = 1;
+            k += 1;
+        }
+    }
+    let lineages = Lineages::from_counts(&by_state).expect("one cell per founder lineage");
+    Start {
+        lineages,
+        barcode: (0..n as i64).collect(),
+        clone: vec![0; n],
+    }
+}
+
+/// Each state's cells split uniformly over `n_barcodes` barcodes (a multinomial): cell by cell
+/// when a state has fewer cells than barcodes, by conditional binomials otherwise (both exact).
+fn library<R: Rng + ?Sized>(
+    initial: &[u64],
+    n_barcodes: u64,
+    rng: &mut R,
+) -> std::result::Result<Start, LineageError> {
+    let b = n_barcodes as usize;
+    let mut by_state = vec![vec![0u64; b]; initial.len()];
+    let mut split: Option<Multinomial> = None;
+    for (counts, &cells) in by_state.iter_mut().zip(initial) {
+        if cells <= n_barcodes {
+            for _ in 0..cells {
+                counts[uniform_below(rng, n_barcodes)? as usize] += 1;
+            }
+        } else {
+            if split.is_none() {
+                let uniform = Multinomial::new(&vec![1.0; b]).map_err(jump_failed)?;
+                split = Some(uniform);
+            }
+            if let Some(split) = &split {
+                split.sample_into(rng, cells, counts).map_err(jump_failed)?;
+            }
+        }
+    }
+    Ok(Start {
+        lineages: Lineages::from_counts(&by_state)?,
+        barcode: (0..n_barcodes as i64).collect(),
+        clone: vec![0; b],
+    })
+}
+
+#[allow(clippy::needless_pass_by_value)] // the shape of `map_err`
+fn jump_failed(e: crate::jump::JumpError) -> LineageError {
+    LineageError::Shape(format!("drawing the library's barcodes: {e}"))
+}
+
+impl LineageTable {
+    fn n_rows(&self) -> usize {
+        self.barcode.len()
+    }
+
+    /// The number of tables listed (1: one for every replicate).
+    fn n_tables(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// The rows of replicate `i` of the call (offsets are validated).
+    fn rows_of(&self, i: usize) -> Range<usize> {
+        let i = if self.n_tables() == 1 { 0 } else { i };
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    fn row(&self, r: usize) -> &[i64] {
+        &self.count[r * self.n_columns..(r + 1) * self.n_columns]
+    }
+
+    fn column_sums(&self, rows: Range<usize>) -> Vec<u64> {
+        let mut sums = vec![0u64; self.n_columns];
+        for r in rows {
+            for (sum, &c) in sums.iter_mut().zip(self.row(r)) {
+                *sum += c as u64;
+            }
+        }
+        sums
+    }
+
+    fn validate(&self, n_states: usize, next_clone: i64) -> Result<()> {
+        let rows = self.n_rows();
+        if self.n_columns != n_states {
+            return refuse(format!(
+                "lineages.table_count has {} columns; it must have one per state ({n_states})",
+                self.n_columns
+            ));
+        }
+        if self.count.len() != rows * self.n_columns {
+            return refuse(format!(
+                "lineages.table_count has {} values; it must be (rows = {rows}, n_states = \
+                 {n_states})",
+                self.count.len()
+            ));
+        }
+        if self.clone.len() != rows {
+            return refuse(format!(
+                "lineages.table_clone has {} rows but lineages.table_barcode has {rows}",
+                self.clone.len()
+            ));
+        }
+        if self.offsets.len() < 2 {
+            return refuse(format!(
+                "lineages.table_offsets has {} entries; it must have at least 2",
+                self.offsets.len()
+            ));
+        }
+        if self.offsets[0] != 0 || self.offsets[self.offsets.len() - 1] != rows as i64 {
+            return refuse(format!(
+                "lineages.table_offsets must start at 0 and end at the number of rows ({rows}); \
+                 got {} .. {}",
+                self.offsets[0],
+                self.offsets[self.offsets.len() - 1]
+            ));
+        }
+        if let Some(&[before, after]) = self.offsets.windows(2).find(|w| w[1] < w[0]) {
+            return refuse(format!(
+                "lineages.table_offsets must be non-decreasing; got {after} after {before}"
+            ));
+        }
+        if let Some(&b) = self.barcode.iter().find(|&&b| b < 0) {
+            return refuse(format!(
+                "lineages.table_barcode has {b}; barcodes must be >= 0"
+            ));
+        }
+        if let Some(&c) = self.clone.iter().find(|&&c| c < 0) {
+            return refuse(format!(
+                "lineages.table_clone has {c}; clone ids must be >= 0"
+            ));
+        }
+        if let Some(&c) = self.count.iter().find(|&&c| c < 0) {
+            return refuse(format!("lineages.table_count has {c}; counts must be >= 0"));
+        }
+        if let Some(&max) = self.clone.iter().max() {
+            if max >= next_clone {
+                return refuse(format!(
+                    "lineages.next_clone is {next_clone} but the table has clone {max}; it must \
+                     exceed every clone id of the table"
+                ));
+            }
+        }
+        for i in 0..self.n_tables() {
+            let rows = self.rows_of(i);
+            let mut seen = HashSet::with_capacity(rows.len());
+            for r in rows.clone() {
+                if !seen.insert((self.barcode[r], self.clone[r])) {
+                    return refuse(format!(
+                        "lineages.table_barcode/table_clone: table {i} lists (barcode {}, clone \
+                         {}) twice; each replicate's rows must be distinct lineages",
+                        self.barcode[r], self.clone[r]
+                    ));
+                }
+            }
+            let mut total = 0u64;
+            for r in rows {
+                for &c in self.row(r) {
+                    total = total.saturating_add(c as u64);
+                }
+            }
+            if total >= crate::run::POPULATION_LIMIT {
+                return refuse(format!(
+                    "lineages.table_count: table {i} starts from {total} cells; at most 2^63 - 2"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&self, rows: Range<usize>) -> std::result::Result<Start, LineageError> {
+        let by_state: Vec<Vec<u64>> = (0..self.n_columns)
+            .map(|s| rows.clone().map(|r| self.row(r)[s] as u64).collect())
+            .collect();
+        Ok(Start {
+            lineages: Lineages::from_counts(&by_state)?,
+            barcode: self.barcode[rows.clone()].to_vec(),
+            clone: self.clone[rows].to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lineage::lineage_rng;
+
+    fn spec(start: LineageStart) -> LineageSpec {
+        LineageSpec {
+            start,
+            times: vec![0.0, 1.0],
+            clones: false,
+            next_clone: 1,
+        }
+    }
+
+    #[test]
+    fn founders_get_one_barcode_each_in_state_order() {
+        let mut rng = lineage_rng(&[0; 32], 0);
+        let start = spec(LineageStart::Founders)
+            .start(0, &[2, 1], &mut rng)
+            .unwrap();
+        assert_eq!(start.barcode, [0, 1, 2]);
+        assert_eq!(start.clone, [0, 0, 0]);
+        assert_eq!(start.lineages.state(0).unwrap().counts(), [1, 1, 0]);
+        assert_eq!(start.lineages.state(1).unwrap().counts(), [0, 0, 1]);
+    }
+
+    #[test]
+    fn a_library_places_every_cell_both_ways() {
+        let mut rng = lineage_rng(&[0; 32], 0);
+        // State 0 cell by cell (3 <= 5 barcodes), state 1 by conditional binomials.
+        let library = spec(LineageStart::Library { n_barcodes: 5 });
+        let start = library.start(0, &[3, 1000], &mut rng).unwrap();
+        assert_eq!(start.lineages.totals(), [3, 1000]);
+        assert_eq!(start.barcode, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_table_gives_each_replicate_its_rows() {
+        let table = LineageTable {
+            offsets: vec![0, 1, 3],
+            barcode: vec![7, 8, 8],
+            clone: vec![0, 0, 4],
+            count: vec![1, 2, 3, 0, 0, 5],
+            n_columns: 2,
+        };
+        let s = LineageSpec {
+            next_clone: 5,
+            ..spec(LineageStart::Table(table))
+        };
+        s.validate(2, &[0, 0], 1.0).unwrap();
+        s.check_replicates(2).unwrap();
+        assert!(s.check_replicates(3).is_err());
+        assert_eq!(s.initial_counts(0), Some(vec![1, 2]));
+        assert_eq!(s.initial_counts(1), Some(vec![3, 5]));
+        let mut rng = lineage_rng(&[0; 32], 0);
+        let start = s.start(1, &[3, 5], &mut rng).unwrap();
+        assert_eq!(start.barcode, [8, 8]);
+        assert_eq!(start.clone, [0, 4]);
+        assert_eq!(start.lineages.totals(), [3, 5]);
+    }
+}
