@@ -436,3 +436,35 @@ def test_the_cli_run_table_accepts_the_lineage_options() -> None:
 
     assert {"barcodes", "barcode_times", "clones"} <= set(RUN_OPTIONS)
     assert os.path.basename(__file__) == "test_barcodes.py"
+
+
+def test_the_output_page_lists_every_lineage_variable() -> None:
+    page = Path(__file__).resolve().parents[1] / "docs" / "output.md"
+    rows = {}
+    for line in page.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`"):
+            rows.setdefault(cells[0].strip("`"), cells[1:4])
+    ds = dg.simulate(MODEL, SCHEDULE, **TRACKED)
+    for name in [cv.BARCODE_TIME, *(v.name for v in cv.OUTPUTS if v.present != "always")]:
+        if name not in ds.variables:
+            continue
+        var = ds[name]
+        assert rows[name] == [f"({', '.join(var.dims)})", str(var.dtype), f"`{var.attrs['units']}`"]
+
+
+def test_a_dask_store_has_the_same_tables(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    reference = dg.simulate(MODEL, SCHEDULE, store=tmp_path / "ref.zarr", block_size=2, **TRACKED)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        path = tmp_path / "dask.zarr"
+        ds = dg.simulate(MODEL, SCHEDULE, store=path, block_size=2, client=client, **TRACKED)
+        memory = dg.simulate(MODEL, SCHEDULE, block_size=3, client=client, **TRACKED)
+    xr.testing.assert_identical(without_created_at(ds.load()), without_created_at(reference.load()))
+    xr.testing.assert_identical(without_created_at(memory), without_created_at(reference.load()))
+    assert _table_bytes(path) == _table_bytes(tmp_path / "ref.zarr")

@@ -515,7 +515,7 @@ def bind(
         "progression_min_size": None if prog is None else prog["min_size"],
     }
     if options.lineages is not None:
-        cast("dict[str, Any]", core_run)["lineages"] = options.lineages.engine_spec()
+        core_run["lineages"] = options.lineages.engine_spec()
     return Prepared(
         model=model,
         schedule=schedule,

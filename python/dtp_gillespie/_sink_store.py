@@ -160,10 +160,13 @@ class StoreSink:
                 done = status.done
                 if plan.ordered:
                     done = self._open_tables(plan)
-                yield plan, done
+                try:
+                    yield plan, done
+                except BaseException:
+                    if plan.ordered:  # still under the lock
+                        self._clean_up_tables()
+                    raise
         except BaseException:
-            if locked and plan.ordered:
-                self._clean_up_tables()
             if locked:
                 # The lock is gone and the run stopped: consolidate what the store now holds,
                 # so that no stale copy describes it (best effort: the error that stopped the

@@ -9,12 +9,15 @@ the output is described in docs/lineages.md.
 """
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ._checks import check_count
+
+if TYPE_CHECKING:
+    from ._core import LineageSpec
 
 __all__ = ["LINEAGE_ROW_BYTES", "Barcodes", "Lineages"]
 
@@ -72,17 +75,21 @@ class Lineages:
     """``barcode_times`` was given (else the record times are used)."""
     clones: bool
 
-    def engine_spec(self) -> dict[str, Any]:
-        """The engine's ``run["lineages"]`` (LINEAGE_API.md)."""
-        spec: dict[str, Any] = {"times": [float(t) for t in self.times], "clones": self.clones}
+    def engine_spec(self) -> "LineageSpec":
+        """The engine's ``run["lineages"]`` (``LineageSpec`` in ``_core.pyi``)."""
+        times = [float(t) for t in self.times]
         if self.barcodes is None:
             # One barcode for every cell: a library of one draws nothing.
-            spec.update(start="library", n_barcodes=1)
-        elif self.barcodes.mode == "founders":
-            spec["start"] = "founders"
-        else:
-            spec.update(start="library", n_barcodes=self.barcodes.n_barcodes)
-        return spec
+            return {"start": "library", "n_barcodes": 1, "times": times, "clones": self.clones}
+        if self.barcodes.mode == "founders":
+            return {"start": "founders", "times": times, "clones": self.clones}
+        assert self.barcodes.n_barcodes is not None
+        return {
+            "start": "library",
+            "n_barcodes": self.barcodes.n_barcodes,
+            "times": times,
+            "clones": self.clones,
+        }
 
     def run_spec(self) -> dict[str, Any]:
         """The entries of the ``run`` attribute (what :func:`~dtp_gillespie.reproduce` and a

@@ -19,6 +19,7 @@ is never loaded whole.
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -207,6 +208,13 @@ def sister_table(
     return counts.rename({cv.REPLICATE: FLASK}).transpose(BARCODE, FLASK)
 
 
+def _pairs(replicate: npt.NDArray[np.int64], clone: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """(replicate, clone) pairs as one structured array, ordered as the clone table is."""
+    out = np.empty(replicate.size, dtype=[("replicate", np.int64), ("clone", np.int64)])
+    out["replicate"], out["clone"] = replicate, clone
+    return out
+
+
 def clone_sizes(
     ds: xr.Dataset, time: float | None = None, state: str | Sequence[str] | None = None
 ) -> xr.DataArray:
@@ -238,15 +246,13 @@ def clone_sizes(
     clone_rep = np.asarray(ds[cv.CLONE_REPLICATE].values, dtype=np.int64)
     clone_id = np.asarray(ds[cv.CLONE_ID].values, dtype=np.int64)
     # The clone table is ordered by (replicate, clone id): find each row's clone by bisection.
-    keys = np.rec.fromarrays([clone_rep, clone_id], names="r,c")
+    keys = _pairs(clone_rep, clone_id)
     sizes = np.zeros(clone_id.size, dtype=np.int64)
     for s in _rows(ds, k, codes, [cv.LINEAGE_CLONE]) if clone_id.size else []:
         mine = s[cv.LINEAGE_CLONE] > 0
-        query = np.rec.fromarrays(
-            [s[cv.LINEAGE_REPLICATE][mine], s[cv.LINEAGE_CLONE][mine]], names="r,c"
-        )
+        query = _pairs(s[cv.LINEAGE_REPLICATE][mine], s[cv.LINEAGE_CLONE][mine])
         pos = np.minimum(np.searchsorted(keys, query), clone_id.size - 1)
-        found = (clone_rep[pos] == query.r) & (clone_id[pos] == query.c)
+        found = keys[pos] == query
         np.add.at(sizes, pos[found], s[cv.LINEAGE_COUNT][mine][found])
     replicates = np.asarray(ds[cv.REPLICATE].values, dtype=np.int64)
     unknown_reps = replicates[_unknown(ds, t)]
