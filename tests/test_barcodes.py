@@ -386,11 +386,13 @@ def test_barcode_counts_refuse_tables_beyond_the_memory_limit(
 
 def test_a_capped_replicate_reads_unknown_after_it_stopped() -> None:
     with pytest.warns(UserWarning, match="stopped early"):
-        ds = dg.simulate(MODEL, SCHEDULE, **{**TRACKED, "max_events": 30})
+        ds = dg.simulate(MODEL, SCHEDULE, **{**TRACKED, "n_replicates": 30, "max_events": 120})
     capped = ds[cv.STATUS].values == cv.STATUS_MAX_EVENTS
     assert capped.any()
     counts = dg.analysis.barcode_counts(ds)
     late = capped & (ds[cv.STOP_TIME].values < 4.0)
+    assert late.any()
+    assert not late.all()
     assert np.all(counts.values[late] == -1)
     assert np.all(counts.values[~late] >= 0)
 
@@ -468,3 +470,43 @@ def test_a_dask_store_has_the_same_tables(tmp_path: Path) -> None:
     xr.testing.assert_identical(without_created_at(ds.load()), without_created_at(reference.load()))
     xr.testing.assert_identical(without_created_at(memory), without_created_at(reference.load()))
     assert _table_bytes(path) == _table_bytes(tmp_path / "ref.zarr")
+
+
+def test_tracking_leaves_every_other_variable_unchanged() -> None:
+    plain = dg.simulate(MODEL, SCHEDULE, **RUN)
+    tracked = dg.simulate(MODEL, SCHEDULE, **TRACKED)
+    for name in plain.data_vars:
+        xr.testing.assert_identical(tracked[name], plain[name])
+
+
+def test_the_starts_give_the_barcodes_they_promise() -> None:
+    founders = dg.simulate(MODEL, SCHEDULE, **{**RUN, "barcodes": "founders"})
+    at_zero = founders[cv.LINEAGE_TIME].values == 0
+    barcodes = founders[cv.LINEAGE_BARCODE].values[at_zero]
+    states = founders[cv.LINEAGE_STATE].values[at_zero]
+    assert np.all(founders[cv.LINEAGE_COUNT].values[at_zero] == 1)
+    for r in founders[cv.REPLICATE].values:
+        mine = founders[cv.LINEAGE_REPLICATE].values[at_zero] == r
+        np.testing.assert_array_equal(np.sort(barcodes[mine]), np.arange(14))
+        # The first state's 12 cells carry barcodes 0..11, the second's 12 and 13.
+        assert set(barcodes[mine & (states == 0)]) == set(range(12))
+    library = dg.simulate(MODEL, SCHEDULE, **{**RUN, "barcodes": 4})
+    assert set(library[cv.LINEAGE_BARCODE].values) <= {0, 1, 2, 3}
+    counts = dg.analysis.barcode_counts(library, time=0.0)
+    assert counts.sizes["barcode"] == 4
+    np.testing.assert_array_equal(counts.sum("barcode").values, np.full(9, 14))
+    clones_only = dg.simulate(MODEL, SCHEDULE, **{**RUN, "clones": True})
+    assert np.all(clones_only[cv.LINEAGE_BARCODE].values == 0)
+    assert np.all(clones_only[cv.CLONE_BARCODE].values == 0)
+
+
+def test_a_capped_replicate_has_no_rows_after_it_stopped() -> None:
+    with pytest.warns(UserWarning, match="stopped early"):
+        ds = dg.simulate(MODEL, SCHEDULE, **{**TRACKED, "n_replicates": 30, "max_events": 120})
+    stop = dict(zip(ds[cv.REPLICATE].values, ds[cv.STOP_TIME].values, strict=True))
+    row_times = ds[cv.BARCODE_TIME].values[ds[cv.LINEAGE_TIME].values]
+    row_stop = np.array([stop[r] for r in ds[cv.LINEAGE_REPLICATE].values])
+    assert np.all(row_times <= row_stop)
+    capped = ds[cv.STATUS].values == cv.STATUS_MAX_EVENTS
+    assert capped.any()
+    assert not capped.all()

@@ -67,8 +67,8 @@ def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) 
     """Compute one block, write its region, then mark it done (no payload: the data are in the
     store). Safe to run concurrently for different blocks (each touches only its own chunks).
     With lineage tables (``job.ordered``) the block is not marked done here: its payload is its
-    table rows, which the caller appends in order (:class:`~dtp_gillespie._sink_tables.
-    OrderedTables`) before marking it."""
+    table rows, which the caller appends in order (``_sink_tables.OrderedTables``) before
+    marking it."""
     arrays, capped = simulate_block(job, progress)
     stats = summary.block_stats(arrays, job.prep.times) if job.summary_only else None
     ds = block_dataset(job.prep, arrays, 0)

@@ -151,11 +151,11 @@ def simulate(
         the exact crossing time between events). Gives ``progression_time``.
     barcodes : "founders", int or Barcodes, optional
         Track barcoded lineages (docs/lineages.md): ``"founders"``
-        (:meth:`Barcodes.founders <dtp_gillespie.Barcodes.founders>`: one barcode per initial
-        cell) or a number ``B >= 1`` (:meth:`Barcodes.library
-        <dtp_gillespie.Barcodes.library>`: each initial cell draws one of ``B`` barcodes
-        uniformly). Adds the long table of lineage sizes (dim ``lineage_row``) at the
-        ``barcode_times``. The totals are bit-identical with and without tracking.
+        (:meth:`dtp_gillespie.Barcodes.founders`: one barcode per initial cell) or a number
+        ``B >= 1`` (:meth:`dtp_gillespie.Barcodes.library`: each initial cell draws one of
+        ``B`` barcodes uniformly). Adds the long table of lineage sizes (dim
+        ``lineage_row``) at the ``barcode_times``. The totals are bit-identical with and
+        without tracking.
     barcode_times : array_like, optional
         When to record the lineage table (non-decreasing, within ``[0, t_end]``); default the
         record times. Needs ``barcodes`` or ``clones``.

@@ -123,8 +123,9 @@ def barcode_counts(
     Parameters
     ----------
     ds : xarray.Dataset
-        A run with ``barcodes=`` (in memory, or a store opened with :func:`~dtp_gillespie.
-        open_run`); a selection of its replicates (``ds.isel(replicate=...)``) counts only those.
+        A run with ``barcodes=`` (in memory, or a store opened with
+        :func:`~dtp_gillespie.open_run`); a selection of its replicates
+        (``ds.isel(replicate=...)``) counts only those.
     time : float, optional
         One of the ``barcode_time`` values; default the last.
     state : str or list of str, optional
