@@ -36,6 +36,16 @@ ROWS_PER_READ = 1 << 22
 """Rows of the lineage table read at once (about 150 MB of columns)."""
 
 
+def _selection(
+    ds: xr.Dataset, what: str, time: float | None, state: str | Sequence[str] | None
+) -> tuple[int, float, npt.NDArray[np.int64]]:
+    """The rows a function counts: the position and value of the barcode time, and the state
+    codes (refusing a Dataset without the lineage table)."""
+    _needs_table(ds, what)
+    k = _time_index(ds, time)
+    return k, float(ds[cv.BARCODE_TIME].values[k]), _state_codes(ds, state)
+
+
 def _needs_table(ds: xr.Dataset, what: str) -> None:
     if cv.LINEAGE_COUNT not in ds:
         raise InvalidRunError(
@@ -146,10 +156,7 @@ def barcode_counts(
         the table (replicates x barcodes x 8 bytes) would exceed the memory limit
         (``DTP_GILLESPIE_MEMORY_LIMIT_GIB``; the long table itself has no such limit).
     """
-    _needs_table(ds, "barcode_counts")
-    k = _time_index(ds, time)
-    t = float(ds[cv.BARCODE_TIME].values[k])
-    codes = _state_codes(ds, state)
+    k, t, codes = _selection(ds, "barcode_counts", time, state)
     replicates = np.asarray(ds[cv.REPLICATE].values, dtype=np.int64)
     slices = _rows(ds, k, codes, [cv.LINEAGE_BARCODE])
     top = max((int(s[cv.LINEAGE_BARCODE].max(initial=-1)) for s in slices), default=-1)
@@ -238,12 +245,9 @@ def clone_sizes(
         are unknown at ``time`` (stopped by a cap before it, not run yet). Clones of replicates
         outside a selection (``ds.isel(replicate=...)``) read -1 too.
     """
-    _needs_table(ds, "clone_sizes")
+    k, t, codes = _selection(ds, "clone_sizes", time, state)
     if cv.CLONE_ID not in ds:
         raise InvalidRunError("clone_sizes needs the clone table; run with clones=True")
-    k = _time_index(ds, time)
-    t = float(ds[cv.BARCODE_TIME].values[k])
-    codes = _state_codes(ds, state)
     clone_rep = np.asarray(ds[cv.CLONE_REPLICATE].values, dtype=np.int64)
     clone_id = np.asarray(ds[cv.CLONE_ID].values, dtype=np.int64)
     # The clone table is ordered by (replicate, clone id): find each row's clone by bisection.
