@@ -189,3 +189,54 @@ fn a_table_start_gives_each_replicate_its_own_counts() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_mutation_switch_founds_a_clone_and_may_empty_its_parent() {
+    // S divides and dies; a mutation-switch S -> R founds a clone; R's own mutation-switch
+    // R -> R moves a clone's cell into a subclone, which empties a one-cell parent.
+    let mutation_switch = |from, to| dtp_gillespie_core::Channel {
+        is_mutation: true,
+        ..switch(from, to)
+    };
+    let channels = vec![
+        division(0, 0, false),
+        death(0),
+        mutation_switch(0, 1),
+        division(1, 1, false),
+        death(1),
+        mutation_switch(1, 1),
+    ];
+    let model = Model::new(2, 1, channels, vec![1.0, 0.9, 0.05, 0.3, 0.3, 0.5], None).unwrap();
+    let times = vec![0.0, 5.0, 10.0];
+    let base = run(vec![20, 0], 10.0, times.clone());
+    let run = tracked(&base, LineageStart::Founders, true);
+    let schedule = Schedule::constant(0);
+    let out = ensemble(&model, &schedule, &run, 12, 0, 2);
+    let known: Vec<i64> = out.counts.iter().map(|&c| c.max(0)).collect();
+    assert_eq!(summed(&out, 0, times.len(), 2), known);
+    let dosing = dtp_gillespie_core::Dosing::fixed(schedule, 1, None);
+    let clones = &lineages(&out).clones;
+    let mut emptied_by_a_subclone = 0;
+    for r in 0..12u64 {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let trace =
+            dtp_gillespie_core::trace(&model, &dosing, &run, &[42; 32], r, &cancel).unwrap();
+        let mutations: Vec<f64> = (1..trace.time.len())
+            .filter(|&k| [2, 5].contains(&trace.channel[k]))
+            .map(|k| trace.time[k])
+            .collect();
+        let mine: Vec<usize> = (0..clones.id.len())
+            .filter(|&k| clones.replicate[k] == r as i64)
+            .collect();
+        let births: Vec<f64> = mine.iter().map(|&k| clones.birth_time[k]).collect();
+        assert_eq!(births, mutations);
+        for &k in &mine {
+            let child_born_then = mine.iter().any(|&j| {
+                clones.parent[j] == clones.id[k]
+                    && clones.birth_time[j] == clones.extinction_time[k]
+            });
+            emptied_by_a_subclone += usize::from(child_born_then);
+        }
+    }
+    assert!(emptied_by_a_subclone > 0);
+}

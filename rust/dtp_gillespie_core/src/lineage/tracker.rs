@@ -13,7 +13,7 @@
 //! extinct one none after extinction (every count is 0).
 
 use super::start::{LineageSpec, Start};
-use super::{LineageError, LineageRng, Lineages};
+use super::{LineageCounts, LineageError, LineageRng, Lineages};
 use crate::error::{EngineError, Result};
 use crate::model::Channel;
 use crate::outcome::Outcome;
@@ -100,16 +100,17 @@ pub struct LineageTracker<'a> {
     next_time: f64,
     clones: bool,
     lineages: Lineages,
-    /// Per lineage: barcode, clone id, and cells over all states (to see a clone die in O(1)).
+    /// Per lineage: barcode and clone id.
     barcode: Vec<i64>,
     clone: Vec<i64>,
-    cells: Vec<u64>,
     /// Lineages from this id on are the clones founded in this replicate, in order.
     first_founded: usize,
     next_clone: i64,
     rng: LineageRng,
     replicate: i64,
     out: LineageOutput,
+    /// The (lineage, state) pairs holding cells at a snapshot (a buffer reused by each).
+    scratch: Vec<(u32, u32)>,
     /// The first lineage operation refused; the tracker stops and `finish` reports it.
     failure: Option<LineageError>,
 }
@@ -130,14 +131,6 @@ impl<'a> LineageTracker<'a> {
             barcode,
             clone,
         } = spec.start(i, initial, &mut rng).map_err(failed)?;
-        let n_states = lineages.n_states();
-        let mut cells = vec![0u64; lineages.n_lineages()];
-        for s in 0..n_states {
-            let counts = lineages.state(s).map_err(failed)?.counts();
-            for (total, &c) in cells.iter_mut().zip(counts) {
-                *total += c;
-            }
-        }
         Ok(Self {
             channels,
             times: &spec.times,
@@ -148,44 +141,54 @@ impl<'a> LineageTracker<'a> {
             lineages,
             barcode,
             clone,
-            cells,
             next_clone: spec.next_clone,
             rng,
             replicate: replicate as i64,
             out: LineageOutput::default(),
+            scratch: Vec::new(),
             failure: None,
         })
     }
 
-    /// Write the lineage table at the next barcode time (the current state).
+    /// Write the lineage table at the next barcode time (the current state). Each state's counts
+    /// are scanned in one sequential pass for the lineages it holds (most lineages of a long run
+    /// are extinct); those few are then put in (lineage, state) order.
     fn snapshot(&mut self) {
+        let by_state = by_state(&self.lineages);
+        let held = &mut self.scratch;
+        held.clear();
+        for (s, counts) in by_state.iter().enumerate() {
+            let nonzero = counts.iter().enumerate().filter(|&(_, &c)| c > 0);
+            held.extend(nonzero.map(|(lineage, _)| (lineage as u32, s as u32)));
+        }
+        held.sort_unstable();
         let rows = &mut self.out.rows;
-        let n_states = self.lineages.n_states();
-        for (lineage, &cells) in self.cells.iter().enumerate() {
-            if cells == 0 {
-                continue;
-            }
-            for s in 0..n_states {
-                let count = self.lineages.state(s).map_or(0, |c| c.counts()[lineage]);
-                if count > 0 {
-                    rows.replicate.push(self.replicate);
-                    rows.time.push(self.next as i32);
-                    rows.barcode.push(self.barcode[lineage]);
-                    rows.clone.push(self.clone[lineage]);
-                    rows.state.push(s as i8);
-                    rows.count.push(count as i64);
-                }
-            }
+        for &(lineage, s) in held.iter() {
+            let (lineage, s) = (lineage as usize, s as usize);
+            rows.replicate.push(self.replicate);
+            rows.time.push(self.next as i32);
+            rows.barcode.push(self.barcode[lineage]);
+            rows.clone.push(self.clone[lineage]);
+            rows.state.push(s as i8);
+            rows.count.push(by_state[s][lineage] as i64);
         }
         self.next += 1;
         self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);
     }
 
-    /// `lineage` lost a cell at `time`: if that was its last and it is a clone founded here,
-    /// the clone died then.
+    /// Whether `lineage` has a cell in some state.
+    fn alive(&self, lineage: usize) -> bool {
+        (0..self.lineages.n_states()).any(|s| {
+            self.lineages
+                .state(s)
+                .is_ok_and(|c| c.counts()[lineage] > 0)
+        })
+    }
+
+    /// `lineage` lost a cell at `time`: if it is a clone founded here and that was its last
+    /// cell, the clone died then.
     fn lose(&mut self, lineage: usize, time: f64) {
-        self.cells[lineage] -= 1;
-        if self.cells[lineage] == 0 && lineage >= self.first_founded {
+        if lineage >= self.first_founded && !self.alive(lineage) {
             self.out.clones.extinction_time[lineage - self.first_founded] = time;
         }
     }
@@ -206,7 +209,6 @@ impl<'a> LineageTracker<'a> {
             self.next_clone = id.checked_add(1).ok_or(LineageError::TooManyLineages)?;
             self.barcode.push(self.barcode[parent]);
             self.clone.push(id);
-            self.cells.push(1);
             let c = &mut self.out.clones;
             c.replicate.push(self.replicate);
             c.id.push(id);
@@ -216,16 +218,14 @@ impl<'a> LineageTracker<'a> {
             c.state.push(ch.inc.map_or(0, |s| s as i8));
             c.birth_exposure.push(exposure as i8);
             c.extinction_time.push(f64::NAN);
-            debug_assert_eq!(founded, self.cells.len() - 1);
+            debug_assert_eq!(founded, self.clone.len() - 1);
             if ch.dec.is_some() {
                 self.lose(parent, time);
             }
         } else {
             let lineage = self.lineages.fire(ch, &mut self.rng)? as usize;
-            match (ch.dec.is_some(), ch.inc.is_some()) {
-                (true, false) => self.lose(lineage, time),
-                (false, true) => self.cells[lineage] += 1,
-                _ => {}
+            if ch.dec.is_some() && ch.inc.is_none() {
+                self.lose(lineage, time);
             }
         }
         Ok(())
@@ -241,11 +241,12 @@ impl<'a> LineageTracker<'a> {
             self.snapshot();
         }
         if self.clones {
-            let founded = &self.cells[self.first_founded..];
-            let alive = founded.iter().filter(|&&c| c > 0).count();
+            let founded = self.first_founded..self.clone.len();
+            let alive: Vec<bool> = founded.clone().map(|l| self.alive(l)).collect();
             // Clones are founded in time order: the first alive is the earliest born.
-            let first = founded.iter().position(|&c| c > 0);
+            let first = alive.iter().position(|&a| a);
             let first_time = first.map_or(f64::NAN, |k| self.out.clones.birth_time[k]);
+            let alive = alive.iter().filter(|&&a| a).count();
             let out = &mut self.out;
             out.clones_born.push(founded.len() as i64);
             out.clones_alive.push(alive as i64);
@@ -253,6 +254,13 @@ impl<'a> LineageTracker<'a> {
         }
         Ok(self.out)
     }
+}
+
+/// The cells of each lineage, one slice per state.
+fn by_state(lineages: &Lineages) -> Vec<&[u64]> {
+    (0..lineages.n_states())
+        .filter_map(|s| lineages.state(s).ok().map(LineageCounts::counts))
+        .collect()
 }
 
 /// A lineage operation refused during a run (a count past 2^64 - 1, more than 2^32 lineages):
