@@ -510,3 +510,27 @@ def test_a_capped_replicate_has_no_rows_after_it_stopped() -> None:
     capped = ds[cv.STATUS].values == cv.STATUS_MAX_EVENTS
     assert capped.any()
     assert not capped.all()
+
+
+def test_a_replicate_offset_gives_the_same_rows_under_global_indices() -> None:
+    full = dg.simulate(MODEL, SCHEDULE, **TRACKED)
+    part = dg.simulate(MODEL, SCHEDULE, **{**TRACKED, "n_replicates": 3, "replicate_offset": 5})
+    for names, dim, rep in (
+        (cv.LINEAGE_TABLE, cv.LINEAGE_ROW, cv.LINEAGE_REPLICATE),
+        (cv.CLONE_TABLE, cv.CLONE_ROW, cv.CLONE_REPLICATE),
+    ):
+        mine = np.isin(full[rep].values, [5, 6, 7])
+        want = full[list(names)].isel({dim: mine}).drop_attrs()
+        xr.testing.assert_identical(part[list(names)].drop_attrs(), want)
+
+
+def test_an_in_memory_run_whose_tables_would_not_fit_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DTP_GILLESPIE_MEMORY_LIMIT_GIB", "0.01")
+    big = {**TRACKED, "initial": {"S": 10_000}, "t_end": 0.01, "record_every": 0.0025}
+    with pytest.raises(InvalidRunError, match=r"the lineage tables of 9 replicates .* store="):
+        dg.simulate(MODEL, SCHEDULE, **big)
+    # Streamed, a block that fits is fine.
+    ds = dg.simulate(MODEL, SCHEDULE, store=tmp_path / "big.zarr", block_size=1, **big)
+    assert ds.sizes[cv.LINEAGE_ROW] > 0
