@@ -76,6 +76,11 @@ CASES: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     "max_population": (SPR, {"kind": "continuous", "exposure": "off"}, {"max_population": 70}),
     "max_events": (SPR, {"kind": "continuous", "exposure": "off"}, {"max_events": 60}),
     "extinction": (SPR, {"kind": "continuous", "exposure": "on"}, {"initial": {"S": 3}}),
+    "biomarker, progression": (
+        {**SPR, "biomarker": {"production": {"S": 1.0, "P": 2.0}, "decay": 0.5}},
+        {"kind": "adaptive", "stop_below": 0.5, "resume_above": 1.0},
+        {"progression": {"factor": 1.5, "min_size": 10}},
+    ),
 }
 
 
@@ -339,6 +344,31 @@ def test_a_table_start_continues_each_replicate() -> None:
         parts.append(simulate((model, schedule, call), replicate_offset=lo, n_replicates=hi - lo))
     joined = {k: np.concatenate([p[k] for p in parts]) for k in out}
     assert_same(joined, out)
+
+
+def test_a_table_start_runs_like_an_untracked_run_from_its_counts() -> None:
+    # Adaptive dosing relative to the initial burden, and a biomarker seeded from the initial
+    # counts: both must read each replicate's own table counts.
+    model = {**copy.deepcopy(SPR), "biomarker": {"production": {"S": 1.0, "P": 2.0}, "decay": 0.5}}
+    schedule = {"kind": "adaptive", "stop_below": 0.5, "resume_above": 1.0}
+    counts = [[20, 3, 0], [6, 9, 1], [40, 0, 2]]
+    table = {
+        "table_offsets": np.array([0, 1, 3, 4], dtype=np.int64),
+        "table_barcode": np.array([0, 1, 2, 3], dtype=np.int64),
+        "table_clone": np.zeros(4, dtype=np.int64),
+        "table_count": np.array([counts[0], [6, 0, 0], [0, 9, 1], counts[2]], dtype=np.int64),
+    }
+    options = {"t_end": 6.0, "record_every": 0.5, "seed": 21}
+    lineages = {"start": "table", "times": [0.0, 6.0], "clones": True, **table}
+    s = specs(model, schedule, lineages, initial={"S": 1}, n_replicates=3, **options)
+    tracked = simulate(s)
+    for r, (n_s, n_p, n_r) in enumerate(counts):
+        initial = {"S": n_s, "P": n_p, "R": n_r}
+        alone = simulate(
+            specs(model, schedule, None, initial=initial, **options), replicate_offset=r
+        )
+        for key, value in alone.items():
+            assert np.array_equal(tracked[key][r : r + 1], value, equal_nan=True), key
 
 
 def assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:

@@ -160,6 +160,20 @@ fn starting_from(run: &RunConfig, initial: Vec<u64>) -> RunConfig {
     }
 }
 
+/// A tracked replicate's lineages follow its events (the tracker itself knows nothing of the
+/// event loop).
+impl Observer for LineageTracker<'_> {
+    const OBSERVES: bool = true;
+
+    fn start(&mut self, counts: &[u64], _exposure: usize) {
+        self.check_start(counts);
+    }
+
+    fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
+        self.on_event(time, channel, counts, exposure);
+    }
+}
+
 /// The arguments of [`simulate_replicate`] other than the controller.
 struct ReplicateLoop<'r, 'w, O> {
     model: &'r Model,
@@ -274,47 +288,37 @@ pub fn run_ensemble(
     // One box per replicate, filled only when lineages are tracked.
     let mut tracked: Vec<Option<Box<LineageOutput>>> = output_buffer(n, 1, "lineage outputs")?;
 
-    let simulate =
-        |(i, (((((counts, exposure), conc), marker), outcome), lineage_slot)): ReplicateSlot<
-            '_,
-        >| {
-            let conc = pk.then_some(conc);
-            let mut recorder =
-                Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
-            if marked {
-                recorder = recorder.with_biomarker(marker);
+    let simulate = |slot: ReplicateSlot<'_>| {
+        let (i, (((((counts, exposure), conc), biomarker_slot), outcome), lineage_slot)) = slot;
+        let conc = pk.then_some(conc);
+        let mut recorder =
+            Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
+        if marked {
+            recorder = recorder.with_biomarker(biomarker_slot);
+        }
+        let index = spec.replicate_offset + i as u64;
+        *outcome = match &run.lineages {
+            None => simulate_one(
+                model,
+                dosing,
+                run,
+                &spec.seed_key,
+                index,
+                &mut recorder,
+                &mut NoObserver,
+                cancel,
+            )?,
+            Some(lineages) => {
+                let (key, at) = (&spec.seed_key, (i, index));
+                let (outcome, out) =
+                    simulate_tracked(model, dosing, run, lineages, key, at, &mut recorder, cancel)?;
+                *lineage_slot = Some(Box::new(out));
+                outcome
             }
-            let index = spec.replicate_offset + i as u64;
-            *outcome = match &run.lineages {
-                None => simulate_one(
-                    model,
-                    dosing,
-                    run,
-                    &spec.seed_key,
-                    index,
-                    &mut recorder,
-                    &mut NoObserver,
-                    cancel,
-                )?,
-                Some(lineages) => {
-                    let (key, at) = (&spec.seed_key, (i, index));
-                    let (outcome, out) = simulate_tracked(
-                        model,
-                        dosing,
-                        run,
-                        lineages,
-                        key,
-                        at,
-                        &mut recorder,
-                        cancel,
-                    )?;
-                    *lineage_slot = Some(Box::new(out));
-                    outcome
-                }
-            };
-            done.fetch_add(1, Ordering::Relaxed);
-            Ok::<(), EngineError>(())
         };
+        done.fetch_add(1, Ordering::Relaxed);
+        Ok::<(), EngineError>(())
+    };
     if n == 1 || spec.n_threads == Some(1) {
         // No pool to wake: small calls (one trajectory) pay no thread hand-offs.
         counts

@@ -141,7 +141,12 @@ impl RunConfig {
             }
         }
         if let Some(lineages) = &self.lineages {
-            lineages.validate(model.n_states(), &self.initial, self.t_end)?;
+            lineages.validate(
+                model.n_states(),
+                &self.initial,
+                self.t_end,
+                POPULATION_LIMIT,
+            )?;
         }
         Ok(())
     }

@@ -63,7 +63,14 @@ fn refuse<T>(message: String) -> Result<T> {
 impl LineageSpec {
     /// Checks that need the model and horizon only: times, start parameters, table shapes and
     /// values. [`Self::check_replicates`] checks the table against the number of replicates.
-    pub fn validate(&self, n_states: usize, initial: &[u64], t_end: f64) -> Result<()> {
+    /// `population_limit`: the largest population a run may hold (a table may not start above it).
+    pub fn validate(
+        &self,
+        n_states: usize,
+        initial: &[u64],
+        t_end: f64,
+        population_limit: u64,
+    ) -> Result<()> {
         if n_states > MAX_TRACKED_STATES {
             return refuse(format!(
                 "lineage tracking records states as int8: the model has {n_states} states, at \
@@ -115,7 +122,9 @@ impl LineageSpec {
                     ));
                 }
             }
-            LineageStart::Table(table) => table.validate(n_states, self.next_clone)?,
+            LineageStart::Table(table) => {
+                table.validate(n_states, self.next_clone, population_limit)?;
+            }
         }
         Ok(())
     }
@@ -157,7 +166,7 @@ impl LineageSpec {
         rng: &mut R,
     ) -> std::result::Result<Start, LineageError> {
         match &self.start {
-            LineageStart::Founders => Ok(founders(initial)),
+            LineageStart::Founders => founders(initial),
             &LineageStart::Library { n_barcodes } => library(initial, n_barcodes as u64, rng),
             LineageStart::Table(table) => table.start(table.rows_of(i)),
         }
@@ -171,9 +180,27 @@ pub struct Start {
     pub clone: Vec<i64>,
 }
 
-fn founders(initial: &[u64]) -> Start {
+/// One zeroed count vector of `n` lineages per state; an allocation the system refuses is an
+/// error (the lineage setup is too large), not an abort.
+fn zeroed(n_states: usize, n: usize) -> std::result::Result<Vec<Vec<u64>>, LineageError> {
+    (0..n_states)
+        .map(|_| {
+            let mut counts = Vec::new();
+            counts.try_reserve_exact(n).map_err(|_| {
+                LineageError::Shape(format!(
+                    "cannot allocate {n} lineages in each of {n_states} states; start from \
+                         fewer barcodes"
+                ))
+            })?;
+            counts.resize(n, 0);
+            Ok(counts)
+        })
+        .collect()
+}
+
+fn founders(initial: &[u64]) -> std::result::Result<Start, LineageError> {
     let n: usize = initial.iter().sum::<u64>() as usize;
-    let mut by_state = vec![vec![0u64; n]; initial.len()];
+    let mut by_state = zeroed(initial.len(), n)?;
     let mut k = 0;
     for (state, &cells) in initial.iter().enumerate() {
         for _ in 0..cells {
@@ -181,12 +208,11 @@ fn founders(initial: &[u64]) -> Start {
             k += 1;
         }
     }
-    let lineages = Lineages::from_counts(&by_state).expect("one cell per founder lineage");
-    Start {
-        lineages,
+    Ok(Start {
+        lineages: Lineages::from_counts(&by_state)?,
         barcode: (0..n as i64).collect(),
         clone: vec![0; n],
-    }
+    })
 }
 
 /// Each state's cells split uniformly over `n_barcodes` barcodes (a multinomial): cell by cell
@@ -197,7 +223,7 @@ fn library<R: Rng + ?Sized>(
     rng: &mut R,
 ) -> std::result::Result<Start, LineageError> {
     let b = n_barcodes as usize;
-    let mut by_state = vec![vec![0u64; b]; initial.len()];
+    let mut by_state = zeroed(initial.len(), b)?;
     let mut split: Option<Multinomial> = None;
     for (counts, &cells) in by_state.iter_mut().zip(initial) {
         if cells <= n_barcodes {
@@ -256,7 +282,7 @@ impl LineageTable {
         sums
     }
 
-    fn validate(&self, n_states: usize, next_clone: i64) -> Result<()> {
+    fn validate(&self, n_states: usize, next_clone: i64, population_limit: u64) -> Result<()> {
         let rows = self.n_rows();
         if self.n_columns != n_states {
             return refuse(format!(
@@ -335,9 +361,10 @@ impl LineageTable {
                     total = total.saturating_add(c as u64);
                 }
             }
-            if total >= crate::run::POPULATION_LIMIT {
+            if total >= population_limit {
                 return refuse(format!(
-                    "lineages.table_count: table {i} starts from {total} cells; at most 2^63 - 2"
+                    "lineages.table_count: table {i} starts from {total} cells; it must be \
+                     fewer than {population_limit}"
                 ));
             }
         }
@@ -405,7 +432,7 @@ mod tests {
             next_clone: 5,
             ..spec(LineageStart::Table(table))
         };
-        s.validate(2, &[0, 0], 1.0).unwrap();
+        s.validate(2, &[0, 0], 1.0, u64::MAX).unwrap();
         s.check_replicates(2).unwrap();
         assert!(s.check_replicates(3).is_err());
         assert_eq!(s.initial_counts(0), Some(vec![1, 2]));

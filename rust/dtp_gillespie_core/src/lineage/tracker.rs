@@ -1,5 +1,5 @@
-//! Lineages tracked through a run: [`LineageTracker`] sees every event of one replicate (it is
-//! the event loop's [`Observer`]), moves the firing cell's lineage, founds clones, and writes the
+//! Lineages tracked through a run: [`LineageTracker`] sees every event of one replicate (the
+//! ensemble makes it the event loop's observer), moves the firing cell's lineage, founds clones, and writes the
 //! lineage table at the barcode times; [`LineageOutput`] holds the tables of one replicate, or of
 //! a whole call once concatenated in replicate order.
 //!
@@ -17,7 +17,6 @@ use super::{LineageCounts, LineageError, LineageRng, Lineages};
 use crate::error::{EngineError, Result};
 use crate::model::Channel;
 use crate::outcome::Outcome;
-use crate::ssa::Observer;
 
 /// The lineage table, the clone table and the per-replicate clone summary (module docs of
 /// `lineage`; the columns are the output keys without their `lineage_`/`clone_` prefix).
@@ -270,16 +269,18 @@ fn failed(e: LineageError) -> EngineError {
     EngineError::InvalidRun(format!("lineage tracking failed: {e}"))
 }
 
-impl Observer for LineageTracker<'_> {
-    const OBSERVES: bool = true;
-
-    fn start(&mut self, counts: &[u64], _exposure: usize) {
+impl LineageTracker<'_> {
+    /// The replicate starts from `counts`: the tracked cells must be as many.
+    pub fn check_start(&mut self, counts: &[u64]) {
         if let Err(e) = self.lineages.check_totals(counts) {
             self.failure.get_or_insert(e);
         }
     }
 
-    fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
+    /// Channel `channel` fired at `time` under `exposure`, leaving `counts`: write the barcode
+    /// times before it, then move the firing cell's lineage (the first failure stops tracking;
+    /// [`Self::finish`] reports it).
+    pub fn on_event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
         if self.failure.is_some() {
             return;
         }
