@@ -7,7 +7,6 @@ This tests the plumbing. Where the compiled engine does not return lineage table
 and the global replicate index); the engine's statistics are tested with the engine."""
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,13 @@ import zarr
 from dtp_gillespie import _core, _sink_store
 from dtp_gillespie import conventions as cv
 from dtp_gillespie._options import prepare
-from dtp_gillespie._sink_tables import TABLE_ROWS, OrderedTables, trim_tables
+from dtp_gillespie._sink_tables import (
+    TABLE_ROWS,
+    OrderedTables,
+    create_table_progress,
+    stage,
+    trim_tables,
+)
 from dtp_gillespie.errors import IncompleteStoreWarning, InvalidRunError
 from fake_lineages import with_fake_tables
 from strategies import without_created_at
@@ -433,11 +438,42 @@ def test_the_analysis_reads_a_store_lazily(tmp_path: Path) -> None:
     xr.testing.assert_identical(dg.analysis.clone_sizes(stored), dg.analysis.clone_sizes(memory))
 
 
-def test_the_cli_run_table_accepts_the_lineage_options() -> None:
-    from dtp_gillespie._options import RUN_OPTIONS
+CONFIG = """
+[model]
+states = ["S", {name = "R", genetic = true}]
+division = {S = 0.5, R = 0.4}
+death = {S = 0.3, R = 0.1}
+mutation = [{from = "S", to = "R", probability = 0.01}]
 
-    assert {"barcodes", "barcode_times", "clones"} <= set(RUN_OPTIONS)
-    assert os.path.basename(__file__) == "test_barcodes.py"
+[schedules.continuous]
+kind = "continuous"
+exposure = "on"
+
+[run]
+initial = {S = 30}
+t_end = 2.0
+n_replicates = 4
+seed = 1
+barcodes = 8
+clones = true
+barcode_times = [0.0, 2.0]
+"""
+
+
+def test_a_configuration_run_table_takes_the_lineage_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dtp_gillespie import cli
+
+    config = tmp_path / "run.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    out = tmp_path / "run.zarr"
+    assert cli.main(["run", str(config), "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    ds = xr.open_zarr(out, group="continuous")
+    np.testing.assert_array_equal(ds[cv.BARCODE_TIME].values, [0.0, 2.0])
+    assert set(ds[cv.LINEAGE_BARCODE].values.tolist()) <= set(range(8))
+    assert cv.CLONE_ID in ds
 
 
 def test_the_output_page_lists_every_lineage_variable() -> None:
@@ -534,3 +570,29 @@ def test_an_in_memory_run_whose_tables_would_not_fit_is_refused(
     # Streamed, a block that fits is fine.
     ds = dg.simulate(MODEL, SCHEDULE, store=tmp_path / "big.zarr", block_size=1, **big)
     assert ds.sizes[cv.LINEAGE_ROW] > 0
+
+
+def test_staged_blocks_are_appended_in_order_and_their_staging_removed(tmp_path: Path) -> None:
+    """Dask tasks stage their rows in the store; the caller appends them in plan order."""
+    root = zarr.open_group(tmp_path / "t.zarr", mode="w")
+    for name in cv.LINEAGE_TABLE:
+        root.create_array(name, shape=(0,), chunks=(3,), dtype=cv.OUTPUT[name].dtype)
+    prog = root.create_group("_progress")
+    prog.create_array("block_done", shape=(1, 3), chunks=(1, 1), dtype="int8", fill_value=0)
+    create_table_progress(prog, 1, 3, ("grid_point", "block"))
+
+    def block(b: int, n: int) -> dict[str, np.ndarray]:
+        return {name: np.full(n, b, dtype=cv.OUTPUT[name].dtype) for name in cv.LINEAGE_TABLE}
+
+    tables = OrderedTables(root, prog, [(0, 0), (0, 1), (0, 2)])
+    tables.add(0, 2, stage(prog, 0, 2, block(2, 2)))
+    tables.add(0, 1, stage(prog, 0, 1, block(1, 0)))
+    assert sorted(prog["staged"].group_keys()) == ["0-1", "0-2"]
+    tables.add(0, 0, block(0, 1))
+    np.testing.assert_array_equal(root[cv.LINEAGE_COUNT][...], [0, 2, 2])
+    assert list(prog["staged"].group_keys()) == []
+    assert tables.finished
+    # Staged rows of a block that never got appended are dropped when the store is trimmed.
+    stage(prog, 0, 2, block(2, 5))
+    trim_tables(root, prog)
+    assert list(prog["staged"].group_keys()) == []

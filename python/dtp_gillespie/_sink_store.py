@@ -29,6 +29,7 @@ from ._sink_tables import (
     TABLE_CHUNK_ROWS,
     OrderedTables,
     create_table_progress,
+    stage,
     trim_tables,
 )
 from ._store_status import (
@@ -61,6 +62,9 @@ class StoreBlock(Block):
     summary_only: bool = False
     ordered: bool = False
     """The run has lineage tables: the caller appends the block's rows and marks it done."""
+    staged: bool = False
+    """With ``ordered``: write the block's rows to the store's staging area rather than
+    return them (Dask: the caller then holds one block's rows at a time)."""
 
 
 def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) -> BlockResult:
@@ -90,11 +94,12 @@ def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) 
             job.store, group=job.group, region=region, mode="r+", consolidated=False, **kwargs
         )
     del ds
+    prog = open_group(job.store, join(job.group, PROGRESS_GROUP), "r+", job.storage_options)
     if job.ordered:
         tables = {k: v for k, v in arrays.items() if cv.OUTPUT[k].table}
-        return BlockResult(tables, capped)
+        payload = stage(prog, job.point, job.block, tables) if job.staged else tables
+        return BlockResult(payload, capped)
     del arrays
-    prog = open_group(job.store, join(job.group, PROGRESS_GROUP), "r+", job.storage_options)
     if stats is not None:
         summary.write_partials(prog, job.point, job.block, stats)
     prog["block_done"][job.point, job.block] = 1
@@ -120,6 +125,7 @@ class StoreSink:
         resume: bool = False,
         overwrite: bool = False,
         seed_drawn: bool = False,
+        stage_tables: bool = False,
     ) -> None:
         self.path = safety.check_store_path(store)
         self.group = group
@@ -129,6 +135,7 @@ class StoreSink:
         self.seed_drawn = seed_drawn
         self.where = safety.describe(self.path, group)
         self._tables: OrderedTables | None = None
+        self.stage_tables = stage_tables
 
     @contextlib.contextmanager
     def session(self, plan: Plan) -> Iterator[tuple[Plan, npt.NDArray[np.bool_]]]:
@@ -186,9 +193,10 @@ class StoreSink:
             sweep_dims=plan.sweep_dims,
             summary_only=plan.summary_only,
             ordered=plan.ordered,
+            staged=plan.ordered and self.stage_tables,
         )
 
-    def absorb(self, job: StoreBlock, payload: Mapping[str, npt.NDArray[Any]] | None) -> None:
+    def absorb(self, job: StoreBlock, payload: Mapping[str, npt.NDArray[Any]] | str | None) -> None:
         if payload is not None:
             assert self._tables is not None
             self._tables.add(job.point, job.block, payload)

@@ -14,6 +14,11 @@ Order of the writes for one block (its replicate region is already written by it
 2. each table array grown by the block's rows, and the rows written;
 3. ``_progress/block_done[point, block] = 1``.
 
+On Dask, a block's rows do not travel back to the caller: its task writes them to a staging
+group of its own, ``_progress/staged/<point>-<block>`` (:func:`stage`), and the caller copies
+them into the tables when the block is next, then deletes them. The caller then holds one
+block's rows at a time however the blocks finish (locally, blocks finish in order anyway).
+
 So ``block_done`` marks a prefix of the plan's blocks, and the tables' committed rows are the
 sums of ``table_rows`` over that prefix. A run stopped between 1 and 3 leaves rows of a block not
 marked done at the end of the tables: :func:`trim_tables` cuts them off (on an error or Ctrl-C
@@ -31,11 +36,13 @@ from . import conventions as cv
 from . import store_safety as safety
 
 __all__ = [
+    "STAGED",
     "TABLES",
     "TABLE_CHUNK_ROWS",
     "TABLE_ROWS",
     "OrderedTables",
     "create_table_progress",
+    "stage",
     "table_names",
     "trim_tables",
 ]
@@ -45,6 +52,12 @@ TABLE_CHUNK_ROWS = 1 << 18
 
 TABLE_ROWS = "table_rows"
 """Array of ``_progress``: rows each block added to each table, (grid_point, block, table)."""
+
+STAGING = "staged"
+"""Group of ``_progress`` holding the rows of blocks computed but not appended yet (Dask)."""
+
+STAGED = "staged"
+"""The payload of a block whose rows were staged in the store (see :func:`stage`)."""
 
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (cv.LINEAGE_ROW, cv.LINEAGE_TABLE),
@@ -69,10 +82,48 @@ def create_table_progress(prog: Any, n_points: int, n_blocks: int, dims: Sequenc
         compressors=safety.checksummed_codecs(),
         dimension_names=(*dims, "table"),
     )
+    prog.create_group(STAGING)
     prog[TABLE_ROWS].attrs["description"] = (
         "table_rows[p, b] = rows block b of grid point p added to the lineage table and to the "
         "clone table; the tables hold the rows of the blocks marked in block_done, in order"
     )
+
+
+def _staged_name(point: int, block: int) -> str:
+    return f"{point}-{block}"
+
+
+def stage(prog: Any, point: int, block: int, tables: Mapping[str, npt.NDArray[Any]]) -> str:
+    """Write a block's table rows to its own staging group (on the worker; blocks never share
+    one) and return the payload :data:`STAGED`."""
+    group = prog[STAGING].create_group(_staged_name(point, block), overwrite=True)
+    for name, arr in tables.items():
+        group.create_array(
+            name,
+            shape=arr.shape,
+            chunks=(max(1, min(arr.size, TABLE_CHUNK_ROWS)),),
+            dtype=arr.dtype,
+            compressors=safety.checksummed_codecs(),
+        )
+        if arr.size:
+            group[name][...] = arr
+    return STAGED
+
+
+def _unstage(prog: Any, point: int, block: int) -> dict[str, npt.NDArray[Any]]:
+    """A staged block's rows (read back by the caller)."""
+    group = prog[STAGING][_staged_name(point, block)]
+    return {name: np.asarray(arr[...]) for name, arr in group.arrays()}
+
+
+def _drop_staged(prog: Any, keys: Sequence[str] | None = None) -> None:
+    """Delete staged rows: of the blocks ``keys``, or every block's."""
+    if STAGING not in prog:
+        return
+    staging = prog[STAGING]
+    for key in list(staging.group_keys()) if keys is None else keys:
+        if key in staging:
+            del staging[key]
 
 
 def _done_prefix(done: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -99,6 +150,7 @@ def trim_tables(root: Any, prog: Any) -> npt.NDArray[np.bool_]:
     for t, names in enumerate(table_names(root)):
         for name in names:
             _truncate(root[name], int(committed[t]))
+    _drop_staged(prog)  # rows of blocks that will be computed again
     return keep
 
 
@@ -119,14 +171,15 @@ class OrderedTables:
     """Appends blocks' table rows to a store in plan order, holding early blocks until then.
 
     ``pending`` is the plan's blocks not done yet, in plan order; :meth:`add` takes a block's
-    tables in any order and writes every block that is next in line."""
+    tables (or :data:`STAGED`: they are in the store) in any order and writes every block that
+    is next in line."""
 
     def __init__(self, root: Any, prog: Any, pending: Sequence[tuple[int, int]]) -> None:
         self._root = root
         self._prog = prog
         self._names = table_names(root)
         self._pending = list(reversed(pending))  # next block last: pop() is O(1)
-        self._waiting: dict[tuple[int, int], Mapping[str, npt.NDArray[Any]]] = {}
+        self._waiting: dict[tuple[int, int], Mapping[str, npt.NDArray[Any]] | str] = {}
         self._rows = [int(root[names[0]].shape[0]) if names else 0 for names in self._names]
 
     @property
@@ -134,13 +187,19 @@ class OrderedTables:
         """Every pending block is written."""
         return not self._pending and not self._waiting
 
-    def add(self, point: int, block: int, tables: Mapping[str, npt.NDArray[Any]]) -> None:
+    def add(self, point: int, block: int, tables: Mapping[str, npt.NDArray[Any]] | str) -> None:
         """Take block ``(point, block)``'s tables; write it, and every block waiting behind it,
         as soon as it is next."""
         self._waiting[point, block] = tables
         while self._pending and self._pending[-1] in self._waiting:
             key = self._pending.pop()
-            self._append(key, self._waiting.pop(key))
+            rows = self._waiting.pop(key)
+            if rows == STAGED:
+                self._append(key, _unstage(self._prog, *key))
+                _drop_staged(self._prog, [_staged_name(*key)])
+            else:
+                assert not isinstance(rows, str)
+                self._append(key, rows)
 
     def _append(self, key: tuple[int, int], tables: Mapping[str, npt.NDArray[Any]]) -> None:
         counts = [len(tables[names[0]]) if names else 0 for names in self._names]
