@@ -2,12 +2,10 @@
 in-memory and streamed tables (identical for any block size and thread count, resumable), plain
 xarray reading a store, and the analysis helpers.
 
-This tests the plumbing. Where the compiled engine does not return lineage tables yet,
-``fake_lineages`` supplies tables shaped exactly as LINEAGE_API.md says (derived from the counts
-and the global replicate index); the engine's statistics are tested with the engine."""
+This tests the plumbing; the engine's laws (and the totals bit-identical with tracking on and
+off) are tested in test_lineage_engine.py and the engine's own tests."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from dtp_gillespie import _core, _sink_store
+from dtp_gillespie import _sink_store
 from dtp_gillespie import conventions as cv
 from dtp_gillespie._options import prepare
 from dtp_gillespie._sink_tables import (
@@ -27,7 +25,6 @@ from dtp_gillespie._sink_tables import (
     trim_tables,
 )
 from dtp_gillespie.errors import IncompleteStoreWarning, InvalidRunError
-from fake_lineages import with_fake_tables
 from strategies import without_created_at
 
 MODEL: dict[str, Any] = {
@@ -47,13 +44,6 @@ RUN: dict[str, Any] = {
     "seed": 7,
 }
 TRACKED: dict[str, Any] = {**RUN, "barcodes": "founders", "clones": True}
-
-
-@pytest.fixture(autouse=True)
-def engine_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake lineage tables where the compiled engine returns none (a no-op once it does)."""
-    monkeypatch.setattr(_core, "simulate_ensemble", with_fake_tables(_core.simulate_ensemble))
-    return
 
 
 # --- options --------------------------------------------------------------------------------------
@@ -111,7 +101,7 @@ def test_a_sweep_refuses_lineage_tracking() -> None:
 )
 def test_the_engine_gets_the_lineage_spec(barcodes: Any, spec: dict[str, Any]) -> None:
     prep = prepare(MODEL, SCHEDULE, **{**RUN, "barcodes": barcodes, "clones": barcodes is None})
-    lineages = prep.core_run["lineages"]  # type: ignore[typeddict-item]
+    lineages = prep.core_run["lineages"]
     assert lineages == {**spec, "times": [0.0, 1.0, 2.0, 3.0, 4.0], "clones": barcodes is None}
     run = json.loads(json.dumps(prep.run_spec))
     assert run["barcodes"] == (
@@ -130,10 +120,10 @@ def test_the_engine_gets_the_lineage_spec(barcodes: Any, spec: dict[str, Any]) -
 
 def test_explicit_barcode_times_may_repeat_and_are_recorded() -> None:
     prep = prepare(MODEL, SCHEDULE, **{**RUN, "barcodes": 5, "barcode_times": [0.5, 0.5, 4]})
-    assert prep.core_run["lineages"]["times"] == [0.5, 0.5, 4.0]  # type: ignore[typeddict-item]
+    assert prep.core_run["lineages"]["times"] == [0.5, 0.5, 4.0]
     assert prep.run_spec["barcode_times"] == [0.5, 0.5, 4.0]
     clones_only = prepare(MODEL, SCHEDULE, **{**RUN, "clones": True, "barcode_times": []})
-    assert clones_only.core_run["lineages"]["times"] == []  # type: ignore[typeddict-item]
+    assert clones_only.core_run["lineages"]["times"] == []
 
 
 def test_an_untracked_run_is_unchanged() -> None:
