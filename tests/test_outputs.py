@@ -49,7 +49,9 @@ def test_the_engine_returns_one_array_per_variable_of_the_table(model: Any, sche
         v.name
         for v in cv.OUTPUTS
         if v.present == "always"
-        or v.per_replicate  # the engine returns every per-replicate variable (NaN if not pk)
+        # the engine returns every per-replicate variable (NaN if not pk), but the clone
+        # tallies only for runs that track clones
+        or (v.per_replicate and v.present != "clones")
         or (v.present == "pk" and is_pk)
         or (v.present == "biomarker" and "biomarker" in model)
     }

@@ -12,6 +12,7 @@ Examples
 
 from . import analysis, errors, plot, presets, protocol
 from ._core import __version__
+from .barcodes import Barcodes
 from .io import open_run, write_run
 from .model import Model
 from .protocol import Protocol
@@ -21,6 +22,7 @@ from .stream import store_status
 from .sweep import sweep
 
 __all__ = [
+    "Barcodes",
     "Model",
     "Protocol",
     "Schedule",

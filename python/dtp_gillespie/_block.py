@@ -102,4 +102,6 @@ def block_dataset(prep: Prepared, arrays: Mapping[str, Any], replicate_offset: i
         # The engine returns ``concentration`` exactly when the schedule has one (pk).
         concentration=cv.CONCENTRATION in arrays,
         biomarker=prep.model.biomarker,
+        barcode_times=None if prep.lineages is None else prep.lineages.times,
+        clones=prep.lineages is not None and prep.lineages.clones,
     )

@@ -48,10 +48,18 @@ def unwritten_arrays(
     }
 
 
-def _outputs(*, concentration: bool, biomarker: bool) -> tuple[cv.Output, ...]:
-    """The variables of a Dataset with or without the pharmacokinetic variables and the
-    biomarker, in Dataset order."""
-    wanted = {"always": True, "pk": concentration, "biomarker": biomarker}
+def _outputs(
+    *, concentration: bool, biomarker: bool, lineages: bool = False, clones: bool = False
+) -> tuple[cv.Output, ...]:
+    """The variables of a Dataset with or without the pharmacokinetic variables, the
+    biomarker, the lineage table and the clone table, in Dataset order."""
+    wanted = {
+        "always": True,
+        "pk": concentration,
+        "biomarker": biomarker,
+        "lineages": lineages,
+        "clones": clones,
+    }
     return tuple(var for var in cv.OUTPUTS if wanted[var.present])
 
 
@@ -79,6 +87,8 @@ def build_dataset(
     created_at: str | None = None,
     concentration: bool = False,
     biomarker: Mapping[str, Any] | None = None,
+    barcode_times: npt.ArrayLike | None = None,
+    clones: bool = False,
 ) -> xr.Dataset:
     """Build the output Dataset (docs/output.md) from the engine's arrays.
 
@@ -111,6 +121,12 @@ def build_dataset(
     biomarker : mapping, optional
         The model's normalised biomarker spec: include ``biomarker``, labelled with its ``name``
         and ``units``.
+    barcode_times : array_like, optional
+        The run tracks lineages: include the ``barcode_time`` coordinate and the lineage table
+        (dim ``lineage_row``; docs/lineages.md).
+    clones : bool, default False
+        The run tracks clones: include the clone table (dim ``clone_row``) and the
+        per-replicate ``clones_born``, ``clones_alive`` and ``first_surviving_resistant_time``.
 
     Returns
     -------
@@ -124,9 +140,16 @@ def build_dataset(
             f"(n_replicates, {t.size}, {len(states)})"
         )
     n_rep = count.shape[0]
+    lineages = barcode_times is not None
     expected = {cv.REPLICATE: n_rep, cv.TIME: t.size, cv.CELL_STATE: len(states)}
     data: dict[str, npt.NDArray[Any]] = {}
-    for var in _outputs(concentration=concentration, biomarker=biomarker is not None):
+    tables: dict[str, npt.NDArray[Any]] = {}
+    for var in _outputs(
+        concentration=concentration,
+        biomarker=biomarker is not None,
+        lineages=lineages,
+        clones=clones,
+    ):
         name = var.name
         if name not in arrays:
             raise DtpGillespieError(
@@ -134,6 +157,13 @@ def build_dataset(
                 "(pip install -e .)"
             )
         arr = np.asarray(arrays[name], dtype=var.dtype)
+        if var.table:
+            if arr.ndim != 1:
+                raise DtpGillespieError(
+                    f"internal error: engine returned {name} of shape {arr.shape}, expected 1-D"
+                )
+            tables[name] = arr
+            continue
         shape = tuple(expected[d] for d in var.dims)
         if arr.shape != shape:
             raise DtpGillespieError(
@@ -154,6 +184,8 @@ def build_dataset(
     # nothing) are not cached, so that no big replicate coordinate outlives its result.
     template = _cached_template(layout) if n_rep <= _CACHED_REPLICATES else _template(layout)
     ds = template.copy(deep=False, data=data)
+    if lineages:
+        ds = _with_tables(ds, tables, np.asarray(barcode_times, dtype=np.float64), layout)
     attrs: dict[str, Any] = {
         cv.ATTR_MODEL: json.dumps(model_spec),
         cv.ATTR_SCHEDULE: json.dumps(schedule_spec),
@@ -190,6 +222,43 @@ def _read_only(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
 _CACHED_REPLICATES = 65_536
 
 
+def _flags(var: cv.Output, layout: _Layout) -> dict[str, Any]:
+    """``flag_values`` and ``flag_meanings`` of an integer code variable (none for the rest)."""
+    if var.flags is None:
+        return {}
+    meanings = {
+        "exposures": list(layout.exposures),
+        "states": list(layout.states),
+        "status": list(cv.STATUS_CODES),
+    }[var.flags]
+    values = (
+        np.array(list(cv.STATUS_CODES.values()), dtype=var.dtype)
+        if var.flags == "status"
+        else np.arange(len(meanings), dtype=var.dtype)
+    )
+    return {"flag_values": _read_only(values), "flag_meanings": " ".join(meanings)}
+
+
+def _with_tables(
+    ds: xr.Dataset,
+    tables: Mapping[str, npt.NDArray[Any]],
+    barcode_times: npt.NDArray[np.float64],
+    layout: _Layout,
+) -> xr.Dataset:
+    """The run's Dataset with the ``barcode_time`` coordinate and the lineage (and clone)
+    tables, whose lengths differ from run to run (so they are not part of the cached
+    template)."""
+    variables: dict[str, Any] = {}
+    for name, arr in tables.items():
+        var = cv.OUTPUT[name]
+        variables[name] = (var.dims, arr, {**_attrs(name), **_flags(var, layout)})
+    coords = {cv.BARCODE_TIME: (cv.BARCODE_TIME, barcode_times.copy(), _attrs(cv.BARCODE_TIME))}
+    out = ds.assign(variables)
+    # Dataset order is the order of the output table (the per-replicate clone tallies come last);
+    # the coordinate goes on after the selection, which keeps only coordinates of its variables.
+    return out[[v for v in cv.VARIABLES if v in out.data_vars]].assign_coords(coords)
+
+
 def _template(layout: _Layout) -> xr.Dataset:
     """A Dataset of `layout` whose data are zero-stride placeholders (no memory), for
     ``copy(deep=False, data=...)``. Copies share its coordinates and indexes, which are made
@@ -209,15 +278,7 @@ def _template(layout: _Layout) -> xr.Dataset:
         placeholder = np.broadcast_to(
             np.zeros((), dtype=var.dtype), tuple(expected[d] for d in dims)
         )
-        attrs = _attrs(name)
-        if var.flags == "exposures":
-            attrs["flag_values"] = _read_only(np.arange(len(layout.exposures), dtype=var.dtype))
-            attrs["flag_meanings"] = " ".join(layout.exposures)
-        elif var.flags == "status":
-            attrs["flag_values"] = _read_only(
-                np.array(list(cv.STATUS_CODES.values()), dtype=var.dtype)
-            )
-            attrs["flag_meanings"] = " ".join(cv.STATUS_CODES)
+        attrs = {**_attrs(name), **_flags(var, layout)}
         if name == cv.BIOMARKER and layout.biomarker is not None:
             marker_name, units = layout.biomarker
             attrs["units"] = units

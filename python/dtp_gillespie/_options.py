@@ -2,10 +2,11 @@
 
 Every run (``simulate``, ``sweep``, ``trace``, ``reproduce``, the CLI) states its options the same
 way: ``initial``, ``t_end``, ``record_every`` or ``times``, ``n_replicates``, ``seed``,
-``n_threads``, ``replicate_offset``, ``max_events``, ``max_population``, ``progression``. This
-module is their one owner: :meth:`RunOptions.build` checks what needs no model (numbers, counts,
-the record grid, the seed) and :func:`bind` what does (the initial counts of the model's states,
-the progression criterion), giving the :class:`Prepared` run the engine takes. The primitive
+``n_threads``, ``replicate_offset``, ``max_events``, ``max_population``, ``progression``,
+``barcodes``, ``barcode_times``, ``clones``. This module is their one owner:
+:meth:`RunOptions.build` checks what needs no model (numbers, counts, the record grid, the seed,
+the lineage options) and :func:`bind` what does (the initial counts of the model's states, the
+progression criterion), giving the :class:`Prepared` run the engine takes. The primitive
 checks come from :mod:`dtp_gillespie._checks`.
 """
 
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import INT64_MAX, check_count, is_real, to_float
+from ._checks import INT64_MAX, check_count, check_flag, is_int, is_real, to_float
 from ._memory import check_replicate_fits
 from ._seeding import SeedInfo, SeedLike, normalise_seed
+from .barcodes import Barcodes, Lineages
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
 from .schedule import Schedule
@@ -59,8 +61,10 @@ def _check_positive(value: object, name: str) -> float:
     return x
 
 
-def _check_real_times(times: npt.ArrayLike) -> None:
-    """Record times are real numbers: no strings or bools, which numpy would convert silently."""
+def _check_real_times(
+    times: npt.ArrayLike, name: str = "times", what: str = "record times"
+) -> None:
+    """Times are real numbers: no strings or bools, which numpy would convert silently."""
     if isinstance(times, list | tuple):
         items: Sequence[object] = times
     else:
@@ -69,14 +73,13 @@ def _check_real_times(times: npt.ArrayLike) -> None:
             return
         if arr.dtype.kind != "O":
             raise InvalidRunError(
-                f"times has dtype {arr.dtype}; record times must be real numbers (days)"
+                f"{name} has dtype {arr.dtype}; {what} must be real numbers (days)"
             )
         items = arr.ravel().tolist()
     for i, x in enumerate(items):
         if not is_real(x):
             raise InvalidRunError(
-                f"times[{i}] is {x!r} ({type(x).__name__}); record times must be real numbers "
-                "(days)"
+                f"{name}[{i}] is {x!r} ({type(x).__name__}); {what} must be real numbers (days)"
             )
 
 
@@ -142,6 +145,86 @@ def record_grid(
     elif grid[-1] < t_end:
         grid = np.append(grid, t_end)
     return grid
+
+
+def _check_barcodes(value: object) -> Barcodes | None:
+    """The ``barcodes`` run option: None, ``"founders"``, a library size B >= 1, or a
+    :class:`~dtp_gillespie.Barcodes`."""
+    if value is None or isinstance(value, Barcodes):
+        return value
+    if isinstance(value, str):
+        if value == "founders":
+            return Barcodes.founders()
+        raise InvalidRunError(
+            f"barcodes is {value!r}; expected 'founders', a number of barcodes B >= 1 (a "
+            "library), dg.Barcodes.founders() or dg.Barcodes.library(B)"
+        )
+    if is_int(value) or isinstance(value, float | np.floating):
+        return Barcodes.library(check_count(value, "barcodes (number of barcodes B)", 1))
+    raise InvalidRunError(
+        f"barcodes is {value!r} ({type(value).__name__}); expected None, 'founders', a number "
+        "of barcodes B >= 1, dg.Barcodes.founders() or dg.Barcodes.library(B)"
+    )
+
+
+def _check_barcode_times(
+    times: npt.ArrayLike, t_end: float, clones: bool
+) -> npt.NDArray[np.float64]:
+    """Explicit ``barcode_times``: finite, non-decreasing, within [0, t_end]; empty only when
+    clones are tracked (the clone table is then the whole output)."""
+    name = "barcode_times"
+    if isinstance(times, str | bytes):
+        raise InvalidRunError(f"{name} is {times!r}; expected a list of numbers (days)")
+    _check_real_times(times, name, "barcode times")
+    try:
+        t = np.array(times, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidRunError(f"{name} is {times!r}; expected a list of numbers") from None
+    if t.ndim != 1:
+        raise InvalidRunError(f"{name} must be a 1-D list of numbers, got {times!r}")
+    if t.size == 0 and not clones:
+        raise InvalidRunError(
+            f"{name} is empty; barcodes need at least one barcode time (or pass clones=True "
+            "for the clone table alone)"
+        )
+    bad = ~np.isfinite(t) | (t < 0) | (t > t_end)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InvalidRunError(
+            f"{name}[{k}] is {float(t[k])!r}; barcode times must lie within [0, t_end] = "
+            f"[0, {t_end!r}]"
+        )
+    if np.any(np.diff(t) < 0):
+        k = int(np.argmax(np.diff(t) < 0))
+        raise InvalidRunError(
+            f"{name} must be non-decreasing; {name}[{k + 1}] = {float(t[k + 1])!r} follows "
+            f"{float(t[k])!r}"
+        )
+    return t
+
+
+def _check_lineages(
+    barcodes: object,
+    barcode_times: npt.ArrayLike | None,
+    clones: object,
+    record_times: npt.NDArray[np.float64],
+    t_end: float,
+) -> Lineages | None:
+    """The lineage options (None: no lineage tracking; nothing of the run changes)."""
+    chosen = _check_barcodes(barcodes)
+    track_clones = check_flag(clones, "clones")
+    if chosen is None and not track_clones:
+        if barcode_times is not None:
+            raise InvalidRunError(
+                f"barcode_times is {barcode_times!r}, but the run tracks no lineages; pass "
+                "barcodes= (e.g. 'founders' or a number of barcodes) or clones=True"
+            )
+        return None
+    if barcode_times is None:
+        return Lineages(chosen, record_times, False, track_clones)
+    return Lineages(
+        chosen, _check_barcode_times(barcode_times, t_end, track_clones), True, track_clones
+    )
 
 
 _PROGRESSION_KEYS = ("factor", "size", "min_size", "monitor")
@@ -282,6 +365,8 @@ class RunOptions:
     progression : mapping or None
         As given (normalised against the model and schedule by :func:`bind`).
     seed : SeedInfo
+    lineages : Lineages or None
+        Barcodes, barcode times and clones (None: no lineage tracking).
     """
 
     initial: Mapping[str, Any]
@@ -295,6 +380,7 @@ class RunOptions:
     n_threads: int | None
     progression: Mapping[str, Any] | None
     seed: SeedInfo
+    lineages: Lineages | None = None
 
     @classmethod
     def build(
@@ -311,6 +397,9 @@ class RunOptions:
         replicate_offset: int = 0,
         progression: Mapping[str, Any] | None = None,
         n_threads: int | None = None,
+        barcodes: "Barcodes | str | int | None" = None,
+        barcode_times: npt.ArrayLike | None = None,
+        clones: bool = False,
     ) -> "RunOptions":
         """Check the run options of :func:`~dtp_gillespie.simulate` (same keywords)."""
         t_end_f = _check_positive(t_end, "t_end")
@@ -340,6 +429,7 @@ class RunOptions:
             n_threads=None if n_threads is None else check_count(n_threads, "n_threads", 1),
             progression=progression,
             seed=normalise_seed(seed),
+            lineages=_check_lineages(barcodes, barcode_times, clones, grid, t_end_f),
         )
 
 
@@ -363,6 +453,8 @@ class Prepared:
         Seed provenance (``seed``, maybe ``seed_spawn_key``).
     core_model, core_schedule, core_run : dict
         The ``model``, ``schedule`` and ``run`` dicts of ``_core.simulate_ensemble``.
+    lineages : Lineages or None
+        The lineage options (``core_run["lineages"]`` is their engine spec).
     """
 
     model: Model
@@ -373,6 +465,7 @@ class Prepared:
     core_model: "ModelSpec"
     core_schedule: "_ScheduleSpec"
     core_run: "RunSpec"
+    lineages: Lineages | None = None
 
 
 def bind(
@@ -402,6 +495,9 @@ def bind(
         "progression": prog,
         **seed_info.attrs,
     }
+    if options.lineages is not None:
+        # Only runs that track lineages say so: every other run's attribute is unchanged.
+        run_spec.update(options.lineages.run_spec())
     core_run: RunSpec = {
         "initial": init,
         "record_times": [float(x) for x in options.times],
@@ -418,6 +514,8 @@ def bind(
         "progression_size": None if prog is None else prog["size"],
         "progression_min_size": None if prog is None else prog["min_size"],
     }
+    if options.lineages is not None:
+        core_run["lineages"] = options.lineages.engine_spec()
     return Prepared(
         model=model,
         schedule=schedule,
@@ -427,6 +525,7 @@ def bind(
         core_model=model.compile(),
         core_schedule=core_schedule,
         core_run=core_run,
+        lineages=options.lineages,
     )
 
 
@@ -445,8 +544,8 @@ def prepare(
     **options
         The run options of :func:`~dtp_gillespie.simulate` (``initial``, ``t_end``,
         ``record_every`` or ``times``, ``n_replicates``, ``seed``, ``n_threads``,
-        ``replicate_offset``, ``max_events``, ``max_population``, ``progression``): see
-        :meth:`RunOptions.build`.
+        ``replicate_offset``, ``max_events``, ``max_population``, ``progression``,
+        ``barcodes``, ``barcode_times``, ``clones``): see :meth:`RunOptions.build`.
 
     Useful to check a configuration before a long run and to call the engine directly in tests.
 
@@ -460,5 +559,16 @@ def prepare(
 
 
 def summary_prepared(prep: Prepared) -> Prepared:
-    """The prepared run with ``summary_only`` recorded in its run spec (and the run attribute)."""
+    """The prepared run with ``summary_only`` recorded in its run spec (and the run attribute).
+
+    Summary mode keeps per-replicate summaries and ensemble statistics: it has no place for the
+    lineage and clone tables, so a run that tracks lineages is refused rather than silently
+    dropping them."""
+    if prep.lineages is not None:
+        raise InvalidRunError(
+            "summary_only=True keeps no lineage or clone tables, but the run asks for "
+            f"barcodes={prep.run_spec['barcodes']!r}, clones={prep.run_spec['clones']!r}; run "
+            "without summary_only (store='run.zarr' streams the tables to disk in bounded "
+            "memory)"
+        )
     return dataclasses.replace(prep, run_spec={**prep.run_spec, "summary_only": True})

@@ -27,8 +27,9 @@ from . import _core
 from . import conventions as cv
 from ._block import Block
 from ._checks import check_count
-from ._memory import check_run_fits
+from ._memory import check_run_fits, memory_limit
 from ._options import Prepared
+from .barcodes import LINEAGE_ROW_BYTES
 from .errors import InvalidRunError
 
 __all__ = [
@@ -46,10 +47,20 @@ DEFAULT_BLOCK_BYTES = 64 << 20
 """Default block (= chunk) size: about 64 MiB of ``count`` per block."""
 
 
-def default_block_size(n_times: int, n_states: int, n_replicates: int) -> int:
-    """Replicates per block: about :data:`DEFAULT_BLOCK_BYTES` of int64 counts, at least 1."""
-    per_rep = 8 * max(1, n_times) * max(1, n_states)
+def default_block_size(n_times: int, n_states: int, n_replicates: int, table_bytes: int = 0) -> int:
+    """Replicates per block: about :data:`DEFAULT_BLOCK_BYTES` of int64 counts (and of the
+    lineage table, ``table_bytes`` per replicate), at least 1."""
+    per_rep = 8 * max(1, n_times) * max(1, n_states) + table_bytes
     return max(1, min(n_replicates, DEFAULT_BLOCK_BYTES // per_rep))
+
+
+def table_bytes_per_replicate(prep: Prepared) -> int:
+    """A rough size of one replicate's lineage table (0 without lineage tracking): see
+    :meth:`~dtp_gillespie.barcodes.Lineages.rows_per_replicate`."""
+    if prep.lineages is None:
+        return 0
+    initial = sum(int(n) for n in prep.core_run["initial"])
+    return LINEAGE_ROW_BYTES * prep.lineages.rows_per_replicate(initial)
 
 
 def replicates_in_blocks(done: npt.NDArray[np.bool_], block_size: int, n_replicates: int) -> int:
@@ -82,6 +93,11 @@ class Plan:
     """Global attributes replacing the first point's (sweeps: base specs, root seed, grid)."""
     summary_only: bool = False
     """Keep per-replicate summaries and ensemble statistics only (:mod:`dtp_gillespie.summary`)."""
+
+    @property
+    def ordered(self) -> bool:
+        """The run has long tables (lineages), whose rows a store appends in replicate order."""
+        return self.points[0].prep.lineages is not None
 
     @property
     def n_replicates(self) -> int:
@@ -146,6 +162,21 @@ class Plan:
             in_memory=in_memory,
             summary_only=self.summary_only,
         )
+        table = table_bytes_per_replicate(prep)
+        replicates = self.n_replicates * len(self.points) if in_memory else self.block_size
+        limit, source = memory_limit()
+        if table * replicates > limit:
+            raise InvalidRunError(
+                f"the lineage tables of {replicates} replicates would take at least about "
+                f"{table * replicates / (1 << 30):.3g} GiB of memory (one row per initial "
+                f"lineage and barcode time), more than the limit of {limit / (1 << 30):.3g} GiB "
+                f"({source}); "
+                + (
+                    "pass store='run.zarr' to stream them to disk, or record fewer barcode_times"
+                    if in_memory
+                    else "pass a smaller block_size, or record fewer barcode_times"
+                )
+            )
 
 
 def make_plan(
@@ -176,7 +207,9 @@ def make_plan(
         if tuple(prep.model.states) != tuple(first.model.states):
             raise InvalidRunError("every grid point must have the same cell states")
     if block_size is None:
-        bs = default_block_size(first.times.size, len(first.model.states), n_rep)
+        bs = default_block_size(
+            first.times.size, len(first.model.states), n_rep, table_bytes_per_replicate(first)
+        )
     else:
         bs = min(check_count(block_size, "block_size", 1), n_rep)
     return Plan(

@@ -43,6 +43,8 @@ def run_plan(
             resume=resume,
             overwrite=overwrite,
             seed_drawn=seed_drawn,
+            # Dask tasks stage their table rows in the store instead of sending them back.
+            stage_tables=client is not None,
         )
     elif plan.summary_only:
         sink = SummarySink()

@@ -4,7 +4,9 @@ The order of the writes, and why a store killed at any point can be resumed, is 
 :mod:`dtp_gillespie.stream`. The session holds the store's writer's lock
 (:mod:`dtp_gillespie.store_safety`) from the identity check of an existing store to the last
 write; each block's work (:func:`write_block`) writes its own region and then marks itself done,
-so blocks can be written concurrently by Dask workers.
+so blocks can be written concurrently by Dask workers. A run with lineage tables hands each
+block's table rows back to the caller, which appends them in replicate order and only then marks
+the block done (:mod:`dtp_gillespie._sink_tables`).
 """
 
 import contextlib
@@ -23,6 +25,13 @@ from . import summary
 from ._block import Block, BlockResult, block_dataset, simulate_block
 from ._execute import warn
 from ._plan import Plan, label_sweep_dims, provenance
+from ._sink_tables import (
+    TABLE_CHUNK_ROWS,
+    OrderedTables,
+    create_table_progress,
+    stage,
+    trim_tables,
+)
 from ._store_status import (
     INCOMPLETE_ATTR,
     INCOMPLETE_NOTE,
@@ -51,11 +60,19 @@ class StoreBlock(Block):
     storage_options: Mapping[str, Any] | None = None
     sweep_dims: tuple[str, ...] = ()
     summary_only: bool = False
+    ordered: bool = False
+    """The run has lineage tables: the caller appends the block's rows and marks it done."""
+    staged: bool = False
+    """With ``ordered``: write the block's rows to the store's staging area rather than
+    return them (Dask: the caller then holds one block's rows at a time)."""
 
 
 def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) -> BlockResult:
     """Compute one block, write its region, then mark it done (no payload: the data are in the
-    store). Safe to run concurrently for different blocks (each touches only its own chunks)."""
+    store). Safe to run concurrently for different blocks (each touches only its own chunks).
+    With lineage tables (``job.ordered``) the block is not marked done here: its payload is its
+    table rows, which the caller appends in order (``_sink_tables.OrderedTables``) before
+    marking it."""
     arrays, capped = simulate_block(job, progress)
     stats = summary.block_stats(arrays, job.prep.times) if job.summary_only else None
     ds = block_dataset(job.prep, arrays, 0)
@@ -76,8 +93,13 @@ def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) 
         ds.to_zarr(
             job.store, group=job.group, region=region, mode="r+", consolidated=False, **kwargs
         )
-    del ds, arrays
+    del ds
     prog = open_group(job.store, join(job.group, PROGRESS_GROUP), "r+", job.storage_options)
+    if job.ordered:
+        tables = {k: v for k, v in arrays.items() if cv.OUTPUT[k].table}
+        payload = stage(prog, job.point, job.block, tables) if job.staged else tables
+        return BlockResult(payload, capped)
+    del arrays
     if stats is not None:
         summary.write_partials(prog, job.point, job.block, stats)
     prog["block_done"][job.point, job.block] = 1
@@ -103,6 +125,7 @@ class StoreSink:
         resume: bool = False,
         overwrite: bool = False,
         seed_drawn: bool = False,
+        stage_tables: bool = False,
     ) -> None:
         self.path = safety.check_store_path(store)
         self.group = group
@@ -111,6 +134,8 @@ class StoreSink:
         self.overwrite = overwrite
         self.seed_drawn = seed_drawn
         self.where = safety.describe(self.path, group)
+        self._tables: OrderedTables | None = None
+        self.stage_tables = stage_tables
 
     @contextlib.contextmanager
     def session(self, plan: Plan) -> Iterator[tuple[Plan, npt.NDArray[np.bool_]]]:
@@ -139,7 +164,15 @@ class StoreSink:
                     safety.clear_group(path, group, options, keep_lock=True)
                     exists = False
                 plan, status = self._resumable(plan, exists)
-                yield plan, status.done
+                done = status.done
+                if plan.ordered:
+                    done = self._open_tables(plan)
+                try:
+                    yield plan, done
+                except BaseException:
+                    if plan.ordered:  # still under the lock
+                        self._clean_up_tables()
+                    raise
         except BaseException:
             if locked:
                 # The lock is gone and the run stopped: consolidate what the store now holds,
@@ -159,13 +192,38 @@ class StoreSink:
             storage_options=self.storage_options,
             sweep_dims=plan.sweep_dims,
             summary_only=plan.summary_only,
+            ordered=plan.ordered,
+            staged=plan.ordered and self.stage_tables,
         )
 
-    def absorb(self, job: StoreBlock, payload: None) -> None:
-        pass
+    def absorb(self, job: StoreBlock, payload: Mapping[str, npt.NDArray[Any]] | str | None) -> None:
+        if payload is not None:
+            assert self._tables is not None
+            self._tables.add(job.point, job.block, payload)
+
+    def _clean_up_tables(self) -> None:
+        """After an error or Ctrl-C: leave the tables with exactly the rows of the blocks marked
+        done (best effort; a resumed run does it anyway)."""
+        with contextlib.suppress(Exception):
+            self._trim()
+
+    def _trim(self) -> npt.NDArray[np.bool_]:
+        root = open_group(self.path, self.group, "r+", self.storage_options)
+        return trim_tables(root, root[PROGRESS_GROUP])
+
+    def _open_tables(self, plan: Plan) -> npt.NDArray[np.bool_]:
+        """Under the lock: the tables cut to the rows of the done blocks, and the appender of
+        the rest; returns the blocks that stay done."""
+        done = self._trim()
+        root = open_group(self.path, self.group, "r+", self.storage_options)
+        pending = [(p, b) for p, b in plan.tasks() if not done[p, b]]
+        self._tables = OrderedTables(root, root[PROGRESS_GROUP], pending)
+        return done
 
     def complete(self, plan: Plan) -> None:
         """Every block is written: a summary's statistics, then the ``incomplete`` mark off."""
+        if self._tables is not None and not self._tables.finished:
+            raise InvalidRunError(f"internal error: {self.where}: table rows left unwritten")
         if plan.summary_only:
             _finalise_statistics(plan, self.path, self.group, self.storage_options)
         _mark_complete(self.path, self.group, self.storage_options)
@@ -256,8 +314,15 @@ def _write_template(
     ds.attrs = {**provenance(plan, ds.attrs[cv.ATTR_CREATED_AT]), INCOMPLETE_ATTR: INCOMPLETE_NOTE}
     nd = len(plan.sweep_dims)
     encoding: dict[str, dict[str, Any]] = {}
+    # The tables start empty; each block's rows are appended in order (_sink_tables).
+    ds = ds.isel({d: slice(0, 0) for d in (cv.LINEAGE_ROW, cv.CLONE_ROW) if d in ds.dims})
     for name, var in list(ds.variables.items()):
-        if cv.REPLICATE in var.dims:
+        if str(name) in cv.OUTPUT and cv.OUTPUT[str(name)].table:
+            encoding[str(name)] = {
+                "chunks": (TABLE_CHUNK_ROWS,),
+                "fill_value": _unwritten_fill(var.dtype),
+            }
+        elif cv.REPLICATE in var.dims:
             chunks = tuple(
                 plan.block_size if d == cv.REPLICATE else (1 if i < nd else ds.sizes[d])
                 for i, d in enumerate(var.dims)
@@ -273,7 +338,7 @@ def _write_template(
         name: {"chunks": tuple(1 if i < nd else ds.sizes[d] for i, d in enumerate(ds[name].dims))}
         for name in (summary.STATISTICS if plan.summary_only else ())
     }
-    replicate_vars = list(encoding)
+    replicate_vars = [name for name in encoding if cv.REPLICATE in ds[name].dims]
     encoding = {**encoding, **stat_encoding}
     for name in ds.variables:
         encoding.setdefault(str(name), {})["compressors"] = safety.checksummed_codecs()
@@ -328,6 +393,8 @@ def _write_template(
             "n_replicates": n,
         }
     )
+    if plan.ordered:
+        create_table_progress(prog, len(plan.points), plan.n_blocks, PROGRESS_DIMS)
     if plan.summary_only:
         summary.create_partials(
             prog,

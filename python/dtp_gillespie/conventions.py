@@ -8,6 +8,29 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from . import _core
+from ._lineage_outputs import (
+    BARCODE_TIME,
+    CLONE_BARCODE,
+    CLONE_BIRTH_EXPOSURE,
+    CLONE_BIRTH_TIME,
+    CLONE_EXTINCTION_TIME,
+    CLONE_ID,
+    CLONE_PARENT,
+    CLONE_REPLICATE,
+    CLONE_ROW,
+    CLONE_STATE,
+    CLONES_ALIVE,
+    CLONES_BORN,
+    FIRST_SURVIVING_RESISTANT_TIME,
+    LINEAGE_BARCODE,
+    LINEAGE_CLONE,
+    LINEAGE_COUNT,
+    LINEAGE_OUTPUTS,
+    LINEAGE_REPLICATE,
+    LINEAGE_ROW,
+    LINEAGE_STATE,
+    LINEAGE_TIME,
+)
 
 __all__ = [
     "ATTR_CREATED_AT",
@@ -21,8 +44,21 @@ __all__ = [
     "ATTR_VERSION",
     "AUC_CONCENTRATION",
     "AUC_RESPONSE",
+    "BARCODE_TIME",
     "BIOMARKER",
     "CELL_STATE",
+    "CLONES_ALIVE",
+    "CLONES_BORN",
+    "CLONE_BARCODE",
+    "CLONE_BIRTH_EXPOSURE",
+    "CLONE_BIRTH_TIME",
+    "CLONE_EXTINCTION_TIME",
+    "CLONE_ID",
+    "CLONE_PARENT",
+    "CLONE_REPLICATE",
+    "CLONE_ROW",
+    "CLONE_STATE",
+    "CLONE_TABLE",
     "CONCENTRATION",
     "CONCENTRATION_UNITS",
     "COORDINATES",
@@ -31,6 +67,15 @@ __all__ = [
     "EXPOSURE",
     "EXTINCTION_TIME",
     "FIRST_MUTANT_TIME",
+    "FIRST_SURVIVING_RESISTANT_TIME",
+    "LINEAGE_BARCODE",
+    "LINEAGE_CLONE",
+    "LINEAGE_COUNT",
+    "LINEAGE_REPLICATE",
+    "LINEAGE_ROW",
+    "LINEAGE_STATE",
+    "LINEAGE_TABLE",
+    "LINEAGE_TIME",
     "LONG_NAMES",
     "NOT_RUN",
     "N_EVENTS",
@@ -102,9 +147,11 @@ NOT_RUN: Final = -1
 still being written or was interrupted (float variables read NaN): no count, tally, code or
 exposure index is negative."""
 
-Present = Literal["always", "pk", "biomarker"]
+Present = Literal["always", "pk", "biomarker", "lineages", "clones"]
 """Which runs have a variable: every run, pharmacokinetic (pk) runs (filled by the thinning
-engine), or runs of a model with a biomarker."""
+engine), runs of a model with a biomarker, runs that track lineages (``barcodes=`` or
+``clones=True``: the long table of lineage sizes), or runs that track clones (``clones=True``:
+the clone table and the per-replicate clone tallies)."""
 
 Summarised = Literal["keep", "final", "drop"]
 """What summary mode (``summary_only=True``) keeps of a variable: the variable as it is (every
@@ -135,9 +182,9 @@ class Output:
     final_comment: str | None = None
     """``comment`` of ``final_<name>`` (summary ``"final"`` only)."""
     survival: Survival = None
-    flags: Literal["exposures", "status"] | None = None
-    """Integer codes with ``flag_values`` and ``flag_meanings``: the model's exposures, or
-    :data:`STATUS_CODES`."""
+    flags: Literal["exposures", "status", "states"] | None = None
+    """Integer codes with ``flag_values`` and ``flag_meanings``: the model's exposures,
+    :data:`STATUS_CODES`, or the model's cell states."""
 
     def __post_init__(self) -> None:
         # A wrong row is a programming error: refuse it at import, not in a user's run.
@@ -150,6 +197,12 @@ class Output:
     def per_replicate(self) -> bool:
         """One value per replicate (an engine ``Outcome`` field), not a trajectory."""
         return self.dims == (REPLICATE,)
+
+    @property
+    def table(self) -> bool:
+        """A column of a long table (dims ``lineage_row`` or ``clone_row``): its length is not
+        known before the run, and a streamed store appends to it."""
+        return self.dims in ((LINEAGE_ROW,), (CLONE_ROW,))
 
 
 _PER_REPLICATE = (REPLICATE,)
@@ -330,6 +383,8 @@ OUTPUTS: Final[tuple[Output, ...]] = (
             "the biomarker over time (run without summary_only for those)"
         ),
     ),
+    # Lineages and clones (docs/lineages.md).
+    *(Output(**row) for row in LINEAGE_OUTPUTS),
 )
 """The output variables, in Dataset order: the one table the Dataset, the store template, summary
 mode and the analysis read (CONTRIBUTING.md, "Adding an output variable"). Per-replicate
@@ -346,16 +401,24 @@ VARIABLES: Final = tuple(OUTPUT)
 PK_VARIABLES: Final = tuple(v.name for v in OUTPUTS if v.present == "pk")
 """Variables of pharmacokinetic (pk) runs only."""
 
+LINEAGE_TABLE: Final = tuple(v.name for v in OUTPUTS if v.dims == (LINEAGE_ROW,))
+"""The columns of the long table of lineage sizes (dim ``lineage_row``)."""
+
+CLONE_TABLE: Final = tuple(v.name for v in OUTPUTS if v.dims == (CLONE_ROW,))
+"""The columns of the clone table (dim ``clone_row``)."""
+
 OPTIONAL_VARIABLES: Final = tuple(v.name for v in OUTPUTS if v.present != "always")
 """Variables present only in some runs: ``concentration``, ``auc_concentration`` and
 ``auc_response`` only for pharmacokinetic (pk) runs,
 ``biomarker`` only for models with a biomarker (its ``units`` and ``long_name`` come from the
-model's biomarker spec)."""
+model's biomarker spec), the lineage table only for runs with ``barcodes=`` or ``clones=True``,
+and the clone table and tallies only for runs with ``clones=True``."""
 
 COORDINATES: Final[dict[str, tuple[str, str]]] = {
     REPLICATE: ("1", "replicate index"),
     TIME: (TIME_UNITS, "time"),
     CELL_STATE: ("1", "cell state"),
+    BARCODE_TIME: (TIME_UNITS, "record time of the lineage table"),
 }
 """Units and long name of each coordinate."""
 

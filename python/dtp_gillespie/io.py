@@ -140,6 +140,8 @@ def _open_one(
         v for v in (*cv.VARIABLES, FINAL_COUNT, FINAL_BIOMARKER, *STATISTICS) if v in ds.data_vars
     ]
     out: xr.Dataset = ds[order + [v for v in ds.data_vars if v not in order]]
+    # A selection keeps only the coordinates of its variables: barcode_time has none.
+    out = out.assign_coords({c: ds[c] for c in ds.coords if c not in out.coords})
     return out.load() if load else out
 
 

@@ -22,6 +22,7 @@ from ._plan import make_plan
 from ._run import run_plan
 from ._seeding import SeedLike, seed_from_attrs
 from ._store_status import seed_for_resume
+from .barcodes import Barcodes
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
 from .schedule import Schedule
@@ -95,6 +96,9 @@ def simulate(
     max_events: int | None = None,
     max_population: int | None = None,
     progression: Mapping[str, Any] | None = None,
+    barcodes: Barcodes | str | int | None = None,
+    barcode_times: npt.ArrayLike | None = None,
+    clones: bool = False,
     progress: bool | str = False,
     # Large ensembles (dtp_gillespie.stream): stream to zarr, resume, Dask.
     store: str | os.PathLike[str] | None = None,
@@ -145,6 +149,20 @@ def simulate(
         monitor, else every state with weight 1, also when the schedule monitors the
         biomarker), or ``"monitor": "biomarker"`` for the model's biomarker (``size`` in its units;
         the exact crossing time between events). Gives ``progression_time``.
+    barcodes : "founders", int or Barcodes, optional
+        Track barcoded lineages (docs/lineages.md): ``"founders"``
+        (:meth:`dtp_gillespie.Barcodes.founders`: one barcode per initial cell) or a number
+        ``B >= 1`` (:meth:`dtp_gillespie.Barcodes.library`: each initial cell draws one of
+        ``B`` barcodes uniformly). Adds the long table of lineage sizes (dim
+        ``lineage_row``) at the ``barcode_times``. The totals are bit-identical with and
+        without tracking.
+    barcode_times : array_like, optional
+        When to record the lineage table (non-decreasing, within ``[0, t_end]``); default the
+        record times. Needs ``barcodes`` or ``clones``.
+    clones : bool, default False
+        Found a clone at every mutation event and add the clone table (dim ``clone_row``) and
+        ``clones_born``, ``clones_alive``, ``first_surviving_resistant_time``; without
+        ``barcodes``, every cell carries barcode 0.
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
     store : str or path-like, optional
@@ -166,7 +184,8 @@ def simulate(
         ``count_min``, ``count_max``, ``count_quantile``, ``n_known``, ``extinct_fraction``,
         ``progressed_fraction``, ...), computed block by block and merged exactly
         (:mod:`dtp_gillespie.summary`). Works in memory, with ``store`` and with ``client``;
-        the result does not depend on ``block_size``, threads or resuming.
+        the result does not depend on ``block_size``, threads or resuming. Refused for runs
+        that track lineages (it has no place for their tables).
 
     Returns
     -------
@@ -180,7 +199,8 @@ def simulate(
         (docs/output.md). With ``summary_only``, no ``count``, ``exposure``, ``concentration`` or
         ``biomarker``, but ``final_count`` (replicate, cell_state), ``final_biomarker`` for a
         model with a biomarker, and the statistics of :mod:`dtp_gillespie.summary` (with a
-        ``quantile`` dimension for ``count_quantile``).
+        ``quantile`` dimension for ``count_quantile``). With ``barcodes`` or ``clones``, the
+        lineage and clone tables of docs/lineages.md.
 
     Raises
     ------
@@ -212,6 +232,9 @@ def simulate(
         max_events=max_events,
         max_population=max_population,
         progression=progression,
+        barcodes=barcodes,
+        barcode_times=barcode_times,
+        clones=clones,
     )
     if summary_only:
         prep = summary_prepared(prep)
@@ -238,8 +261,8 @@ _REPRODUCE_RUN_KEYS = (
     "max_population",
     "seed",
 )
-"""Keys of the ``run`` attribute that :func:`reproduce` needs (``progression`` and
-``summary_only`` default to off)."""
+"""Keys of the ``run`` attribute that :func:`reproduce` needs (``progression``,
+``summary_only``, ``barcodes``, ``barcode_times`` and ``clones`` default to off)."""
 
 
 def _short(value: object, n: int = 80) -> str:
@@ -344,6 +367,9 @@ def reproduce(
             max_events=run["max_events"],
             max_population=run["max_population"],
             progression=progression,
+            barcodes=run.get("barcodes"),
+            barcode_times=run.get("barcode_times"),
+            clones=run.get("clones", False),
             progress=progress,
             summary_only=run.get("summary_only", False),
             **grid,

@@ -12,6 +12,9 @@ block is one independent region write. The store is written in this order:
    (:func:`~dtp_gillespie.io.refresh_metadata`), so that plain ``xr.open_zarr`` and
    ``xr.open_datatree`` read an interrupted store too;
 3. for each block, in any order: the region write of its data, *then* ``block_done[block] = 1``;
+   a run with lineage tables (``barcodes=``, ``clones=True``) appends each block's table rows in
+   replicate order first, so its blocks are marked done in order
+   (:mod:`dtp_gillespie._sink_tables`);
 4. once the run stops (finished, or on an error or Ctrl-C) and its lock is gone: the metadata is
    consolidated again (the ``incomplete`` attribute gone, a summary's statistics flagged done).
 

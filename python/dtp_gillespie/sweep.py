@@ -210,6 +210,13 @@ def sweep(
     )
     points = sweep_points(model, schedule, grid)
     options = RunOptions.build(seed=seed, **run)
+    if options.lineages is not None:
+        # A table's rows have no place along the grid dimensions (yet): refuse, never drop them.
+        raise InvalidRunError(
+            "sweep does not track lineages (barcodes=, barcode_times=, clones=): the lineage "
+            "and clone tables are long tables with no grid dimensions; run dg.simulate for each "
+            "grid point instead"
+        )
     root = options.seed
     preps: list[Prepared] = []
     for k, (_, m, s) in enumerate(points):

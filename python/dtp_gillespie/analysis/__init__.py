@@ -7,7 +7,9 @@ a stored run opened with :func:`dtp_gillespie.open_run`. Leading dimensions in f
 ``replicate`` (sweep parameters, schedules stacked by the user) are preserved: every estimate is
 made separately for each point of them. :func:`fluctuation_test` also takes plain counts of
 mutants per culture, as from a laboratory fluctuation experiment;
-:func:`sister_overlap` takes barcode count tables (simulated or a laboratory's own).
+:func:`sister_overlap` takes barcode count tables (simulated or a laboratory's own);
+:func:`barcode_counts`, :func:`sister_table` and :func:`clone_sizes` read them from a run with
+``barcodes=`` or ``clones=True``.
 
 Which replicates count
 ----------------------
@@ -36,6 +38,7 @@ refuse it with :class:`~dtp_gillespie.errors.InvalidRunError` rather than report
   many cures it is much lower than the probability of the event.
 """
 
+from ._barcodes import barcode_counts, clone_sizes, sister_table
 from ._common import EVENTS as EVENTS
 from ._common import GROUP as GROUP
 from ._common import Event as Event
@@ -55,7 +58,9 @@ from ._survival import cumulative_incidence, kaplan_meier, median_time
 
 __all__ = [
     "EVENTS",
+    "barcode_counts",
     "chi2_sf",
+    "clone_sizes",
     "compare",
     "cumulative_incidence",
     "extinction_probability",
@@ -68,6 +73,7 @@ __all__ = [
     "persister_fraction",
     "probability_by",
     "sister_overlap",
+    "sister_table",
     "treating_exposures",
     "wilson_interval",
 ]
