@@ -143,12 +143,12 @@ def base() -> dg.Protocol:
         (
             lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=0),
             InvalidRunError,
-            r"barcodes is 0; a library needs B >= 1",
+            r"barcodes \(number of barcodes B\) is 0; it must be a whole number >= 1",
         ),
         (
-            lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=2.0),
+            lambda: dg.Protocol(MODEL, initial={"S": 5}, barcodes=2.5),
             InvalidRunError,
-            r"barcodes is 2\.0",
+            r"barcodes \(number of barcodes B\) is 2\.5",
         ),
         (lambda: dg.Protocol(MODEL, initial={"X": 5}), InvalidRunError, r"unknown state 'X'"),
         (
@@ -194,7 +194,7 @@ def test_toml_step_naming_an_unknown_schedule_is_refused() -> None:
         ("flasks = 2", "flasks = 0", r"steps\[2\]\.flasks is 0"),
         ("fraction = 0.5", "fraction = 0.0", r"steps\[3\]\.fraction is 0\.0"),
         ('barcodes = "founders"', 'barcodes = "random"', r"barcodes is 'random'"),
-        ('barcodes = "founders"', "barcodes = 0", r"barcodes is 0"),
+        ('barcodes = "founders"', "barcodes = 0", r"barcodes \(number of barcodes B\) is 0"),
         ("seed = 11", "seeds = 11", r"unknown key 'seeds' in \[run\]"),
         ("[protocol]", "[protocol]\nflasks = 3", r"unknown key 'flasks' in \[protocol\]"),
         ('step = "count"', 'step = "counts"', r"steps\[1\]\.step is 'counts'"),

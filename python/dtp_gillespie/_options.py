@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import INT64_MAX, check_count, check_flag, is_int, is_real, to_float
+from ._checks import INT64_MAX, check_count, check_flag, is_real, to_float
 from ._memory import check_replicate_fits
 from ._seeding import SeedInfo, SeedLike, normalise_seed
-from .barcodes import Barcodes, Lineages
+from .barcodes import Barcodes, Lineages, check_barcodes
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
 from .schedule import Schedule
@@ -147,26 +147,6 @@ def record_grid(
     return grid
 
 
-def _check_barcodes(value: object) -> Barcodes | None:
-    """The ``barcodes`` run option: None, ``"founders"``, a library size B >= 1, or a
-    :class:`~dtp_gillespie.Barcodes`."""
-    if value is None or isinstance(value, Barcodes):
-        return value
-    if isinstance(value, str):
-        if value == "founders":
-            return Barcodes.founders()
-        raise InvalidRunError(
-            f"barcodes is {value!r}; expected 'founders', a number of barcodes B >= 1 (a "
-            "library), dg.Barcodes.founders() or dg.Barcodes.library(B)"
-        )
-    if is_int(value) or isinstance(value, float | np.floating):
-        return Barcodes.library(check_count(value, "barcodes (number of barcodes B)", 1))
-    raise InvalidRunError(
-        f"barcodes is {value!r} ({type(value).__name__}); expected None, 'founders', a number "
-        "of barcodes B >= 1, dg.Barcodes.founders() or dg.Barcodes.library(B)"
-    )
-
-
 def _check_barcode_times(
     times: npt.ArrayLike, t_end: float, clones: bool
 ) -> npt.NDArray[np.float64]:
@@ -211,7 +191,7 @@ def _check_lineages(
     t_end: float,
 ) -> Lineages | None:
     """The lineage options (None: no lineage tracking; nothing of the run changes)."""
-    chosen = _check_barcodes(barcodes)
+    chosen = check_barcodes(barcodes)
     track_clones = check_flag(clones, "clones")
     if chosen is None and not track_clones:
         if barcode_times is not None:

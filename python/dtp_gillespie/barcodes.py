@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import check_count
+from ._checks import check_count, is_int
+from .errors import InvalidRunError
 
 if TYPE_CHECKING:
     from ._core import LineageSpec
 
-__all__ = ["LINEAGE_ROW_BYTES", "Barcodes", "Lineages"]
+__all__ = ["LINEAGE_ROW_BYTES", "Barcodes", "Lineages", "check_barcodes"]
 
 LINEAGE_ROW_BYTES = 8 + 4 + 8 + 8 + 1 + 8
 """Bytes of one row of the lineage table (replicate, time, barcode, clone, state, count)."""
@@ -112,3 +113,24 @@ class Lineages:
             assert self.barcodes.n_barcodes is not None
             lineages = max(1, min(self.barcodes.n_barcodes, initial_cells))
         return max(1, self.times.size) * lineages
+
+
+def check_barcodes(value: object) -> Barcodes | None:
+    """The ``barcodes`` option (of a run or a protocol): None, ``"founders"``, a library size
+    B >= 1, or a :class:`~dtp_gillespie.Barcodes`; an ``InvalidRunError`` naming the value
+    otherwise."""
+    if value is None or isinstance(value, Barcodes):
+        return value
+    if isinstance(value, str):
+        if value == "founders":
+            return Barcodes.founders()
+        raise InvalidRunError(
+            f"barcodes is {value!r}; expected 'founders', a number of barcodes B >= 1 (a "
+            "library), dg.Barcodes.founders() or dg.Barcodes.library(B)"
+        )
+    if is_int(value) or isinstance(value, float | np.floating):
+        return Barcodes.library(check_count(value, "barcodes (number of barcodes B)", 1))
+    raise InvalidRunError(
+        f"barcodes is {value!r} ({type(value).__name__}); expected None, 'founders', a number "
+        "of barcodes B >= 1, dg.Barcodes.founders() or dg.Barcodes.library(B)"
+    )

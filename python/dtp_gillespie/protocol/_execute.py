@@ -67,13 +67,13 @@ class _Flasks:
 def _initial(protocol: "Protocol", seed: SeedInfo, start: int, size: int) -> Population:
     """The barcoded cells every replicate of the block starts from."""
     mode, init = protocol.barcodes, protocol.initial
-    if mode.kind == "library":
+    if mode is not None and mode.mode == "library":
         assert mode.n_barcodes is not None
         tables = [
             library_rows(init, mode.n_barcodes, barcode_rng(seed, start + i)) for i in range(size)
         ]
     else:
-        rows = founder_rows(init) if mode.kind == "founders" else one_lineage_rows(init)
+        rows = founder_rows(init) if mode is not None else one_lineage_rows(init)
         tables = [rows] * size
     return Population.build(tables, len(init))
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._options import _check_initial, coerce_model
 from .._seeding import SeedLike
+from ..barcodes import Barcodes, check_barcodes
 from ..errors import InvalidRunError, InvalidScheduleError
 from ..model import Model
 from ..schedule import Schedule
-from ._barcodes import BarcodeMode, check_barcodes
 from ._steps import (
     MAX_FLASKS,
     Bottleneck,
@@ -52,7 +52,7 @@ class Protocol:
     model : Model or dict
     initial : mapping
         Cells per state at the start of each replicate (``{"S": 500}``).
-    barcodes : "founders", int or None, default "founders"
+    barcodes : "founders", int, dg.Barcodes or None, default "founders"
         ``"founders"``: initial cell k (state 0's cells first) carries barcode k; an int ``B``:
         each initial cell draws one of ``B`` barcodes uniformly (a library); None: every cell
         carries barcode 0.
@@ -65,7 +65,7 @@ class Protocol:
     model: Model
     initial: tuple[int, ...]
     """Cells per state at the start, in the model's state order."""
-    barcodes: BarcodeMode
+    barcodes: Barcodes | None
     schedules: Mapping[str, Schedule]
     steps: tuple[Step, ...]
 
@@ -74,7 +74,7 @@ class Protocol:
         model: Model | Mapping[str, Any],
         *,
         initial: Mapping[str, Any],
-        barcodes: str | int | None = "founders",
+        barcodes: Barcodes | str | int | None = "founders",
         schedules: Mapping[str, Schedule | Mapping[str, Any]] | None = None,
         steps: Sequence[Step | Mapping[str, Any]] = (),
     ) -> None:
@@ -196,7 +196,7 @@ class Protocol:
             "schedules": {k: s.to_dict() for k, s in self.schedules.items()},
             "protocol": {
                 "initial": dict(zip(self.model.states, self.initial, strict=True)),
-                "barcodes": self.barcodes.to_value(),
+                "barcodes": None if self.barcodes is None else self.barcodes.to_spec(),
                 "steps": [self._step_dict(s) for s in self.steps],
             },
         }
