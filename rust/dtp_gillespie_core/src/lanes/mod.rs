@@ -30,12 +30,14 @@ mod avx512;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use rand::SeedableRng;
+
 use crate::burst::{BurstEnd, Limits, just_after};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::model::{Model, Pick};
 use crate::record::Recorder;
-use crate::rng::{ExpMiss, exp1_after_miss, replicate_streams};
+use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
 use crate::ssa::{Outcome, as_f64, next_event_time};
@@ -248,6 +250,21 @@ fn pick_code(pick: &Pick) -> u64 {
 /// Bit of the mutation flag in [`pick_code`].
 pub(crate) const MUTATION_BIT: u64 = 1 << 16;
 
+/// A generator's state words (a lane's).
+fn words_of(rng: &ReplicateRng) -> [u64; 4] {
+    let bytes = rng.state();
+    std::array::from_fn(|i| u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap()))
+}
+
+/// The generator with a lane's state words.
+fn rng_from_words(words: [u64; 4]) -> ReplicateRng {
+    let mut bytes = [0u8; 32];
+    for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    ReplicateRng::from_seed(bytes)
+}
+
 /// A replicate in a lane, and what its current burst started with.
 struct Busy<'a> {
     replicate: FixedReplicate<'a>,
@@ -325,24 +342,62 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
             if (exits.check | exits.miss | exits.passed) & bit == 0 {
                 continue;
             }
-            self.write_back(j);
             let step = if exits.check & bit != 0 {
+                self.write_back(j);
                 Step::Advance(Resume::AfterBurst(BurstEnd::Check))
-            } else if exits.miss & bit != 0 {
-                // The rest of the ziggurat, as the hot loop's outer loop finishes it.
-                let lanes = &self.lanes;
-                let miss = ExpMiss::new(lanes.miss_layer[j] as u8, lanes.miss_x[j]);
-                let now = lanes.now[j];
-                let busy = self.busy[j].as_mut().expect("a busy lane");
-                let r = &mut busy.replicate;
-                let a0 = r.cells.a0();
-                Step::Settle(now + exp1_after_miss(miss, &mut r.rng) / a0)
             } else {
-                Step::Settle(self.lanes.t_next[j])
+                let t_next = if exits.miss & bit != 0 {
+                    self.finish_miss(j)
+                } else {
+                    self.lanes.t_next[j]
+                };
+                if self.settle_in_lane(j, t_next) {
+                    continue;
+                }
+                self.write_back(j);
+                Step::Settle(t_next)
             };
             self.drive(j, step)?;
         }
         Ok(self.all_busy())
+    }
+
+    /// The rest of the ziggurat after lane `j`'s first try missed, as the hot loop's outer loop
+    /// finishes it, on the lane's own generator: the next candidate's time.
+    fn finish_miss(&mut self, j: usize) -> f64 {
+        let lanes = &mut self.lanes;
+        let miss = ExpMiss::new(lanes.miss_layer[j] as u8, lanes.miss_x[j]);
+        let mut rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
+        let weight: [f64; N] = std::array::from_fn(|s| lanes.count[s][j] * lanes.state_total[s][j]);
+        let a0: f64 = weight.iter().sum();
+        let t_next = lanes.now[j] + exp1_after_miss(miss, &mut rng) / a0;
+        for (i, w) in words_of(&rng).into_iter().enumerate() {
+            lanes.rng[i][j] = w;
+        }
+        t_next
+    }
+
+    /// Write the record times before lane `j`'s pending candidate `t_next` from the lane's
+    /// counts, as the hot loop's outer loop does; true if the candidate is before the burst's
+    /// limit (the lane goes on in the vector loop), false if it ends the burst.
+    fn settle_in_lane(&mut self, j: usize, t_next: f64) -> bool {
+        let lanes = &mut self.lanes;
+        let busy = self.busy[j].as_mut().expect("a busy lane");
+        let r = &mut busy.replicate;
+        loop {
+            let limit = busy.limit_time.min(just_after(r.recorder.next_time()));
+            if t_next < limit {
+                lanes.t_next[j] = t_next;
+                lanes.limit[j] = limit;
+                return true;
+            }
+            if t_next >= busy.limit_time {
+                return false;
+            }
+            let states: [u64; N] = std::array::from_fn(|s| lanes.count[s][j] as u64);
+            let drug = r.exposure();
+            r.recorder.record_before(t_next, &states, &drug);
+        }
     }
 
     /// Write lane `j`'s state back to its replicate, as the hot loop writes its registers back
@@ -359,7 +414,7 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
         }
         *total = lanes.total[j];
         r.t = lanes.now[j];
-        r.set_rng_words(std::array::from_fn(|i| lanes.rng[i][j]));
+        r.rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
         let first_mutant = lanes.first_mutant[j];
         if !first_mutant.is_nan() {
             r.history.mutation(first_mutant);
@@ -398,8 +453,7 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
         lanes.limit[j] = limit;
         lanes.left[j] = busy.left;
         lanes.first_mutant[j] = f64::NAN;
-        let words = r.rng_words();
-        for (i, w) in words.into_iter().enumerate() {
+        for (i, w) in words_of(&r.rng).into_iter().enumerate() {
             lanes.rng[i][j] = w;
         }
     }

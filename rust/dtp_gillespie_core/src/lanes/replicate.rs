@@ -11,8 +11,6 @@
 
 use std::sync::atomic::AtomicBool;
 
-use rand::SeedableRng;
-
 use crate::burst::{self, BurstEnd, Limits, Records, Unwatched, burst};
 use crate::controller::{Always, Candidate, Controller, FixedController};
 use crate::error::Result;
@@ -225,20 +223,5 @@ impl<'a> FixedReplicate<'a> {
                 }
             }
         }
-    }
-
-    /// The generator's state words (for a lane).
-    pub fn rng_words(&self) -> [u64; 4] {
-        let bytes = self.rng.state();
-        std::array::from_fn(|i| u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap()))
-    }
-
-    /// Take the generator back from a lane's state words.
-    pub fn set_rng_words(&mut self, words: [u64; 4]) {
-        let mut bytes = [0u8; 32];
-        for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
-            chunk.copy_from_slice(&w.to_le_bytes());
-        }
-        self.rng = ReplicateRng::from_seed(bytes);
     }
 }
