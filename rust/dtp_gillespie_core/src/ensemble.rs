@@ -225,34 +225,6 @@ pub fn run_ensemble_on(
     let marked = model.biomarker().is_some();
     let mut biomarker = OptionalSeries::new(marked, n, n_times, "biomarker")?;
 
-    let serial = n == 1 || spec.n_threads == Some(1);
-    if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
-        // Untracked replicates under a fixed schedule, in SIMD lanes (module `lanes`).
-        let lane_events = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, {
-            let times = &run.record_times;
-            let recorders = counts.chunks_mut(row).zip(exposure.chunks_mut(n_times));
-            recorders
-                .zip(outcomes.iter_mut())
-                .enumerate()
-                .map(|(i, ((c, e), outcome))| {
-                    let recorder = Recorder::new(times, c, e, None, model.n_states());
-                    let index = spec.replicate_offset + i as u64;
-                    lanes::Job {
-                        index,
-                        recorder,
-                        outcome,
-                    }
-                })
-        })?;
-        let output = EnsembleOutput {
-            counts,
-            exposure,
-            concentration: concentration.into_output(),
-            biomarker: biomarker.into_output(),
-            outcomes,
-        };
-        return Ok((output, lane_events));
-    }
     let simulate = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
         let conc = pk.then_some(conc);
         let mut recorder =
@@ -274,7 +246,27 @@ pub fn run_ensemble_on(
         done.fetch_add(1, Ordering::Relaxed);
         Ok::<(), EngineError>(())
     };
-    if serial {
+    let serial = n == 1 || spec.n_threads == Some(1);
+    let mut lane_events = 0;
+    if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
+        // Untracked replicates under a fixed schedule, in SIMD lanes (module `lanes`).
+        lane_events = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, {
+            let times = &run.record_times;
+            let recorders = counts.chunks_mut(row).zip(exposure.chunks_mut(n_times));
+            recorders
+                .zip(outcomes.iter_mut())
+                .enumerate()
+                .map(|(i, ((c, e), outcome))| {
+                    let recorder = Recorder::new(times, c, e, None, model.n_states());
+                    let index = spec.replicate_offset + i as u64;
+                    lanes::Job {
+                        index,
+                        recorder,
+                        outcome,
+                    }
+                })
+        })?;
+    } else if serial {
         // No pool to wake: small calls (one trajectory) pay no thread hand-offs.
         counts
             .chunks_mut(row)
@@ -303,7 +295,7 @@ pub fn run_ensemble_on(
         biomarker: biomarker.into_output(),
         outcomes,
     };
-    Ok((output, 0))
+    Ok((output, lane_events))
 }
 
 /// Run `jobs` in SIMD lanes, in blocks spread over the thread pool unless `serial`; returns the

@@ -187,6 +187,10 @@ fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
             assert_eq!(none, 0);
             assert_identical(&scalar, &forced);
             let (lanes, lane_events) = ensemble(&case, &case.run, kernel, 3, n, 1);
+            eprintln!(
+                "{} ({n} replicates): {lane_events} events in lanes",
+                case.what
+            );
             assert_identical(&lanes, &scalar);
             // Any thread count, any split of the replicates into calls.
             let (two, _) = ensemble(&case, &case.run, kernel, 3, n, 2);
@@ -203,7 +207,6 @@ fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
             lane_total += lane_events;
             all_total += scalar.per_replicate(|o| o.n_events).iter().sum::<u64>();
             statuses.extend(scalar.per_replicate(|o| o.status as i8));
-            let _ = &case.what;
         }
         // The lanes really ran: most events were fired in them.
         assert!(
@@ -222,6 +225,28 @@ fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
                 statuses.contains(&(status as i8)),
                 "no case ended {status:?}"
             );
+        }
+    }
+}
+
+#[test]
+fn blocks_of_replicates_spread_over_threads_change_nothing() {
+    // More replicates than one block of lanes holds (256), on 1 and 2 threads.
+    for kernel in kernels() {
+        let mut fired = 0;
+        for seed in [2, 5, 11] {
+            let case = case(seed);
+            let (scalar, _) = ensemble(&case, &case.run, Lanes::Scalar, 0, 700, 1);
+            let all: u64 = scalar.per_replicate(|o| o.n_events).iter().sum();
+            for threads in [1, 2] {
+                let (lanes, lane_events) = ensemble(&case, &case.run, kernel, 0, 700, threads);
+                assert_identical(&lanes, &scalar);
+                let what = &case.what;
+                assert!(
+                    2 * lane_events >= all,
+                    "{what}: {lane_events} of {all} in lanes"
+                );
+            }
         }
     }
 }
