@@ -246,8 +246,10 @@ fn blocks_of_replicates_spread_over_threads_change_nothing() {
                     2 * lane_events >= all,
                     "{what}: {lane_events} of {all} in lanes"
                 );
+                fired += lane_events;
             }
         }
+        assert!(fired > 0, "{kernel:?}: no events in lanes");
     }
 }
 
