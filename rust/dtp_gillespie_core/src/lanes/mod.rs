@@ -287,8 +287,8 @@ pub(crate) struct Exits {
 
 /// What the scalar side of a lane does next.
 enum Step {
-    /// A candidate at this time is pending in the current burst: write records up to it, end the
-    /// burst at its limit, or go back into the vector loop.
+    /// A burst starts with a candidate pending at this time: load the lane, write the records
+    /// before the candidate, and go into the vector loop, or end the burst at its limit.
     Settle(f64),
     /// Run the event loop from here.
     Advance(Resume),
@@ -355,7 +355,7 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
                     continue;
                 }
                 self.write_back(j);
-                Step::Settle(t_next)
+                Step::Advance(Resume::AfterBurst(BurstEnd::Limit(t_next)))
             };
             self.drive(j, step)?;
         }
@@ -426,8 +426,9 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
         self.lanes.first_mutant[j] = f64::NAN;
     }
 
-    /// Load lane `j` from its replicate, with the pending candidate `t_next` before `limit`.
-    fn load(&mut self, j: usize, t_next: f64, limit: f64) {
+    /// Load lane `j` from its replicate (its pending candidate and limit are set by
+    /// [`Self::settle_in_lane`]).
+    fn load(&mut self, j: usize) {
         let lanes = &mut self.lanes;
         let busy = self.busy[j].as_ref().expect("a busy lane");
         let r = &busy.replicate;
@@ -449,8 +450,6 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
         }
         lanes.total[j] = r.cells.total;
         lanes.now[j] = r.t;
-        lanes.t_next[j] = t_next;
-        lanes.limit[j] = limit;
         lanes.left[j] = busy.left;
         lanes.first_mutant[j] = f64::NAN;
         for (i, w) in words_of(&r.rng).into_iter().enumerate() {
@@ -510,22 +509,11 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
                     }
                 }
                 Step::Settle(t_next) => {
-                    let busy = self.busy[j].as_mut().expect("a busy lane");
-                    let r = &mut busy.replicate;
-                    // As the hot loop's outer loop: a candidate exactly at the next record time
-                    // fires first (the record sees the state after it).
-                    let limit = busy.limit_time.min(just_after(r.recorder.next_time()));
-                    if t_next < limit {
-                        self.load(j, t_next, limit);
+                    self.load(j);
+                    if self.settle_in_lane(j, t_next) {
                         return Ok(());
                     }
-                    if t_next >= busy.limit_time {
-                        Step::Advance(Resume::AfterBurst(BurstEnd::Limit(t_next)))
-                    } else {
-                        let drug = r.exposure();
-                        r.recorder.record_before(t_next, r.cells.states(), &drug);
-                        Step::Settle(t_next)
-                    }
+                    Step::Advance(Resume::AfterBurst(BurstEnd::Limit(t_next)))
                 }
             };
         }
