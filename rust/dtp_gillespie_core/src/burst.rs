@@ -385,7 +385,7 @@ fn fixed<const N: usize, const P: usize>(
 
 /// The smallest float above a time `t >= 0` (infinity stays infinity).
 #[inline]
-fn just_after(t: f64) -> f64 {
+pub(crate) fn just_after(t: f64) -> f64 {
     if t == 0.0 {
         f64::from_bits(1) // also after -0.0
     } else if t.is_finite() {

@@ -15,6 +15,7 @@ use crate::controller::{Controller, FixedController, Tracked};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::event_loop::simulate_replicate;
+use crate::lanes::{self, Lanes};
 use crate::lineage::{LineageOutput, LineageSpec, LineageTracker, lineage_rng};
 use crate::model::Model;
 use crate::record::Recorder;
@@ -249,6 +250,20 @@ pub fn run_ensemble(
     cancel: &AtomicBool,
     done: &AtomicU64,
 ) -> Result<EnsembleOutput> {
+    run_ensemble_on(model, dosing, run, spec, cancel, done, Lanes::Detect).map(|(out, _)| out)
+}
+
+/// [`run_ensemble`] with a choice of SIMD lanes (the output is the same whichever runs), also
+/// returning how many events the lanes fired (0 on the scalar path).
+pub fn run_ensemble_on(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    spec: &EnsembleSpec,
+    cancel: &AtomicBool,
+    done: &AtomicU64,
+    lanes: Lanes,
+) -> Result<(EnsembleOutput, u64)> {
     validate(model, dosing, run)?;
     if spec.n_replicates == 0 {
         return Err(EngineError::InvalidRun(
@@ -322,7 +337,27 @@ pub fn run_ensemble(
         done.fetch_add(1, Ordering::Relaxed);
         Ok::<(), EngineError>(())
     };
-    if n == 1 || spec.n_threads == Some(1) {
+    let serial = n == 1 || spec.n_threads == Some(1);
+    let mut lane_events = 0;
+    if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
+        // Untracked replicates under a fixed schedule, in SIMD lanes (module `lanes`).
+        lane_events = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, {
+            let times = &run.record_times;
+            let recorders = counts.chunks_mut(row).zip(exposure.chunks_mut(n_times));
+            recorders
+                .zip(outcomes.iter_mut())
+                .enumerate()
+                .map(|(i, ((c, e), outcome))| {
+                    let recorder = Recorder::new(times, c, e, None, model.n_states());
+                    let index = spec.replicate_offset + i as u64;
+                    lanes::Job {
+                        index,
+                        recorder,
+                        outcome,
+                    }
+                })
+        })?;
+    } else if serial {
         // No pool to wake: small calls (one trajectory) pay no thread hand-offs.
         counts
             .chunks_mut(row)
@@ -353,14 +388,47 @@ pub fn run_ensemble(
         }
         all
     });
-    Ok(EnsembleOutput {
+    let output = EnsembleOutput {
         counts,
         exposure,
         concentration: concentration.into_output(),
         biomarker: biomarker.into_output(),
         outcomes,
         lineages,
-    })
+    };
+    Ok((output, lane_events))
+}
+
+/// Run `jobs` in SIMD lanes, in blocks spread over the thread pool unless `serial`; returns the
+/// events the lanes fired.
+fn run_in_lanes<'a>(
+    kernel: lanes::Kernel,
+    model: &'a Model,
+    dosing: &'a Dosing,
+    run: &'a RunConfig,
+    spec: &'a EnsembleSpec,
+    cancel: &'a AtomicBool,
+    done: &'a AtomicU64,
+    serial: bool,
+    jobs: impl Iterator<Item = lanes::Job<'a>>,
+) -> Result<u64> {
+    let schedule = lanes::fixed_schedule(model, dosing, run).expect("the lanes take this run");
+    let shared = lanes::Shared {
+        model,
+        schedule,
+        treating: &dosing.treating,
+        run,
+        seed_key: &spec.seed_key,
+        cancel,
+        done,
+    };
+    let jobs = jobs.collect();
+    if serial {
+        lanes::run_jobs(kernel, &shared, jobs, false)
+    } else {
+        let pool = thread_pool(spec.n_threads.unwrap_or(0))?;
+        pool.install(|| lanes::run_jobs(kernel, &shared, jobs, true))
+    }
 }
 
 /// A zeroed output buffer of `per_replicate` values for each of `n_replicates` replicates. A size

@@ -66,14 +66,18 @@ impl<C: Controller> Drug for AfterStop<'_, C> {
 /// Looks at the cancellation flag now and then: every [`CANCEL_CHECK_EVERY`] passes of the loop
 /// (events, rejected candidates, checks), and after every burst that stopped to be looked at
 /// (which fires or rejects at most that many candidates).
-struct CancelPoll<'a> {
+pub(crate) struct CancelPoll<'a> {
     flag: &'a AtomicBool,
     passes: u64,
 }
 
-impl CancelPoll<'_> {
+impl<'a> CancelPoll<'a> {
+    pub(crate) fn new(flag: &'a AtomicBool) -> Self {
+        Self { flag, passes: 0 }
+    }
+
     #[inline]
-    fn pass(&mut self) -> Result<()> {
+    pub(crate) fn pass(&mut self) -> Result<()> {
         self.passes += 1;
         if self.passes % CANCEL_CHECK_EVERY == 0 {
             self.now()
@@ -83,7 +87,7 @@ impl CancelPoll<'_> {
     }
 
     #[inline]
-    fn now(&self) -> Result<()> {
+    pub(crate) fn now(&self) -> Result<()> {
         if self.flag.load(Ordering::Relaxed) {
             Err(EngineError::Cancelled)
         } else {
@@ -176,7 +180,7 @@ impl Replay {
 /// Put the controller's rates from `t` until `horizon` in force for `cells`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
-fn install<C: Controller>(
+pub(crate) fn install<C: Controller>(
     controller: &mut C,
     model: &Model,
     rates: &mut PhaseRates,
@@ -200,7 +204,7 @@ fn watch_biomarker<C: Controller>(history: &mut History<'_>, t: f64, controller:
 
 /// The stop tail: record what is known after the replicate stopped at `t` with `status`, and
 /// close its history and the controller's account.
-fn stop<C: Controller>(
+pub(crate) fn stop<C: Controller>(
     status: Status,
     t: f64,
     counts: &[u64],

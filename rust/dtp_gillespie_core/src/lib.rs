@@ -19,6 +19,7 @@
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
+//! - [`lanes`]: replicates in SIMD lanes (fixed schedules), bit-identical to the scalar loop.
 //! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
 //!   used by runs.
 //! - [`lineage`]: barcoded lineages and clones per state (O(1) expected picks by composition and
@@ -36,6 +37,7 @@ pub mod ensemble;
 pub mod error;
 mod event_loop;
 pub mod jump;
+pub mod lanes;
 pub mod lineage;
 pub mod model;
 pub mod outcome;
@@ -51,8 +53,9 @@ mod ziggurat_tables;
 pub use adaptive::{AdaptiveSpec, Phase, Reference, Rule};
 pub use biomarker::Biomarker;
 pub use dosing::{Dosing, DosingKind};
-pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, trace};
+pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, run_ensemble_on, trace};
 pub use error::{EngineError, Result};
+pub use lanes::Lanes;
 pub use model::{
     Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,
 };

@@ -41,6 +41,14 @@ pub(crate) struct ExpMiss {
     x: f64,
 }
 
+impl ExpMiss {
+    /// The miss of a first try made elsewhere (the SIMD lanes' vectorised first try): the
+    /// layer (low 8 bits of the draw) and the point `x` that fell outside its rectangle.
+    pub(crate) fn new(layer: u8, x: f64) -> Self {
+        Self { layer, x }
+    }
+}
+
 /// The first iteration of `rand_distr`'s ziggurat for `Exp1`, from one 64-bit output: the low 8
 /// bits pick the layer, the top 52 a uniform in (0, 1); accepted in about 98% of draws.
 #[allow(clippy::inline_always)]

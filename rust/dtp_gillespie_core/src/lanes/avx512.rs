@@ -1,0 +1,294 @@
+//! The vector loop on AVX-512 (F and DQ): 8 lanes of doubles and 64-bit integers, one mask bit
+//! per lane. Each iteration fires one event in every lane, exactly as the hot loop's inner loop
+//! (`burst`) fires one in its replicate; see the parent module for what happens around it.
+//!
+//! Per lane and iteration, as the scalar hot loop:
+//! 1. a Xoshiro256++ draw, as a uniform `u` in [0, 1) (top 53 bits, times 2^-53), the target
+//!    `u * a0`;
+//! 2. the state: the first whose weight exceeds what is left of the target after the weights of
+//!    the states before it (rounding fallback: the last state with positive weight); then its
+//!    picks in scan order, compared with `rate * count`, the last taking the rest;
+//! 3. the counts move by one cell (exact in floats), the weights are `count * state_total`, `a0`
+//!    their sum in state order;
+//! 4. checks: population 0 or at the cap, budget spent, `a0` not finite: the lane leaves;
+//! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
+//!    gathers), `now + x / a0`; a miss, or a candidate at or after the lane's limit, and the lane
+//!    leaves.
+//!
+//! Lanes that leave keep the generator state of their own draws only (a lane that stopped at 4
+//! does not draw a waiting time: its state is blended back).
+
+use std::arch::x86_64::{
+    __m512d, __m512i, __mmask8, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_CMPINT_NLT,
+    _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castsi512_pd, _mm512_cmp_epu64_mask,
+    _mm512_cmp_pd_mask, _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_div_pd,
+    _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_blend_epi64,
+    _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_rol_epi64, _mm512_set1_epi64,
+    _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_srai_epi64,
+    _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_epi64, _mm512_sub_pd,
+    _mm512_test_epi64_mask, _mm512_xor_si512,
+};
+
+use super::{Block, Exits, Job, LaneState, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
+use crate::error::Result;
+use crate::ziggurat_tables::ZIG_EXP_X;
+
+/// Lanes per vector.
+const W: usize = 8;
+
+/// Every lane's bit.
+const ALL: __mmask8 = 0xff;
+
+/// Run a block of replicates in 8 lanes. The caller has checked that the CPU has AVX-512 F and
+/// DQ ([`super::Lanes::avx512_available`]).
+pub(super) fn run_block(shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> {
+    debug_assert!(super::Lanes::avx512_available());
+    match shared.model.n_states() {
+        1 => run_block_of::<1>(shared, jobs),
+        2 => run_block_of::<2>(shared, jobs),
+        3 => run_block_of::<3>(shared, jobs),
+        4 => run_block_of::<4>(shared, jobs),
+        n => unreachable!(
+            "the lanes take at most {} states, got {n}",
+            super::MAX_STATES
+        ),
+    }
+}
+
+fn run_block_of<const N: usize>(shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> {
+    let mut block = Block::<W, N>::new(shared, jobs);
+    let max_population = block.max_population();
+    if block.fill()? {
+        loop {
+            // SAFETY: the CPU has AVX-512 F and DQ (checked by the caller).
+            let exits = unsafe { vector_loop(&mut block.lanes, max_population) };
+            if !block.handle(&exits)? {
+                break;
+            }
+        }
+    }
+    block.finish_tail()
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+fn load_f(a: &[f64; W]) -> __m512d {
+    // SAFETY: `a` holds 8 doubles.
+    unsafe { _mm512_loadu_pd(a.as_ptr()) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+fn store_f(a: &mut [f64; W], v: __m512d) {
+    // SAFETY: `a` holds 8 doubles.
+    unsafe { _mm512_storeu_pd(a.as_mut_ptr(), v) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+fn load_u(a: &[u64; W]) -> __m512i {
+    // SAFETY: `a` holds 8 words.
+    unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+fn store_u(a: &mut [u64; W], v: __m512i) {
+    // SAFETY: `a` holds 8 words.
+    unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) }
+}
+
+/// A splat of a 64-bit pattern.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn splat_u(x: u64) -> __m512i {
+    _mm512_set1_epi64(x as i64)
+}
+
+/// One Xoshiro256++ step in every lane (rand_xoshiro's `next_u64`): the output and the new state.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn xoshiro(s: [__m512i; 4]) -> (__m512i, [__m512i; 4]) {
+    let [s0, s1, s2, s3] = s;
+    let result = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+    let t = _mm512_slli_epi64::<17>(s1);
+    let s2 = _mm512_xor_si512(s2, s0);
+    let s3 = _mm512_xor_si512(s3, s1);
+    let s1 = _mm512_xor_si512(s1, s2);
+    let s0 = _mm512_xor_si512(s0, s3);
+    let s2 = _mm512_xor_si512(s2, t);
+    let s3 = _mm512_rol_epi64::<45>(s3);
+    (result, [s0, s1, s2, s3])
+}
+
+/// Gather `table[index]` per lane.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn gather(table: &[f64], index: __m512i) -> __m512d {
+    // SAFETY: every index is a byte (below 256) and the tables hold 257 values; `table` starts
+    // at most one value into `ZIG_EXP_X`.
+    debug_assert!(table.len() >= 256);
+    unsafe { _mm512_i64gather_pd::<8>(index, table.as_ptr()) }
+}
+
+/// Fire events in every lane until at least one lane must leave; store the lanes' state and say
+/// which left and why.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512 F and DQ.
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn vector_loop<const N: usize>(lanes: &mut LaneState<W, N>, max_population: u64) -> Exits {
+    let zero = _mm512_setzero_pd();
+    let one = _mm512_set1_pd(1.0);
+    let infinity = _mm512_set1_pd(f64::INFINITY);
+    let scale53 = _mm512_set1_pd(1.0 / (1u64 << 53) as f64);
+    let zig_sub = _mm512_set1_pd(1.0 - f64::EPSILON / 2.0);
+    let exponent_one = splat_u(0x3ff0_0000_0000_0000);
+    let byte = splat_u(0xff);
+    let one_u = splat_u(1);
+    let cap_minus_one = splat_u(max_population - 1);
+
+    let mut count: [__m512d; N] = std::array::from_fn(|s| load_f(&lanes.count[s]));
+    let state_total: [__m512d; N] = std::array::from_fn(|s| load_f(&lanes.state_total[s]));
+    let rate: [[__m512d; SCANNED]; N] =
+        std::array::from_fn(|s| std::array::from_fn(|k| load_f(&lanes.rate[s][k])));
+    let code_of: [[__m512i; MAX_PICKS]; N] =
+        std::array::from_fn(|s| std::array::from_fn(|k| load_u(&lanes.code[s][k])));
+    let mut total = load_u(&lanes.total);
+    let mut now;
+    let mut t_next = load_f(&lanes.t_next);
+    let limit = load_f(&lanes.limit);
+    let mut left = load_u(&lanes.left);
+    let mut first_mutant = load_f(&lanes.first_mutant);
+    let mut rng: [__m512i; 4] = std::array::from_fn(|i| load_u(&lanes.rng[i]));
+
+    let mut weight: [__m512d; N] = std::array::from_fn(|s| _mm512_mul_pd(count[s], state_total[s]));
+    let mut a0 = sum(&weight);
+
+    let (check, miss, passed, layer, x) = loop {
+        now = t_next;
+        // 1. The selection target.
+        let (bits, next) = xoshiro(rng);
+        rng = next;
+        let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
+        let mut target = _mm512_mul_pd(u, a0);
+
+        // 2. The state (one mask per state, at most one bit per lane), and what is left of the
+        // target within it.
+        let mut before: [__m512d; N] = [zero; N];
+        let mut chosen: [__mmask8; N] = [0; N];
+        let mut found: __mmask8 = 0;
+        for s in 0..N {
+            before[s] = target;
+            let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(target, weight[s]);
+            chosen[s] = below & !found;
+            found |= below;
+            target = _mm512_sub_pd(target, weight[s]);
+        }
+        if found != ALL {
+            // Rounding left the target at or above `a0`: the last state with positive weight
+            // (`last_positive`), with the whole remainder.
+            let mut later: __mmask8 = found;
+            for s in (0..N).rev() {
+                let positive = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(weight[s], zero);
+                chosen[s] |= positive & !later;
+                later |= positive;
+            }
+            chosen[0] |= !later;
+        }
+        let mut rest = target;
+        let mut n = zero;
+        for s in 0..N {
+            rest = _mm512_mask_blend_pd(chosen[s] & found, rest, before[s]);
+            n = _mm512_mask_blend_pd(chosen[s], n, count[s]);
+        }
+        let mut pick_taken: __mmask8 = 0;
+        let mut code = _mm512_setzero_si512();
+        for k in 0..MAX_PICKS {
+            let mut code_k = code_of[0][k];
+            for s in 1..N {
+                code_k = _mm512_mask_blend_epi64(chosen[s], code_k, code_of[s][k]);
+            }
+            let this = if k < SCANNED {
+                let mut r = rate[0][k];
+                for s in 1..N {
+                    r = _mm512_mask_blend_pd(chosen[s], r, rate[s][k]);
+                }
+                let w = _mm512_mul_pd(r, n);
+                let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(rest, w);
+                rest = _mm512_sub_pd(rest, w);
+                below & !pick_taken
+            } else {
+                !pick_taken
+            };
+            code = _mm512_mask_blend_epi64(this, code, code_k);
+            pick_taken |= this;
+        }
+
+        // 3. The event.
+        let inc = _mm512_and_si512(code, byte);
+        let dec = _mm512_and_si512(_mm512_srli_epi64::<8>(code), byte);
+        for s in 0..N {
+            let state = splat_u(s as u64);
+            let up = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(inc, state), zero, one);
+            let down = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(dec, state), zero, one);
+            count[s] = _mm512_add_pd(count[s], _mm512_sub_pd(up, down));
+            weight[s] = _mm512_mul_pd(count[s], state_total[s]);
+        }
+        total = _mm512_add_epi64(total, _mm512_srai_epi64::<32>(code));
+        left = _mm512_sub_epi64(left, one_u);
+        let mutation = _mm512_test_epi64_mask(code, splat_u(MUTATION_BIT));
+        let unset = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(first_mutant, first_mutant);
+        first_mutant = _mm512_mask_blend_pd(mutation & unset, first_mutant, now);
+        a0 = sum(&weight);
+
+        // 4. Checks: `total - 1 >= cap - 1` (wrapping) at 0 and at the cap.
+        let capped =
+            _mm512_cmp_epu64_mask::<_MM_CMPINT_NLT>(_mm512_sub_epi64(total, one_u), cap_minus_one);
+        let spent = _mm512_cmpeq_epi64_mask(left, _mm512_setzero_si512());
+        let finite = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a0, infinity);
+        let check = capped | spent | !finite;
+
+        // 5. The next waiting time, in the lanes that go on with a positive `a0`.
+        let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0, zero);
+        let (bits, next) = xoshiro(rng);
+        for i in 0..4 {
+            rng[i] = _mm512_mask_blend_epi64(draws, rng[i], next[i]);
+        }
+        let layer = _mm512_and_si512(bits, byte);
+        let unit = _mm512_or_si512(_mm512_srli_epi64::<12>(bits), exponent_one);
+        let u = _mm512_sub_pd(_mm512_castsi512_pd(unit), zig_sub);
+        let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
+        let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
+        let miss = draws & !inside;
+        let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
+        t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
+        let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check & !miss;
+        if check | miss | passed != 0 {
+            break (check, miss, passed, layer, x);
+        }
+    };
+
+    for (stored, value) in lanes.count.iter_mut().zip(count) {
+        store_f(stored, value);
+    }
+    store_u(&mut lanes.total, total);
+    store_f(&mut lanes.now, now);
+    store_f(&mut lanes.t_next, t_next);
+    store_u(&mut lanes.left, left);
+    store_f(&mut lanes.first_mutant, first_mutant);
+    for (stored, value) in lanes.rng.iter_mut().zip(rng) {
+        store_u(stored, value);
+    }
+    store_u(&mut lanes.miss_layer, layer);
+    store_f(&mut lanes.miss_x, x);
+    Exits {
+        check: u32::from(check),
+        miss: u32::from(miss),
+        passed: u32::from(passed),
+    }
+}
+
+/// `a0`: the weights summed in state order, as `weight.iter().sum()`.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn sum<const N: usize>(weight: &[__m512d; N]) -> __m512d {
+    let mut a0 = weight[0];
+    for w in &weight[1..] {
+        a0 = _mm512_add_pd(a0, *w);
+    }
+    a0
+}

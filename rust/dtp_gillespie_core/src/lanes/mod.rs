@@ -1,0 +1,552 @@
+//! Replicates in SIMD lanes: `W` replicates of an ensemble advance in lockstep, one event per lane
+//! per iteration, each lane drawing from its own replicate's generator, and every replicate
+//! follows exactly the trajectory the scalar loop gives it, bit for bit.
+//!
+//! The vector loop ([`avx512`]) is the hot loop's inner loop (`burst`) for `W` lanes: the same
+//! draws (a uniform that picks the channel, the ziggurat's first try for the waiting time), the
+//! same selection (state by cumulative weight, then the state's picks, highest rate first, the
+//! last taking the rest) and the same float arithmetic in the same order. Everything else is
+//! scalar code the engine shares: a lane that needs attention (its next candidate passes a record
+//! time or the burst's limit, the ziggurat's first try missed, the population reached 0 or the
+//! cap, the event budget ran out, the rates overflowed) leaves the vector loop, its state is
+//! written back to its replicate, and the driver here does what the hot loop's outer loop does
+//! (write the record, finish the ziggurat with [`exp1_after_miss`], end the burst), then the
+//! event loop's outer loop ([`replicate::FixedReplicate::advance`]) runs until the next burst,
+//! which the lane takes up again. A lane whose replicate stopped takes the next replicate of the
+//! block; when none is left, the lanes still running finish on the scalar path, starting with
+//! the scalar hot loop from the pending candidate (a burst's remaining events are the same
+//! whichever loop fires them).
+//!
+//! The lanes take untracked ensembles under fixed schedules without observers, progression,
+//! density dependence or a biomarker, with at most [`MAX_STATES`] states and [`MAX_PICKS`]
+//! channels per state ([`fixed_schedule`]); everything else runs on the scalar path. The
+//! instruction set is chosen at run time ([`Lanes`]): one portable build, no `-C target-cpu`.
+//! Pharmacokinetic dosing stays scalar (its thinning calls `exp`).
+
+pub(crate) mod replicate;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rand::SeedableRng;
+
+use crate::burst::{BurstEnd, Limits, just_after};
+use crate::dosing::{Dosing, DosingKind};
+use crate::error::{EngineError, Result};
+use crate::model::{Model, Pick};
+use crate::record::Recorder;
+use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, replicate_streams};
+use crate::run::RunConfig;
+use crate::schedule::Schedule;
+use crate::ssa::{Outcome, as_f64, next_event_time};
+
+use replicate::{FixedReplicate, Next, Resume};
+
+/// Largest number of states the lanes take.
+pub const MAX_STATES: usize = 4;
+
+/// Largest number of channels of one state the lanes take (the last pick takes the rest of the
+/// selection target, so `MAX_PICKS - 1` rates are scanned).
+pub const MAX_PICKS: usize = 4;
+
+/// Rates scanned per state.
+const SCANNED: usize = MAX_PICKS - 1;
+
+/// Replicates per block: a block's replicates share one set of lanes, blocks run in parallel.
+/// The output does not depend on it.
+const BLOCK: usize = 256;
+
+/// Which SIMD lanes an ensemble may use. The output is the same whichever runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lanes {
+    /// The widest instruction set this CPU has that pays (AVX-512), the scalar loop otherwise.
+    Detect,
+    /// The scalar loop only.
+    Scalar,
+    /// AVX-512 (8 lanes); an error on a CPU without it.
+    Avx512,
+}
+
+impl Lanes {
+    /// Whether this CPU runs AVX-512 lanes (AVX-512 F and DQ).
+    #[must_use]
+    pub fn avx512_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
+
+/// The schedule of a run the lanes take (see the module docs), if they take it.
+pub(crate) fn fixed_schedule<'d>(
+    model: &Model,
+    dosing: &'d Dosing,
+    run: &RunConfig,
+) -> Option<&'d Schedule> {
+    let DosingKind::Fixed(schedule) = &dosing.kind else {
+        return None;
+    };
+    let fits = model.n_states() <= MAX_STATES
+        && (0..model.n_states()).all(|s| {
+            let (first, end) = model.channels_of(s);
+            end - first <= MAX_PICKS
+        });
+    let plain = model.biomarker().is_none()
+        && !model.density_dependent()
+        && run.progression.is_none()
+        && !run.force_general_loop
+        // Lineage tracking follows each event of a replicate: the scalar loop's replay.
+        && run.lineages.is_none();
+    (fits && plain).then_some(schedule)
+}
+
+/// The lane kernel for this run under `choice`, if any: `None` runs the scalar loop.
+pub(crate) fn kernel_for(
+    choice: Lanes,
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+) -> Result<Option<Kernel>> {
+    match choice {
+        Lanes::Scalar => Ok(None),
+        Lanes::Detect | Lanes::Avx512 if !Lanes::avx512_available() => {
+            if choice == Lanes::Avx512 {
+                Err(EngineError::InvalidRun(
+                    "lanes = avx512, but this CPU has no AVX-512 (F and DQ)".into(),
+                ))
+            } else {
+                Ok(None)
+            }
+        }
+        Lanes::Detect | Lanes::Avx512 => Ok(fixed_schedule(model, dosing, run)
+            .is_some()
+            .then_some(Kernel::Avx512)),
+    }
+}
+
+/// A vector loop this CPU can run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kernel {
+    Avx512,
+}
+
+/// What every replicate of a call shares.
+pub(crate) struct Shared<'a> {
+    pub model: &'a Model,
+    pub schedule: &'a Schedule,
+    pub treating: &'a [bool],
+    pub run: &'a RunConfig,
+    pub seed_key: &'a [u8; 32],
+    pub cancel: &'a AtomicBool,
+    pub done: &'a AtomicU64,
+}
+
+/// One replicate to run: its global index, its recorder and where its outcome goes.
+pub(crate) struct Job<'a> {
+    pub index: u64,
+    pub recorder: Recorder<'a>,
+    pub outcome: &'a mut Outcome,
+}
+
+/// Run `jobs` in blocks of [`BLOCK`] replicates (in parallel on the current rayon pool if
+/// `parallel`); returns the number of events the lanes fired.
+pub(crate) fn run_jobs(
+    kernel: Kernel,
+    shared: &Shared<'_>,
+    jobs: Vec<Job<'_>>,
+    parallel: bool,
+) -> Result<u64> {
+    use rayon::prelude::*;
+    let mut blocks = Vec::new();
+    let mut jobs = jobs.into_iter().peekable();
+    while jobs.peek().is_some() {
+        blocks.push(jobs.by_ref().take(BLOCK).collect::<Vec<_>>());
+    }
+    let run = |block: Vec<Job<'_>>| run_block(kernel, shared, block);
+    if parallel {
+        blocks
+            .into_par_iter()
+            .map(run)
+            .try_reduce(|| 0, |a, b| Ok(a + b))
+    } else {
+        blocks.into_iter().map(run).sum()
+    }
+}
+
+fn run_block(kernel: Kernel, shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => avx512::run_block(shared, jobs),
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
+    }
+}
+
+/// The state of `W` lanes of `N` states, one array per quantity, a lane per element: what the
+/// vector loop loads into registers and stores back when a lane leaves it.
+#[repr(C, align(64))]
+pub(crate) struct LaneState<const W: usize, const N: usize> {
+    /// Counts as exact floats (the hot loop's).
+    pub count: [[f64; W]; N],
+    /// Per-cell total rate of each state.
+    pub state_total: [[f64; W]; N],
+    /// Per state, the rates of its picks in scan order, infinity from the last pick on.
+    pub rate: [[[f64; W]; SCANNED]; N],
+    /// Per state, each pick's effect ([`pick_code`]), the last repeated.
+    pub code: [[[u64; W]; MAX_PICKS]; N],
+    pub total: [u64; W],
+    /// Time of the last event.
+    pub now: [f64; W],
+    /// The pending candidate, before `limit`.
+    pub t_next: [f64; W],
+    /// The burst's limit, or just after the next record time, whichever is first.
+    pub limit: [f64; W],
+    /// Events left in the burst's budget.
+    pub left: [u64; W],
+    /// First mutation fired in the lane since it was loaded (NaN if none).
+    pub first_mutant: [f64; W],
+    /// Xoshiro256++ state words.
+    pub rng: [[u64; W]; 4],
+    /// A missed first try of the ziggurat: its draw's low byte and its point.
+    pub miss_layer: [u64; W],
+    pub miss_x: [f64; W],
+}
+
+impl<const W: usize, const N: usize> LaneState<W, N> {
+    fn new() -> Self {
+        Self {
+            count: [[0.0; W]; N],
+            state_total: [[0.0; W]; N],
+            rate: [[[0.0; W]; SCANNED]; N],
+            code: [[[0; W]; MAX_PICKS]; N],
+            total: [0; W],
+            now: [0.0; W],
+            t_next: [0.0; W],
+            limit: [0.0; W],
+            left: [0; W],
+            first_mutant: [f64::NAN; W],
+            rng: [[0; W]; 4],
+            miss_layer: [0; W],
+            miss_x: [0.0; W],
+        }
+    }
+}
+
+/// A pick's effect as one word: the state that gains a cell (bits 0-7, the sink `N` if none),
+/// the state that loses one (bits 8-15), whether it is a mutation (bit 16), and the change of the
+/// total population as a signed number (bits 32-63).
+fn pick_code(pick: &Pick) -> u64 {
+    pick.inc as u64
+        | (pick.dec as u64) << 8
+        | u64::from(pick.is_mutation) << 16
+        | (i64::from(pick.delta_total) as u64) << 32
+}
+
+/// Bit of the mutation flag in [`pick_code`].
+pub(crate) const MUTATION_BIT: u64 = 1 << 16;
+
+/// A generator's state words (a lane's).
+fn words_of(rng: &ReplicateRng) -> [u64; 4] {
+    let bytes = rng.state();
+    std::array::from_fn(|i| u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap()))
+}
+
+/// The generator with a lane's state words.
+fn rng_from_words(words: [u64; 4]) -> ReplicateRng {
+    let mut bytes = [0u8; 32];
+    for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    ReplicateRng::from_seed(bytes)
+}
+
+/// A replicate in a lane, and what its current burst started with.
+struct Busy<'a> {
+    replicate: FixedReplicate<'a>,
+    outcome: &'a mut Outcome,
+    /// The burst's time limit.
+    limit_time: f64,
+    /// Events left in the burst's budget when the lane was last written back.
+    left: u64,
+}
+
+/// Why lanes left the vector loop, a bit per lane.
+pub(crate) struct Exits {
+    /// The burst stops (0 or the cap reached, budget spent, rates overflowed).
+    pub check: u32,
+    /// The ziggurat's first try missed (`miss_layer`, `miss_x`).
+    pub miss: u32,
+    /// The pending candidate is at or after the lane's limit.
+    pub passed: u32,
+}
+
+/// What the scalar side of a lane does next.
+enum Step {
+    /// A burst starts with a candidate pending at this time: load the lane, write the records
+    /// before the candidate, and go into the vector loop, or end the burst at its limit.
+    Settle(f64),
+    /// Run the event loop from here.
+    Advance(Resume),
+    /// Take the next replicate of the block.
+    Take,
+}
+
+/// The lanes of one block and the scalar side of each.
+pub(crate) struct Block<'a, 's, const W: usize, const N: usize> {
+    pub lanes: Box<LaneState<W, N>>,
+    busy: [Option<Busy<'a>>; W],
+    jobs: std::vec::IntoIter<Job<'a>>,
+    shared: &'s Shared<'a>,
+    /// Events fired in the lanes.
+    pub lane_events: u64,
+}
+
+impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
+    pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>) -> Self {
+        Self {
+            lanes: Box::new(LaneState::new()),
+            busy: std::array::from_fn(|_| None),
+            jobs: jobs.into_iter(),
+            shared,
+            lane_events: 0,
+        }
+    }
+
+    /// The population cap (the same for every replicate).
+    pub fn max_population(&self) -> u64 {
+        self.shared.run.population_cap()
+    }
+
+    /// Put a replicate in every lane; false if the block ran out of replicates first.
+    pub fn fill(&mut self) -> Result<bool> {
+        for j in 0..W {
+            self.drive(j, Step::Take)?;
+        }
+        Ok(self.all_busy())
+    }
+
+    fn all_busy(&self) -> bool {
+        self.busy.iter().all(Option::is_some)
+    }
+
+    /// Handle the lanes that left the vector loop (their state stored in `lanes`); false if a
+    /// lane found no replicate to take (the block's tail).
+    pub fn handle(&mut self, exits: &Exits) -> Result<bool> {
+        for j in 0..W {
+            let bit = 1 << j;
+            if (exits.check | exits.miss | exits.passed) & bit == 0 {
+                continue;
+            }
+            let step = if exits.check & bit != 0 {
+                self.write_back(j);
+                Step::Advance(Resume::AfterBurst(BurstEnd::Check))
+            } else {
+                let t_next = if exits.miss & bit != 0 {
+                    self.finish_miss(j)
+                } else {
+                    self.lanes.t_next[j]
+                };
+                if self.settle_in_lane(j, t_next) {
+                    continue;
+                }
+                self.write_back(j);
+                Step::Advance(Resume::AfterBurst(BurstEnd::Limit(t_next)))
+            };
+            self.drive(j, step)?;
+        }
+        Ok(self.all_busy())
+    }
+
+    /// The rest of the ziggurat after lane `j`'s first try missed, as the hot loop's outer loop
+    /// finishes it, on the lane's own generator: the next candidate's time.
+    fn finish_miss(&mut self, j: usize) -> f64 {
+        let lanes = &mut self.lanes;
+        let miss = ExpMiss::new(lanes.miss_layer[j] as u8, lanes.miss_x[j]);
+        let mut rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
+        let weight: [f64; N] = std::array::from_fn(|s| lanes.count[s][j] * lanes.state_total[s][j]);
+        let a0: f64 = weight.iter().sum();
+        let t_next = lanes.now[j] + exp1_after_miss(miss, &mut rng) / a0;
+        for (i, w) in words_of(&rng).into_iter().enumerate() {
+            lanes.rng[i][j] = w;
+        }
+        t_next
+    }
+
+    /// Write the record times before lane `j`'s pending candidate `t_next` from the lane's
+    /// counts, as the hot loop's outer loop does; true if the candidate is before the burst's
+    /// limit (the lane goes on in the vector loop), false if it ends the burst.
+    fn settle_in_lane(&mut self, j: usize, t_next: f64) -> bool {
+        let lanes = &mut self.lanes;
+        let busy = self.busy[j].as_mut().expect("a busy lane");
+        let r = &mut busy.replicate;
+        loop {
+            let limit = busy.limit_time.min(just_after(r.recorder.next_time()));
+            if t_next < limit {
+                lanes.t_next[j] = t_next;
+                lanes.limit[j] = limit;
+                return true;
+            }
+            if t_next >= busy.limit_time {
+                return false;
+            }
+            let states: [u64; N] = std::array::from_fn(|s| lanes.count[s][j] as u64);
+            let drug = r.exposure();
+            r.recorder.record_before(t_next, &states, &drug);
+        }
+    }
+
+    /// Write lane `j`'s state back to its replicate, as the hot loop writes its registers back
+    /// when it returns.
+    fn write_back(&mut self, j: usize) {
+        let lanes = &self.lanes;
+        let busy = self.busy[j].as_mut().expect("a busy lane");
+        let r = &mut busy.replicate;
+        let (counts, weights, total) = r.cells.slots_mut();
+        for s in 0..N {
+            let count = lanes.count[s][j];
+            counts[s] = count as u64;
+            weights[s] = count * lanes.state_total[s][j];
+        }
+        *total = lanes.total[j];
+        r.t = lanes.now[j];
+        r.rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
+        let first_mutant = lanes.first_mutant[j];
+        if !first_mutant.is_nan() {
+            r.history.mutation(first_mutant);
+        }
+        let fired = busy.left - lanes.left[j];
+        r.history.add_events(fired);
+        self.lane_events += fired;
+        busy.left = lanes.left[j];
+        self.lanes.first_mutant[j] = f64::NAN;
+    }
+
+    /// Load lane `j` from its replicate (its pending candidate and limit are set by
+    /// [`Self::settle_in_lane`]).
+    fn load(&mut self, j: usize) {
+        let lanes = &mut self.lanes;
+        let busy = self.busy[j].as_ref().expect("a busy lane");
+        let r = &busy.replicate;
+        for (s, &n) in r.cells.states().iter().enumerate() {
+            lanes.count[s][j] = as_f64(n);
+            lanes.state_total[s][j] = r.rates.state_total[s];
+            let (first, end) = r.rates.pick_range[s];
+            let (scanned, last) = match r.rates.pick[first..end].split_last() {
+                Some((last, scanned)) => (scanned, last),
+                None => (&[][..], &Pick::NONE),
+            };
+            for k in 0..MAX_PICKS {
+                let pick = scanned.get(k);
+                if k < SCANNED {
+                    lanes.rate[s][k][j] = pick.map_or(f64::INFINITY, |p| p.rate);
+                }
+                lanes.code[s][k][j] = pick_code(pick.unwrap_or(last));
+            }
+        }
+        lanes.total[j] = r.cells.total;
+        lanes.now[j] = r.t;
+        lanes.left[j] = busy.left;
+        lanes.first_mutant[j] = f64::NAN;
+        for (i, w) in words_of(&r.rng).into_iter().enumerate() {
+            lanes.rng[i][j] = w;
+        }
+    }
+
+    /// Run lane `j`'s scalar side from `step` until its replicate is back in the vector loop,
+    /// or the lane is empty (no replicate left to take).
+    fn drive(&mut self, j: usize, mut step: Step) -> Result<()> {
+        let shared = self.shared;
+        loop {
+            step = match step {
+                Step::Take => {
+                    let Some(job) = self.jobs.next() else {
+                        self.busy[j] = None;
+                        return Ok(());
+                    };
+                    let (rng, _) = replicate_streams(shared.seed_key, job.index);
+                    let replicate = FixedReplicate::new(
+                        shared.model,
+                        shared.schedule,
+                        shared.treating,
+                        shared.run,
+                        rng,
+                        job.recorder,
+                        shared.cancel,
+                    );
+                    self.busy[j] = Some(Busy {
+                        replicate,
+                        outcome: job.outcome,
+                        limit_time: f64::NAN,
+                        left: 0,
+                    });
+                    Step::Advance(Resume::Top)
+                }
+                Step::Advance(resume) => {
+                    let busy = self.busy[j].as_mut().expect("a busy lane");
+                    match busy.replicate.advance(resume)? {
+                        Next::Stopped(outcome) => {
+                            *busy.outcome = outcome;
+                            shared.done.fetch_add(1, Ordering::Relaxed);
+                            Step::Take
+                        }
+                        Next::Burst(limits, pending) => {
+                            // The hot loop's prologue.
+                            let r = &mut busy.replicate;
+                            let a0 = r.cells.a0();
+                            if a0.is_finite() {
+                                busy.limit_time = limits.time;
+                                busy.left = limits.budget;
+                                Step::Settle(next_event_time(pending, r.t, a0, &mut r.rng))
+                            } else {
+                                Step::Advance(Resume::AfterBurst(BurstEnd::Overflow))
+                            }
+                        }
+                    }
+                }
+                Step::Settle(t_next) => {
+                    self.load(j);
+                    if self.settle_in_lane(j, t_next) {
+                        return Ok(());
+                    }
+                    Step::Advance(Resume::AfterBurst(BurstEnd::Limit(t_next)))
+                }
+            };
+        }
+    }
+
+    /// Finish every replicate still in a lane on the scalar path: the rest of its burst in the
+    /// scalar hot loop from its pending candidate, then the event loop.
+    pub fn finish_tail(&mut self) -> Result<u64> {
+        let max_population = self.max_population();
+        for j in 0..W {
+            if self.busy[j].is_none() {
+                continue;
+            }
+            self.write_back(j);
+            let t_next = self.lanes.t_next[j];
+            let busy = self.busy[j].take().expect("a busy lane");
+            let Busy {
+                mut replicate,
+                outcome,
+                limit_time,
+                left,
+            } = busy;
+            let limits = Limits {
+                time: limit_time,
+                budget: left,
+                max_population,
+            };
+            let end = replicate.burst(Some(t_next), limits);
+            *outcome = replicate.finish(Resume::AfterBurst(end))?;
+            self.shared.done.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(self.lane_events)
+    }
+}

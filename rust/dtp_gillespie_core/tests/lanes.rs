@@ -1,0 +1,307 @@
+//! SIMD lanes (module `lanes`) against the scalar loops, replicate by replicate and bit for bit,
+//! on generated models, fixed schedules, record grids and caps. On a CPU without a lane kernel
+//! the comparison is skipped, and the test says so.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use common::{assert_identical, death, division, switch};
+use dtp_gillespie_core::rng::replicate_rng;
+use dtp_gillespie_core::{
+    Channel, Dosing, EnsembleOutput, EnsembleSpec, Lanes, Model, RunConfig, Schedule, Status,
+    run_ensemble_on,
+};
+use rand::{Rng, RngExt};
+
+/// One generated case: a model, a fixed schedule, a run.
+struct Case {
+    model: Model,
+    dosing: Dosing,
+    run: RunConfig,
+    what: String,
+}
+
+/// A model of 1 to 4 states, each with 1 to 4 channels (division, possibly mutating into
+/// another state; death; switches), rates drawn per exposure, some of them 0.
+fn model(g: &mut impl Rng, n_states: usize, n_exposures: usize) -> Model {
+    let mut channels: Vec<Channel> = Vec::new();
+    for s in 0..n_states {
+        let n_channels = g.random_range(1..=4);
+        let mut has_death = false;
+        for _ in 0..n_channels {
+            let other = g.random_range(0..n_states);
+            let channel = match g.random_range(0..4) {
+                0 | 1 => division(s, s, false),
+                2 if !has_death => {
+                    has_death = true;
+                    death(s)
+                }
+                _ if other != s => {
+                    if g.random_bool(0.5) {
+                        switch(s, other)
+                    } else {
+                        division(s, other, true)
+                    }
+                }
+                _ => division(s, s, g.random_bool(0.2)),
+            };
+            channels.push(channel);
+        }
+    }
+    let rates = (0..n_exposures * channels.len())
+        .map(|_| {
+            if g.random_bool(0.15) {
+                0.0
+            } else {
+                g.random_range(0.05..1.0)
+            }
+        })
+        .collect();
+    Model::new(n_states, n_exposures, channels, rates, None).expect("a valid generated model")
+}
+
+/// A fixed schedule: constant, a plain list, or a repeating cycle.
+fn schedule(g: &mut impl Rng, n_exposures: usize, t_end: f64) -> Schedule {
+    let kind = g.random_range(0..3);
+    let mut exposure = || g.random_range(0..n_exposures);
+    match kind {
+        0 => Schedule::constant(exposure()),
+        1 => {
+            let starts = vec![0.0, t_end * 0.3, t_end * 0.55, t_end * 0.8];
+            let exposures = starts.iter().map(|_| exposure()).collect();
+            Schedule::new(starts, exposures, None).unwrap()
+        }
+        _ => {
+            let on = t_end / 7.0;
+            Schedule::new(
+                vec![0.0, on],
+                vec![exposure(), exposure()],
+                Some((0, 2.0 * on)),
+            )
+            .unwrap()
+        }
+    }
+}
+
+fn case(seed: u64) -> Case {
+    let mut g = replicate_rng(&[9; 32], seed);
+    let n_states = g.random_range(1..=4);
+    let n_exposures = g.random_range(1..=3);
+    let model = model(&mut g, n_states, n_exposures);
+    let t_end = g.random_range(2.0..4.0);
+    let schedule = schedule(&mut g, n_exposures, t_end);
+    // Record grids: regular (times that also fall on breakpoints), random, or repeated times.
+    let record_times: Vec<f64> = match g.random_range(0..3) {
+        0 => (0..=28)
+            .map(|k| (t_end * f64::from(k) / 28.0).min(t_end))
+            .collect(),
+        1 => {
+            let mut t: Vec<f64> = (0..15).map(|_| g.random_range(0.0..t_end)).collect();
+            t.sort_by(f64::total_cmp);
+            t
+        }
+        _ => vec![0.0, 0.0, t_end / 3.0, t_end / 3.0, t_end],
+    };
+    let initial = (0..n_states).map(|_| g.random_range(0..60)).collect();
+    let (max_events, max_population) = match g.random_range(0..4) {
+        0 => (g.random_range(1..400), u64::MAX),
+        1 => (u64::MAX, g.random_range(1..150)),
+        // Uncapped in effect: a few thousand cells at most, so that debug builds stay quick.
+        _ => (u64::MAX, 4000),
+    };
+    let what = format!(
+        "case {seed}: {n_states} states, {} channels, {n_exposures} exposures, \
+         max_events {max_events}, max_population {max_population}",
+        model.channels().len()
+    );
+    let dosing = Dosing::fixed(schedule, n_exposures, None);
+    Case {
+        model,
+        dosing,
+        run: RunConfig {
+            initial,
+            record_times,
+            t_end,
+            max_events,
+            max_population,
+            progression: None,
+            force_general_loop: false,
+            lineages: None,
+        },
+        what,
+    }
+}
+
+fn ensemble(
+    case: &Case,
+    run: &RunConfig,
+    lanes: Lanes,
+    offset: u64,
+    n: usize,
+    threads: usize,
+) -> (EnsembleOutput, u64) {
+    let spec = EnsembleSpec {
+        seed_key: [5; 32],
+        replicate_offset: offset,
+        n_replicates: n,
+        n_threads: Some(threads),
+    };
+    let cancel = AtomicBool::new(false);
+    run_ensemble_on(
+        &case.model,
+        &case.dosing,
+        run,
+        &spec,
+        &cancel,
+        &AtomicU64::new(0),
+        lanes,
+    )
+    .unwrap()
+}
+
+/// Every lane kernel this CPU has, or a message saying why the lanes are not tested here.
+fn kernels() -> Vec<Lanes> {
+    if Lanes::avx512_available() {
+        vec![Lanes::Avx512]
+    } else {
+        eprintln!("SKIPPED: this CPU has no AVX-512 (F and DQ): the AVX-512 lanes are not tested");
+        Vec::new()
+    }
+}
+
+#[test]
+fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
+    let kernels = kernels();
+    let mut statuses = std::collections::HashSet::new();
+    for kernel in kernels {
+        let (mut lane_total, mut all_total) = (0, 0);
+        for seed in 0..cases() {
+            let case = case(seed);
+            let general = RunConfig {
+                force_general_loop: true,
+                ..case.run.clone()
+            };
+            let n = 20 + (seed as usize % 3) * 11;
+            let (scalar, none) = ensemble(&case, &case.run, Lanes::Scalar, 3, n, 1);
+            let (forced, _) = ensemble(&case, &general, Lanes::Scalar, 3, n, 1);
+            assert_eq!(none, 0);
+            assert_identical(&scalar, &forced);
+            let (lanes, lane_events) = ensemble(&case, &case.run, kernel, 3, n, 1);
+            eprintln!(
+                "{} ({n} replicates): {lane_events} events in lanes",
+                case.what
+            );
+            assert_identical(&lanes, &scalar);
+            // Any thread count, any split of the replicates into calls.
+            let (two, _) = ensemble(&case, &case.run, kernel, 3, n, 2);
+            assert_identical(&two, &scalar);
+            let (head, _) = ensemble(&case, &case.run, kernel, 3, 9, 1);
+            let (tail, _) = ensemble(&case, &case.run, kernel, 12, n - 9, 2);
+            let joined = EnsembleOutput {
+                counts: [head.counts, tail.counts].concat(),
+                exposure: [head.exposure, tail.exposure].concat(),
+                outcomes: [head.outcomes, tail.outcomes].concat(),
+                ..EnsembleOutput::default()
+            };
+            assert_identical(&joined, &scalar);
+            lane_total += lane_events;
+            all_total += scalar.per_replicate(|o| o.n_events).iter().sum::<u64>();
+            statuses.extend(scalar.per_replicate(|o| o.status as i8));
+        }
+        // The lanes really ran: most events were fired in them.
+        assert!(
+            2 * lane_total > all_total,
+            "{kernel:?}: {lane_total} of {all_total} events in lanes"
+        );
+    }
+    if !statuses.is_empty() {
+        for status in [
+            Status::Completed,
+            Status::Extinct,
+            Status::MaxEvents,
+            Status::MaxPopulation,
+        ] {
+            assert!(
+                statuses.contains(&(status as i8)),
+                "no case ended {status:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn blocks_of_replicates_spread_over_threads_change_nothing() {
+    // More replicates than one block of lanes holds (256), on 1 and 2 threads.
+    for kernel in kernels() {
+        let mut fired = 0;
+        for seed in [2, 5, 11] {
+            let case = case(seed);
+            let (scalar, _) = ensemble(&case, &case.run, Lanes::Scalar, 0, 700, 1);
+            let all: u64 = scalar.per_replicate(|o| o.n_events).iter().sum();
+            for threads in [1, 2] {
+                let (lanes, lane_events) = ensemble(&case, &case.run, kernel, 0, 700, threads);
+                assert_identical(&lanes, &scalar);
+                let what = &case.what;
+                assert!(
+                    2 * lane_events >= all,
+                    "{what}: {lane_events} of {all} in lanes"
+                );
+                fired += lane_events;
+            }
+        }
+        assert!(fired > 0, "{kernel:?}: no events in lanes");
+    }
+}
+
+#[test]
+fn asking_for_lanes_the_cpu_lacks_is_an_error_and_other_runs_stay_scalar() {
+    let case = case(1);
+    let spec = EnsembleSpec {
+        seed_key: [5; 32],
+        replicate_offset: 0,
+        n_replicates: 16,
+        n_threads: Some(1),
+    };
+    let run = |lanes| {
+        run_ensemble_on(
+            &case.model,
+            &case.dosing,
+            &case.run,
+            &spec,
+            &AtomicBool::new(false),
+            &AtomicU64::new(0),
+            lanes,
+        )
+    };
+    if Lanes::avx512_available() {
+        assert!(run(Lanes::Avx512).is_ok());
+    } else {
+        let err = run(Lanes::Avx512).unwrap_err().to_string();
+        assert!(err.contains("AVX-512"), "{err}");
+    }
+    // The general loop, when forced, is never replaced by lanes.
+    let forced = RunConfig {
+        force_general_loop: true,
+        ..case.run.clone()
+    };
+    let out = run_ensemble_on(
+        &case.model,
+        &case.dosing,
+        &forced,
+        &spec,
+        &AtomicBool::new(false),
+        &AtomicU64::new(0),
+        Lanes::Detect,
+    )
+    .unwrap();
+    assert_eq!(out.1, 0);
+}
+
+/// Generated cases per kernel (`DTP_LANE_CASES`, default 60).
+fn cases() -> u64 {
+    std::env::var("DTP_LANE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
+}
