@@ -486,7 +486,7 @@ def test_a_dask_store_has_the_same_tables(tmp_path: Path) -> None:
     reference = dg.simulate(MODEL, SCHEDULE, store=tmp_path / "ref.zarr", block_size=2, **TRACKED)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
