@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from ._checks import INT64_MAX, check_count, is_real, to_float
 from ._memory import check_replicate_fits
+from ._method import SSA, Method, check_method
 from ._seeding import SeedInfo, SeedLike, normalise_seed
 from .errors import DtpGillespieError, InvalidRunError
 from .model import Model
@@ -282,6 +283,8 @@ class RunOptions:
     progression : mapping or None
         As given (normalised against the model and schedule by :func:`bind`).
     seed : SeedInfo
+    method : Method
+        The simulation method and its options (:mod:`dtp_gillespie._method`).
     """
 
     initial: Mapping[str, Any]
@@ -295,6 +298,7 @@ class RunOptions:
     n_threads: int | None
     progression: Mapping[str, Any] | None
     seed: SeedInfo
+    method: Method = SSA
 
     @classmethod
     def build(
@@ -311,6 +315,10 @@ class RunOptions:
         replicate_offset: int = 0,
         progression: Mapping[str, Any] | None = None,
         n_threads: int | None = None,
+        method: str = "ssa",
+        jump_step: float | None = None,
+        jump_tolerance: float | None = None,
+        jump_threshold: float | None = None,
     ) -> "RunOptions":
         """Check the run options of :func:`~dtp_gillespie.simulate` (same keywords)."""
         t_end_f = _check_positive(t_end, "t_end")
@@ -340,6 +348,7 @@ class RunOptions:
             n_threads=None if n_threads is None else check_count(n_threads, "n_threads", 1),
             progression=progression,
             seed=normalise_seed(seed),
+            method=check_method(method, jump_step, jump_tolerance, jump_threshold),
         )
 
 
@@ -383,6 +392,7 @@ def bind(
     # Schedule.compile gives the dict of its kind (``_ScheduleSpec`` in ``_core.pyi``).
     core_schedule = cast("_ScheduleSpec", schedule.compile(model, t_end=options.t_end))
     prog = _check_progression(options.progression, model, schedule)
+    options.method.check_fits(model, schedule, max_events=options.max_events, progression=prog)
     check_replicate_fits(
         options.times.size,
         len(model.states),
@@ -401,8 +411,9 @@ def bind(
         "max_population": options.max_population,
         "progression": prog,
         **seed_info.attrs,
+        **options.method.run_spec(),
     }
-    core_run: RunSpec = {
+    core_run: RunSpec = {  # the method's keys are added below
         "initial": init,
         "record_times": [float(x) for x in options.times],
         "t_end": options.t_end,
@@ -418,6 +429,7 @@ def bind(
         "progression_size": None if prog is None else prog["size"],
         "progression_min_size": None if prog is None else prog["min_size"],
     }
+    core_run.update(options.method.run_spec())  # type: ignore[typeddict-item]
     return Prepared(
         model=model,
         schedule=schedule,

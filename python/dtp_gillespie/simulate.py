@@ -95,6 +95,10 @@ def simulate(
     max_events: int | None = None,
     max_population: int | None = None,
     progression: Mapping[str, Any] | None = None,
+    method: str = "ssa",
+    jump_step: float | None = None,
+    jump_tolerance: float | None = None,
+    jump_threshold: float | None = None,
     progress: bool | str = False,
     # Large ensembles (dtp_gillespie.stream): stream to zarr, resume, Dask.
     store: str | os.PathLike[str] | None = None,
@@ -145,6 +149,21 @@ def simulate(
         monitor, else every state with weight 1, also when the schedule monitors the
         biomarker), or ``"monitor": "biomarker"`` for the model's biomarker (``size`` in its units;
         the exact crossing time between events). Gives ``progression_time``.
+    method : {"ssa", "jump"}, default "ssa"
+        ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: exact population
+        jumps over a step grid, for linear models (no capacity or competition) under fixed
+        schedules; counts at record times are exact in law, mutation times exact, extinction
+        and cap times inside a jumped step resolved to the step (docs/jumps.md). Adds the attrs
+        ``algorithm``, ``jump_step``, ``jump_tolerance`` and ``jump_threshold``.
+    jump_step : float, optional
+        ``method="jump"``: the longest step (days, > 0; default 0.5). Breakpoints and record
+        times are always on the grid.
+    jump_tolerance : float, optional
+        ``method="jump"``: the tail mass of each offspring table per ancestor and step, in
+        (0, 1e-6] (default 1e-20); a draw that falls in a tail raises rather than approximates.
+    jump_threshold : float, optional
+        ``method="jump"``: pools expecting fewer events than this in a step are simulated
+        event by event (default 1000; 0 jumps every pool, ``inf`` none).
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
     store : str or path-like, optional
@@ -212,6 +231,10 @@ def simulate(
         max_events=max_events,
         max_population=max_population,
         progression=progression,
+        method=method,
+        jump_step=jump_step,
+        jump_tolerance=jump_tolerance,
+        jump_threshold=jump_threshold,
     )
     if summary_only:
         prep = summary_prepared(prep)
@@ -346,6 +369,10 @@ def reproduce(
             progression=progression,
             progress=progress,
             summary_only=run.get("summary_only", False),
+            method=run.get("method", "ssa"),
+            jump_step=run.get("jump_step"),
+            jump_tolerance=run.get("jump_tolerance"),
+            jump_threshold=run.get("jump_threshold"),
             **grid,
         )
     except InvalidRunError as exc:

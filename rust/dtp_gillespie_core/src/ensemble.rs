@@ -174,6 +174,33 @@ pub fn run_ensemble(
     done: &AtomicU64,
 ) -> Result<EnsembleOutput> {
     validate(model, dosing, run)?;
+    let pk = matches!(dosing.kind, DosingKind::Pk(_));
+    run_replicates(model, run, spec, pk, done, |index, recorder| {
+        simulate_one(
+            model,
+            dosing,
+            run,
+            &spec.seed_key,
+            index,
+            recorder,
+            &mut NoObserver,
+            cancel,
+        )
+    })
+}
+
+/// Run every replicate of `spec` with `simulate(global index, recorder)`, each writing its own
+/// slice of one preallocated output (with a concentration series if `pk`), in parallel unless
+/// there is one replicate or one thread; `done` counts finished replicates. The event loop's
+/// replicates and the exact jumps' ([`crate::jump_run`]) both run here.
+pub(crate) fn run_replicates(
+    model: &Model,
+    run: &RunConfig,
+    spec: &EnsembleSpec,
+    pk: bool,
+    done: &AtomicU64,
+    simulate: impl Fn(u64, &mut Recorder<'_>) -> Result<Outcome> + Sync,
+) -> Result<EnsembleOutput> {
     if spec.n_replicates == 0 {
         return Err(EngineError::InvalidRun(
             "n_replicates is 0; it must be >= 1".into(),
@@ -202,7 +229,6 @@ pub fn run_ensemble(
     let n_times = run.record_times.len();
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
-    let pk = matches!(dosing.kind, DosingKind::Pk(_));
     let mut counts = output_buffer(n, row, "count")?;
     let mut exposure = output_buffer(n, n_times, "exposure")?;
     let mut outcomes = output_buffer(n, 1, "per-replicate outcomes")?;
@@ -210,24 +236,14 @@ pub fn run_ensemble(
     let marked = model.biomarker().is_some();
     let mut biomarker = OptionalSeries::new(marked, n, n_times, "biomarker")?;
 
-    let simulate = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
+    let one = |(i, ((((counts, exposure), conc), marker), outcome)): ReplicateSlot<'_>| {
         let conc = pk.then_some(conc);
         let mut recorder =
             Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
         if marked {
             recorder = recorder.with_biomarker(marker);
         }
-        let index = spec.replicate_offset + i as u64;
-        *outcome = simulate_one(
-            model,
-            dosing,
-            run,
-            &spec.seed_key,
-            index,
-            &mut recorder,
-            &mut NoObserver,
-            cancel,
-        )?;
+        *outcome = simulate(spec.replicate_offset + i as u64, &mut recorder)?;
         done.fetch_add(1, Ordering::Relaxed);
         Ok::<(), EngineError>(())
     };
@@ -240,7 +256,7 @@ pub fn run_ensemble(
             .zip(biomarker.chunks_mut())
             .zip(outcomes.iter_mut())
             .enumerate()
-            .try_for_each(simulate)?;
+            .try_for_each(one)?;
     } else {
         thread_pool(spec.n_threads.unwrap_or(0))?.install(|| {
             counts
@@ -250,7 +266,7 @@ pub fn run_ensemble(
                 .zip(biomarker.par_chunks_mut())
                 .zip(outcomes.par_iter_mut())
                 .enumerate()
-                .try_for_each(simulate)
+                .try_for_each(one)
         })?;
     }
     Ok(EnsembleOutput {

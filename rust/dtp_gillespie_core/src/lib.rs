@@ -19,8 +19,9 @@
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
-//! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
-//!   used by runs.
+//! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall,
+//!   one-ancestor offspring tables, emitting lineages, one step of a population);
+//!   [`jump_run`]: `method = "jump"`, replicates advanced over a step grid by those jumps.
 //! - [`lineage`]: barcoded lineages and clones per state (Fenwick trees, O(log B) picks from a
 //!   separate lineage stream); not yet used by runs.
 //!
@@ -35,6 +36,7 @@ pub mod ensemble;
 pub mod error;
 mod event_loop;
 pub mod jump;
+pub mod jump_run;
 pub mod lineage;
 pub mod model;
 pub mod outcome;
@@ -52,6 +54,7 @@ pub use biomarker::Biomarker;
 pub use dosing::{Dosing, DosingKind};
 pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, trace};
 pub use error::{EngineError, Result};
+pub use jump_run::{JumpConfig, run_ensemble_jump};
 pub use model::{
     Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,
 };

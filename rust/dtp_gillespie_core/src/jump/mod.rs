@@ -26,14 +26,23 @@ pub mod binomial;
 mod btpe;
 pub mod chance;
 pub mod kendall;
+pub mod lineage;
+pub mod linear;
 pub mod multinomial;
 pub mod negative_binomial;
+pub mod offspring;
+pub mod riccati;
+pub mod step;
 
 pub use binomial::binomial;
 pub use chance::Chance;
 pub use kendall::{KendallStep, PiecewiseKendall};
+pub use linear::{LinearChannel, LinearRates};
 pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
+pub use offspring::OffspringTable;
+pub use riccati::NoEmission;
+pub use step::{StepLaw, StepLog, StepScratch};
 
 use thiserror::Error;
 
@@ -57,6 +66,13 @@ pub enum JumpError {
     /// A count (or a Poisson mean) above [`MAX_EXACT_COUNT`].
     #[error("{name} = {value} exceeds 2^53, the largest count sampled exactly")]
     TooLarge { name: &'static str, value: f64 },
+    /// Ancestors drawn into the tail of an offspring table (the mass that left its box, at most
+    /// the tail tolerance per ancestor): they cannot be placed exactly, so the draw is refused.
+    #[error(
+        "{ancestors} ancestor(s) fell in the offspring table's tail (mass {mass:e} per \
+         ancestor); rerun with a smaller jump_tolerance or another seed"
+    )]
+    TailHit { ancestors: u64, mass: f64 },
 }
 
 /// `Err(TooLarge)` if `value` (a count or a mean count) is above [`MAX_EXACT_COUNT`] or not finite.
