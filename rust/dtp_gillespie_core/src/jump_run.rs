@@ -54,7 +54,7 @@ pub const DEFAULT_THRESHOLD: f64 = 1000.0;
 pub const MAX_STEPS: usize = 10_000_000;
 /// Jump runs stop with `max_population` at this population: the samplers are exact up to 2^53
 /// cells, and one step must not take a pool past it.
-pub const JUMP_POPULATION_LIMIT: u64 = MAX_EXACT_COUNT / 1024;
+pub const JUMP_POPULATION_LIMIT: u64 = MAX_EXACT_COUNT / 8;
 
 impl JumpConfig {
     /// Check the knobs; each refusal names the option and the value.

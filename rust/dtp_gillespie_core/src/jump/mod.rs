@@ -1,8 +1,8 @@
 //! Exact population jumps: samplers that move a linear (branching) population over a whole time
 //! step in O(1) draws instead of one draw per birth or death (issue 17).
 //!
-//! **Status: the numerical foundation only. Nothing here is wired into runs yet**; `simulate`
-//! still uses the exact SSA of [`crate::ssa`] for every population. What exists:
+//! Used by `method = "jump"` ([`crate::jump_run`]); exact SSA ([`crate::ssa`]) is the default.
+//! What is here:
 //!
 //! - [`chance`]: a probability carried with its complement, so that `1 − p` is never formed by
 //!   a cancelling subtraction (the failure of OncoSimulR near 1e8 cells).
@@ -14,13 +14,15 @@
 //!   mixture.
 //! - [`kendall`]: the exact jump of the single-type linear birth–death process (Kendall), for
 //!   constant rates and, by composing steps, piecewise-constant rates.
+//! - [`linear`]: a model's channels under one exposure as a branching process.
+//! - [`riccati`]: the no-emission (no mutation event) probabilities of one cell's lineage.
+//! - [`offspring`]: one-ancestor offspring tables of multi-type processes by finite-state
+//!   projection, split over the ancestors with [`multinomial::Multinomial`].
+//! - [`lineage`]: small pools event by event, and lineages conditioned on emitting.
+//! - [`step`]: one step of a whole population, composing the above.
 //!
 //! Every sampler takes any `rand::Rng`, in particular the engine's per-replicate generator
 //! [`crate::rng::ReplicateRng`], so a replicate's draws stay in its own stream.
-//!
-//! Next (see CONTRIBUTING.md, "Exact population jumps"): one-ancestor offspring tables of the
-//! multi-type (S⇄P) process by finite-state projection, split over the ancestors with
-//! [`multinomial::Multinomial`]; exact mutation emissions; `method="jump"` in the run pipeline.
 
 pub mod binomial;
 mod btpe;
