@@ -274,3 +274,23 @@ def test_density_dependent_models_and_adaptive_schedules_are_refused() -> None:
     spr = {**sp_model(0.02), "exposures": ["off", "on"]}
     with pytest.raises(dg.errors.InvalidScheduleError, match="fixed schedules only"):
         dg.simulate(spr, adaptive, **BASE, method="jump")
+
+
+def test_streamed_and_summary_runs_equal_the_in_memory_jump_run(tmp_path: Any) -> None:
+    run: dict[str, Any] = {
+        "initial": {"S": 4000, "P": 50},
+        "t_end": 2.0,
+        "record_every": 0.5,
+        "n_replicates": 12,
+        "seed": 41,
+        "method": "jump",
+        "jump_step": 0.5,
+    }
+    memory = dg.simulate(sp_model(0.001), "off", **run)
+    streamed = dg.simulate(sp_model(0.001), "off", store=tmp_path / "s.zarr", block_size=5, **run)
+    np.testing.assert_array_equal(streamed["count"].to_numpy(), memory["count"].to_numpy())
+    assert streamed.attrs["algorithm"] == "jump"
+    summary = dg.simulate(sp_model(0.001), "off", summary_only=True, block_size=5, **run)
+    np.testing.assert_array_equal(
+        summary["final_count"].to_numpy(), memory["count"].isel(time=-1).to_numpy()
+    )
