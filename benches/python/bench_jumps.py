@@ -17,12 +17,11 @@ number of mutation events).
 """
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import dtp_gillespie as dg
+from bench_ensemble_scaling import _median as median_seconds
 
 SCHEDULE = {
     "kind": "piecewise",
@@ -61,16 +60,6 @@ def run(n0: float, mu: float, n: int, seed: int, step: float = 0.5) -> Any:
         method="jump",
         jump_step=step,
     )
-
-
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up: the tables of each (exposure, step) are built once per run
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
