@@ -12,6 +12,7 @@ from typing import Any
 import dtp_gillespie as dg
 import numpy as np
 import pytest
+from dtp_gillespie.simulate import prepare
 from oracles import (
     Z_CRIT,
     kendall_alpha_beta,
@@ -278,3 +279,20 @@ def test_streamed_and_summary_runs_equal_the_in_memory_jump_run(tmp_path: Any) -
     np.testing.assert_array_equal(
         summary["final_count"].to_numpy(), memory["count"].isel(time=-1).to_numpy()
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("method", "tau", 'method is "tau"'),
+        ("jump_step", 0.0, "jump_step is 0"),
+        ("jump_tolerance", 1e-3, "jump_tolerance is 0.001"),
+        ("jump_threshold", math.nan, "jump_threshold is NaN"),
+    ],
+)
+def test_the_engine_refuses_bad_jump_keys_itself(key: str, value: object, match: str) -> None:
+    # The Python layer refuses these first; the engine's own checks keep direct calls safe.
+    prep = prepare(sp_model(0.02), "off", initial={"S": 10}, t_end=1.0, method="jump")
+    run = {**prep.core_run, key: value}
+    with pytest.raises(dg.errors.InvalidRunError, match=match):
+        dg._core.simulate_ensemble(prep.core_model, prep.core_schedule, run)
