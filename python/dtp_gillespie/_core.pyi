@@ -263,6 +263,11 @@ class RunSpec(TypedDict):
     """Default 1."""
     n_threads: NotRequired[int | None]
     """None: all cores."""
+    method: NotRequired[Literal["ssa", "jump"]]
+    """Default ``"ssa"``; ``"jump"`` needs the three ``jump_*`` keys."""
+    jump_step: NotRequired[float]
+    jump_tolerance: NotRequired[float]
+    jump_threshold: NotRequired[float]
     progression_weights: NotRequired[list[float] | None]
     """Burden for progression (None: no progression)."""
     progression_biomarker: NotRequired[bool]

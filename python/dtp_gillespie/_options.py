@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from ._checks import INT64_MAX, check_count, check_flag, is_real, to_float
 from ._memory import check_replicate_fits
+from ._method import SSA, Method, check_method
 from ._seeding import SeedInfo, SeedLike, normalise_seed
 from .barcodes import Barcodes, Lineages, check_barcodes
 from .errors import DtpGillespieError, InvalidRunError
@@ -347,6 +348,8 @@ class RunOptions:
     seed : SeedInfo
     lineages : Lineages or None
         Barcodes, barcode times and clones (None: no lineage tracking).
+    method : Method
+        The simulation method and its options (:mod:`dtp_gillespie._method`).
     """
 
     initial: Mapping[str, Any]
@@ -361,6 +364,7 @@ class RunOptions:
     progression: Mapping[str, Any] | None
     seed: SeedInfo
     lineages: Lineages | None = None
+    method: Method = SSA
 
     @classmethod
     def build(
@@ -380,6 +384,10 @@ class RunOptions:
         barcodes: "Barcodes | str | int | None" = None,
         barcode_times: npt.ArrayLike | None = None,
         clones: bool = False,
+        method: str = "ssa",
+        jump_step: float | None = None,
+        jump_tolerance: float | None = None,
+        jump_threshold: float | None = None,
     ) -> "RunOptions":
         """Check the run options of :func:`~dtp_gillespie.simulate` (same keywords)."""
         t_end_f = _check_positive(t_end, "t_end")
@@ -410,6 +418,7 @@ class RunOptions:
             progression=progression,
             seed=normalise_seed(seed),
             lineages=_check_lineages(barcodes, barcode_times, clones, grid, t_end_f),
+            method=check_method(method, jump_step, jump_tolerance, jump_threshold),
         )
 
 
@@ -456,6 +465,13 @@ def bind(
     # Schedule.compile gives the dict of its kind (``_ScheduleSpec`` in ``_core.pyi``).
     core_schedule = cast("_ScheduleSpec", schedule.compile(model, t_end=options.t_end))
     prog = _check_progression(options.progression, model, schedule)
+    options.method.check_fits(
+        model,
+        schedule,
+        max_events=options.max_events,
+        progression=prog,
+        tracks_lineages=options.lineages is not None,
+    )
     check_replicate_fits(
         options.times.size,
         len(model.states),
@@ -474,11 +490,12 @@ def bind(
         "max_population": options.max_population,
         "progression": prog,
         **seed_info.attrs,
+        **options.method.run_spec(),
     }
     if options.lineages is not None:
         # Only runs that track lineages say so: every other run's attribute is unchanged.
         run_spec.update(options.lineages.run_spec())
-    core_run: RunSpec = {
+    core_run: RunSpec = {  # the method's keys are added below
         "initial": init,
         "record_times": [float(x) for x in options.times],
         "t_end": options.t_end,
@@ -496,6 +513,7 @@ def bind(
     }
     if options.lineages is not None:
         core_run["lineages"] = options.lineages.engine_spec()
+    core_run.update(options.method.run_spec())  # type: ignore[typeddict-item]
     return Prepared(
         model=model,
         schedule=schedule,

@@ -99,6 +99,10 @@ def simulate(
     barcodes: Barcodes | str | int | None = None,
     barcode_times: npt.ArrayLike | None = None,
     clones: bool = False,
+    method: str = "ssa",
+    jump_step: float | None = None,
+    jump_tolerance: float | None = None,
+    jump_threshold: float | None = None,
     progress: bool | str = False,
     # Large ensembles (dtp_gillespie.stream): stream to zarr, resume, Dask.
     store: str | os.PathLike[str] | None = None,
@@ -163,6 +167,21 @@ def simulate(
         Found a clone at every mutation event and add the clone table (dim ``clone_row``) and
         ``clones_born``, ``clones_alive``, ``first_surviving_resistant_time``; without
         ``barcodes``, every cell carries barcode 0.
+    method : {"ssa", "jump"}, default "ssa"
+        ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: exact population
+        jumps over a step grid, for linear models (no capacity or competition) under fixed
+        schedules; counts at record times are exact in law, mutation times exact, extinction
+        and cap times inside a jumped step resolved to the step (docs/jumps.md). Adds the attrs
+        ``algorithm``, ``jump_step``, ``jump_tolerance`` and ``jump_threshold``.
+    jump_step : float, optional
+        ``method="jump"``: the longest step (days, > 0; default 0.5). Breakpoints and record
+        times are always on the grid.
+    jump_tolerance : float, optional
+        ``method="jump"``: the tail mass of each offspring table per ancestor and step, in
+        (0, 1e-6] (default 1e-20); a draw that falls in a tail raises rather than approximates.
+    jump_threshold : float, optional
+        ``method="jump"``: pools expecting fewer events than this in a step are simulated
+        event by event (default 1000; 0 jumps every pool, ``inf`` none).
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
     store : str or path-like, optional
@@ -235,6 +254,10 @@ def simulate(
         barcodes=barcodes,
         barcode_times=barcode_times,
         clones=clones,
+        method=method,
+        jump_step=jump_step,
+        jump_tolerance=jump_tolerance,
+        jump_threshold=jump_threshold,
     )
     if summary_only:
         prep = summary_prepared(prep)
@@ -372,6 +395,10 @@ def reproduce(
             clones=run.get("clones", False),
             progress=progress,
             summary_only=run.get("summary_only", False),
+            method=run.get("method", "ssa"),
+            jump_step=run.get("jump_step"),
+            jump_tolerance=run.get("jump_tolerance"),
+            jump_threshold=run.get("jump_threshold"),
             **grid,
         )
     except InvalidRunError as exc:

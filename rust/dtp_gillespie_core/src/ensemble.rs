@@ -265,6 +265,96 @@ pub fn run_ensemble_on(
     lanes: Lanes,
 ) -> Result<(EnsembleOutput, u64)> {
     validate(model, dosing, run)?;
+    let pk = matches!(dosing.kind, DosingKind::Pk(_));
+    if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
+        // Untracked replicates under a fixed schedule, in SIMD lanes (module `lanes`).
+        let mut lane_events = 0;
+        let output = run_replicates_with(model, run, spec, pk, |slots| {
+            let serial = slots.serial;
+            let jobs = slots.jobs(run, model.n_states(), spec.replicate_offset);
+            lane_events =
+                run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, jobs)?;
+            Ok(())
+        })?;
+        return Ok((output, lane_events));
+    }
+    let output = run_replicates(
+        model,
+        run,
+        spec,
+        pk,
+        done,
+        |i, index, recorder, lineage_slot| match &run.lineages {
+            None => simulate_one(
+                model,
+                dosing,
+                run,
+                &spec.seed_key,
+                index,
+                recorder,
+                &mut NoObserver,
+                cancel,
+            ),
+            Some(lineages) => {
+                let (key, at) = (&spec.seed_key, (i, index));
+                let (outcome, out) =
+                    simulate_tracked(model, dosing, run, lineages, key, at, recorder, cancel)?;
+                *lineage_slot = Some(Box::new(out));
+                Ok(outcome)
+            }
+        },
+    )?;
+    Ok((output, 0))
+}
+
+/// The output buffers of one call, before they are filled.
+pub(crate) struct Slots {
+    counts: Vec<i64>,
+    exposure: Vec<i8>,
+    outcomes: Vec<Outcome>,
+    concentration: OptionalSeries,
+    biomarker: OptionalSeries,
+    tracked: Vec<Option<Box<LineageOutput>>>,
+    row: usize,
+    n_times: usize,
+    /// One replicate, or one thread asked for: no pool to wake.
+    serial: bool,
+}
+
+impl Slots {
+    /// Each replicate's recorder and outcome, for the SIMD lanes (no concentration, biomarker
+    /// or lineages: the lanes take none of those runs).
+    fn jobs<'a>(
+        &'a mut self,
+        run: &'a RunConfig,
+        n_states: usize,
+        offset: u64,
+    ) -> impl Iterator<Item = lanes::Job<'a>> {
+        let times = &run.record_times;
+        let recorders = self
+            .counts
+            .chunks_mut(self.row)
+            .zip(self.exposure.chunks_mut(self.n_times));
+        recorders
+            .zip(self.outcomes.iter_mut())
+            .enumerate()
+            .map(move |(i, ((c, e), outcome))| lanes::Job {
+                index: offset + i as u64,
+                recorder: Recorder::new(times, c, e, None, n_states),
+                outcome,
+            })
+    }
+}
+
+/// Check a call, allocate its output, let `fill` write it, and assemble the output (lineage
+/// tables joined in replicate order).
+fn run_replicates_with(
+    model: &Model,
+    run: &RunConfig,
+    spec: &EnsembleSpec,
+    pk: bool,
+    fill: impl FnOnce(&mut Slots) -> Result<()>,
+) -> Result<EnsembleOutput> {
     if spec.n_replicates == 0 {
         return Err(EngineError::InvalidRun(
             "n_replicates is 0; it must be >= 1".into(),
@@ -296,107 +386,95 @@ pub fn run_ensemble_on(
     let n_times = run.record_times.len();
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
-    let pk = matches!(dosing.kind, DosingKind::Pk(_));
-    let mut counts = output_buffer(n, row, "count")?;
-    let mut exposure = output_buffer(n, n_times, "exposure")?;
-    let mut outcomes = output_buffer(n, 1, "per-replicate outcomes")?;
-    let mut concentration = OptionalSeries::new(pk, n, n_times, "concentration")?;
     let marked = model.biomarker().is_some();
-    let mut biomarker = OptionalSeries::new(marked, n, n_times, "biomarker")?;
-    // One box per replicate, filled only when lineages are tracked.
-    let mut tracked: Vec<Option<Box<LineageOutput>>> = output_buffer(n, 1, "lineage outputs")?;
-
-    let simulate = |slot: ReplicateSlot<'_>| {
-        let (i, (((((counts, exposure), conc), biomarker_slot), outcome), lineage_slot)) = slot;
-        let conc = pk.then_some(conc);
-        let mut recorder =
-            Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
-        if marked {
-            recorder = recorder.with_biomarker(biomarker_slot);
-        }
-        let index = spec.replicate_offset + i as u64;
-        *outcome = match &run.lineages {
-            None => simulate_one(
-                model,
-                dosing,
-                run,
-                &spec.seed_key,
-                index,
-                &mut recorder,
-                &mut NoObserver,
-                cancel,
-            )?,
-            Some(lineages) => {
-                let (key, at) = (&spec.seed_key, (i, index));
-                let (outcome, out) =
-                    simulate_tracked(model, dosing, run, lineages, key, at, &mut recorder, cancel)?;
-                *lineage_slot = Some(Box::new(out));
-                outcome
-            }
-        };
-        done.fetch_add(1, Ordering::Relaxed);
-        Ok::<(), EngineError>(())
+    let mut slots = Slots {
+        counts: output_buffer(n, row, "count")?,
+        exposure: output_buffer(n, n_times, "exposure")?,
+        outcomes: output_buffer(n, 1, "per-replicate outcomes")?,
+        concentration: OptionalSeries::new(pk, n, n_times, "concentration")?,
+        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker")?,
+        // One box per replicate, filled only when lineages are tracked.
+        tracked: output_buffer(n, 1, "lineage outputs")?,
+        row,
+        n_times,
+        serial: n == 1 || spec.n_threads == Some(1),
     };
-    let serial = n == 1 || spec.n_threads == Some(1);
-    let mut lane_events = 0;
-    if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
-        // Untracked replicates under a fixed schedule, in SIMD lanes (module `lanes`).
-        lane_events = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, {
-            let times = &run.record_times;
-            let recorders = counts.chunks_mut(row).zip(exposure.chunks_mut(n_times));
-            recorders
-                .zip(outcomes.iter_mut())
-                .enumerate()
-                .map(|(i, ((c, e), outcome))| {
-                    let recorder = Recorder::new(times, c, e, None, model.n_states());
-                    let index = spec.replicate_offset + i as u64;
-                    lanes::Job {
-                        index,
-                        recorder,
-                        outcome,
-                    }
-                })
-        })?;
-    } else if serial {
-        // No pool to wake: small calls (one trajectory) pay no thread hand-offs.
-        counts
-            .chunks_mut(row)
-            .zip(exposure.chunks_mut(n_times))
-            .zip(concentration.chunks_mut())
-            .zip(biomarker.chunks_mut())
-            .zip(outcomes.iter_mut())
-            .zip(tracked.iter_mut())
-            .enumerate()
-            .try_for_each(simulate)?;
-    } else {
-        thread_pool(spec.n_threads.unwrap_or(0))?.install(|| {
-            counts
-                .par_chunks_mut(row)
-                .zip(exposure.par_chunks_mut(n_times))
-                .zip(concentration.par_chunks_mut())
-                .zip(biomarker.par_chunks_mut())
-                .zip(outcomes.par_iter_mut())
-                .zip(tracked.par_iter_mut())
-                .enumerate()
-                .try_for_each(simulate)
-        })?;
-    }
+    fill(&mut slots)?;
     let lineages = run.lineages.as_ref().map(|_| {
         let mut all = LineageOutput::default();
-        for mut out in tracked.into_iter().flatten() {
+        for mut out in slots.tracked.into_iter().flatten() {
             all.append(&mut out);
         }
         all
     });
-    let output = EnsembleOutput {
-        counts,
-        exposure,
-        concentration: concentration.into_output(),
-        biomarker: biomarker.into_output(),
-        outcomes,
+    Ok(EnsembleOutput {
+        counts: slots.counts,
+        exposure: slots.exposure,
+        concentration: slots.concentration.into_output(),
+        biomarker: slots.biomarker.into_output(),
+        outcomes: slots.outcomes,
         lineages,
-    };
-    Ok((output, lane_events))
+    })
+}
+
+/// Run every replicate of a call by `simulate(i, global index, recorder, lineage slot)`, one
+/// thread or over the pool, each writing its own slice of one preallocated output (the scalar
+/// engine and the population jumps both run through here).
+pub(crate) fn run_replicates(
+    model: &Model,
+    run: &RunConfig,
+    spec: &EnsembleSpec,
+    pk: bool,
+    done: &AtomicU64,
+    simulate: impl Fn(usize, u64, &mut Recorder<'_>, &mut Option<Box<LineageOutput>>) -> Result<Outcome>
+    + Sync,
+) -> Result<EnsembleOutput> {
+    let marked = model.biomarker().is_some();
+    run_replicates_with(model, run, spec, pk, |slots| {
+        let (row, n_times) = (slots.row, slots.n_times);
+        let one = |slot: ReplicateSlot<'_>| {
+            let (i, (((((counts, exposure), conc), biomarker_slot), outcome), lineage_slot)) = slot;
+            let conc = pk.then_some(conc);
+            let mut recorder =
+                Recorder::new(&run.record_times, counts, exposure, conc, model.n_states());
+            if marked {
+                recorder = recorder.with_biomarker(biomarker_slot);
+            }
+            *outcome = simulate(
+                i,
+                spec.replicate_offset + i as u64,
+                &mut recorder,
+                lineage_slot,
+            )?;
+            done.fetch_add(1, Ordering::Relaxed);
+            Ok::<(), EngineError>(())
+        };
+        if slots.serial {
+            slots
+                .counts
+                .chunks_mut(row)
+                .zip(slots.exposure.chunks_mut(n_times))
+                .zip(slots.concentration.chunks_mut())
+                .zip(slots.biomarker.chunks_mut())
+                .zip(slots.outcomes.iter_mut())
+                .zip(slots.tracked.iter_mut())
+                .enumerate()
+                .try_for_each(one)
+        } else {
+            thread_pool(spec.n_threads.unwrap_or(0))?.install(|| {
+                slots
+                    .counts
+                    .par_chunks_mut(row)
+                    .zip(slots.exposure.par_chunks_mut(n_times))
+                    .zip(slots.concentration.par_chunks_mut())
+                    .zip(slots.biomarker.par_chunks_mut())
+                    .zip(slots.outcomes.par_iter_mut())
+                    .zip(slots.tracked.par_iter_mut())
+                    .enumerate()
+                    .try_for_each(one)
+            })
+        }
+    })
 }
 
 /// Run `jobs` in SIMD lanes, in blocks spread over the thread pool unless `serial`; returns the

@@ -20,8 +20,9 @@
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
 //! - [`lanes`]: replicates in SIMD lanes (fixed schedules), bit-identical to the scalar loop.
-//! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall); not yet
-//!   used by runs.
+//! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall,
+//!   one-ancestor offspring tables, emitting lineages, one step of a population);
+//!   [`jump_run`]: `method = "jump"`, replicates advanced over a step grid by those jumps.
 //! - [`lineage`]: barcoded lineages and clones per state (O(1) expected picks by composition and
 //!   rejection, from a separate lineage stream), tracked through runs that ask for them (the
 //!   hot loop's events are replayed to the tracker after each burst).
@@ -37,6 +38,7 @@ pub mod ensemble;
 pub mod error;
 mod event_loop;
 pub mod jump;
+pub mod jump_run;
 pub mod lanes;
 pub mod lineage;
 pub mod model;
@@ -55,6 +57,7 @@ pub use biomarker::Biomarker;
 pub use dosing::{Dosing, DosingKind};
 pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, run_ensemble_on, trace};
 pub use error::{EngineError, Result};
+pub use jump_run::{JumpConfig, run_ensemble_jump};
 pub use lanes::Lanes;
 pub use model::{
     Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,

@@ -13,6 +13,7 @@ use dtp_gillespie_core::{
     CompetitionRow, Dosing, DosingKind, EngineError, EnsembleSpec, Model, Phase, PkResponse,
     PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
 };
+use dtp_gillespie_core::{JumpConfig, jump_run};
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -718,4 +719,34 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<(RunConfig, EnsembleSpec)> {
         n_threads: r.n_threads,
     };
     Ok((config, spec))
+}
+
+/// The run dict's jump options: `None` for `method` `"ssa"` (or absent); the engine checks the
+/// values (`JumpConfig::validate`).
+pub fn jump(d: &Bound<'_, PyDict>) -> PyResult<Option<JumpConfig>> {
+    let number = |key: &str, default: f64| -> PyResult<f64> {
+        match d.get_item(key)? {
+            Some(v) if !v.is_none() => v
+                .extract::<f64>()
+                .map_err(|_| Part::Run.error(format!("{key} is {v}; expected a number"))),
+            _ => Ok(default),
+        }
+    };
+    let method = match d.get_item("method")? {
+        Some(v) if !v.is_none() => v
+            .extract::<String>()
+            .map_err(|_| Part::Run.error(format!("method is {v}; expected a string")))?,
+        _ => return Ok(None),
+    };
+    match method.as_str() {
+        "ssa" => Ok(None),
+        "jump" => Ok(Some(JumpConfig {
+            step: number("jump_step", jump_run::DEFAULT_STEP)?,
+            tolerance: number("jump_tolerance", jump_run::DEFAULT_TOLERANCE)?,
+            threshold: number("jump_threshold", jump_run::DEFAULT_THRESHOLD)?,
+        })),
+        other => Err(Part::Run.error(format!(
+            "method is {other:?}; expected one of \"ssa\", \"jump\""
+        ))),
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use dtp_gillespie_core::lineage::LineageOutput;
-use dtp_gillespie_core::{Column, PER_REPLICATE, Status, run_ensemble};
+use dtp_gillespie_core::{Column, PER_REPLICATE, Status, run_ensemble, run_ensemble_jump};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -67,6 +67,7 @@ fn simulate_ensemble<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let model = convert::model(model)?;
     let dosing = convert::dosing(schedule)?;
+    let jump = convert::jump(run)?;
     let (run, spec) = convert::run(run)?;
     let progress = progress.map(Bound::unbind);
     let (cancel, done) = (AtomicBool::new(false), AtomicU64::new(0));
@@ -80,7 +81,10 @@ fn simulate_ensemble<'py>(
     let out = run_interruptibly(
         py,
         &cancel,
-        || run_ensemble(&model, &dosing, &run, &spec, &cancel, &done),
+        || match &jump {
+            Some(config) => run_ensemble_jump(&model, &dosing, &run, &spec, config, &cancel, &done),
+            None => run_ensemble(&model, &dosing, &run, &spec, &cancel, &done),
+        },
         report,
     )?
     .map_err(PyEngineError)?;

@@ -1,8 +1,8 @@
 //! Exact population jumps: samplers that move a linear (branching) population over a whole time
 //! step in O(1) draws instead of one draw per birth or death (issue 17).
 //!
-//! **Status: the numerical foundation only. Nothing here is wired into runs yet**; `simulate`
-//! still uses the exact SSA of [`crate::ssa`] for every population. What exists:
+//! Used by `method = "jump"` ([`crate::jump_run`]); exact SSA ([`crate::ssa`]) is the default.
+//! What is here:
 //!
 //! - [`chance`]: a probability carried with its complement, so that `1 − p` is never formed by
 //!   a cancelling subtraction (the failure of OncoSimulR near 1e8 cells).
@@ -14,26 +14,37 @@
 //!   mixture.
 //! - [`kendall`]: the exact jump of the single-type linear birth–death process (Kendall), for
 //!   constant rates and, by composing steps, piecewise-constant rates.
+//! - [`linear`]: a model's channels under one exposure as a branching process.
+//! - [`riccati`]: the no-emission (no mutation event) probabilities of one cell's lineage.
+//! - [`offspring`]: one-ancestor offspring tables of multi-type processes by finite-state
+//!   projection, split over the ancestors with [`multinomial::Multinomial`].
+//! - [`lineage`]: small pools event by event, and lineages conditioned on emitting.
+//! - [`step`]: one step of a whole population, composing the above.
 //!
 //! Every sampler takes any `rand::Rng`, in particular the engine's per-replicate generator
 //! [`crate::rng::ReplicateRng`], so a replicate's draws stay in its own stream.
-//!
-//! Next (see CONTRIBUTING.md, "Exact population jumps"): one-ancestor offspring tables of the
-//! multi-type (S⇄P) process by finite-state projection, split over the ancestors with
-//! [`multinomial::Multinomial`]; exact mutation emissions; `method="jump"` in the run pipeline.
 
 pub mod binomial;
 mod btpe;
 pub mod chance;
 pub mod kendall;
+pub mod lineage;
+pub mod linear;
 pub mod multinomial;
 pub mod negative_binomial;
+pub mod offspring;
+pub mod riccati;
+pub mod step;
 
 pub use binomial::binomial;
 pub use chance::Chance;
 pub use kendall::{KendallStep, PiecewiseKendall};
+pub use linear::{LinearChannel, LinearRates};
 pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
+pub use offspring::OffspringTable;
+pub use riccati::NoEmission;
+pub use step::{StepLaw, StepLog, StepScratch};
 
 use thiserror::Error;
 
@@ -57,6 +68,13 @@ pub enum JumpError {
     /// A count (or a Poisson mean) above [`MAX_EXACT_COUNT`].
     #[error("{name} = {value} exceeds 2^53, the largest count sampled exactly")]
     TooLarge { name: &'static str, value: f64 },
+    /// Ancestors drawn into the tail of an offspring table (the mass that left its box, at most
+    /// the tail tolerance per ancestor): they cannot be placed exactly, so the draw is refused.
+    #[error(
+        "{ancestors} ancestor(s) fell in the offspring table's tail (mass {mass:e} per \
+         ancestor); rerun with a smaller jump_tolerance or another seed"
+    )]
+    TailHit { ancestors: u64, mass: f64 },
 }
 
 /// `Err(TooLarge)` if `value` (a count or a mean count) is above [`MAX_EXACT_COUNT`] or not finite.

@@ -1,0 +1,411 @@
+//! One-ancestor offspring tables of a multi-type linear process (S⇄P switching and the like):
+//! the joint law of the descendants of one cell after a step `Δ`, given that its lineage emitted
+//! nothing, by finite-state projection (design note scale.md §1.4).
+//!
+//! **Building a table.** The forward (Kolmogorov) equation of one ancestor's lineage is solved on
+//! the box `{y : Σ y ≤ L}` of descendant vectors over the types the ancestor reaches without an
+//! emission, with emissions and exits from the box as two absorbing sinks. The solver is
+//! *uniformization*: `p(Δ) = Σ_k Poisson(k; ΛΔ) p₀ Pᵏ` with `P = I + Q/Λ`, whose terms are all
+//! non-negative, so small probabilities keep their relative precision (no cancellation); `ΛΔ` is
+//! cut into substeps of at most 500 so that `e^{−ΛΔ}` never underflows, and each substep's
+//! Poisson series is summed until its remaining weight is below 1e-40.
+//!
+//! **The box.** Every division adds one cell and nothing else does, so the total size of the
+//! lineage is dominated by a Yule process of the largest division rate `b`, whose size after `Δ`
+//! is geometric: `P(size > L) = (1 − e^{−bΔ})^L`. `L` is the smallest size with that bound below
+//! the tail tolerance, so the mass that leaves the box (computed exactly by the sink, and
+//! reported as [`OffspringTable::escaped`]) is below the tolerance by construction.
+//!
+//! **Checks.** The mass the FSP emits must agree with the Riccati emission probability
+//! `ψ(Δ)` ([`super::riccati`]) to within the escaped mass and the integration error; the build
+//! refuses a table whose disagreement is larger ([`OffspringTable::riccati_mismatch`]).
+//!
+//! **Drawing.** The cells of the table (descendant vectors with their probabilities, heaviest
+//! first, and one last *tail* category holding the escaped mass) are split over the `n`
+//! non-emitting ancestors by [`Multinomial`] (conditional binomials with suffix sums), which stops
+//! once every ancestor is placed: a few dozen binomials at `n = 1e9`. An ancestor in the tail
+//! category cannot be placed exactly; the draw is then refused with
+//! [`JumpError::TailHit`] (probability at most `n·ε` per draw) rather than placed approximately.
+
+use rand::Rng;
+
+use super::linear::LinearRates;
+use super::riccati::NoEmission;
+use super::{JumpError, Multinomial};
+
+/// The largest number of box states a table may have.
+pub const MAX_TABLE_STATES: usize = 4_000_000;
+/// The largest mean number of uniformized jumps per substep (`e^{−500}` is far from underflow).
+const MAX_SUBSTEP_JUMPS: f64 = 500.0;
+/// The Poisson series of a substep stops once the remaining weight is below this.
+const SERIES_FLOOR: f64 = 1e-40;
+
+/// The one-ancestor law of one type over one step, conditioned on no emission.
+#[derive(Clone, Debug)]
+pub struct OffspringTable {
+    n_types: usize,
+    /// Descendant vectors of every type (`n_types` per category; the tail's row is zeros).
+    outcomes: Vec<u64>,
+    /// Probability of each category (unconditioned: the sum is about `φ(Δ)`).
+    probabilities: Vec<f64>,
+    tail: usize,
+    split: Multinomial,
+    box_size: u64,
+    escaped: f64,
+    emitted: f64,
+    mismatch: f64,
+}
+
+impl OffspringTable {
+    /// The table of one `ancestor` over the step that `no_emission` was solved for, with box
+    /// escape mass at most `tolerance`.
+    pub fn build(
+        rates: &LinearRates,
+        no_emission: &NoEmission,
+        ancestor: usize,
+        tolerance: f64,
+    ) -> Result<Self, JumpError> {
+        if !(tolerance > 0.0 && tolerance <= 1e-6) {
+            return Err(JumpError::InvalidParameter {
+                name: "tolerance",
+                value: tolerance,
+                expected: "in (0, 1e-6]",
+            });
+        }
+        let duration = no_emission.duration();
+        let types = rates.reachable_without_emission(ancestor);
+        let box_size = box_size(rates.max_growth_rate(), duration, tolerance)?;
+        let space = BoxSpace::new(rates.n_types(), &types, box_size)?;
+        let (p, escaped, emitted) = space.solve(rates, ancestor, duration);
+        let psi = no_emission.emission(ancestor, duration);
+        // Escaped paths may or may not emit later: ψ lies in [emitted, emitted + escaped].
+        let mismatch = (emitted - psi).abs();
+        let allowed = escaped + 1e-9 * psi + 1e-13;
+        if mismatch > allowed {
+            return Err(JumpError::InvalidParameter {
+                name: "|FSP emission mass − Riccati ψ|",
+                value: mismatch,
+                expected: "within the escaped mass and the integration tolerance",
+            });
+        }
+        let mut order: Vec<usize> = (0..p.len()).filter(|&s| p[s] > 0.0).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let n = rates.n_types();
+        let mut outcomes = Vec::with_capacity((order.len() + 1) * n);
+        let mut probabilities = Vec::with_capacity(order.len() + 1);
+        let mut tail = order.len();
+        for (rank, &s) in order.iter().enumerate() {
+            if tail == order.len() && p[s] < escaped {
+                tail = rank;
+                probabilities.push(escaped);
+                outcomes.extend(std::iter::repeat_n(0, n));
+            }
+            probabilities.push(p[s]);
+            outcomes.extend(space.full_vector(s));
+        }
+        if tail == order.len() {
+            probabilities.push(escaped);
+            outcomes.extend(std::iter::repeat_n(0, n));
+        }
+        let split = Multinomial::new(&probabilities)?;
+        Ok(Self {
+            n_types: n,
+            outcomes,
+            probabilities,
+            tail,
+            split,
+            box_size,
+            escaped,
+            emitted,
+            mismatch,
+        })
+    }
+
+    /// Add the descendants of `n` non-emitting ancestors to `counts` (one per type); `scratch`
+    /// is reused between calls.
+    pub fn add_draws<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        n: u64,
+        counts: &mut [u64],
+        scratch: &mut Vec<u64>,
+    ) -> Result<(), JumpError> {
+        if n == 0 {
+            return Ok(());
+        }
+        scratch.resize(self.split.len(), 0);
+        self.split.sample_into(rng, n, scratch)?;
+        for (category, &c) in scratch.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            if category == self.tail {
+                return Err(JumpError::TailHit {
+                    ancestors: c,
+                    mass: self.escaped,
+                });
+            }
+            let row = &self.outcomes[category * self.n_types..(category + 1) * self.n_types];
+            for (total, &y) in counts.iter_mut().zip(row) {
+                *total = y
+                    .checked_mul(c)
+                    .and_then(|add| total.checked_add(add))
+                    .ok_or(JumpError::TooLarge {
+                        name: "population",
+                        value: *total as f64 + y as f64 * c as f64,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The categories: each descendant vector (all types) with its probability, heaviest first;
+    /// the tail category is [`OffspringTable::tail_index`].
+    pub fn categories(&self) -> impl Iterator<Item = (&[u64], f64)> {
+        self.outcomes
+            .chunks(self.n_types)
+            .zip(self.probabilities.iter().copied())
+    }
+
+    /// Index of the tail category (the escaped mass) among [`OffspringTable::categories`].
+    #[must_use]
+    pub fn tail_index(&self) -> usize {
+        self.tail
+    }
+
+    /// `L`: the box holds descendant vectors of total at most `L`.
+    #[must_use]
+    pub fn box_size(&self) -> u64 {
+        self.box_size
+    }
+
+    /// Mass that left the box during the step (the tail category's weight).
+    #[must_use]
+    pub fn escaped(&self) -> f64 {
+        self.escaped
+    }
+
+    /// Mass whose lineage emitted inside the box (compare with the Riccati `ψ(Δ)`).
+    #[must_use]
+    pub fn emitted(&self) -> f64 {
+        self.emitted
+    }
+
+    /// `|emitted − ψ(Δ)|`.
+    #[must_use]
+    pub fn riccati_mismatch(&self) -> f64 {
+        self.mismatch
+    }
+
+    /// Mass on the cells of the box at the end of the step (no emission, never left the box).
+    #[must_use]
+    pub fn retained(&self) -> f64 {
+        self.probabilities
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != self.tail)
+            .map(|(_, p)| p)
+            .sum()
+    }
+}
+
+/// The smallest `L` with `(1 − e^{−bΔ})^L ≤ tolerance` (at least 1).
+fn box_size(growth: f64, duration: f64, tolerance: f64) -> Result<u64, JumpError> {
+    let ln_beta = (-(-growth * duration).exp()).ln_1p();
+    if ln_beta == 0.0 || growth == 0.0 {
+        return Ok(1);
+    }
+    let size = (tolerance.ln() / ln_beta).ceil().max(1.0);
+    if size > 1e6 {
+        return Err(JumpError::InvalidParameter {
+            name: "division rate × step",
+            value: growth * duration,
+            expected: "small enough for a table of at most 1e6 cells per type (a shorter step)",
+        });
+    }
+    Ok(size as u64)
+}
+
+/// The box `{y : Σ y ≤ L}` over the reachable types, with a dense index.
+struct BoxSpace {
+    n_types: usize,
+    /// The reachable types (dimensions of the box).
+    types: Vec<usize>,
+    size: usize,
+    /// States, `types.len()` coordinates each.
+    states: Vec<u32>,
+    /// Index of each point of the cube `[0, L]^m` in `states` (`u32::MAX` outside the simplex).
+    index: Vec<u32>,
+}
+
+impl BoxSpace {
+    fn new(n_types: usize, types: &[usize], size: u64) -> Result<Self, JumpError> {
+        let m = types.len() as i32;
+        let cube = (size as f64 + 1.0).powi(m);
+        // Simplex points: C(L + m, m) ≤ cube.
+        let simplex: f64 = (1..=m)
+            .map(|k| (size as f64 + f64::from(k)) / f64::from(k))
+            .product();
+        if simplex > MAX_TABLE_STATES as f64 || cube > 8.0 * MAX_TABLE_STATES as f64 {
+            return Err(JumpError::InvalidParameter {
+                name: "table states",
+                value: simplex,
+                expected: "at most 4e6 (fewer types joined without emission, or a shorter step)",
+            });
+        }
+        let size = size as usize;
+        let edge = size + 1;
+        let mut index = vec![u32::MAX; cube as usize];
+        let mut states = Vec::new();
+        let mut point = vec![0usize; types.len()];
+        for (flat, slot) in index.iter_mut().enumerate() {
+            let mut rest = flat;
+            for coordinate in &mut point {
+                *coordinate = rest % edge;
+                rest /= edge;
+            }
+            if point.iter().sum::<usize>() <= size {
+                *slot = (states.len() / types.len()) as u32;
+                states.extend(point.iter().map(|&c| c as u32));
+            }
+        }
+        Ok(Self {
+            n_types,
+            types: types.to_vec(),
+            size,
+            states,
+            index,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.states.len() / self.types.len()
+    }
+
+    fn state(&self, s: usize) -> &[u32] {
+        let m = self.types.len();
+        &self.states[s * m..(s + 1) * m]
+    }
+
+    fn flat(&self, point: &[usize]) -> usize {
+        let side = self.size + 1;
+        point.iter().rev().fold(0, |acc, &c| acc * side + c)
+    }
+
+    /// The descendant vector of state `s` over every type of the model.
+    fn full_vector(&self, s: usize) -> Vec<u64> {
+        let mut full = vec![0u64; self.n_types];
+        for (&t, &c) in self.types.iter().zip(self.state(s)) {
+            full[t] = u64::from(c);
+        }
+        full
+    }
+
+    /// The probabilities of the box states at `Δ`, the escaped and the emitted mass.
+    fn solve(&self, rates: &LinearRates, ancestor: usize, duration: f64) -> (Vec<f64>, f64, f64) {
+        let dim_of = |t: usize| self.types.iter().position(|&u| u == t);
+        // Transitions: per state, (target, rate) and the rates into the two sinks.
+        let mut offsets = vec![0usize];
+        let mut targets: Vec<(u32, f64)> = Vec::new();
+        let mut to_escape = vec![0.0; self.len()];
+        let mut to_emit = vec![0.0; self.len()];
+        let mut out_rate = vec![0.0; self.len()];
+        let mut point = vec![0usize; self.types.len()];
+        for s in 0..self.len() {
+            for (d, &t) in self.types.iter().enumerate() {
+                let y = f64::from(self.state(s)[d]);
+                if y == 0.0 {
+                    continue;
+                }
+                for ch in rates.channels(t) {
+                    let rate = y * ch.rate;
+                    out_rate[s] += rate;
+                    if ch.emits {
+                        to_emit[s] += rate;
+                        continue;
+                    }
+                    for (p, &c) in point.iter_mut().zip(self.state(s)) {
+                        *p = c as usize;
+                    }
+                    point[d] -= 1;
+                    for &a in ch.after() {
+                        let dim = dim_of(a).expect("reachable types are closed under channels");
+                        point[dim] += 1;
+                    }
+                    if point.iter().sum::<usize>() > self.size {
+                        to_escape[s] += rate;
+                    } else {
+                        targets.push((self.index[self.flat(&point)], rate));
+                    }
+                }
+            }
+            offsets.push(targets.len());
+        }
+        let lambda = out_rate.iter().copied().fold(0.0, f64::max);
+        let mut p = vec![0.0; self.len()];
+        let start = {
+            let mut point = vec![0usize; self.types.len()];
+            point[dim_of(ancestor).expect("the ancestor is its own first type")] = 1;
+            self.index[self.flat(&point)] as usize
+        };
+        p[start] = 1.0;
+        let (mut escaped, mut emitted) = (0.0, 0.0);
+        if lambda == 0.0 {
+            return (p, escaped, emitted);
+        }
+        let substeps = (lambda * duration / MAX_SUBSTEP_JUMPS).ceil().max(1.0);
+        let mean = lambda * duration / substeps;
+        // Rates scaled by 1/Λ: the uniformized chain's jump probabilities.
+        let stay: Vec<f64> = out_rate.iter().map(|r| 1.0 - r / lambda).collect();
+        let scaled: Vec<(u32, f64)> = targets.iter().map(|&(t, r)| (t, r / lambda)).collect();
+        let escape: Vec<f64> = to_escape.iter().map(|r| r / lambda).collect();
+        let emit: Vec<f64> = to_emit.iter().map(|r| r / lambda).collect();
+        let mut v = vec![0.0; self.len()];
+        let mut next = vec![0.0; self.len()];
+        for _ in 0..substeps as u64 {
+            // v = the chain after k jumps, started from p; (esc, emi) its sinks' extra mass.
+            v.copy_from_slice(&p);
+            let (mut v_esc, mut v_emi) = (0.0, 0.0);
+            let mut weight = (-mean).exp();
+            let mut result: Vec<f64> = v.iter().map(|x| x * weight).collect();
+            let (mut r_esc, mut r_emi) = (0.0, 0.0);
+            let mut k = 0.0;
+            // Past the mode the Poisson tail after term k is at most w_k·ρ/(1 − ρ), ρ = mean/(k+1).
+            let tail_bound = |k: f64, weight: f64| {
+                let ratio = mean / (k + 1.0);
+                if ratio < 1.0 {
+                    weight * ratio / (1.0 - ratio)
+                } else {
+                    f64::INFINITY
+                }
+            };
+            while tail_bound(k, weight) > SERIES_FLOOR {
+                k += 1.0;
+                next.fill(0.0);
+                for s in 0..self.len() {
+                    let x = v[s];
+                    if x == 0.0 {
+                        continue;
+                    }
+                    next[s] += x * stay[s];
+                    for &(t, r) in &scaled[offsets[s]..offsets[s + 1]] {
+                        next[t as usize] += x * r;
+                    }
+                    v_esc += x * escape[s];
+                    v_emi += x * emit[s];
+                }
+                std::mem::swap(&mut v, &mut next);
+                weight *= mean / k;
+                for (r, &x) in result.iter_mut().zip(&v) {
+                    *r += weight * x;
+                }
+                r_esc += weight * v_esc;
+                r_emi += weight * v_emi;
+            }
+            p = result;
+            escaped += r_esc;
+            emitted += r_emi;
+        }
+        (p, escaped, emitted)
+    }
+}

@@ -1,0 +1,176 @@
+//! One step of a whole population of a linear model: small pools event by event, large pools by
+//! exact jumps (design note scale.md §6.1–6.2).
+//!
+//! Per type `x` with `n_x` cells at the start of the step:
+//!
+//! - **event regime** (`n_x · a_x · Δ` below the threshold `J*`, the expected events of the pool
+//!   in the step): the cells go into one bag simulated by the direct method
+//!   ([`lineage::simulate_free`]);
+//! - **jump regime** (otherwise): `K ~ Binomial(n_x, ψ_x(Δ))` ancestors emit; each is simulated
+//!   conditioned on emitting ([`lineage::simulate_emitting`]), so every emission time is exact;
+//!   the other `n_x − K` are split over the no-emission offspring table ([`OffspringTable`]).
+//!
+//! Lineages of different cells are independent (the branching property), so the regimes compose
+//! exactly, and the result at the end of the step has the law of the exact process, to the
+//! table's tail tolerance and the Riccati integration tolerance. A [`StepLaw`] depends only on the
+//! rates and `Δ`: it is shared by every replicate, its tables built on first use (the same tables
+//! whichever replicate builds them, so results do not depend on threads).
+
+use std::sync::OnceLock;
+
+use rand::Rng;
+
+use super::lineage::{self, LineageLog, add_into};
+use super::linear::LinearRates;
+use super::offspring::OffspringTable;
+use super::riccati::NoEmission;
+use super::{Chance, JumpError, binomial};
+
+/// What a step logged, beyond the counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepLog {
+    /// Emissions, first emission time, events simulated one by one, last such event.
+    pub lineages: LineageLog,
+    /// Whether any pool was jumped (then the time of an extinction inside the step is not known).
+    pub jumped: bool,
+}
+
+/// The law of one step of length `Δ` under fixed rates.
+#[derive(Debug)]
+pub struct StepLaw {
+    rates: LinearRates,
+    no_emission: NoEmission,
+    emission: Vec<Chance>,
+    tables: Vec<OnceLock<Result<OffspringTable, JumpError>>>,
+    tolerance: f64,
+    threshold: f64,
+}
+
+impl StepLaw {
+    /// The step of length `duration` under `rates`, with table tail tolerance `tolerance` and
+    /// event-regime threshold `threshold` (expected events per pool and step; 0 jumps every pool).
+    pub fn new(
+        rates: LinearRates,
+        duration: f64,
+        tolerance: f64,
+        threshold: f64,
+    ) -> Result<Self, JumpError> {
+        if !(threshold >= 0.0) {
+            return Err(JumpError::InvalidParameter {
+                name: "threshold",
+                value: threshold,
+                expected: ">= 0",
+            });
+        }
+        let no_emission = NoEmission::solve(&rates, duration)?;
+        let emission = (0..rates.n_types())
+            .map(|x| no_emission.chance(x))
+            .collect::<Result<_, _>>()?;
+        let tables = (0..rates.n_types()).map(|_| OnceLock::new()).collect();
+        Ok(Self {
+            rates,
+            no_emission,
+            emission,
+            tables,
+            tolerance,
+            threshold,
+        })
+    }
+
+    /// The step length `Δ`.
+    #[must_use]
+    pub fn duration(&self) -> f64 {
+        self.no_emission.duration()
+    }
+
+    /// The Riccati solve of this step.
+    #[must_use]
+    pub fn no_emission(&self) -> &NoEmission {
+        &self.no_emission
+    }
+
+    /// The offspring table of type `x`, built on first use.
+    pub fn table(&self, x: usize) -> Result<&OffspringTable, JumpError> {
+        self.tables[x]
+            .get_or_init(|| {
+                OffspringTable::build(&self.rates, &self.no_emission, x, self.tolerance)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Tables built so far: the largest escaped mass and Riccati mismatch.
+    #[must_use]
+    pub fn built_table_errors(&self) -> (f64, f64) {
+        self.tables
+            .iter()
+            .filter_map(|t| t.get().and_then(|r| r.as_ref().ok()))
+            .fold((0.0, 0.0), |(e, m), t| {
+                (f64::max(e, t.escaped()), f64::max(m, t.riccati_mismatch()))
+            })
+    }
+
+    /// Whether a pool of `n` cells of type `x` is jumped.
+    #[must_use]
+    pub fn jumps(&self, x: usize, n: u64) -> bool {
+        n > 0 && n as f64 * self.rates.total(x) * self.duration() >= self.threshold
+    }
+
+    /// Advance `counts` (updated in place) over one step starting at `start`.
+    pub fn advance<R: Rng + ?Sized>(
+        &self,
+        counts: &mut [u64],
+        start: f64,
+        rng: &mut R,
+        scratch: &mut StepScratch,
+    ) -> Result<StepLog, JumpError> {
+        let n_types = counts.len();
+        let duration = self.duration();
+        let mut log = StepLog::default();
+        scratch.next.clear();
+        scratch.next.resize(n_types, 0);
+        scratch.bag.clear();
+        scratch.bag.resize(n_types, 0);
+        for (x, &n) in counts.iter().enumerate() {
+            if !self.jumps(x, n) {
+                scratch.bag[x] = n;
+                continue;
+            }
+            log.jumped = true;
+            let emitting = binomial(rng, n, self.emission[x])?;
+            self.table(x)?
+                .add_draws(rng, n - emitting, &mut scratch.next, &mut scratch.split)?;
+            for _ in 0..emitting {
+                lineage::simulate_emitting(
+                    &self.rates,
+                    &self.no_emission,
+                    x,
+                    start,
+                    duration,
+                    rng,
+                    &mut scratch.next,
+                    &mut log.lineages,
+                )?;
+            }
+        }
+        lineage::simulate_free(
+            &self.rates,
+            &mut scratch.bag,
+            start,
+            duration,
+            rng,
+            &mut log.lineages,
+        )?;
+        add_into(&mut scratch.next, &scratch.bag)?;
+        counts.copy_from_slice(&scratch.next);
+        Ok(log)
+    }
+}
+
+/// Buffers reused between steps of one replicate.
+#[derive(Clone, Debug, Default)]
+pub struct StepScratch {
+    next: Vec<u64>,
+    bag: Vec<u64>,
+    split: Vec<u64>,
+}
