@@ -244,6 +244,8 @@ BASE: dict[str, Any] = {"initial": {"S": 10}, "t_end": 1.0}
         ({"jump_step": 0.5}, "jump_step applies to method='jump' only"),
         ({"method": "jump", "max_events": 100}, "max_events is 100"),
         ({"method": "jump", "progression": {"size": 100}}, "progression"),
+        ({"method": "jump", "barcodes": "founders"}, "does not track barcodes or clones"),
+        ({"method": "jump", "clones": True}, "does not track barcodes or clones"),
     ],
 )
 def test_bad_method_options_are_refused_by_name(options: dict[str, Any], match: str) -> None:
@@ -259,6 +261,15 @@ def test_density_dependent_models_and_adaptive_schedules_are_refused() -> None:
     spr = {**sp_model(0.02), "exposures": ["off", "on"]}
     with pytest.raises(dg.errors.InvalidScheduleError, match="fixed schedules only"):
         dg.simulate(spr, adaptive, **BASE, method="jump")
+
+
+def test_the_engine_refuses_lineage_tracking_under_jumps() -> None:
+    # The Python layer refuses it first; a direct call with lineages is refused by the engine.
+    prep = prepare(sp_model(0.02), "off", initial={"S": 10}, t_end=1.0, method="jump")
+    lineages = {"start": "founders", "times": [1.0], "clones": False}
+    run = {**prep.core_run, "lineages": lineages}
+    with pytest.raises(dg.errors.InvalidRunError, match="does not track barcodes or clones"):
+        dg._core.simulate_ensemble(prep.core_model, prep.core_schedule, run)
 
 
 def test_streamed_and_summary_runs_equal_the_in_memory_jump_run(tmp_path: Any) -> None:
