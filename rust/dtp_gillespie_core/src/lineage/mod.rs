@@ -7,6 +7,7 @@
 //!   chosen cell, by composition and rejection) in O(1) expected.
 //! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
+//! - `scratch`: per-thread reuse of the per-replicate buffers (counts, cell lists, ids).
 //! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
 //!   and dose streams, and [`uniform_below`], an exactly uniform integer draw (Lemire's method).
 //! - [`start`]: what a run tracks ([`LineageSpec`]: barcode times, clones) and the lineages each
@@ -32,11 +33,12 @@
 
 pub mod counts;
 pub mod lineages;
+mod scratch;
 pub mod start;
 pub mod stream;
 pub mod tracker;
 
-pub use counts::LineageCounts;
+pub use counts::{CELL_LIST_LIMIT, LineageCounts, SampledCell};
 pub use lineages::{LineageRow, Lineages};
 pub use start::{LineageSpec, LineageStart, LineageTable};
 pub use stream::{LINEAGE_BLOCK, LineageRng, lineage_rng, uniform_below};

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use rand::Rng;
 
-use super::{LineageError, Lineages, uniform_below};
+use super::{LineageError, Lineages, scratch, uniform_below};
 use crate::error::{EngineError, Result};
 use crate::jump::Multinomial;
 
@@ -185,7 +185,7 @@ pub struct Start {
 fn zeroed(n_states: usize, n: usize) -> std::result::Result<Vec<Vec<u64>>, LineageError> {
     (0..n_states)
         .map(|_| {
-            let mut counts = Vec::new();
+            let mut counts = scratch::take();
             counts.try_reserve_exact(n).map_err(|_| {
                 LineageError::Shape(format!(
                     "cannot allocate {n} lineages in each of {n_states} states; start from \
@@ -196,6 +196,13 @@ fn zeroed(n_states: usize, n: usize) -> std::result::Result<Vec<Vec<u64>>, Linea
             Ok(counts)
         })
         .collect()
+}
+
+/// Barcode or clone ids, in a buffer reused from an earlier replicate of this thread.
+fn ids(values: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut ids = scratch::take();
+    ids.extend(values);
+    ids
 }
 
 fn founders(initial: &[u64]) -> std::result::Result<Start, LineageError> {
@@ -209,9 +216,9 @@ fn founders(initial: &[u64]) -> std::result::Result<Start, LineageError> {
         }
     }
     Ok(Start {
-        lineages: Lineages::from_counts(&by_state)?,
-        barcode: (0..n as i64).collect(),
-        clone: vec![0; n],
+        lineages: Lineages::from_owned_counts(by_state)?,
+        barcode: ids(0..n as i64),
+        clone: ids(std::iter::repeat_n(0, n)),
     })
 }
 
@@ -241,9 +248,9 @@ fn library<R: Rng + ?Sized>(
         }
     }
     Ok(Start {
-        lineages: Lineages::from_counts(&by_state)?,
-        barcode: (0..n_barcodes as i64).collect(),
-        clone: vec![0; b],
+        lineages: Lineages::from_owned_counts(by_state)?,
+        barcode: ids(0..n_barcodes as i64),
+        clone: ids(std::iter::repeat_n(0, b)),
     })
 }
 

@@ -13,7 +13,7 @@
 //! extinct one none after extinction (every count is 0).
 
 use super::start::{LineageSpec, Start};
-use super::{LineageCounts, LineageError, LineageRng, Lineages};
+use super::{LineageCounts, LineageError, LineageRng, Lineages, scratch};
 use crate::error::{EngineError, Result};
 use crate::model::Channel;
 use crate::outcome::Outcome;
@@ -239,6 +239,15 @@ impl<'a> LineageTracker<'a> {
         while self.next_time <= outcome.stop_time {
             self.snapshot();
         }
+        let out = self.summary();
+        self.lineages.recycle();
+        scratch::give(self.barcode);
+        scratch::give(self.clone);
+        Ok(out)
+    }
+
+    /// The clone summary (when clones are tracked), then the tables.
+    fn summary(&mut self) -> LineageOutput {
         if self.clones {
             let founded = self.first_founded..self.clone.len();
             let alive: Vec<bool> = founded.clone().map(|l| self.alive(l)).collect();
@@ -251,7 +260,7 @@ impl<'a> LineageTracker<'a> {
             out.clones_alive.push(alive as i64);
             out.first_surviving_resistant_time.push(first_time);
         }
-        Ok(self.out)
+        std::mem::take(&mut self.out)
     }
 }
 
