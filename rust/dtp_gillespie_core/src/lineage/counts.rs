@@ -95,11 +95,20 @@ pub struct LineageCounts {
     cell_limit: u64,
     /// The sum of `counts`.
     total: u64,
+    /// Counts deferred ([`defer_counts`](LineageCounts::defer_counts)): a cell list's moves
+    /// leave `counts` alone until [`refresh_counts`](LineageCounts::refresh_counts).
+    deferred: bool,
+    /// Whether a deferred move happened since the last refresh (`counts` is out of date).
+    stale: bool,
 }
 
 /// Equal counts (the pickers may order cells or members differently).
 impl PartialEq for LineageCounts {
     fn eq(&self, other: &Self) -> bool {
+        debug_assert!(
+            !self.stale && !other.stale,
+            "counts compared while out of date"
+        );
         self.counts == other.counts
     }
 }
@@ -245,17 +254,46 @@ impl Bins {
     }
 }
 
-/// The cell list of lineages holding `counts` cells (`total` together), in id order.
-fn cell_list(counts: &[u64], total: u64) -> Vec<u32> {
+/// The cell list of lineages holding `counts` cells (`total` together, `max` at most per
+/// lineage), in id order.
+fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
     let mut cells = scratch::take();
+    if max <= 1 {
+        // At most one cell per lineage (founders): write every id and step past it if it has a
+        // cell, without a branch; the slot past the end takes the last write.
+        cells.resize(total as usize + 1, 0);
+        let mut at = 0;
+        for (id, &count) in counts.iter().enumerate() {
+            cells[at] = id as u32;
+            at += count as usize;
+        }
+        cells.truncate(total as usize);
+        return cells;
+    }
     cells.reserve(total as usize);
     for (id, &count) in counts.iter().enumerate() {
-        // Mostly 0 or 1 cell per lineage (founders): a plain loop, no iterator set up per id.
         for _ in 0..count {
             cells.push(id as u32);
         }
     }
     cells
+}
+
+/// The sum of `counts`, `None` past `u64::MAX`; and the largest count.
+fn total_and_max(counts: &[u64]) -> (Option<u64>, u64) {
+    // Loops the compiler vectorises; below 2^32 lineages of below 2^32 cells the sum fits.
+    let max = counts.iter().copied().max().unwrap_or(0);
+    if max < 1 << 32 && (counts.len() as u64) < 1 << 32 {
+        (
+            Some(counts.iter().fold(0, |sum: u64, &c| sum.wrapping_add(c))),
+            max,
+        )
+    } else {
+        let total = counts
+            .iter()
+            .try_fold(0u64, |sum, &count| sum.checked_add(count));
+        (total, max)
+    }
 }
 
 impl LineageCounts {
@@ -273,6 +311,8 @@ impl LineageCounts {
             picker: Picker::Cells(Vec::new()),
             cell_limit,
             total: 0,
+            deferred: false,
+            stale: false,
         }
         .binned_past_limit()
     }
@@ -294,12 +334,10 @@ impl LineageCounts {
         if counts.len() as u64 > 1 << 32 {
             return Err(LineageError::TooManyLineages);
         }
-        let total = counts
-            .iter()
-            .try_fold(0u64, |sum, &count| sum.checked_add(count))
-            .ok_or(LineageError::TotalTooLarge { state: 0 })?;
+        let (total, max) = total_and_max(&counts);
+        let total = total.ok_or(LineageError::TotalTooLarge { state: 0 })?;
         let picker = if total <= cell_limit {
-            Picker::Cells(cell_list(&counts, total))
+            Picker::Cells(cell_list(&counts, total, max))
         } else {
             Picker::Bins(Box::new(Bins::new(&counts)))
         };
@@ -308,6 +346,8 @@ impl LineageCounts {
             picker,
             cell_limit,
             total,
+            deferred: false,
+            stale: false,
         })
     }
 
@@ -355,14 +395,46 @@ impl LineageCounts {
         self.total
     }
 
-    /// The cells of each lineage, by id.
+    /// The cells of each lineage, by id (with counts deferred, as of the last refresh).
     #[must_use]
     pub fn counts(&self) -> &[u64] {
+        debug_assert!(!self.stale, "counts read while deferred and out of date");
         &self.counts
+    }
+
+    /// Leave the per-lineage counts alone while the state keeps a cell list: the hot moves
+    /// ([`add_one`](Self::add_one), [`remove_sampled`](Self::remove_sampled)) then touch only
+    /// the list (one cache miss an event, not three), and [`counts`](Self::counts) is valid only
+    /// after [`refresh_counts`](Self::refresh_counts). Every other change refreshes them first,
+    /// and a state that converts to bins keeps its counts from then on. For a tracker that reads
+    /// counts only at snapshots (no clones).
+    pub fn defer_counts(&mut self) {
+        self.deferred = matches!(self.picker, Picker::Cells(_));
+    }
+
+    /// Bring deferred counts up to date, from the cell list in O(B + cells).
+    pub fn refresh_counts(&mut self) {
+        if !self.stale {
+            return;
+        }
+        if let Picker::Cells(cells) = &self.picker {
+            self.counts.fill(0);
+            for &id in cells {
+                self.counts[id as usize] += 1;
+            }
+        }
+        self.stale = false;
+    }
+
+    /// Refresh the counts and keep them from now on.
+    fn undefer(&mut self) {
+        self.refresh_counts();
+        self.deferred = false;
     }
 
     /// The cells of lineage `id`.
     pub fn count(&self, id: u32) -> Result<u64, LineageError> {
+        debug_assert!(!self.stale, "counts read while deferred and out of date");
         self.counts
             .get(id as usize)
             .copied()
@@ -383,6 +455,7 @@ impl LineageCounts {
     /// them by a scan, O(cells): runs remove the cell they sampled
     /// ([`remove_sampled`](Self::remove_sampled)). O(1) with bins.
     pub fn add(&mut self, id: u32, delta: i64) -> Result<(), LineageError> {
+        self.undefer();
         let (count, new_count) = self.checked(id, delta)?;
         self.counts[id as usize] = new_count;
         self.total = self.total.wrapping_add_signed(delta);
@@ -415,6 +488,20 @@ impl LineageCounts {
     #[allow(clippy::inline_always)] // the tracker's per-event path
     #[inline(always)]
     pub fn add_one(&mut self, id: u32) -> Result<(), LineageError> {
+        if self.deferred {
+            // A list that stays a list: a list's total is at most its limit, below 2^64 - 1.
+            if let (Picker::Cells(cells), true, true) = (
+                &mut self.picker,
+                self.total < self.cell_limit,
+                (id as usize) < self.counts.len(),
+            ) {
+                cells.push(id);
+                self.total += 1;
+                self.stale = true;
+                return Ok(());
+            }
+            self.undefer();
+        }
         let (count, new_count) = self.checked(id, 1)?;
         self.counts[id as usize] = new_count;
         self.total += 1;
@@ -457,6 +544,7 @@ impl LineageCounts {
     /// O(1 + initial) with a cell list, O(1) with bins. Refused past 2^32 lineages or a total
     /// past `u64::MAX`, with nothing changed.
     pub fn push_lineage(&mut self, initial: u64) -> Result<u32, LineageError> {
+        self.undefer();
         let id = u32::try_from(self.counts.len()).map_err(|_| LineageError::TooManyLineages)?;
         let total = self
             .total
@@ -486,6 +574,7 @@ impl LineageCounts {
     /// A linear scan, O(B), for checks: runs draw with [`sample`](Self::sample).
     /// `Err(PickOutOfRange)` unless `r < total`.
     pub fn pick(&self, r: u64) -> Result<u32, LineageError> {
+        debug_assert!(!self.stale, "counts read while deferred and out of date");
         let mut rest = r;
         for (id, &count) in self.counts.iter().enumerate() {
             if rest < count {
@@ -533,6 +622,17 @@ impl LineageCounts {
     #[allow(clippy::inline_always)] // the tracker's per-event path
     #[inline(always)]
     pub fn remove_sampled(&mut self, cell: SampledCell) -> Result<(), LineageError> {
+        if self.deferred {
+            if let (Picker::Cells(cells), Some(at)) = (&mut self.picker, cell.at) {
+                if cells.get(at) == Some(&cell.lineage) {
+                    cells.swap_remove(at);
+                    self.total -= 1;
+                    self.stale = true;
+                    return Ok(());
+                }
+            }
+            self.undefer();
+        }
         let id = cell.lineage;
         let (count, new_count) = self.checked(id, -1)?;
         self.counts[id as usize] = new_count;
@@ -753,6 +853,45 @@ mod tests {
                 assert_bins_consistent(&c);
             }
             assert_eq!(c.total(), 0);
+        }
+    }
+
+    #[test]
+    fn deferred_counts_come_back_exact_at_each_refresh() {
+        // Hot moves on a deferred cell list (a limit of 40 cells, crossed and converted to bins
+        // in some rounds) against a naive count vector; every refresh restores the counts.
+        let mut rng = crate::lineage::lineage_rng(&[10; 32], 0);
+        for round in 0..40 {
+            let limit = if round % 2 == 0 { 40 } else { CELL_LIST_LIMIT };
+            let mut naive = vec![2u64, 0, 1, 5, 0, 3];
+            let mut c = LineageCounts::from_counts_with_cell_limit(naive.clone(), limit).unwrap();
+            c.defer_counts();
+            for step in 0..300 {
+                let grow = uniform_below(&mut rng, 5).unwrap() < 3;
+                if grow || c.total() == 0 {
+                    let id = uniform_below(&mut rng, naive.len() as u64).unwrap() as u32;
+                    c.add_one(id).unwrap();
+                    naive[id as usize] += 1;
+                } else {
+                    let cell = c.sample_cell(&mut rng).unwrap();
+                    c.remove_sampled(cell).unwrap();
+                    naive[cell.lineage as usize] -= 1;
+                }
+                assert_eq!(c.total(), naive.iter().sum::<u64>());
+                if step % 37 == 0 {
+                    c.refresh_counts();
+                    assert_eq!(c.counts(), naive);
+                    assert_bins_consistent(&c);
+                }
+            }
+            assert_eq!(c.is_binned(), round % 2 == 0, "round {round}");
+            c.refresh_counts();
+            assert_eq!(c.counts(), naive);
+            // Any other change refreshes first.
+            c.add(0, 1).unwrap();
+            naive[0] += 1;
+            assert_eq!(c.counts(), naive);
+            assert_bins_consistent(&c);
         }
     }
 

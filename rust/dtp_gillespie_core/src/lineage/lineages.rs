@@ -66,6 +66,18 @@ impl Lineages {
         Ok(Self { states })
     }
 
+    /// Defer every cell-list state's per-lineage counts ([`LineageCounts::defer_counts`]).
+    pub fn defer_counts(&mut self) {
+        self.states.iter_mut().for_each(LineageCounts::defer_counts);
+    }
+
+    /// Bring deferred counts up to date ([`LineageCounts::refresh_counts`]).
+    pub fn refresh_counts(&mut self) {
+        self.states
+            .iter_mut()
+            .for_each(LineageCounts::refresh_counts);
+    }
+
     /// Give the buffers back for the next replicate of this thread (`scratch`).
     pub(crate) fn recycle(self) {
         self.states.into_iter().for_each(LineageCounts::recycle);

@@ -130,6 +130,11 @@ impl<'a> LineageTracker<'a> {
             barcode,
             clone,
         } = spec.start(i, initial, &mut rng).map_err(failed)?;
+        let mut lineages = lineages;
+        if !spec.clones {
+            // Counts are then read only at snapshots (clone extinction reads them at deaths).
+            lineages.defer_counts();
+        }
         Ok(Self {
             channels,
             times: &spec.times,
@@ -153,6 +158,7 @@ impl<'a> LineageTracker<'a> {
     /// are scanned in one sequential pass for the lineages it holds (most lineages of a long run
     /// are extinct); those few are then put in (lineage, state) order.
     fn snapshot(&mut self) {
+        self.lineages.refresh_counts();
         let by_state = by_state(&self.lineages);
         let held = &mut self.scratch;
         held.clear();
