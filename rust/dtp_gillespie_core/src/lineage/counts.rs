@@ -100,6 +100,8 @@ pub struct LineageCounts {
     deferred: bool,
     /// Whether a deferred move happened since the last refresh (`counts` is out of date).
     stale: bool,
+    /// Deferred counts that are all 0 (as [`held_into`](LineageCounts::held_into) leaves them).
+    zeroed: bool,
 }
 
 /// Equal counts (the pickers may order cells or members differently).
@@ -279,6 +281,12 @@ fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
     cells
 }
 
+/// Append `(id, state, count)` for each lineage `id` with `count > 0` cells, in id order.
+fn push_held(counts: &[u64], state: u32, held: &mut Vec<(u32, u32, u64)>) {
+    let nonzero = counts.iter().enumerate().filter(|&(_, &c)| c > 0);
+    held.extend(nonzero.map(|(id, &count)| (id as u32, state, count)));
+}
+
 /// The sum of `counts`, `None` past `u64::MAX`; and the largest count.
 fn total_and_max(counts: &[u64]) -> (Option<u64>, u64) {
     // Loops the compiler vectorises; below 2^32 lineages of below 2^32 cells the sum fits.
@@ -313,6 +321,7 @@ impl LineageCounts {
             total: 0,
             deferred: false,
             stale: false,
+            zeroed: false,
         }
         .binned_past_limit()
     }
@@ -348,6 +357,7 @@ impl LineageCounts {
             total,
             deferred: false,
             stale: false,
+            zeroed: false,
         })
     }
 
@@ -424,6 +434,36 @@ impl LineageCounts {
             }
         }
         self.stale = false;
+        self.zeroed = false;
+    }
+
+    /// Append `(lineage, state, count)` for every lineage with cells here, in no particular
+    /// order. With deferred counts and a cell list, in O(cells) (not O(B)): the list is counted
+    /// into the counts, which are left all 0 again (out of date until a refresh), so that a
+    /// snapshot visits only lineages with cells; otherwise a scan of the counts.
+    pub fn held_into(&mut self, state: u32, held: &mut Vec<(u32, u32, u64)>) {
+        let Picker::Cells(cells) = &self.picker else {
+            return push_held(&self.counts, state, held);
+        };
+        if !self.deferred {
+            return push_held(&self.counts, state, held);
+        }
+        if !self.zeroed {
+            self.counts.fill(0);
+        }
+        let start = held.len();
+        for &id in cells {
+            let count = &mut self.counts[id as usize];
+            if *count == 0 {
+                held.push((id, state, 0));
+            }
+            *count += 1;
+        }
+        for row in &mut held[start..] {
+            row.2 = std::mem::take(&mut self.counts[row.0 as usize]);
+        }
+        self.zeroed = true;
+        self.stale = self.total > 0;
     }
 
     /// Refresh the counts and keep them from now on.
@@ -878,6 +918,16 @@ mod tests {
                     naive[cell.lineage as usize] -= 1;
                 }
                 assert_eq!(c.total(), naive.iter().sum::<u64>());
+                if step % 11 == 0 {
+                    // The lineages held, counted from the list, then the counts refreshed.
+                    let mut held = vec![(99, 9, 9)];
+                    c.held_into(3, &mut held);
+                    held.sort_unstable();
+                    let mut expected = vec![(99, 9, 9)];
+                    push_held(&naive, 3, &mut expected);
+                    expected.sort_unstable();
+                    assert_eq!(held, expected);
+                }
                 if step % 37 == 0 {
                     c.refresh_counts();
                     assert_eq!(c.counts(), naive);

@@ -78,6 +78,17 @@ impl Lineages {
             .for_each(LineageCounts::refresh_counts);
     }
 
+    /// Every `(lineage, state, count)` with `count > 0`, appended to `held` (cleared first) in
+    /// (lineage, state) order: O(cells + rows log rows) for deferred cell lists, a scan of the
+    /// counts otherwise ([`LineageCounts::held_into`]).
+    pub fn held_into(&mut self, held: &mut Vec<(u32, u32, u64)>) {
+        held.clear();
+        for (state, counts) in self.states.iter_mut().enumerate() {
+            counts.held_into(state as u32, held);
+        }
+        held.sort_unstable();
+    }
+
     /// Give the buffers back for the next replicate of this thread (`scratch`).
     pub(crate) fn recycle(self) {
         self.states.into_iter().for_each(LineageCounts::recycle);
