@@ -327,8 +327,11 @@ impl Lineages {
                 "a channel's losing state ({dec}) must be its source ({source})"
             )));
         }
-        if let Some(inc) = inc {
-            self.state(inc)?;
+        // One test for both states, rather than a branch on whether the channel adds a cell.
+        let n_states = self.states.len();
+        if inc.is_some_and(|s| s >= n_states) || source >= n_states {
+            let state = inc.filter(|&s| s >= n_states).unwrap_or(source);
+            return Err(LineageError::UnknownState { state, n_states });
         }
         let cell = self.state(source)?.sample_cell(rng)?;
         // Add before removing: only the addition can fail (overflow), and then nothing changed;

@@ -222,7 +222,9 @@ impl<'a> LineageTracker<'a> {
             }
         } else {
             let lineage = self.lineages.fire(ch, &mut self.rng)? as usize;
-            if ch.dec.is_some() && ch.inc.is_none() {
+            // Only clones founded here are watched for extinction (tested first: a branch on the
+            // channel's kind is hard to predict).
+            if self.clones && ch.dec.is_some() && ch.inc.is_none() {
                 self.lose(lineage, time);
             }
         }
