@@ -260,6 +260,10 @@ impl Bins {
 /// lineage), in id order.
 fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
     let mut cells = scratch::take();
+    if total == 0 {
+        // A state with no cell yet (most of a founders start): no pass over the lineages.
+        return cells;
+    }
     if max <= 1 {
         // At most one cell per lineage (founders): write every id and step past it if it has a
         // cell, without a branch; the slot past the end takes the last write.

@@ -2,9 +2,10 @@
 //! kept so that the lineage of the cell that fires an event is found in O(1) expected time,
 //! and tracked through runs when the run asks for it (`RunConfig::lineages`).
 //!
-//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage, binned by powers of two:
-//!   `add`, `count`, `total`, `push_lineage` in O(1), and `sample` (the lineage of a uniformly
-//!   chosen cell, by composition and rejection) in O(1) expected.
+//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage: a cell list (the lineage
+//!   of every cell) up to [`CELL_LIST_LIMIT`] cells, bins by powers of two past it; `add`,
+//!   `count`, `total`, `push_lineage`, and `sample` (the lineage of a uniformly chosen cell: one
+//!   index into the list, or composition and rejection over the bins) in O(1) (expected).
 //! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
 //! - `scratch`: per-thread reuse of the per-replicate buffers (counts, cell lists, ids).
