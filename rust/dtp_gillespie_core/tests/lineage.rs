@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 
 use common::{death, division, run, switch};
 use dtp_gillespie_core::lineage::{
-    LineageCounts, LineageError, LineageRng, Lineages, lineage_rng, uniform_below,
+    CELL_LIST_LIMIT, LineageCounts, LineageError, LineageRng, Lineages, lineage_rng, uniform_below,
 };
 use dtp_gillespie_core::rng::replicate_rng;
 use dtp_gillespie_core::{Dosing, Model, Schedule, trace};
@@ -52,10 +52,20 @@ fn counts_agree_with_a_plain_vector_over_random_operations() {
             .map(|_| below(&mut rng, 4))
             .collect();
         let mut naive = initial.clone();
-        let mut tree = LineageCounts::from_counts(&initial).unwrap();
+        // A cell list, bins from the start, and a cell list that converts past 8 cells.
+        let limit = [CELL_LIST_LIMIT, 0, 8][seed as usize % 3];
+        let mut tree = LineageCounts::from_counts_with_cell_limit(initial, limit).unwrap();
         for _ in 0..1000 {
             let n = naive.len() as u64;
-            match below(&mut rng, 10) {
+            match below(&mut rng, 11) {
+                10 => {
+                    // A sampled cell removed where it stands.
+                    if let Ok(cell) = tree.sample_cell(&mut rng) {
+                        assert!(naive[cell.lineage as usize] > 0);
+                        assert_eq!(tree.remove_sampled(cell), Ok(()));
+                        naive[cell.lineage as usize] -= 1;
+                    }
+                }
                 0 => {
                     let cells = below(&mut rng, 3);
                     assert_eq!(tree.push_lineage(cells), Ok(n as u32));
@@ -144,7 +154,9 @@ fn moves_agree_with_a_naive_model_over_random_operations() {
         let mut naive = NaiveLineages {
             counts: initial.clone(),
         };
-        let mut lineages = Lineages::from_counts(&initial).unwrap();
+        // Cell lists, bins from the start, and cell lists that convert past 6 cells.
+        let limit = [CELL_LIST_LIMIT, 0, 6][seed as usize % 3];
+        let mut lineages = Lineages::from_counts_with_cell_limit(&initial, limit).unwrap();
         let mut picks = lineage_rng(&[3; 32], seed);
         // The same operations replayed on a copy draw the same picks (reproducibility).
         let mut again = lineages.clone();
@@ -414,19 +426,85 @@ fn assert_picks_proportional(
     );
 }
 
+/// The test sizes of [`picks_are_proportional_to_lineage_sizes`], with an empty lineage (2) and
+/// a twin whose lineage 3 is 20% larger (24 cells instead of 20).
+const SIZES: [u64; 7] = [1, 5, 0, 20, 3, 11, 60];
+
+fn twin_sizes() -> [u64; 7] {
+    let mut twin = SIZES;
+    twin[3] = 24;
+    twin
+}
+
 #[test]
 fn picks_are_proportional_to_lineage_sizes() {
-    // Sizes with an empty lineage (never picked), built by growth and updates rather than at
-    // once; the twin's lineage 3 is 20% larger (24 cells instead of 20).
-    let sizes = [1u64, 5, 0, 20, 3, 11, 60];
-    let mut twin_sizes = sizes;
-    twin_sizes[3] = 24;
-    assert_picks_proportional("sizes", &sizes, &twin_sizes, 2, 20_000, |sizes| {
-        let mut counts = LineageCounts::new();
-        for (id, &size) in sizes.iter().enumerate() {
-            counts.push_lineage(1).unwrap();
-            counts.add(id as u32, size as i64 - 1).unwrap();
+    // Sizes built by growth and updates rather than at once, in a cell list (the default for
+    // small states) and in bins (a cell-list limit of 0).
+    for (label, limit) in [("cell list", CELL_LIST_LIMIT), ("bins", 0)] {
+        assert_picks_proportional(label, &SIZES, &twin_sizes(), 2, 20_000, |sizes| {
+            let mut counts = LineageCounts::with_cell_limit(limit);
+            for (id, &size) in sizes.iter().enumerate() {
+                counts.push_lineage(1).unwrap();
+                counts.add(id as u32, size as i64 - 1).unwrap();
+            }
+            assert_eq!(counts.is_binned(), limit == 0);
+            counts
+        });
+    }
+}
+
+#[test]
+fn picks_stay_proportional_in_a_cell_list_reordered_by_moves() {
+    // Every lineage grows by 30 cells one at a time (interleaved), then sheds them again, and a
+    // sampled cell is removed and given back to its lineage 500 times: the list's order is
+    // shuffled by the swaps, and lineage 2 (no cell) must never be picked.
+    assert_picks_proportional(
+        "reordered cell list",
+        &SIZES,
+        &twin_sizes(),
+        2,
+        20_000,
+        |sizes| {
+            let mut counts = LineageCounts::from_counts(sizes).unwrap();
+            for _ in 0..30 {
+                for id in 0..sizes.len() as u32 {
+                    counts.add_one(id).unwrap();
+                }
+            }
+            for id in 0..sizes.len() as u32 {
+                counts.add(id, -30).unwrap();
+            }
+            let mut rng = lineage_rng(&[34; 32], 0);
+            for _ in 0..500 {
+                let cell = counts.sample_cell(&mut rng).unwrap();
+                counts.remove_sampled(cell).unwrap();
+                counts.add_one(cell.lineage).unwrap();
+            }
+            assert_eq!(counts.counts(), sizes);
+            assert!(!counts.is_binned());
+            counts
+        },
+    );
+}
+
+#[test]
+fn picks_stay_proportional_after_a_cell_list_converts_to_bins() {
+    // A cell list with a limit of 50 cells, grown one cell at a time past it (to 100 or 104
+    // cells): the conversion happens midway and the growth goes on in bins.
+    assert_picks_proportional("converted", &SIZES, &twin_sizes(), 2, 20_000, |sizes| {
+        let mut counts =
+            LineageCounts::from_counts_with_cell_limit(vec![0; sizes.len()], 50).unwrap();
+        let mut left = sizes.to_vec();
+        while left.iter().any(|&c| c > 0) {
+            for (id, c) in left.iter_mut().enumerate() {
+                if *c > 0 {
+                    counts.add_one(id as u32).unwrap();
+                    *c -= 1;
+                }
+            }
         }
+        assert_eq!(counts.counts(), sizes);
+        assert!(counts.is_binned());
         counts
     });
 }
@@ -436,12 +514,13 @@ fn picks_stay_proportional_after_lineages_move_between_bins() {
     // Sizes over bins 0 to 11 (counts in 2^k ..= 2^(k+1) - 1), reached by growing every lineage
     // to 2^12 cells and shrinking it back, so that each crosses bins and the bins' member orders
     // are shuffled by the moves; lineage 9 leaves every bin (0 cells) and must never be picked.
-    // The twin's lineage 6 (100 cells) is 20% larger.
+    // The twin's lineage 6 (100 cells) is 20% larger. Bins from the start (a cell-list limit of
+    // 0): a state this small would otherwise keep a cell list.
     let sizes = [1u64, 1, 2, 3, 4, 7, 100, 8, 15, 0, 16, 1000, 2500, 33];
     let mut twin_sizes = sizes;
     twin_sizes[6] = 120;
     assert_picks_proportional("binned sizes", &sizes, &twin_sizes, 9, 200_000, |sizes| {
-        let mut counts = LineageCounts::new();
+        let mut counts = LineageCounts::with_cell_limit(0);
         for _ in sizes {
             counts.push_lineage(1).unwrap();
         }
@@ -452,6 +531,7 @@ fn picks_stay_proportional_after_lineages_move_between_bins() {
             counts.add(id as u32, size as i64 - (1 << 12)).unwrap();
         }
         assert_eq!(counts.counts(), sizes);
+        assert!(counts.is_binned());
         counts
     });
 }

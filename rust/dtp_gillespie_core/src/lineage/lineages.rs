@@ -20,6 +20,7 @@ use rand::Rng;
 
 use super::LineageCounts;
 use super::LineageError;
+use super::counts::{CELL_LIST_LIMIT, SampledCell};
 use crate::model::Channel;
 
 /// The cells of every state, per lineage (module docs).
@@ -48,6 +49,53 @@ impl Lineages {
     /// `by_state[s][id]` cells of lineage `id` in state `s`. Every state must list the same number
     /// of lineages (`Err(Shape)`).
     pub fn from_counts(by_state: &[Vec<u64>]) -> Result<Self, LineageError> {
+        Self::from_counts_with_cell_limit(by_state, CELL_LIST_LIMIT)
+    }
+
+    /// As [`from_counts`](Self::from_counts), taking the counts.
+    pub fn from_owned_counts(by_state: Vec<Vec<u64>>) -> Result<Self, LineageError> {
+        Self::check_shape(&by_state)?;
+        let states = by_state
+            .into_iter()
+            .enumerate()
+            .map(|(state, counts)| {
+                LineageCounts::from_counts_with_cell_limit(counts, CELL_LIST_LIMIT)
+                    .map_err(|error| in_state(error, state))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { states })
+    }
+
+    /// Defer every cell-list state's per-lineage counts ([`LineageCounts::defer_counts`]).
+    pub fn defer_counts(&mut self) {
+        self.states.iter_mut().for_each(LineageCounts::defer_counts);
+    }
+
+    /// Bring deferred counts up to date ([`LineageCounts::refresh_counts`]).
+    pub fn refresh_counts(&mut self) {
+        self.states
+            .iter_mut()
+            .for_each(LineageCounts::refresh_counts);
+    }
+
+    /// Every `(lineage, state, count)` with `count > 0`, appended to `held` (cleared first) in
+    /// (lineage, state) order: O(cells + rows log rows) for deferred cell lists, a scan of the
+    /// counts otherwise ([`LineageCounts::held_into`]).
+    pub fn held_into(&mut self, held: &mut Vec<(u32, u32, u64)>) {
+        held.clear();
+        for (state, counts) in self.states.iter_mut().enumerate() {
+            counts.held_into(state as u32, held);
+        }
+        held.sort_unstable();
+    }
+
+    /// Give the buffers back for the next replicate of this thread (`scratch`).
+    pub(crate) fn recycle(self) {
+        self.states.into_iter().for_each(LineageCounts::recycle);
+    }
+
+    /// `Err(Shape)` unless every state lists as many lineages as state 0.
+    fn check_shape(by_state: &[Vec<u64>]) -> Result<(), LineageError> {
         let n_lineages = by_state.first().map_or(0, Vec::len);
         if let Some(s) = by_state.iter().position(|c| c.len() != n_lineages) {
             return Err(LineageError::Shape(format!(
@@ -56,14 +104,22 @@ impl Lineages {
                 by_state[s].len()
             )));
         }
+        Ok(())
+    }
+
+    /// As [`from_counts`](Self::from_counts), each state keeping a cell list up to `cell_limit`
+    /// cells ([`LineageCounts`]; 0: bins whatever the total).
+    pub fn from_counts_with_cell_limit(
+        by_state: &[Vec<u64>],
+        cell_limit: u64,
+    ) -> Result<Self, LineageError> {
+        Self::check_shape(by_state)?;
         let states = by_state
             .iter()
             .enumerate()
             .map(|(state, counts)| {
-                LineageCounts::from_counts(counts).map_err(|error| match error {
-                    LineageError::TotalTooLarge { .. } => LineageError::TotalTooLarge { state },
-                    other => other,
-                })
+                LineageCounts::from_counts_with_cell_limit(counts.clone(), cell_limit)
+                    .map_err(|error| in_state(error, state))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { states })
@@ -166,6 +222,7 @@ impl Lineages {
     /// the cell from `dec` and add one of the same lineage to `inc` (module docs). Returns the
     /// lineage. Refused, with nothing changed, for unknown states, an empty source, a `dec` other
     /// than the source, or an overflowing count.
+    #[inline]
     pub fn fire<R: Rng + ?Sized>(
         &mut self,
         channel: &Channel,
@@ -209,8 +266,19 @@ impl Lineages {
         daughter: usize,
         rng: &mut R,
     ) -> Result<(u32, u32), LineageError> {
+        self.found_clone_from(source, daughter, rng)
+            .map(|(parent, clone)| (parent.lineage, clone))
+    }
+
+    /// [`found_clone`](Self::found_clone), returning the parent's cell as drawn.
+    fn found_clone_from<R: Rng + ?Sized>(
+        &mut self,
+        source: usize,
+        daughter: usize,
+        rng: &mut R,
+    ) -> Result<(SampledCell, u32), LineageError> {
         self.state(daughter)?;
-        let parent = self.pick(source, rng)?;
+        let parent = self.state(source)?.sample_cell(rng)?;
         let mut initial = vec![0; self.states.len()];
         initial[daughter] = 1;
         Ok((parent, self.push_lineage(&initial)?))
@@ -237,14 +305,16 @@ impl Lineages {
                 channel.source
             )));
         }
-        let (parent, clone) = self.found_clone(channel.source, daughter, rng)?;
+        let (parent, clone) = self.found_clone_from(channel.source, daughter, rng)?;
         if channel.dec.is_some() {
-            // Cannot fail: the picked parent has a cell in the source.
-            self.state_mut(channel.source)?.add(parent, -1)?;
+            // Cannot fail: the picked parent has a cell in the source (a lineage pushed since
+            // only appends to the cell list).
+            self.state_mut(channel.source)?.remove_sampled(parent)?;
         }
-        Ok((parent, clone))
+        Ok((parent.lineage, clone))
     }
 
+    #[inline]
     fn apply<R: Rng + ?Sized>(
         &mut self,
         source: usize,
@@ -257,19 +327,23 @@ impl Lineages {
                 "a channel's losing state ({dec}) must be its source ({source})"
             )));
         }
-        if let Some(inc) = inc {
-            self.state(inc)?;
+        // One test for both states, rather than a branch on whether the channel adds a cell.
+        let n_states = self.states.len();
+        if inc.is_some_and(|s| s >= n_states) || source >= n_states {
+            let state = inc.filter(|&s| s >= n_states).unwrap_or(source);
+            return Err(LineageError::UnknownState { state, n_states });
         }
-        let lineage = self.pick(source, rng)?;
+        let cell = self.state(source)?.sample_cell(rng)?;
         // Add before removing: only the addition can fail (overflow), and then nothing changed;
-        // the removal cannot, since the picked lineage has a cell in the source.
+        // the removal cannot, since the picked cell is in the source (an addition to the source
+        // only appends to its cell list, or converts it to bins).
         if let Some(inc) = inc {
-            self.state_mut(inc)?.add(lineage, 1)?;
+            self.state_mut(inc)?.add_one(cell.lineage)?;
         }
         if dec.is_some() {
-            self.state_mut(source)?.add(lineage, -1)?;
+            self.state_mut(source)?.remove_sampled(cell)?;
         }
-        Ok(lineage)
+        Ok(cell.lineage)
     }
 
     /// The non-zero counts as a long table, lineage by lineage, states in order within each:
@@ -288,6 +362,15 @@ impl Lineages {
                 }
             }
         }
+    }
+}
+
+/// `error` of one state's counts, naming `state` if it is about the total.
+#[allow(clippy::needless_pass_by_value)] // the shape of `map_err`
+fn in_state(error: LineageError, state: usize) -> LineageError {
+    match error {
+        LineageError::TotalTooLarge { .. } => LineageError::TotalTooLarge { state },
+        other => other,
     }
 }
 

@@ -2,11 +2,13 @@
 //! kept so that the lineage of the cell that fires an event is found in O(1) expected time,
 //! and tracked through runs when the run asks for it (`RunConfig::lineages`).
 //!
-//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage, binned by powers of two:
-//!   `add`, `count`, `total`, `push_lineage` in O(1), and `sample` (the lineage of a uniformly
-//!   chosen cell, by composition and rejection) in O(1) expected.
+//! - [`counts`]: [`LineageCounts`], the cells of one state per lineage: a cell list (the lineage
+//!   of every cell) up to [`CELL_LIST_LIMIT`] cells, bins by powers of two past it; `add`,
+//!   `count`, `total`, `push_lineage`, and `sample` (the lineage of a uniformly chosen cell: one
+//!   index into the list, or composition and rejection over the bins) in O(1) (expected).
 //! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
+//! - `scratch`: per-thread reuse of the per-replicate buffers (counts, cell lists, ids).
 //! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
 //!   and dose streams, and [`uniform_below`], an exactly uniform integer draw (Lemire's method).
 //! - [`start`]: what a run tracks ([`LineageSpec`]: barcode times, clones) and the lineages each
@@ -32,11 +34,12 @@
 
 pub mod counts;
 pub mod lineages;
+mod scratch;
 pub mod start;
 pub mod stream;
 pub mod tracker;
 
-pub use counts::LineageCounts;
+pub use counts::{CELL_LIST_LIMIT, LineageCounts, SampledCell};
 pub use lineages::{LineageRow, Lineages};
 pub use start::{LineageSpec, LineageStart, LineageTable};
 pub use stream::{LINEAGE_BLOCK, LineageRng, lineage_rng, uniform_below};

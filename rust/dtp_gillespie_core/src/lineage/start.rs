@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use rand::Rng;
 
-use super::{LineageError, Lineages, uniform_below};
+use super::{LineageError, Lineages, scratch, uniform_below};
 use crate::error::{EngineError, Result};
 use crate::jump::Multinomial;
 
@@ -185,7 +185,7 @@ pub struct Start {
 fn zeroed(n_states: usize, n: usize) -> std::result::Result<Vec<Vec<u64>>, LineageError> {
     (0..n_states)
         .map(|_| {
-            let mut counts = Vec::new();
+            let mut counts = scratch::take();
             counts.try_reserve_exact(n).map_err(|_| {
                 LineageError::Shape(format!(
                     "cannot allocate {n} lineages in each of {n_states} states; start from \
@@ -196,6 +196,13 @@ fn zeroed(n_states: usize, n: usize) -> std::result::Result<Vec<Vec<u64>>, Linea
             Ok(counts)
         })
         .collect()
+}
+
+/// Barcode or clone ids, in a buffer reused from an earlier replicate of this thread.
+fn ids(values: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut ids = scratch::take();
+    ids.extend(values);
+    ids
 }
 
 fn founders(initial: &[u64]) -> std::result::Result<Start, LineageError> {
@@ -209,14 +216,19 @@ fn founders(initial: &[u64]) -> std::result::Result<Start, LineageError> {
         }
     }
     Ok(Start {
-        lineages: Lineages::from_counts(&by_state)?,
-        barcode: (0..n as i64).collect(),
-        clone: vec![0; n],
+        lineages: Lineages::from_owned_counts(by_state)?,
+        barcode: ids(0..n as i64),
+        clone: ids(std::iter::repeat_n(0, n)),
     })
 }
 
+/// A state with at most this many cells per barcode is split cell by cell (one `uniform_below`
+/// each, a few nanoseconds); above, by one conditional binomial per barcode (about a hundred).
+const CELLS_PER_BARCODE_ONE_BY_ONE: u64 = 16;
+
 /// Each state's cells split uniformly over `n_barcodes` barcodes (a multinomial): cell by cell
-/// when a state has fewer cells than barcodes, by conditional binomials otherwise (both exact).
+/// when a state has at most [`CELLS_PER_BARCODE_ONE_BY_ONE`] cells per barcode, by conditional
+/// binomials otherwise (both exact; the cheaper for the size).
 fn library<R: Rng + ?Sized>(
     initial: &[u64],
     n_barcodes: u64,
@@ -226,7 +238,7 @@ fn library<R: Rng + ?Sized>(
     let mut by_state = zeroed(initial.len(), b)?;
     let mut split: Option<Multinomial> = None;
     for (counts, &cells) in by_state.iter_mut().zip(initial) {
-        if cells <= n_barcodes {
+        if cells / CELLS_PER_BARCODE_ONE_BY_ONE <= n_barcodes {
             for _ in 0..cells {
                 counts[uniform_below(rng, n_barcodes)? as usize] += 1;
             }
@@ -241,9 +253,9 @@ fn library<R: Rng + ?Sized>(
         }
     }
     Ok(Start {
-        lineages: Lineages::from_counts(&by_state)?,
-        barcode: (0..n_barcodes as i64).collect(),
-        clone: vec![0; b],
+        lineages: Lineages::from_owned_counts(by_state)?,
+        barcode: ids(0..n_barcodes as i64),
+        clone: ids(std::iter::repeat_n(0, b)),
     })
 }
 
@@ -412,7 +424,8 @@ mod tests {
     #[test]
     fn a_library_places_every_cell_both_ways() {
         let mut rng = lineage_rng(&[0; 32], 0);
-        // State 0 cell by cell (3 <= 5 barcodes), state 1 by conditional binomials.
+        // State 0 cell by cell (3 cells, 5 barcodes), state 1 by conditional binomials (1000
+        // cells, more than 16 a barcode).
         let library = spec(LineageStart::Library { n_barcodes: 5 });
         let start = library.start(0, &[3, 1000], &mut rng).unwrap();
         assert_eq!(start.lineages.totals(), [3, 1000]);

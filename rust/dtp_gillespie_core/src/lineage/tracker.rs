@@ -13,7 +13,7 @@
 //! extinct one none after extinction (every count is 0).
 
 use super::start::{LineageSpec, Start};
-use super::{LineageCounts, LineageError, LineageRng, Lineages};
+use super::{LineageError, LineageRng, Lineages, scratch};
 use crate::error::{EngineError, Result};
 use crate::model::Channel;
 use crate::outcome::Outcome;
@@ -109,7 +109,7 @@ pub struct LineageTracker<'a> {
     replicate: i64,
     out: LineageOutput,
     /// The (lineage, state) pairs holding cells at a snapshot (a buffer reused by each).
-    scratch: Vec<(u32, u32)>,
+    scratch: Vec<(u32, u32, u64)>,
     /// The first lineage operation refused; the tracker stops and `finish` reports it.
     failure: Option<LineageError>,
 }
@@ -130,6 +130,11 @@ impl<'a> LineageTracker<'a> {
             barcode,
             clone,
         } = spec.start(i, initial, &mut rng).map_err(failed)?;
+        let mut lineages = lineages;
+        if !spec.clones {
+            // Counts are then read only at snapshots (clone extinction reads them at deaths).
+            lineages.defer_counts();
+        }
         Ok(Self {
             channels,
             times: &spec.times,
@@ -149,27 +154,21 @@ impl<'a> LineageTracker<'a> {
         })
     }
 
-    /// Write the lineage table at the next barcode time (the current state). Each state's counts
-    /// are scanned in one sequential pass for the lineages it holds (most lineages of a long run
-    /// are extinct); those few are then put in (lineage, state) order.
+    /// Write the lineage table at the next barcode time (the current state): the lineages each
+    /// state holds (counted from its cell list when counts are deferred, so that extinct
+    /// lineages cost nothing; a scan of its counts otherwise), in (lineage, state) order.
     fn snapshot(&mut self) {
-        let by_state = by_state(&self.lineages);
         let held = &mut self.scratch;
-        held.clear();
-        for (s, counts) in by_state.iter().enumerate() {
-            let nonzero = counts.iter().enumerate().filter(|&(_, &c)| c > 0);
-            held.extend(nonzero.map(|(lineage, _)| (lineage as u32, s as u32)));
-        }
-        held.sort_unstable();
+        self.lineages.held_into(held);
         let rows = &mut self.out.rows;
-        for &(lineage, s) in held.iter() {
-            let (lineage, s) = (lineage as usize, s as usize);
+        for &(lineage, s, count) in held.iter() {
+            let lineage = lineage as usize;
             rows.replicate.push(self.replicate);
             rows.time.push(self.next as i32);
             rows.barcode.push(self.barcode[lineage]);
             rows.clone.push(self.clone[lineage]);
             rows.state.push(s as i8);
-            rows.count.push(by_state[s][lineage] as i64);
+            rows.count.push(count as i64);
         }
         self.next += 1;
         self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);
@@ -223,7 +222,9 @@ impl<'a> LineageTracker<'a> {
             }
         } else {
             let lineage = self.lineages.fire(ch, &mut self.rng)? as usize;
-            if ch.dec.is_some() && ch.inc.is_none() {
+            // Only clones founded here are watched for extinction (tested first: a branch on the
+            // channel's kind is hard to predict).
+            if self.clones && ch.dec.is_some() && ch.inc.is_none() {
                 self.lose(lineage, time);
             }
         }
@@ -239,6 +240,15 @@ impl<'a> LineageTracker<'a> {
         while self.next_time <= outcome.stop_time {
             self.snapshot();
         }
+        let out = self.summary();
+        self.lineages.recycle();
+        scratch::give(self.barcode);
+        scratch::give(self.clone);
+        Ok(out)
+    }
+
+    /// The clone summary (when clones are tracked), then the tables.
+    fn summary(&mut self) -> LineageOutput {
         if self.clones {
             let founded = self.first_founded..self.clone.len();
             let alive: Vec<bool> = founded.clone().map(|l| self.alive(l)).collect();
@@ -251,15 +261,8 @@ impl<'a> LineageTracker<'a> {
             out.clones_alive.push(alive as i64);
             out.first_surviving_resistant_time.push(first_time);
         }
-        Ok(self.out)
+        std::mem::take(&mut self.out)
     }
-}
-
-/// The cells of each lineage, one slice per state.
-fn by_state(lineages: &Lineages) -> Vec<&[u64]> {
-    (0..lineages.n_states())
-        .filter_map(|s| lineages.state(s).ok().map(LineageCounts::counts))
-        .collect()
 }
 
 /// A lineage operation refused during a run (a count past 2^64 - 1, more than 2^32 lineages):
