@@ -255,10 +255,8 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
     /// The monitored value at `t` with `counts`: the biomarker, or the burden of cells.
     #[inline]
     fn monitored(&self, t: f64, counts: &[u64]) -> f64 {
-        if BIOMARKER {
-            if let Some(track) = &self.track {
-                return track.value_at(t);
-            }
+        if BIOMARKER && let Some(track) = &self.track {
+            return track.value_at(t);
         }
         Self::burden_of(self.spec, counts)
     }
@@ -383,10 +381,10 @@ impl<const BIOMARKER: bool> Controller for AdaptiveController<'_, BIOMARKER> {
     fn at_check(&mut self, t: f64, counts: &[u64]) -> bool {
         if BIOMARKER && self.continuous() && self.last_check != f64::NEG_INFINITY {
             let (due, level) = self.crossing_ahead();
-            if t >= due {
-                if let Some(track) = &mut self.track {
-                    track.set(t, level);
-                }
+            if t >= due
+                && let Some(track) = &mut self.track
+            {
+                track.set(t, level);
             }
         }
         self.last_check = t;
@@ -398,10 +396,8 @@ impl<const BIOMARKER: bool> Controller for AdaptiveController<'_, BIOMARKER> {
 
     #[inline]
     fn after_event(&mut self, t: f64, counts: &[u64]) -> bool {
-        if BIOMARKER {
-            if let Some(track) = &mut self.track {
-                track.update(t, counts, self.exposure);
-            }
+        if BIOMARKER && let Some(track) = &mut self.track {
+            track.update(t, counts, self.exposure);
         }
         if !self.continuous() {
             return false;

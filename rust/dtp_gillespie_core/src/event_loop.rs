@@ -79,7 +79,7 @@ impl<'a> CancelPoll<'a> {
     #[inline]
     pub(crate) fn pass(&mut self) -> Result<()> {
         self.passes += 1;
-        if self.passes % CANCEL_CHECK_EVERY == 0 {
+        if self.passes.is_multiple_of(CANCEL_CHECK_EVERY) {
             self.now()
         } else {
             Ok(())

@@ -131,14 +131,14 @@ impl RunConfig {
         // The burden indexes the weights by state. The thresholds (factor > 1, size > 0,
         // min_size >= 0, one of factor and size, a biomarker to monitor) are the Python layer's
         // rules: whatever they hold, the engine compares numbers and cannot fail.
-        if let Some(p) = &self.progression {
-            if p.weights.len() != model.n_states() {
-                return bad(format!(
-                    "progression weights must be {} values, one per state; got {}",
-                    model.n_states(),
-                    p.weights.len()
-                ));
-            }
+        if let Some(p) = &self.progression
+            && p.weights.len() != model.n_states()
+        {
+            return bad(format!(
+                "progression weights must be {} values, one per state; got {}",
+                model.n_states(),
+                p.weights.len()
+            ));
         }
         if let Some(lineages) = &self.lineages {
             lineages.validate(

@@ -323,13 +323,13 @@ impl<'a> History<'a> {
         if channel_is_mutation && self.outcome.first_mutant_time.is_nan() {
             self.outcome.first_mutant_time = t;
         }
-        if let Some(p) = self.progression.filter(|p| !p.biomarker) {
-            if self.outcome.progression_time.is_nan() {
-                let burden = p.burden(counts);
-                self.nadir = self.nadir.min(burden);
-                if p.reached(burden, self.nadir) {
-                    self.outcome.progression_time = t;
-                }
+        if let Some(p) = self.progression.filter(|p| !p.biomarker)
+            && self.outcome.progression_time.is_nan()
+        {
+            let burden = p.burden(counts);
+            self.nadir = self.nadir.min(burden);
+            if p.reached(burden, self.nadir) {
+                self.outcome.progression_time = t;
             }
         }
     }

@@ -667,13 +667,13 @@ impl LineageCounts {
     #[inline(always)]
     pub fn remove_sampled(&mut self, cell: SampledCell) -> Result<(), LineageError> {
         if self.deferred {
-            if let (Picker::Cells(cells), Some(at)) = (&mut self.picker, cell.at) {
-                if cells.get(at) == Some(&cell.lineage) {
-                    cells.swap_remove(at);
-                    self.total -= 1;
-                    self.stale = true;
-                    return Ok(());
-                }
+            if let (Picker::Cells(cells), Some(at)) = (&mut self.picker, cell.at)
+                && cells.get(at) == Some(&cell.lineage)
+            {
+                cells.swap_remove(at);
+                self.total -= 1;
+                self.stale = true;
+                return Ok(());
             }
             self.undefer();
         }

@@ -347,13 +347,13 @@ impl LineageTable {
         if let Some(&c) = self.count.iter().find(|&&c| c < 0) {
             return refuse(format!("lineages.table_count has {c}; counts must be >= 0"));
         }
-        if let Some(&max) = self.clone.iter().max() {
-            if max >= next_clone {
-                return refuse(format!(
-                    "lineages.next_clone is {next_clone} but the table has clone {max}; it must \
+        if let Some(&max) = self.clone.iter().max()
+            && max >= next_clone
+        {
+            return refuse(format!(
+                "lineages.next_clone is {next_clone} but the table has clone {max}; it must \
                      exceed every clone id of the table"
-                ));
-            }
+            ));
         }
         for i in 0..self.n_tables() {
             let rows = self.rows_of(i);

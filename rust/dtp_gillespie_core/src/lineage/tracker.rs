@@ -293,10 +293,10 @@ impl LineageTracker<'_> {
         if let Err(e) = self.fire(time, channel, exposure) {
             self.failure = Some(e);
         }
-        if cfg!(debug_assertions) {
-            if let Err(e) = self.lineages.check_totals(counts) {
-                self.failure = Some(e);
-            }
+        if cfg!(debug_assertions)
+            && let Err(e) = self.lineages.check_totals(counts)
+        {
+            self.failure = Some(e);
         }
     }
 }
