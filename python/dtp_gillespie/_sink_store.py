@@ -90,6 +90,10 @@ def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) 
     kwargs = safety.storage_kwargs(job.storage_options)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        # Another block's writer may be mid-way through an atomic metadata write (a transient
+        # `zarr.<id>.partial` file, renamed into place); zarr's member listing skips it with a
+        # warning. It is never one of this block's arrays.
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr")
         ds.to_zarr(
             job.store, group=job.group, region=region, mode="r+", consolidated=False, **kwargs
         )
