@@ -155,8 +155,8 @@ def simulate(
         the exact crossing time between events). Gives ``progression_time``.
     barcodes : "founders", int or Barcodes, optional
         Track barcoded lineages (docs/lineages.md): ``"founders"``
-        (:meth:`dtp_gillespie.Barcodes.founders`: one barcode per initial cell) or a number
-        ``B >= 1`` (:meth:`dtp_gillespie.Barcodes.library`: each initial cell draws one of
+        (``dg.Barcodes.founders()``: one barcode per initial cell) or a number
+        ``B >= 1`` (``dg.Barcodes.library(B)``: each initial cell draws one of
         ``B`` barcodes uniformly). Adds the long table of lineage sizes (dim
         ``lineage_row``) at the ``barcode_times``. The totals are bit-identical with and
         without tracking.
