@@ -94,6 +94,21 @@ def test_toml_and_python_forms_are_the_same_protocol(tmp_path: Path) -> None:
     assert python_form().n_flasks() == 2
 
 
+@pytest.mark.parametrize(
+    ("given", "spec"),
+    [
+        ("founders", "founders"),
+        (dg.Barcodes.founders(), "founders"),
+        (7, 7),
+        (dg.Barcodes.library(7), 7),
+        (None, None),
+    ],
+)
+def test_barcodes_take_the_same_values_as_simulate(given: object, spec: object) -> None:
+    p = dg.Protocol(MODEL, initial={"S": 5}, barcodes=given)  # type: ignore[arg-type]
+    assert p.to_dict()["protocol"]["barcodes"] == spec
+
+
 def test_an_exposure_name_is_a_continuous_schedule_and_round_trips() -> None:
     p = dg.Protocol(MODEL, initial={"S": 10}).grow("off", 1.0).count()
     spec = p.to_dict()["protocol"]["steps"][0]
