@@ -162,6 +162,11 @@ impl EventBuffer {
         }
     }
 
+    /// The times and the channels of the events of the last burst, in order.
+    pub fn slices(&self) -> (&[f64], &[u32]) {
+        (&self.times[..self.len], &self.channels[..self.len])
+    }
+
     /// The `(time, channel)` of each event of the last burst, in order.
     pub fn events(&self) -> impl Iterator<Item = (f64, u32)> + '_ {
         self.times[..self.len]

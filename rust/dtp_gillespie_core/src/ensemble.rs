@@ -168,6 +168,8 @@ impl Observer for LineageTracker<'_> {
     // An event needs only its time, channel and exposure (the counts are checked in debug
     // builds), so the hot loop's events may be shown after each burst.
     const REPLAYABLE: bool = true;
+    // A whole burst at once: its moves in one loop (`lineage::CellMoves`).
+    const TAKES_BURSTS: bool = true;
 
     fn start(&mut self, counts: &[u64], _exposure: usize) {
         self.check_start(counts);
@@ -175,6 +177,10 @@ impl Observer for LineageTracker<'_> {
 
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
         self.on_event(time, channel, counts, exposure);
+    }
+
+    fn burst(&mut self, times: &[f64], channels: &[u32], counts: &[u64], exposure: usize) {
+        self.on_burst(times, channels, counts, exposure);
     }
 }
 

@@ -165,8 +165,15 @@ impl Replay {
     }
 
     /// Show `observer` the events of the last burst, in order, each with the counts after it
-    /// (module docs of `burst`, [`Observer::REPLAYABLE`]).
-    fn show<O: Observer>(&mut self, observer: &mut O, exposure: usize) {
+    /// (module docs of `burst`, [`Observer::REPLAYABLE`]), or all at once with `after`, the
+    /// counts after the last ([`Observer::TAKES_BURSTS`]).
+    fn show<O: Observer>(&mut self, observer: &mut O, exposure: usize, after: &[u64]) {
+        if O::TAKES_BURSTS {
+            let (times, channels) = self.log.slices();
+            observer.burst(times, channels, after, exposure);
+            self.counts[..after.len()].copy_from_slice(after);
+            return;
+        }
         let n_states = self.counts.len() - 1;
         for (time, channel) in self.log.events() {
             let (dec, inc) = self.moves[channel as usize];
@@ -288,7 +295,7 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
                     replay.start(cells.states());
                     let (r, tt, log) = (&rates, &mut t, &mut replay.log);
                     let end = burst_under(c, &mut cells, r, rng, tt, now, limits, h, recorder, log);
-                    replay.show(observer, c.exposure());
+                    replay.show(observer, c.exposure(), cells.states());
                     debug_assert_eq!(&replay.counts[..cells.states().len()], cells.states());
                     end
                 } else {

@@ -38,8 +38,14 @@ pub trait Observer {
     /// counts after each event and the exposure in force (which a burst never changes). Such an
     /// observer keeps the hot loop on; the others turn it off.
     const REPLAYABLE: bool = false;
+    /// Whether a replayable observer is shown a burst's events all at once, by [`burst`]
+    /// (Self::burst), rather than by one `event` each.
+    const TAKES_BURSTS: bool = false;
     fn start(&mut self, counts: &[u64], exposure: usize);
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
+    /// The events of one burst (`TAKES_BURSTS`): their times and channels in firing order, the
+    /// counts after the last, and the exposure in force; the same as one `event` each.
+    fn burst(&mut self, _times: &[f64], _channels: &[u32], _counts: &[u64], _exposure: usize) {}
     /// The exposure in force changed at `time` (fixed and adaptive schedules).
     fn switch(&mut self, _time: f64, _exposure: usize) {}
 }

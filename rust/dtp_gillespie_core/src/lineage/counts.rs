@@ -256,7 +256,7 @@ impl Bins {
     }
 }
 
-/// The cell list of lineages holding `counts` cells (`total` together, `max` at most per
+/// The cell list of lineages holding `counts` cells (`total` together, at most `max` per
 /// lineage), in id order.
 fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
     let mut cells = scratch::take();
@@ -291,20 +291,24 @@ fn push_held(counts: &[u64], state: u32, held: &mut Vec<(u32, u32, u64)>) {
     held.extend(nonzero.map(|(id, &count)| (id as u32, state, count)));
 }
 
-/// The sum of `counts`, `None` past `u64::MAX`; and the largest count.
+/// The sum of `counts`, `None` past `u64::MAX`; and a bound on the largest count: their bitwise
+/// or, which is at least the largest, below `2^k` exactly when every count is, and at most 1
+/// exactly when every count is (what [`cell_list`] asks). An or vectorises on every x86-64,
+/// unlike a maximum of 64-bit integers (no SSE2 instruction), and this runs once per state of
+/// every tracked replicate over all its lineages.
 fn total_and_max(counts: &[u64]) -> (Option<u64>, u64) {
-    // Loops the compiler vectorises; below 2^32 lineages of below 2^32 cells the sum fits.
-    let max = counts.iter().copied().max().unwrap_or(0);
-    if max < 1 << 32 && (counts.len() as u64) < 1 << 32 {
+    let bound = counts.iter().fold(0, |acc, &c| acc | c);
+    if bound < 1 << 32 && (counts.len() as u64) < 1 << 32 {
+        // Below 2^32 lineages of below 2^32 cells the sum fits.
         (
             Some(counts.iter().fold(0, |sum: u64, &c| sum.wrapping_add(c))),
-            max,
+            bound,
         )
     } else {
         let total = counts
             .iter()
             .try_fold(0u64, |sum, &count| sum.checked_add(count));
-        (total, max)
+        (total, bound)
     }
 }
 
@@ -424,6 +428,9 @@ impl LineageCounts {
     /// counts only at snapshots (no clones).
     pub fn defer_counts(&mut self) {
         self.deferred = matches!(self.picker, Picker::Cells(_));
+        // Up-to-date counts totalling 0 are all 0: the first snapshot need not clear them (most
+        // states of a founders or library start hold no cell).
+        self.zeroed |= self.deferred && !self.stale && self.total == 0;
     }
 
     /// Bring deferred counts up to date, from the cell list in O(B + cells).
@@ -468,6 +475,42 @@ impl LineageCounts {
         }
         self.zeroed = true;
         self.stale = self.total > 0;
+    }
+
+    /// Whether the state keeps a deferred cell list that `room` more cells keep within its
+    /// limit: what [`CellMoves`](super::batch::CellMoves) needs to move its cells directly.
+    pub(crate) fn has_list_room(&self, room: u64) -> bool {
+        self.deferred
+            && matches!(self.picker, Picker::Cells(_))
+            && self.total.saturating_add(room) <= self.cell_limit
+    }
+
+    /// The cell list, taken out (`has_list_room` must hold): the state has no cell until
+    /// [`give_cell_list`](Self::give_cell_list).
+    pub(crate) fn take_cell_list(&mut self) -> Vec<u32> {
+        match &mut self.picker {
+            Picker::Cells(cells) => std::mem::take(cells),
+            Picker::Bins(_) => Vec::new(),
+        }
+    }
+
+    /// The cell list back after moves on it: its length is the new total, and the deferred
+    /// counts are out of date.
+    pub(crate) fn give_cell_list(&mut self, list: Vec<u32>) {
+        if let Picker::Cells(cells) = &mut self.picker {
+            self.total = list.len() as u64;
+            *cells = list;
+            self.stale = true;
+        }
+    }
+
+    /// The cell list, if the state keeps one (for checks).
+    #[cfg(test)]
+    pub(crate) fn cell_list(&self) -> Option<&[u32]> {
+        match &self.picker {
+            Picker::Cells(cells) => Some(cells),
+            Picker::Bins(_) => None,
+        }
     }
 
     /// Refresh the counts and keep them from now on.

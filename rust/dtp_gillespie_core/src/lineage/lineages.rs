@@ -136,6 +136,21 @@ impl Lineages {
         self.states.first().map_or(0, LineageCounts::n_lineages)
     }
 
+    /// The lineages of every state.
+    pub(crate) fn states(&self) -> &[LineageCounts] {
+        &self.states
+    }
+
+    pub(crate) fn states_mut(&mut self) -> &mut [LineageCounts] {
+        &mut self.states
+    }
+
+    /// Each state's cell list, if it keeps one (for checks).
+    #[cfg(test)]
+    pub(crate) fn cell_lists(&self) -> Vec<Option<&[u32]>> {
+        self.states.iter().map(LineageCounts::cell_list).collect()
+    }
+
     /// The lineages of state `state`.
     pub fn state(&self, state: usize) -> Result<&LineageCounts, LineageError> {
         self.states.get(state).ok_or(LineageError::UnknownState {

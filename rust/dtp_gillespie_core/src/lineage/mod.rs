@@ -8,6 +8,8 @@
 //!   index into the list, or composition and rejection over the bins) in O(1) (expected).
 //! - [`lineages`]: [`Lineages`], one [`LineageCounts`] per state, with the moves an event makes
 //!   (division, death, switch, a clone founded at a mutation) and a long-table snapshot.
+//! - `batch`: [`CellMoves`], the moves of a whole burst of events on cell lists at once (the
+//!   tracker's fast path: the same draws and moves as one `fire` per event).
 //! - `scratch`: per-thread reuse of the per-replicate buffers (counts, cell lists, ids).
 //! - [`stream`]: the lineage stream of a replicate ([`lineage_rng`]), separate from its event
 //!   and dose streams, and [`uniform_below`], an exactly uniform integer draw (Lemire's method).
@@ -32,6 +34,7 @@
 //! fails changes no count (a move refused for an overflow after its pick has still drawn from the
 //! lineage stream; a run would stop at such an error anyway).
 
+mod batch;
 pub mod counts;
 pub mod lineages;
 mod scratch;
@@ -39,6 +42,7 @@ pub mod start;
 pub mod stream;
 pub mod tracker;
 
+pub use batch::CellMoves;
 pub use counts::{CELL_LIST_LIMIT, LineageCounts, SampledCell};
 pub use lineages::{LineageRow, Lineages};
 pub use start::{LineageSpec, LineageStart, LineageTable};

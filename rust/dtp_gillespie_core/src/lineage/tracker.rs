@@ -13,7 +13,7 @@
 //! extinct one none after extinction (every count is 0).
 
 use super::start::{LineageSpec, Start};
-use super::{LineageError, LineageRng, Lineages, scratch};
+use super::{CellMoves, LineageError, LineageRng, Lineages, scratch};
 use crate::error::{EngineError, Result};
 use crate::model::Channel;
 use crate::outcome::Outcome;
@@ -99,6 +99,8 @@ pub struct LineageTracker<'a> {
     next_time: f64,
     clones: bool,
     lineages: Lineages,
+    /// The moves of a burst's events at once (barcodes without clones).
+    moves: CellMoves,
     /// Per lineage: barcode and clone id.
     barcode: Vec<i64>,
     clone: Vec<i64>,
@@ -142,6 +144,7 @@ impl<'a> LineageTracker<'a> {
             next_time: spec.times.first().copied().unwrap_or(f64::INFINITY),
             clones: spec.clones,
             first_founded: lineages.n_lineages(),
+            moves: CellMoves::new(channels, lineages.n_states()),
             lineages,
             barcode,
             clone,
@@ -284,6 +287,12 @@ impl LineageTracker<'_> {
     /// times before it, then move the firing cell's lineage (the first failure stops tracking;
     /// [`Self::finish`] reports it).
     pub fn on_event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize) {
+        self.track(time, channel, exposure);
+        self.debug_check(counts);
+    }
+
+    /// [`on_event`](Self::on_event) without the check of the totals.
+    fn track(&mut self, time: f64, channel: usize, exposure: usize) {
         if self.failure.is_some() {
             return;
         }
@@ -293,10 +302,45 @@ impl LineageTracker<'_> {
         if let Err(e) = self.fire(time, channel, exposure) {
             self.failure = Some(e);
         }
+    }
+
+    /// In debug builds, that the tracked cells are the engine's `counts` (a tracking bug stops
+    /// the run with an error rather than writing wrong tables).
+    fn debug_check(&mut self, counts: &[u64]) {
         if cfg!(debug_assertions)
+            && self.failure.is_none()
             && let Err(e) = self.lineages.check_totals(counts)
         {
             self.failure = Some(e);
         }
+    }
+
+    /// The events of one burst, at `times`, of `channels`, leaving `counts`: the same as one
+    /// [`on_event`](Self::on_event) each, with the events between two barcode times moved at
+    /// once when no clone is tracked ([`CellMoves`]).
+    pub fn on_burst(&mut self, times: &[f64], channels: &[u32], counts: &[u64], exposure: usize) {
+        if self.clones {
+            for (&time, &channel) in times.iter().zip(channels) {
+                self.track(time, channel as usize, exposure);
+            }
+            return self.debug_check(counts);
+        }
+        let mut start = 0;
+        while start < times.len() && self.failure.is_none() {
+            // The events up to the next barcode time, then that time's table (the state before
+            // the first event after it).
+            let end = start + times[start..].partition_point(|&t| t <= self.next_time);
+            let (l, rng) = (&mut self.lineages, &mut self.rng);
+            if let Err(e) = self
+                .moves
+                .fire_all(l, self.channels, &channels[start..end], rng)
+            {
+                self.failure = Some(e);
+            } else if end < times.len() {
+                self.snapshot();
+            }
+            start = end;
+        }
+        self.debug_check(counts);
     }
 }
