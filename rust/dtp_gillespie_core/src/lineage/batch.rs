@@ -42,6 +42,8 @@ pub struct CellMoves {
     lists: Vec<Vec<u32>>,
     /// The cells of each list (its length without the padding).
     lens: Vec<usize>,
+    /// The events handed to the loop so far (the others went event by event), for checks.
+    moved_at_once: u64,
 }
 
 impl CellMoves {
@@ -67,7 +69,14 @@ impl CellMoves {
             moves,
             lists: vec![Vec::new(); n_states + 1],
             lens: vec![0; n_states + 1],
+            moved_at_once: 0,
         }
+    }
+
+    /// The events handed to the one-loop path so far (the others went event by event).
+    #[must_use]
+    pub fn moved_at_once(&self) -> u64 {
+        self.moved_at_once
     }
 
     /// Track the firings of `fired` (indices into the channels), in order: as one
@@ -91,6 +100,7 @@ impl CellMoves {
         }
         let result = self.apply(fired, rng);
         self.give_lists(lineages);
+        self.moved_at_once += fired.len() as u64;
         result
     }
 
@@ -239,6 +249,8 @@ mod tests {
             assert_eq!(held_batch, held_single, "burst {burst}");
             assert_eq!(batch.cell_lists(), single.cell_lists(), "burst {burst}");
         }
+        // Both paths ran: the bursts in one loop, the comparison one event at a time.
+        assert!(moves.moved_at_once() > 200, "{}", moves.moved_at_once());
         // Most bursts ran to their end (an emptied state stops one, in both alike).
         assert!(clean >= 45, "{clean} bursts ran to their end");
         assert!(
@@ -267,5 +279,17 @@ mod tests {
             invalid.fire_all(&mut l, &channels, &[1], &mut rng),
             Err(LineageError::Shape(_))
         ));
+        assert_eq!(invalid.moved_at_once(), 0);
+        // A state on bins goes event by event too.
+        let mut binned =
+            Lineages::from_counts_with_cell_limit(&[vec![2, 1], vec![0, 0]], 0).unwrap();
+        binned.defer_counts();
+        assert_eq!(
+            moves.fire_all(&mut binned, &channels, &[0], &mut rng),
+            Ok(())
+        );
+        assert_eq!(binned.totals(), [2, 1]);
+        // Only the first burst (its three events, the last refused) went through the loop.
+        assert_eq!(moves.moved_at_once(), 3);
     }
 }
