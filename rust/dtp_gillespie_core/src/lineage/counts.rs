@@ -88,8 +88,12 @@ pub struct SampledCell {
 /// The number of cells of each lineage in one cell state (module docs).
 #[derive(Clone, Debug)]
 pub struct LineageCounts {
-    /// `counts[id]`: the cells of lineage `id`.
+    /// `counts[id]`: the cells of lineage `id`; while deferred and out of date it may be empty
+    /// (not built yet: [`from_cell_list`](LineageCounts::from_cell_list)), and a refresh builds
+    /// it.
     counts: Vec<u64>,
+    /// The number of lineages (`counts.len()` whenever the counts are built).
+    n_lineages: usize,
     picker: Picker,
     /// The most cells kept as a cell list ([`CELL_LIST_LIMIT`] unless built otherwise).
     cell_limit: u64,
@@ -100,8 +104,6 @@ pub struct LineageCounts {
     deferred: bool,
     /// Whether a deferred move happened since the last refresh (`counts` is out of date).
     stale: bool,
-    /// Deferred counts that are all 0 (as [`held_into`](LineageCounts::held_into) leaves them).
-    zeroed: bool,
 }
 
 /// Equal counts (the pickers may order cells or members differently).
@@ -324,12 +326,12 @@ impl LineageCounts {
     pub fn with_cell_limit(cell_limit: u64) -> Self {
         Self {
             counts: Vec::new(),
+            n_lineages: 0,
             picker: Picker::Cells(Vec::new()),
             cell_limit,
             total: 0,
             deferred: false,
             stale: false,
-            zeroed: false,
         }
         .binned_past_limit()
     }
@@ -359,13 +361,40 @@ impl LineageCounts {
             Picker::Bins(Box::new(Bins::new(&counts)))
         };
         Ok(Self {
+            n_lineages: counts.len(),
             counts,
             picker,
             cell_limit,
             total,
             deferred: false,
             stale: false,
-            zeroed: false,
+        })
+    }
+
+    /// `n_lineages` lineages whose cells are `cells` (the lineage of each, every id below
+    /// `n_lineages`), with deferred counts, not built until needed: a start that knows its cell
+    /// list (one barcode per founder) then costs O(cells), with no pass over the lineages.
+    /// `Err(TooManyLineages)` past 2^32 lineages; `Err(TotalTooLarge)` (naming state 0) past
+    /// the cell-list limit; `Err(UnknownLineage)` for an id past `n_lineages`.
+    pub fn from_cell_list(cells: Vec<u32>, n_lineages: usize) -> Result<Self, LineageError> {
+        if n_lineages as u64 > 1 << 32 {
+            return Err(LineageError::TooManyLineages);
+        }
+        if cells.len() as u64 > CELL_LIST_LIMIT {
+            return Err(LineageError::TotalTooLarge { state: 0 });
+        }
+        if let Some(&id) = cells.iter().find(|&&id| id as usize >= n_lineages) {
+            return Err(LineageError::UnknownLineage { id, n_lineages });
+        }
+        Ok(Self {
+            counts: Vec::new(),
+            n_lineages,
+            total: cells.len() as u64,
+            picker: Picker::Cells(cells),
+            cell_limit: CELL_LIST_LIMIT,
+            deferred: true,
+            // Out of date (not built) unless there is nothing to count.
+            stale: n_lineages > 0,
         })
     }
 
@@ -404,7 +433,7 @@ impl LineageCounts {
     /// The number of lineages (including those with no cell).
     #[must_use]
     pub fn n_lineages(&self) -> usize {
-        self.counts.len()
+        self.n_lineages
     }
 
     /// The cells of all lineages together.
@@ -428,9 +457,6 @@ impl LineageCounts {
     /// counts only at snapshots (no clones).
     pub fn defer_counts(&mut self) {
         self.deferred = matches!(self.picker, Picker::Cells(_));
-        // Up-to-date counts totalling 0 are all 0: the first snapshot need not clear them (most
-        // states of a founders or library start hold no cell).
-        self.zeroed |= self.deferred && !self.stale && self.total == 0;
     }
 
     /// Bring deferred counts up to date, from the cell list in O(B + cells).
@@ -439,19 +465,21 @@ impl LineageCounts {
             return;
         }
         if let Picker::Cells(cells) = &self.picker {
-            self.counts.fill(0);
+            // (Built here if the state started from its cell list.)
+            self.counts.clear();
+            self.counts.resize(self.n_lineages, 0);
             for &id in cells {
                 self.counts[id as usize] += 1;
             }
         }
         self.stale = false;
-        self.zeroed = false;
     }
 
     /// Append `(lineage, state, count)` for every lineage with cells here, in no particular
     /// order. With deferred counts and a cell list, in O(cells) (not O(B)): the list is counted
-    /// into the counts, which are left all 0 again (out of date until a refresh), so that a
-    /// snapshot visits only lineages with cells; otherwise a scan of the counts.
+    /// into a per-thread tally of zeros, which the rows take back to 0 (`scratch::with_zeros`),
+    /// so that a snapshot visits only lineages with cells and clears nothing; otherwise a scan
+    /// of the counts.
     pub fn held_into(&mut self, state: u32, held: &mut Vec<(u32, u32, u64)>) {
         let Picker::Cells(cells) = &self.picker else {
             return push_held(&self.counts, state, held);
@@ -459,22 +487,19 @@ impl LineageCounts {
         if !self.deferred {
             return push_held(&self.counts, state, held);
         }
-        if !self.zeroed {
-            self.counts.fill(0);
-        }
-        let start = held.len();
-        for &id in cells {
-            let count = &mut self.counts[id as usize];
-            if *count == 0 {
-                held.push((id, state, 0));
+        scratch::with_zeros(self.n_lineages, |tally| {
+            let start = held.len();
+            for &id in cells {
+                let count = &mut tally[id as usize];
+                if *count == 0 {
+                    held.push((id, state, 0));
+                }
+                *count += 1;
             }
-            *count += 1;
-        }
-        for row in &mut held[start..] {
-            row.2 = std::mem::take(&mut self.counts[row.0 as usize]);
-        }
-        self.zeroed = true;
-        self.stale = self.total > 0;
+            for row in &mut held[start..] {
+                row.2 = std::mem::take(&mut tally[row.0 as usize]);
+            }
+        });
     }
 
     /// Whether the state keeps a deferred cell list that `room` more cells keep within its
@@ -531,7 +556,7 @@ impl LineageCounts {
     fn unknown(&self, id: u32) -> LineageError {
         LineageError::UnknownLineage {
             id,
-            n_lineages: self.counts.len(),
+            n_lineages: self.n_lineages,
         }
     }
 
@@ -580,7 +605,7 @@ impl LineageCounts {
             if let (Picker::Cells(cells), true, true) = (
                 &mut self.picker,
                 self.total < self.cell_limit,
-                (id as usize) < self.counts.len(),
+                (id as usize) < self.n_lineages,
             ) {
                 cells.push(id);
                 self.total += 1;
@@ -642,6 +667,7 @@ impl LineageCounts {
                 delta: initial.into(),
             })?;
         self.counts.push(initial);
+        self.n_lineages += 1;
         self.total = total;
         if self.bin_past_limit() {
             return Ok(id);
@@ -753,6 +779,45 @@ mod tests {
             }
         }
         unreachable!("r < total")
+    }
+
+    /// A state built from its cell list (counts not built) picks, snapshots and refreshes as
+    /// the same list built from counts, and builds its counts when a change needs them.
+    #[test]
+    fn a_state_built_from_its_cell_list_is_the_state_built_from_counts() {
+        let mut listed = LineageCounts::from_cell_list(vec![1, 1, 3], 5).unwrap();
+        let mut counted = LineageCounts::from_counts(&[0, 2, 0, 1, 0]).unwrap();
+        counted.defer_counts();
+        assert_eq!((listed.n_lineages(), listed.total()), (5, 3));
+        assert_eq!(listed.cell_list(), counted.cell_list());
+        let mut rng = crate::lineage::lineage_rng(&[2; 32], 0);
+        let mut again = rng.clone();
+        let cell = listed.sample_cell(&mut rng).unwrap();
+        assert_eq!(cell, counted.sample_cell(&mut again).unwrap());
+        for state in [&mut listed, &mut counted] {
+            state.add_one(4).unwrap();
+            state.remove_sampled(cell).unwrap();
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        listed.held_into(0, &mut a);
+        counted.held_into(0, &mut b);
+        assert_eq!((a.len(), &a), (3, &b));
+        listed.refresh_counts();
+        counted.refresh_counts();
+        assert_eq!(listed, counted);
+        // A lineage pushed onto a list-built state builds its counts first.
+        let mut pushed = LineageCounts::from_cell_list(vec![0, 0], 2).unwrap();
+        assert_eq!(pushed.push_lineage(3), Ok(2));
+        assert_eq!(pushed.counts(), [2, 0, 3]);
+        assert_eq!(
+            LineageCounts::from_cell_list(vec![0, 2], 2).map(|c| c.total()),
+            Err(LineageError::UnknownLineage {
+                id: 2,
+                n_lineages: 2
+            })
+        );
+        let empty = LineageCounts::from_cell_list(Vec::new(), 0).unwrap();
+        assert_eq!((empty.counts(), empty.total()), (&[][..], 0));
     }
 
     #[test]

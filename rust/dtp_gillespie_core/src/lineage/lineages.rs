@@ -66,6 +66,20 @@ impl Lineages {
         Ok(Self { states })
     }
 
+    /// One state per entry of `states`; every state must list the same number of lineages
+    /// (`Err(Shape)`).
+    pub fn from_states(states: Vec<LineageCounts>) -> Result<Self, LineageError> {
+        let n_lineages = states.first().map_or(0, LineageCounts::n_lineages);
+        if let Some(s) = states.iter().position(|c| c.n_lineages() != n_lineages) {
+            return Err(LineageError::Shape(format!(
+                "state {s} lists {} lineages but state 0 lists {n_lineages}; every state must \
+                 list every lineage",
+                states[s].n_lineages()
+            )));
+        }
+        Ok(Self { states })
+    }
+
     /// Defer every cell-list state's per-lineage counts ([`LineageCounts::defer_counts`]).
     pub fn defer_counts(&mut self) {
         self.states.iter_mut().for_each(LineageCounts::defer_counts);

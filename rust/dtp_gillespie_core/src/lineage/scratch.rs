@@ -1,5 +1,5 @@
 //! Per-thread reuse of the per-replicate lineage buffers (counts, cell lists, barcode and clone
-//! ids): a tracked replicate of 10^4 lineages would otherwise take fresh pages for a few hundred
+//! ids), and a per-thread tally of zeros for counting cell lists at snapshots: a tracked replicate of 10^4 lineages would otherwise take fresh pages for a few hundred
 //! kilobytes, and fault them in, for every replicate. A buffer taken here is empty (its old
 //! contents are cleared); the tracker gives its buffers back when its replicate finishes. Only
 //! capacity is reused, so results do not depend on it.
@@ -47,6 +47,24 @@ pub(crate) fn give<T: Pooled>(mut buffer: Vec<T>) {
             pool.push(buffer);
         }
     });
+}
+
+/// Run `f` on `n` zeros of a per-thread tally, which `f` must leave all 0 again (it counts into
+/// it and takes each counted entry back): counting then costs nothing per entry not counted.
+/// The tally only grows.
+pub(crate) fn with_zeros<R>(n: usize, f: impl FnOnce(&mut [u64]) -> R) -> R {
+    thread_local! {
+        static ZEROS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
+    ZEROS.with(|zeros| {
+        let mut zeros = zeros.borrow_mut();
+        if zeros.len() < n {
+            zeros.resize(n, 0);
+        }
+        let result = f(&mut zeros[..n]);
+        debug_assert!(zeros[..n].iter().all(|&c| c == 0), "a tally left non-zero");
+        result
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use rand::Rng;
 
-use super::{LineageError, Lineages, scratch, uniform_below};
+use super::{CELL_LIST_LIMIT, LineageCounts, LineageError, Lineages, scratch, uniform_below};
 use crate::error::{EngineError, Result};
 use crate::jump::Multinomial;
 
@@ -166,7 +166,7 @@ impl LineageSpec {
         rng: &mut R,
     ) -> std::result::Result<Start, LineageError> {
         match &self.start {
-            LineageStart::Founders => founders(initial),
+            LineageStart::Founders => founders(initial, !self.clones),
             &LineageStart::Library { n_barcodes } => library(initial, n_barcodes as u64, rng),
             LineageStart::Table(table) => table.start(table.rows_of(i)),
         }
@@ -205,8 +205,29 @@ fn ids(values: impl Iterator<Item = i64>) -> Vec<i64> {
     ids
 }
 
-fn founders(initial: &[u64]) -> std::result::Result<Start, LineageError> {
+/// Initial cell `k` gets barcode `k`, in state order. For a tracker that defers its counts
+/// (`deferred`: no clones) each state is built from its cell list, ids `first..first + cells`, in
+/// O(cells) with no count vector (`LineageCounts::from_cell_list`); the same lists and picks as
+/// building it from the counts.
+fn founders(initial: &[u64], deferred: bool) -> std::result::Result<Start, LineageError> {
     let n: usize = initial.iter().sum::<u64>() as usize;
+    if deferred && (n as u64) < 1 << 32 && initial.iter().all(|&c| c <= CELL_LIST_LIMIT) {
+        let mut first = 0u32;
+        let states = initial
+            .iter()
+            .map(|&cells| {
+                let mut list = scratch::take();
+                list.extend(first..first + cells as u32);
+                first += cells as u32;
+                LineageCounts::from_cell_list(list, n)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        return Ok(Start {
+            lineages: Lineages::from_states(states)?,
+            barcode: ids(0..n as i64),
+            clone: ids(std::iter::repeat_n(0, n)),
+        });
+    }
     let mut by_state = zeroed(initial.len(), n)?;
     let mut k = 0;
     for (state, &cells) in initial.iter().enumerate() {
@@ -412,13 +433,29 @@ mod tests {
     #[test]
     fn founders_get_one_barcode_each_in_state_order() {
         let mut rng = lineage_rng(&[0; 32], 0);
-        let start = spec(LineageStart::Founders)
+        // Without clones the states are built from their cell lists (counts deferred), with
+        // clones from the counts: the same lineages either way.
+        for clones in [false, true] {
+            let mut start = LineageSpec {
+                clones,
+                ..spec(LineageStart::Founders)
+            }
             .start(0, &[2, 1], &mut rng)
             .unwrap();
-        assert_eq!(start.barcode, [0, 1, 2]);
-        assert_eq!(start.clone, [0, 0, 0]);
-        assert_eq!(start.lineages.state(0).unwrap().counts(), [1, 1, 0]);
-        assert_eq!(start.lineages.state(1).unwrap().counts(), [0, 0, 1]);
+            assert_eq!(start.barcode, [0, 1, 2]);
+            assert_eq!(start.clone, [0, 0, 0]);
+            assert_eq!(
+                start.lineages.cell_lists(),
+                [Some(&[0, 1][..]), Some(&[2][..])]
+            );
+            assert_eq!(start.lineages.totals(), [2, 1]);
+            start.lineages.refresh_counts();
+            assert_eq!(start.lineages.state(0).unwrap().counts(), [1, 1, 0]);
+            assert_eq!(start.lineages.state(1).unwrap().counts(), [0, 0, 1]);
+            let mut held = Vec::new();
+            start.lineages.held_into(&mut held);
+            assert_eq!(held, [(0, 0, 1), (1, 0, 1), (2, 1, 1)]);
+        }
     }
 
     #[test]
