@@ -27,8 +27,6 @@
 //! thinning calls `exp`).
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
-#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,8 +69,6 @@ pub enum Lanes {
     Scalar,
     /// AVX-512 (8 lanes); an error on a CPU without it.
     Avx512,
-    /// AVX2 (4 lanes); an error on a CPU without it.
-    Avx2,
 }
 
 impl Lanes {
@@ -82,19 +78,6 @@ impl Lanes {
         #[cfg(target_arch = "x86_64")]
         {
             is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-
-    /// Whether this CPU runs AVX2 lanes.
-    #[must_use]
-    pub fn avx2_available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx2")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -144,26 +127,27 @@ pub(crate) fn kernel_for(
     dosing: &Dosing,
     run: &RunConfig,
 ) -> Result<Option<Kernel>> {
-    let missing = |name: &str| {
-        Err(EngineError::InvalidRun(format!(
-            "lanes = {name}, but this CPU has no {name}"
-        )))
-    };
-    let kernel = match choice {
-        Lanes::Detect | Lanes::Avx512 if Lanes::avx512_available() => Kernel::Avx512,
-        Lanes::Scalar | Lanes::Detect => return Ok(None),
-        Lanes::Avx512 => return missing("AVX-512 (F and DQ)"),
-        Lanes::Avx2 if Lanes::avx2_available() => Kernel::Avx2,
-        Lanes::Avx2 => return missing("AVX2"),
-    };
-    Ok(lane_dosing(model, dosing, run).is_some().then_some(kernel))
+    match choice {
+        Lanes::Scalar => Ok(None),
+        Lanes::Detect | Lanes::Avx512 if !Lanes::avx512_available() => {
+            if choice == Lanes::Avx512 {
+                Err(EngineError::InvalidRun(
+                    "lanes = avx512, but this CPU has no AVX-512 (F and DQ)".into(),
+                ))
+            } else {
+                Ok(None)
+            }
+        }
+        Lanes::Detect | Lanes::Avx512 => Ok(lane_dosing(model, dosing, run)
+            .is_some()
+            .then_some(Kernel::Avx512)),
+    }
 }
 
 /// A vector loop this CPU can run.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Kernel {
     Avx512,
-    Avx2,
 }
 
 /// What every replicate of a call shares.
@@ -233,10 +217,8 @@ fn run_block_under<'a, C: Controller>(
     match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => avx512::run_block(shared, jobs, start),
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => avx2::run_block(shared, jobs, start),
         #[cfg(not(target_arch = "x86_64"))]
-        Kernel::Avx512 | Kernel::Avx2 => unreachable!("SIMD lanes are only detected on x86-64"),
+        Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
     }
 }
 
