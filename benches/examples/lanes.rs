@@ -1,5 +1,6 @@
 //! SIMD lanes against the scalar loop, side by side in one process, on benchmark cases (c) and
-//! (d) (`benches/bench-model.toml`), one thread: `lanes [rounds] [threads]`.
+//! (d) (`benches/bench-model.toml`) and case (d)'s tumour under Zhang-style adaptive therapy
+//! (monitored after every event), one thread: `lanes [rounds] [threads]`.
 //!
 //! Each round runs every case once per path, in alternating order, so that a machine shared with
 //! other work slows both alike; the report gives medians over rounds (replicates/s, events/s) and
@@ -10,7 +11,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
 
-use dtp_gillespie_benches::{canonical_model, continuous_on, daily_run, intermittent_14_14};
+use dtp_gillespie_benches::{
+    adaptive_zhang, canonical_model, continuous_on, daily_run, intermittent_14_14,
+};
 use dtp_gillespie_core::{Dosing, EnsembleOutput, EnsembleSpec, Lanes, RunConfig, run_ensemble_on};
 
 /// One timed ensemble: seconds, events and the output.
@@ -96,6 +99,12 @@ fn main() {
         (
             "(d) 1e3 reps, S0 1e4, 14/14",
             intermittent_14_14(),
+            daily_run(10_000, 168.0),
+            1000,
+        ),
+        (
+            "(adaptive) 1e3 reps, S0 1e4, Zhang",
+            adaptive_zhang(),
             daily_run(10_000, 168.0),
             1000,
         ),

@@ -273,7 +273,8 @@ pub fn run_ensemble_on(
     validate(model, dosing, run)?;
     let pk = matches!(dosing.kind, DosingKind::Pk(_));
     if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
-        // Untracked replicates under a fixed schedule, in SIMD lanes (module `lanes`).
+        // Untracked replicates under a fixed schedule or an adaptive rule, in SIMD lanes (module
+        // `lanes`).
         let mut lane_events = 0;
         let output = run_replicates_with(model, run, spec, pk, |slots| {
             let serial = slots.serial;
@@ -496,10 +497,10 @@ fn run_in_lanes<'a>(
     serial: bool,
     jobs: impl Iterator<Item = lanes::Job<'a>>,
 ) -> Result<u64> {
-    let schedule = lanes::fixed_schedule(model, dosing, run).expect("the lanes take this run");
+    let lane_dosing = lanes::lane_dosing(model, dosing, run).expect("the lanes take this run");
     let shared = lanes::Shared {
         model,
-        schedule,
+        dosing: lane_dosing,
         treating: &dosing.treating,
         run,
         seed_key: &spec.seed_key,

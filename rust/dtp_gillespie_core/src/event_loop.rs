@@ -14,6 +14,11 @@
 //!
 //! Setup, recording, the stop tail (extinction, caps, overflow, `t_end`) and the cancellation
 //! poll exist only here.
+//!
+//! The loop is resumable at the hot loop ([`EventLoop`]): `advance` runs it until it would fire
+//! a burst and returns the burst's limits instead; the scalar path fires it with `burst` and
+//! resumes, the SIMD lanes (`lanes`) fire it in a vector register. So the lanes share this loop
+//! rather than copy it, and a replicate takes the same steps whichever path runs it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -235,6 +240,304 @@ pub(crate) fn stop<C: Controller>(
     controller.close(t, status, outcome)
 }
 
+/// Where [`EventLoop::advance`] picks up the loop.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Resume {
+    /// The top of the loop (after setup, a check, or an event of the general loop).
+    Top,
+    /// Just after a burst of the hot loop that ended so.
+    AfterBurst(BurstEnd),
+}
+
+/// What the event loop does next.
+pub(crate) enum Next {
+    /// Fire a burst of the hot loop with these limits and this pending waiting time (at the rates
+    /// installed in [`EventLoop::rates`]), then resume with [`Resume::AfterBurst`].
+    Burst(Limits, Option<f64>),
+    /// The replicate stopped.
+    Stopped(Outcome),
+}
+
+/// What a replicate's event loop works on without keeping it: the controller, the event
+/// stream, the recorder and the observer. Lent to each call, so that the scalar loop and the
+/// SIMD lanes (`lanes`) can each hold them as they need.
+pub(crate) struct Parts<'p, 'r, C, O> {
+    pub controller: &'p mut C,
+    pub rng: &'p mut ReplicateRng,
+    pub recorder: &'p mut Recorder<'r>,
+    pub observer: &'p mut O,
+}
+
+/// One replicate's event loop, resumable at the hot loop: [`Self::advance`] runs the outer loop
+/// until it would fire a burst ([`Next::Burst`]) or the replicate stops. The scalar loop
+/// ([`simulate_replicate`]) fires each burst with [`Self::burst`]; the SIMD lanes fire it in a
+/// vector register and hand the burst's end back. Either way the replicate takes the same steps
+/// in the same order, so its trajectory does not depend on who fired its events.
+pub(crate) struct EventLoop<'a> {
+    model: &'a Model,
+    run: &'a RunConfig,
+    pub cells: Cells,
+    pub rates: PhaseRates,
+    pub history: History<'a>,
+    /// Time of the last event or check.
+    pub t: f64,
+    /// The controller's next check, or `t_end`.
+    horizon: f64,
+    /// A waiting time drawn before a check that changed nothing: it stays valid after it (given no
+    /// event before the check, the residual time is again exponential with the same rate).
+    pending: Option<f64>,
+    max_population: u64,
+    density_dependent: bool,
+    /// Runs of events with nothing to do between them go through the hot loop (same draws).
+    use_burst: bool,
+    /// An observer that can see the hot loop's events after each burst is shown them so.
+    replay: Option<Replay>,
+    poll: CancelPoll<'a>,
+    /// Stopped at time 0 (extinct, or a cap reached at once): the first `advance` returns it.
+    stopped: Option<Outcome>,
+}
+
+impl<'a> EventLoop<'a> {
+    /// The setup of one replicate from `run.initial` at time 0: its history, the observer's
+    /// start, the stop tail if it must stop at once, and the controller's first rates.
+    pub fn new<C: Controller, O: Observer>(
+        model: &'a Model,
+        treating: &'a [bool],
+        run: &'a RunConfig,
+        parts: &mut Parts<'_, '_, C, O>,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        let Parts {
+            controller,
+            recorder,
+            observer,
+            ..
+        } = parts;
+        let mut cells = Cells::new(&run.initial);
+        let mut rates = PhaseRates::new(model);
+        let density_dependent = model.density_dependent();
+        let mut history = History::new(
+            treating,
+            controller.exposure(),
+            run.progression.as_ref(),
+            cells.states(),
+            controller.biomarker_at(0.0),
+        );
+        let max_population = run.population_cap();
+        observer.start(cells.states(), controller.exposure());
+        let horizon = controller.next_check().min(run.t_end);
+        let stopped = if let Some(status) = early_stop(cells.total, 0, run, max_population) {
+            let (counts, h) = (cells.states(), &mut history);
+            Some(stop(status, 0.0, counts, recorder, &mut **controller, h))
+        } else {
+            let (c, r) = (&mut **controller, &mut rates);
+            install(c, model, r, &mut cells, 0.0, horizon);
+            None
+        };
+        let use_burst = !density_dependent
+            && !run.force_general_loop
+            && run.progression.is_none()
+            && (!O::OBSERVES || O::REPLAYABLE)
+            && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
+        let replaying = O::OBSERVES && O::REPLAYABLE;
+        Self {
+            model,
+            run,
+            cells,
+            rates,
+            history,
+            t: 0.0,
+            horizon,
+            pending: None,
+            max_population,
+            density_dependent,
+            use_burst,
+            replay: replaying.then(|| Replay::new(model, REPLAY_CAPACITY)),
+            poll: CancelPoll::new(cancel),
+            stopped,
+        }
+    }
+
+    /// The stop tail with `status` at `t`.
+    fn stop<C: Controller, O>(
+        &mut self,
+        parts: &mut Parts<'_, '_, C, O>,
+        status: Status,
+        t: f64,
+    ) -> Next {
+        let (counts, h) = (self.cells.states(), &mut self.history);
+        Next::Stopped(stop(status, t, counts, parts.recorder, parts.controller, h))
+    }
+
+    /// Run the event loop from `resume` until it calls the hot loop or the replicate stops.
+    /// `cancel` stops it with [`EngineError::Cancelled`].
+    #[inline]
+    pub fn advance<C: Controller, O: Observer>(
+        &mut self,
+        parts: &mut Parts<'_, '_, C, O>,
+        mut resume: Resume,
+    ) -> Result<Next> {
+        if let Some(outcome) = self.stopped.take() {
+            return Ok(Next::Stopped(outcome));
+        }
+        let (model, run) = (self.model, self.run);
+        'events: loop {
+            'event: {
+                match resume {
+                    Resume::Top => {
+                        self.poll.pass()?;
+                        if self.use_burst && burst::fits(&self.cells) {
+                            let n_events = self.history.n_events();
+                            let limits =
+                                Limits::new(self.horizon, n_events, run, self.max_population);
+                            return Ok(Next::Burst(limits, self.pending.take()));
+                        }
+                    }
+                    Resume::AfterBurst(BurstEnd::Limit(t_next)) => self.pending = Some(t_next),
+                    Resume::AfterBurst(BurstEnd::Check) => {
+                        self.poll.now()?;
+                        break 'event;
+                    }
+                    Resume::AfterBurst(BurstEnd::Overflow) => {}
+                }
+                resume = Resume::Top;
+                let a0 = self.cells.a0();
+                if !a0.is_finite() {
+                    return Ok(self.stop(parts, Status::RateOverflow, self.t));
+                }
+                let t_next = next_event_time(self.pending.take(), self.t, a0, parts.rng);
+
+                if t_next >= self.horizon {
+                    let controller = &mut *parts.controller;
+                    let check = controller.next_check();
+                    if check > run.t_end {
+                        return Ok(self.stop(parts, Status::Completed, run.t_end));
+                    }
+                    // Move to the check and let the controller act; if the rates change, the draw
+                    // is discarded and a new one made with the new rates (module docs of `ssa`).
+                    let counts = self.cells.states();
+                    parts
+                        .recorder
+                        .record_before(check, counts, &InForce(&*controller));
+                    self.t = check;
+                    watch_biomarker(&mut self.history, check, &*controller);
+                    let changed = controller.at_check(check, self.cells.states());
+                    self.horizon = controller.next_check().min(run.t_end);
+                    if changed {
+                        self.history.switch(check, controller.exposure());
+                        if C::SHOWS_SWITCHES {
+                            parts.observer.switch(check, controller.exposure());
+                        }
+                        let (r, cells) = (&mut self.rates, &mut self.cells);
+                        install(controller, model, r, cells, check, self.horizon);
+                    } else {
+                        self.pending = Some(t_next);
+                    }
+                    continue 'events;
+                }
+
+                let controller = &mut *parts.controller;
+                let counts = self.cells.states();
+                parts
+                    .recorder
+                    .record_before(t_next, counts, &InForce(&*controller));
+                self.t = t_next;
+                watch_biomarker(&mut self.history, t_next, &*controller);
+                let drawn = Candidate {
+                    model,
+                    cells: &self.cells,
+                    rates: &self.rates,
+                    a0,
+                    t: t_next,
+                };
+                let Some(pick) = controller.choose(&drawn, parts.rng) else {
+                    // A rejected candidate: nothing happens at `t`, but bounds that depend on the
+                    // counts are tightened from `t` on.
+                    if self.density_dependent {
+                        let (r, cells) = (&mut self.rates, &mut self.cells);
+                        install(controller, model, r, cells, t_next, self.horizon);
+                    }
+                    continue 'events;
+                };
+                self.cells.fire(&pick, &self.rates);
+                self.history
+                    .event(t_next, pick.is_mutation, self.cells.states());
+                let exposure = controller.exposure();
+                let (channel, counts) = (pick.channel as usize, self.cells.states());
+                parts.observer.event(t_next, channel, counts, exposure);
+            }
+
+            resume = Resume::Top;
+            let (total, n_events) = (self.cells.total, self.history.n_events());
+            if let Some(status) = early_stop(total, n_events, run, self.max_population) {
+                return Ok(self.stop(parts, status, self.t));
+            }
+            let (t, controller) = (self.t, &mut *parts.controller);
+            let switched = C::REACTS_TO_EVENTS && controller.after_event(t, self.cells.states());
+            if switched {
+                self.history.switch(t, controller.exposure());
+                if C::SHOWS_SWITCHES {
+                    parts.observer.switch(t, controller.exposure());
+                }
+            }
+            if switched || C::CHECKS_MOVE {
+                self.horizon = controller.next_check().min(run.t_end);
+            }
+            if switched || self.density_dependent {
+                let (r, cells) = (&mut self.rates, &mut self.cells);
+                install(controller, model, r, cells, t, self.horizon);
+            }
+        }
+    }
+
+    /// Fire the burst [`Self::advance`] asked for on the scalar hot loop, showing its events to
+    /// a replayed observer.
+    #[inline]
+    pub fn burst<C: Controller, O: Observer>(
+        &mut self,
+        parts: &mut Parts<'_, '_, C, O>,
+        pending: Option<f64>,
+        limits: Limits,
+    ) -> BurstEnd {
+        let Parts {
+            controller,
+            rng,
+            recorder,
+            observer,
+        } = parts;
+        let (c, cells, r) = (&**controller, &mut self.cells, &self.rates);
+        let (t, h) = (&mut self.t, &mut self.history);
+        if let Some(replay) = self.replay.as_mut() {
+            replay.start(cells.states());
+            let log = &mut replay.log;
+            let end = burst_under(c, cells, r, rng, t, pending, limits, h, recorder, log);
+            replay.show(*observer, c.exposure(), cells.states());
+            debug_assert_eq!(&replay.counts[..cells.states().len()], cells.states());
+            end
+        } else {
+            burst_under(
+                c, cells, r, rng, t, pending, limits, h, recorder, &mut NoLog,
+            )
+        }
+    }
+
+    /// Run the replicate to its end from `resume`, firing its bursts on the scalar hot loop.
+    pub fn run_from<C: Controller, O: Observer>(
+        &mut self,
+        parts: &mut Parts<'_, '_, C, O>,
+        mut resume: Resume,
+    ) -> Result<Outcome> {
+        loop {
+            match self.advance(parts, resume)? {
+                Next::Stopped(outcome) => return Ok(outcome),
+                Next::Burst(limits, pending) => {
+                    resume = Resume::AfterBurst(self.burst(parts, pending, limits));
+                }
+            }
+        }
+    }
+}
+
 /// Simulate one replicate from `run.initial` to `run.t_end`, extinction, or a cap, under the
 /// exposure, rates and acceptance `controller` puts in force, writing the record grid through
 /// `recorder` and every event to `observer`. `cancel` stops it with [`EngineError::Cancelled`].
@@ -248,163 +551,13 @@ pub(crate) fn simulate_replicate<C: Controller, O: Observer>(
     observer: &mut O,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let mut cells = Cells::new(&run.initial);
-    let mut rates = PhaseRates::new(model);
-    let density_dependent = model.density_dependent();
-    let mut history = History::new(
-        treating,
-        controller.exposure(),
-        run.progression.as_ref(),
-        cells.states(),
-        controller.biomarker_at(0.0),
-    );
-    let mut t = 0.0_f64;
-    let max_population = run.population_cap();
-    let mut poll = CancelPoll {
-        flag: cancel,
-        passes: 0,
+    let mut parts = Parts {
+        controller,
+        rng,
+        recorder,
+        observer,
     };
-    observer.start(cells.states(), controller.exposure());
-
-    if let Some(status) = early_stop(cells.total, 0, run, max_population) {
-        let (counts, h) = (cells.states(), &mut history);
-        return Ok(stop(status, 0.0, counts, recorder, controller, h));
-    }
-
-    let mut horizon = controller.next_check().min(run.t_end);
-    install(controller, model, &mut rates, &mut cells, t, horizon);
-    // A waiting time drawn before a check that changed nothing stays valid after it: given no
-    // event before the check, the residual time is again exponential with the same rate.
-    let mut pending: Option<f64> = None;
-    // Runs of events with nothing to do between them go through the hot loop (same draws); an
-    // observer that can see them afterwards is shown each burst's events once it returns.
-    let use_burst = !density_dependent
-        && !run.force_general_loop
-        && run.progression.is_none()
-        && (!O::OBSERVES || O::REPLAYABLE)
-        && (!C::REACTS_TO_EVENTS || controller.quiet_band().is_some());
-    let replaying = O::OBSERVES && O::REPLAYABLE;
-    let mut replay = replaying.then(|| Replay::new(model, REPLAY_CAPACITY));
-    'events: loop {
-        poll.pass()?;
-        'event: {
-            if use_burst && burst::fits(&cells) {
-                let limits = Limits::new(horizon, history.n_events(), run, max_population);
-                let (now, h, c) = (pending.take(), &mut history, &*controller);
-                let end = if let Some(replay) = replay.as_mut() {
-                    replay.start(cells.states());
-                    let (r, tt, log) = (&rates, &mut t, &mut replay.log);
-                    let end = burst_under(c, &mut cells, r, rng, tt, now, limits, h, recorder, log);
-                    replay.show(observer, c.exposure(), cells.states());
-                    debug_assert_eq!(&replay.counts[..cells.states().len()], cells.states());
-                    end
-                } else {
-                    let (r, tt) = (&rates, &mut t);
-                    burst_under(
-                        c, &mut cells, r, rng, tt, now, limits, h, recorder, &mut NoLog,
-                    )
-                };
-                match end {
-                    BurstEnd::Limit(t_next) => pending = Some(t_next),
-                    BurstEnd::Check => {
-                        poll.now()?;
-                        break 'event;
-                    }
-                    BurstEnd::Overflow => {}
-                }
-            }
-            let a0 = cells.a0();
-            if !a0.is_finite() {
-                let (counts, h) = (cells.states(), &mut history);
-                return Ok(stop(
-                    Status::RateOverflow,
-                    t,
-                    counts,
-                    recorder,
-                    controller,
-                    h,
-                ));
-            }
-            let t_next = next_event_time(pending.take(), t, a0, rng);
-
-            if t_next >= horizon {
-                let check = controller.next_check();
-                if check > run.t_end {
-                    let (counts, h) = (cells.states(), &mut history);
-                    return Ok(stop(
-                        Status::Completed,
-                        run.t_end,
-                        counts,
-                        recorder,
-                        controller,
-                        h,
-                    ));
-                }
-                // Move to the check and let the controller act; if the rates change, the draw is
-                // discarded and a new one made with the new rates (module docs of `ssa`).
-                recorder.record_before(check, cells.states(), &InForce(&*controller));
-                t = check;
-                watch_biomarker(&mut history, t, &*controller);
-                let changed = controller.at_check(t, cells.states());
-                horizon = controller.next_check().min(run.t_end);
-                if changed {
-                    history.switch(t, controller.exposure());
-                    if C::SHOWS_SWITCHES {
-                        observer.switch(t, controller.exposure());
-                    }
-                    install(controller, model, &mut rates, &mut cells, t, horizon);
-                } else {
-                    pending = Some(t_next);
-                }
-                continue 'events;
-            }
-
-            recorder.record_before(t_next, cells.states(), &InForce(&*controller));
-            t = t_next;
-            watch_biomarker(&mut history, t, &*controller);
-            let drawn = Candidate {
-                model,
-                cells: &cells,
-                rates: &rates,
-                a0,
-                t,
-            };
-            let Some(pick) = controller.choose(&drawn, rng) else {
-                // A rejected candidate: nothing happens at `t`, but bounds that depend on the
-                // counts are tightened from `t` on.
-                if density_dependent {
-                    install(controller, model, &mut rates, &mut cells, t, horizon);
-                }
-                continue 'events;
-            };
-            cells.fire(&pick, &rates);
-            history.event(t, pick.is_mutation, cells.states());
-            observer.event(
-                t,
-                pick.channel as usize,
-                cells.states(),
-                controller.exposure(),
-            );
-        }
-
-        if let Some(status) = early_stop(cells.total, history.n_events(), run, max_population) {
-            let (counts, h) = (cells.states(), &mut history);
-            return Ok(stop(status, t, counts, recorder, controller, h));
-        }
-        let switched = C::REACTS_TO_EVENTS && controller.after_event(t, cells.states());
-        if switched {
-            history.switch(t, controller.exposure());
-            if C::SHOWS_SWITCHES {
-                observer.switch(t, controller.exposure());
-            }
-        }
-        if switched || C::CHECKS_MOVE {
-            horizon = controller.next_check().min(run.t_end);
-        }
-        if switched || density_dependent {
-            install(controller, model, &mut rates, &mut cells, t, horizon);
-        }
-    }
+    EventLoop::new(model, treating, run, &mut parts, cancel).run_from(&mut parts, Resume::Top)
 }
 
 #[cfg(test)]

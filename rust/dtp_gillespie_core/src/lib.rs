@@ -19,7 +19,8 @@
 //! - [`record`]: the record grid (no random numbers consumed).
 //! - [`rng`]: per-replicate streams keyed by (seed key, global replicate index).
 //! - [`ensemble`]: replicates in parallel; event traces.
-//! - [`lanes`]: replicates in SIMD lanes (fixed schedules), bit-identical to the scalar loop.
+//! - [`lanes`]: replicates in SIMD lanes (fixed schedules and adaptive rules), bit-identical to the
+//!   scalar loop.
 //! - [`jump`]: exact population jumps (binomial, multinomial, negative binomial, Kendall,
 //!   one-ancestor offspring tables, emitting lineages, one step of a population);
 //!   [`jump_run`]: `method = "jump"`, replicates advanced over a step grid by those jumps.

@@ -1,6 +1,6 @@
 //! SIMD lanes (module `lanes`) against the scalar loops, replicate by replicate and bit for bit,
-//! on generated models, fixed schedules, record grids and caps. On a CPU without a lane kernel
-//! the comparison is skipped, and the test says so.
+//! on generated models, fixed schedules, adaptive rules, record grids and caps. On a CPU without
+//! a lane kernel the comparison is skipped, and the test says so.
 
 mod common;
 
@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use common::{assert_identical, death, division, switch};
 use dtp_gillespie_core::rng::replicate_rng;
 use dtp_gillespie_core::{
-    Channel, Dosing, EnsembleOutput, EnsembleSpec, Lanes, Model, RunConfig, Schedule, Status,
-    run_ensemble_on,
+    AdaptiveSpec, Channel, Dosing, DosingKind, EnsembleOutput, EnsembleSpec, Lanes, Model, Phase,
+    Reference, Rule, RunConfig, Schedule, Status, run_ensemble_on,
 };
 use rand::{Rng, RngExt};
 
-/// One generated case: a model, a fixed schedule, a run.
+/// One generated case: a model, a fixed schedule or an adaptive rule, a run.
 struct Case {
     model: Model,
     dosing: Dosing,
@@ -84,13 +84,89 @@ fn schedule(g: &mut impl Rng, n_exposures: usize, t_end: f64) -> Schedule {
     }
 }
 
-fn case(seed: u64) -> Case {
+/// An adaptive rule set over `n_exposures` exposures watching a burden of `n_states` states: any
+/// reference, continuous monitoring or visits, one to four rules with thresholds below, above or
+/// both (relative or in cells), timers (`after`, `min_time`) and phases, so that replicates
+/// switch, wait out timers and sit outside the quiet band.
+fn adaptive(g: &mut impl Rng, n_states: usize, n_exposures: usize, t_end: f64) -> Dosing {
+    let monitor_weights = (0..n_states)
+        .map(|_| [0.0, 0.5, 1.0, 2.0][g.random_range(0..4)])
+        .collect();
+    let reference = [
+        Reference::Initial,
+        Reference::TreatmentStart,
+        Reference::LastSwitch,
+        Reference::Absolute,
+    ][g.random_range(0..4)];
+    let check_every = if g.random_bool(0.7) {
+        0.0
+    } else {
+        t_end / g.random_range(4.0..40.0)
+    };
+    let rules = (0..g.random_range(1..=4))
+        .map(|_| {
+            let absolute = reference == Reference::Absolute || g.random_bool(0.2);
+            let kind = g.random_range(0..5);
+            let mut threshold = |low: f64, high: f64| {
+                let x = g.random_range(low..high);
+                Some(if absolute { 40.0 * x } else { x })
+            };
+            let (below, above, after) = match kind {
+                0 | 1 => (threshold(0.3, 0.95), None, None),
+                2 => (None, threshold(1.05, 2.0), None),
+                3 => (threshold(0.9, 2.0), threshold(0.3, 1.1), None),
+                _ => (None, None, Some(t_end * g.random_range(0.05..0.4))),
+            };
+            Rule {
+                from: g.random_range(0..n_exposures),
+                to: g.random_range(0..n_exposures),
+                below,
+                above,
+                absolute,
+                after,
+                min_time: if g.random_bool(0.3) {
+                    t_end * g.random_range(0.0..0.2)
+                } else {
+                    0.0
+                },
+                phase: [
+                    Phase::Any,
+                    Phase::Any,
+                    Phase::BeforeTreatment,
+                    Phase::AfterTreatment,
+                ][g.random_range(0..4)],
+            }
+        })
+        .collect();
+    let treating = (0..n_exposures)
+        .map(|e| e > 0 || g.random_bool(0.3))
+        .collect();
+    Dosing {
+        kind: DosingKind::Adaptive(AdaptiveSpec {
+            initial_exposure: g.random_range(0..n_exposures),
+            monitor_weights,
+            monitor_biomarker: false,
+            reference,
+            check_every,
+            rules,
+        }),
+        treating,
+    }
+}
+
+/// Generated case `seed`, under an adaptive rule or a fixed schedule.
+fn case(seed: u64, adaptive_dosing: bool) -> Case {
     let mut g = replicate_rng(&[9; 32], seed);
     let n_states = g.random_range(1..=4);
     let n_exposures = g.random_range(1..=3);
     let model = model(&mut g, n_states, n_exposures);
     let t_end = g.random_range(2.0..4.0);
-    let schedule = schedule(&mut g, n_exposures, t_end);
+    let (dosing, kind) = if adaptive_dosing {
+        (adaptive(&mut g, n_states, n_exposures, t_end), "adaptive")
+    } else {
+        let schedule = schedule(&mut g, n_exposures, t_end);
+        (Dosing::fixed(schedule, n_exposures, None), "fixed")
+    };
     // Record grids: regular (times that also fall on breakpoints), random, or repeated times.
     let record_times: Vec<f64> = match g.random_range(0..3) {
         0 => (0..=28)
@@ -111,11 +187,10 @@ fn case(seed: u64) -> Case {
         _ => (u64::MAX, 4000),
     };
     let what = format!(
-        "case {seed}: {n_states} states, {} channels, {n_exposures} exposures, \
+        "{kind} case {seed}: {n_states} states, {} channels, {n_exposures} exposures, \
          max_events {max_events}, max_population {max_population}",
         model.channels().len()
     );
-    let dosing = Dosing::fixed(schedule, n_exposures, None);
     Case {
         model,
         dosing,
@@ -170,14 +245,16 @@ fn kernels() -> Vec<Lanes> {
     }
 }
 
-#[test]
-fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
-    let kernels = kernels();
+/// Every generated case of one kind through every lane kernel this CPU has, against the scalar
+/// hot loop and the general loop, on 1 and 2 threads and split into two calls; most events must
+/// have been fired in lanes, and the cases must have ended every way a replicate ends.
+fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
     let mut statuses = std::collections::HashSet::new();
-    for kernel in kernels {
+    let mut switches = 0;
+    for kernel in kernels() {
         let (mut lane_total, mut all_total) = (0, 0);
         for seed in 0..cases() {
-            let case = case(seed);
+            let case = case(seed, adaptive_dosing);
             let general = RunConfig {
                 force_general_loop: true,
                 ..case.run.clone()
@@ -208,6 +285,7 @@ fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
             lane_total += lane_events;
             all_total += scalar.per_replicate(|o| o.n_events).iter().sum::<u64>();
             statuses.extend(scalar.per_replicate(|o| o.status as i8));
+            switches += scalar.per_replicate(|o| o.n_switches).iter().sum::<u64>();
         }
         // The lanes really ran: most events were fired in them.
         assert!(
@@ -227,7 +305,18 @@ fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
                 "no case ended {status:?}"
             );
         }
+        assert!(switches > 0, "no replicate switched its exposure");
     }
+}
+
+#[test]
+fn every_lane_kernel_gives_every_replicate_the_scalar_trajectory() {
+    lanes_match_the_scalar_loop_on(false);
+}
+
+#[test]
+fn every_lane_kernel_gives_every_adaptive_replicate_the_scalar_trajectory() {
+    lanes_match_the_scalar_loop_on(true);
 }
 
 #[test]
@@ -235,8 +324,8 @@ fn blocks_of_replicates_spread_over_threads_change_nothing() {
     // More replicates than one block of lanes holds (256), on 1 and 2 threads.
     for kernel in kernels() {
         let mut fired = 0;
-        for seed in [2, 5, 11] {
-            let case = case(seed);
+        for (seed, adaptive_dosing) in [(2, false), (5, false), (11, false), (4, true)] {
+            let case = case(seed, adaptive_dosing);
             let (scalar, _) = ensemble(&case, &case.run, Lanes::Scalar, 0, 700, 1);
             let all: u64 = scalar.per_replicate(|o| o.n_events).iter().sum();
             for threads in [1, 2] {
@@ -256,7 +345,7 @@ fn blocks_of_replicates_spread_over_threads_change_nothing() {
 
 #[test]
 fn asking_for_lanes_the_cpu_lacks_is_an_error_and_other_runs_stay_scalar() {
-    let case = case(1);
+    let case = case(1, false);
     let spec = EnsembleSpec {
         seed_key: [5; 32],
         replicate_offset: 0,

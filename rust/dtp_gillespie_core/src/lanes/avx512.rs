@@ -10,7 +10,8 @@
 //!    picks in scan order, compared with `rate * count`, the last taking the rest;
 //! 3. the counts move by one cell (exact in floats), the weights are `count * state_total`, `a0`
 //!    their sum in state order;
-//! 4. checks: population 0 or at the cap, budget spent, `a0` not finite: the lane leaves;
+//! 4. checks: population 0 or at the cap, budget spent, `a0` not finite, and under an adaptive
+//!    rule the monitored burden out of the lane's quiet band: the lane leaves;
 //! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
 //!    gathers), `now + x / a0`; a miss, or a candidate at or after the lane's limit, and the lane
 //!    leaves.
@@ -30,6 +31,7 @@ use std::arch::x86_64::{
 };
 
 use super::{Block, Exits, Job, LaneState, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
+use crate::controller::Controller;
 use crate::error::Result;
 use crate::ziggurat_tables::ZIG_EXP_X;
 
@@ -39,15 +41,19 @@ const W: usize = 8;
 /// Every lane's bit.
 const ALL: __mmask8 = 0xff;
 
-/// Run a block of replicates in 8 lanes. The caller has checked that the CPU has AVX-512 F and
-/// DQ ([`super::Lanes::avx512_available`]).
-pub(super) fn run_block(shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> {
+/// Run a block of replicates in 8 lanes, each under a controller from `start`. The caller has
+/// checked that the CPU has AVX-512 F and DQ ([`super::Lanes::avx512_available`]).
+pub(super) fn run_block<'a, C: Controller>(
+    shared: &Shared<'a>,
+    jobs: Vec<Job<'a>>,
+    start: &dyn Fn() -> C,
+) -> Result<u64> {
     debug_assert!(super::Lanes::avx512_available());
     match shared.model.n_states() {
-        1 => run_block_of::<1>(shared, jobs),
-        2 => run_block_of::<2>(shared, jobs),
-        3 => run_block_of::<3>(shared, jobs),
-        4 => run_block_of::<4>(shared, jobs),
+        1 => run_block_of::<1, C>(shared, jobs, start),
+        2 => run_block_of::<2, C>(shared, jobs, start),
+        3 => run_block_of::<3, C>(shared, jobs, start),
+        4 => run_block_of::<4, C>(shared, jobs, start),
         n => unreachable!(
             "the lanes take at most {} states, got {n}",
             super::MAX_STATES
@@ -55,13 +61,25 @@ pub(super) fn run_block(shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> 
     }
 }
 
-fn run_block_of<const N: usize>(shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> {
-    let mut block = Block::<W, N>::new(shared, jobs);
+fn run_block_of<'a, const N: usize, C: Controller>(
+    shared: &Shared<'a>,
+    jobs: Vec<Job<'a>>,
+    start: &dyn Fn() -> C,
+) -> Result<u64> {
+    let mut block = Block::<W, N, C>::new(shared, jobs, start);
     let max_population = block.max_population();
     if block.fill()? {
         loop {
+            // A controller that reacts to events promises a quiet band (else the event loop
+            // fires no burst): the vector loop watches it.
             // SAFETY: the CPU has AVX-512 F and DQ (checked by the caller).
-            let exits = unsafe { vector_loop(&mut block.lanes, max_population) };
+            let exits = unsafe {
+                if C::REACTS_TO_EVENTS {
+                    vector_loop::<N, true>(&mut block.lanes, max_population)
+                } else {
+                    vector_loop::<N, false>(&mut block.lanes, max_population)
+                }
+            };
             if !block.handle(&exits)? {
                 break;
             }
@@ -125,13 +143,17 @@ fn gather(table: &[f64], index: __m512i) -> __m512d {
 }
 
 /// Fire events in every lane until at least one lane must leave; store the lanes' state and say
-/// which left and why.
+/// which left and why. With `WATCH`, a lane whose monitored burden is not strictly inside its
+/// quiet band after an event leaves too (as the scalar hot loop's `BurdenBand` watch returns).
 ///
 /// # Safety
 ///
 /// The CPU must have AVX-512 F and DQ.
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn vector_loop<const N: usize>(lanes: &mut LaneState<W, N>, max_population: u64) -> Exits {
+unsafe fn vector_loop<const N: usize, const WATCH: bool>(
+    lanes: &mut LaneState<W, N>,
+    max_population: u64,
+) -> Exits {
     let zero = _mm512_setzero_pd();
     let one = _mm512_set1_pd(1.0);
     let infinity = _mm512_set1_pd(f64::INFINITY);
@@ -155,6 +177,8 @@ unsafe fn vector_loop<const N: usize>(lanes: &mut LaneState<W, N>, max_populatio
     let mut left = load_u(&lanes.left);
     let mut first_mutant = load_f(&lanes.first_mutant);
     let mut rng: [__m512i; 4] = std::array::from_fn(|i| load_u(&lanes.rng[i]));
+    let (low, high) = (load_f(&lanes.low), load_f(&lanes.high));
+    let monitor: [__m512d; N] = std::array::from_fn(|s| _mm512_set1_pd(lanes.monitor[s]));
 
     let mut weight: [__m512d; N] = std::array::from_fn(|s| _mm512_mul_pd(count[s], state_total[s]));
     let mut a0 = sum(&weight);
@@ -241,7 +265,17 @@ unsafe fn vector_loop<const N: usize>(lanes: &mut LaneState<W, N>, max_populatio
             _mm512_cmp_epu64_mask::<_MM_CMPINT_NLT>(_mm512_sub_epi64(total, one_u), cap_minus_one);
         let spent = _mm512_cmpeq_epi64_mask(left, _mm512_setzero_si512());
         let finite = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a0, infinity);
-        let check = capped | spent | !finite;
+        let mut check = capped | spent | !finite;
+        if WATCH {
+            // The burden as `weighted_sum` adds it, in state order; quiet strictly inside.
+            let mut burden = _mm512_mul_pd(count[0], monitor[0]);
+            for s in 1..N {
+                burden = _mm512_add_pd(burden, _mm512_mul_pd(count[s], monitor[s]));
+            }
+            let above_low = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(low, burden);
+            let below_high = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(burden, high);
+            check |= !(above_low & below_high);
+        }
 
         // 5. The next waiting time, in the lanes that go on with a positive `a0`.
         let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0, zero);

@@ -17,13 +17,14 @@
 //! the scalar hot loop from the pending candidate (a burst's remaining events are the same
 //! whichever loop fires them).
 //!
-//! The lanes take untracked ensembles under fixed schedules without observers, progression,
-//! density dependence or a biomarker, with at most [`MAX_STATES`] states and [`MAX_PICKS`]
-//! channels per state ([`fixed_schedule`]); everything else runs on the scalar path. The
-//! instruction set is chosen at run time ([`Lanes`]): one portable build, no `-C target-cpu`.
-//! Pharmacokinetic dosing stays scalar (its thinning calls `exp`).
-
-pub(crate) mod replicate;
+//! The lanes take untracked ensembles under fixed schedules and adaptive rules without
+//! observers, progression, density dependence or a biomarker, with at most [`MAX_STATES`] states
+//! and [`MAX_PICKS`] channels per state ([`lane_dosing`]); everything else runs on the scalar
+//! path. An adaptive rule's quiet band (`Controller::quiet_band`) is watched in the vector loop:
+//! a lane whose monitored burden leaves it leaves the loop, as the scalar hot loop returns, and
+//! the event loop lets the controller react. The instruction set is chosen at run time
+//! ([`Lanes`]): one portable build, no `-C target-cpu`. Pharmacokinetic dosing stays scalar (its
+//! thinning calls `exp`).
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -32,17 +33,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::SeedableRng;
 
+use crate::adaptive::{AdaptiveController, AdaptiveSpec};
 use crate::burst::{BurstEnd, Limits, just_after};
+use crate::controller::{Controller, FixedController};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
+use crate::event_loop::{EventLoop, Next, Parts, Resume};
 use crate::model::{Model, Pick};
-use crate::record::Recorder;
+use crate::record::{Exposure, Recorder};
 use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
-use crate::ssa::{Outcome, as_f64, next_event_time};
-
-use replicate::{FixedReplicate, Next, Resume};
+use crate::ssa::{NoObserver, Outcome, as_f64, next_event_time};
 
 /// Largest number of states the lanes take.
 pub const MAX_STATES: usize = 4;
@@ -84,14 +86,25 @@ impl Lanes {
     }
 }
 
-/// The schedule of a run the lanes take (see the module docs), if they take it.
-pub(crate) fn fixed_schedule<'d>(
+/// The dosing of a run the lanes take: each replicate's controller is built from it.
+#[derive(Clone, Copy)]
+pub(crate) enum LaneDosing<'d> {
+    Fixed(&'d Schedule),
+    /// An adaptive rule that watches a burden of cells (the model has no biomarker).
+    Adaptive(&'d AdaptiveSpec),
+}
+
+/// The dosing of a run the lanes take (see the module docs), if they take it.
+pub(crate) fn lane_dosing<'d>(
     model: &Model,
     dosing: &'d Dosing,
     run: &RunConfig,
-) -> Option<&'d Schedule> {
-    let DosingKind::Fixed(schedule) = &dosing.kind else {
-        return None;
+) -> Option<LaneDosing<'d>> {
+    let kind = match &dosing.kind {
+        DosingKind::Fixed(schedule) => LaneDosing::Fixed(schedule),
+        // Without a biomarker, the controller `ensemble::simulate_one` builds.
+        DosingKind::Adaptive(spec) => LaneDosing::Adaptive(spec),
+        DosingKind::Pk(_) => return None,
     };
     let fits = model.n_states() <= MAX_STATES
         && (0..model.n_states()).all(|s| {
@@ -104,7 +117,7 @@ pub(crate) fn fixed_schedule<'d>(
         && !run.force_general_loop
         // Lineage tracking follows each event of a replicate: the scalar loop's replay.
         && run.lineages.is_none();
-    (fits && plain).then_some(schedule)
+    (fits && plain).then_some(kind)
 }
 
 /// The lane kernel for this run under `choice`, if any: `None` runs the scalar loop.
@@ -125,7 +138,7 @@ pub(crate) fn kernel_for(
                 Ok(None)
             }
         }
-        Lanes::Detect | Lanes::Avx512 => Ok(fixed_schedule(model, dosing, run)
+        Lanes::Detect | Lanes::Avx512 => Ok(lane_dosing(model, dosing, run)
             .is_some()
             .then_some(Kernel::Avx512)),
     }
@@ -140,7 +153,7 @@ pub(crate) enum Kernel {
 /// What every replicate of a call shares.
 pub(crate) struct Shared<'a> {
     pub model: &'a Model,
-    pub schedule: &'a Schedule,
+    pub dosing: LaneDosing<'a>,
     pub treating: &'a [bool],
     pub run: &'a RunConfig,
     pub seed_key: &'a [u8; 32],
@@ -180,12 +193,41 @@ pub(crate) fn run_jobs(
     }
 }
 
-fn run_block(kernel: Kernel, shared: &Shared<'_>, jobs: Vec<Job<'_>>) -> Result<u64> {
+/// Run one block under the run's kind of controller.
+fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, jobs: Vec<Job<'a>>) -> Result<u64> {
+    match shared.dosing {
+        LaneDosing::Fixed(schedule) => {
+            run_block_under(kernel, shared, jobs, &|| FixedController::new(schedule))
+        }
+        LaneDosing::Adaptive(spec) => {
+            let (treating, initial) = (shared.treating, &shared.run.initial);
+            let start = || AdaptiveController::new(spec, treating, initial);
+            run_block_under(kernel, shared, jobs, &start)
+        }
+    }
+}
+
+/// Run one block on `kernel`, each replicate under a controller from `start`.
+fn run_block_under<'a, C: Controller>(
+    kernel: Kernel,
+    shared: &Shared<'a>,
+    jobs: Vec<Job<'a>>,
+    start: &dyn Fn() -> C,
+) -> Result<u64> {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => avx512::run_block(shared, jobs),
+        Kernel::Avx512 => avx512::run_block(shared, jobs, start),
         #[cfg(not(target_arch = "x86_64"))]
         Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
+    }
+}
+
+/// The weights of the burden an adaptive rule watches (`AdaptiveSpec::monitor_weights`), 0 under
+/// a fixed schedule.
+fn monitor_weights<const N: usize>(dosing: LaneDosing<'_>) -> [f64; N] {
+    match dosing {
+        LaneDosing::Fixed(_) => [0.0; N],
+        LaneDosing::Adaptive(spec) => std::array::from_fn(|s| spec.monitor_weights[s]),
     }
 }
 
@@ -217,6 +259,12 @@ pub(crate) struct LaneState<const W: usize, const N: usize> {
     /// A missed first try of the ziggurat: its draw's low byte and its point.
     pub miss_layer: [u64; W],
     pub miss_x: [f64; W],
+    /// The quiet band of an adaptive rule (`Controller::quiet_band`): the lane leaves when the
+    /// monitored burden is not strictly inside `(low, high)`.
+    pub low: [f64; W],
+    pub high: [f64; W],
+    /// The weights of the monitored burden (the same in every lane).
+    pub monitor: [f64; N],
 }
 
 impl<const W: usize, const N: usize> LaneState<W, N> {
@@ -235,6 +283,9 @@ impl<const W: usize, const N: usize> LaneState<W, N> {
             rng: [[0; W]; 4],
             miss_layer: [0; W],
             miss_x: [0.0; W],
+            low: [f64::NEG_INFINITY; W],
+            high: [f64::INFINITY; W],
+            monitor: [0.0; N],
         }
     }
 }
@@ -267,14 +318,66 @@ fn rng_from_words(words: [u64; 4]) -> ReplicateRng {
     ReplicateRng::from_seed(bytes)
 }
 
+/// What a lane's event loop works on (lent to it as `Parts`).
+struct Held<'a, C> {
+    controller: C,
+    rng: ReplicateRng,
+    recorder: Recorder<'a>,
+    observer: NoObserver,
+}
+
+impl<'a, C> Held<'a, C> {
+    fn parts(&mut self) -> Parts<'_, 'a, C, NoObserver> {
+        Parts {
+            controller: &mut self.controller,
+            rng: &mut self.rng,
+            recorder: &mut self.recorder,
+            observer: &mut self.observer,
+        }
+    }
+}
+
 /// A replicate in a lane, and what its current burst started with.
-struct Busy<'a> {
-    replicate: FixedReplicate<'a>,
+struct Busy<'a, C> {
+    replicate: EventLoop<'a>,
+    held: Held<'a, C>,
     outcome: &'a mut Outcome,
     /// The burst's time limit.
     limit_time: f64,
     /// Events left in the burst's budget when the lane was last written back.
     left: u64,
+}
+
+impl<'a, C: Controller> Busy<'a, C> {
+    /// The event loop's setup of `job` under `controller`.
+    fn new(shared: &Shared<'a>, job: Job<'a>, controller: C) -> Self {
+        let (rng, _) = replicate_streams(shared.seed_key, job.index);
+        let mut held = Held {
+            controller,
+            rng,
+            recorder: job.recorder,
+            observer: NoObserver,
+        };
+        let (model, treating, run) = (shared.model, shared.treating, shared.run);
+        let replicate = EventLoop::new(model, treating, run, &mut held.parts(), shared.cancel);
+        Self {
+            replicate,
+            held,
+            outcome: job.outcome,
+            limit_time: f64::NAN,
+            left: 0,
+        }
+    }
+
+    /// The event loop from `resume` until its next burst or the replicate's end.
+    fn advance(&mut self, resume: Resume) -> Result<Next> {
+        self.replicate.advance(&mut self.held.parts(), resume)
+    }
+
+    /// The exposure in force (for the recorder, as the scalar hot loop's).
+    fn exposure(&self) -> Exposure {
+        Exposure(self.held.controller.exposure())
+    }
 }
 
 /// Why lanes left the vector loop, a bit per lane.
@@ -298,23 +401,29 @@ enum Step {
     Take,
 }
 
-/// The lanes of one block and the scalar side of each.
-pub(crate) struct Block<'a, 's, const W: usize, const N: usize> {
+/// The lanes of one block and the scalar side of each, every replicate under a controller of
+/// type `C`.
+pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
     pub lanes: Box<LaneState<W, N>>,
-    busy: [Option<Busy<'a>>; W],
+    busy: [Option<Busy<'a, C>>; W],
     jobs: std::vec::IntoIter<Job<'a>>,
     shared: &'s Shared<'a>,
+    /// Each replicate's controller at time 0.
+    start: &'s dyn Fn() -> C,
     /// Events fired in the lanes.
     pub lane_events: u64,
 }
 
-impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
-    pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>) -> Self {
+impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, C> {
+    pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>, start: &'s dyn Fn() -> C) -> Self {
+        let mut lanes = Box::new(LaneState::new());
+        lanes.monitor = monitor_weights(shared.dosing);
         Self {
-            lanes: Box::new(LaneState::new()),
+            lanes,
             busy: std::array::from_fn(|_| None),
             jobs: jobs.into_iter(),
             shared,
+            start,
             lane_events: 0,
         }
     }
@@ -385,9 +494,10 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
     fn settle_in_lane(&mut self, j: usize, t_next: f64) -> bool {
         let lanes = &mut self.lanes;
         let busy = self.busy[j].as_mut().expect("a busy lane");
-        let r = &mut busy.replicate;
+        let drug = busy.exposure();
+        let recorder = &mut busy.held.recorder;
         loop {
-            let limit = busy.limit_time.min(just_after(r.recorder.next_time()));
+            let limit = busy.limit_time.min(just_after(recorder.next_time()));
             if t_next < limit {
                 lanes.t_next[j] = t_next;
                 lanes.limit[j] = limit;
@@ -397,8 +507,7 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
                 return false;
             }
             let states: [u64; N] = std::array::from_fn(|s| lanes.count[s][j] as u64);
-            let drug = r.exposure();
-            r.recorder.record_before(t_next, &states, &drug);
+            recorder.record_before(t_next, &states, &drug);
         }
     }
 
@@ -416,7 +525,7 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
         }
         *total = lanes.total[j];
         r.t = lanes.now[j];
-        r.rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
+        busy.held.rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
         let first_mutant = lanes.first_mutant[j];
         if !first_mutant.is_nan() {
             r.history.mutation(first_mutant);
@@ -454,9 +563,14 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
         lanes.now[j] = r.t;
         lanes.left[j] = busy.left;
         lanes.first_mutant[j] = f64::NAN;
-        for (i, w) in words_of(&r.rng).into_iter().enumerate() {
+        for (i, w) in words_of(&busy.held.rng).into_iter().enumerate() {
             lanes.rng[i][j] = w;
         }
+        // The band the scalar hot loop would watch in this burst (`event_loop::burst_under`).
+        let band = busy.held.controller.quiet_band();
+        debug_assert!(band.as_ref().is_none_or(|b| b.weights == lanes.monitor));
+        (lanes.low[j], lanes.high[j]) =
+            band.map_or((f64::NEG_INFINITY, f64::INFINITY), |b| (b.low, b.high));
     }
 
     /// Run lane `j`'s scalar side from `step` until its replicate is back in the vector loop,
@@ -470,27 +584,12 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
                         self.busy[j] = None;
                         return Ok(());
                     };
-                    let (rng, _) = replicate_streams(shared.seed_key, job.index);
-                    let replicate = FixedReplicate::new(
-                        shared.model,
-                        shared.schedule,
-                        shared.treating,
-                        shared.run,
-                        rng,
-                        job.recorder,
-                        shared.cancel,
-                    );
-                    self.busy[j] = Some(Busy {
-                        replicate,
-                        outcome: job.outcome,
-                        limit_time: f64::NAN,
-                        left: 0,
-                    });
+                    self.busy[j] = Some(Busy::new(shared, job, (self.start)()));
                     Step::Advance(Resume::Top)
                 }
                 Step::Advance(resume) => {
                     let busy = self.busy[j].as_mut().expect("a busy lane");
-                    match busy.replicate.advance(resume)? {
+                    match busy.advance(resume)? {
                         Next::Stopped(outcome) => {
                             *busy.outcome = outcome;
                             shared.done.fetch_add(1, Ordering::Relaxed);
@@ -498,12 +597,12 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
                         }
                         Next::Burst(limits, pending) => {
                             // The hot loop's prologue.
-                            let r = &mut busy.replicate;
+                            let (r, rng) = (&busy.replicate, &mut busy.held.rng);
                             let a0 = r.cells.a0();
                             if a0.is_finite() {
                                 busy.limit_time = limits.time;
                                 busy.left = limits.budget;
-                                Step::Settle(next_event_time(pending, r.t, a0, &mut r.rng))
+                                Step::Settle(next_event_time(pending, r.t, a0, rng))
                             } else {
                                 Step::Advance(Resume::AfterBurst(BurstEnd::Overflow))
                             }
@@ -531,20 +630,15 @@ impl<'a, 's, const W: usize, const N: usize> Block<'a, 's, W, N> {
             }
             self.write_back(j);
             let t_next = self.lanes.t_next[j];
-            let busy = self.busy[j].take().expect("a busy lane");
-            let Busy {
-                mut replicate,
-                outcome,
-                limit_time,
-                left,
-            } = busy;
+            let mut busy = self.busy[j].take().expect("a busy lane");
             let limits = Limits {
-                time: limit_time,
-                budget: left,
+                time: busy.limit_time,
+                budget: busy.left,
                 max_population,
             };
-            let end = replicate.burst(Some(t_next), limits);
-            *outcome = replicate.finish(Resume::AfterBurst(end))?;
+            let (replicate, parts) = (&mut busy.replicate, &mut busy.held.parts());
+            let end = replicate.burst(parts, Some(t_next), limits);
+            *busy.outcome = replicate.run_from(parts, Resume::AfterBurst(end))?;
             self.shared.done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(self.lane_events)
