@@ -53,6 +53,7 @@ fn forced(step: f64) -> JumpConfig {
         step,
         tolerance: 1e-20,
         threshold: 0.0,
+        ..JumpConfig::default()
     }
 }
 
