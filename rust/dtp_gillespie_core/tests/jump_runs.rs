@@ -430,8 +430,14 @@ fn the_midpoint_predictor_removes_most_of_the_frozen_bias() {
     };
     let (mid, mid_se) = day6(Predictor::Midpoint);
     let (frozen, frozen_se) = day6(Predictor::Frozen);
-    assert!((mid - 567.9).abs() < Z_CRIT * mid_se.hypot(1.2), "midpoint {mid}");
-    assert!((frozen - 567.9) > Z_CRIT * frozen_se.hypot(1.2), "frozen {frozen}");
+    assert!(
+        (mid - 567.9).abs() < Z_CRIT * mid_se.hypot(1.2),
+        "midpoint {mid}"
+    );
+    assert!(
+        (frozen - 567.9) > Z_CRIT * frozen_se.hypot(1.2),
+        "frozen {frozen}"
+    );
     assert!(frozen - 567.9 > 10.0 * (mid - 567.9).abs());
 }
 
