@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "breakpoints",
     "exposure_at",
+    "jump_density_report",
     "segment_count",
     "simulate_ensemble",
     "trace",
