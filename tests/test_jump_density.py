@@ -197,3 +197,28 @@ def test_what_remains_unsupported_is_still_refused() -> None:
     bad = {**prep.core_run, "jump_density_rates": "endpoint"}
     with pytest.raises(dg.errors.InvalidRunError, match="jump_density_rates is endpoint"):
         dg._core.simulate_ensemble(prep.core_model, prep.core_schedule, bad)
+
+
+def test_streamed_resumed_and_summary_runs_equal_the_in_memory_run(tmp_path: Any) -> None:
+    run: dict[str, Any] = {
+        "initial": {"N": 20},
+        "t_end": 6.0,
+        "record_every": 2.0,
+        "n_replicates": 12,
+        "seed": 42,
+        **FORCED,
+    }
+    memory = dg.simulate(logistic(), "off", **run)
+    streamed = dg.simulate(logistic(), "off", store=tmp_path / "s.zarr", block_size=5, **run)
+    np.testing.assert_array_equal(streamed["count"].to_numpy(), memory["count"].to_numpy())
+    for key in ("algorithm", "density_quantum", "max_rate_change_per_step", "density_rate_error"):
+        assert streamed.attrs[key] == memory.attrs[key]
+    resumed = dg.simulate(
+        logistic(), "off", store=tmp_path / "s.zarr", block_size=5, resume=True, **run
+    )
+    np.testing.assert_array_equal(resumed["count"].to_numpy(), memory["count"].to_numpy())
+    summary = dg.simulate(logistic(), "off", summary_only=True, block_size=5, **run)
+    np.testing.assert_array_equal(
+        summary["final_count"].to_numpy(), memory["count"].isel(time=-1).to_numpy()
+    )
+    assert summary.attrs["algorithm"] == "jump+density(midpoint)"
