@@ -253,10 +253,8 @@ def test_bad_method_options_are_refused_by_name(options: dict[str, Any], match: 
         dg.simulate(sp_model(0.02), "off", **BASE, **options)
 
 
-def test_density_dependent_models_and_adaptive_schedules_are_refused() -> None:
-    logistic = {**birth_death(1.0, 0.1), "capacity": {"K": 1000, "on": "division"}}
-    with pytest.raises(dg.errors.InvalidModelError, match=r"linear model.*capacity"):
-        dg.simulate(logistic, "off", initial={"N": 10}, t_end=1.0, method="jump")
+def test_adaptive_schedules_are_refused() -> None:
+    # Density-dependent models run as a labelled approximation: tests/test_jump_density.py.
     adaptive = dg.Schedule.adaptive()
     spr = {**sp_model(0.02), "exposures": ["off", "on"]}
     with pytest.raises(dg.errors.InvalidScheduleError, match="fixed schedules only"):

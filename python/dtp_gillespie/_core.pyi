@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "breakpoints",
     "exposure_at",
+    "jump_density_report",
     "segment_count",
     "simulate_ensemble",
     "trace",
@@ -268,6 +269,12 @@ class RunSpec(TypedDict):
     jump_step: NotRequired[float]
     jump_tolerance: NotRequired[float]
     jump_threshold: NotRequired[float]
+    jump_density_quantum: NotRequired[float]
+    """Density-dependent models: crowdings are rounded to a multiple of this, in (0, 0.1];
+    default 1e-4."""
+    jump_density_rates: NotRequired[Literal["midpoint", "frozen"]]
+    """Density-dependent models: where each step's rates are frozen: the mean-field midpoint
+    (default) or the step's start (first-order bias; for comparisons)."""
     progression_weights: NotRequired[list[float] | None]
     """Burden for progression (None: no progression)."""
     progression_biomarker: NotRequired[bool]
@@ -374,6 +381,13 @@ def breakpoints(
     before ``t_end``, in order, by the engine's own arithmetic (bit for bit the boundaries a run
     steps through). Raises ``InvalidScheduleError`` if there are more than ``limit`` of them, or
     if the engine refuses the schedule."""
+
+def jump_density_report(
+    model: ModelSpec, schedule: _ScheduleSpec, run: RunSpec
+) -> tuple[float, float] | None:
+    """``(max_rate_change_per_step, density_rate_error)`` along the mean-field path of a
+    density-dependent ``method="jump"`` run over its step grid; None for a linear model or an
+    SSA run. Refuses what the jump run refuses, with the same errors."""
 
 def segment_count(schedule: FixedSegmentsSpec, t_end: float) -> float:
     """How many segments of a ``fixed`` schedule start at or before ``t_end``, from the period:

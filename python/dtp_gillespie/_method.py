@@ -1,30 +1,35 @@
-"""The simulation method of a run: exact SSA (the default) or exact population jumps.
+"""The simulation method of a run: exact SSA (the default) or population jumps.
 
-``method="jump"`` advances a *linear* model (no capacity, no competition) under a fixed schedule
-over a step grid: small pools event by event, large pools by exact jumps (one-ancestor offspring
-tables split over the ancestors, mutation events simulated one by one so that their times stay
-exact). See the documentation page "Exact population jumps" (docs/jumps.md) for what is exact
-and what is resolved only to the step.
+``method="jump"`` advances a model under a fixed schedule over a step grid: small pools event by
+event, large pools by jumps (one-ancestor offspring tables split over the ancestors, mutation
+events simulated one by one so that their times stay exact). On a *linear* model (no capacity,
+no competition) the jumps are exact. On a model with a capacity or competition they are an
+approximation, labelled ``algorithm = "jump+density(midpoint)"``: each step freezes the rates at
+the step's mean-field midpoint. See the documentation page "Exact population jumps"
+(docs/jumps.md) for what is exact, what is resolved only to the step, and the measured bias.
 
 This module owns the method options (``method``, ``jump_step``, ``jump_tolerance``,
-``jump_threshold``): their checks and messages, what they add to the ``run`` attribute and to the
-engine's run dict, and the output attributes of a jump run. An SSA run adds nothing anywhere, so
-its output is unchanged.
+``jump_threshold``, ``jump_density_quantum``): their checks and messages, what they add to the
+``run`` attribute and to the engine's run dict, and the output attributes of a jump run. An SSA
+run adds nothing anywhere, so its output is unchanged.
 """
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from . import _core
 from ._checks import is_real, to_float
 from .errors import InvalidModelError, InvalidRunError, InvalidScheduleError
 
 if TYPE_CHECKING:
+    from ._core import ModelSpec, RunSpec, _ScheduleSpec
     from .model import Model
     from .schedule import Schedule
 
 __all__ = [
+    "DEFAULT_JUMP_DENSITY_QUANTUM",
     "DEFAULT_JUMP_STEP",
     "DEFAULT_JUMP_THRESHOLD",
     "DEFAULT_JUMP_TOLERANCE",
@@ -32,6 +37,7 @@ __all__ = [
     "SSA",
     "Method",
     "check_method",
+    "density_attrs",
     "method_attrs",
 ]
 
@@ -44,6 +50,10 @@ DEFAULT_JUMP_TOLERANCE = 1e-20
 """Tail mass of each offspring table, per ancestor and step."""
 DEFAULT_JUMP_THRESHOLD = 1000.0
 """Pools expecting fewer events than this in a step are simulated event by event."""
+DEFAULT_JUMP_DENSITY_QUANTUM = 1e-4
+"""Density-dependent jumps: crowdings (N/K) are rounded to a multiple of this to share tables."""
+DENSITY_ALGORITHM = "jump+density(midpoint)"
+"""The ``algorithm`` attr of a jump run on a density-dependent model (an approximation)."""
 
 _JUMP_KEYS = ("jump_step", "jump_tolerance", "jump_threshold")
 
@@ -56,17 +66,39 @@ class Method:
     step: float | None = None
     tolerance: float | None = None
     threshold: float | None = None
+    density_quantum: float | None = None
 
     def run_spec(self) -> dict[str, Any]:
-        """What the method adds to the ``run`` attribute and to the engine's run dict."""
+        """What the method adds to the ``run`` attribute and to the engine's run dict
+        (``jump_density_quantum`` only for a density-dependent model, see :meth:`for_model`)."""
         if self.name == "ssa":
             return {}
-        return {
+        spec: dict[str, Any] = {
             "method": self.name,
             "jump_step": self.step,
             "jump_tolerance": self.tolerance,
             "jump_threshold": self.threshold,
         }
+        if self.density_quantum is not None:
+            spec["jump_density_quantum"] = self.density_quantum
+        return spec
+
+    def for_model(self, model: "Model") -> "Method":
+        """The method as it runs on ``model``: a jump run on a model with a capacity or
+        competition gets its density quantum (the default if not given), which labels it an
+        approximation; a quantum given for a linear model is refused."""
+        if self.name != "jump":
+            return self
+        if model.capacity is not None or model.competition is not None:
+            if self.density_quantum is None:
+                return replace(self, density_quantum=DEFAULT_JUMP_DENSITY_QUANTUM)
+            return self
+        if self.density_quantum is not None:
+            raise InvalidRunError(
+                f"jump_density_quantum is {self.density_quantum!r}; it applies only to models "
+                "with a capacity or competition, and this model is linear"
+            )
+        return self
 
     def check_fits(
         self,
@@ -84,13 +116,6 @@ class Method:
             raise InvalidRunError(
                 "method='jump' does not track barcodes or clones (a jump moves many cells at "
                 "once, not one lineage at a time); use method='ssa' with barcodes= or clones="
-            )
-        if model.capacity is not None or model.competition is not None:
-            raise InvalidModelError(
-                "method='jump' needs a linear model; this one has a "
-                f"{'capacity' if model.capacity is not None else 'competition'} (density "
-                "dependence breaks the branching property the exact jumps rely on): use "
-                "method='ssa'"
             )
         if model.biomarker is not None:
             raise InvalidModelError("method='jump' does not simulate a biomarker; use method='ssa'")
@@ -132,6 +157,7 @@ def check_method(
     jump_step: object = None,
     jump_tolerance: object = None,
     jump_threshold: object = None,
+    jump_density_quantum: object = None,
 ) -> Method:
     """Check the method options; the jump options are refused with ``method="ssa"``."""
     if method not in METHODS:
@@ -140,6 +166,7 @@ def check_method(
         "jump_step": jump_step,
         "jump_tolerance": jump_tolerance,
         "jump_threshold": jump_threshold,
+        "jump_density_quantum": jump_density_quantum,
     }
     if method == "ssa":
         extra = [k for k, v in given.items() if v is not None]
@@ -154,12 +181,45 @@ def check_method(
         step=_number(step, "jump_step", "(0, inf) (days)", lambda x: 0 < x < math.inf),
         tolerance=_number(tolerance, "jump_tolerance", "(0, 1e-6]", lambda x: 0 < x <= 1e-6),
         threshold=_number(threshold, "jump_threshold", "[0, inf]", _at_least_0),
+        density_quantum=_density_quantum(jump_density_quantum),
     )
+
+
+def _density_quantum(value: object) -> float | None:
+    """The checked ``jump_density_quantum`` (None: not given)."""
+    if value is None:
+        return None
+    return _number(value, "jump_density_quantum", "(0, 0.1]", lambda x: 0 < x <= 0.1)
 
 
 def method_attrs(run_spec: Mapping[str, Any]) -> dict[str, Any]:
     """The output attributes that say how a run was simulated: none for SSA (the default), and
-    ``algorithm``, ``jump_step``, ``jump_tolerance``, ``jump_threshold`` for jumps."""
+    ``algorithm``, ``jump_step``, ``jump_tolerance``, ``jump_threshold`` for jumps (with
+    ``algorithm = "jump+density(midpoint)"`` and ``density_quantum`` on a density-dependent
+    model: an approximation)."""
     if run_spec.get("method", "ssa") == "ssa":
         return {}
-    return {"algorithm": run_spec["method"], **{k: run_spec[k] for k in _JUMP_KEYS}}
+    attrs = {"algorithm": run_spec["method"], **{k: run_spec[k] for k in _JUMP_KEYS}}
+    if "jump_density_quantum" in run_spec:
+        attrs["algorithm"] = DENSITY_ALGORITHM
+        attrs["density_quantum"] = run_spec["jump_density_quantum"]
+    return attrs
+
+
+def density_attrs(
+    run_spec: Mapping[str, Any],
+    core_model: "ModelSpec",
+    core_schedule: "_ScheduleSpec",
+    core_run: "RunSpec",
+) -> dict[str, float]:
+    """A density-dependent jump run's measures of its approximation (none for other runs),
+    from the engine's mean-field path over the run's step grid: ``max_rate_change_per_step``
+    (the largest relative change of any rate across one step) and ``density_rate_error`` (the
+    largest relative rate error of rounding the crowding to ``density_quantum``)."""
+    if "jump_density_quantum" not in run_spec:
+        return {}
+    report = _core.jump_density_report(core_model, core_schedule, core_run)
+    if report is None:
+        return {}
+    change, error = report
+    return {"max_rate_change_per_step": change, "density_rate_error": error}

@@ -388,6 +388,7 @@ class RunOptions:
         jump_step: float | None = None,
         jump_tolerance: float | None = None,
         jump_threshold: float | None = None,
+        jump_density_quantum: float | None = None,
     ) -> "RunOptions":
         """Check the run options of :func:`~dtp_gillespie.simulate` (same keywords)."""
         t_end_f = _check_positive(t_end, "t_end")
@@ -418,7 +419,9 @@ class RunOptions:
             progression=progression,
             seed=normalise_seed(seed),
             lineages=_check_lineages(barcodes, barcode_times, clones, grid, t_end_f),
-            method=check_method(method, jump_step, jump_tolerance, jump_threshold),
+            method=check_method(
+                method, jump_step, jump_tolerance, jump_threshold, jump_density_quantum
+            ),
         )
 
 
@@ -472,6 +475,7 @@ def bind(
         progression=prog,
         tracks_lineages=options.lineages is not None,
     )
+    method = options.method.for_model(model)
     check_replicate_fits(
         options.times.size,
         len(model.states),
@@ -490,7 +494,7 @@ def bind(
         "max_population": options.max_population,
         "progression": prog,
         **seed_info.attrs,
-        **options.method.run_spec(),
+        **method.run_spec(),
     }
     if options.lineages is not None:
         # Only runs that track lineages say so: every other run's attribute is unchanged.
@@ -513,7 +517,7 @@ def bind(
     }
     if options.lineages is not None:
         core_run["lineages"] = options.lineages.engine_spec()
-    core_run.update(options.method.run_spec())  # type: ignore[typeddict-item]
+    core_run.update(method.run_spec())  # type: ignore[typeddict-item]
     return Prepared(
         model=model,
         schedule=schedule,

@@ -28,7 +28,7 @@ from . import conventions as cv
 from ._block import Block
 from ._checks import check_count
 from ._memory import check_run_fits, memory_limit
-from ._method import method_attrs
+from ._method import density_attrs, method_attrs
 from ._options import Prepared
 from .barcodes import LINEAGE_ROW_BYTES
 from .errors import InvalidRunError
@@ -242,6 +242,7 @@ def provenance(plan: Plan, created_at: str | None = None) -> dict[str, Any]:
     if cv.ATTR_SEED_SPAWN_KEY in prep.seed_attrs:
         attrs[cv.ATTR_SEED_SPAWN_KEY] = list(prep.seed_attrs[cv.ATTR_SEED_SPAWN_KEY])
     attrs.update(method_attrs(prep.run_spec))
+    attrs.update(density_attrs(prep.run_spec, prep.core_model, prep.core_schedule, prep.core_run))
     attrs[cv.ATTR_RNG] = _core.RNG_NAME
     attrs[cv.ATTR_VERSION] = _core.__version__
     if created_at is not None:

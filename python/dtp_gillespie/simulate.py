@@ -103,6 +103,7 @@ def simulate(
     jump_step: float | None = None,
     jump_tolerance: float | None = None,
     jump_threshold: float | None = None,
+    jump_density_quantum: float | None = None,
     progress: bool | str = False,
     # Large ensembles (dtp_gillespie.stream): stream to zarr, resume, Dask.
     store: str | os.PathLike[str] | None = None,
@@ -168,11 +169,15 @@ def simulate(
         ``clones_born``, ``clones_alive``, ``first_surviving_resistant_time``; without
         ``barcodes``, every cell carries barcode 0.
     method : {"ssa", "jump"}, default "ssa"
-        ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: exact population
-        jumps over a step grid, for linear models (no capacity or competition) under fixed
-        schedules; counts at record times are exact in law, mutation times exact, extinction
+        ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: population jumps
+        over a step grid under fixed schedules. For linear models (no capacity or competition)
+        they are exact: counts at record times exact in law, mutation times exact, extinction
         and cap times inside a jumped step resolved to the step (docs/jumps.md). Adds the attrs
-        ``algorithm``, ``jump_step``, ``jump_tolerance`` and ``jump_threshold``.
+        ``algorithm``, ``jump_step``, ``jump_tolerance`` and ``jump_threshold``. **With a
+        capacity or competition they are an approximation**, labelled ``algorithm =
+        "jump+density(midpoint)"``: each step freezes the rates at the step's mean-field
+        midpoint (bias measured in docs/jumps.md); adds ``density_quantum``,
+        ``max_rate_change_per_step`` and ``density_rate_error``.
     jump_step : float, optional
         ``method="jump"``: the longest step (days, > 0; default 0.5). Breakpoints and record
         times are always on the grid.
@@ -182,6 +187,10 @@ def simulate(
     jump_threshold : float, optional
         ``method="jump"``: pools expecting fewer events than this in a step are simulated
         event by event (default 1000; 0 jumps every pool, ``inf`` none).
+    jump_density_quantum : float, optional
+        ``method="jump"`` on a model with a capacity or competition: each step's crowding
+        (``N/K``) is rounded to a multiple of this, in (0, 0.1] (default 1e-4), to share the
+        step's tables; the rate error it causes is the attr ``density_rate_error``.
     progress : bool or str, default False
         Show a tqdm progress bar (a str is used as its description).
     store : str or path-like, optional
@@ -258,6 +267,7 @@ def simulate(
         jump_step=jump_step,
         jump_tolerance=jump_tolerance,
         jump_threshold=jump_threshold,
+        jump_density_quantum=jump_density_quantum,
     )
     if summary_only:
         prep = summary_prepared(prep)
@@ -399,6 +409,7 @@ def reproduce(
             jump_step=run.get("jump_step"),
             jump_tolerance=run.get("jump_tolerance"),
             jump_threshold=run.get("jump_threshold"),
+            jump_density_quantum=run.get("jump_density_quantum"),
             **grid,
         )
     except InvalidRunError as exc:

@@ -1,5 +1,5 @@
-//! `method = "jump"`: replicates of a linear model under a fixed schedule, advanced over a step
-//! grid by exact population jumps ([`crate::jump::StepLaw`]) instead of event by event.
+//! `method = "jump"`: replicates of a model under a fixed schedule, advanced over a step grid by
+//! population jumps ([`crate::jump::StepLaw`]; exact for a linear model) instead of event by event.
 //!
 //! **The grid.** Its points are 0, every schedule breakpoint before `t_end`, every record time
 //! and `t_end`; each gap between two points is cut into the fewest equal steps no longer than the
@@ -14,8 +14,13 @@
 //! the end of the step). `n_events` counts only the events simulated one by one (pools in the
 //! event regime and emitting lineages), not the events jumped over.
 //!
-//! **Refused** (typed errors naming the cause): density dependence (a capacity or
-//! competition), a biomarker, progression, an event cap, adaptive or pharmacokinetic dosing.
+//! **Density dependence** (a capacity or competition) is an approximation, labelled
+//! `jump+density(midpoint)`: each step freezes the rates at the step's mean-field midpoint
+//! ([`crate::jump::density`]), except a step in which no pool is jumped, which is exact SSA with
+//! the rates recomputed after every event. Its laws are built per rounded crowding, on first use.
+//!
+//! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, adaptive
+//! or pharmacokinetic dosing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +28,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
-use crate::jump::{JumpError, LinearRates, MAX_EXACT_COUNT, StepLaw, StepScratch};
+use crate::jump::density::DEFAULT_QUANTUM;
+use crate::jump::{
+    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, StepLaw,
+    StepScratch,
+};
 use crate::model::Model;
 use crate::record::{Drug, Recorder};
 use crate::rng::replicate_streams;
@@ -41,6 +50,23 @@ pub struct JumpConfig {
     /// A pool whose expected events in a step (cells × rate × step) are below this is simulated
     /// event by event (0: every pool is jumped; infinity: every pool is simulated).
     pub threshold: f64,
+    /// Density-dependent models: crowdings are rounded to a multiple of this to key the cached
+    /// laws, in (0, 0.1]. Ignored by linear models.
+    pub density_quantum: f64,
+    /// Density-dependent models: where each step's frozen rates are evaluated.
+    pub density_predictor: Predictor,
+}
+
+impl Default for JumpConfig {
+    fn default() -> Self {
+        Self {
+            step: DEFAULT_STEP,
+            tolerance: DEFAULT_TOLERANCE,
+            threshold: DEFAULT_THRESHOLD,
+            density_quantum: DEFAULT_QUANTUM,
+            density_predictor: Predictor::Midpoint,
+        }
+    }
 }
 
 /// Default longest step (days), design note §6.1.
@@ -78,6 +104,12 @@ impl JumpConfig {
                 self.threshold
             ));
         }
+        if !(self.density_quantum > 0.0 && self.density_quantum <= 0.1) {
+            return bad(format!(
+                "jump_density_quantum is {}; it must be in (0, 0.1] (a crowding N/K)",
+                self.density_quantum
+            ));
+        }
         Ok(())
     }
 }
@@ -87,14 +119,18 @@ impl JumpConfig {
 struct GridStep {
     start: f64,
     end: f64,
+    length: f64,
     exposure: usize,
     law: usize,
 }
 
-/// The grid and the laws of its steps, shared by every replicate.
-struct JumpPlan {
+/// The grid and the laws of its steps, shared by every replicate: one law per (exposure, step
+/// length) for a linear model; for a density-dependent one, laws built on first use per rounded
+/// crowding (`density`, and `laws` is empty).
+struct JumpPlan<'m> {
     steps: Vec<GridStep>,
     laws: Vec<StepLaw>,
+    density: Option<DensityLaws<'m>>,
 }
 
 /// The exposure a fixed schedule has in force at `t`.
@@ -117,13 +153,6 @@ fn jump_error(t: f64, e: &JumpError) -> EngineError {
 
 /// Refuse what the jumps cannot do exactly.
 fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Result<&'d Schedule> {
-    if model.density_dependent() {
-        return Err(EngineError::InvalidModel(
-            "method 'jump' needs a linear model: this one has a capacity or competition \
-             (density dependence breaks the branching property the jumps rely on)"
-                .into(),
-        ));
-    }
     if model.biomarker().is_some() {
         return Err(EngineError::InvalidModel(
             "method 'jump' does not simulate a biomarker; use method 'ssa'".into(),
@@ -159,12 +188,13 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
 }
 
 /// The step grid of a run and a law per (exposure, step length).
-fn plan(
-    model: &Model,
+fn plan<'m>(
+    model: &'m Model,
     schedule: &Schedule,
     run: &RunConfig,
     config: &JumpConfig,
-) -> Result<JumpPlan> {
+) -> Result<JumpPlan<'m>> {
+    let density = model.density_dependent();
     let (starts, _) = schedule.breakpoints(run.t_end, 1_000_000)?;
     let mut points: Vec<f64> = starts
         .into_iter()
@@ -190,7 +220,9 @@ fn plan(
         let exposure = schedule.segment_at(a)?.exposure;
         let length = (b - a) / pieces;
         let key = (exposure, length.to_bits() >> 12);
-        let law = if let Some(&law) = keys.get(&key) {
+        let law = if density {
+            usize::MAX
+        } else if let Some(&law) = keys.get(&key) {
             law
         } else {
             let rates = if let Some(r) = rates_of.get(&exposure) {
@@ -218,12 +250,51 @@ fn plan(
             steps.push(GridStep {
                 start,
                 end,
+                length,
                 exposure,
                 law,
             });
         }
     }
-    Ok(JumpPlan { steps, laws })
+    let density = density.then(|| {
+        DensityLaws::new(
+            model,
+            config.density_predictor,
+            config.density_quantum,
+            config.tolerance,
+            config.threshold,
+        )
+    });
+    Ok(JumpPlan {
+        steps,
+        laws,
+        density,
+    })
+}
+
+/// What the mean-field path of a density-dependent run says about its approximation (the
+/// output attributes `max_rate_change_per_step` and `density_rate_error`); `None` for a linear
+/// model. Checks the run as [`run_ensemble_jump`] does.
+pub fn density_report(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    config: &JumpConfig,
+) -> Result<Option<DensityReport>> {
+    validate(model, dosing, run)?;
+    config.validate()?;
+    let schedule = check_supported(model, dosing, run)?;
+    if !model.density_dependent() {
+        return Ok(None);
+    }
+    let plan = plan(model, schedule, run, config)?;
+    Ok(Some(DensityReport::along_path(
+        model,
+        config.density_predictor,
+        config.density_quantum,
+        &run.initial,
+        plan.steps.iter().map(|s| (s.exposure, s.length)),
+    )))
 }
 
 /// Run an ensemble with exact jumps (see the module docs). `cancel` stops it with
@@ -263,7 +334,7 @@ fn total(counts: &[u64]) -> u64 {
 /// One replicate over the grid.
 #[allow(clippy::too_many_arguments)]
 fn simulate_jumps(
-    plan: &JumpPlan,
+    plan: &JumpPlan<'_>,
     schedule: &Schedule,
     dosing: &Dosing,
     run: &RunConfig,
@@ -279,6 +350,7 @@ fn simulate_jumps(
     let mut history = History::new(&dosing.treating, first, None, &counts, f64::NAN);
     let cap = run.population_cap().min(JUMP_POPULATION_LIMIT);
     let mut scratch = StepScratch::default();
+    let mut density_scratch = plan.density.as_ref().map(DensityLaws::scratch);
     let mut events = 0u64;
     let finish = |history: &mut History<'_>, t: f64, status: Status, events: u64| {
         let mut outcome = history.close(t, status);
@@ -299,8 +371,19 @@ fn simulate_jumps(
             return Err(EngineError::Cancelled);
         }
         history.switch(step.start, step.exposure);
-        let law = &plan.laws[step.law];
-        let log = match law.advance(&mut counts, step.start, &mut rng, &mut scratch) {
+        let advanced = match (&plan.density, &mut density_scratch) {
+            (Some(laws), Some(density_scratch)) => laws.advance(
+                &mut counts,
+                step.exposure,
+                step.start,
+                step.length,
+                &mut rng,
+                density_scratch,
+                &mut scratch,
+            ),
+            _ => plan.laws[step.law].advance(&mut counts, step.start, &mut rng, &mut scratch),
+        };
+        let log = match advanced {
             Ok(log) => log,
             Err(JumpError::TooLarge { .. }) => {
                 recorder.finish(None, &drug);

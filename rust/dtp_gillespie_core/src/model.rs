@@ -533,6 +533,22 @@ impl PhaseRates {
         }
     }
 
+    /// Effective rates from base rates `base` at given crowdings instead of counts: `crowding[0]`
+    /// for a capacity, `crowding[r]` for competition row `r`. For the population jumps, which
+    /// evaluate the rates at a mean-field state (not a count vector); the arithmetic per crowding
+    /// is the one [`PhaseRates::fill`] and [`PhaseRates::fill_at`] use.
+    pub(crate) fn fill_crowded(&mut self, model: &Model, base: &[f64], crowding: &[f64]) {
+        self.channel.copy_from_slice(base);
+        if let Some(cap) = &model.capacity {
+            self.apply_crowding_to(model, cap.target, None, crowding[0], base, base);
+        } else if let Some(comp) = &model.competition {
+            for (row, &x) in comp.rows.iter().zip(crowding) {
+                self.apply_crowding_to(model, comp.target, Some(row.state), x, base, base);
+            }
+        }
+        self.pick(model, false);
+    }
+
     /// Scale the division channels (or set the death channel) of `state` (every state if `None`)
     /// for crowding `crowding`.
     fn apply_crowding_to(

@@ -14,7 +14,7 @@ mod stats;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use common::{assert_identical, birth_death, ensemble, run};
-use dtp_gillespie_core::jump::{LinearRates, NoEmission};
+use dtp_gillespie_core::jump::{LinearRates, NoEmission, Predictor};
 use dtp_gillespie_core::{
     Capacity, CapacityTarget, Dosing, EngineError, EnsembleOutput, EnsembleSpec, JumpConfig, Model,
     RunConfig, Schedule, run_ensemble_jump,
@@ -53,6 +53,7 @@ fn forced(step: f64) -> JumpConfig {
         step,
         tolerance: 1e-20,
         threshold: 0.0,
+        ..JumpConfig::default()
     }
 }
 
@@ -365,31 +366,79 @@ fn bad_options_and_unsupported_models_are_refused_by_name() {
         ..r.clone()
     };
     assert!(message(jumps(&model, &capped, forced(0.5), 1, 0, 1)).contains("max_events"));
-    let logistic = birth_death(&[(1.0, 0.1)]);
-    let logistic = Model::new(
+    for density_quantum in [0.0, -1e-4, 0.2, f64::NAN] {
+        let config = JumpConfig {
+            density_quantum,
+            ..forced(0.5)
+        };
+        let err = message(jumps(&logistic(), &r1(), config, 1, 0, 1));
+        assert!(err.contains("jump_density_quantum"), "{err}");
+    }
+}
+
+/// The logistic example of docs/jumps.md: division 0.8, death 0.1 + 0.7 N/K, K = 1000.
+fn logistic() -> Model {
+    let linear = birth_death(&[(0.8, 0.1)]);
+    Model::new(
         1,
         1,
-        logistic.channels().to_vec(),
-        vec![1.0, 0.1],
+        linear.channels().to_vec(),
+        vec![0.8, 0.1],
         Some(Capacity {
-            k: 100.0,
+            k: 1000.0,
             target: CapacityTarget::Death,
             weights: vec![1.0],
             slope: vec![],
         }),
     )
-    .unwrap();
-    let err = jumps(
-        &logistic,
-        &run(vec![10], 1.0, vec![1.0]),
-        forced(0.5),
-        1,
-        0,
-        1,
-    )
-    .unwrap_err();
-    assert!(matches!(err, EngineError::InvalidModel(_)), "{err}");
-    assert!(err.to_string().contains("linear"));
+    .unwrap()
+}
+
+fn r1() -> RunConfig {
+    run(vec![20], 6.0, vec![0.0, 2.0, 4.0, 6.0])
+}
+
+#[test]
+fn density_runs_do_not_depend_on_threads_or_blocks() {
+    // The laws are cached per rounded crowding and built by whichever thread needs one first.
+    for threshold in [0.0, 300.0] {
+        let config = JumpConfig {
+            threshold,
+            ..forced(1.0)
+        };
+        let whole = jumps(&logistic(), &r1(), config, 60, 0, 1).unwrap();
+        let threaded = jumps(&logistic(), &r1(), config, 60, 0, 2).unwrap();
+        assert_identical(&whole, &threaded);
+        let tail = jumps(&logistic(), &r1(), config, 30, 30, 2).unwrap();
+        assert_eq!(tail.counts[..], whole.counts[whole.counts.len() / 2..]);
+    }
+}
+
+#[test]
+fn the_midpoint_predictor_removes_most_of_the_frozen_bias() {
+    // Δ = 1 day, every pool jumped: the design note's SSA mean at day 6 is 567.9 ± 1.2; frozen
+    // rates overshoot to about 648, the midpoint stays within a few units.
+    let n = 1000;
+    let day6 = |predictor| {
+        let config = JumpConfig {
+            density_predictor: predictor,
+            ..forced(1.0)
+        };
+        let out = jumps(&logistic(), &r1(), config, n, 0, 2).unwrap();
+        let xs = final_counts(&out, 1, 0);
+        mean_se(&xs)
+    };
+    let (mid, mid_se) = day6(Predictor::Midpoint);
+    let (frozen, frozen_se) = day6(Predictor::Frozen);
+    assert!(
+        (mid - 567.9).abs() < Z_CRIT * mid_se.hypot(1.2),
+        "midpoint {mid}"
+    );
+    assert!(
+        (frozen - 567.9) > Z_CRIT * frozen_se.hypot(1.2),
+        "frozen {frozen}"
+    );
+    assert!(frozen - 567.9 > 10.0 * (mid - 567.9).abs());
 }
 
 #[test]

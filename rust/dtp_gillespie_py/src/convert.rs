@@ -13,7 +13,7 @@ use dtp_gillespie_core::{
     CompetitionRow, Dosing, DosingKind, EngineError, EnsembleSpec, Model, Phase, PkResponse,
     PkSpec, Progression, Reference, Rule, RunConfig, Schedule,
 };
-use dtp_gillespie_core::{JumpConfig, jump_run};
+use dtp_gillespie_core::{JumpConfig, jump, jump_run};
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -721,6 +721,20 @@ pub fn run(d: &Bound<'_, PyDict>) -> PyResult<(RunConfig, EnsembleSpec)> {
     Ok((config, spec))
 }
 
+/// The run dict's `jump_density_rates` (`"midpoint"`, the default, or `"frozen"`).
+fn density_predictor(d: &Bound<'_, PyDict>) -> PyResult<jump::Predictor> {
+    let Some(v) = d.get_item("jump_density_rates")?.filter(|v| !v.is_none()) else {
+        return Ok(jump::Predictor::Midpoint);
+    };
+    match v.extract::<String>().as_deref() {
+        Ok("midpoint") => Ok(jump::Predictor::Midpoint),
+        Ok("frozen") => Ok(jump::Predictor::Frozen),
+        _ => Err(Part::Run.error(format!(
+            "jump_density_rates is {v}; expected \"midpoint\" or \"frozen\""
+        ))),
+    }
+}
+
 /// The run dict's jump options: `None` for `method` `"ssa"` (or absent); the engine checks the
 /// values (`JumpConfig::validate`).
 pub fn jump(d: &Bound<'_, PyDict>) -> PyResult<Option<JumpConfig>> {
@@ -744,6 +758,8 @@ pub fn jump(d: &Bound<'_, PyDict>) -> PyResult<Option<JumpConfig>> {
             step: number("jump_step", jump_run::DEFAULT_STEP)?,
             tolerance: number("jump_tolerance", jump_run::DEFAULT_TOLERANCE)?,
             threshold: number("jump_threshold", jump_run::DEFAULT_THRESHOLD)?,
+            density_quantum: number("jump_density_quantum", jump::density::DEFAULT_QUANTUM)?,
+            density_predictor: density_predictor(d)?,
         })),
         other => Err(Part::Run.error(format!(
             "method is {other:?}; expected one of \"ssa\", \"jump\""

@@ -10,7 +10,9 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use dtp_gillespie_core::lineage::LineageOutput;
-use dtp_gillespie_core::{Column, PER_REPLICATE, Status, run_ensemble, run_ensemble_jump};
+use dtp_gillespie_core::{
+    Column, PER_REPLICATE, Status, jump_run, run_ensemble, run_ensemble_jump,
+};
 use numpy::ndarray::{Array2, Array3};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -232,6 +234,24 @@ fn segment_count(schedule: &Bound<'_, PyDict>, t_end: f64) -> PyResult<f64> {
     Ok(convert::schedule(schedule)?.segment_count(t_end))
 }
 
+/// What the mean-field path of a density-dependent jump run says about its approximation:
+/// `(max_rate_change_per_step, density_rate_error)`, or `None` for a linear model (or a run
+/// that is not `method="jump"`).
+#[pyfunction]
+fn jump_density_report(
+    model: &Bound<'_, PyDict>,
+    schedule: &Bound<'_, PyDict>,
+    run: &Bound<'_, PyDict>,
+) -> PyResult<Option<(f64, f64)>> {
+    let (model, dosing) = (convert::model(model)?, convert::dosing(schedule)?);
+    let Some(config) = convert::jump(run)? else {
+        return Ok(None);
+    };
+    let (run, _) = convert::run(run)?;
+    let report = jump_run::density_report(&model, &dosing, &run, &config).map_err(PyEngineError)?;
+    Ok(report.map(|r| (r.max_rate_change_per_step, r.quantum_rate_error)))
+}
+
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -246,5 +266,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exposure_at, m)?)?;
     m.add_function(wrap_pyfunction!(breakpoints, m)?)?;
     m.add_function(wrap_pyfunction!(segment_count, m)?)?;
+    m.add_function(wrap_pyfunction!(jump_density_report, m)?)?;
     Ok(())
 }

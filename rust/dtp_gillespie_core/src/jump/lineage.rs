@@ -48,7 +48,7 @@ impl Default for LineageLog {
 }
 
 impl LineageLog {
-    fn event(&mut self, t: f64, emits: bool) {
+    pub(crate) fn event(&mut self, t: f64, emits: bool) {
         self.events += 1;
         self.last_event = self.last_event.max(t);
         if emits {

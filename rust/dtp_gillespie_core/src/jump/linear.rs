@@ -90,22 +90,24 @@ impl LinearRates {
         Ok(Self { channels, total })
     }
 
-    /// The rates of `model` under exposure `exposure`, ignoring any density dependence (the
-    /// caller refuses density-dependent models). A division leaves the mother and its daughter
-    /// (`inc`); a death nothing; a switch its target.
+    /// The rates of `model` under exposure `exposure`, before any density dependence (a
+    /// density-dependent run freezes its rates per step with [`LinearRates::from_channel_rates`]).
     pub fn from_model(model: &Model, exposure: usize) -> Result<Self, JumpError> {
+        Self::from_channel_rates(model, model.rates_of(exposure))
+    }
+
+    /// The channels of `model` with per-cell rates `rates` (one per channel, in the model's
+    /// order). A division leaves the mother and its daughter (`inc`); a death nothing; a switch
+    /// its target.
+    pub fn from_channel_rates(model: &Model, rates: &[f64]) -> Result<Self, JumpError> {
         let mut channels = vec![Vec::new(); model.n_states()];
-        for (c, ch) in model.channels().iter().enumerate() {
+        for (ch, &rate) in model.channels().iter().zip(rates) {
             let mut after = Vec::with_capacity(2);
             if ch.dec.is_none() {
                 after.push(ch.source);
             }
             after.extend(ch.inc);
-            channels[ch.source].push(LinearChannel::new(
-                model.rate(exposure, c),
-                &after,
-                ch.is_mutation,
-            )?);
+            channels[ch.source].push(LinearChannel::new(rate, &after, ch.is_mutation)?);
         }
         Self::new(channels)
     }

@@ -20,6 +20,8 @@
 //!   projection, split over the ancestors with [`multinomial::Multinomial`].
 //! - [`lineage`]: small pools event by event, and lineages conditioned on emitting.
 //! - [`step`]: one step of a whole population, composing the above.
+//! - [`density`]: steps of a density-dependent model, an approximation labelled
+//!   `jump+density(midpoint)` (rates frozen per step at the mean-field midpoint).
 //!
 //! Every sampler takes any `rand::Rng`, in particular the engine's per-replicate generator
 //! [`crate::rng::ReplicateRng`], so a replicate's draws stay in its own stream.
@@ -27,6 +29,7 @@
 pub mod binomial;
 mod btpe;
 pub mod chance;
+pub mod density;
 pub mod kendall;
 pub mod lineage;
 pub mod linear;
@@ -38,6 +41,7 @@ pub mod step;
 
 pub use binomial::binomial;
 pub use chance::Chance;
+pub use density::{DensityLaws, DensityReport, DensityScratch, MeanField, Predictor};
 pub use kendall::{KendallStep, PiecewiseKendall};
 pub use linear::{LinearChannel, LinearRates};
 pub use multinomial::Multinomial;

@@ -113,7 +113,7 @@ impl StepLaw {
     /// Whether a pool of `n` cells of type `x` is jumped.
     #[must_use]
     pub fn jumps(&self, x: usize, n: u64) -> bool {
-        n > 0 && n as f64 * self.rates.total(x) * self.duration() >= self.threshold
+        pool_jumps(n, self.rates.total(x), self.duration(), self.threshold)
     }
 
     /// Advance `counts` (updated in place) over one step starting at `start`.
@@ -165,6 +165,13 @@ impl StepLaw {
         counts.copy_from_slice(&scratch.next);
         Ok(log)
     }
+}
+
+/// Whether a pool of `n` cells with total per-cell rate `rate` is jumped over a step of length
+/// `duration`: its expected events in the step reach `threshold`.
+#[must_use]
+pub fn pool_jumps(n: u64, rate: f64, duration: f64, threshold: f64) -> bool {
+    n > 0 && n as f64 * rate * duration >= threshold
 }
 
 /// Buffers reused between steps of one replicate.
