@@ -25,10 +25,10 @@ import xarray as xr
 
 from . import _core
 from . import conventions as cv
+from ._auto import run_attrs
 from ._block import Block
 from ._checks import check_count
 from ._memory import check_run_fits, memory_limit
-from ._method import method_attrs
 from ._options import Prepared
 from .barcodes import LINEAGE_ROW_BYTES
 from .errors import InvalidRunError
@@ -241,7 +241,7 @@ def provenance(plan: Plan, created_at: str | None = None) -> dict[str, Any]:
     }
     if cv.ATTR_SEED_SPAWN_KEY in prep.seed_attrs:
         attrs[cv.ATTR_SEED_SPAWN_KEY] = list(prep.seed_attrs[cv.ATTR_SEED_SPAWN_KEY])
-    attrs.update(method_attrs(prep.run_spec))
+    attrs.update(run_attrs([(p.prep.run_spec, p.prep.auto_attrs) for p in plan.points]))
     attrs[cv.ATTR_RNG] = _core.RNG_NAME
     attrs[cv.ATTR_VERSION] = _core.__version__
     if created_at is not None:
