@@ -3,11 +3,15 @@ constants ``method="auto"`` decides with. Not a test: run it by hand,
 
     python benches/python/bench_jump_crossover.py [--replicates 20] [--repeats 3] [--calibrate]
 
-The scenario is that of bench_jumps.py without mutation (the bulk cost): the Sharma-like preset's
-S/P rates, 14 days on / 14 off / 14 on / 14 off / 4 on, records every day, one thread, from
-10^3 to 10^11 cells at the drug-free composition. Each configuration is timed through the engine
-alone (``_core.simulate_ensemble`` on the prepared run: no Dataset is built), ``--repeats``
-times after one warm-up, and the median reported per replicate. Exact SSA is measured while a
+Two scenarios, both the model of bench_jumps.py without mutation (the bulk cost; the
+Sharma-like preset's S/P rates), records every day, one thread, cells at the drug-free
+composition: the 60-day schedule of bench_jumps.py (14 days on / 14 off / 14 on / 14 off / 4 on)
+from 10 to 10^11 cells, and two days off drug from 10 to 10^5 cells (where the crossover is
+clear: every replicate costs about the mean, while in the 60-day schedule the rare replicates in
+which the persisters regrow dominate small tumours' costs). Each
+configuration is timed through the engine alone (``_core.simulate_ensemble`` on the prepared
+run: no Dataset is built), ``--repeats`` times after one warm-up, and the median reported per
+replicate. Exact SSA is measured while a
 call costs at most ``--ssa-budget`` seconds; above that its cost is extrapolated linearly in the
 population (the expected number of events is proportional to it in a linear model), and the
 table says so. The table also gives auto's estimates (``dtp_gillespie._auto.estimate``) and its
@@ -43,12 +47,25 @@ def initial(n0: float) -> dict[str, int]:
     return {"S": round(n0) - p, "P": p}
 
 
-def prepared(n0: float, mu: float, n: int, seed: int = 1, **method: Any) -> Prepared:
+SIXTY_DAYS: tuple[Any, float] = (SCHEDULE, 60.0)
+"""The design note's schedule: small tumours' costs are dominated by rare replicates."""
+TWO_DAYS_OFF: tuple[Any, float] = ("off", 2.0)
+"""Two days of growth off drug: every replicate costs about the mean."""
+
+
+def prepared(
+    n0: float,
+    mu: float,
+    n: int,
+    seed: int = 1,
+    scenario: tuple[Any, float] = SIXTY_DAYS,
+    **method: Any,
+) -> Prepared:
     return prepare(
         model(mu),
-        SCHEDULE,
+        scenario[0],
         initial=initial(n0),
-        t_end=60.0,
+        t_end=scenario[1],
         record_every=1.0,
         n_replicates=n,
         seed=seed,
@@ -88,68 +105,70 @@ def auto_estimate(prep: Prepared) -> _auto.Estimate:
     )
 
 
-def auto_choice(n0: float, mu: float, n: int) -> str:
-    prep = prepared(n0, mu, n, method="auto")
+def auto_choice(n0: float, mu: float, n: int, scenario: tuple[Any, float] = SIXTY_DAYS) -> str:
+    prep = prepared(n0, mu, n, scenario=scenario, method="auto")
     return "jump" if prep.core_run.get("method") == "jump" else "ssa"
 
 
-def crossover_size(mu: float, n: int) -> float:
+def crossover_size(mu: float, n: int, scenario: tuple[Any, float]) -> float:
     """The smallest size (to 1%) at which auto picks jumps, by bisection in log size."""
     lo, hi = 1.0, 1e11
-    if auto_choice(hi, mu, n) != "jump":
+    if auto_choice(hi, mu, n, scenario) != "jump":
         return math.inf
     while hi / lo > 1.01:
         mid = math.sqrt(lo * hi)
-        lo, hi = (lo, mid) if auto_choice(mid, mu, n) == "jump" else (mid, hi)
+        lo, hi = (lo, mid) if auto_choice(mid, mu, n, scenario) == "jump" else (mid, hi)
     return hi
 
 
-def table(args: argparse.Namespace) -> None:
+def measured_crossover(rows: list[tuple[float, float, float]]) -> str:
+    """Where SSA's cost first exceeds the jumps' (interpolated in log size between rows)."""
+    for (a, sa, ja), (b, sb, jb) in itertools.pairwise(rows):
+        if sa > ja:
+            return f"at or below {a:.3g} cells (jumps are already cheaper there)"
+        if sb > jb:
+            ra, rb = math.log(sa / ja), math.log(sb / jb)
+            size = math.exp(math.log(a) + (math.log(b) - math.log(a)) * ra / (ra - rb))
+            return f"{size:.3g} cells (interpolated in log size)"
+    return "above the largest size"
+
+
+def table(args: argparse.Namespace, scenario: tuple[Any, float], sizes: list[float]) -> None:
     n, repeats = args.replicates, args.repeats
     print(
-        "one thread; seconds per replicate (engine only, median of "
-        f"{repeats} after a warm-up; {n} replicates per call, 10^5/cells times more below 10^5 "
-        "cells; shared machine)"
+        f"\nschedule {scenario[0]!r}, t_end {scenario[1]} days; one thread; ms per replicate "
+        f"(engine only, median of {repeats} after a warm-up; {n} replicates per call, 10^5/cells "
+        "times more below 10^5 cells, at most 20 000; shared machine)"
     )
     header = f"{'cells':>7} {'ssa (ms)':>14} {'jump (ms)':>10} {'ratio':>9}"
     print(f"{header} {'auto est ssa':>13} {'auto est jump':>14} {'auto':>5}")
     ssa_per_cell = None
     rows = []
-    for exponent in range(3, 12):
-        n0 = 10.0**exponent
-        # Small tumours' event counts are heavy-tailed (a few replicates regrow from P and fire
-        # most of the events): more replicates there, so that the mean cost is measured.
-        reps = max(n, round(n * 1e5 / n0))
-        est = auto_estimate(prepared(n0, 0.0, n, method="auto"))
+    for n0 in sizes:
+        # Small tumours' event counts can be heavy-tailed (a few replicates regrow from P and
+        # fire most of the events): more replicates there, so that the mean cost is measured.
+        reps = max(n, min(20_000, round(n * 1e5 / n0)))
+        est = auto_estimate(prepared(n0, 0.0, reps, scenario=scenario, method="auto"))
         if ssa_per_cell is None or ssa_per_cell * n0 * reps <= args.ssa_budget:
-            ssa_prep = prepared(n0, 0.0, reps)
+            ssa_prep = prepared(n0, 0.0, reps, scenario=scenario)
             ssa = median_seconds(lambda p=ssa_prep: engine(p), repeats) / reps
             ssa_per_cell = ssa / n0
             ssa_text = f"{ssa * 1e3:14.4g}"
         else:
             ssa = ssa_per_cell * n0  # linear extrapolation from the largest measured size
             ssa_text = f"{'~' + format(ssa * 1e3, '.4g') + ' (extr.)':>14}"
-        jump_prep = prepared(n0, 0.0, reps, method="jump")
+        jump_prep = prepared(n0, 0.0, reps, scenario=scenario, method="jump")
         jump = median_seconds(lambda p=jump_prep: engine(p), repeats) / reps
         rows.append((n0, ssa, jump))
         print(
-            f"{'1e' + str(exponent):>7} {ssa_text} {jump * 1e3:10.4g} {ssa / jump:9.3g} "
+            f"{n0:7.0e} {ssa_text} {jump * 1e3:10.4g} {ssa / jump:9.3g} "
             f"{est.ssa_seconds * 1e3:13.4g} {est.jump_seconds * 1e3:14.4g} "
-            f"{auto_choice(n0, 0.0, n):>5}"
+            f"{auto_choice(n0, 0.0, reps, scenario):>5}"
         )
-    measured = math.inf
-    for (a, sa, ja), (b, sb, jb) in itertools.pairwise(rows):
-        if sa > ja:
-            measured = a
-            break
-        if sb > jb:
-            # log(ssa/jump) is linear in log size between the two rows.
-            ra, rb = math.log(sa / ja), math.log(sb / jb)
-            measured = math.exp(math.log(a) + (math.log(b) - math.log(a)) * ra / (ra - rb))
-            break
-    print(f"measured crossover: {measured:.3g} cells (interpolated in log size)")
-    print(f"auto's crossover, no mutation: {crossover_size(0.0, n):.3g} cells ({n} replicates)")
-    print(f"auto's crossover, mu = 1e-7: {crossover_size(1e-7, n):.3g} cells ({n} replicates)")
+    print(f"measured crossover: {measured_crossover(rows)}")
+    for mu in (0.0, 1e-7):
+        size = crossover_size(mu, n, scenario)
+        print(f"auto's crossover, mu = {mu:g}: {size:.3g} cells ({n} replicates)")
 
 
 def calibrate(args: argparse.Namespace) -> None:
@@ -211,7 +230,11 @@ def main() -> None:
     p.add_argument("--calibrate", action="store_true", help="measure auto's cost constants")
     args = p.parse_args()
     print(f"dtp-gillespie {dg.__version__}")
-    (calibrate if args.calibrate else table)(args)
+    if args.calibrate:
+        calibrate(args)
+        return
+    table(args, SIXTY_DAYS, [10.0**k for k in range(1, 12)])
+    table(args, TWO_DAYS_OFF, [10.0 ** (k / 2) for k in range(2, 11)])
 
 
 if __name__ == "__main__":

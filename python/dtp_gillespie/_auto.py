@@ -26,11 +26,16 @@ A run whose jumps the engine would refuse (an offspring table over its size limi
 division rate and a long step; more than 10^7 steps) runs SSA.
 
 The path stops where the expected population reaches ``max_population`` (or the jump runs'
-limit of 2^50 cells). The costs are constants measured once (``benches/python/
-bench_jump_crossover.py``); the choice is a pure function of the model, schedule and run options,
-so the same inputs always choose the same method, and the result is bit for bit that of the
-chosen method with the same options. The attributes say which method ran, why, and, for a jump
-run, how many steps each pool is expected to spend jumped and event by event.
+limit of 2^50 cells). The costs are constants measured once
+(``benches/python/bench_jump_crossover.py``); the choice is a pure function of the model,
+schedule and run options (plain float arithmetic), so the same inputs always choose the same
+method, and the result is bit for bit that of the chosen method with the same options. The
+attributes say which method ran, why, and, for a jump run, how many steps each pool is expected
+to spend jumped and event by event. The estimate costs a few microseconds per step of the grid.
+
+The mean path is a proxy: the jump run's cost is concave in a pool's size (a pool's events one
+by one, or one split, whichever the threshold picks), so when rare large replicates dominate the
+expected cost the mean path overestimates the jumps' cost (Jensen) and auto leans to SSA.
 """
 
 import bisect
@@ -159,19 +164,22 @@ def choose_method(
         return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it exactly: {why_not}", None))
     assert jump.step is not None
     assert jump.threshold is not None
-    est = estimate(
-        core_model,
-        core_schedule,
-        initial=initial,
-        times=times,
-        t_end=t_end,
-        step=jump.step,
-        threshold=jump.threshold,
-        n_replicates=n_replicates,
-        max_population=max_population,
-        tolerance=jump.tolerance if jump.tolerance is not None else DEFAULT_JUMP_TOLERANCE,
-        states=model.states,
-    )
+    try:
+        est = estimate(
+            core_model,
+            core_schedule,
+            initial=initial,
+            times=times,
+            t_end=t_end,
+            step=jump.step,
+            threshold=jump.threshold,
+            n_replicates=n_replicates,
+            max_population=max_population,
+            tolerance=jump.tolerance if jump.tolerance is not None else DEFAULT_JUMP_TOLERANCE,
+            states=model.states,
+        )
+    except DtpGillespieError as exc:  # e.g. more schedule segments than a jump grid takes
+        return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it: {exc}", None))
     if est.refused is not None:
         return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it: {est.refused}", None))
     if est.jump_seconds < est.ssa_seconds:
@@ -411,7 +419,8 @@ def estimate(
     cap = min(math.inf if max_population is None else float(max_population), _JUMP_POPULATION_LIMIT)
     means: dict[tuple[int, float], _StepMeans] = {}
     built: dict[tuple[int, float, int], float] = {}
-    m = np.array(initial, dtype=np.float64)
+    # Plain floats: a few states per step, where numpy's per-call cost would dominate.
+    m = [float(c) for c in initial]
     events = emissions = jump_cost = 0.0
     jumped, in_events = [0] * n, [0] * n
     steps = 0
@@ -434,25 +443,30 @@ def estimate(
                     f"{x if states is None else states[x]!r} would exceed "
                     "the engine's limits (a shorter jump_step would do)"
                 )
+        propagate = sm.propagate.tolist()
+        lineage_events, lineage_emissions = sm.events.tolist(), sm.emissions.tolist()
+        rate_step = (sm.rates * length).tolist()
         for _ in range(pieces):
-            if m.sum() >= cap:
+            if sum(m) >= cap:
                 capped_at = t
                 break
             steps += 1
-            per_pool = m * sm.events
-            events += float(per_pool.sum())
             jump_cost += costs.grid_step
             for x in range(n):
-                if m[x] > 0 and m[x] * sm.rates[x] * length >= threshold:
+                pool_events = m[x] * lineage_events[x]
+                events += pool_events
+                # The engine's rule on the expected pool: jumped when it expects >= threshold
+                # events in the step.
+                if m[x] > 0 and m[x] * rate_step[x] >= threshold:
                     jumped[x] += 1
                     built[(exposure, length, x)] = sm.table_work[x]
-                    emitted = float(m[x] * sm.emissions[x])
+                    emitted = m[x] * lineage_emissions[x]
                     emissions += emitted
                     jump_cost += costs.pool_step + costs.emission * emitted
                 else:
-                    in_events[x] += int(m[x] >= 0.5)
-                    jump_cost += costs.free_event * float(per_pool[x])
-            m = m @ sm.propagate
+                    in_events[x] += m[x] >= 0.5
+                    jump_cost += costs.free_event * pool_events
+            m = [sum(m[i] * propagate[i][j] for i in range(n)) for j in range(n)]
             t += length
         if capped_at is not None:
             break
