@@ -1,7 +1,7 @@
 """``method="auto"``: it runs exact SSA or exact jumps, never an approximation, says which and why
 in the attrs, chooses deterministically, and its result is bit for bit that of the method it
-chose with the same options (in memory, streamed and resumed, in summary mode, in sweeps, and
-through ``reproduce``)."""
+chose with the same options (in memory, streamed and resumed, in summary mode, on Dask, in
+sweeps, and through ``reproduce``)."""
 
 import json
 from pathlib import Path
@@ -218,3 +218,15 @@ def test_a_run_whose_tables_the_engine_would_refuse_runs_ssa() -> None:
     assert auto.attrs["algorithm"] == "ssa"
     assert "would exceed the engine's limits" in auto.attrs["auto"]
     same_data(auto, dg.simulate(fast, "off", **run))
+
+
+def test_a_dask_run_equals_the_in_memory_run(large: xr.Dataset) -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        ds = dg.simulate(MODEL, SCHEDULE, method="auto", client=client, block_size=4, **LARGE)
+    xr.testing.assert_identical(without_created_at(ds), without_created_at(large))
