@@ -25,7 +25,6 @@ prints them as the dataclass's defaults.
 """
 
 import argparse
-import itertools
 import math
 import statistics
 import time
@@ -122,15 +121,18 @@ def crossover_size(mu: float, n: int, scenario: tuple[Any, float]) -> float:
 
 
 def measured_crossover(rows: list[tuple[float, float, float]]) -> str:
-    """Where SSA's cost first exceeds the jumps' (interpolated in log size between rows)."""
-    for (a, sa, ja), (b, sb, jb) in itertools.pairwise(rows):
-        if sa > ja:
-            return f"at or below {a:.3g} cells (jumps are already cheaper there)"
-        if sb > jb:
-            ra, rb = math.log(sa / ja), math.log(sb / jb)
-            size = math.exp(math.log(a) + (math.log(b) - math.log(a)) * ra / (ra - rb))
-            return f"{size:.3g} cells (interpolated in log size)"
-    return "above the largest size"
+    """Where SSA's cost passes the jumps' for good: between the last size at which SSA is the
+    cheaper and the next (interpolated in log size)."""
+    cheaper = [i for i, (_, ssa, jump) in enumerate(rows) if ssa <= jump]
+    if not cheaper:
+        return f"at or below {rows[0][0]:.3g} cells (jumps are already cheaper there)"
+    i = cheaper[-1]
+    if i + 1 == len(rows):
+        return "above the largest size"
+    (a, sa, ja), (b, sb, jb) = rows[i], rows[i + 1]
+    ra, rb = math.log(sa / ja), math.log(sb / jb)
+    size = math.exp(math.log(a) + (math.log(b) - math.log(a)) * ra / (ra - rb))
+    return f"{size:.3g} cells (interpolated in log size)"
 
 
 def table(args: argparse.Namespace, scenario: tuple[Any, float], sizes: list[float]) -> None:
