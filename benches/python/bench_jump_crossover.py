@@ -26,13 +26,11 @@ prints them as the dataclass's defaults.
 
 import argparse
 import math
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import dtp_gillespie as dg
 import numpy as np
+from bench_ensemble_scaling import _median as median_seconds
 from bench_jumps import SCHEDULE, model
 from dtp_gillespie import _auto, _core
 from dtp_gillespie._options import Prepared, prepare
@@ -75,16 +73,6 @@ def prepared(
 
 def engine(prep: Prepared) -> dict[str, Any]:
     return _core.simulate_ensemble(prep.core_model, prep.core_schedule, prep.core_run)  # type: ignore[return-value]
-
-
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def auto_estimate(prep: Prepared) -> _auto.Estimate:
