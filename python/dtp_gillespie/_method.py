@@ -41,8 +41,8 @@ __all__ = [
     "method_attrs",
 ]
 
-METHODS = ("ssa", "jump")
-"""The simulation methods."""
+METHODS = ("ssa", "jump", "auto")
+"""The simulation methods (``"auto"`` runs one of the other two: :mod:`dtp_gillespie._auto`)."""
 
 DEFAULT_JUMP_STEP = 0.5
 """Longest step of a jump run (days)."""
@@ -159,7 +159,8 @@ def check_method(
     jump_threshold: object = None,
     jump_density_quantum: object = None,
 ) -> Method:
-    """Check the method options; the jump options are refused with ``method="ssa"``."""
+    """Check the method options; the jump options are refused with ``method="ssa"`` (with
+    ``"auto"`` they apply if it chooses jumps)."""
     if method not in METHODS:
         raise InvalidRunError(f"method is {method!r}; expected one of {', '.join(METHODS)}")
     given = {
@@ -171,13 +172,21 @@ def check_method(
     if method == "ssa":
         extra = [k for k, v in given.items() if v is not None]
         if extra:
-            raise InvalidRunError(f"{extra[0]} applies to method='jump' only; method is 'ssa'")
+            raise InvalidRunError(
+                f"{extra[0]} applies to method='jump' only (and to 'auto' when it chooses "
+                "jumps); method is 'ssa'"
+            )
         return SSA
+    if method == "auto" and jump_density_quantum is not None:
+        raise InvalidRunError(
+            "jump_density_quantum applies to method='jump' only: method='auto' never chooses "
+            "the density approximation (it runs SSA on a model with a capacity or competition)"
+        )
     step = DEFAULT_JUMP_STEP if jump_step is None else jump_step
     tolerance = DEFAULT_JUMP_TOLERANCE if jump_tolerance is None else jump_tolerance
     threshold = DEFAULT_JUMP_THRESHOLD if jump_threshold is None else jump_threshold
     return Method(
-        "jump",
+        str(method),
         step=_number(step, "jump_step", "(0, inf) (days)", lambda x: 0 < x < math.inf),
         tolerance=_number(tolerance, "jump_tolerance", "(0, 1e-6]", lambda x: 0 < x <= 1e-6),
         threshold=_number(threshold, "jump_threshold", "[0, inf]", _at_least_0),

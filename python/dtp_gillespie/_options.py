@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from ._auto import choose_method
 from ._checks import INT64_MAX, check_count, check_flag, is_real, to_float
 from ._memory import check_replicate_fits
 from ._method import SSA, Method, check_method
@@ -447,6 +448,9 @@ class Prepared:
         The ``model``, ``schedule`` and ``run`` dicts of ``_core.simulate_ensemble``.
     lineages : Lineages or None
         The lineage options (``core_run["lineages"]`` is their engine spec).
+    auto_attrs : dict
+        With ``method="auto"``: which method runs and why (output attributes; the run spec
+        records the request, the engine's run dict the chosen method). Empty otherwise.
     """
 
     model: Model
@@ -458,6 +462,7 @@ class Prepared:
     core_schedule: "_ScheduleSpec"
     core_run: "RunSpec"
     lineages: Lineages | None = None
+    auto_attrs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def bind(
@@ -468,14 +473,6 @@ def bind(
     # Schedule.compile gives the dict of its kind (``_ScheduleSpec`` in ``_core.pyi``).
     core_schedule = cast("_ScheduleSpec", schedule.compile(model, t_end=options.t_end))
     prog = _check_progression(options.progression, model, schedule)
-    options.method.check_fits(
-        model,
-        schedule,
-        max_events=options.max_events,
-        progression=prog,
-        tracks_lineages=options.lineages is not None,
-    )
-    method = options.method.for_model(model)
     check_replicate_fits(
         options.times.size,
         len(model.states),
@@ -483,6 +480,27 @@ def bind(
         biomarker=model.biomarker is not None,
     )
     init = _check_initial(options.initial, model)
+    core_model = model.compile()
+    # The method that runs: the one asked for, checked to fit, or the choice of "auto".
+    choice = choose_method(
+        options.method,
+        model,
+        schedule,
+        core_model,
+        core_schedule,
+        initial=init,
+        times=options.times,
+        t_end=options.t_end,
+        n_replicates=options.n_replicates,
+        max_events=options.max_events,
+        max_population=options.max_population,
+        progression=prog,
+        tracks_lineages=options.lineages is not None,
+    )
+    # A jump run on a density-dependent model gets its density quantum (labelled approximate).
+    method = choice.method.for_model(model)
+    # The run attribute records what was asked for: "auto" chooses again when reproduced.
+    recorded = options.method if options.method.name == "auto" else method
     seed_info = options.seed if seed is None else seed
     run_spec: dict[str, Any] = {
         "initial": dict(zip(model.states, init, strict=True)),
@@ -494,7 +512,7 @@ def bind(
         "max_population": options.max_population,
         "progression": prog,
         **seed_info.attrs,
-        **method.run_spec(),
+        **recorded.run_spec(),
     }
     if options.lineages is not None:
         # Only runs that track lineages say so: every other run's attribute is unchanged.
@@ -524,10 +542,11 @@ def bind(
         times=options.times,
         run_spec=run_spec,
         seed_attrs=dict(seed_info.attrs),
-        core_model=model.compile(),
+        core_model=core_model,
         core_schedule=core_schedule,
         core_run=core_run,
         lineages=options.lineages,
+        auto_attrs=choice.attrs,
     )
 
 

@@ -25,10 +25,11 @@ import xarray as xr
 
 from . import _core
 from . import conventions as cv
+from ._auto import run_attrs
 from ._block import Block
 from ._checks import check_count
 from ._memory import check_run_fits, memory_limit
-from ._method import density_attrs, method_attrs
+from ._method import density_attrs
 from ._options import Prepared
 from .barcodes import LINEAGE_ROW_BYTES
 from .errors import InvalidRunError
@@ -241,7 +242,7 @@ def provenance(plan: Plan, created_at: str | None = None) -> dict[str, Any]:
     }
     if cv.ATTR_SEED_SPAWN_KEY in prep.seed_attrs:
         attrs[cv.ATTR_SEED_SPAWN_KEY] = list(prep.seed_attrs[cv.ATTR_SEED_SPAWN_KEY])
-    attrs.update(method_attrs(prep.run_spec))
+    attrs.update(run_attrs([(p.prep.run_spec, p.prep.auto_attrs) for p in plan.points]))
     attrs.update(density_attrs(prep.run_spec, prep.core_model, prep.core_schedule, prep.core_run))
     attrs[cv.ATTR_RNG] = _core.RNG_NAME
     attrs[cv.ATTR_VERSION] = _core.__version__

@@ -168,7 +168,7 @@ def simulate(
         Found a clone at every mutation event and add the clone table (dim ``clone_row``) and
         ``clones_born``, ``clones_alive``, ``first_surviving_resistant_time``; without
         ``barcodes``, every cell carries barcode 0.
-    method : {"ssa", "jump"}, default "ssa"
+    method : {"ssa", "jump", "auto"}, default "ssa"
         ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: population jumps
         over a step grid under fixed schedules. For linear models (no capacity or competition)
         they are exact: counts at record times exact in law, mutation times exact, extinction
@@ -177,16 +177,28 @@ def simulate(
         capacity or competition they are an approximation**, labelled ``algorithm =
         "jump+density(midpoint)"``: each step freezes the rates at the step's mean-field
         midpoint (bias measured in docs/jumps.md); adds ``density_quantum``,
-        ``max_rate_change_per_step`` and ``density_rate_error``.
+        ``max_rate_change_per_step`` and ``density_rate_error``. ``"auto"``: whichever of the
+        two *exact* methods is expected to be cheaper, never an approximation: SSA for
+        whatever the jumps cannot run exactly (density dependence, a biomarker, adaptive or pk
+        schedules, ``progression``, ``max_events``, barcodes or clones), else the cheaper by
+        the expected cost per replicate along the mean path. The choice is deterministic and
+        the result is bit for bit that of the chosen method with the same options; the ``run``
+        attribute records ``"auto"``, and the attrs ``algorithm`` (the method that ran),
+        ``auto`` (why, in words), ``auto_expected_events``, ``auto_ssa_seconds``,
+        ``auto_jump_seconds`` and, for jumps, the ``jump_*`` options and ``auto_pools`` (per
+        state, the steps it is expected to spend jumped and event by event; the engine decides
+        per pool and step by ``jump_threshold``). A sweep records the choice per grid point
+        (``auto_points``; ``algorithm`` is ``"mixed"`` when they differ).
     jump_step : float, optional
-        ``method="jump"``: the longest step (days, > 0; default 0.5). Breakpoints and record
-        times are always on the grid.
+        ``method="jump"`` or ``"auto"``: the longest step (days, > 0; default 0.5).
+        Breakpoints and record times are always on the grid.
     jump_tolerance : float, optional
-        ``method="jump"``: the tail mass of each offspring table per ancestor and step, in
-        (0, 1e-6] (default 1e-20); a draw that falls in a tail raises rather than approximates.
+        ``method="jump"`` or ``"auto"``: the tail mass of each offspring table per ancestor and
+        step, in (0, 1e-6] (default 1e-20); a draw that falls in a tail raises rather than
+        approximates.
     jump_threshold : float, optional
-        ``method="jump"``: pools expecting fewer events than this in a step are simulated
-        event by event (default 1000; 0 jumps every pool, ``inf`` none).
+        ``method="jump"`` or ``"auto"``: pools expecting fewer events than this in a step are
+        simulated event by event (default 1000; 0 jumps every pool, ``inf`` none).
     jump_density_quantum : float, optional
         ``method="jump"`` on a model with a capacity or competition: each step's crowding
         (``N/K``) is rounded to a multiple of this, in (0, 0.1] (default 1e-4), to share the
