@@ -185,6 +185,19 @@ def test_density_quantum_is_refused_where_it_does_not_apply() -> None:
         )
     with pytest.raises(dg.errors.InvalidRunError, match="applies to method='jump' only"):
         dg.simulate(logistic(), "off", initial={"N": 20}, t_end=1.0, jump_density_quantum=1e-3)
+    # "auto" never runs the approximation, so the quantum would never apply.
+    for model in (logistic(), linear):
+        with pytest.raises(dg.errors.InvalidRunError, match="'auto' never chooses the density"):
+            dg.simulate(
+                model, "off", initial={"N": 20}, t_end=1.0, method="auto",
+                jump_density_quantum=1e-3,
+            )  # fmt: skip
+    # On a density-dependent model auto runs exact SSA, and says why.
+    auto = dg.simulate(logistic(), "off", initial={"N": 20}, t_end=1.0, method="auto", seed=2)
+    ssa = dg.simulate(logistic(), "off", initial={"N": 20}, t_end=1.0, seed=2)
+    assert auto.attrs["algorithm"] == "ssa"
+    assert "density dependent" in auto.attrs["auto"]
+    assert (auto["count"].values == ssa["count"].values).all()
 
 
 def test_what_remains_unsupported_is_still_refused() -> None:
