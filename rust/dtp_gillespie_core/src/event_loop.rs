@@ -369,8 +369,8 @@ impl<'a> EventLoop<'a> {
         Next::Stopped(stop(status, t, counts, parts.recorder, parts.controller, h))
     }
 
-    /// Run the event loop from `resume` until it calls the hot loop or the replicate stops.
-    /// `cancel` stops it with [`EngineError::Cancelled`].
+    /// Run the event loop from `resume` until it calls the hot loop or the replicate stops. The
+    /// cancellation flag given to [`Self::new`] stops it with [`EngineError::Cancelled`].
     #[inline]
     pub fn advance<C: Controller, O: Observer>(
         &mut self,

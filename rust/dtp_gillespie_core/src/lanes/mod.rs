@@ -8,10 +8,11 @@
 //! last taking the rest) and the same float arithmetic in the same order. Everything else is
 //! scalar code the engine shares: a lane that needs attention (its next candidate passes a record
 //! time or the burst's limit, the ziggurat's first try missed, the population reached 0 or the
-//! cap, the event budget ran out, the rates overflowed) leaves the vector loop, its state is
-//! written back to its replicate, and the driver here does what the hot loop's outer loop does
-//! (write the record, finish the ziggurat with [`exp1_after_miss`], end the burst), then the
-//! event loop's outer loop ([`replicate::FixedReplicate::advance`]) runs until the next burst,
+//! cap, the event budget ran out, the rates overflowed, the monitored burden left its quiet band)
+//! leaves the vector loop, its state is written back to its replicate, and the driver here does
+//! what the hot loop's outer loop does (write the record, finish the ziggurat with
+//! [`exp1_after_miss`], end the burst), then the event loop itself
+//! (`event_loop::EventLoop::advance`, the one the scalar path runs) goes on until the next burst,
 //! which the lane takes up again. A lane whose replicate stopped takes the next replicate of the
 //! block; when none is left, the lanes still running finish on the scalar path, starting with
 //! the scalar hot loop from the pending candidate (a burst's remaining events are the same
