@@ -69,14 +69,7 @@ impl Lineages {
     /// One state per entry of `states`; every state must list the same number of lineages
     /// (`Err(Shape)`).
     pub fn from_states(states: Vec<LineageCounts>) -> Result<Self, LineageError> {
-        let n_lineages = states.first().map_or(0, LineageCounts::n_lineages);
-        if let Some(s) = states.iter().position(|c| c.n_lineages() != n_lineages) {
-            return Err(LineageError::Shape(format!(
-                "state {s} lists {} lineages but state 0 lists {n_lineages}; every state must \
-                 list every lineage",
-                states[s].n_lineages()
-            )));
-        }
+        same_lineages(states.iter().map(LineageCounts::n_lineages))?;
         Ok(Self { states })
     }
 
@@ -110,15 +103,7 @@ impl Lineages {
 
     /// `Err(Shape)` unless every state lists as many lineages as state 0.
     fn check_shape(by_state: &[Vec<u64>]) -> Result<(), LineageError> {
-        let n_lineages = by_state.first().map_or(0, Vec::len);
-        if let Some(s) = by_state.iter().position(|c| c.len() != n_lineages) {
-            return Err(LineageError::Shape(format!(
-                "state {s} lists {} lineages but state 0 lists {n_lineages}; every state must \
-                 list every lineage",
-                by_state[s].len()
-            )));
-        }
-        Ok(())
+        same_lineages(by_state.iter().map(Vec::len))
     }
 
     /// As [`from_counts`](Self::from_counts), each state keeping a cell list up to `cell_limit`
@@ -392,6 +377,19 @@ impl Lineages {
             }
         }
     }
+}
+
+/// `Err(Shape)` unless every state lists as many lineages (`per_state`) as state 0.
+fn same_lineages(mut per_state: impl Iterator<Item = usize>) -> Result<(), LineageError> {
+    let n_lineages = per_state.next().unwrap_or(0);
+    if let Some((s, n)) = per_state.enumerate().find(|&(_, n)| n != n_lineages) {
+        return Err(LineageError::Shape(format!(
+            "state {} lists {n} lineages but state 0 lists {n_lineages}; every state must list \
+             every lineage",
+            s + 1
+        )));
+    }
+    Ok(())
 }
 
 /// `error` of one state's counts, naming `state` if it is about the total.
