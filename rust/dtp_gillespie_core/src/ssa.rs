@@ -38,8 +38,8 @@ pub trait Observer {
     /// counts after each event and the exposure in force (which a burst never changes). Such an
     /// observer keeps the hot loop on; the others turn it off.
     const REPLAYABLE: bool = false;
-    /// Whether a replayable observer is shown a burst's events all at once, by [`burst`]
-    /// (Self::burst), rather than by one `event` each.
+    /// Whether a replayable observer is shown a burst's events all at once, by
+    /// [`burst`](Self::burst), rather than by one `event` each.
     const TAKES_BURSTS: bool = false;
     fn start(&mut self, counts: &[u64], exposure: usize);
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
