@@ -253,11 +253,11 @@ def test_bad_method_options_are_refused_by_name(options: dict[str, Any], match: 
         dg.simulate(sp_model(0.02), "off", **BASE, **options)
 
 
-def test_adaptive_schedules_are_refused() -> None:
-    # Density-dependent models run as a labelled approximation: tests/test_jump_density.py.
+def test_continuously_monitored_adaptive_schedules_are_refused() -> None:
+    # Visit-based rules run exactly: tests/test_jump_adaptive.py.
     adaptive = dg.Schedule.adaptive()
     spr = {**sp_model(0.02), "exposures": ["off", "on"]}
-    with pytest.raises(dg.errors.InvalidScheduleError, match="fixed schedules only"):
+    with pytest.raises(dg.errors.InvalidScheduleError, match="check_every is 0"):
         dg.simulate(spr, adaptive, **BASE, method="jump")
 
 

@@ -138,7 +138,7 @@ BIOMARKER: dict[str, Any] = {
     [
         (LOGISTIC, SCHEDULE, {}, "density dependent"),
         (BIOMARKER, SCHEDULE, {}, "biomarker"),
-        (MODEL, dg.Schedule.adaptive(), {}, "fixed schedules only"),
+        (MODEL, dg.Schedule.adaptive(), {}, "check_every is 0"),
         (MODEL, SCHEDULE, {"progression": {"size": 10**9}}, "progression"),
         (MODEL, SCHEDULE, {"max_events": 10**9}, "max_events"),
         (MODEL, SCHEDULE, {"barcodes": 4}, "barcodes"),

@@ -3,8 +3,9 @@
 Both candidates are exact: ``"ssa"`` (event by event) and ``"jump"`` (exact population jumps,
 :mod:`dtp_gillespie._method`). Auto never picks an approximation: whenever the jumps cannot run
 the model and run exactly (what ``Method.check_fits`` refuses: density dependence, a biomarker,
-an adaptive or pharmacokinetic schedule, ``progression``, ``max_events``, barcodes or clones)
-auto runs SSA, and a density-dependent model runs SSA even if jumps learn to approximate it.
+a pharmacokinetic schedule, adaptive rules with continuous monitoring, ``progression``,
+``max_events``, barcodes or clones) auto runs SSA, and a density-dependent model runs SSA even if
+jumps learn to approximate it.
 
 Otherwise it compares the expected cost per replicate of the two, from the **mean path**: the
 expected counts of the linear model over the jump grid (the grid ``method="jump"`` would step
@@ -25,6 +26,11 @@ through: breakpoints, record times and ``t_end``, each gap cut into steps no lon
 A run whose jumps the engine would refuse (an offspring table over its size limits, for a fast
 division rate and a long step; more than 10^7 steps) runs SSA.
 
+Adaptive rules checked at visits decide the exposure from each replicate's counts, so no single
+mean path follows them: auto takes the mean path under each exposure the rules may put in force,
+held throughout over the visits' grid, and runs jumps only if they are expected to be cheaper
+under every one of them (the attributes report the least favourable to jumps).
+
 The path stops where the expected population reaches ``max_population`` (or the jump runs'
 limit of 2^50 cells). The costs are constants measured once
 (``benches/python/bench_jump_crossover.py``); the choice is a pure function of the model,
@@ -43,7 +49,7 @@ import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -122,6 +128,9 @@ class Estimate:
     """Where the mean path reached the population cap (None: it did not)."""
     refused: str | None = None
     """Why the engine would refuse the jump run (a table too large, too many steps), if so."""
+    held: str | None = None
+    """Adaptive rules: the exposure held throughout the mean path (the least favourable to jumps
+    of those the rules may put in force)."""
 
 
 @dataclass(frozen=True)
@@ -164,27 +173,61 @@ def choose_method(
         return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it exactly: {why_not}", None))
     assert jump.step is not None
     assert jump.threshold is not None
+    exposures = _held_exposures(core_schedule)
     try:
-        est = estimate(
-            core_model,
-            core_schedule,
-            initial=initial,
-            times=times,
-            t_end=t_end,
-            step=jump.step,
-            threshold=jump.threshold,
-            n_replicates=n_replicates,
-            max_population=max_population,
-            tolerance=jump.tolerance if jump.tolerance is not None else DEFAULT_JUMP_TOLERANCE,
-            states=model.states,
-        )
+        ests = [
+            estimate(
+                core_model,
+                core_schedule,
+                initial=initial,
+                times=times,
+                t_end=t_end,
+                step=jump.step,
+                threshold=jump.threshold,
+                n_replicates=n_replicates,
+                max_population=max_population,
+                tolerance=jump.tolerance if jump.tolerance is not None else DEFAULT_JUMP_TOLERANCE,
+                states=model.states,
+                exposure=e,
+            )
+            for e in exposures
+        ]
     except DtpGillespieError as exc:  # e.g. more schedule segments than a jump grid takes
         return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it: {exc}", None))
+    est = _least_favourable(ests, exposures, model.exposures)
     if est.refused is not None:
         return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it: {est.refused}", None))
     if est.jump_seconds < est.ssa_seconds:
         return Choice(jump, _jump_attrs(jump, est, model.states))
     return Choice(SSA, _ssa_attrs("it is expected to be the cheaper of the two exact methods", est))
+
+
+def _held_exposures(core_schedule: "_ScheduleSpec") -> Sequence[int | None]:
+    """The exposures to hold along the mean path: for adaptive rules, each one they may put in
+    force (the initial one and every rule's target); else None (the schedule's own path)."""
+    if core_schedule["kind"] != "adaptive":
+        return [None]
+    spec: Any = core_schedule
+    reach = {int(spec["initial_exposure"])} | {int(r["to"]) for r in spec["rules"]}
+    return sorted(reach)
+
+
+def _least_favourable(
+    ests: Sequence[Estimate], exposures: Sequence[int | None], names: Sequence[str]
+) -> Estimate:
+    """The estimate least favourable to jumps (a refusal first, then the largest ratio of the
+    jumps' cost to SSA's), labelled with its held exposure if there are several."""
+    if len(ests) == 1:
+        return ests[0]
+
+    def ratio(est: Estimate) -> float:
+        if est.refused is not None:
+            return math.inf
+        return est.jump_seconds / est.ssa_seconds if est.ssa_seconds > 0 else math.inf
+
+    worst = max(range(len(ests)), key=lambda k: ratio(ests[k]))
+    held = exposures[worst]
+    return replace(ests[worst], held=None if held is None else names[held])
 
 
 def _why_not_jumps(
@@ -215,8 +258,14 @@ def _cost_words(est: Estimate) -> str:
         if est.capped_at is None
         else f"; the expected population reaches the cap at t = {est.capped_at:.4g}"
     )
+    held = (
+        ""
+        if est.held is None
+        else f" with exposure {est.held!r} held throughout (of the exposures the adaptive "
+        "rules may put in force, the least favourable to jumps)"
+    )
     return (
-        f"expected cost per replicate {_seconds(est.ssa_seconds)} by SSA "
+        f"expected cost per replicate{held} {_seconds(est.ssa_seconds)} by SSA "
         f"({est.events:.3g} expected events) against {_seconds(est.jump_seconds)} by jumps "
         f"({est.steps} steps{capped})"
     )
@@ -383,12 +432,32 @@ def _step_means(
     )
 
 
+def _visits(check_every: float, t_end: float) -> list[float]:
+    """Adaptive rules' visits ``k · check_every`` up to ``t_end``, as the engine computes them."""
+    if t_end / check_every > _MAX_STEPS:
+        raise DtpGillespieError(
+            f"adaptive check_every = {check_every!r} gives more than {_MAX_STEPS} visits"
+        )
+    times = (k * check_every for k in range(int(t_end / check_every) + 2))
+    return [t for t in times if t <= t_end]
+
+
 def _grid(
-    core_schedule: "_ScheduleSpec", times: npt.NDArray[np.float64], t_end: float, step: float
+    core_schedule: "_ScheduleSpec",
+    times: npt.NDArray[np.float64],
+    t_end: float,
+    step: float,
+    exposure: int | None = None,
 ) -> list[tuple[int, float, int]]:
     """The jump grid as (exposure, step length, number of steps) per gap, in order (the same
-    points and cuts as the engine's jump grid)."""
-    starts, exposures = _core.breakpoints(core_schedule, t_end, _MAX_BREAKPOINTS)  # type: ignore[arg-type]
+    points and cuts as the engine's jump grid); for adaptive rules, their visits' grid with
+    ``exposure`` held throughout."""
+    if exposure is not None:
+        spec: Any = core_schedule
+        starts = _visits(float(spec["check_every"]), t_end)
+        exposures = [exposure] * len(starts)
+    else:
+        starts, exposures = _core.breakpoints(core_schedule, t_end, _MAX_BREAKPOINTS)  # type: ignore[arg-type]
     points = sorted({0.0, t_end, *starts, *(float(t) for t in times)})
     points = [t for t in points if 0.0 <= t <= t_end]
     out = []
@@ -413,8 +482,10 @@ def estimate(
     tolerance: float = DEFAULT_JUMP_TOLERANCE,
     states: Sequence[str] | None = None,
     costs: CostModel = COSTS,
+    exposure: int | None = None,
 ) -> Estimate:
-    """The expected cost of one replicate by SSA and by jumps (module docstring)."""
+    """The expected cost of one replicate by SSA and by jumps (module docstring); for adaptive
+    rules, with ``exposure`` held throughout."""
     n = int(core_model["n_states"])
     cap = min(math.inf if max_population is None else float(max_population), _JUMP_POPULATION_LIMIT)
     means: dict[tuple[int, float], _StepMeans] = {}
@@ -427,7 +498,7 @@ def estimate(
     capped_at: float | None = None
     refused: str | None = None
     t = 0.0
-    grid = _grid(core_schedule, times, t_end, step)
+    grid = _grid(core_schedule, times, t_end, step, exposure)
     if sum(pieces for _, _, pieces in grid) > _MAX_STEPS:
         refused = f"jump_step = {step:g} gives more than {_MAX_STEPS} steps"
     for exposure, length, pieces in grid:

@@ -1,6 +1,7 @@
 """The simulation method of a run: exact SSA (the default) or population jumps.
 
-``method="jump"`` advances a model under a fixed schedule over a step grid: small pools event by
+``method="jump"`` advances a model under a fixed schedule, or adaptive rules checked at visits,
+over a step grid: small pools event by
 event, large pools by jumps (one-ancestor offspring tables split over the ancestors, mutation
 events simulated one by one so that their times stay exact). On a *linear* model (no capacity,
 no competition) the jumps are exact. On a model with a capacity or competition they are an
@@ -119,11 +120,7 @@ class Method:
             )
         if model.biomarker is not None:
             raise InvalidModelError("method='jump' does not simulate a biomarker; use method='ssa'")
-        if schedule.engine_kind != "fixed":
-            raise InvalidScheduleError(
-                f"method='jump' supports fixed schedules only; this schedule is "
-                f"{schedule.kind!r}: use method='ssa'"
-            )
+        _check_schedule_fits(model, schedule)
         if progression is not None:
             raise InvalidRunError(
                 "method='jump' does not monitor progression (it sees the counts only on its "
@@ -134,6 +131,29 @@ class Method:
                 f"max_events is {max_events!r}; method='jump' does not count the events it "
                 "jumps over, so it takes no event cap (use max_population)"
             )
+
+
+def _check_schedule_fits(model: "Model", schedule: "Schedule") -> None:
+    """Refuse the schedules the jumps cannot run exactly: pharmacokinetic dosing, adaptive rules
+    with continuous monitoring, and adaptive rules on a density-dependent model."""
+    if schedule.engine_kind == "pk":
+        raise InvalidScheduleError(
+            "method='jump' does not support pk schedules (time-dependent rates); use method='ssa'"
+        )
+    if schedule.engine_kind != "adaptive":
+        return
+    check_every = schedule.to_dict()["check_every"]
+    if check_every == 0:
+        raise InvalidScheduleError(
+            "adaptive check_every is 0 (continuous monitoring): method='jump' sees the counts "
+            "only at the ends of its steps, so it cannot switch at the event that crosses a "
+            "threshold; give visits (check_every > 0) or use method='ssa'"
+        )
+    if model.capacity is not None or model.competition is not None:
+        raise InvalidScheduleError(
+            "method='jump' runs adaptive schedules on linear models only (this model has a "
+            "capacity or competition); use method='ssa'"
+        )
 
 
 def _number(value: object, name: str, interval: str, ok: Callable[[float], bool]) -> float:

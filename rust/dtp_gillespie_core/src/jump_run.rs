@@ -19,12 +19,23 @@
 //! ([`crate::jump::density`]), except a step in which no pool is jumped, which is exact SSA with
 //! the rates recomputed after every event. Its laws are built per rounded crowding, on first use.
 //!
+//! **Adaptive rules checked at visits** (`check_every > 0`) are exact too: such rules act only at
+//! the visits `k · check_every`, from the counts there ([`AdaptiveController`]; in visit mode its
+//! timers `after` and `min_time` are also read only at visits). The visits are grid points, so
+//! each replicate asks its controller at every grid point, lets it act there, and steps on under
+//! the exposure it put in force. The grid is shared by every replicate; the exposure of a step is
+//! each replicate's own, so a law is built per (exposure the rules can put in force, step length)
+//! before the replicates.
+//!
 //! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, adaptive
-//! or pharmacokinetic dosing.
+//! rules with continuous monitoring (`check_every = 0`) or on a density-dependent model, and
+//! pharmacokinetic dosing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::adaptive::{AdaptiveController, AdaptiveSpec};
+use crate::controller::Controller;
 use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
@@ -35,7 +46,7 @@ use crate::jump::{
 };
 use crate::model::Model;
 use crate::record::{Drug, Recorder};
-use crate::rng::replicate_streams;
+use crate::rng::{ReplicateRng, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
 use crate::ssa::{History, Outcome, Status};
@@ -120,17 +131,80 @@ struct GridStep {
     start: f64,
     end: f64,
     length: f64,
+    /// The exposure in force (a fixed schedule's; under adaptive rules each replicate's own).
     exposure: usize,
-    law: usize,
+    /// The row of [`JumpPlan::law_rows`] of the step's length.
+    row: usize,
 }
 
+/// No law built for this exposure and step length.
+const NO_LAW: usize = usize::MAX;
+
 /// The grid and the laws of its steps, shared by every replicate: one law per (exposure, step
-/// length) for a linear model; for a density-dependent one, laws built on first use per rounded
-/// crowding (`density`, and `laws` is empty).
+/// length) for a linear model (`law_rows[step.row][exposure]` indexes `laws`); for a
+/// density-dependent one, laws built on first use per rounded crowding (`density`, and `laws` is
+/// empty).
 struct JumpPlan<'m> {
     steps: Vec<GridStep>,
     laws: Vec<StepLaw>,
+    law_rows: Vec<Vec<usize>>,
     density: Option<DensityLaws<'m>>,
+}
+
+impl JumpPlan<'_> {
+    /// The law of `step` under `exposure` (built by [`plan`] for every exposure that can be in
+    /// force over it).
+    fn law(&self, step: &GridStep, exposure: usize) -> &StepLaw {
+        &self.laws[self.law_rows[step.row][exposure]]
+    }
+}
+
+/// Who puts each step's exposure in force.
+#[derive(Clone, Copy)]
+enum Pacing<'d> {
+    /// A fixed schedule: every step's exposure is known before the run.
+    Fixed(&'d Schedule),
+    /// Adaptive rules checked at visits (`check_every > 0`): each replicate's exposure follows
+    /// its own counts at the visits.
+    Visits(&'d AdaptiveSpec),
+}
+
+impl Pacing<'_> {
+    /// The exposures that may be in force over a step starting at `start`.
+    fn exposures(&self, n_exposures: usize, start: f64) -> Result<Vec<usize>> {
+        match self {
+            Self::Fixed(schedule) => Ok(vec![schedule.segment_at(start)?.exposure]),
+            Self::Visits(spec) => {
+                let mut reach = vec![false; n_exposures];
+                reach[spec.initial_exposure] = true;
+                for rule in &spec.rules {
+                    reach[rule.to] = true;
+                }
+                Ok((0..n_exposures).filter(|&e| reach[e]).collect())
+            }
+        }
+    }
+}
+
+/// The visits `k · check_every` up to `t_end`, computed as the controller computes them (so the
+/// grid has exactly its check times).
+fn visits(spec: &AdaptiveSpec, t_end: f64) -> Result<Vec<f64>> {
+    if t_end / spec.check_every > MAX_STEPS as f64 {
+        return Err(EngineError::InvalidRun(format!(
+            "adaptive check_every = {} gives more than {MAX_STEPS} visits up to t_end = {t_end}",
+            spec.check_every
+        )));
+    }
+    let mut points = Vec::new();
+    let mut k = 0u64;
+    loop {
+        let t = k as f64 * spec.check_every;
+        if t > t_end {
+            return Ok(points);
+        }
+        points.push(t);
+        k += 1;
+    }
 }
 
 /// The exposure a fixed schedule has in force at `t`.
@@ -152,16 +226,37 @@ fn jump_error(t: f64, e: &JumpError) -> EngineError {
 }
 
 /// Refuse what the jumps cannot do exactly.
-fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Result<&'d Schedule> {
+fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Result<Pacing<'d>> {
     if model.biomarker().is_some() {
         return Err(EngineError::InvalidModel(
             "method 'jump' does not simulate a biomarker; use method 'ssa'".into(),
         ));
     }
-    let DosingKind::Fixed(schedule) = &dosing.kind else {
-        return Err(EngineError::InvalidSchedule(
-            "method 'jump' supports fixed schedules only (not adaptive or pk dosing)".into(),
-        ));
+    let pacing = match &dosing.kind {
+        DosingKind::Fixed(schedule) => Pacing::Fixed(schedule),
+        DosingKind::Adaptive(spec) if spec.check_every == 0.0 => {
+            return Err(EngineError::InvalidSchedule(
+                "adaptive check_every is 0 (continuous monitoring): method 'jump' sees the \
+                 counts only at the ends of its steps, so it cannot switch at the event that \
+                 crosses a threshold; give visits (check_every > 0) or use method 'ssa'"
+                    .into(),
+            ));
+        }
+        DosingKind::Adaptive(_) if model.density_dependent() => {
+            return Err(EngineError::InvalidSchedule(
+                "method 'jump' runs adaptive schedules on linear models only (this model has a \
+                 capacity or competition); use method 'ssa'"
+                    .into(),
+            ));
+        }
+        DosingKind::Adaptive(spec) => Pacing::Visits(spec),
+        DosingKind::Pk(_) => {
+            return Err(EngineError::InvalidSchedule(
+                "method 'jump' does not support pk dosing (time-dependent rates); use method \
+                 'ssa'"
+                    .into(),
+            ));
+        }
     };
     if run.lineages.is_some() {
         return Err(EngineError::InvalidRun(
@@ -184,18 +279,22 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
             run.max_events
         )));
     }
-    Ok(schedule)
+    Ok(pacing)
 }
 
-/// The step grid of a run and a law per (exposure, step length).
+/// The step grid of a run and a law per (exposure that may be in force, step length).
 fn plan<'m>(
     model: &'m Model,
-    schedule: &Schedule,
+    pacing: Pacing<'_>,
     run: &RunConfig,
     config: &JumpConfig,
 ) -> Result<JumpPlan<'m>> {
     let density = model.density_dependent();
-    let (starts, _) = schedule.breakpoints(run.t_end, 1_000_000)?;
+    let n_exposures = model.n_exposures();
+    let starts = match pacing {
+        Pacing::Fixed(schedule) => schedule.breakpoints(run.t_end, 1_000_000)?.0,
+        Pacing::Visits(spec) => visits(spec, run.t_end)?,
+    };
     let mut points: Vec<f64> = starts
         .into_iter()
         .chain(run.record_times.iter().copied())
@@ -205,7 +304,9 @@ fn plan<'m>(
     points.sort_by(f64::total_cmp);
     points.dedup();
     let mut steps = Vec::new();
-    let mut keys: HashMap<(usize, u64), usize> = HashMap::new();
+    // Lengths within a relative 2^-40 share a row, and an (exposure, row) one law.
+    let mut rows: HashMap<u64, usize> = HashMap::new();
+    let mut law_rows: Vec<Vec<usize>> = Vec::new();
     let mut laws = Vec::new();
     let mut rates_of: HashMap<usize, LinearRates> = HashMap::new();
     for w in points.windows(2) {
@@ -217,14 +318,16 @@ fn plan<'m>(
                 config.step, run.t_end
             )));
         }
-        let exposure = schedule.segment_at(a)?.exposure;
+        let exposures = pacing.exposures(n_exposures, a)?;
         let length = (b - a) / pieces;
-        let key = (exposure, length.to_bits() >> 12);
-        let law = if density {
-            usize::MAX
-        } else if let Some(&law) = keys.get(&key) {
-            law
-        } else {
+        let row = *rows.entry(length.to_bits() >> 12).or_insert_with(|| {
+            law_rows.push(vec![NO_LAW; n_exposures]);
+            law_rows.len() - 1
+        });
+        for &exposure in exposures.iter().filter(|_| !density) {
+            if law_rows[row][exposure] != NO_LAW {
+                continue;
+            }
             let rates = if let Some(r) = rates_of.get(&exposure) {
                 r.clone()
             } else {
@@ -236,8 +339,12 @@ fn plan<'m>(
                 StepLaw::new(rates, length, config.tolerance, config.threshold)
                     .map_err(|e| jump_error(a, &e))?,
             );
-            keys.insert(key, laws.len() - 1);
-            laws.len() - 1
+            law_rows[row][exposure] = laws.len() - 1;
+        }
+        // A fixed schedule's exposure; under adaptive rules each replicate has its own.
+        let exposure = match pacing {
+            Pacing::Fixed(_) => exposures[0],
+            Pacing::Visits(_) => NO_LAW,
         };
         let n = pieces as usize;
         for i in 0..n {
@@ -252,7 +359,7 @@ fn plan<'m>(
                 end,
                 length,
                 exposure,
-                law,
+                row,
             });
         }
     }
@@ -268,6 +375,7 @@ fn plan<'m>(
     Ok(JumpPlan {
         steps,
         laws,
+        law_rows,
         density,
     })
 }
@@ -283,11 +391,11 @@ pub fn density_report(
 ) -> Result<Option<DensityReport>> {
     validate(model, dosing, run)?;
     config.validate()?;
-    let schedule = check_supported(model, dosing, run)?;
+    let pacing = check_supported(model, dosing, run)?;
     if !model.density_dependent() {
         return Ok(None);
     }
-    let plan = plan(model, schedule, run, config)?;
+    let plan = plan(model, pacing, run, config)?;
     Ok(Some(DensityReport::along_path(
         model,
         config.density_predictor,
@@ -310,19 +418,19 @@ pub fn run_ensemble_jump(
 ) -> Result<EnsembleOutput> {
     validate(model, dosing, run)?;
     config.validate()?;
-    let schedule = check_supported(model, dosing, run)?;
-    let plan = plan(model, schedule, run, config)?;
+    let pacing = check_supported(model, dosing, run)?;
+    let plan = plan(model, pacing, run, config)?;
     run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
-        simulate_jumps(
-            &plan,
-            schedule,
-            dosing,
-            run,
-            &spec.seed_key,
-            index,
-            recorder,
-            cancel,
-        )
+        let (mut rng, _) = replicate_streams(&spec.seed_key, index);
+        let mut decider = match pacing {
+            Pacing::Fixed(schedule) => Decider::Fixed(schedule),
+            Pacing::Visits(rules) => Decider::Visits(AdaptiveController::new(
+                rules,
+                &dosing.treating,
+                &run.initial,
+            )),
+        };
+        simulate_jumps(&plan, &mut decider, dosing, run, &mut rng, recorder, cancel)
     })
 }
 
@@ -331,22 +439,69 @@ fn total(counts: &[u64]) -> u64 {
     counts.iter().fold(0u64, |acc, &n| acc.saturating_add(n))
 }
 
+/// What decides one replicate's exposure: a fixed schedule, or its own adaptive controller.
+enum Decider<'a> {
+    Fixed(&'a Schedule),
+    Visits(AdaptiveController<'a>),
+}
+
+impl Decider<'_> {
+    /// The exposure at time 0 (before the controller's first check).
+    fn initial(&self) -> usize {
+        match self {
+            Self::Fixed(schedule) => schedule.segment(0).exposure,
+            Self::Visits(controller) => controller.exposure(),
+        }
+    }
+
+    /// The exposure in force over `step`.
+    fn exposure(&self, step: &GridStep) -> usize {
+        match self {
+            Self::Fixed(_) => step.exposure,
+            Self::Visits(controller) => controller.exposure(),
+        }
+    }
+
+    /// Let the controller act at the grid point `t` with `counts`, as exact SSA lets it act at
+    /// its check times (every visit is a grid point), booking its switches in `history`.
+    fn check(&mut self, t: f64, counts: &[u64], history: &mut History<'_>) {
+        let Self::Visits(controller) = self else {
+            return;
+        };
+        while controller.next_check() <= t {
+            let at = controller.next_check();
+            debug_assert!(at == t, "a visit at {at} is not a grid point (at {t})");
+            if controller.at_check(at, counts) {
+                history.switch(at, controller.exposure());
+            }
+        }
+    }
+}
+
+impl Drug for Decider<'_> {
+    fn exposure_at(&self, t: f64) -> usize {
+        match self {
+            Self::Fixed(schedule) => ScheduleDrug(schedule).exposure_at(t),
+            Self::Visits(controller) => controller.exposure(),
+        }
+    }
+    fn concentration_at(&self, _: f64) -> f64 {
+        0.0
+    }
+}
+
 /// One replicate over the grid.
-#[allow(clippy::too_many_arguments)]
 fn simulate_jumps(
     plan: &JumpPlan<'_>,
-    schedule: &Schedule,
+    decider: &mut Decider<'_>,
     dosing: &Dosing,
     run: &RunConfig,
-    seed_key: &[u8; 32],
-    index: u64,
+    rng: &mut ReplicateRng,
     recorder: &mut Recorder<'_>,
     cancel: &AtomicBool,
 ) -> Result<Outcome> {
-    let (mut rng, _) = replicate_streams(seed_key, index);
-    let drug = ScheduleDrug(schedule);
     let mut counts = run.initial.clone();
-    let first = schedule.segment(0).exposure;
+    let first = decider.initial();
     let mut history = History::new(&dosing.treating, first, None, &counts, f64::NAN);
     let cap = run.population_cap().min(JUMP_POPULATION_LIMIT);
     let mut scratch = StepScratch::default();
@@ -357,36 +512,42 @@ fn simulate_jumps(
         outcome.n_events = events;
         outcome
     };
-    recorder.record_through(0.0, &counts, &drug);
     if total(&counts) == 0 {
-        recorder.finish(Some(&counts), &drug);
+        recorder.record_through(0.0, &counts, decider);
+        recorder.finish(Some(&counts), decider);
         return Ok(finish(&mut history, 0.0, Status::Extinct, 0));
     }
     if total(&counts) >= cap {
-        recorder.finish(None, &drug);
+        recorder.record_through(0.0, &counts, decider);
+        recorder.finish(None, decider);
         return Ok(finish(&mut history, 0.0, Status::MaxPopulation, 0));
     }
+    decider.check(0.0, &counts, &mut history);
+    recorder.record_through(0.0, &counts, decider);
     for step in &plan.steps {
         if cancel.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
-        history.switch(step.start, step.exposure);
+        let exposure = decider.exposure(step);
+        history.switch(step.start, exposure);
         let advanced = match (&plan.density, &mut density_scratch) {
             (Some(laws), Some(density_scratch)) => laws.advance(
                 &mut counts,
-                step.exposure,
+                exposure,
                 step.start,
                 step.length,
-                &mut rng,
+                rng,
                 density_scratch,
                 &mut scratch,
             ),
-            _ => plan.laws[step.law].advance(&mut counts, step.start, &mut rng, &mut scratch),
+            _ => plan
+                .law(step, exposure)
+                .advance(&mut counts, step.start, rng, &mut scratch),
         };
         let log = match advanced {
             Ok(log) => log,
             Err(JumpError::TooLarge { .. }) => {
-                recorder.finish(None, &drug);
+                recorder.finish(None, decider);
                 return Ok(finish(
                     &mut history,
                     step.start,
@@ -409,15 +570,17 @@ fn simulate_jumps(
             } else {
                 log.lineages.last_event
             };
-            recorder.finish(Some(&counts), &drug);
+            recorder.finish(Some(&counts), decider);
             return Ok(finish(&mut history, when, Status::Extinct, events));
         }
         if n >= cap {
-            recorder.record_through(t, &counts, &drug);
-            recorder.finish(None, &drug);
+            recorder.record_through(t, &counts, decider);
+            recorder.finish(None, decider);
             return Ok(finish(&mut history, t, Status::MaxPopulation, events));
         }
-        recorder.record_through(t, &counts, &drug);
+        // The visits at `t` act before the record at `t`, as in exact SSA.
+        decider.check(t, &counts, &mut history);
+        recorder.record_through(t, &counts, decider);
     }
     Ok(finish(&mut history, run.t_end, Status::Completed, events))
 }

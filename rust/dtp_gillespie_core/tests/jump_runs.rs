@@ -11,15 +11,13 @@ mod jump_models;
 #[path = "common/stats.rs"]
 mod stats;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
-
 use common::{assert_identical, birth_death, ensemble, run};
 use dtp_gillespie_core::jump::{LinearRates, NoEmission, Predictor};
 use dtp_gillespie_core::{
-    Capacity, CapacityTarget, Dosing, EngineError, EnsembleOutput, EnsembleSpec, JumpConfig, Model,
-    RunConfig, Schedule, run_ensemble_jump,
+    Capacity, CapacityTarget, Dosing, EngineError, EnsembleOutput, JumpConfig, Model, RunConfig,
+    Schedule,
 };
-use jump_models::sp_model;
+use jump_models::{forced, jump_ensemble, sp_model};
 use stats::{Z_CRIT, Z_POWER, ks, mean_se};
 
 fn jumps(
@@ -31,30 +29,7 @@ fn jumps(
     threads: usize,
 ) -> Result<EnsembleOutput, EngineError> {
     let dosing = Dosing::fixed(Schedule::constant(0), model.n_exposures(), None);
-    let spec = EnsembleSpec {
-        seed_key: [7; 32],
-        replicate_offset: offset,
-        n_replicates: n,
-        n_threads: Some(threads),
-    };
-    run_ensemble_jump(
-        model,
-        &dosing,
-        run,
-        &spec,
-        &config,
-        &AtomicBool::new(false),
-        &AtomicU64::new(0),
-    )
-}
-
-fn forced(step: f64) -> JumpConfig {
-    JumpConfig {
-        step,
-        tolerance: 1e-20,
-        threshold: 0.0,
-        ..JumpConfig::default()
-    }
+    jump_ensemble(model, &dosing, run, config, [7; 32], (n, offset, threads))
 }
 
 /// Counts of state `s` at the last record time.

@@ -1,7 +1,13 @@
-//! Models shared by the statistical tests of the exact jumps (`jump_tables.rs`, `jump_runs.rs`).
+//! Models and runners shared by the statistical tests of the exact jumps (`jump_tables.rs`,
+//! `jump_runs.rs`, `jump_adaptive.rs`).
 #![allow(dead_code)]
 
-use dtp_gillespie_core::{Channel, ChannelKind, Model};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use dtp_gillespie_core::{
+    Channel, ChannelKind, Dosing, EngineError, EnsembleOutput, EnsembleSpec, JumpConfig, Model,
+    RunConfig, run_ensemble_jump,
+};
 
 use super::common::{death, division, switch};
 
@@ -44,4 +50,42 @@ pub fn sp_model(s_birth: f64, mu: f64, p_switch: f64) -> Model {
         0.1,
     ];
     Model::new(3, 1, channels, rates, None).unwrap()
+}
+
+/// `n` replicates from `offset` of a jump run under `dosing` with seed key `key`, on `threads`
+/// threads.
+pub fn jump_ensemble(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    config: JumpConfig,
+    key: [u8; 32],
+    (n, offset, threads): (usize, u64, usize),
+) -> Result<EnsembleOutput, EngineError> {
+    let spec = EnsembleSpec {
+        seed_key: key,
+        replicate_offset: offset,
+        n_replicates: n,
+        n_threads: Some(threads),
+    };
+    run_ensemble_jump(
+        model,
+        dosing,
+        run,
+        &spec,
+        &config,
+        &AtomicBool::new(false),
+        &AtomicU64::new(0),
+    )
+}
+
+/// Every pool jumped (threshold 0), steps of at most `step`, tail tolerance 1e-20.
+#[must_use]
+pub fn forced(step: f64) -> JumpConfig {
+    JumpConfig {
+        step,
+        tolerance: 1e-20,
+        threshold: 0.0,
+        ..JumpConfig::default()
+    }
 }
