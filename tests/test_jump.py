@@ -253,14 +253,6 @@ def test_bad_method_options_are_refused_by_name(options: dict[str, Any], match: 
         dg.simulate(sp_model(0.02), "off", **BASE, **options)
 
 
-def test_continuously_monitored_adaptive_schedules_are_refused() -> None:
-    # Visit-based rules run exactly: tests/test_jump_adaptive.py.
-    adaptive = dg.Schedule.adaptive()
-    spr = {**sp_model(0.02), "exposures": ["off", "on"]}
-    with pytest.raises(dg.errors.InvalidScheduleError, match="check_every is 0"):
-        dg.simulate(spr, adaptive, **BASE, method="jump")
-
-
 def test_the_engine_refuses_lineage_tracking_under_jumps() -> None:
     # The Python layer refuses it first; a direct call with lineages is refused by the engine.
     prep = prepare(sp_model(0.02), "off", initial={"S": 10}, t_end=1.0, method="jump")

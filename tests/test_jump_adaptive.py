@@ -5,7 +5,8 @@ visit) run them exactly in law: two-sample KS tests at α = 0.001 against exact 
 at ``t_end``, the exposure there, the number of switches and the time on drug, with a rejection
 twin (S's division off drug 20% faster in the CI tier, 5% in the deep tier ``DTP_DEEP=1``) whose
 rejection is shown with a margin for power. Also: bit-identity across threads and blocks, the
-refusals (continuous monitoring, pk dosing, density dependence), and ``method="auto"``.
+refusals (pk dosing, density dependence), ``method="auto"``, and continuous monitoring: an
+approximation under jumps (the rules read at the end of every step), labelled.
 """
 
 import math
@@ -99,7 +100,6 @@ def test_adaptive_jump_runs_do_not_depend_on_threads_or_blocks() -> None:
 @pytest.mark.parametrize(
     ("schedule", "model_spec", "match"),
     [
-        (dg.Schedule.adaptive(), model(), "adaptive check_every is 0 .*give visits"),
         (
             dg.Schedule.pk(dose=1.0, dose_every=1.0, half_life=0.5, ec50=1.0),
             model(),
@@ -128,3 +128,21 @@ def test_auto_runs_jumps_on_a_large_adaptive_run_bit_for_bit() -> None:
     continuous = dg.simulate(model(), dg.Schedule.adaptive(), **run, method="auto")
     assert continuous.attrs["algorithm"] == "ssa"
     assert "check_every is 0" in continuous.attrs["auto"]
+
+
+def test_continuous_monitoring_runs_as_a_labelled_approximation() -> None:
+    run = {**RUN, "n_replicates": 20, "seed": 3, "method": "jump", "jump_step": 0.25}
+    ds = dg.simulate(model(), dg.Schedule.adaptive(), **run)
+    assert ds.attrs["algorithm"] == "jump+monitor(step)"
+    assert ds.attrs["monitor_step"] == 0.25
+    assert ds.attrs["jump_step"] == 0.25
+    assert (ds["n_switches"] > 0).any()
+    again = dg.simulate(model(), dg.Schedule.adaptive(), n_threads=1, block_size=6, **run)
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(ds[name].to_numpy(), again[name].to_numpy(), name)
+    # Visits are exact: no label beyond "jump".
+    exact = dg.simulate(model(), visits(), **run)
+    assert exact.attrs["algorithm"] == "jump"
+    assert "monitor_step" not in exact.attrs
+    # reproduce reruns the same approximation.
+    np.testing.assert_array_equal(dg.reproduce(ds)["count"].to_numpy(), ds["count"].to_numpy())

@@ -3,9 +3,9 @@
 Both candidates are exact: ``"ssa"`` (event by event) and ``"jump"`` (exact population jumps,
 :mod:`dtp_gillespie._method`). Auto never picks an approximation: whenever the jumps cannot run
 the model and run exactly (what ``Method.check_fits`` refuses: density dependence, a biomarker,
-a pharmacokinetic schedule, adaptive rules with continuous monitoring, ``progression``,
-``max_events``, barcodes or clones) auto runs SSA, and a density-dependent model runs SSA even if
-jumps learn to approximate it.
+a pharmacokinetic schedule, ``progression``, ``max_events``, barcodes or clones) auto runs SSA,
+and so do the runs jumps only approximate: a density-dependent model, and adaptive rules with
+continuous monitoring (read at the end of each step under jumps).
 
 Otherwise it compares the expected cost per replicate of the two, from the **mean path**: the
 expected counts of the linear model over the jump grid (the grid ``method="jump"`` would step
@@ -56,7 +56,14 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._method import DEFAULT_JUMP_TOLERANCE, SSA, Method, method_attrs
+from ._method import (
+    DEFAULT_JUMP_TOLERANCE,
+    SSA,
+    Method,
+    method_attrs,
+    monitor_attrs,
+    monitors_continuously,
+)
 from .errors import DtpGillespieError
 
 if TYPE_CHECKING:
@@ -135,8 +142,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Choice:
-    """The method a run uses; ``attrs`` is what ``method="auto"`` adds to the output (empty for
-    a method given by name)."""
+    """The method a run uses; ``attrs`` is what ``method="auto"`` adds to the output (for a
+    method given by name, only the label of an approximation it runs: ``monitor_attrs``)."""
 
     method: Method
     attrs: dict[str, Any]
@@ -166,7 +173,7 @@ def choose_method(
     }
     if method.name != AUTO:
         method.check_fits(model, schedule, **fits)
-        return Choice(method, {})
+        return Choice(method, monitor_attrs(method, schedule))
     jump = Method("jump", step=method.step, tolerance=method.tolerance, threshold=method.threshold)
     why_not = _why_not_jumps(jump, model, schedule, fits)
     if why_not is not None:
@@ -245,6 +252,11 @@ def _why_not_jumps(
         jump.check_fits(model, schedule, **fits)
     except DtpGillespieError as exc:
         return str(exc)
+    if monitors_continuously(schedule):
+        return (
+            "adaptive check_every is 0 (continuous monitoring), which jumps read only at the "
+            "end of each step (an approximation)"
+        )
     return None
 
 
@@ -312,7 +324,8 @@ def run_attrs(points: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> 
     differently has ``algorithm = "mixed"`` and the choice per point in ``auto_points``."""
     run_spec, attrs = points[0]
     if run_spec.get("method") != AUTO:
-        return method_attrs(run_spec)
+        # A method given by name: its attributes, and the label of an approximation it runs.
+        return {**method_attrs(run_spec), **attrs}
     if len(points) == 1:
         return dict(attrs)
     chosen = [a["algorithm"] for _, a in points]

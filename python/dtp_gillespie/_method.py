@@ -1,13 +1,15 @@
 """The simulation method of a run: exact SSA (the default) or population jumps.
 
-``method="jump"`` advances a model under a fixed schedule, or adaptive rules checked at visits,
-over a step grid: small pools event by
-event, large pools by jumps (one-ancestor offspring tables split over the ancestors, mutation
-events simulated one by one so that their times stay exact). On a *linear* model (no capacity,
-no competition) the jumps are exact. On a model with a capacity or competition they are an
-approximation, labelled ``algorithm = "jump+density(midpoint)"``: each step freezes the rates at
-the step's mean-field midpoint. See the documentation page "Exact population jumps"
-(docs/jumps.md) for what is exact, what is resolved only to the step, and the measured bias.
+``method="jump"`` advances a model under a fixed schedule or adaptive rules over a step grid:
+small pools event by event, large pools by jumps (one-ancestor offspring tables split over the
+ancestors, mutation events simulated one by one so that their times stay exact). On a *linear*
+model (no capacity, no competition) the jumps are exact, and so are adaptive rules checked at
+visits. Two cases are approximations with their own label: a model with a capacity or
+competition, ``algorithm = "jump+density(midpoint)"`` (each step freezes the rates at the step's
+mean-field midpoint), and adaptive rules with continuous monitoring, ``algorithm =
+"jump+monitor(step)"`` (the rules are read at the end of every step). See the documentation
+page "Exact population jumps" (docs/jumps.md) for what is exact, what is resolved only to the
+step, and the measured bias.
 
 This module owns the method options (``method``, ``jump_step``, ``jump_tolerance``,
 ``jump_threshold``, ``jump_density_quantum``): their checks and messages, what they add to the
@@ -40,6 +42,8 @@ __all__ = [
     "check_method",
     "density_attrs",
     "method_attrs",
+    "monitor_attrs",
+    "monitors_continuously",
 ]
 
 METHODS = ("ssa", "jump", "auto")
@@ -55,6 +59,10 @@ DEFAULT_JUMP_DENSITY_QUANTUM = 1e-4
 """Density-dependent jumps: crowdings (N/K) are rounded to a multiple of this to share tables."""
 DENSITY_ALGORITHM = "jump+density(midpoint)"
 """The ``algorithm`` attr of a jump run on a density-dependent model (an approximation)."""
+
+MONITOR_ALGORITHM = "jump+monitor(step)"
+"""The ``algorithm`` attr of a jump run of adaptive rules with continuous monitoring (an
+approximation: the rules are read at the end of every step)."""
 
 _JUMP_KEYS = ("jump_step", "jump_tolerance", "jump_threshold")
 
@@ -134,26 +142,34 @@ class Method:
 
 
 def _check_schedule_fits(model: "Model", schedule: "Schedule") -> None:
-    """Refuse the schedules the jumps cannot run exactly: pharmacokinetic dosing, adaptive rules
-    with continuous monitoring, and adaptive rules on a density-dependent model."""
+    """Refuse the schedules the jumps cannot run: pharmacokinetic dosing, and adaptive rules on a
+    density-dependent model."""
     if schedule.engine_kind == "pk":
         raise InvalidScheduleError(
             "method='jump' does not support pk schedules (time-dependent rates); use method='ssa'"
         )
-    if schedule.engine_kind != "adaptive":
-        return
-    check_every = schedule.to_dict()["check_every"]
-    if check_every == 0:
-        raise InvalidScheduleError(
-            "adaptive check_every is 0 (continuous monitoring): method='jump' sees the counts "
-            "only at the ends of its steps, so it cannot switch at the event that crosses a "
-            "threshold; give visits (check_every > 0) or use method='ssa'"
-        )
-    if model.capacity is not None or model.competition is not None:
+    if schedule.engine_kind == "adaptive" and (
+        model.capacity is not None or model.competition is not None
+    ):
         raise InvalidScheduleError(
             "method='jump' runs adaptive schedules on linear models only (this model has a "
             "capacity or competition); use method='ssa'"
         )
+
+
+def monitors_continuously(schedule: "Schedule") -> bool:
+    """Is ``schedule`` adaptive with continuous monitoring (``check_every = 0``)? Under jumps
+    its rules are read at the end of every step: the approximation ``jump+monitor(step)``."""
+    return schedule.engine_kind == "adaptive" and schedule.to_dict()["check_every"] == 0
+
+
+def monitor_attrs(method: Method, schedule: "Schedule") -> dict[str, Any]:
+    """The attributes that label a jump run of continuously monitored adaptive rules (none for
+    other runs): ``algorithm = "jump+monitor(step)"`` and ``monitor_step``, the longest step,
+    the delay Δ_min within which a threshold crossing or a timer is acted on."""
+    if method.name != "jump" or not monitors_continuously(schedule):
+        return {}
+    return {"algorithm": MONITOR_ALGORITHM, "monitor_step": method.step}
 
 
 def _number(value: object, name: str, interval: str, ok: Callable[[float], bool]) -> float:

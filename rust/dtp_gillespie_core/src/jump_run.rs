@@ -27,9 +27,13 @@
 //! each replicate's own, so a law is built per (exposure the rules can put in force, step length)
 //! before the replicates.
 //!
+//! **Continuous monitoring** (`check_every = 0`) is an approximation, labelled
+//! `jump+monitor(step)` by the Python layer: the burden is read at the end of every step (steps
+//! no longer than the configured step, `Δ_min`), and a timer due inside a step acts at its end.
+//! The grid is the same as under a fixed schedule without breakpoints, so no new step lengths.
+//!
 //! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, adaptive
-//! rules with continuous monitoring (`check_every = 0`) or on a density-dependent model, and
-//! pharmacokinetic dosing.
+//! rules on a density-dependent model, and pharmacokinetic dosing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -164,9 +168,10 @@ impl JumpPlan<'_> {
 enum Pacing<'d> {
     /// A fixed schedule: every step's exposure is known before the run.
     Fixed(&'d Schedule),
-    /// Adaptive rules checked at visits (`check_every > 0`): each replicate's exposure follows
-    /// its own counts at the visits.
-    Visits(&'d AdaptiveSpec),
+    /// Adaptive rules: each replicate's exposure follows its own counts at the visits
+    /// (`check_every > 0`, exact), or at the end of every step (continuous monitoring, the
+    /// approximation `jump+monitor(step)`).
+    Rules(&'d AdaptiveSpec),
 }
 
 impl Pacing<'_> {
@@ -174,7 +179,7 @@ impl Pacing<'_> {
     fn exposures(&self, n_exposures: usize, start: f64) -> Result<Vec<usize>> {
         match self {
             Self::Fixed(schedule) => Ok(vec![schedule.segment_at(start)?.exposure]),
-            Self::Visits(spec) => {
+            Self::Rules(spec) => {
                 let mut reach = vec![false; n_exposures];
                 reach[spec.initial_exposure] = true;
                 for rule in &spec.rules {
@@ -234,14 +239,6 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
     }
     let pacing = match &dosing.kind {
         DosingKind::Fixed(schedule) => Pacing::Fixed(schedule),
-        DosingKind::Adaptive(spec) if spec.check_every == 0.0 => {
-            return Err(EngineError::InvalidSchedule(
-                "adaptive check_every is 0 (continuous monitoring): method 'jump' sees the \
-                 counts only at the ends of its steps, so it cannot switch at the event that \
-                 crosses a threshold; give visits (check_every > 0) or use method 'ssa'"
-                    .into(),
-            ));
-        }
         DosingKind::Adaptive(_) if model.density_dependent() => {
             return Err(EngineError::InvalidSchedule(
                 "method 'jump' runs adaptive schedules on linear models only (this model has a \
@@ -249,7 +246,7 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
                     .into(),
             ));
         }
-        DosingKind::Adaptive(spec) => Pacing::Visits(spec),
+        DosingKind::Adaptive(spec) => Pacing::Rules(spec),
         DosingKind::Pk(_) => {
             return Err(EngineError::InvalidSchedule(
                 "method 'jump' does not support pk dosing (time-dependent rates); use method \
@@ -293,7 +290,9 @@ fn plan<'m>(
     let n_exposures = model.n_exposures();
     let starts = match pacing {
         Pacing::Fixed(schedule) => schedule.breakpoints(run.t_end, 1_000_000)?.0,
-        Pacing::Visits(spec) => visits(spec, run.t_end)?,
+        Pacing::Rules(spec) if spec.check_every > 0.0 => visits(spec, run.t_end)?,
+        // Continuous monitoring: the burden is read at the end of every step.
+        Pacing::Rules(_) => Vec::new(),
     };
     let mut points: Vec<f64> = starts
         .into_iter()
@@ -344,7 +343,7 @@ fn plan<'m>(
         // A fixed schedule's exposure; under adaptive rules each replicate has its own.
         let exposure = match pacing {
             Pacing::Fixed(_) => exposures[0],
-            Pacing::Visits(_) => NO_LAW,
+            Pacing::Rules(_) => NO_LAW,
         };
         let n = pieces as usize;
         for i in 0..n {
@@ -424,7 +423,7 @@ pub fn run_ensemble_jump(
         let (mut rng, _) = replicate_streams(&spec.seed_key, index);
         let mut decider = match pacing {
             Pacing::Fixed(schedule) => Decider::Fixed(schedule),
-            Pacing::Visits(rules) => Decider::Visits(AdaptiveController::new(
+            Pacing::Rules(rules) => Decider::Rules(AdaptiveController::new(
                 rules,
                 &dosing.treating,
                 &run.initial,
@@ -442,7 +441,7 @@ fn total(counts: &[u64]) -> u64 {
 /// What decides one replicate's exposure: a fixed schedule, or its own adaptive controller.
 enum Decider<'a> {
     Fixed(&'a Schedule),
-    Visits(AdaptiveController<'a>),
+    Rules(AdaptiveController<'a>),
 }
 
 impl Decider<'_> {
@@ -450,7 +449,7 @@ impl Decider<'_> {
     fn initial(&self) -> usize {
         match self {
             Self::Fixed(schedule) => schedule.segment(0).exposure,
-            Self::Visits(controller) => controller.exposure(),
+            Self::Rules(controller) => controller.exposure(),
         }
     }
 
@@ -458,22 +457,28 @@ impl Decider<'_> {
     fn exposure(&self, step: &GridStep) -> usize {
         match self {
             Self::Fixed(_) => step.exposure,
-            Self::Visits(controller) => controller.exposure(),
+            Self::Rules(controller) => controller.exposure(),
         }
     }
 
-    /// Let the controller act at the grid point `t` with `counts`, as exact SSA lets it act at
-    /// its check times (every visit is a grid point), booking its switches in `history`.
+    /// Let the controller act at the grid point `t` with `counts`, booking its switches in
+    /// `history`. With visits, exactly as exact SSA lets it act at its check times (every visit
+    /// is a grid point). With continuous monitoring, the approximation `jump+monitor(step)`: a
+    /// timer due inside the step acts at its end, and the burden rules are read there (exact SSA
+    /// reads them after every event).
     fn check(&mut self, t: f64, counts: &[u64], history: &mut History<'_>) {
-        let Self::Visits(controller) = self else {
+        let Self::Rules(controller) = self else {
             return;
         };
+        let mut switched = false;
+        // A visit is due exactly at `t`; a timer of continuous monitoring at or before it.
         while controller.next_check() <= t {
-            let at = controller.next_check();
-            debug_assert!(at == t, "a visit at {at} is not a grid point (at {t})");
-            if controller.at_check(at, counts) {
-                history.switch(at, controller.exposure());
-            }
+            switched |= controller.at_check(t, counts);
+        }
+        // Continuous monitoring only: with visits the controller ignores it.
+        switched |= controller.after_event(t, counts);
+        if switched {
+            history.switch(t, controller.exposure());
         }
     }
 }
@@ -482,7 +487,7 @@ impl Drug for Decider<'_> {
     fn exposure_at(&self, t: f64) -> usize {
         match self {
             Self::Fixed(schedule) => ScheduleDrug(schedule).exposure_at(t),
-            Self::Visits(controller) => controller.exposure(),
+            Self::Rules(controller) => controller.exposure(),
         }
     }
     fn concentration_at(&self, _: f64) -> f64 {
