@@ -150,7 +150,7 @@ fn sample(out: &EnsembleOutput) -> Vec<(&'static str, Vec<f64>)> {
 
 #[test]
 fn visit_based_rules_under_jumps_agree_with_exact_ssa_in_law() {
-    let m = 4000;
+    let m = 3000;
     let dosing = adaptive(0.75);
     let r = run12();
     let ssa = sample(&ensemble_of(&model(0.7), &dosing, &r, [42; 32], 0, m, 2));
@@ -210,7 +210,7 @@ fn a_visit_at_t_end_acts_before_the_last_record() {
     // as SSA does (equal in law: compare the share of replicates switched at the end).
     let dosing = adaptive(6.0);
     let r = run12();
-    let m = 2000;
+    let m = 1000;
     let ssa = sample(&ensemble_of(&model(0.7), &dosing, &r, [42; 32], 0, m, 2));
     let out = jumps(&model(0.7), &dosing, &r, forced(0.5), (m, 0, 2)).unwrap();
     for ((name, a), (_, b)) in sample(&out).iter().zip(&ssa).skip(4).take(2) {
@@ -246,7 +246,7 @@ fn continuous_monitoring_read_at_short_step_ends_is_close_to_exact_ssa() {
     // switches are then within the KS test's resolution of SSA's (not exact: an approximation).
     let dosing = adaptive(0.0);
     let r = run12();
-    let m = 2000;
+    let m = 1000;
     let ssa = sample(&ensemble_of(&model(0.7), &dosing, &r, [42; 32], 0, m, 2));
     let config = JumpConfig {
         step: 0.02,
