@@ -1,8 +1,8 @@
-//! `method = "jump"`: replicates of a model under a fixed schedule, advanced over a step grid by
-//! population jumps ([`crate::jump::StepLaw`]; exact for a linear model) instead of event by event.
+//! `method = "jump"`: replicates of a model under a fixed schedule or adaptive rules, advanced over
+//! a step grid by population jumps ([`crate::jump::StepLaw`]; exact for a linear model) instead of event by event.
 //!
-//! **The grid.** Its points are 0, every schedule breakpoint before `t_end`, every record time
-//! and `t_end`; each gap between two points is cut into the fewest equal steps no longer than the
+//! **The grid.** Its points are 0, every schedule breakpoint (or adaptive visit) before `t_end`,
+//! every record time and `t_end`; each gap between two points is cut into the fewest equal steps no longer than the
 //! configured step. Rates are constant over each step, so each step is exact in law. A step's
 //! law depends only on its exposure and length: one [`StepLaw`] per pair (lengths within a
 //! relative 2^-40 share one), built before the replicates and shared by them.
