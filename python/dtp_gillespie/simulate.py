@@ -171,8 +171,8 @@ def simulate(
     method : {"ssa", "jump", "auto"}, default "ssa"
         ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: population jumps
         over a step grid under fixed schedules. For linear models (no capacity or competition)
-        they are exact: counts at record times exact in law, mutation times exact, extinction
-        and cap times inside a jumped step resolved to the step (docs/jumps.md). Adds the attrs
+        they are exact: counts at record times exact in law, mutation and extinction times
+        exact, a cap time inside a jumped step resolved to the step (docs/jumps.md). Adds the attrs
         ``algorithm``, ``jump_step``, ``jump_tolerance`` and ``jump_threshold``. **With a
         capacity or competition they are an approximation**, labelled ``algorithm =
         "jump+density(midpoint)"``: each step freezes the rates at the step's mean-field

@@ -9,9 +9,9 @@
 //!
 //! **What is exact.** The counts at every grid point (so at every record time), the exposure
 //! history, `first_mutant_time` (every mutation event's time is simulated), extinction and its
-//! time when the last cells died in the event regime. **Step-resolved**: the time of an
-//! extinction inside a jumped step, and the time of reaching `max_population` (both reported as
-//! the end of the step). `n_events` counts only the events simulated one by one (pools in the
+//! time (the event regime's last death, or inside a jumped step a draw from the law of the
+//! extinction time given the step's outcome, [`crate::jump::StepLaw::extinction_time`]).
+//! **Step-resolved**: the time of reaching `max_population` (reported as the end of the step). `n_events` counts only the events simulated one by one (pools in the
 //! event regime and emitting lineages), not the events jumped over.
 //!
 //! **Density dependence** (a capacity or competition) is an approximation, labelled
@@ -569,12 +569,7 @@ fn simulate_jumps(
         let t = step.end;
         let n = total(&counts);
         if n == 0 {
-            // Every cell simulated one by one: the last event was the last death.
-            let when = if log.jumped {
-                t
-            } else {
-                log.lineages.last_event
-            };
+            let when = log.extinct_at.unwrap_or(t);
             recorder.finish(Some(&counts), decider);
             return Ok(finish(&mut history, when, Status::Extinct, events));
         }

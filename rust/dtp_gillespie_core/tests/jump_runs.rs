@@ -11,14 +11,14 @@ mod jump_models;
 #[path = "common/stats.rs"]
 mod stats;
 
-use common::{assert_identical, birth_death, ensemble, run};
+use common::{assert_identical, birth_death, death, division, ensemble, run, switch};
 use dtp_gillespie_core::jump::{LinearRates, NoEmission, Predictor};
 use dtp_gillespie_core::{
     Capacity, CapacityTarget, Dosing, EngineError, EnsembleOutput, JumpConfig, Model, RunConfig,
     Schedule,
 };
 use jump_models::{forced, jump_ensemble, sp_model};
-use stats::{Z_CRIT, Z_POWER, ks, mean_se};
+use stats::{KS_CRIT, Z_CRIT, Z_POWER, ks, mean_se};
 
 fn jumps(
     model: &Model,
@@ -438,4 +438,65 @@ fn extinction_in_the_event_regime_has_its_exact_time_and_records_stay_consistent
             assert_eq!(c[2], 0);
         }
     }
+}
+
+/// A dying S ⇄ P population whose S cells also divide into a mutant P (an emission): `s_death`
+/// is S's death rate.
+fn dying_sp(s_death: f64) -> Model {
+    let channels = vec![
+        division(0, 0, false),
+        division(0, 1, true),
+        death(0),
+        switch(0, 1),
+        division(1, 1, false),
+        death(1),
+        switch(1, 0),
+    ];
+    let rates = vec![0.3, 0.05, s_death, 0.2, 0.05, 0.4, 0.1];
+    Model::new(2, 1, channels, rates, None).unwrap()
+}
+
+#[test]
+fn extinction_inside_a_jumped_step_has_the_exact_law() {
+    // Every pool jumped (threshold 0) over 2-day steps: the population dies out inside jumped
+    // steps, and its extinction time must have the law exact SSA gives (KS at α = 0.001), not the
+    // step's end.
+    let m = 4000;
+    let r = run(vec![40, 10], 80.0, vec![0.0, 80.0]);
+    let times = |out: &EnsembleOutput| {
+        out.per_replicate(|o| {
+            if o.status as i8 == 1 {
+                o.extinction_time
+            } else {
+                f64::INFINITY
+            }
+        })
+    };
+    let exact = times(&ensemble(
+        &dying_sp(1.0),
+        &Schedule::constant(0),
+        &r,
+        m,
+        0,
+        2,
+    ));
+    let jumped = times(&jumps(&dying_sp(1.0), &r, forced(2.0), m, 0, 2).unwrap());
+    assert!(
+        jumped.iter().all(|t| t.is_finite()),
+        "every replicate dies out"
+    );
+    let on_grid = jumped.iter().filter(|&&t| (t / 2.0).fract() == 0.0).count();
+    assert_eq!(on_grid, 0, "extinction times on the step grid");
+    let (d, critical) = ks(&jumped, &exact);
+    assert!(d < critical, "D = {d} ≥ {critical}");
+    // The twin: S dies 20% faster. It is rejected by more than the Dvoretzky–Kiefer–Wolfowitz
+    // deviation at 0.001 of both samples, so a fresh twin sample is rejected with probability
+    // ≥ 99.9%.
+    let twin = times(&jumps(&dying_sp(1.2), &r, forced(2.0), m, 0, 2).unwrap());
+    let (d, critical) = ks(&twin, &exact);
+    let dkw = KS_CRIT * (2.0 / m as f64).sqrt();
+    assert!(
+        d >= critical + dkw,
+        "the twin is not rejected with power: D = {d}"
+    );
 }

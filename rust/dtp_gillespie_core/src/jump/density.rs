@@ -349,6 +349,9 @@ impl<'m> DensityLaws<'m> {
                 bag,
                 &mut log.lineages,
             )?;
+            if counts.iter().all(|&n| n == 0) {
+                log.extinct_at = Some(log.lineages.last_event);
+            }
             return Ok(log);
         }
         self.law(exposure, duration, levels, rates)?

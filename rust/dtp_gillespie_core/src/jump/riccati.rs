@@ -15,6 +15,12 @@
 //! relative terms: `ψ ≈ 1e-7` (a mutation chance per step) is never formed as `1 − φ`. The
 //! product `1 − (1 − ψ_y)(1 − ψ_z)` is written `ψ_y + ψ_z − ψ_y ψ_z` (no cancellation).
 //!
+//! A third system gives `ε_x(u)`, the chance that one `x` cell's lineage is extinct by `u`
+//! without having emitted: the equation of `φ` (the event "extinct by `u`, no emission" is
+//! closed under the first event in the same way) from `ε(0) = 0`. Once extinct a lineage emits no
+//! more, so `ε_x(s) / ε_x(Δ)` is the law of the extinction time of a lineage that emitted nothing
+//! in the step and left no cells: what places an extinction inside a jumped step exactly.
+//!
 //! The integrator is the classical fourth-order Runge–Kutta method on a uniform grid fine enough
 //! that `a·h ≤ 2e-3` (`a` the largest per-cell event rate); the same solve on a grid twice as
 //! coarse gives an error estimate ([`NoEmission::error_estimate`], ~1e-14 relative). Between
@@ -29,16 +35,18 @@ use super::{Chance, JumpError};
 const MAX_RATE_STEP: f64 = 2e-3;
 /// At least this many grid intervals, so that the interpolant is fine for slow rates too.
 const MIN_INTERVALS: usize = 64;
+/// The integrated systems: `ψ`, `φ`, `ε`.
+const BLOCKS: usize = 3;
 /// At most this many (a step that long at such rates is refused rather than solved slowly).
 const MAX_INTERVALS: usize = 50_000_000;
 
-/// `φ` and `ψ` of every type on `[0, Δ]`.
+/// `ψ`, `φ` and `ε` of every type on `[0, Δ]`.
 #[derive(Clone, Debug)]
 pub struct NoEmission {
     duration: f64,
     h: f64,
     n_types: usize,
-    /// Node-major: `[ψ of every type, φ of every type]` per node.
+    /// Node-major: `[ψ of every type, φ of every type, ε of every type]` per node.
     values: Vec<f64>,
     /// The equations' right-hand side at each node, same layout.
     slopes: Vec<f64>,
@@ -69,10 +77,13 @@ impl NoEmission {
         let intervals = (wanted as usize).max(MIN_INTERVALS);
         let (values, slopes) = integrate(rates, duration, intervals);
         let (coarse, _) = integrate(rates, duration, intervals / 2);
-        let n2 = 2 * rates.n_types();
-        let error = (0..n2)
+        let width = BLOCKS * rates.n_types();
+        let error = (0..width)
             .map(|k| {
-                let (fine, rough) = (values[intervals * n2 + k], coarse[intervals / 2 * n2 + k]);
+                let (fine, rough) = (
+                    values[intervals * width + k],
+                    coarse[intervals / 2 * width + k],
+                );
                 if fine > 0.0 {
                     (fine - rough).abs() / fine
                 } else {
@@ -115,6 +126,12 @@ impl NoEmission {
         self.interpolate(self.n_types + x, u)
     }
 
+    /// `ε_x(u)`: the chance that it is extinct by `u ∈ [0, Δ]` and emitted nothing.
+    #[must_use]
+    pub fn silent_extinction(&self, x: usize, u: f64) -> f64 {
+        self.interpolate(2 * self.n_types + x, u)
+    }
+
     /// Emission (`p = ψ_x(Δ)`) against silence (`q = φ_x(Δ)`) over the whole step.
     pub fn chance(&self, x: usize) -> Result<Chance, JumpError> {
         let (psi, phi) = (
@@ -126,7 +143,7 @@ impl NoEmission {
     }
 
     fn interpolate(&self, k: usize, u: f64) -> f64 {
-        let n2 = 2 * self.n_types;
+        let n2 = BLOCKS * self.n_types;
         let last = self.values.len() / n2 - 1;
         let s = (u / self.h).clamp(0.0, last as f64);
         let node = (s.floor() as usize).min(last.saturating_sub(1));
@@ -172,29 +189,33 @@ fn after_silence(phi: &[f64], after: &[usize], emits: bool) -> f64 {
     }
 }
 
-/// Right-hand side of both systems at `z = [ψ, φ]`.
+/// Right-hand side of the three systems at `z = [ψ, φ, ε]`.
 fn derivative(rates: &LinearRates, z: &[f64], out: &mut [f64]) {
     let n = rates.n_types();
-    let (psi, phi) = z.split_at(n);
+    let (psi, rest) = z.split_at(n);
+    let (phi, eps) = rest.split_at(n);
     for x in 0..n {
-        let (mut emission, mut silence) = (0.0, 0.0);
+        let (mut emission, mut silence, mut extinction) = (0.0, 0.0, 0.0);
         for ch in rates.channels(x) {
             emission += ch.rate * (after_emission(psi, ch.after(), ch.emits) - psi[x]);
             silence += ch.rate * (after_silence(phi, ch.after(), ch.emits) - phi[x]);
+            extinction += ch.rate * (after_silence(eps, ch.after(), ch.emits) - eps[x]);
         }
         out[x] = emission;
         out[n + x] = silence;
+        out[2 * n + x] = extinction;
     }
 }
 
 /// RK4 over `intervals` equal steps: the values and slopes at every node.
 fn integrate(rates: &LinearRates, duration: f64, intervals: usize) -> (Vec<f64>, Vec<f64>) {
-    let n2 = 2 * rates.n_types();
+    let n = rates.n_types();
+    let n2 = BLOCKS * n;
     let h = duration / intervals as f64;
     let mut values = Vec::with_capacity((intervals + 1) * n2);
     let mut slopes = Vec::with_capacity((intervals + 1) * n2);
     let mut z = vec![0.0; n2];
-    z[n2 / 2..].fill(1.0);
+    z[n..2 * n].fill(1.0);
     let (mut k1, mut k2, mut k3, mut k4, mut tmp) = (
         vec![0.0; n2],
         vec![0.0; n2],
@@ -264,6 +285,28 @@ mod tests {
             assert!((solve.emission(0, u) - (1.0 - phi)).abs() < 1e-12);
         }
         assert!(solve.error_estimate() < 1e-10);
+    }
+
+    #[test]
+    fn silent_extinction_without_mutation_is_kendalls_extinction_chance() {
+        // μ = 0: ε is the chance of extinction by u, p₀(u) = d(e^{ru} − 1)/(b e^{ru} − d), r = b − d.
+        let (b, d) = (0.7, 0.4);
+        let solve = NoEmission::solve(&single(b, 0.0, d), 3.0).unwrap();
+        for &u in &[0.0, 0.01, 0.4, 1.9, 3.0] {
+            let e = ((b - d) * u).exp();
+            let kendall = d * (e - 1.0) / (b * e - d);
+            let got = solve.silent_extinction(0, u);
+            assert!(
+                (got - kendall).abs() <= 1e-10 * kendall,
+                "u = {u}: {got} against {kendall}"
+            );
+        }
+        // With mutation, extinction without emission is rarer than extinction, and never
+        // more likely than no emission at all.
+        let with = NoEmission::solve(&single(b, 0.01, d), 3.0).unwrap();
+        let e = ((b - d) * 3.0f64).exp();
+        assert!(with.silent_extinction(0, 3.0) < d * (e - 1.0) / (b * e - d));
+        assert!(with.silent_extinction(0, 3.0) < with.silence(0, 3.0));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::sync::OnceLock;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use super::lineage::{self, LineageLog, add_into};
 use super::linear::LinearRates;
@@ -31,8 +31,12 @@ use super::{Chance, JumpError, binomial};
 pub struct StepLog {
     /// Emissions, first emission time, events simulated one by one, last such event.
     pub lineages: LineageLog,
-    /// Whether any pool was jumped (then the time of an extinction inside the step is not known).
+    /// Whether any pool was jumped.
     pub jumped: bool,
+    /// If no cell is left at the end of the step: when the last one died. Exact in both regimes:
+    /// the event regime's last death, or for jumped pools a draw from the law of the extinction
+    /// time given the step's outcome ([`StepLaw::extinction_time`]).
+    pub extinct_at: Option<f64>,
 }
 
 /// The law of one step of length `Δ` under fixed rates.
@@ -131,6 +135,8 @@ impl StepLaw {
         scratch.next.resize(n_types, 0);
         scratch.bag.clear();
         scratch.bag.resize(n_types, 0);
+        scratch.silent.clear();
+        scratch.silent.resize(n_types, 0);
         for (x, &n) in counts.iter().enumerate() {
             if !self.jumps(x, n) {
                 scratch.bag[x] = n;
@@ -138,6 +144,7 @@ impl StepLaw {
             }
             log.jumped = true;
             let emitting = binomial(rng, n, self.emission[x])?;
+            scratch.silent[x] = n - emitting;
             self.table(x)?
                 .add_draws(rng, n - emitting, &mut scratch.next, &mut scratch.split)?;
             for _ in 0..emitting {
@@ -163,9 +170,55 @@ impl StepLaw {
         )?;
         add_into(&mut scratch.next, &scratch.bag)?;
         counts.copy_from_slice(&scratch.next);
+        if counts.iter().all(|&n| n == 0) {
+            let jumped = self.extinction_time(&scratch.silent, rng);
+            log.extinct_at = Some(log.lineages.last_event.max(start + jumped));
+        }
         Ok(log)
     }
+
+    /// When the last of the lineages of `silent[x]` jumped `x` ancestors died (time since the
+    /// step's start), given that none emitted and none left a cell at its end: each lineage's
+    /// extinction time has distribution `ε_x(s) / ε_x(Δ)` on `[0, Δ]` (the lineages are
+    /// independent), so the last has `Π_x (ε_x(s) / ε_x(Δ))^{silent[x]}`, inverted by bisection
+    /// (on its logarithm, so that thousands of ancestors do not underflow). 0 if there are none.
+    /// Drawn only when the population dies out in the step, so no later draw depends on it.
+    pub fn extinction_time<R: Rng + ?Sized>(&self, silent: &[u64], rng: &mut R) -> f64 {
+        let duration = self.duration();
+        if silent.iter().all(|&m| m == 0) {
+            return 0.0;
+        }
+        let solve = &self.no_emission;
+        let log_cdf = |s: f64| -> f64 {
+            silent
+                .iter()
+                .enumerate()
+                .filter(|&(_, &m)| m > 0)
+                .map(|(x, &m)| {
+                    let ratio =
+                        solve.silent_extinction(x, s) / solve.silent_extinction(x, duration);
+                    m as f64 * ratio.min(1.0).ln()
+                })
+                .sum()
+        };
+        // In (0, 1]: ln is finite.
+        let target = (1.0 - rng.random::<f64>()).ln();
+        let (mut low, mut high) = (0.0, duration);
+        for _ in 0..EXTINCTION_BISECTIONS {
+            let mid = 0.5 * (low + high);
+            if log_cdf(mid) < target {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        high
+    }
 }
+
+/// Bisections of the extinction time: `Δ / 2^64` is below a double's resolution of any time in
+/// the step.
+const EXTINCTION_BISECTIONS: usize = 64;
 
 /// Whether a pool of `n` cells with total per-cell rate `rate` is jumped over a step of length
 /// `duration`: its expected events in the step reach `threshold`.
@@ -180,4 +233,6 @@ pub struct StepScratch {
     next: Vec<u64>,
     bag: Vec<u64>,
     split: Vec<u64>,
+    /// Per type, the jumped ancestors that emitted nothing (for the extinction time).
+    silent: Vec<u64>,
 }
