@@ -529,27 +529,24 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Show a replayed observer events fired elsewhere (the SIMD lanes), in firing order, as
-    /// [`Self::burst`] shows it the hot loop's: their `(time, channel)` (at most the replay's
-    /// capacity), the exposure in force and the counts after the last. Part of a burst may be
-    /// shown at a time; the counts before the first are those of [`Self::replay_start`] or after
-    /// the part shown last.
+    /// Show a replayed observer `len` events fired elsewhere (the SIMD lanes), in firing order,
+    /// as [`Self::burst`] shows it the hot loop's: `fill` writes their times and channels (at
+    /// most the replay's capacity), then the observer sees them with the exposure in force and
+    /// the counts after the last. Part of a burst may be shown at a time; the counts before the
+    /// first are those of [`Self::replay_start`] or after the part shown last.
     pub(crate) fn show_events<O: Observer>(
         &mut self,
         observer: &mut O,
         exposure: usize,
-        events: impl Iterator<Item = (f64, u32)>,
+        len: usize,
+        fill: impl FnOnce(&mut [f64], &mut [u32]),
         after: &[u64],
     ) {
         let Some(replay) = self.replay.as_mut() else {
             return;
         };
-        let mut len = 0;
-        for (time, channel) in events {
-            replay.log.write(len, time, channel);
-            len += 1;
-        }
-        replay.log.set_len(len);
+        let (times, channels) = replay.log.filled(len);
+        fill(times, channels);
         replay.show(observer, exposure, after);
     }
 

@@ -526,7 +526,7 @@ fn tracked_lanes_give_every_adaptive_replicate_the_scalar_lineages() {
 #[test]
 fn tracked_blocks_over_threads_and_full_logs_change_nothing() {
     // More replicates than a block holds (256); and bursts longer than the lanes' event log
-    // (512 events: hundreds of cells, one record time, a high cap) so that full logs are shown to
+    // (128 events: hundreds of cells, one record time, a high cap) so that full logs are shown to
     // the trackers in the middle of bursts.
     for kernel in kernels() {
         for (seed, adaptive_dosing) in [(2, false), (5, false), (4, true)] {

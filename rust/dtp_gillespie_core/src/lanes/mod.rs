@@ -561,7 +561,8 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
     /// Show lane `j`'s observer the events the lane fired since it last saw them (`tracked`),
     /// with the counts after them, as the scalar path shows it a burst's.
     fn show(&mut self, j: usize) {
-        if !O::OBSERVES || !self.log.pending(j) {
+        let len = self.log.unshown(j);
+        if !O::OBSERVES || len == 0 {
             return;
         }
         let Some(busy) = self.busy[j].as_mut() else {
@@ -569,8 +570,10 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         };
         let after: [u64; N] = std::array::from_fn(|s| self.lanes.count[s][j] as u64);
         let exposure = busy.held.controller.exposure();
-        let (replicate, observer) = (&mut busy.replicate, &mut busy.held.observer);
-        replicate.show_events(observer, exposure, self.log.take(j), &after);
+        let (replicate, observer, log) =
+            (&mut busy.replicate, &mut busy.held.observer, &mut self.log);
+        let fill = |times: &mut [f64], channels: &mut [u32]| log.take(j, times, channels);
+        replicate.show_events(observer, exposure, len, fill, &after);
     }
 
     /// Write lane `j`'s state back to its replicate, as the hot loop writes its registers back
