@@ -22,9 +22,10 @@
 //! density dependence or a biomarker, with at most [`MAX_STATES`] states and [`MAX_PICKS`]
 //! channels per state ([`lane_dosing`]), untracked or tracking lineages from founders or a
 //! library (each lane's tracker is shown the lane's events from an event log: `tracked`);
-//! everything else runs on the scalar path. An adaptive rule's quiet band (`Controller::quiet_band`) is watched in the vector loop:
-//! a lane whose monitored burden leaves it leaves the loop, as the scalar hot loop returns, and
-//! the event loop lets the controller react. The instruction set is chosen at run time
+//! everything else runs on the scalar path. An adaptive rule's quiet band
+//! (`Controller::quiet_band`) is watched in the vector loop: a lane whose monitored burden
+//! leaves it leaves the loop, as the scalar hot loop returns, and the event loop lets the
+//! controller react. The instruction set is chosen at run time
 //! ([`Lanes`]): one portable build, no `-C target-cpu`. Pharmacokinetic dosing stays scalar (its
 //! thinning calls `exp`).
 
