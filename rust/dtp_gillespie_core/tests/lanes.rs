@@ -295,18 +295,23 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
         );
     }
     if !statuses.is_empty() {
-        for status in [
-            Status::Completed,
-            Status::Extinct,
-            Status::MaxEvents,
-            Status::MaxPopulation,
-        ] {
-            assert!(
-                statuses.contains(&(status as i8)),
-                "no case ended {status:?}"
-            );
-        }
+        assert_every_status(&statuses);
         assert!(switches > 0, "no replicate switched its exposure");
+    }
+}
+
+/// The cases ended every way a replicate ends (`statuses` holds each replicate's status).
+fn assert_every_status(statuses: &std::collections::HashSet<i8>) {
+    for status in [
+        Status::Completed,
+        Status::Extinct,
+        Status::MaxEvents,
+        Status::MaxPopulation,
+    ] {
+        assert!(
+            statuses.contains(&(status as i8)),
+            "no case ended {status:?}"
+        );
     }
 }
 
@@ -499,17 +504,7 @@ fn tracked_lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
             tables > 0 && clones > 0,
             "{tables} table rows, {clones} clones"
         );
-        for status in [
-            Status::Completed,
-            Status::Extinct,
-            Status::MaxEvents,
-            Status::MaxPopulation,
-        ] {
-            assert!(
-                statuses.contains(&(status as i8)),
-                "no tracked case ended {status:?}"
-            );
-        }
+        assert_every_status(&statuses);
     }
 }
 
