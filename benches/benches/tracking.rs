@@ -3,7 +3,8 @@
 //! thread: untracked (in SIMD lanes where the CPU has them, as `run_ensemble` chooses), untracked
 //! through the scalar hot loop (`Lanes::Scalar`), untracked through the general loop only
 //! (`RunConfig::force_general_loop`), and tracked with B = 10 and 10³ barcodes (a library) and
-//! 10⁴ (one per founder), each through the hot loop (the default) and, for 10⁴, the general loop.
+//! 10⁴ (one per founder), each as `run_ensemble` chooses (in lanes where the CPU has them) and,
+//! for 10⁴, through the scalar hot loop and the general loop.
 //!
 //! The cases run interleaved, one after the other in each of several rounds, so that a shared
 //! machine's load falls on all of them alike; the report gives each case's median events/s and
@@ -80,6 +81,11 @@ fn cases(daily: bool) -> Vec<Case> {
             name: "tracked, B = 10^4 (founders)".into(),
             run: tracked(LineageStart::Founders, false),
             lanes: Lanes::Detect,
+        },
+        Case {
+            name: "tracked, B = 10^4, scalar loop".into(),
+            run: tracked(LineageStart::Founders, false),
+            lanes: Lanes::Scalar,
         },
         Case {
             name: "tracked, B = 10^4, general loop".into(),

@@ -167,6 +167,13 @@ impl EventBuffer {
         (&self.times[..self.len], &self.channels[..self.len])
     }
 
+    /// Room for `len` events (at most the capacity), to be written in order, as the last
+    /// burst's.
+    pub fn filled(&mut self, len: usize) -> (&mut [f64], &mut [u32]) {
+        self.len = len;
+        (&mut self.times[..len], &mut self.channels[..len])
+    }
+
     /// The `(time, channel)` of each event of the last burst, in order.
     pub fn events(&self) -> impl Iterator<Item = (f64, u32)> + '_ {
         self.times[..self.len]

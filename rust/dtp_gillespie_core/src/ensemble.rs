@@ -273,8 +273,8 @@ pub fn run_ensemble_on(
     validate(model, dosing, run)?;
     let pk = matches!(dosing.kind, DosingKind::Pk(_));
     if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
-        // Untracked replicates under a fixed schedule or an adaptive rule, in SIMD lanes (module
-        // `lanes`).
+        // Replicates under a fixed schedule or an adaptive rule, tracked or not, in SIMD lanes
+        // (module `lanes`).
         let mut lane_events = 0;
         let output = run_replicates_with(model, run, spec, pk, |slots| {
             let serial = slots.serial;
@@ -329,8 +329,8 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
-    /// Each replicate's recorder and outcome, for the SIMD lanes (no concentration, biomarker
-    /// or lineages: the lanes take none of those runs).
+    /// Each replicate's recorder, outcome and lineage slot, for the SIMD lanes (no
+    /// concentration or biomarker: the lanes take none of those runs).
     fn jobs<'a>(
         &'a mut self,
         run: &'a RunConfig,
@@ -344,11 +344,14 @@ impl Slots {
             .zip(self.exposure.chunks_mut(self.n_times));
         recorders
             .zip(self.outcomes.iter_mut())
+            .zip(self.tracked.iter_mut())
             .enumerate()
-            .map(move |(i, ((c, e), outcome))| lanes::Job {
+            .map(move |(i, (((c, e), outcome), lineages))| lanes::Job {
+                i,
                 index: offset + i as u64,
                 recorder: Recorder::new(times, c, e, None, n_states),
                 outcome,
+                lineages,
             })
     }
 }

@@ -104,7 +104,7 @@ impl<'a> CancelPoll<'a> {
 /// Events one burst fires at most when an observer sees them after it (`Observer::REPLAYABLE`):
 /// the buffer (12 bytes an event) stays in the L1 cache, and a burst cut short by it costs one
 /// pass of the general loop per this many events.
-const REPLAY_CAPACITY: usize = 1024;
+pub(crate) const REPLAY_CAPACITY: usize = 1024;
 
 /// A burst of the hot loop under what `controller` has in force, watching its quiet band if it
 /// has one, writing its events to `log`.
@@ -519,6 +519,35 @@ impl<'a> EventLoop<'a> {
                 c, cells, r, rng, t, pending, limits, h, recorder, &mut NoLog,
             )
         }
+    }
+
+    /// Before a burst fired elsewhere (the SIMD lanes): remember the counts a replayed observer's
+    /// events start from.
+    pub(crate) fn replay_start(&mut self) {
+        if let Some(replay) = self.replay.as_mut() {
+            replay.start(self.cells.states());
+        }
+    }
+
+    /// Show a replayed observer `len` events fired elsewhere (the SIMD lanes), in firing order,
+    /// as [`Self::burst`] shows it the hot loop's: `fill` writes their times and channels (at
+    /// most the replay's capacity), then the observer sees them with the exposure in force and
+    /// the counts after the last. Part of a burst may be shown at a time; the counts before the
+    /// first are those of [`Self::replay_start`] or after the part shown last.
+    pub(crate) fn show_events<O: Observer>(
+        &mut self,
+        observer: &mut O,
+        exposure: usize,
+        len: usize,
+        fill: impl FnOnce(&mut [f64], &mut [u32]),
+        after: &[u64],
+    ) {
+        let Some(replay) = self.replay.as_mut() else {
+            return;
+        };
+        let (times, channels) = replay.log.filled(len);
+        fill(times, channels);
+        replay.show(observer, exposure, after);
     }
 
     /// Run the replicate to its end from `resume`, firing its bursts on the scalar hot loop.

@@ -7,6 +7,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use common::{assert_identical, death, division, switch};
+use dtp_gillespie_core::lineage::{LineageSpec, LineageStart, LineageTable};
 use dtp_gillespie_core::rng::replicate_rng;
 use dtp_gillespie_core::{
     AdaptiveSpec, Channel, Dosing, DosingKind, EnsembleOutput, EnsembleSpec, Lanes, Model, Phase,
@@ -294,18 +295,23 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
         );
     }
     if !statuses.is_empty() {
-        for status in [
-            Status::Completed,
-            Status::Extinct,
-            Status::MaxEvents,
-            Status::MaxPopulation,
-        ] {
-            assert!(
-                statuses.contains(&(status as i8)),
-                "no case ended {status:?}"
-            );
-        }
+        assert_every_status(&statuses);
         assert!(switches > 0, "no replicate switched its exposure");
+    }
+}
+
+/// The cases ended every way a replicate ends (`statuses` holds each replicate's status).
+fn assert_every_status(statuses: &std::collections::HashSet<i8>) {
+    for status in [
+        Status::Completed,
+        Status::Extinct,
+        Status::MaxEvents,
+        Status::MaxPopulation,
+    ] {
+        assert!(
+            statuses.contains(&(status as i8)),
+            "no case ended {status:?}"
+        );
     }
 }
 
@@ -393,4 +399,185 @@ fn cases() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60)
+}
+
+/// What generated case `seed` tracks: founders or a library of 1 to 20 barcodes, clones or not,
+/// barcode times on the record grid, elsewhere (regular, random, repeated) or none (clones only).
+fn lineage_spec(seed: u64, run: &RunConfig) -> LineageSpec {
+    let mut g = replicate_rng(&[13; 32], seed);
+    let start = if g.random_bool(0.5) {
+        LineageStart::Founders
+    } else {
+        LineageStart::Library {
+            n_barcodes: g.random_range(1..=20),
+        }
+    };
+    let t_end = run.t_end;
+    let times = match g.random_range(0..5) {
+        0 => run.record_times.clone(),
+        1 => (0..=9).map(|k| t_end * f64::from(k) / 9.0).collect(),
+        2 => {
+            let mut t: Vec<f64> = (0..7).map(|_| g.random_range(0.0..t_end)).collect();
+            t.sort_by(f64::total_cmp);
+            t
+        }
+        3 => vec![0.0, t_end / 2.0, t_end / 2.0, t_end],
+        _ => Vec::new(),
+    };
+    LineageSpec {
+        start,
+        // Without barcode times only clones are recorded.
+        clones: times.is_empty() || g.random_bool(0.5),
+        times,
+        next_clone: 1,
+    }
+}
+
+/// The output of replicates `offset..offset + n` as two calls split at `offset + 9`, joined.
+fn split_in_two(
+    case: &Case,
+    run: &RunConfig,
+    lanes: Lanes,
+    offset: u64,
+    n: usize,
+) -> EnsembleOutput {
+    let (head, _) = ensemble(case, run, lanes, offset, 9, 1);
+    let (tail, _) = ensemble(case, run, lanes, offset + 9, n - 9, 2);
+    let mut lineages = head.lineages.expect("tracked");
+    lineages.append(&mut tail.lineages.expect("tracked"));
+    EnsembleOutput {
+        counts: [head.counts, tail.counts].concat(),
+        exposure: [head.exposure, tail.exposure].concat(),
+        outcomes: [head.outcomes, tail.outcomes].concat(),
+        lineages: Some(lineages),
+        ..EnsembleOutput::default()
+    }
+}
+
+/// Bit-for-bit equality of two tracked outputs: counts, outcomes and the lineage and clone
+/// tables (their debug text writes floats exactly and NaN as NaN).
+fn assert_same_tracking(a: &EnsembleOutput, b: &EnsembleOutput, what: &str) {
+    assert_identical(a, b);
+    let (ta, tb) = (format!("{:?}", a.lineages), format!("{:?}", b.lineages));
+    assert!(ta == tb, "{what}: the lineage tables differ");
+}
+
+/// Every generated case of one kind, tracked, through every lane kernel this CPU has, against
+/// the scalar path's tracking (the hot loop's replay): the same counts as untracked, the same
+/// lineage and clone tables, on 1 and 2 threads and split into two calls; most events must have
+/// been fired in lanes.
+fn tracked_lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
+    let (mut tables, mut clones) = (0, 0);
+    let mut statuses = std::collections::HashSet::new();
+    for kernel in kernels() {
+        let (mut lane_total, mut all_total) = (0, 0);
+        for seed in 0..cases() {
+            let case = case(seed, adaptive_dosing);
+            let tracked = RunConfig {
+                lineages: Some(lineage_spec(seed, &case.run)),
+                ..case.run.clone()
+            };
+            let what = format!("{} tracking {:?}", case.what, tracked.lineages);
+            let n = 20 + (seed as usize % 3) * 11;
+            let (scalar, none) = ensemble(&case, &tracked, Lanes::Scalar, 3, n, 1);
+            assert_eq!(none, 0);
+            let (untracked, _) = ensemble(&case, &case.run, kernel, 3, n, 1);
+            assert_identical(&scalar, &untracked);
+            let (lanes, lane_events) = ensemble(&case, &tracked, kernel, 3, n, 1);
+            eprintln!("{what} ({n} replicates): {lane_events} events in lanes");
+            assert_same_tracking(&lanes, &scalar, &what);
+            let (two, _) = ensemble(&case, &tracked, kernel, 3, n, 2);
+            assert_same_tracking(&two, &scalar, &what);
+            assert_same_tracking(&split_in_two(&case, &tracked, kernel, 3, n), &scalar, &what);
+            let out = scalar.lineages.as_ref().expect("tracked");
+            tables += out.rows.count.len();
+            clones += out.clones.id.len();
+            statuses.extend(scalar.per_replicate(|o| o.status as i8));
+            lane_total += lane_events;
+            all_total += scalar.per_replicate(|o| o.n_events).iter().sum::<u64>();
+        }
+        assert!(
+            2 * lane_total > all_total,
+            "{kernel:?}: {lane_total} of {all_total} tracked events in lanes"
+        );
+        assert!(
+            tables > 0 && clones > 0,
+            "{tables} table rows, {clones} clones"
+        );
+        assert_every_status(&statuses);
+    }
+}
+
+#[test]
+fn tracked_lanes_give_every_replicate_the_scalar_lineages() {
+    tracked_lanes_match_the_scalar_loop_on(false);
+}
+
+#[test]
+fn tracked_lanes_give_every_adaptive_replicate_the_scalar_lineages() {
+    tracked_lanes_match_the_scalar_loop_on(true);
+}
+
+#[test]
+fn tracked_blocks_over_threads_and_full_logs_change_nothing() {
+    // More replicates than a block holds (256); and bursts longer than the lanes' event log
+    // (128 events: hundreds of cells, one record time, a high cap) so that full logs are shown to
+    // the trackers in the middle of bursts.
+    for kernel in kernels() {
+        for (seed, adaptive_dosing) in [(2, false), (5, false), (4, true)] {
+            let generated = case(seed, adaptive_dosing);
+            let mut crowded = case(seed, adaptive_dosing);
+            crowded.run.record_times = vec![crowded.run.t_end];
+            crowded.run.initial.iter_mut().for_each(|n| *n = 400);
+            (crowded.run.max_population, crowded.run.max_events) = (5000, u64::MAX);
+            for (case, n) in [(generated, 260), (crowded, 16)] {
+                for clones in [false, true] {
+                    let tracked = RunConfig {
+                        lineages: Some(LineageSpec {
+                            start: LineageStart::Founders,
+                            times: vec![case.run.t_end / 3.0, case.run.t_end],
+                            clones,
+                            next_clone: 1,
+                        }),
+                        ..case.run.clone()
+                    };
+                    let what = format!("{}, {:?}, clones {clones}", case.what, case.run.initial);
+                    let (scalar, _) = ensemble(&case, &tracked, Lanes::Scalar, 0, n, 1);
+                    let all: u64 = scalar.per_replicate(|o| o.n_events).iter().sum();
+                    for threads in [1, 2] {
+                        let (lanes, lane_events) = ensemble(&case, &tracked, kernel, 0, n, threads);
+                        assert_same_tracking(&lanes, &scalar, &what);
+                        assert!(
+                            2 * lane_events >= all,
+                            "{what}: {lane_events} of {all} in lanes"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_table_start_stays_on_the_scalar_path() {
+    let case = case(1, false);
+    let n_states = case.model.n_states();
+    let table = LineageTable {
+        offsets: vec![0, 1],
+        barcode: vec![7],
+        clone: vec![0],
+        count: vec![5; n_states],
+        n_columns: n_states,
+    };
+    let tracked = RunConfig {
+        lineages: Some(LineageSpec {
+            start: LineageStart::Table(table),
+            times: vec![case.run.t_end],
+            clones: false,
+            next_clone: 1,
+        }),
+        ..case.run.clone()
+    };
+    let (_, lane_events) = ensemble(&case, &tracked, Lanes::Detect, 0, 4, 1);
+    assert_eq!(lane_events, 0);
 }

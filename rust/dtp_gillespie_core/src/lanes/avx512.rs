@@ -30,6 +30,7 @@ use std::arch::x86_64::{
     _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
+use super::tracked::{LaneLog, LaneObserver};
 use super::{Block, Exits, Job, LaneState, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
 use crate::controller::Controller;
 use crate::error::Result;
@@ -41,19 +42,20 @@ const W: usize = 8;
 /// Every lane's bit.
 const ALL: __mmask8 = 0xff;
 
-/// Run a block of replicates in 8 lanes, each under a controller from `start`. The caller has
-/// checked that the CPU has AVX-512 F and DQ ([`super::Lanes::avx512_available`]).
-pub(super) fn run_block<'a, C: Controller>(
+/// Run a block of replicates in 8 lanes, each under a controller from `start`, observed by an
+/// `O`. The caller has checked that the CPU has AVX-512 F and DQ
+/// ([`super::Lanes::avx512_available`]).
+pub(super) fn run_block<'a, C: Controller, O: LaneObserver<'a>>(
     shared: &Shared<'a>,
     jobs: Vec<Job<'a>>,
     start: &dyn Fn() -> C,
 ) -> Result<u64> {
     debug_assert!(super::Lanes::avx512_available());
     match shared.model.n_states() {
-        1 => run_block_of::<1, C>(shared, jobs, start),
-        2 => run_block_of::<2, C>(shared, jobs, start),
-        3 => run_block_of::<3, C>(shared, jobs, start),
-        4 => run_block_of::<4, C>(shared, jobs, start),
+        1 => run_block_of::<1, C, O>(shared, jobs, start),
+        2 => run_block_of::<2, C, O>(shared, jobs, start),
+        3 => run_block_of::<3, C, O>(shared, jobs, start),
+        4 => run_block_of::<4, C, O>(shared, jobs, start),
         n => unreachable!(
             "the lanes take at most {} states, got {n}",
             super::MAX_STATES
@@ -61,23 +63,26 @@ pub(super) fn run_block<'a, C: Controller>(
     }
 }
 
-fn run_block_of<'a, const N: usize, C: Controller>(
+fn run_block_of<'a, const N: usize, C: Controller, O: LaneObserver<'a>>(
     shared: &Shared<'a>,
     jobs: Vec<Job<'a>>,
     start: &dyn Fn() -> C,
 ) -> Result<u64> {
-    let mut block = Block::<W, N, C>::new(shared, jobs, start);
+    let mut block = Block::<W, N, C, O>::new(shared, jobs, start);
     let max_population = block.max_population();
     if block.fill()? {
         loop {
             // A controller that reacts to events promises a quiet band (else the event loop
             // fires no burst): the vector loop watches it.
+            // An observer is shown each lane's events from the log (`super::tracked`).
             // SAFETY: the CPU has AVX-512 F and DQ (checked by the caller).
+            let (lanes, log) = (&mut block.lanes, &mut block.log);
             let exits = unsafe {
-                if C::REACTS_TO_EVENTS {
-                    vector_loop::<N, true>(&mut block.lanes, max_population)
-                } else {
-                    vector_loop::<N, false>(&mut block.lanes, max_population)
+                match (C::REACTS_TO_EVENTS, O::OBSERVES) {
+                    (true, false) => vector_loop::<N, true, false>(lanes, max_population, log),
+                    (false, false) => vector_loop::<N, false, false>(lanes, max_population, log),
+                    (true, true) => vector_loop::<N, true, true>(lanes, max_population, log),
+                    (false, true) => vector_loop::<N, false, true>(lanes, max_population, log),
                 }
             };
             if !block.handle(&exits)? {
@@ -145,14 +150,17 @@ fn gather(table: &[f64], index: __m512i) -> __m512d {
 /// Fire events in every lane until at least one lane must leave; store the lanes' state and say
 /// which left and why. With `WATCH`, a lane whose monitored burden is not strictly inside its
 /// quiet band after an event leaves too (as the scalar hot loop's `BurdenBand` watch returns).
+/// With `LOG`, each iteration's event times and pick codes go to the next row of `log` (the
+/// caller leaves a row free), and the loop returns when the log is full.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX-512 F and DQ.
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn vector_loop<const N: usize, const WATCH: bool>(
+unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     lanes: &mut LaneState<W, N>,
     max_population: u64,
+    log: &mut LaneLog<W>,
 ) -> Exits {
     let zero = _mm512_setzero_pd();
     let one = _mm512_set1_pd(1.0);
@@ -182,6 +190,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
 
     let mut weight: [__m512d; N] = std::array::from_fn(|s| _mm512_mul_pd(count[s], state_total[s]));
     let mut a0 = sum(&weight);
+    let mut rows = log.rows;
 
     let (check, miss, passed, layer, x) = loop {
         now = t_next;
@@ -243,7 +252,13 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
             pick_taken |= this;
         }
 
-        // 3. The event.
+        // 3. The event (and its record in the log).
+        if LOG {
+            let row = &mut log.row[rows];
+            store_f(&mut row.time, now);
+            store_u(&mut row.code, code);
+            rows += 1;
+        }
         let inc = _mm512_and_si512(code, byte);
         let dec = _mm512_and_si512(_mm512_srli_epi64::<8>(code), byte);
         for s in 0..N {
@@ -292,7 +307,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
         let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
         t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
         let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check & !miss;
-        if check | miss | passed != 0 {
+        if check | miss | passed != 0 || (LOG && rows == log.row.len()) {
             break (check, miss, passed, layer, x);
         }
     };
@@ -310,10 +325,14 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
     }
     store_u(&mut lanes.miss_layer, layer);
     store_f(&mut lanes.miss_x, x);
+    if LOG {
+        log.rows = rows;
+    }
     Exits {
         check: u32::from(check),
         miss: u32::from(miss),
         passed: u32::from(passed),
+        full: LOG && rows == log.row.len(),
     }
 }
 

@@ -18,17 +18,20 @@
 //! the scalar hot loop from the pending candidate (a burst's remaining events are the same
 //! whichever loop fires them).
 //!
-//! The lanes take untracked ensembles under fixed schedules and adaptive rules without
-//! observers, progression, density dependence or a biomarker, with at most [`MAX_STATES`] states
-//! and [`MAX_PICKS`] channels per state ([`lane_dosing`]); everything else runs on the scalar
-//! path. An adaptive rule's quiet band (`Controller::quiet_band`) is watched in the vector loop:
-//! a lane whose monitored burden leaves it leaves the loop, as the scalar hot loop returns, and
-//! the event loop lets the controller react. The instruction set is chosen at run time
+//! The lanes take ensembles under fixed schedules and adaptive rules without progression,
+//! density dependence or a biomarker, with at most [`MAX_STATES`] states and [`MAX_PICKS`]
+//! channels per state ([`lane_dosing`]), untracked or tracking lineages from founders or a
+//! library (each lane's tracker is shown the lane's events from an event log: `tracked`);
+//! everything else runs on the scalar path. An adaptive rule's quiet band
+//! (`Controller::quiet_band`) is watched in the vector loop: a lane whose monitored burden
+//! leaves it leaves the loop, as the scalar hot loop returns, and the event loop lets the
+//! controller react. The instruction set is chosen at run time
 //! ([`Lanes`]): one portable build, no `-C target-cpu`. Pharmacokinetic dosing stays scalar (its
 //! thinning calls `exp`).
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod tracked;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -40,12 +43,14 @@ use crate::controller::{Controller, FixedController};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::event_loop::{EventLoop, Next, Parts, Resume};
+use crate::lineage::{LineageOutput, LineageTracker};
 use crate::model::{Model, Pick};
 use crate::record::{Exposure, Recorder};
 use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
 use crate::ssa::{NoObserver, Outcome, as_f64, next_event_time};
+use tracked::{CHANNEL_SHIFT, LaneLog, LaneObserver};
 
 /// Largest number of states the lanes take.
 pub const MAX_STATES: usize = 4;
@@ -116,8 +121,8 @@ pub(crate) fn lane_dosing<'d>(
         && !model.density_dependent()
         && run.progression.is_none()
         && !run.force_general_loop
-        // Lineage tracking follows each event of a replicate: the scalar loop's replay.
-        && run.lineages.is_none();
+        // Lineage trackers see each lane's events after the fact (`tracked`).
+        && tracked::lanes_track(run);
     (fits && plain).then_some(kind)
 }
 
@@ -162,11 +167,14 @@ pub(crate) struct Shared<'a> {
     pub done: &'a AtomicU64,
 }
 
-/// One replicate to run: its global index, its recorder and where its outcome goes.
+/// One replicate to run: its place in the call, its global index, its recorder and where its
+/// outcome (and its lineage tables, when tracked) go.
 pub(crate) struct Job<'a> {
+    pub i: usize,
     pub index: u64,
     pub recorder: Recorder<'a>,
     pub outcome: &'a mut Outcome,
+    pub lineages: &'a mut Option<Box<LineageOutput>>,
 }
 
 /// Run `jobs` in blocks of [`BLOCK`] replicates (in parallel on the current rayon pool if
@@ -208,8 +216,24 @@ fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, jobs: Vec<Job<'a>>) -> Res
     }
 }
 
-/// Run one block on `kernel`, each replicate under a controller from `start`.
+/// Run one block on `kernel`, each replicate under a controller from `start`, and tracked if
+/// the run tracks lineages.
 fn run_block_under<'a, C: Controller>(
+    kernel: Kernel,
+    shared: &Shared<'a>,
+    jobs: Vec<Job<'a>>,
+    start: &dyn Fn() -> C,
+) -> Result<u64> {
+    if shared.run.lineages.is_some() {
+        run_block_observed::<C, LineageTracker<'a>>(kernel, shared, jobs, start)
+    } else {
+        run_block_observed::<C, NoObserver>(kernel, shared, jobs, start)
+    }
+}
+
+/// Run one block on `kernel`, each replicate under a controller from `start`, observed by an
+/// `O` ([`LaneObserver::for_job`]).
+fn run_block_observed<'a, C: Controller, O: LaneObserver<'a>>(
     kernel: Kernel,
     shared: &Shared<'a>,
     jobs: Vec<Job<'a>>,
@@ -217,7 +241,7 @@ fn run_block_under<'a, C: Controller>(
 ) -> Result<u64> {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => avx512::run_block(shared, jobs, start),
+        Kernel::Avx512 => avx512::run_block::<C, O>(shared, jobs, start),
         #[cfg(not(target_arch = "x86_64"))]
         Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
     }
@@ -292,12 +316,14 @@ impl<const W: usize, const N: usize> LaneState<W, N> {
 }
 
 /// A pick's effect as one word: the state that gains a cell (bits 0-7, the sink `N` if none),
-/// the state that loses one (bits 8-15), whether it is a mutation (bit 16), and the change of the
-/// total population as a signed number (bits 32-63).
+/// the state that loses one (bits 8-15), whether it is a mutation (bit 16), its channel (bits
+/// 17-31, for observers: the event log of `tracked`), and the change of the total population
+/// as a signed number (bits 32-63).
 fn pick_code(pick: &Pick) -> u64 {
     pick.inc as u64
         | (pick.dec as u64) << 8
         | u64::from(pick.is_mutation) << 16
+        | u64::from(pick.channel & 0x7fff) << CHANNEL_SHIFT
         | (i64::from(pick.delta_total) as u64) << 32
 }
 
@@ -320,15 +346,15 @@ fn rng_from_words(words: [u64; 4]) -> ReplicateRng {
 }
 
 /// What a lane's event loop works on (lent to it as `Parts`).
-struct Held<'a, C> {
+struct Held<'a, C, O> {
     controller: C,
     rng: ReplicateRng,
     recorder: Recorder<'a>,
-    observer: NoObserver,
+    observer: O,
 }
 
-impl<'a, C> Held<'a, C> {
-    fn parts(&mut self) -> Parts<'_, 'a, C, NoObserver> {
+impl<'a, C, O> Held<'a, C, O> {
+    fn parts(&mut self) -> Parts<'_, 'a, C, O> {
         Parts {
             controller: &mut self.controller,
             rng: &mut self.rng,
@@ -339,35 +365,44 @@ impl<'a, C> Held<'a, C> {
 }
 
 /// A replicate in a lane, and what its current burst started with.
-struct Busy<'a, C> {
+struct Busy<'a, C, O> {
     replicate: EventLoop<'a>,
-    held: Held<'a, C>,
+    held: Held<'a, C, O>,
     outcome: &'a mut Outcome,
+    lineages: &'a mut Option<Box<LineageOutput>>,
     /// The burst's time limit.
     limit_time: f64,
     /// Events left in the burst's budget when the lane was last written back.
     left: u64,
 }
 
-impl<'a, C: Controller> Busy<'a, C> {
-    /// The event loop's setup of `job` under `controller`.
-    fn new(shared: &Shared<'a>, job: Job<'a>, controller: C) -> Self {
+impl<'a, C: Controller, O: LaneObserver<'a>> Busy<'a, C, O> {
+    /// The event loop's setup of `job` under `controller`, with its observer.
+    fn new(shared: &Shared<'a>, job: Job<'a>, controller: C) -> Result<Self> {
         let (rng, _) = replicate_streams(shared.seed_key, job.index);
+        let observer = O::for_job(shared, &job)?;
         let mut held = Held {
             controller,
             rng,
             recorder: job.recorder,
-            observer: NoObserver,
+            observer,
         };
         let (model, treating, run) = (shared.model, shared.treating, shared.run);
         let replicate = EventLoop::new(model, treating, run, &mut held.parts(), shared.cancel);
-        Self {
+        Ok(Self {
             replicate,
             held,
             outcome: job.outcome,
+            lineages: job.lineages,
             limit_time: f64::NAN,
             left: 0,
-        }
+        })
+    }
+
+    /// The replicate stopped with `outcome`: write it, and what its observer kept.
+    fn finish(self, outcome: Outcome) -> Result<()> {
+        *self.outcome = outcome;
+        self.held.observer.finish(&outcome, self.lineages)
     }
 
     /// The event loop from `resume` until its next burst or the replicate's end.
@@ -389,6 +424,8 @@ pub(crate) struct Exits {
     pub miss: u32,
     /// The pending candidate is at or after the lane's limit.
     pub passed: u32,
+    /// The event log is full (`tracked`): every lane's events must be shown to its observer.
+    pub full: bool,
 }
 
 /// What the scalar side of a lane does next.
@@ -403,10 +440,12 @@ enum Step {
 }
 
 /// The lanes of one block and the scalar side of each, every replicate under a controller of
-/// type `C`.
-pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
+/// type `C` and observed by an `O`.
+pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C, O> {
     pub lanes: Box<LaneState<W, N>>,
-    busy: [Option<Busy<'a, C>>; W],
+    /// The events of each lane not yet shown to its observer (empty if `O` observes nothing).
+    pub log: LaneLog<W>,
+    busy: [Option<Busy<'a, C, O>>; W],
     jobs: std::vec::IntoIter<Job<'a>>,
     shared: &'s Shared<'a>,
     /// Each replicate's controller at time 0.
@@ -415,12 +454,15 @@ pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
     pub lane_events: u64,
 }
 
-impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, C> {
+impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
+    Block<'a, 's, W, N, C, O>
+{
     pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>, start: &'s dyn Fn() -> C) -> Self {
         let mut lanes = Box::new(LaneState::new());
         lanes.monitor = monitor_weights(shared.dosing);
         Self {
             lanes,
+            log: LaneLog::new::<O>(),
             busy: std::array::from_fn(|_| None),
             jobs: jobs.into_iter(),
             shared,
@@ -449,6 +491,12 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
     /// Handle the lanes that left the vector loop (their state stored in `lanes`); false if a
     /// lane found no replicate to take (the block's tail).
     pub fn handle(&mut self, exits: &Exits) -> Result<bool> {
+        if O::OBSERVES && exits.full {
+            for j in 0..W {
+                self.show(j);
+            }
+            self.log.clear();
+        }
         for j in 0..W {
             let bit = 1 << j;
             if (exits.check | exits.miss | exits.passed) & bit == 0 {
@@ -512,9 +560,28 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         }
     }
 
+    /// Show lane `j`'s observer the events the lane fired since it last saw them (`tracked`),
+    /// with the counts after them, as the scalar path shows it a burst's.
+    fn show(&mut self, j: usize) {
+        let len = self.log.unshown(j);
+        if !O::OBSERVES || len == 0 {
+            return;
+        }
+        let Some(busy) = self.busy[j].as_mut() else {
+            return;
+        };
+        let after: [u64; N] = std::array::from_fn(|s| self.lanes.count[s][j] as u64);
+        let exposure = busy.held.controller.exposure();
+        let (replicate, observer, log) =
+            (&mut busy.replicate, &mut busy.held.observer, &mut self.log);
+        let fill = |times: &mut [f64], channels: &mut [u32]| log.take(j, times, channels);
+        replicate.show_events(observer, exposure, len, fill, &after);
+    }
+
     /// Write lane `j`'s state back to its replicate, as the hot loop writes its registers back
-    /// when it returns.
+    /// when it returns, and show its observer the lane's events.
     fn write_back(&mut self, j: usize) {
+        self.show(j);
         let lanes = &self.lanes;
         let busy = self.busy[j].as_mut().expect("a busy lane");
         let r = &mut busy.replicate;
@@ -541,6 +608,12 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
     /// Load lane `j` from its replicate (its pending candidate and limit are set by
     /// [`Self::settle_in_lane`]).
     fn load(&mut self, j: usize) {
+        if O::OBSERVES {
+            // The lane's events from here on, replayed from the replicate's counts now.
+            self.log.begin(j);
+            let busy = self.busy[j].as_mut().expect("a busy lane");
+            busy.replicate.replay_start();
+        }
         let lanes = &mut self.lanes;
         let busy = self.busy[j].as_ref().expect("a busy lane");
         let r = &busy.replicate;
@@ -585,14 +658,15 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
                         self.busy[j] = None;
                         return Ok(());
                     };
-                    self.busy[j] = Some(Busy::new(shared, job, (self.start)()));
+                    self.busy[j] = Some(Busy::new(shared, job, (self.start)())?);
                     Step::Advance(Resume::Top)
                 }
                 Step::Advance(resume) => {
                     let busy = self.busy[j].as_mut().expect("a busy lane");
                     match busy.advance(resume)? {
                         Next::Stopped(outcome) => {
-                            *busy.outcome = outcome;
+                            let busy = self.busy[j].take().expect("a busy lane");
+                            busy.finish(outcome)?;
                             shared.done.fetch_add(1, Ordering::Relaxed);
                             Step::Take
                         }
@@ -639,7 +713,8 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
             };
             let (replicate, parts) = (&mut busy.replicate, &mut busy.held.parts());
             let end = replicate.burst(parts, Some(t_next), limits);
-            *busy.outcome = replicate.run_from(parts, Resume::AfterBurst(end))?;
+            let outcome = replicate.run_from(parts, Resume::AfterBurst(end))?;
+            busy.finish(outcome)?;
             self.shared.done.fetch_add(1, Ordering::Relaxed);
         }
         Ok(self.lane_events)
