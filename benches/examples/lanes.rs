@@ -14,16 +14,18 @@ use std::time::Instant;
 use dtp_gillespie_benches::{
     adaptive_zhang, canonical_model, continuous_on, daily_run, intermittent_14_14,
 };
-use dtp_gillespie_core::{Dosing, EnsembleOutput, EnsembleSpec, Lanes, RunConfig, run_ensemble_on};
+use dtp_gillespie_core::{
+    Dosing, EnsembleOutput, EnsembleSpec, LaneStats, Lanes, RunConfig, run_ensemble_lane_stats,
+};
 
-/// One timed ensemble: seconds, events and the output.
+/// One timed ensemble: seconds, events, the output and what the lanes did.
 fn timed(
     dosing: &Dosing,
     run: &RunConfig,
     n: usize,
     threads: usize,
     lanes: Lanes,
-) -> (f64, u64, EnsembleOutput) {
+) -> (f64, u64, EnsembleOutput, LaneStats) {
     let spec = EnsembleSpec {
         seed_key: [1; 32],
         replicate_offset: 0,
@@ -31,7 +33,7 @@ fn timed(
         n_threads: Some(threads),
     };
     let start = Instant::now();
-    let (out, _) = run_ensemble_on(
+    let (out, stats) = run_ensemble_lane_stats(
         &canonical_model(),
         dosing,
         run,
@@ -43,7 +45,23 @@ fn timed(
     .expect("valid run");
     let secs = start.elapsed().as_secs_f64();
     let events = out.per_replicate(|o| o.n_events).iter().sum();
-    (secs, events, out)
+    (secs, events, out, stats)
+}
+
+/// Why lanes left the vector loop, per iteration of it.
+fn exits(stats: &LaneStats) -> String {
+    let per = |n: u64| n as f64 / stats.iterations as f64;
+    format!(
+        "iterations with an exit {:.1}%; lane exits per iteration: record {:.4}, miss {:.4}, \
+         check {:.4}, limit {:.4}; records written in the loop {}, events in lanes {}",
+        100.0 * per(stats.exits),
+        per(stats.record_exits),
+        per(stats.miss_exits),
+        per(stats.check_exits),
+        per(stats.limit_exits),
+        stats.records_in_loop,
+        stats.events,
+    )
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -114,6 +132,7 @@ fn main() {
         let mut rate = [Vec::new(), Vec::new()];
         let mut ratios = Vec::new();
         let mut events_per_run = 0;
+        let mut lane_stats = LaneStats::default();
         for round in 0..rounds {
             let order = if round % 2 == 0 {
                 [Lanes::Scalar, Lanes::Avx512]
@@ -123,8 +142,11 @@ fn main() {
             let mut secs = [0.0; 2];
             let mut outputs = Vec::new();
             for lanes in order {
-                let (s, events, out) = timed(dosing, run, *n, threads, lanes);
+                let (s, events, out, stats) = timed(dosing, run, *n, threads, lanes);
                 let path = usize::from(lanes == Lanes::Avx512);
+                if path == 1 {
+                    lane_stats = stats;
+                }
                 secs[path] = s;
                 events_per_run = events;
                 outputs.push(out);
@@ -147,5 +169,6 @@ fn main() {
             lanes * per_replicate,
             median(ratios)
         );
+        println!("    {}", exits(&lane_stats));
     }
 }

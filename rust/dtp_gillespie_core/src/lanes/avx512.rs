@@ -30,7 +30,7 @@ use std::arch::x86_64::{
     _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
-use super::{Block, Exits, Job, LaneState, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
+use super::{Block, Exits, Job, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
 use crate::controller::Controller;
 use crate::error::Result;
 use crate::ziggurat_tables::ZIG_EXP_X;
@@ -47,7 +47,7 @@ pub(super) fn run_block<'a, C: Controller>(
     shared: &Shared<'a>,
     jobs: Vec<Job<'a>>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     debug_assert!(super::Lanes::avx512_available());
     match shared.model.n_states() {
         1 => run_block_of::<1, C>(shared, jobs, start),
@@ -65,7 +65,7 @@ fn run_block_of<'a, const N: usize, C: Controller>(
     shared: &Shared<'a>,
     jobs: Vec<Job<'a>>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     let mut block = Block::<W, N, C>::new(shared, jobs, start);
     let max_population = block.max_population();
     if block.fill()? {
@@ -183,7 +183,9 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
     let mut weight: [__m512d; N] = std::array::from_fn(|s| _mm512_mul_pd(count[s], state_total[s]));
     let mut a0 = sum(&weight);
 
+    let mut iterations = 0;
     let (check, miss, passed, layer, x) = loop {
+        iterations += 1;
         now = t_next;
         // 1. The selection target.
         let (bits, next) = xoshiro(rng);
@@ -314,6 +316,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
         check: u32::from(check),
         miss: u32::from(miss),
         passed: u32::from(passed),
+        iterations,
     }
 }
 

@@ -61,6 +61,41 @@ const SCANNED: usize = MAX_PICKS - 1;
 /// The output does not depend on it.
 const BLOCK: usize = 256;
 
+/// What the lanes did in one call: how often lanes left the vector loop and why, for tests and
+/// benchmarks (the output does not depend on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneStats {
+    /// Events fired in the lanes.
+    pub events: u64,
+    /// Iterations of the vector loop (each fires one event in every lane).
+    pub iterations: u64,
+    /// Iterations after which at least one lane left the vector loop.
+    pub exits: u64,
+    /// Lanes that left because the burst stopped (0 or the cap, budget, overflow, quiet band).
+    pub check_exits: u64,
+    /// Lanes that left because the ziggurat's first try missed.
+    pub miss_exits: u64,
+    /// Lanes that left because their candidate passed a record time (before the burst's limit).
+    pub record_exits: u64,
+    /// Lanes that left because their candidate passed the burst's limit.
+    pub limit_exits: u64,
+    /// Record times written in the vector loop.
+    pub records_in_loop: u64,
+}
+
+impl LaneStats {
+    fn add(&mut self, other: &Self) {
+        self.events += other.events;
+        self.iterations += other.iterations;
+        self.exits += other.exits;
+        self.check_exits += other.check_exits;
+        self.miss_exits += other.miss_exits;
+        self.record_exits += other.record_exits;
+        self.limit_exits += other.limit_exits;
+        self.records_in_loop += other.records_in_loop;
+    }
+}
+
 /// Which SIMD lanes an ensemble may use. The output is the same whichever runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lanes {
@@ -170,13 +205,13 @@ pub(crate) struct Job<'a> {
 }
 
 /// Run `jobs` in blocks of [`BLOCK`] replicates (in parallel on the current rayon pool if
-/// `parallel`); returns the number of events the lanes fired.
+/// `parallel`); returns what the lanes did.
 pub(crate) fn run_jobs(
     kernel: Kernel,
     shared: &Shared<'_>,
     jobs: Vec<Job<'_>>,
     parallel: bool,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     use rayon::prelude::*;
     let mut blocks = Vec::new();
     let mut jobs = jobs.into_iter().peekable();
@@ -188,14 +223,21 @@ pub(crate) fn run_jobs(
         blocks
             .into_par_iter()
             .map(run)
-            .try_reduce(|| 0, |a, b| Ok(a + b))
+            .try_reduce(LaneStats::default, |mut a, b| {
+                a.add(&b);
+                Ok(a)
+            })
     } else {
-        blocks.into_iter().map(run).sum()
+        let mut stats = LaneStats::default();
+        for block in blocks {
+            stats.add(&run(block)?);
+        }
+        Ok(stats)
     }
 }
 
 /// Run one block under the run's kind of controller.
-fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, jobs: Vec<Job<'a>>) -> Result<u64> {
+fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, jobs: Vec<Job<'a>>) -> Result<LaneStats> {
     match shared.dosing {
         LaneDosing::Fixed(schedule) => {
             run_block_under(kernel, shared, jobs, &|| FixedController::new(schedule))
@@ -214,7 +256,7 @@ fn run_block_under<'a, C: Controller>(
     shared: &Shared<'a>,
     jobs: Vec<Job<'a>>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => avx512::run_block(shared, jobs, start),
@@ -389,6 +431,8 @@ pub(crate) struct Exits {
     pub miss: u32,
     /// The pending candidate is at or after the lane's limit.
     pub passed: u32,
+    /// Iterations run.
+    pub iterations: u64,
 }
 
 /// What the scalar side of a lane does next.
@@ -411,8 +455,8 @@ pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
     shared: &'s Shared<'a>,
     /// Each replicate's controller at time 0.
     start: &'s dyn Fn() -> C,
-    /// Events fired in the lanes.
-    pub lane_events: u64,
+    /// What the lanes did.
+    pub stats: LaneStats,
 }
 
 impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, C> {
@@ -425,7 +469,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
             jobs: jobs.into_iter(),
             shared,
             start,
-            lane_events: 0,
+            stats: LaneStats::default(),
         }
     }
 
@@ -449,6 +493,10 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
     /// Handle the lanes that left the vector loop (their state stored in `lanes`); false if a
     /// lane found no replicate to take (the block's tail).
     pub fn handle(&mut self, exits: &Exits) -> Result<bool> {
+        self.stats.iterations += exits.iterations;
+        self.stats.exits += 1;
+        self.stats.check_exits += u64::from(exits.check.count_ones());
+        self.stats.miss_exits += u64::from(exits.miss.count_ones());
         for j in 0..W {
             let bit = 1 << j;
             if (exits.check | exits.miss | exits.passed) & bit == 0 {
@@ -463,7 +511,16 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
                 } else {
                     self.lanes.t_next[j]
                 };
-                if self.settle_in_lane(j, t_next) {
+                let went_on = self.settle_in_lane(j, t_next);
+                if exits.passed & bit != 0 {
+                    let stats = &mut self.stats;
+                    *if went_on {
+                        &mut stats.record_exits
+                    } else {
+                        &mut stats.limit_exits
+                    } += 1;
+                }
+                if went_on {
                     continue;
                 }
                 self.write_back(j);
@@ -533,7 +590,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         }
         let fired = busy.left - lanes.left[j];
         r.history.add_events(fired);
-        self.lane_events += fired;
+        self.stats.events += fired;
         busy.left = lanes.left[j];
         self.lanes.first_mutant[j] = f64::NAN;
     }
@@ -623,7 +680,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
 
     /// Finish every replicate still in a lane on the scalar path: the rest of its burst in the
     /// scalar hot loop from its pending candidate, then the event loop.
-    pub fn finish_tail(&mut self) -> Result<u64> {
+    pub fn finish_tail(&mut self) -> Result<LaneStats> {
         let max_population = self.max_population();
         for j in 0..W {
             if self.busy[j].is_none() {
@@ -642,6 +699,6 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
             *busy.outcome = replicate.run_from(parts, Resume::AfterBurst(end))?;
             self.shared.done.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(self.lane_events)
+        Ok(self.stats)
     }
 }
