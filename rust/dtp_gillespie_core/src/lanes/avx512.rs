@@ -22,12 +22,12 @@
 use std::arch::x86_64::{
     __m512d, __m512i, __mmask8, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_CMPINT_NLT,
     _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castsi512_pd, _mm512_cmp_epu64_mask,
-    _mm512_cmp_pd_mask, _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_div_pd,
-    _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_blend_epi64,
-    _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_rol_epi64, _mm512_set1_epi64,
-    _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_srai_epi64,
-    _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_epi64, _mm512_sub_pd,
-    _mm512_test_epi64_mask, _mm512_xor_si512,
+    _mm512_cmp_pd_mask, _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64,
+    _mm512_div_pd, _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512,
+    _mm512_mask_blend_epi64, _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512,
+    _mm512_rol_epi64, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
+    _mm512_slli_epi64, _mm512_srai_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512,
+    _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
 use super::{Block, Exits, Job, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
@@ -74,10 +74,11 @@ fn run_block_of<'a, const N: usize, C: Controller>(
             // fires no burst): the vector loop watches it.
             // SAFETY: the CPU has AVX-512 F and DQ (checked by the caller).
             let exits = unsafe {
+                let (lanes, times) = (&mut block.lanes, &block.times);
                 if C::REACTS_TO_EVENTS {
-                    vector_loop::<N, true>(&mut block.lanes, max_population)
+                    vector_loop::<N, true>(lanes, times, max_population)
                 } else {
-                    vector_loop::<N, false>(&mut block.lanes, max_population)
+                    vector_loop::<N, false>(lanes, times, max_population)
                 }
             };
             if !block.handle(&exits)? {
@@ -145,13 +146,18 @@ fn gather(table: &[f64], index: __m512i) -> __m512d {
 /// Fire events in every lane until at least one lane must leave; store the lanes' state and say
 /// which left and why. With `WATCH`, a lane whose monitored burden is not strictly inside its
 /// quiet band after an event leaves too (as the scalar hot loop's `BurdenBand` watch returns).
+/// A lane whose candidate passes its next record time (`record_time`, from `times`: the record
+/// grid with infinity after it) writes its counts there and stays.
 ///
 /// # Safety
 ///
-/// The CPU must have AVX-512 F and DQ.
+/// The CPU must have AVX-512 F and DQ. In each lane with a finite `record_time`, `rows` points
+/// at the counts of a recorder of `N` states on the grid `times` (without its infinity) that
+/// nothing else uses until the lane leaves, and `record_next` is the index of `record_time`.
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn vector_loop<const N: usize, const WATCH: bool>(
     lanes: &mut LaneState<W, N>,
+    times: &[f64],
     max_population: u64,
 ) -> Exits {
     let zero = _mm512_setzero_pd();
@@ -174,6 +180,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
     let mut now;
     let mut t_next = load_f(&lanes.t_next);
     let limit = load_f(&lanes.limit);
+    let mut record_time = load_f(&lanes.record_time);
     let mut left = load_u(&lanes.left);
     let mut first_mutant = load_f(&lanes.first_mutant);
     let mut rng: [__m512i; 4] = std::array::from_fn(|i| load_u(&lanes.rng[i]));
@@ -184,6 +191,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
     let mut a0 = sum(&weight);
 
     let mut iterations = 0;
+    let mut records = 0;
     let (check, miss, passed, layer, x) = loop {
         iterations += 1;
         now = t_next;
@@ -294,6 +302,43 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
         let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
         t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
         let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check & !miss;
+        // Lanes that stay, whose candidate passes a record time: the counts now hold until the
+        // candidate, as the hot loop's `record_before` writes them.
+        let record =
+            _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next, record_time) & !(check | miss | passed);
+        if record != 0 {
+            let mut row = [[0i64; W]; N];
+            for (out, c) in row.iter_mut().zip(count) {
+                // Exact: counts are whole numbers below 2^52.
+                let c = _mm512_cvttpd_epi64(c);
+                // SAFETY: `out` holds 8 words.
+                unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), c) };
+            }
+            let mut candidate = [0.0; W];
+            store_f(&mut candidate, t_next);
+            let mut todo = record;
+            while todo != 0 {
+                let j = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let mut next = lanes.record_next[j];
+                loop {
+                    // SAFETY: `times[next]` is finite (the candidate passed it), so `next` is
+                    // a record time of the lane's recorder, whose row `next` `rows` points into.
+                    let at = unsafe { lanes.rows[j].add(next * N) };
+                    for (s, counts) in row.iter().enumerate() {
+                        unsafe { at.add(s).write(counts[j]) };
+                    }
+                    records += 1;
+                    next += 1;
+                    if candidate[j] <= times[next] {
+                        break;
+                    }
+                }
+                lanes.record_next[j] = next;
+                lanes.record_time[j] = times[next];
+            }
+            record_time = load_f(&lanes.record_time);
+        }
         if check | miss | passed != 0 {
             break (check, miss, passed, layer, x);
         }
@@ -317,6 +362,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
         miss: u32::from(miss),
         passed: u32::from(passed),
         iterations,
+        records,
     }
 }
 

@@ -291,8 +291,17 @@ pub(crate) struct LaneState<const W: usize, const N: usize> {
     pub now: [f64; W],
     /// The pending candidate, before `limit`.
     pub t_next: [f64; W],
-    /// The burst's limit, or just after the next record time, whichever is first.
+    /// The burst's limit; in a lane whose records the vector loop cannot write, just after the
+    /// next record time if that is first.
     pub limit: [f64; W],
+    /// The next record time, written in the vector loop when the candidate passes it (infinity
+    /// in a lane whose records it cannot write).
+    pub record_time: [f64; W],
+    /// Its index in the record grid.
+    pub record_next: [usize; W],
+    /// The lane's recorder's counts (`Recorder::counts_only`) while the vector loop writes them,
+    /// null otherwise.
+    pub rows: [*mut i64; W],
     /// Events left in the burst's budget.
     pub left: [u64; W],
     /// First mutation fired in the lane since it was loaded (NaN if none).
@@ -321,6 +330,9 @@ impl<const W: usize, const N: usize> LaneState<W, N> {
             now: [0.0; W],
             t_next: [0.0; W],
             limit: [0.0; W],
+            record_time: [f64::INFINITY; W],
+            record_next: [0; W],
+            rows: [std::ptr::null_mut(); W],
             left: [0; W],
             first_mutant: [f64::NAN; W],
             rng: [[0; W]; 4],
@@ -433,6 +445,8 @@ pub(crate) struct Exits {
     pub passed: u32,
     /// Iterations run.
     pub iterations: u64,
+    /// Record times written.
+    pub records: u64,
 }
 
 /// What the scalar side of a lane does next.
@@ -450,6 +464,8 @@ enum Step {
 /// type `C`.
 pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
     pub lanes: Box<LaneState<W, N>>,
+    /// The record grid and infinity after it: the vector loop's next record times.
+    pub times: Vec<f64>,
     busy: [Option<Busy<'a, C>>; W],
     jobs: std::vec::IntoIter<Job<'a>>,
     shared: &'s Shared<'a>,
@@ -463,8 +479,10 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
     pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>, start: &'s dyn Fn() -> C) -> Self {
         let mut lanes = Box::new(LaneState::new());
         lanes.monitor = monitor_weights(shared.dosing);
+        let times = shared.run.record_times.iter().copied();
         Self {
             lanes,
+            times: times.chain([f64::INFINITY]).collect(),
             busy: std::array::from_fn(|_| None),
             jobs: jobs.into_iter(),
             shared,
@@ -497,6 +515,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         self.stats.exits += 1;
         self.stats.check_exits += u64::from(exits.check.count_ones());
         self.stats.miss_exits += u64::from(exits.miss.count_ones());
+        self.stats.records_in_loop += exits.records;
         for j in 0..W {
             let bit = 1 << j;
             if (exits.check | exits.miss | exits.passed) & bit == 0 {
@@ -548,8 +567,10 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
 
     /// Write the record times before lane `j`'s pending candidate `t_next` from the lane's
     /// counts, as the hot loop's outer loop does; true if the candidate is before the burst's
-    /// limit (the lane goes on in the vector loop), false if it ends the burst.
+    /// limit (the lane goes on in the vector loop, which writes its next records if its recorder
+    /// writes counts only), false if it ends the burst.
     fn settle_in_lane(&mut self, j: usize, t_next: f64) -> bool {
+        self.hand_back_records(j);
         let lanes = &mut self.lanes;
         let busy = self.busy[j].as_mut().expect("a busy lane");
         let drug = busy.exposure();
@@ -557,9 +578,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         loop {
             let limit = busy.limit_time.min(just_after(recorder.next_time()));
             if t_next < limit {
-                lanes.t_next[j] = t_next;
-                lanes.limit[j] = limit;
-                return true;
+                break;
             }
             if t_next >= busy.limit_time {
                 return false;
@@ -567,11 +586,38 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
             let states: [u64; N] = std::array::from_fn(|s| lanes.count[s][j] as u64);
             recorder.record_before(t_next, &states, &drug);
         }
+        lanes.t_next[j] = t_next;
+        let next_time = recorder.next_time();
+        if let Some((next, rows)) = recorder.counts_only() {
+            lanes.limit[j] = busy.limit_time;
+            lanes.record_time[j] = next_time;
+            lanes.record_next[j] = next;
+            lanes.rows[j] = rows;
+        } else {
+            lanes.limit[j] = busy.limit_time.min(just_after(next_time));
+            lanes.record_time[j] = f64::INFINITY;
+        }
+        true
+    }
+
+    /// Hand the records the vector loop wrote in lane `j` back to its recorder (which writes
+    /// their exposures: the burst's).
+    fn hand_back_records(&mut self, j: usize) {
+        let lanes = &mut self.lanes;
+        if lanes.rows[j].is_null() {
+            return;
+        }
+        lanes.rows[j] = std::ptr::null_mut();
+        let busy = self.busy[j].as_mut().expect("a busy lane");
+        let drug = busy.exposure();
+        let recorder = &mut busy.held.recorder;
+        recorder.counts_written_before(lanes.record_next[j], &drug);
     }
 
     /// Write lane `j`'s state back to its replicate, as the hot loop writes its registers back
     /// when it returns.
     fn write_back(&mut self, j: usize) {
+        self.hand_back_records(j);
         let lanes = &self.lanes;
         let busy = self.busy[j].as_mut().expect("a busy lane");
         let r = &mut busy.replicate;
