@@ -1,10 +1,12 @@
 //! SIMD lanes against the scalar loop, side by side in one process, on benchmark cases (c) and
 //! (d) (`benches/bench-model.toml`) and case (d)'s tumour under Zhang-style adaptive therapy
-//! (monitored after every event), one thread: `lanes [rounds] [threads]`.
+//! (monitored after every event), on one thread and, if `threads` > 1, on `threads` too:
+//! `lanes [rounds] [threads]`.
 //!
-//! Each round runs every case once per path, in alternating order, so that a machine shared with
-//! other work slows both alike; the report gives medians over rounds (replicates/s, events/s) and
-//! the median of the per-round ratios. The outputs of the two paths are compared bit for bit.
+//! Each round runs every case once per path and thread count, in an order that rotates, so that
+//! a machine shared with other work slows each alike; the report gives medians over rounds
+//! (replicates/s, events/s) and the medians of the per-round ratios (lanes against the scalar
+//! loop, `threads` threads against one). The outputs are compared bit for bit.
 //!
 //! Run: `cargo run --release -p dtp_gillespie_benches --example lanes -- 7`.
 
@@ -127,48 +129,73 @@ fn main() {
             1000,
         ),
     ];
-    println!("{rounds} interleaved rounds, {threads} thread(s); medians");
+    println!("{rounds} interleaved rounds, 1 and {threads} thread(s); medians");
+    // Each path on one thread and, if asked, on `threads`.
+    let mut configs = vec![(Lanes::Scalar, 1), (Lanes::Avx512, 1)];
+    if threads > 1 {
+        configs.extend([(Lanes::Scalar, threads), (Lanes::Avx512, threads)]);
+    }
     for (name, dosing, run, n) in &cases {
-        let mut rate = [Vec::new(), Vec::new()];
-        let mut ratios = Vec::new();
+        let mut rate = vec![Vec::new(); configs.len()];
+        let mut ratios = vec![Vec::new(); configs.len()];
         let mut events_per_run = 0;
         let mut lane_stats = LaneStats::default();
         for round in 0..rounds {
-            let order = if round % 2 == 0 {
-                [Lanes::Scalar, Lanes::Avx512]
-            } else {
-                [Lanes::Avx512, Lanes::Scalar]
-            };
-            let mut secs = [0.0; 2];
-            let mut outputs = Vec::new();
-            for lanes in order {
-                let (s, events, out, stats) = timed(dosing, run, *n, threads, lanes);
-                let path = usize::from(lanes == Lanes::Avx512);
-                if path == 1 {
+            // A different order each round, so that a busy spell of the machine slows each
+            // configuration alike.
+            let mut secs = vec![0.0; configs.len()];
+            let mut first: Option<EnsembleOutput> = None;
+            for k in 0..configs.len() {
+                let c = (k + round) % configs.len();
+                let (lanes, t) = configs[c];
+                let (s, events, out, stats) = timed(dosing, run, *n, t, lanes);
+                if (lanes, t) == (Lanes::Avx512, 1) {
                     lane_stats = stats;
                 }
-                secs[path] = s;
+                secs[c] = s;
                 events_per_run = events;
-                outputs.push(out);
+                // Bit for bit (NaN fields compare equal through their text).
+                if let Some(first) = &first {
+                    let same = first.counts == out.counts
+                        && format!("{:?}", first.outcomes) == format!("{:?}", out.outcomes);
+                    assert!(same, "{name}: {lanes:?} on {t} thread(s) differs");
+                } else {
+                    first = Some(out);
+                }
             }
-            // Bit for bit (NaN fields compare equal through their text).
-            let same = outputs[0].counts == outputs[1].counts
-                && format!("{:?}", outputs[0].outcomes) == format!("{:?}", outputs[1].outcomes);
-            assert!(same, "{name}: the paths differ");
-            for path in 0..2 {
-                rate[path].push(*n as f64 / secs[path]);
+            for c in 0..configs.len() {
+                rate[c].push(*n as f64 / secs[c]);
+                // Lanes against the scalar loop on as many threads; T threads against one.
+                ratios[c].push(match c {
+                    1 => secs[0] / secs[1],
+                    2 => secs[0] / secs[2],
+                    3 => secs[1] / secs[3],
+                    _ => 1.0,
+                });
             }
-            ratios.push(secs[0] / secs[1]);
+            if configs.len() > 2 {
+                ratios[0].push(secs[2] / secs[3]);
+            }
         }
-        let [scalar, lanes] = rate.map(median);
+        let rate: Vec<f64> = rate.into_iter().map(median).collect();
+        let ratio: Vec<f64> = ratios.into_iter().map(median).collect();
         let per_replicate = events_per_run as f64 / *n as f64;
         println!(
-            "{name}: scalar {scalar:.0} reps/s ({:.3e} events/s), avx512 lanes {lanes:.0} reps/s \
+            "{name}: scalar {:.0} reps/s ({:.3e} events/s), avx512 lanes {:.0} reps/s \
              ({:.3e} events/s), median ratio {:.2}x",
-            scalar * per_replicate,
-            lanes * per_replicate,
-            median(ratios)
+            rate[0],
+            rate[0] * per_replicate,
+            rate[1],
+            rate[1] * per_replicate,
+            ratio[1]
         );
+        if threads > 1 {
+            println!(
+                "    {threads} threads: scalar {:.0} reps/s, lanes {:.0} reps/s (ratio {:.2}x); \
+                 {threads} threads / 1: scalar {:.2}x, lanes {:.2}x",
+                rate[2], rate[3], ratio[0], ratio[2], ratio[3]
+            );
+        }
         println!("    {}", exits(&lane_stats));
     }
 }

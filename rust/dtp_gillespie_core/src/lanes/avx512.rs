@@ -30,7 +30,7 @@ use std::arch::x86_64::{
     _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
-use super::{Block, Exits, Job, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
+use super::{Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared};
 use crate::controller::Controller;
 use crate::error::Result;
 use crate::ziggurat_tables::ZIG_EXP_X;
@@ -41,19 +41,20 @@ const W: usize = 8;
 /// Every lane's bit.
 const ALL: __mmask8 = 0xff;
 
-/// Run a block of replicates in 8 lanes, each under a controller from `start`. The caller has
-/// checked that the CPU has AVX-512 F and DQ ([`super::Lanes::avx512_available`]).
+/// Run the replicates of `queue` in 8 lanes until it is empty, each under a controller from
+/// `start`. The caller has checked that the CPU has AVX-512 F and DQ
+/// ([`super::Lanes::avx512_available`]).
 pub(super) fn run_block<'a, C: Controller>(
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
 ) -> Result<LaneStats> {
     debug_assert!(super::Lanes::avx512_available());
     match shared.model.n_states() {
-        1 => run_block_of::<1, C>(shared, jobs, start),
-        2 => run_block_of::<2, C>(shared, jobs, start),
-        3 => run_block_of::<3, C>(shared, jobs, start),
-        4 => run_block_of::<4, C>(shared, jobs, start),
+        1 => run_block_of::<1, C>(shared, queue, start),
+        2 => run_block_of::<2, C>(shared, queue, start),
+        3 => run_block_of::<3, C>(shared, queue, start),
+        4 => run_block_of::<4, C>(shared, queue, start),
         n => unreachable!(
             "the lanes take at most {} states, got {n}",
             super::MAX_STATES
@@ -63,10 +64,10 @@ pub(super) fn run_block<'a, C: Controller>(
 
 fn run_block_of<'a, const N: usize, C: Controller>(
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
 ) -> Result<LaneStats> {
-    let mut block = Block::<W, N, C>::new(shared, jobs, start);
+    let mut block = Block::<W, N, C>::new(shared, queue, start);
     let max_population = block.max_population();
     if block.fill()? {
         loop {

@@ -31,6 +31,7 @@
 mod avx512;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rand::SeedableRng;
 
@@ -56,10 +57,6 @@ pub const MAX_PICKS: usize = 4;
 
 /// Rates scanned per state.
 const SCANNED: usize = MAX_PICKS - 1;
-
-/// Replicates per block: a block's replicates share one set of lanes, blocks run in parallel.
-/// The output does not depend on it.
-const BLOCK: usize = 256;
 
 /// What the lanes did in one call: how often lanes left the vector loop and why, for tests and
 /// benchmarks (the output does not depend on it).
@@ -204,8 +201,32 @@ pub(crate) struct Job<'a> {
     pub outcome: &'a mut Outcome,
 }
 
-/// Run `jobs` in blocks of [`BLOCK`] replicates (in parallel on the current rayon pool if
-/// `parallel`); returns what the lanes did.
+/// The replicates of a call that no lane has taken yet, shared by the lanes of every thread, so
+/// that no thread idles while another has replicates left. Which lane or thread runs a replicate
+/// does not change its result: that depends on its index only.
+pub(crate) struct Queue<'a> {
+    jobs: Mutex<std::vec::IntoIter<Job<'a>>>,
+}
+
+impl<'a> Queue<'a> {
+    fn new(jobs: Vec<Job<'a>>) -> Self {
+        Self {
+            jobs: Mutex::new(jobs.into_iter()),
+        }
+    }
+
+    /// The next replicate, if any is left.
+    fn take(&self) -> Option<Job<'a>> {
+        // A lane holds the lock only to take a job: it cannot be poisoned with jobs half taken.
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next()
+    }
+}
+
+/// Run `jobs` in one set of lanes per thread of the current rayon pool if `parallel` (one set
+/// otherwise), every set taking replicates from one queue; returns what the lanes did.
 pub(crate) fn run_jobs(
     kernel: Kernel,
     shared: &Shared<'_>,
@@ -213,14 +234,10 @@ pub(crate) fn run_jobs(
     parallel: bool,
 ) -> Result<LaneStats> {
     use rayon::prelude::*;
-    let mut blocks = Vec::new();
-    let mut jobs = jobs.into_iter().peekable();
-    while jobs.peek().is_some() {
-        blocks.push(jobs.by_ref().take(BLOCK).collect::<Vec<_>>());
-    }
-    let run = |block: Vec<Job<'_>>| run_block(kernel, shared, block);
+    let queue = Queue::new(jobs);
+    let run = |_| run_block(kernel, shared, &queue);
     if parallel {
-        blocks
+        (0..rayon::current_num_threads())
             .into_par_iter()
             .map(run)
             .try_reduce(LaneStats::default, |mut a, b| {
@@ -228,38 +245,34 @@ pub(crate) fn run_jobs(
                 Ok(a)
             })
     } else {
-        let mut stats = LaneStats::default();
-        for block in blocks {
-            stats.add(&run(block)?);
-        }
-        Ok(stats)
+        run(0)
     }
 }
 
-/// Run one block under the run's kind of controller.
-fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, jobs: Vec<Job<'a>>) -> Result<LaneStats> {
+/// Run one set of lanes, taking replicates from `queue`, under the run's kind of controller.
+fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, queue: &Queue<'a>) -> Result<LaneStats> {
     match shared.dosing {
         LaneDosing::Fixed(schedule) => {
-            run_block_under(kernel, shared, jobs, &|| FixedController::new(schedule))
+            run_block_under(kernel, shared, queue, &|| FixedController::new(schedule))
         }
         LaneDosing::Adaptive(spec) => {
             let (treating, initial) = (shared.treating, &shared.run.initial);
             let start = || AdaptiveController::new(spec, treating, initial);
-            run_block_under(kernel, shared, jobs, &start)
+            run_block_under(kernel, shared, queue, &start)
         }
     }
 }
 
-/// Run one block on `kernel`, each replicate under a controller from `start`.
+/// Run one set of lanes on `kernel`, each replicate under a controller from `start`.
 fn run_block_under<'a, C: Controller>(
     kernel: Kernel,
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
 ) -> Result<LaneStats> {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => avx512::run_block(shared, jobs, start),
+        Kernel::Avx512 => avx512::run_block(shared, queue, start),
         #[cfg(not(target_arch = "x86_64"))]
         Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
     }
@@ -456,18 +469,18 @@ enum Step {
     Settle(f64),
     /// Run the event loop from here.
     Advance(Resume),
-    /// Take the next replicate of the block.
+    /// Take the next replicate from the queue.
     Take,
 }
 
-/// The lanes of one block and the scalar side of each, every replicate under a controller of
-/// type `C`.
+/// One set of lanes and the scalar side of each, every replicate under a controller of type `C`,
+/// taking replicates from a queue.
 pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
     pub lanes: Box<LaneState<W, N>>,
     /// The record grid and infinity after it: the vector loop's next record times.
     pub times: Vec<f64>,
     busy: [Option<Busy<'a, C>>; W],
-    jobs: std::vec::IntoIter<Job<'a>>,
+    jobs: &'s Queue<'a>,
     shared: &'s Shared<'a>,
     /// Each replicate's controller at time 0.
     start: &'s dyn Fn() -> C,
@@ -476,7 +489,7 @@ pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C> {
 }
 
 impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, C> {
-    pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>, start: &'s dyn Fn() -> C) -> Self {
+    pub fn new(shared: &'s Shared<'a>, jobs: &'s Queue<'a>, start: &'s dyn Fn() -> C) -> Self {
         let mut lanes = Box::new(LaneState::new());
         lanes.monitor = monitor_weights(shared.dosing);
         let times = shared.run.record_times.iter().copied();
@@ -484,7 +497,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
             lanes,
             times: times.chain([f64::INFINITY]).collect(),
             busy: std::array::from_fn(|_| None),
-            jobs: jobs.into_iter(),
+            jobs,
             shared,
             start,
             stats: LaneStats::default(),
@@ -496,7 +509,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         self.shared.run.population_cap()
     }
 
-    /// Put a replicate in every lane; false if the block ran out of replicates first.
+    /// Put a replicate in every lane; false if the queue ran out of replicates first.
     pub fn fill(&mut self) -> Result<bool> {
         for j in 0..W {
             self.drive(j, Step::Take)?;
@@ -509,7 +522,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
     }
 
     /// Handle the lanes that left the vector loop (their state stored in `lanes`); false if a
-    /// lane found no replicate to take (the block's tail).
+    /// lane found no replicate to take (the tail).
     pub fn handle(&mut self, exits: &Exits) -> Result<bool> {
         self.stats.iterations += exits.iterations;
         self.stats.exits += 1;
@@ -684,7 +697,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         loop {
             step = match step {
                 Step::Take => {
-                    let Some(job) = self.jobs.next() else {
+                    let Some(job) = self.jobs.take() else {
                         self.busy[j] = None;
                         return Ok(());
                     };
