@@ -141,7 +141,7 @@ impl<'a> Recorder<'a> {
     /// again, and the pointer is not used after that.
     pub(crate) fn counts_only(&mut self) -> Option<(usize, *mut i64)> {
         let plain = self.concentration.is_none() && self.biomarker.is_none();
-        plain.then(|| (self.next, self.counts.as_mut_ptr()))
+        plain.then_some((self.next, self.counts.as_mut_ptr()))
     }
 
     /// The counts of the record times before index `next` were written through
