@@ -20,20 +20,31 @@ use dtp_gillespie_core::{
     Dosing, EnsembleOutput, EnsembleSpec, LaneStats, Lanes, RunConfig, run_ensemble_lane_stats,
 };
 
-/// One timed ensemble: seconds, events, the output and what the lanes did.
+/// CPU time of the calling thread so far (Linux: `/proc/thread-self/schedstat`, nanoseconds on
+/// the CPU), if known: on a machine shared with other work it counts only the time this thread
+/// ran, where wall time also counts the time it waited.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
+/// One timed ensemble: wall seconds, CPU seconds of this thread (what a one-thread call takes
+/// without the pool), events, the output and what the lanes did.
 fn timed(
     dosing: &Dosing,
     run: &RunConfig,
     n: usize,
     threads: usize,
     lanes: Lanes,
-) -> (f64, u64, EnsembleOutput, LaneStats) {
+) -> (f64, f64, u64, EnsembleOutput, LaneStats) {
     let spec = EnsembleSpec {
         seed_key: [1; 32],
         replicate_offset: 0,
         n_replicates: n,
         n_threads: Some(threads),
     };
+    let cpu_start = thread_cpu_seconds();
     let start = Instant::now();
     let (out, stats) = run_ensemble_lane_stats(
         &canonical_model(),
@@ -46,22 +57,26 @@ fn timed(
     )
     .expect("valid run");
     let secs = start.elapsed().as_secs_f64();
+    let cpu = match (cpu_start, thread_cpu_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => f64::NAN,
+    };
     let events = out.per_replicate(|o| o.n_events).iter().sum();
-    (secs, events, out, stats)
+    (secs, cpu, events, out, stats)
 }
 
 /// Why lanes left the vector loop, per iteration of it.
 fn exits(stats: &LaneStats) -> String {
     let per = |n: u64| n as f64 / stats.iterations as f64;
     format!(
-        "iterations with an exit {:.1}%; lane exits per iteration: record {:.4}, miss {:.4}, \
-         check {:.4}, limit {:.4}; records written in the loop {}, events in lanes {}",
+        "iterations with an exit {:.1}%; lane exits per iteration: record {:.4}, check {:.4}, \
+         limit {:.4}; in the loop: {} records, {} ziggurat misses; events in lanes {}",
         100.0 * per(stats.exits),
         per(stats.record_exits),
-        per(stats.miss_exits),
         per(stats.check_exits),
         per(stats.limit_exits),
         stats.records_in_loop,
+        stats.misses_in_loop,
         stats.events,
     )
 }
@@ -137,6 +152,8 @@ fn main() {
     }
     for (name, dosing, run, n) in &cases {
         let mut rate = vec![Vec::new(); configs.len()];
+        // On one thread: replicates per CPU second, and the lanes' ratio on CPU time.
+        let (mut cpu_rate, mut cpu_ratio) = ([Vec::new(), Vec::new()], Vec::new());
         let mut ratios = vec![Vec::new(); configs.len()];
         let mut events_per_run = 0;
         let mut lane_stats = LaneStats::default();
@@ -144,11 +161,15 @@ fn main() {
             // A different order each round, so that a busy spell of the machine slows each
             // configuration alike.
             let mut secs = vec![0.0; configs.len()];
+            let mut cpu = [0.0; 2];
             let mut first: Option<EnsembleOutput> = None;
             for k in 0..configs.len() {
                 let c = (k + round) % configs.len();
                 let (lanes, t) = configs[c];
-                let (s, events, out, stats) = timed(dosing, run, *n, t, lanes);
+                let (s, cpu_secs, events, out, stats) = timed(dosing, run, *n, t, lanes);
+                if c < 2 {
+                    cpu[c] = cpu_secs;
+                }
                 if (lanes, t) == (Lanes::Avx512, 1) {
                     lane_stats = stats;
                 }
@@ -176,6 +197,10 @@ fn main() {
             if configs.len() > 2 {
                 ratios[0].push(secs[2] / secs[3]);
             }
+            for path in 0..2 {
+                cpu_rate[path].push(*n as f64 / cpu[path]);
+            }
+            cpu_ratio.push(cpu[0] / cpu[1]);
         }
         let rate: Vec<f64> = rate.into_iter().map(median).collect();
         let ratio: Vec<f64> = ratios.into_iter().map(median).collect();
@@ -196,6 +221,12 @@ fn main() {
                 rate[2], rate[3], ratio[0], ratio[2], ratio[3]
             );
         }
+        let [cpu_scalar, cpu_lanes] = cpu_rate.map(median);
+        println!(
+            "    on CPU time, 1 thread: scalar {cpu_scalar:.0} reps/s, lanes {cpu_lanes:.0} reps/s, \
+             median ratio {:.2}x",
+            median(cpu_ratio)
+        );
         println!("    {}", exits(&lane_stats));
     }
 }

@@ -30,7 +30,10 @@ use std::arch::x86_64::{
     _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
-use super::{Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared};
+use super::{
+    Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared,
+    finish_misses,
+};
 use crate::controller::Controller;
 use crate::error::Result;
 use crate::ziggurat_tables::ZIG_EXP_X;
@@ -193,7 +196,8 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
 
     let mut iterations = 0;
     let mut records = 0;
-    let (check, miss, passed, layer, x) = loop {
+    let mut misses = 0;
+    let (check, passed) = loop {
         iterations += 1;
         now = t_next;
         // 1. The selection target.
@@ -302,11 +306,37 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
         let miss = draws & !inside;
         let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
         t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
-        let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check & !miss;
+        if miss != 0 {
+            // The rest of the ziggurat, out of line, on the lanes' generators.
+            let mut words = [[0u64; W]; 4];
+            for (stored, value) in words.iter_mut().zip(rng) {
+                store_u(stored, value);
+            }
+            let (mut layers, mut points, mut times_now, mut a0s, mut candidates) =
+                ([0u64; W], [0.0; W], [0.0; W], [0.0; W], [0.0; W]);
+            store_u(&mut layers, layer);
+            store_f(&mut points, x);
+            store_f(&mut times_now, now);
+            store_f(&mut a0s, a0);
+            store_f(&mut candidates, t_next);
+            let miss = u32::from(miss);
+            misses += u64::from(miss.count_ones());
+            finish_misses(
+                miss,
+                &layers,
+                &points,
+                &times_now,
+                &a0s,
+                &mut words,
+                &mut candidates,
+            );
+            rng = std::array::from_fn(|i| load_u(&words[i]));
+            t_next = load_f(&candidates);
+        }
+        let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check;
         // Lanes that stay, whose candidate passes a record time: the counts now hold until the
         // candidate, as the hot loop's `record_before` writes them.
-        let record =
-            _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next, record_time) & !(check | miss | passed);
+        let record = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next, record_time) & !(check | passed);
         if record != 0 {
             let mut row = [[0i64; W]; N];
             for (out, c) in row.iter_mut().zip(count) {
@@ -340,8 +370,8 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
             }
             record_time = load_f(&lanes.record_time);
         }
-        if check | miss | passed != 0 {
-            break (check, miss, passed, layer, x);
+        if check | passed != 0 {
+            break (check, passed);
         }
     };
 
@@ -356,14 +386,12 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
     for (stored, value) in lanes.rng.iter_mut().zip(rng) {
         store_u(stored, value);
     }
-    store_u(&mut lanes.miss_layer, layer);
-    store_f(&mut lanes.miss_x, x);
     Exits {
         check: u32::from(check),
-        miss: u32::from(miss),
         passed: u32::from(passed),
         iterations,
         records,
+        misses,
     }
 }
 

@@ -70,8 +70,8 @@ pub struct LaneStats {
     pub exits: u64,
     /// Lanes that left because the burst stopped (0 or the cap, budget, overflow, quiet band).
     pub check_exits: u64,
-    /// Lanes that left because the ziggurat's first try missed.
-    pub miss_exits: u64,
+    /// Ziggurat first tries that missed, finished in the vector loop.
+    pub misses_in_loop: u64,
     /// Lanes that left because their candidate passed a record time (before the burst's limit).
     pub record_exits: u64,
     /// Lanes that left because their candidate passed the burst's limit.
@@ -86,7 +86,7 @@ impl LaneStats {
         self.iterations += other.iterations;
         self.exits += other.exits;
         self.check_exits += other.check_exits;
-        self.miss_exits += other.miss_exits;
+        self.misses_in_loop += other.misses_in_loop;
         self.record_exits += other.record_exits;
         self.limit_exits += other.limit_exits;
         self.records_in_loop += other.records_in_loop;
@@ -321,9 +321,6 @@ pub(crate) struct LaneState<const W: usize, const N: usize> {
     pub first_mutant: [f64; W],
     /// Xoshiro256++ state words.
     pub rng: [[u64; W]; 4],
-    /// A missed first try of the ziggurat: its draw's low byte and its point.
-    pub miss_layer: [u64; W],
-    pub miss_x: [f64; W],
     /// The quiet band of an adaptive rule (`Controller::quiet_band`): the lane leaves when the
     /// monitored burden is not strictly inside `(low, high)`.
     pub low: [f64; W],
@@ -349,8 +346,6 @@ impl<const W: usize, const N: usize> LaneState<W, N> {
             left: [0; W],
             first_mutant: [f64::NAN; W],
             rng: [[0; W]; 4],
-            miss_layer: [0; W],
-            miss_x: [0.0; W],
             low: [f64::NEG_INFINITY; W],
             high: [f64::INFINITY; W],
             monitor: [0.0; N],
@@ -452,14 +447,39 @@ impl<'a, C: Controller> Busy<'a, C> {
 pub(crate) struct Exits {
     /// The burst stops (0 or the cap reached, budget spent, rates overflowed).
     pub check: u32,
-    /// The ziggurat's first try missed (`miss_layer`, `miss_x`).
-    pub miss: u32,
     /// The pending candidate is at or after the lane's limit.
     pub passed: u32,
     /// Iterations run.
     pub iterations: u64,
     /// Record times written.
     pub records: u64,
+    /// Ziggurat first tries that missed.
+    pub misses: u64,
+}
+
+/// The rest of the ziggurat in the lanes of `miss`, whose first try missed (the draw's low byte
+/// `layer`, the point `x`), as the hot loop's outer loop finishes it, each on its lane's generator
+/// (state words `rng`): their next candidates' times, `now + x / a0`, into `t_next`. Called by
+/// the vector loop, out of line: it calls `exp` or `ln`, and it is rare (about 2% of draws).
+#[cold]
+#[inline(never)]
+pub(crate) fn finish_misses<const W: usize>(
+    miss: u32,
+    layer: &[u64; W],
+    x: &[f64; W],
+    now: &[f64; W],
+    a0: &[f64; W],
+    rng: &mut [[u64; W]; 4],
+    t_next: &mut [f64; W],
+) {
+    for j in (0..W).filter(|j| miss & (1 << j) != 0) {
+        let miss = ExpMiss::new(layer[j] as u8, x[j]);
+        let mut generator = rng_from_words(std::array::from_fn(|i| rng[i][j]));
+        t_next[j] = now[j] + exp1_after_miss(miss, &mut generator) / a0[j];
+        for (i, w) in words_of(&generator).into_iter().enumerate() {
+            rng[i][j] = w;
+        }
+    }
 }
 
 /// What the scalar side of a lane does next.
@@ -527,31 +547,25 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
         self.stats.iterations += exits.iterations;
         self.stats.exits += 1;
         self.stats.check_exits += u64::from(exits.check.count_ones());
-        self.stats.miss_exits += u64::from(exits.miss.count_ones());
+        self.stats.misses_in_loop += exits.misses;
         self.stats.records_in_loop += exits.records;
         for j in 0..W {
             let bit = 1 << j;
-            if (exits.check | exits.miss | exits.passed) & bit == 0 {
+            if (exits.check | exits.passed) & bit == 0 {
                 continue;
             }
             let step = if exits.check & bit != 0 {
                 self.write_back(j);
                 Step::Advance(Resume::AfterBurst(BurstEnd::Check))
             } else {
-                let t_next = if exits.miss & bit != 0 {
-                    self.finish_miss(j)
-                } else {
-                    self.lanes.t_next[j]
-                };
+                let t_next = self.lanes.t_next[j];
                 let went_on = self.settle_in_lane(j, t_next);
-                if exits.passed & bit != 0 {
-                    let stats = &mut self.stats;
-                    *if went_on {
-                        &mut stats.record_exits
-                    } else {
-                        &mut stats.limit_exits
-                    } += 1;
-                }
+                let stats = &mut self.stats;
+                *if went_on {
+                    &mut stats.record_exits
+                } else {
+                    &mut stats.limit_exits
+                } += 1;
                 if went_on {
                     continue;
                 }
@@ -561,21 +575,6 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller> Block<'a, 's, W, N, 
             self.drive(j, step)?;
         }
         Ok(self.all_busy())
-    }
-
-    /// The rest of the ziggurat after lane `j`'s first try missed, as the hot loop's outer loop
-    /// finishes it, on the lane's own generator: the next candidate's time.
-    fn finish_miss(&mut self, j: usize) -> f64 {
-        let lanes = &mut self.lanes;
-        let miss = ExpMiss::new(lanes.miss_layer[j] as u8, lanes.miss_x[j]);
-        let mut rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
-        let weight: [f64; N] = std::array::from_fn(|s| lanes.count[s][j] * lanes.state_total[s][j]);
-        let a0: f64 = weight.iter().sum();
-        let t_next = lanes.now[j] + exp1_after_miss(miss, &mut rng) / a0;
-        for (i, w) in words_of(&rng).into_iter().enumerate() {
-            lanes.rng[i][j] = w;
-        }
-        t_next
     }
 
     /// Write the record times before lane `j`'s pending candidate `t_next` from the lane's
