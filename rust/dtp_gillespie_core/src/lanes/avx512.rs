@@ -13,8 +13,10 @@
 //! 4. checks: population 0 or at the cap, budget spent, `a0` not finite, and under an adaptive
 //!    rule the monitored burden out of the lane's quiet band: the lane leaves;
 //! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
-//!    gathers), `now + x / a0`; a miss, or a candidate at or after the lane's limit, and the lane
-//!    leaves.
+//!    gathers), `now + x / a0`; after a miss, the rest of the draw out of line
+//!    (`finish_misses`); a candidate at or after the lane's limit, and the lane leaves;
+//! 6. a candidate after the lane's next record times: the counts are written there (they hold
+//!    from this event to the candidate), and the lane stays.
 //!
 //! Lanes that leave keep the generator state of their own draws only (a lane that stopped at 4
 //! does not draw a waiting time: its state is blended back).

@@ -5,18 +5,21 @@
 //! The vector loop ([`avx512`]) is the hot loop's inner loop (`burst`) for `W` lanes: the same
 //! draws (a uniform that picks the channel, the ziggurat's first try for the waiting time), the
 //! same selection (state by cumulative weight, then the state's picks, highest rate first, the
-//! last taking the rest) and the same float arithmetic in the same order. Everything else is
-//! scalar code the engine shares: a lane that needs attention (its next candidate passes a record
-//! time or the burst's limit, the ziggurat's first try missed, the population reached 0 or the
-//! cap, the event budget ran out, the rates overflowed, the monitored burden left its quiet band)
-//! leaves the vector loop, its state is written back to its replicate, and the driver here does
-//! what the hot loop's outer loop does (write the record, finish the ziggurat with
-//! [`exp1_after_miss`], end the burst), then the event loop itself
-//! (`event_loop::EventLoop::advance`, the one the scalar path runs) goes on until the next burst,
-//! which the lane takes up again. A lane whose replicate stopped takes the next replicate of the
-//! block; when none is left, the lanes still running finish on the scalar path, starting with
-//! the scalar hot loop from the pending candidate (a burst's remaining events are the same
-//! whichever loop fires them).
+//! last taking the rest) and the same float arithmetic in the same order. What the hot loop's
+//! outer loop does between events it does too, without leaving: a lane whose next candidate
+//! passes record times writes its counts there (into its recorder's rows, `Recorder::counts_only`;
+//! the recorder writes the exposures when the lane hands the rows back), and a lane whose
+//! ziggurat first try missed finishes the draw out of line (`finish_misses`, with
+//! [`exp1_after_miss`], on its own generator). Everything else is scalar code the engine shares:
+//! a lane that needs attention (its next candidate passes the burst's limit, the population
+//! reached 0 or the cap, the event budget ran out, the rates overflowed, the monitored burden
+//! left its quiet band) leaves the vector loop, its state is written back to its replicate, and
+//! the event loop itself (`event_loop::EventLoop::advance`, the one the scalar path runs) goes on
+//! until the next burst, which the lane takes up again. A lane whose replicate stopped takes the
+//! next replicate from the call's queue (`Queue`, shared by one set of lanes per thread); when
+//! none is left, the lanes still running finish on the scalar path, starting with the scalar hot
+//! loop from the pending candidate (a burst's remaining events are the same whichever loop fires
+//! them).
 //!
 //! The lanes take untracked ensembles under fixed schedules and adaptive rules without
 //! observers, progression, density dependence or a biomarker, with at most [`MAX_STATES`] states
