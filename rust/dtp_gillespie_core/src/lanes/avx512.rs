@@ -356,10 +356,13 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool>(
                 let mut next = lanes.record_next[j];
                 loop {
                     // SAFETY: `times[next]` is finite (the candidate passed it), so `next` is
-                    // a record time of the lane's recorder, whose row `next` `rows` points into.
-                    let at = unsafe { lanes.rows[j].add(next * N) };
-                    for (s, counts) in row.iter().enumerate() {
-                        unsafe { at.add(s).write(counts[j]) };
+                    // a record time of the lane's recorder, and its `N` counts from
+                    // `next * N` on lie in the rows `rows` points at.
+                    unsafe {
+                        let at = lanes.rows[j].add(next * N);
+                        for (s, counts) in row.iter().enumerate() {
+                            at.add(s).write(counts[j]);
+                        }
                     }
                     records += 1;
                     next += 1;
