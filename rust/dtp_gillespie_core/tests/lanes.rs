@@ -273,14 +273,14 @@ fn kernels() -> Vec<Lanes> {
 
 /// Every generated case of one kind through every lane kernel this CPU has, against the scalar
 /// hot loop and the general loop, on 1 and 2 threads and split into two calls; most events must
-/// have been fired in lanes, most record times passed in a burst written in the vector loop,
-/// and the cases must have ended every way a replicate ends.
+/// have been fired in lanes, the record times passed in a burst written and the ziggurat's misses
+/// finished in the vector loop, and the cases must have ended every way a replicate ends.
 fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
     let mut statuses = std::collections::HashSet::new();
     let mut switches = 0;
     for kernel in kernels() {
         let (mut lane_total, mut all_total) = (0, 0);
-        let (mut in_loop, mut record_exits) = (0, 0);
+        let (mut in_loop, mut record_exits, mut misses) = (0, 0, 0);
         for seed in 0..cases() {
             let case = case(seed, adaptive_dosing);
             let general = RunConfig {
@@ -300,6 +300,7 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
             );
             in_loop += stats.records_in_loop;
             record_exits += stats.record_exits;
+            misses += stats.misses_in_loop;
             assert_identical(&lanes, &scalar);
             // Any thread count, any split of the replicates into calls.
             let (two, _) = ensemble(&case, &case.run, kernel, 3, n, 2);
@@ -328,6 +329,11 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
             in_loop > 1000 && record_exits == 0,
             "{kernel:?}: {in_loop} record times written in the vector loop, {record_exits} \
              lanes left it for a record time"
+        );
+        // And finished the ziggurat draws whose first try missed (about 2% of the draws).
+        assert!(
+            50 * misses > lane_total / 10,
+            "{kernel:?}: {misses} misses finished in the vector loop, {lane_total} events"
         );
     }
     if !statuses.is_empty() {
