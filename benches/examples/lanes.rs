@@ -186,16 +186,15 @@ fn main() {
             }
             for c in 0..configs.len() {
                 rate[c].push(*n as f64 / secs[c]);
-                // Lanes against the scalar loop on as many threads; T threads against one.
+                // Lanes against the scalar loop on one thread (1) and on `threads` (0); `threads`
+                // threads against one, scalar (2) and lanes (3).
                 ratios[c].push(match c {
+                    0 if configs.len() > 2 => secs[2] / secs[3],
                     1 => secs[0] / secs[1],
                     2 => secs[0] / secs[2],
                     3 => secs[1] / secs[3],
                     _ => 1.0,
                 });
-            }
-            if configs.len() > 2 {
-                ratios[0].push(secs[2] / secs[3]);
             }
             for path in 0..2 {
                 cpu_rate[path].push(*n as f64 / cpu[path]);
