@@ -1,12 +1,14 @@
 """Events/s and replicates/s of dtp-gillespie from Python on the canonical S/P/R model.
 
 Runs the benchmark cases of benches/bench-model.toml through the public API, each several times,
-and prints medians for 1 and 2 threads. Not a test: run it by hand on a quiet machine,
+and prints medians for 1 and 2 threads (run alternately, seed by seed) and the median two-thread
+speed-up. Not a test: run it by hand on a quiet machine,
 
     python benches/python/bench_engine.py [--repeats 5]
 """
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -28,25 +30,20 @@ CASES = {
 }
 
 
-def measure(
-    schedule, s0: int, t_end: float, n: int, threads: int, repeats: int
-) -> tuple[float, int]:
-    seconds, events = [], 0
-    for seed in range(repeats):
-        start = time.perf_counter()
-        ds = dg.simulate(
-            MODEL,
-            schedule,
-            initial={"S": s0},
-            t_end=t_end,
-            record_every=1.0,
-            n_replicates=n,
-            seed=seed,
-            n_threads=threads,
-        )
-        seconds.append(time.perf_counter() - start)
-        events = int(ds["n_events"].sum())
-    return statistics.median(seconds), events
+def once(schedule, s0: int, t_end: float, n: int, threads: int, seed: int) -> tuple[float, int]:
+    """Seconds and events of one call."""
+    start = time.perf_counter()
+    ds = dg.simulate(
+        MODEL,
+        schedule,
+        initial={"S": s0},
+        t_end=t_end,
+        record_every=1.0,
+        n_replicates=n,
+        seed=seed,
+        n_threads=threads,
+    )
+    return time.perf_counter() - start, int(ds["n_events"].sum())
 
 
 def main() -> None:
@@ -55,16 +52,25 @@ def main() -> None:
     args = parser.parse_args()
     python = platform.python_version()
     print(f"dtp-gillespie {dg.__version__}, Python {python}, {platform.machine()}")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'case':52} {'threads':>7} {'median s':>9} {'events/s':>10} {'replicates/s':>13}")
     for name, (schedule, s0, t_end, n) in CASES.items():
-        single = None
+        # One and two threads alternate, the same seed for both, so that a busy spell of a shared
+        # machine slows both alike; the speed-up is the median of the per-seed ratios.
+        seconds: dict[int, list[float]] = {1: [], 2: []}
+        events = 0
+        for seed in range(args.repeats):
+            for threads in (1, 2) if seed % 2 == 0 else (2, 1):
+                secs, events = once(schedule, s0, t_end, n, threads, seed)
+                seconds[threads].append(secs)
+        speed_up = statistics.median(a / b for a, b in zip(seconds[1], seconds[2], strict=True))
         for threads in (1, 2):
-            secs, events = measure(schedule, s0, t_end, n, threads, args.repeats)
-            single = single or secs
+            secs = statistics.median(seconds[threads])
             print(
                 f"{name:52} {threads:>7} {secs:>9.4f} {events / secs:>10.3g} {n / secs:>13.4g}"
-                + (f"   speed-up {single / secs:.2f}x" if threads == 2 else "")
+                + (f"   speed-up {speed_up:.2f}x" if threads == 2 else "")
             )
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ use crate::controller::{Controller, FixedController, Tracked};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::event_loop::simulate_replicate;
-use crate::lanes::{self, Lanes};
+use crate::lanes::{self, LaneStats, Lanes};
 use crate::lineage::{LineageOutput, LineageSpec, LineageTracker, lineage_rng};
 use crate::model::Model;
 use crate::record::Recorder;
@@ -270,20 +270,33 @@ pub fn run_ensemble_on(
     done: &AtomicU64,
     lanes: Lanes,
 ) -> Result<(EnsembleOutput, u64)> {
+    run_ensemble_lane_stats(model, dosing, run, spec, cancel, done, lanes)
+        .map(|(out, stats)| (out, stats.events))
+}
+
+/// [`run_ensemble_on`], returning what the lanes did (all 0 on the scalar path).
+pub fn run_ensemble_lane_stats(
+    model: &Model,
+    dosing: &Dosing,
+    run: &RunConfig,
+    spec: &EnsembleSpec,
+    cancel: &AtomicBool,
+    done: &AtomicU64,
+    lanes: Lanes,
+) -> Result<(EnsembleOutput, LaneStats)> {
     validate(model, dosing, run)?;
     let pk = matches!(dosing.kind, DosingKind::Pk(_));
     if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
         // Replicates under a fixed schedule or an adaptive rule, tracked or not, in SIMD lanes
         // (module `lanes`).
-        let mut lane_events = 0;
+        let mut stats = LaneStats::default();
         let output = run_replicates_with(model, run, spec, pk, |slots| {
             let serial = slots.serial;
             let jobs = slots.jobs(run, model.n_states(), spec.replicate_offset);
-            lane_events =
-                run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, jobs)?;
+            stats = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, jobs)?;
             Ok(())
         })?;
-        return Ok((output, lane_events));
+        return Ok((output, stats));
     }
     let output = run_replicates(
         model,
@@ -311,7 +324,7 @@ pub fn run_ensemble_on(
             }
         },
     )?;
-    Ok((output, 0))
+    Ok((output, LaneStats::default()))
 }
 
 /// The output buffers of one call, before they are filled.
@@ -487,8 +500,8 @@ pub(crate) fn run_replicates(
     })
 }
 
-/// Run `jobs` in SIMD lanes, in blocks spread over the thread pool unless `serial`; returns the
-/// events the lanes fired.
+/// Run `jobs` in SIMD lanes, in blocks spread over the thread pool unless `serial`; returns what
+/// the lanes did.
 fn run_in_lanes<'a>(
     kernel: lanes::Kernel,
     model: &'a Model,
@@ -499,7 +512,7 @@ fn run_in_lanes<'a>(
     done: &'a AtomicU64,
     serial: bool,
     jobs: impl Iterator<Item = lanes::Job<'a>>,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     let lane_dosing = lanes::lane_dosing(model, dosing, run).expect("the lanes take this run");
     let shared = lanes::Shared {
         model,

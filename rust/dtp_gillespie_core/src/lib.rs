@@ -56,10 +56,13 @@ mod ziggurat_tables;
 pub use adaptive::{AdaptiveSpec, Phase, Reference, Rule};
 pub use biomarker::Biomarker;
 pub use dosing::{Dosing, DosingKind};
-pub use ensemble::{EnsembleOutput, EnsembleSpec, Trace, run_ensemble, run_ensemble_on, trace};
+pub use ensemble::{
+    EnsembleOutput, EnsembleSpec, Trace, run_ensemble, run_ensemble_lane_stats, run_ensemble_on,
+    trace,
+};
 pub use error::{EngineError, Result};
 pub use jump_run::{JumpConfig, run_ensemble_jump};
-pub use lanes::Lanes;
+pub use lanes::{LaneStats, Lanes};
 pub use model::{
     Capacity, CapacityTarget, Channel, ChannelKind, Competition, CompetitionRow, Model,
 };

@@ -101,6 +101,12 @@ impl<'a> Recorder<'a> {
                 f64::NAN
             };
         }
+        self.step();
+    }
+
+    /// Go on to the next record time.
+    #[inline]
+    fn step(&mut self) {
         self.next += 1;
         self.next_time = self.times.get(self.next).copied().unwrap_or(f64::INFINITY);
     }
@@ -125,6 +131,27 @@ impl<'a> Recorder<'a> {
     pub fn record_through(&mut self, until: f64, state: &[u64], drug: &impl Drug) {
         while self.next_time <= until {
             self.write(Some(state), drug);
+        }
+    }
+
+    /// For the SIMD lanes, which write counts themselves: the index of the next record time and
+    /// the start of the counts (`times.len() * n_states`, time-major), if counts and exposures
+    /// are all this recorder writes (no concentration, no biomarker). Rows written through the
+    /// pointer are handed back with [`Self::counts_written_before`] before the recorder is used
+    /// again, and the pointer is not used after that.
+    pub(crate) fn counts_only(&mut self) -> Option<(usize, *mut i64)> {
+        let plain = self.concentration.is_none() && self.biomarker.is_none();
+        plain.then_some((self.next, self.counts.as_mut_ptr()))
+    }
+
+    /// The counts of the record times before index `next` were written through
+    /// [`Self::counts_only`]'s pointer: write their exposures (from `drug`) and go on from `next`.
+    pub(crate) fn counts_written_before(&mut self, next: usize, drug: &impl Drug) {
+        debug_assert!(self.next <= next && next <= self.times.len());
+        while self.next < next {
+            let t = self.next_time;
+            self.exposure[self.next] = drug.exposure_at(t) as i8;
+            self.step();
         }
     }
 

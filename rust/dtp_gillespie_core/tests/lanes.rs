@@ -10,8 +10,9 @@ use common::{assert_identical, death, division, switch};
 use dtp_gillespie_core::lineage::{LineageSpec, LineageStart, LineageTable};
 use dtp_gillespie_core::rng::replicate_rng;
 use dtp_gillespie_core::{
-    AdaptiveSpec, Channel, Dosing, DosingKind, EnsembleOutput, EnsembleSpec, Lanes, Model, Phase,
-    Reference, Rule, RunConfig, Schedule, Status, run_ensemble_on,
+    AdaptiveSpec, Channel, Dosing, DosingKind, EnsembleOutput, EnsembleSpec, LaneStats, Lanes,
+    Model, Phase, Reference, Rule, RunConfig, Schedule, Status, run_ensemble_lane_stats,
+    run_ensemble_on,
 };
 use rand::{Rng, RngExt};
 
@@ -168,8 +169,9 @@ fn case(seed: u64, adaptive_dosing: bool) -> Case {
         let schedule = schedule(&mut g, n_exposures, t_end);
         (Dosing::fixed(schedule, n_exposures, None), "fixed")
     };
-    // Record grids: regular (times that also fall on breakpoints), random, or repeated times.
-    let record_times: Vec<f64> = match g.random_range(0..3) {
+    // Record grids: regular (times that also fall on breakpoints), random, repeated times, or
+    // dense grids (many record times within one waiting time, written in one go).
+    let record_times: Vec<f64> = match g.random_range(0..5) {
         0 => (0..=28)
             .map(|k| (t_end * f64::from(k) / 28.0).min(t_end))
             .collect(),
@@ -178,7 +180,18 @@ fn case(seed: u64, adaptive_dosing: bool) -> Case {
             t.sort_by(f64::total_cmp);
             t
         }
-        _ => vec![0.0, 0.0, t_end / 3.0, t_end / 3.0, t_end],
+        2 => vec![0.0, 0.0, t_end / 3.0, t_end / 3.0, t_end],
+        3 => (0..=400)
+            .map(|k| (t_end * f64::from(k) / 400.0).min(t_end))
+            .collect(),
+        _ => {
+            // Random times on a coarse grid of 64 steps, so that many repeat.
+            let mut t: Vec<f64> = (0..120)
+                .map(|_| t_end * f64::from(g.random_range(0..=64u32)) / 64.0)
+                .collect();
+            t.sort_by(f64::total_cmp);
+            t
+        }
     };
     let initial = (0..n_states).map(|_| g.random_range(0..60)).collect();
     let (max_events, max_population) = match g.random_range(0..4) {
@@ -217,6 +230,19 @@ fn ensemble(
     n: usize,
     threads: usize,
 ) -> (EnsembleOutput, u64) {
+    let (out, stats) = ensemble_stats(case, run, lanes, offset, n, threads);
+    (out, stats.events)
+}
+
+/// [`ensemble`] with what the lanes did.
+fn ensemble_stats(
+    case: &Case,
+    run: &RunConfig,
+    lanes: Lanes,
+    offset: u64,
+    n: usize,
+    threads: usize,
+) -> (EnsembleOutput, LaneStats) {
     let spec = EnsembleSpec {
         seed_key: [5; 32],
         replicate_offset: offset,
@@ -224,7 +250,7 @@ fn ensemble(
         n_threads: Some(threads),
     };
     let cancel = AtomicBool::new(false);
-    run_ensemble_on(
+    run_ensemble_lane_stats(
         &case.model,
         &case.dosing,
         run,
@@ -248,12 +274,14 @@ fn kernels() -> Vec<Lanes> {
 
 /// Every generated case of one kind through every lane kernel this CPU has, against the scalar
 /// hot loop and the general loop, on 1 and 2 threads and split into two calls; most events must
-/// have been fired in lanes, and the cases must have ended every way a replicate ends.
+/// have been fired in lanes, the record times passed in a burst written and the ziggurat's misses
+/// finished in the vector loop, and the cases must have ended every way a replicate ends.
 fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
     let mut statuses = std::collections::HashSet::new();
     let mut switches = 0;
     for kernel in kernels() {
         let (mut lane_total, mut all_total) = (0, 0);
+        let (mut in_loop, mut record_exits, mut misses) = (0, 0, 0);
         for seed in 0..cases() {
             let case = case(seed, adaptive_dosing);
             let general = RunConfig {
@@ -265,11 +293,15 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
             let (forced, _) = ensemble(&case, &general, Lanes::Scalar, 3, n, 1);
             assert_eq!(none, 0);
             assert_identical(&scalar, &forced);
-            let (lanes, lane_events) = ensemble(&case, &case.run, kernel, 3, n, 1);
+            let (lanes, stats) = ensemble_stats(&case, &case.run, kernel, 3, n, 1);
+            let lane_events = stats.events;
             eprintln!(
-                "{} ({n} replicates): {lane_events} events in lanes",
-                case.what
+                "{} ({n} replicates): {lane_events} events and {} record times in lanes",
+                case.what, stats.records_in_loop
             );
+            in_loop += stats.records_in_loop;
+            record_exits += stats.record_exits;
+            misses += stats.misses_in_loop;
             assert_identical(&lanes, &scalar);
             // Any thread count, any split of the replicates into calls.
             let (two, _) = ensemble(&case, &case.run, kernel, 3, n, 2);
@@ -292,6 +324,17 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
         assert!(
             2 * lane_total > all_total,
             "{kernel:?}: {lane_total} of {all_total} events in lanes"
+        );
+        // The vector loop wrote the record times its lanes passed, without leaving.
+        assert!(
+            in_loop > 1000 && record_exits == 0,
+            "{kernel:?}: {in_loop} record times written in the vector loop, {record_exits} \
+             lanes left it for a record time"
+        );
+        // And finished the ziggurat draws whose first try missed (about 2% of the draws).
+        assert!(
+            50 * misses > lane_total / 10,
+            "{kernel:?}: {misses} misses finished in the vector loop, {lane_total} events"
         );
     }
     if !statuses.is_empty() {

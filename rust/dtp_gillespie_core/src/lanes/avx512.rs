@@ -13,8 +13,10 @@
 //! 4. checks: population 0 or at the cap, budget spent, `a0` not finite, and under an adaptive
 //!    rule the monitored burden out of the lane's quiet band: the lane leaves;
 //! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
-//!    gathers), `now + x / a0`; a miss, or a candidate at or after the lane's limit, and the lane
-//!    leaves.
+//!    gathers), `now + x / a0`; after a miss, the rest of the draw out of line
+//!    (`finish_misses`); a candidate at or after the lane's limit, and the lane leaves;
+//! 6. a candidate after the lane's next record times: the counts are written there (they hold
+//!    from this event to the candidate), and the lane stays.
 //!
 //! Lanes that leave keep the generator state of their own draws only (a lane that stopped at 4
 //! does not draw a waiting time: its state is blended back).
@@ -22,16 +24,19 @@
 use std::arch::x86_64::{
     __m512d, __m512i, __mmask8, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_CMPINT_NLT,
     _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castsi512_pd, _mm512_cmp_epu64_mask,
-    _mm512_cmp_pd_mask, _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_div_pd,
-    _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_blend_epi64,
-    _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_rol_epi64, _mm512_set1_epi64,
-    _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_srai_epi64,
-    _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_epi64, _mm512_sub_pd,
-    _mm512_test_epi64_mask, _mm512_xor_si512,
+    _mm512_cmp_pd_mask, _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64,
+    _mm512_div_pd, _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512,
+    _mm512_mask_blend_epi64, _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512,
+    _mm512_rol_epi64, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
+    _mm512_slli_epi64, _mm512_srai_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512,
+    _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
 use super::tracked::{LaneLog, LaneObserver};
-use super::{Block, Exits, Job, LaneState, MAX_PICKS, MUTATION_BIT, SCANNED, Shared};
+use super::{
+    Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared,
+    finish_misses,
+};
 use crate::controller::Controller;
 use crate::error::Result;
 use crate::ziggurat_tables::ZIG_EXP_X;
@@ -42,20 +47,20 @@ const W: usize = 8;
 /// Every lane's bit.
 const ALL: __mmask8 = 0xff;
 
-/// Run a block of replicates in 8 lanes, each under a controller from `start`, observed by an
-/// `O`. The caller has checked that the CPU has AVX-512 F and DQ
+/// Run the replicates of `queue` in 8 lanes until it is empty, each under a controller from
+/// `start`, observed by an `O`. The caller has checked that the CPU has AVX-512 F and DQ
 /// ([`super::Lanes::avx512_available`]).
 pub(super) fn run_block<'a, C: Controller, O: LaneObserver<'a>>(
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     debug_assert!(super::Lanes::avx512_available());
     match shared.model.n_states() {
-        1 => run_block_of::<1, C, O>(shared, jobs, start),
-        2 => run_block_of::<2, C, O>(shared, jobs, start),
-        3 => run_block_of::<3, C, O>(shared, jobs, start),
-        4 => run_block_of::<4, C, O>(shared, jobs, start),
+        1 => run_block_of::<1, C, O>(shared, queue, start),
+        2 => run_block_of::<2, C, O>(shared, queue, start),
+        3 => run_block_of::<3, C, O>(shared, queue, start),
+        4 => run_block_of::<4, C, O>(shared, queue, start),
         n => unreachable!(
             "the lanes take at most {} states, got {n}",
             super::MAX_STATES
@@ -65,10 +70,10 @@ pub(super) fn run_block<'a, C: Controller, O: LaneObserver<'a>>(
 
 fn run_block_of<'a, const N: usize, C: Controller, O: LaneObserver<'a>>(
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
-    let mut block = Block::<W, N, C, O>::new(shared, jobs, start);
+) -> Result<LaneStats> {
+    let mut block = Block::<W, N, C, O>::new(shared, queue, start);
     let max_population = block.max_population();
     if block.fill()? {
         loop {
@@ -76,13 +81,19 @@ fn run_block_of<'a, const N: usize, C: Controller, O: LaneObserver<'a>>(
             // fires no burst): the vector loop watches it.
             // An observer is shown each lane's events from the log (`super::tracked`).
             // SAFETY: the CPU has AVX-512 F and DQ (checked by the caller).
-            let (lanes, log) = (&mut block.lanes, &mut block.log);
+            let (lanes, times, log) = (&mut block.lanes, &block.times, &mut block.log);
             let exits = unsafe {
                 match (C::REACTS_TO_EVENTS, O::OBSERVES) {
-                    (true, false) => vector_loop::<N, true, false>(lanes, max_population, log),
-                    (false, false) => vector_loop::<N, false, false>(lanes, max_population, log),
-                    (true, true) => vector_loop::<N, true, true>(lanes, max_population, log),
-                    (false, true) => vector_loop::<N, false, true>(lanes, max_population, log),
+                    (true, false) => {
+                        vector_loop::<N, true, false>(lanes, times, max_population, log)
+                    }
+                    (false, false) => {
+                        vector_loop::<N, false, false>(lanes, times, max_population, log)
+                    }
+                    (true, true) => vector_loop::<N, true, true>(lanes, times, max_population, log),
+                    (false, true) => {
+                        vector_loop::<N, false, true>(lanes, times, max_population, log)
+                    }
                 }
             };
             if !block.handle(&exits)? {
@@ -152,13 +163,18 @@ fn gather(table: &[f64], index: __m512i) -> __m512d {
 /// quiet band after an event leaves too (as the scalar hot loop's `BurdenBand` watch returns).
 /// With `LOG`, each iteration's event times and pick codes go to the next row of `log` (the
 /// caller leaves a row free), and the loop returns when the log is full.
+/// A lane whose candidate passes its next record time (`record_time`, from `times`: the record
+/// grid with infinity after it) writes its counts there and stays.
 ///
 /// # Safety
 ///
-/// The CPU must have AVX-512 F and DQ.
+/// The CPU must have AVX-512 F and DQ. In each lane with a finite `record_time`, `rows` points
+/// at the counts of a recorder of `N` states on the grid `times` (without its infinity) that
+/// nothing else uses until the lane leaves, and `record_next` is the index of `record_time`.
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     lanes: &mut LaneState<W, N>,
+    times: &[f64],
     max_population: u64,
     log: &mut LaneLog<W>,
 ) -> Exits {
@@ -182,6 +198,7 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     let mut now;
     let mut t_next = load_f(&lanes.t_next);
     let limit = load_f(&lanes.limit);
+    let mut record_time = load_f(&lanes.record_time);
     let mut left = load_u(&lanes.left);
     let mut first_mutant = load_f(&lanes.first_mutant);
     let mut rng: [__m512i; 4] = std::array::from_fn(|i| load_u(&lanes.rng[i]));
@@ -192,7 +209,11 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     let mut a0 = sum(&weight);
     let mut rows = log.rows;
 
-    let (check, miss, passed, layer, x) = loop {
+    let mut iterations = 0;
+    let mut records = 0;
+    let mut misses = 0;
+    let (check, passed) = loop {
+        iterations += 1;
         now = t_next;
         // 1. The selection target.
         let (bits, next) = xoshiro(rng);
@@ -306,9 +327,75 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
         let miss = draws & !inside;
         let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
         t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
-        let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check & !miss;
-        if check | miss | passed != 0 || (LOG && rows == log.row.len()) {
-            break (check, miss, passed, layer, x);
+        if miss != 0 {
+            // The rest of the ziggurat, out of line, on the lanes' generators.
+            let mut words = [[0u64; W]; 4];
+            for (stored, value) in words.iter_mut().zip(rng) {
+                store_u(stored, value);
+            }
+            let (mut layers, mut points, mut times_now, mut a0s, mut candidates) =
+                ([0u64; W], [0.0; W], [0.0; W], [0.0; W], [0.0; W]);
+            store_u(&mut layers, layer);
+            store_f(&mut points, x);
+            store_f(&mut times_now, now);
+            store_f(&mut a0s, a0);
+            store_f(&mut candidates, t_next);
+            let miss = u32::from(miss);
+            misses += u64::from(miss.count_ones());
+            finish_misses(
+                miss,
+                &layers,
+                &points,
+                &times_now,
+                &a0s,
+                &mut words,
+                &mut candidates,
+            );
+            rng = std::array::from_fn(|i| load_u(&words[i]));
+            t_next = load_f(&candidates);
+        }
+        let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check;
+        // Lanes that stay, whose candidate passes a record time: the counts now hold until the
+        // candidate, as the hot loop's `record_before` writes them.
+        let record = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next, record_time) & !(check | passed);
+        if record != 0 {
+            let mut row = [[0i64; W]; N];
+            for (out, c) in row.iter_mut().zip(count) {
+                // Exact: counts are whole numbers below 2^52.
+                let c = _mm512_cvttpd_epi64(c);
+                // SAFETY: `out` holds 8 words.
+                unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), c) };
+            }
+            let mut candidate = [0.0; W];
+            store_f(&mut candidate, t_next);
+            let mut todo = record;
+            while todo != 0 {
+                let j = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let mut next = lanes.record_next[j];
+                loop {
+                    // SAFETY: `times[next]` is finite (the candidate passed it), so `next` is
+                    // a record time of the lane's recorder, and its `N` counts from
+                    // `next * N` on lie in the rows `rows` points at.
+                    unsafe {
+                        let at = lanes.rows[j].add(next * N);
+                        for (s, counts) in row.iter().enumerate() {
+                            at.add(s).write(counts[j]);
+                        }
+                    }
+                    records += 1;
+                    next += 1;
+                    if candidate[j] <= times[next] {
+                        break;
+                    }
+                }
+                lanes.record_next[j] = next;
+                lanes.record_time[j] = times[next];
+            }
+            record_time = load_f(&lanes.record_time);
+        }
+        if check | passed != 0 || (LOG && rows == log.row.len()) {
+            break (check, passed);
         }
     };
 
@@ -323,16 +410,16 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     for (stored, value) in lanes.rng.iter_mut().zip(rng) {
         store_u(stored, value);
     }
-    store_u(&mut lanes.miss_layer, layer);
-    store_f(&mut lanes.miss_x, x);
     if LOG {
         log.rows = rows;
     }
     Exits {
         check: u32::from(check),
-        miss: u32::from(miss),
         passed: u32::from(passed),
         full: LOG && rows == log.row.len(),
+        iterations,
+        records,
+        misses,
     }
 }
 

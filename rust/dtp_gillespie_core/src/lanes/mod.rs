@@ -5,18 +5,21 @@
 //! The vector loop ([`avx512`]) is the hot loop's inner loop (`burst`) for `W` lanes: the same
 //! draws (a uniform that picks the channel, the ziggurat's first try for the waiting time), the
 //! same selection (state by cumulative weight, then the state's picks, highest rate first, the
-//! last taking the rest) and the same float arithmetic in the same order. Everything else is
-//! scalar code the engine shares: a lane that needs attention (its next candidate passes a record
-//! time or the burst's limit, the ziggurat's first try missed, the population reached 0 or the
-//! cap, the event budget ran out, the rates overflowed, the monitored burden left its quiet band)
-//! leaves the vector loop, its state is written back to its replicate, and the driver here does
-//! what the hot loop's outer loop does (write the record, finish the ziggurat with
-//! [`exp1_after_miss`], end the burst), then the event loop itself
-//! (`event_loop::EventLoop::advance`, the one the scalar path runs) goes on until the next burst,
-//! which the lane takes up again. A lane whose replicate stopped takes the next replicate of the
-//! block; when none is left, the lanes still running finish on the scalar path, starting with
-//! the scalar hot loop from the pending candidate (a burst's remaining events are the same
-//! whichever loop fires them).
+//! last taking the rest) and the same float arithmetic in the same order. What the hot loop's
+//! outer loop does between events it does too, without leaving: a lane whose next candidate
+//! passes record times writes its counts there (into its recorder's rows, `Recorder::counts_only`;
+//! the recorder writes the exposures when the lane hands the rows back), and a lane whose
+//! ziggurat first try missed finishes the draw out of line (`finish_misses`, with
+//! [`exp1_after_miss`], on its own generator). Everything else is scalar code the engine shares:
+//! a lane that needs attention (its next candidate passes the burst's limit, the population
+//! reached 0 or the cap, the event budget ran out, the rates overflowed, the monitored burden
+//! left its quiet band) leaves the vector loop, its state is written back to its replicate, and
+//! the event loop itself (`event_loop::EventLoop::advance`, the one the scalar path runs) goes on
+//! until the next burst, which the lane takes up again. A lane whose replicate stopped takes the
+//! next replicate from the call's queue (`Queue`, shared by one set of lanes per thread); when
+//! none is left, the lanes still running finish on the scalar path, starting with the scalar hot
+//! loop from the pending candidate (a burst's remaining events are the same whichever loop fires
+//! them).
 //!
 //! The lanes take ensembles under fixed schedules and adaptive rules without progression,
 //! density dependence or a biomarker, with at most [`MAX_STATES`] states and [`MAX_PICKS`]
@@ -34,6 +37,7 @@ mod avx512;
 mod tracked;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rand::SeedableRng;
 
@@ -62,9 +66,40 @@ pub const MAX_PICKS: usize = 4;
 /// Rates scanned per state.
 const SCANNED: usize = MAX_PICKS - 1;
 
-/// Replicates per block: a block's replicates share one set of lanes, blocks run in parallel.
-/// The output does not depend on it.
-const BLOCK: usize = 256;
+/// What the lanes did in one call: how often lanes left the vector loop and why, for tests and
+/// benchmarks (the output does not depend on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneStats {
+    /// Events fired in the lanes.
+    pub events: u64,
+    /// Iterations of the vector loop (each fires one event in every lane).
+    pub iterations: u64,
+    /// Iterations after which at least one lane left the vector loop.
+    pub exits: u64,
+    /// Lanes that left because the burst stopped (0 or the cap, budget, overflow, quiet band).
+    pub check_exits: u64,
+    /// Ziggurat first tries that missed, finished in the vector loop.
+    pub misses_in_loop: u64,
+    /// Lanes that left because their candidate passed a record time (before the burst's limit).
+    pub record_exits: u64,
+    /// Lanes that left because their candidate passed the burst's limit.
+    pub limit_exits: u64,
+    /// Record times written in the vector loop.
+    pub records_in_loop: u64,
+}
+
+impl LaneStats {
+    fn add(&mut self, other: &Self) {
+        self.events += other.events;
+        self.iterations += other.iterations;
+        self.exits += other.exits;
+        self.check_exits += other.check_exits;
+        self.misses_in_loop += other.misses_in_loop;
+        self.record_exits += other.record_exits;
+        self.limit_exits += other.limit_exits;
+        self.records_in_loop += other.records_in_loop;
+    }
+}
 
 /// Which SIMD lanes an ensemble may use. The output is the same whichever runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,71 +212,94 @@ pub(crate) struct Job<'a> {
     pub lineages: &'a mut Option<Box<LineageOutput>>,
 }
 
-/// Run `jobs` in blocks of [`BLOCK`] replicates (in parallel on the current rayon pool if
-/// `parallel`); returns the number of events the lanes fired.
+/// The replicates of a call that no lane has taken yet, shared by the lanes of every thread, so
+/// that no thread idles while another has replicates left. Which lane or thread runs a replicate
+/// does not change its result: that depends on its index only.
+pub(crate) struct Queue<'a> {
+    jobs: Mutex<std::vec::IntoIter<Job<'a>>>,
+}
+
+impl<'a> Queue<'a> {
+    fn new(jobs: Vec<Job<'a>>) -> Self {
+        Self {
+            jobs: Mutex::new(jobs.into_iter()),
+        }
+    }
+
+    /// The next replicate, if any is left.
+    fn take(&self) -> Option<Job<'a>> {
+        // A lane holds the lock only to take a job: it cannot be poisoned with jobs half taken.
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next()
+    }
+}
+
+/// Run `jobs` in one set of lanes per thread of the current rayon pool if `parallel` (one set
+/// otherwise), every set taking replicates from one queue; returns what the lanes did.
 pub(crate) fn run_jobs(
     kernel: Kernel,
     shared: &Shared<'_>,
     jobs: Vec<Job<'_>>,
     parallel: bool,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     use rayon::prelude::*;
-    let mut blocks = Vec::new();
-    let mut jobs = jobs.into_iter().peekable();
-    while jobs.peek().is_some() {
-        blocks.push(jobs.by_ref().take(BLOCK).collect::<Vec<_>>());
-    }
-    let run = |block: Vec<Job<'_>>| run_block(kernel, shared, block);
+    let queue = Queue::new(jobs);
+    let run = |_| run_block(kernel, shared, &queue);
     if parallel {
-        blocks
+        (0..rayon::current_num_threads())
             .into_par_iter()
             .map(run)
-            .try_reduce(|| 0, |a, b| Ok(a + b))
+            .try_reduce(LaneStats::default, |mut a, b| {
+                a.add(&b);
+                Ok(a)
+            })
     } else {
-        blocks.into_iter().map(run).sum()
+        run(0)
     }
 }
 
-/// Run one block under the run's kind of controller.
-fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, jobs: Vec<Job<'a>>) -> Result<u64> {
+/// Run one set of lanes, taking replicates from `queue`, under the run's kind of controller.
+fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, queue: &Queue<'a>) -> Result<LaneStats> {
     match shared.dosing {
         LaneDosing::Fixed(schedule) => {
-            run_block_under(kernel, shared, jobs, &|| FixedController::new(schedule))
+            run_block_under(kernel, shared, queue, &|| FixedController::new(schedule))
         }
         LaneDosing::Adaptive(spec) => {
             let (treating, initial) = (shared.treating, &shared.run.initial);
             let start = || AdaptiveController::new(spec, treating, initial);
-            run_block_under(kernel, shared, jobs, &start)
+            run_block_under(kernel, shared, queue, &start)
         }
     }
 }
 
-/// Run one block on `kernel`, each replicate under a controller from `start`, and tracked if
-/// the run tracks lineages.
+/// Run one set of lanes on `kernel`, each replicate under a controller from `start`, and
+/// tracked if the run tracks lineages.
 fn run_block_under<'a, C: Controller>(
     kernel: Kernel,
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     if shared.run.lineages.is_some() {
-        run_block_observed::<C, LineageTracker<'a>>(kernel, shared, jobs, start)
+        run_block_observed::<C, LineageTracker<'a>>(kernel, shared, queue, start)
     } else {
-        run_block_observed::<C, NoObserver>(kernel, shared, jobs, start)
+        run_block_observed::<C, NoObserver>(kernel, shared, queue, start)
     }
 }
 
-/// Run one block on `kernel`, each replicate under a controller from `start`, observed by an
-/// `O` ([`LaneObserver::for_job`]).
+/// Run one set of lanes on `kernel`, each replicate under a controller from `start`, observed by
+/// an `O` ([`LaneObserver::for_job`]).
 fn run_block_observed<'a, C: Controller, O: LaneObserver<'a>>(
     kernel: Kernel,
     shared: &Shared<'a>,
-    jobs: Vec<Job<'a>>,
+    queue: &Queue<'a>,
     start: &dyn Fn() -> C,
-) -> Result<u64> {
+) -> Result<LaneStats> {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => avx512::run_block::<C, O>(shared, jobs, start),
+        Kernel::Avx512 => avx512::run_block::<C, O>(shared, queue, start),
         #[cfg(not(target_arch = "x86_64"))]
         Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
     }
@@ -273,17 +331,23 @@ pub(crate) struct LaneState<const W: usize, const N: usize> {
     pub now: [f64; W],
     /// The pending candidate, before `limit`.
     pub t_next: [f64; W],
-    /// The burst's limit, or just after the next record time, whichever is first.
+    /// The burst's limit; in a lane whose records the vector loop cannot write, just after the
+    /// next record time if that is first.
     pub limit: [f64; W],
+    /// The next record time, written in the vector loop when the candidate passes it (infinity
+    /// in a lane whose records it cannot write).
+    pub record_time: [f64; W],
+    /// Its index in the record grid.
+    pub record_next: [usize; W],
+    /// The lane's recorder's counts (`Recorder::counts_only`) while the vector loop writes them,
+    /// null otherwise.
+    pub rows: [*mut i64; W],
     /// Events left in the burst's budget.
     pub left: [u64; W],
     /// First mutation fired in the lane since it was loaded (NaN if none).
     pub first_mutant: [f64; W],
     /// Xoshiro256++ state words.
     pub rng: [[u64; W]; 4],
-    /// A missed first try of the ziggurat: its draw's low byte and its point.
-    pub miss_layer: [u64; W],
-    pub miss_x: [f64; W],
     /// The quiet band of an adaptive rule (`Controller::quiet_band`): the lane leaves when the
     /// monitored burden is not strictly inside `(low, high)`.
     pub low: [f64; W],
@@ -303,11 +367,12 @@ impl<const W: usize, const N: usize> LaneState<W, N> {
             now: [0.0; W],
             t_next: [0.0; W],
             limit: [0.0; W],
+            record_time: [f64::INFINITY; W],
+            record_next: [0; W],
+            rows: [std::ptr::null_mut(); W],
             left: [0; W],
             first_mutant: [f64::NAN; W],
             rng: [[0; W]; 4],
-            miss_layer: [0; W],
-            miss_x: [0.0; W],
             low: [f64::NEG_INFINITY; W],
             high: [f64::INFINITY; W],
             monitor: [0.0; N],
@@ -420,12 +485,41 @@ impl<'a, C: Controller, O: LaneObserver<'a>> Busy<'a, C, O> {
 pub(crate) struct Exits {
     /// The burst stops (0 or the cap reached, budget spent, rates overflowed).
     pub check: u32,
-    /// The ziggurat's first try missed (`miss_layer`, `miss_x`).
-    pub miss: u32,
     /// The pending candidate is at or after the lane's limit.
     pub passed: u32,
     /// The event log is full (`tracked`): every lane's events must be shown to its observer.
     pub full: bool,
+    /// Iterations run.
+    pub iterations: u64,
+    /// Record times written.
+    pub records: u64,
+    /// Ziggurat first tries that missed.
+    pub misses: u64,
+}
+
+/// The rest of the ziggurat in the lanes of `miss`, whose first try missed (the draw's low byte
+/// `layer`, the point `x`), as the hot loop's outer loop finishes it, each on its lane's generator
+/// (state words `rng`): their next candidates' times, `now + x / a0`, into `t_next`. Called by
+/// the vector loop, out of line: it calls `exp` or `ln`, and it is rare (about 2% of draws).
+#[cold]
+#[inline(never)]
+pub(crate) fn finish_misses<const W: usize>(
+    miss: u32,
+    layer: &[u64; W],
+    x: &[f64; W],
+    now: &[f64; W],
+    a0: &[f64; W],
+    rng: &mut [[u64; W]; 4],
+    t_next: &mut [f64; W],
+) {
+    for j in (0..W).filter(|j| miss & (1 << j) != 0) {
+        let miss = ExpMiss::new(layer[j] as u8, x[j]);
+        let mut generator = rng_from_words(std::array::from_fn(|i| rng[i][j]));
+        t_next[j] = now[j] + exp1_after_miss(miss, &mut generator) / a0[j];
+        for (i, w) in words_of(&generator).into_iter().enumerate() {
+            rng[i][j] = w;
+        }
+    }
 }
 
 /// What the scalar side of a lane does next.
@@ -435,39 +529,43 @@ enum Step {
     Settle(f64),
     /// Run the event loop from here.
     Advance(Resume),
-    /// Take the next replicate of the block.
+    /// Take the next replicate from the queue.
     Take,
 }
 
-/// The lanes of one block and the scalar side of each, every replicate under a controller of
-/// type `C` and observed by an `O`.
+/// One set of lanes and the scalar side of each, every replicate under a controller of type `C`
+/// and observed by an `O`, taking replicates from a queue.
 pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C, O> {
     pub lanes: Box<LaneState<W, N>>,
+    /// The record grid and infinity after it: the vector loop's next record times.
+    pub times: Vec<f64>,
     /// The events of each lane not yet shown to its observer (empty if `O` observes nothing).
     pub log: LaneLog<W>,
     busy: [Option<Busy<'a, C, O>>; W],
-    jobs: std::vec::IntoIter<Job<'a>>,
+    jobs: &'s Queue<'a>,
     shared: &'s Shared<'a>,
     /// Each replicate's controller at time 0.
     start: &'s dyn Fn() -> C,
-    /// Events fired in the lanes.
-    pub lane_events: u64,
+    /// What the lanes did.
+    pub stats: LaneStats,
 }
 
 impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
     Block<'a, 's, W, N, C, O>
 {
-    pub fn new(shared: &'s Shared<'a>, jobs: Vec<Job<'a>>, start: &'s dyn Fn() -> C) -> Self {
+    pub fn new(shared: &'s Shared<'a>, jobs: &'s Queue<'a>, start: &'s dyn Fn() -> C) -> Self {
         let mut lanes = Box::new(LaneState::new());
         lanes.monitor = monitor_weights(shared.dosing);
+        let times = shared.run.record_times.iter().copied();
         Self {
             lanes,
+            times: times.chain([f64::INFINITY]).collect(),
             log: LaneLog::new::<O>(),
             busy: std::array::from_fn(|_| None),
-            jobs: jobs.into_iter(),
+            jobs,
             shared,
             start,
-            lane_events: 0,
+            stats: LaneStats::default(),
         }
     }
 
@@ -476,7 +574,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         self.shared.run.population_cap()
     }
 
-    /// Put a replicate in every lane; false if the block ran out of replicates first.
+    /// Put a replicate in every lane; false if the queue ran out of replicates first.
     pub fn fill(&mut self) -> Result<bool> {
         for j in 0..W {
             self.drive(j, Step::Take)?;
@@ -489,8 +587,13 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
     }
 
     /// Handle the lanes that left the vector loop (their state stored in `lanes`); false if a
-    /// lane found no replicate to take (the block's tail).
+    /// lane found no replicate to take (the tail).
     pub fn handle(&mut self, exits: &Exits) -> Result<bool> {
+        self.stats.iterations += exits.iterations;
+        self.stats.exits += 1;
+        self.stats.check_exits += u64::from(exits.check.count_ones());
+        self.stats.misses_in_loop += exits.misses;
+        self.stats.records_in_loop += exits.records;
         if O::OBSERVES && exits.full {
             for j in 0..W {
                 self.show(j);
@@ -499,19 +602,22 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         }
         for j in 0..W {
             let bit = 1 << j;
-            if (exits.check | exits.miss | exits.passed) & bit == 0 {
+            if (exits.check | exits.passed) & bit == 0 {
                 continue;
             }
             let step = if exits.check & bit != 0 {
                 self.write_back(j);
                 Step::Advance(Resume::AfterBurst(BurstEnd::Check))
             } else {
-                let t_next = if exits.miss & bit != 0 {
-                    self.finish_miss(j)
+                let t_next = self.lanes.t_next[j];
+                let went_on = self.settle_in_lane(j, t_next);
+                let stats = &mut self.stats;
+                *if went_on {
+                    &mut stats.record_exits
                 } else {
-                    self.lanes.t_next[j]
-                };
-                if self.settle_in_lane(j, t_next) {
+                    &mut stats.limit_exits
+                } += 1;
+                if went_on {
                     continue;
                 }
                 self.write_back(j);
@@ -522,25 +628,12 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         Ok(self.all_busy())
     }
 
-    /// The rest of the ziggurat after lane `j`'s first try missed, as the hot loop's outer loop
-    /// finishes it, on the lane's own generator: the next candidate's time.
-    fn finish_miss(&mut self, j: usize) -> f64 {
-        let lanes = &mut self.lanes;
-        let miss = ExpMiss::new(lanes.miss_layer[j] as u8, lanes.miss_x[j]);
-        let mut rng = rng_from_words(std::array::from_fn(|i| lanes.rng[i][j]));
-        let weight: [f64; N] = std::array::from_fn(|s| lanes.count[s][j] * lanes.state_total[s][j]);
-        let a0: f64 = weight.iter().sum();
-        let t_next = lanes.now[j] + exp1_after_miss(miss, &mut rng) / a0;
-        for (i, w) in words_of(&rng).into_iter().enumerate() {
-            lanes.rng[i][j] = w;
-        }
-        t_next
-    }
-
     /// Write the record times before lane `j`'s pending candidate `t_next` from the lane's
     /// counts, as the hot loop's outer loop does; true if the candidate is before the burst's
-    /// limit (the lane goes on in the vector loop), false if it ends the burst.
+    /// limit (the lane goes on in the vector loop, which writes its next records if its recorder
+    /// writes counts only), false if it ends the burst.
     fn settle_in_lane(&mut self, j: usize, t_next: f64) -> bool {
+        self.hand_back_records(j);
         let lanes = &mut self.lanes;
         let busy = self.busy[j].as_mut().expect("a busy lane");
         let drug = busy.exposure();
@@ -548,9 +641,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         loop {
             let limit = busy.limit_time.min(just_after(recorder.next_time()));
             if t_next < limit {
-                lanes.t_next[j] = t_next;
-                lanes.limit[j] = limit;
-                return true;
+                break;
             }
             if t_next >= busy.limit_time {
                 return false;
@@ -558,6 +649,32 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
             let states: [u64; N] = std::array::from_fn(|s| lanes.count[s][j] as u64);
             recorder.record_before(t_next, &states, &drug);
         }
+        lanes.t_next[j] = t_next;
+        let next_time = recorder.next_time();
+        if let Some((next, rows)) = recorder.counts_only() {
+            lanes.limit[j] = busy.limit_time;
+            lanes.record_time[j] = next_time;
+            lanes.record_next[j] = next;
+            lanes.rows[j] = rows;
+        } else {
+            lanes.limit[j] = busy.limit_time.min(just_after(next_time));
+            lanes.record_time[j] = f64::INFINITY;
+        }
+        true
+    }
+
+    /// Hand the records the vector loop wrote in lane `j` back to its recorder (which writes
+    /// their exposures: the burst's).
+    fn hand_back_records(&mut self, j: usize) {
+        let lanes = &mut self.lanes;
+        if lanes.rows[j].is_null() {
+            return;
+        }
+        lanes.rows[j] = std::ptr::null_mut();
+        let busy = self.busy[j].as_mut().expect("a busy lane");
+        let drug = busy.exposure();
+        let recorder = &mut busy.held.recorder;
+        recorder.counts_written_before(lanes.record_next[j], &drug);
     }
 
     /// Show lane `j`'s observer the events the lane fired since it last saw them (`tracked`),
@@ -582,6 +699,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
     /// when it returns, and show its observer the lane's events.
     fn write_back(&mut self, j: usize) {
         self.show(j);
+        self.hand_back_records(j);
         let lanes = &self.lanes;
         let busy = self.busy[j].as_mut().expect("a busy lane");
         let r = &mut busy.replicate;
@@ -600,7 +718,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         }
         let fired = busy.left - lanes.left[j];
         r.history.add_events(fired);
-        self.lane_events += fired;
+        self.stats.events += fired;
         busy.left = lanes.left[j];
         self.lanes.first_mutant[j] = f64::NAN;
     }
@@ -654,7 +772,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         loop {
             step = match step {
                 Step::Take => {
-                    let Some(job) = self.jobs.next() else {
+                    let Some(job) = self.jobs.take() else {
                         self.busy[j] = None;
                         return Ok(());
                     };
@@ -697,7 +815,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
 
     /// Finish every replicate still in a lane on the scalar path: the rest of its burst in the
     /// scalar hot loop from its pending candidate, then the event loop.
-    pub fn finish_tail(&mut self) -> Result<u64> {
+    pub fn finish_tail(&mut self) -> Result<LaneStats> {
         let max_population = self.max_population();
         for j in 0..W {
             if self.busy[j].is_none() {
@@ -717,6 +835,6 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
             busy.finish(outcome)?;
             self.shared.done.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(self.lane_events)
+        Ok(self.stats)
     }
 }
