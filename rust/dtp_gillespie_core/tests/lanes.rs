@@ -590,9 +590,13 @@ fn tracked_blocks_over_threads_and_full_logs_change_nothing() {
                     for threads in [1, 2] {
                         let (lanes, lane_events) = ensemble(&case, &tracked, kernel, 0, n, threads);
                         assert_same_tracking(&lanes, &scalar, &what);
+                        // On two threads, how the few replicates split between the threads'
+                        // lanes (and so how many events the scalar tail fires) depends on
+                        // timing; on one it does not.
+                        let wanted = if threads == 1 { all.div_ceil(2) } else { 1 };
                         assert!(
-                            2 * lane_events >= all,
-                            "{what}: {lane_events} of {all} in lanes"
+                            lane_events >= wanted,
+                            "{what}, {threads} thread(s): {lane_events} of {all} in lanes"
                         );
                     }
                 }
