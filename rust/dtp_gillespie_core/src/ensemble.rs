@@ -410,17 +410,26 @@ fn run_replicates_with(
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
     let marked = model.biomarker().is_some();
+    let serial = n == 1 || spec.n_threads == Some(1);
+    // The output is written by the pool's threads: let them also fill it (and take its page
+    // faults), so that a short call does not spend milliseconds clearing it on one thread.
+    let pool = if serial {
+        None
+    } else {
+        Some(thread_pool(spec.n_threads.unwrap_or(0))?)
+    };
+    let pool = pool.as_deref();
     let mut slots = Slots {
-        counts: output_buffer(n, row, "count")?,
-        exposure: output_buffer(n, n_times, "exposure")?,
-        outcomes: output_buffer(n, 1, "per-replicate outcomes")?,
-        concentration: OptionalSeries::new(pk, n, n_times, "concentration")?,
-        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker")?,
+        counts: output_buffer(n, row, "count", pool)?,
+        exposure: output_buffer(n, n_times, "exposure", pool)?,
+        outcomes: output_buffer(n, 1, "per-replicate outcomes", pool)?,
+        concentration: OptionalSeries::new(pk, n, n_times, "concentration", pool)?,
+        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker", pool)?,
         // One box per replicate, filled only when lineages are tracked.
-        tracked: output_buffer(n, 1, "lineage outputs")?,
+        tracked: output_buffer(n, 1, "lineage outputs", pool)?,
         row,
         n_times,
-        serial: n == 1 || spec.n_threads == Some(1),
+        serial,
     };
     fill(&mut slots)?;
     let lineages = run.lineages.as_ref().map(|_| {
@@ -532,14 +541,16 @@ fn run_in_lanes<'a>(
     }
 }
 
-/// A zeroed output buffer of `per_replicate` values for each of `n_replicates` replicates. A size
+/// A zeroed output buffer of `per_replicate` values for each of `n_replicates` replicates,
+/// filled by the threads of `pool` when there is one (they are the ones that write it). A size
 /// that overflows or memory the system refuses is an error, not a capacity-overflow panic or an
 /// abort of the calling process (the Python layer refuses results larger than its memory limit
 /// first; this guards direct calls).
-fn output_buffer<T: Clone + Default>(
+fn output_buffer<T: Clone + Default + Send>(
     n_replicates: usize,
     per_replicate: usize,
     what: &str,
+    pool: Option<&rayon::ThreadPool>,
 ) -> Result<Vec<T>> {
     let too_large = || {
         let bytes = (n_replicates as f64) * (per_replicate as f64) * (size_of::<T>() as f64);
@@ -554,7 +565,13 @@ fn output_buffer<T: Clone + Default>(
         .ok_or_else(too_large)?;
     let mut values = Vec::new();
     values.try_reserve_exact(len).map_err(|_| too_large())?;
-    values.resize(len, T::default());
+    match pool {
+        // Written in place, in parallel: no reallocation (the capacity is reserved).
+        Some(pool) => pool.install(|| {
+            values.par_extend(rayon::iter::repeat_n(T::default(), len));
+        }),
+        None => values.resize(len, T::default()),
+    }
     Ok(values)
 }
 
@@ -568,10 +585,16 @@ struct OptionalSeries {
 }
 
 impl OptionalSeries {
-    fn new(wanted: bool, n_replicates: usize, n_times: usize, what: &str) -> Result<Self> {
+    fn new(
+        wanted: bool,
+        n_replicates: usize,
+        n_times: usize,
+        what: &str,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Self> {
         let chunk = if wanted { n_times } else { 1 };
         Ok(Self {
-            values: output_buffer(n_replicates, chunk, what)?,
+            values: output_buffer(n_replicates, chunk, what, pool)?,
             chunk,
             wanted,
         })
