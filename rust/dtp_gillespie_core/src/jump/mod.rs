@@ -36,6 +36,7 @@ pub mod linear;
 pub mod multinomial;
 pub mod negative_binomial;
 pub mod offspring;
+pub mod path;
 pub mod riccati;
 pub mod step;
 
@@ -47,6 +48,7 @@ pub use linear::{LinearChannel, LinearRates};
 pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
 pub use offspring::OffspringTable;
+pub use path::{PkPath, RatePath};
 pub use riccati::NoEmission;
 pub use step::{StepLaw, StepLog, StepScratch};
 
