@@ -1,25 +1,30 @@
 //! Pharmacokinetic dosing through the time-dependent step laws of the jumps: the Riccati
 //! systems integrated with the rates at the concentration of each Runge–Kutta stage
 //! ([`NoEmission::solve_path`] over a [`PkPath`]), against the project's oracle O10 (a decaying
-//! drug with a Hill response; `tests/oracles.py`). `method = "jump"` still refuses PK dosing:
-//! the time-dependent offspring tables and the driver are not built yet.
+//! drug with a Hill response; `tests/oracles.py`), and the time-dependent offspring tables
+//! ([`OffspringTable::build_path`]) composed over the steps of a grid. `method = "jump"` still
+//! refuses PK dosing: the run driver is not built yet.
 
 mod common;
 
-use common::birth_death;
-use dtp_gillespie_core::jump::{LinearRates, NoEmission, PkPath, RatePath};
-use dtp_gillespie_core::{PkResponse, PkSpec};
+use common::{birth_death, death, division, switch};
+use dtp_gillespie_core::jump::{LinearRates, NoEmission, OffspringTable, PkPath, RatePath};
+use dtp_gillespie_core::{Model, PkResponse, PkSpec};
 
 /// O10's schedule: boluses of 10 EC50 at `dose_times`, t½ = 1.5, Hill coefficient 2.
 fn o10_spec(dose_times: Vec<f64>) -> PkSpec {
+    pk_spec(dose_times, 2)
+}
+
+fn pk_spec(dose_times: Vec<f64>, n_channels: usize) -> PkSpec {
     PkSpec {
         off_exposure: 0,
         on_exposure: 1,
         dose_times,
         dose: 10.0,
         half_life: 1.5,
-        ec50: vec![1.0; 2],
-        hill: vec![2.0; 2],
+        ec50: vec![1.0; n_channels],
+        hill: vec![2.0; n_channels],
         missed_dose_probability: 0.0,
         response: PkResponse::default(),
     }
@@ -96,4 +101,108 @@ fn a_pk_path_without_drug_is_the_off_exposure() {
     assert_eq!(dosed.max_total(2.0), at_start);
     assert!(dosed.rates_at(1.0).total(0) < at_start);
     assert!(PkPath::new(&model, &spec, f64::NAN).is_err());
+}
+
+/// `Σ_n P(n) zⁿ` over a one-type table: the generating function of one ancestor's
+/// descendants after the step (no emission), the tail category left out.
+fn generating_function(table: &OffspringTable, z: f64) -> f64 {
+    table
+        .categories()
+        .enumerate()
+        .filter(|&(k, _)| k != table.tail_index())
+        .map(|(_, (cells, p))| p * z.powf(cells[0] as f64))
+        .sum()
+}
+
+/// P(N(3) = 0) from one cell after one bolus at 0, over three one-day steps: the tables of the
+/// first two days composed with the Riccati extinction chance of the last.
+fn extinction_over_three_tables(e_max: f64) -> f64 {
+    let (model, spec) = (o10_model(0.5, e_max), o10_spec(vec![0.0]));
+    let decay = (-spec.elimination_rate()).exp();
+    let laws: Vec<(OffspringTable, NoEmission)> = (0..3)
+        .map(|day| {
+            let path = PkPath::new(&model, &spec, spec.dose * decay.powi(day)).unwrap();
+            let solve = NoEmission::solve_path(&path, 1.0).unwrap();
+            let table = OffspringTable::build_path(&path, &solve, 0, 1e-20).unwrap();
+            assert!(table.escaped() < 1e-20);
+            (table, solve)
+        })
+        .collect();
+    let last = laws[2].1.silent_extinction(0, 1.0);
+    let second = generating_function(&laws[1].0, last);
+    generating_function(&laws[0].0, second)
+}
+
+#[test]
+fn o10_extinction_through_the_time_dependent_tables() {
+    let p0 = extinction_over_three_tables(1.0);
+    assert!((p0 - 0.890_710).abs() < 1e-6, "{p0}");
+    let twin = extinction_over_three_tables(1.05);
+    assert!((twin - 0.903_179).abs() < 1e-6, "{twin}");
+}
+
+/// S (0), P (1), R (2): S divides (a fraction into R, a mutation event), dies and switches to P,
+/// P switches back; the drug raises S's death and its switching to P.
+fn s_p_r_model() -> Model {
+    let channels = vec![
+        division(0, 0, false),
+        division(0, 2, true),
+        death(0),
+        switch(0, 1),
+        switch(1, 0),
+    ];
+    #[rustfmt::skip]
+    let rates = vec![
+        0.7, 1e-3, 0.1, 0.01, 0.2, // off
+        0.7, 1e-3, 1.0, 0.1, 0.02, // on
+    ];
+    Model::new(3, 2, channels, rates, None).unwrap()
+}
+
+#[test]
+fn a_constant_path_table_is_the_uniformized_table() {
+    let model = s_p_r_model();
+    let rates = LinearRates::from_model(&model, 1).unwrap();
+    let solve = NoEmission::solve(&rates, 0.5).unwrap();
+    for ancestor in [0, 1] {
+        let (a, b) = (
+            OffspringTable::build(&rates, &solve, ancestor, 1e-20).unwrap(),
+            OffspringTable::build_path(&rates, &solve, ancestor, 1e-20).unwrap(),
+        );
+        assert_eq!(a.box_size(), b.box_size());
+        let law = |t: &OffspringTable| {
+            t.categories()
+                .map(|(cells, p)| (cells.to_vec(), p))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let (la, lb) = (law(&a), law(&b));
+        for (cells, &p) in &la {
+            let q = lb.get(cells).copied().unwrap_or(0.0);
+            assert!((p - q).abs() < 1e-12, "{cells:?}: {p} against {q}");
+        }
+        assert!((a.emitted() - b.emitted()).abs() < 1e-13);
+    }
+}
+
+#[test]
+fn pk_tables_of_a_switching_model_agree_with_their_riccati_solves() {
+    // The build checks the table's emitted mass against ψ(Δ) and its extinction mass against
+    // ε(Δ), both from the independent Riccati solve over the same path; the mass left on the
+    // box must then be φ(Δ).
+    let model = s_p_r_model();
+    let spec = pk_spec(vec![0.0, 1.0], 5);
+    for c_start in [0.0, 0.3, 10.0, 1e3] {
+        let path = PkPath::new(&model, &spec, c_start).unwrap();
+        let solve = NoEmission::solve_path(&path, 0.25).unwrap();
+        for ancestor in [0, 1] {
+            let table = OffspringTable::build_path(&path, &solve, ancestor, 1e-20).unwrap();
+            let phi = solve.silence(ancestor, 0.25);
+            assert!(
+                (table.retained() - phi).abs() < 1e-12,
+                "c = {c_start}, ancestor {ancestor}: {} against φ = {phi}",
+                table.retained()
+            );
+            assert!(table.riccati_mismatch() < 1e-13);
+        }
+    }
 }

@@ -26,6 +26,15 @@ pub trait RatePath {
     /// An upper bound on every type's total per-cell rate over `[0, duration]` (it sizes the
     /// integration grid; the solves' error estimates check that the grid was fine enough).
     fn max_total(&self, duration: f64) -> f64;
+
+    /// The channels of the step `[0, duration]` (every channel whose rate is positive somewhere
+    /// in it), each at an upper bound of its rate over the step: the structure of the offspring
+    /// tables' generator, and the rates that size their box.
+    fn envelope(&self, duration: f64) -> Cow<'_, LinearRates>;
+
+    /// The rate at time `s` of every channel of [`RatePath::envelope`], in its order (type by
+    /// type, each type's channels in turn), into `out`.
+    fn envelope_rates_at(&self, duration: f64, s: f64, out: &mut Vec<f64>);
 }
 
 impl RatePath for LinearRates {
@@ -41,6 +50,17 @@ impl RatePath for LinearRates {
         (0..LinearRates::n_types(self))
             .map(|x| self.total(x))
             .fold(0.0, f64::max)
+    }
+
+    fn envelope(&self, _duration: f64) -> Cow<'_, LinearRates> {
+        Cow::Borrowed(self)
+    }
+
+    fn envelope_rates_at(&self, _duration: f64, _s: f64, out: &mut Vec<f64>) {
+        out.clear();
+        for x in 0..LinearRates::n_types(self) {
+            out.extend(self.channels(x).iter().map(|c| c.rate));
+        }
     }
 }
 
@@ -96,6 +116,12 @@ impl<'a> PkPath<'a> {
     fn build(&self, s: f64) -> Result<LinearRates, JumpError> {
         LinearRates::from_channel_rates(self.model, &self.raw(s))
     }
+
+    /// Each channel's largest rate over `[0, duration]`: at one of its ends (monotone rates).
+    fn bounds(&self, duration: f64) -> Vec<f64> {
+        let (start, end) = (self.raw(0.0), self.raw(duration));
+        start.into_iter().zip(end).map(|(a, b)| a.max(b)).collect()
+    }
 }
 
 impl RatePath for PkPath<'_> {
@@ -115,11 +141,32 @@ impl RatePath for PkPath<'_> {
     fn max_total(&self, duration: f64) -> f64 {
         // Each channel's rate is monotone in s over the step, so its largest value is at an
         // end; a type's total is at most the sum of its channels' largest values.
-        let (start, end) = (self.raw(0.0), self.raw(duration));
         let mut totals = vec![0.0; self.n_types()];
-        for ((ch, a), b) in self.model.channels().iter().zip(start).zip(end) {
-            totals[ch.source] += a.max(b);
+        for (ch, bound) in self.model.channels().iter().zip(self.bounds(duration)) {
+            totals[ch.source] += bound;
         }
         totals.into_iter().fold(0.0, f64::max)
+    }
+
+    fn envelope(&self, duration: f64) -> Cow<'_, LinearRates> {
+        Cow::Owned(
+            LinearRates::from_channel_rates(self.model, &self.bounds(duration))
+                .expect("rates between two valid exposures are valid"),
+        )
+    }
+
+    fn envelope_rates_at(&self, duration: f64, s: f64, out: &mut Vec<f64>) {
+        // The envelope keeps, type by type in the model's order, the channels with a positive
+        // bound (`LinearRates::from_channel_rates`); a channel whose bound is 0 is 0 throughout.
+        let (bounds, now) = (self.bounds(duration), self.raw(s));
+        out.clear();
+        for x in 0..self.n_types() {
+            let channels = self.model.channels().iter().enumerate();
+            out.extend(
+                channels
+                    .filter(|&(k, ch)| ch.source == x && bounds[k] > 0.0)
+                    .map(|(k, _)| now[k]),
+            );
+        }
     }
 }

@@ -358,6 +358,17 @@ mod tests {
         fn max_total(&self, _duration: f64) -> f64 {
             self.bound
         }
+        // The channels present at 0 are present throughout in these tests.
+        fn envelope(&self, _duration: f64) -> std::borrow::Cow<'_, LinearRates> {
+            std::borrow::Cow::Owned((self.rates)(0.0))
+        }
+        fn envelope_rates_at(&self, _duration: f64, s: f64, out: &mut Vec<f64>) {
+            let now = (self.rates)(s);
+            out.clear();
+            for x in 0..self.n_types {
+                out.extend(now.channels(x).iter().map(|c| c.rate));
+            }
+        }
     }
 
     /// Composite Simpson rule of `f` over `[a, b]`.
