@@ -15,6 +15,8 @@
 //! - [`kendall`]: the exact jump of the single-type linear birth–death process (Kendall), for
 //!   constant rates and, by composing steps, piecewise-constant rates.
 //! - [`linear`]: a model's channels under one exposure as a branching process.
+//! - [`path`]: a step's rates as a function of time (constant, or under PK dosing), read by
+//!   the time-dependent solves and tables.
 //! - [`riccati`]: the no-emission (no mutation event) probabilities of one cell's lineage.
 //! - [`offspring`]: one-ancestor offspring tables of multi-type processes by finite-state
 //!   projection, split over the ancestors with [`multinomial::Multinomial`].

@@ -66,11 +66,8 @@ impl OffspringTable {
         ancestor: usize,
         tolerance: f64,
     ) -> Result<Self, JumpError> {
-        check_tolerance(tolerance)?;
         let duration = no_emission.duration();
-        let types = rates.reachable_without_emission(ancestor);
-        let box_size = box_size(rates.max_growth_rate(), duration, tolerance)?;
-        let space = BoxSpace::new(rates.n_types(), &types, box_size)?;
+        let space = BoxSpace::sized_for(rates, ancestor, duration, tolerance)?;
         let (p, escaped, emitted) = space.solve(rates, ancestor, duration);
         Self::from_solution(&space, no_emission, ancestor, (p, escaped, emitted))
     }
@@ -87,12 +84,9 @@ impl OffspringTable {
         ancestor: usize,
         tolerance: f64,
     ) -> Result<Self, JumpError> {
-        check_tolerance(tolerance)?;
         let duration = no_emission.duration();
         let envelope = path.envelope(duration);
-        let types = envelope.reachable_without_emission(ancestor);
-        let box_size = box_size(envelope.max_growth_rate(), duration, tolerance)?;
-        let space = BoxSpace::new(envelope.n_types(), &types, box_size)?;
+        let space = BoxSpace::sized_for(&envelope, ancestor, duration, tolerance)?;
         let (p, escaped, emitted) = space.solve_path(path, &envelope, ancestor, duration);
         let extinct = p[space.empty()];
         let epsilon = no_emission.silent_extinction(ancestor, duration);
@@ -299,6 +293,20 @@ struct BoxSpace {
 }
 
 impl BoxSpace {
+    /// The box of one `ancestor`'s lineage over `duration` at `rates` (for time-dependent
+    /// rates, their envelope): its types, and its size from the Yule bound at `tolerance`.
+    fn sized_for(
+        rates: &LinearRates,
+        ancestor: usize,
+        duration: f64,
+        tolerance: f64,
+    ) -> Result<Self, JumpError> {
+        check_tolerance(tolerance)?;
+        let types = rates.reachable_without_emission(ancestor);
+        let size = box_size(rates.max_growth_rate(), duration, tolerance)?;
+        Self::new(rates.n_types(), &types, size)
+    }
+
     fn new(n_types: usize, types: &[usize], size: u64) -> Result<Self, JumpError> {
         let m = types.len() as i32;
         let cube = (size as f64 + 1.0).powi(m);
