@@ -15,6 +15,8 @@
 //! - [`kendall`]: the exact jump of the single-type linear birth–death process (Kendall), for
 //!   constant rates and, by composing steps, piecewise-constant rates.
 //! - [`linear`]: a model's channels under one exposure as a branching process.
+//! - [`path`]: a step's rates as a function of time (constant, or under PK dosing), read by
+//!   the time-dependent solves and tables.
 //! - [`riccati`]: the no-emission (no mutation event) probabilities of one cell's lineage.
 //! - [`offspring`]: one-ancestor offspring tables of multi-type processes by finite-state
 //!   projection, split over the ancestors with [`multinomial::Multinomial`].
@@ -36,6 +38,7 @@ pub mod linear;
 pub mod multinomial;
 pub mod negative_binomial;
 pub mod offspring;
+pub mod path;
 pub mod riccati;
 pub mod step;
 
@@ -47,6 +50,7 @@ pub use linear::{LinearChannel, LinearRates};
 pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
 pub use offspring::OffspringTable;
+pub use path::{PkPath, RatePath};
 pub use riccati::NoEmission;
 pub use step::{StepLaw, StepLog, StepScratch};
 

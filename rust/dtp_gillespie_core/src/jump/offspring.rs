@@ -30,6 +30,7 @@
 use rand::Rng;
 
 use super::linear::LinearRates;
+use super::path::RatePath;
 use super::riccati::NoEmission;
 use super::{JumpError, Multinomial};
 
@@ -65,19 +66,51 @@ impl OffspringTable {
         ancestor: usize,
         tolerance: f64,
     ) -> Result<Self, JumpError> {
-        if !(tolerance > 0.0 && tolerance <= 1e-6) {
+        let duration = no_emission.duration();
+        let space = BoxSpace::sized_for(rates, ancestor, duration, tolerance)?;
+        let (p, escaped, emitted) = space.solve(rates, ancestor, duration);
+        Self::from_solution(&space, no_emission, ancestor, (p, escaped, emitted))
+    }
+
+    /// The table of one `ancestor` over a step whose rates follow `path` (time-dependent rates:
+    /// pharmacokinetic dosing), `no_emission` solved over the same path
+    /// ([`NoEmission::solve_path`]). The forward equation on the box is integrated by RK4 with
+    /// the rates at every stage time (uniformization needs a constant generator); besides the
+    /// emission check of [`OffspringTable::build`], the mass on the empty state must agree
+    /// with the Riccati chance of silent extinction `ε(Δ)` when the ancestor can die out.
+    pub fn build_path<P: RatePath + ?Sized>(
+        path: &P,
+        no_emission: &NoEmission,
+        ancestor: usize,
+        tolerance: f64,
+    ) -> Result<Self, JumpError> {
+        let duration = no_emission.duration();
+        let envelope = path.envelope(duration);
+        let space = BoxSpace::sized_for(&envelope, ancestor, duration, tolerance)?;
+        let (p, escaped, emitted) = space.solve_path(path, &envelope, ancestor, duration);
+        let extinct = p[space.empty()];
+        let epsilon = no_emission.silent_extinction(ancestor, duration);
+        let gap = (extinct - epsilon).abs();
+        if gap > escaped + 1e-9 * epsilon + 1e-13 {
             return Err(JumpError::InvalidParameter {
-                name: "tolerance",
-                value: tolerance,
-                expected: "in (0, 1e-6]",
+                name: "|FSP extinction mass − Riccati ε|",
+                value: gap,
+                expected: "within the escaped mass and the integration tolerance",
             });
         }
-        let duration = no_emission.duration();
-        let types = rates.reachable_without_emission(ancestor);
-        let box_size = box_size(rates.max_growth_rate(), duration, tolerance)?;
-        let space = BoxSpace::new(rates.n_types(), &types, box_size)?;
-        let (p, escaped, emitted) = space.solve(rates, ancestor, duration);
-        let psi = no_emission.emission(ancestor, duration);
+        Self::from_solution(&space, no_emission, ancestor, (p, escaped, emitted))
+    }
+
+    /// The table from the box's law at the step's end, after checking its emitted mass against
+    /// the Riccati `ψ(Δ)`.
+    fn from_solution(
+        space: &BoxSpace,
+        no_emission: &NoEmission,
+        ancestor: usize,
+        (p, escaped, emitted): (Vec<f64>, f64, f64),
+    ) -> Result<Self, JumpError> {
+        let box_size = space.size as u64;
+        let psi = no_emission.emission(ancestor, no_emission.duration());
         // Escaped paths may or may not emit later: ψ lies in [emitted, emitted + escaped].
         let mismatch = (emitted - psi).abs();
         let allowed = escaped + 1e-9 * psi + 1e-13;
@@ -90,7 +123,7 @@ impl OffspringTable {
         }
         let mut order: Vec<usize> = (0..p.len()).filter(|&s| p[s] > 0.0).collect();
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-        let n = rates.n_types();
+        let n = space.n_types;
         let mut outcomes = Vec::with_capacity((order.len() + 1) * n);
         let mut probabilities = Vec::with_capacity(order.len() + 1);
         let mut tail = order.len();
@@ -209,6 +242,19 @@ impl OffspringTable {
     }
 }
 
+/// `Err` unless `tolerance` lies in `(0, 1e-6]`.
+fn check_tolerance(tolerance: f64) -> Result<(), JumpError> {
+    if tolerance > 0.0 && tolerance <= 1e-6 {
+        Ok(())
+    } else {
+        Err(JumpError::InvalidParameter {
+            name: "tolerance",
+            value: tolerance,
+            expected: "in (0, 1e-6]",
+        })
+    }
+}
+
 /// The smallest `L` with `(1 − e^{−bΔ})^L ≤ tolerance` (at least 1).
 fn box_size(growth: f64, duration: f64, tolerance: f64) -> Result<u64, JumpError> {
     let ln_beta = (-(-growth * duration).exp()).ln_1p();
@@ -226,6 +272,14 @@ fn box_size(growth: f64, duration: f64, tolerance: f64) -> Result<u64, JumpError
     Ok(size as u64)
 }
 
+/// Where a flow of the time-dependent forward equation goes.
+#[derive(Clone, Copy, Debug)]
+enum Sink {
+    State(usize),
+    Escaped,
+    Emitted,
+}
+
 /// The box `{y : Σ y ≤ L}` over the reachable types, with a dense index.
 struct BoxSpace {
     n_types: usize,
@@ -239,6 +293,20 @@ struct BoxSpace {
 }
 
 impl BoxSpace {
+    /// The box of one `ancestor`'s lineage over `duration` at `rates` (for time-dependent
+    /// rates, their envelope): its types, and its size from the Yule bound at `tolerance`.
+    fn sized_for(
+        rates: &LinearRates,
+        ancestor: usize,
+        duration: f64,
+        tolerance: f64,
+    ) -> Result<Self, JumpError> {
+        check_tolerance(tolerance)?;
+        let types = rates.reachable_without_emission(ancestor);
+        let size = box_size(rates.max_growth_rate(), duration, tolerance)?;
+        Self::new(rates.n_types(), &types, size)
+    }
+
     fn new(n_types: usize, types: &[usize], size: u64) -> Result<Self, JumpError> {
         let m = types.len() as i32;
         let cube = (size as f64 + 1.0).powi(m);
@@ -299,6 +367,133 @@ impl BoxSpace {
             full[t] = u64::from(c);
         }
         full
+    }
+
+    /// Index of the empty state (the lineage died out).
+    fn empty(&self) -> usize {
+        self.index[0] as usize
+    }
+
+    /// The index of the one-cell state of `ancestor`.
+    fn start(&self, ancestor: usize) -> usize {
+        let mut point = vec![0usize; self.types.len()];
+        let dim = self.types.iter().position(|&u| u == ancestor);
+        point[dim.expect("the ancestor is its own first type")] = 1;
+        self.index[self.flat(&point)] as usize
+    }
+
+    /// As [`BoxSpace::solve`] with time-dependent rates: RK4 on the forward equation, the
+    /// channels' rates at every stage time. `Λ·h ≤ 0.02` (`Λ` the largest exit rate of a box
+    /// state at the envelope's rates), so the fastest mode's local error is about
+    /// `(Λh)⁵/120 ≈ 3e-11` of its mass; negative round-off in the far tail is set to 0.
+    fn solve_path<P: RatePath + ?Sized>(
+        &self,
+        path: &P,
+        envelope: &LinearRates,
+        ancestor: usize,
+        duration: f64,
+    ) -> (Vec<f64>, f64, f64) {
+        let dim_of = |t: usize| self.types.iter().position(|&u| u == t);
+        let mut first = vec![0usize; envelope.n_types() + 1];
+        for x in 0..envelope.n_types() {
+            first[x + 1] = first[x] + envelope.channels(x).len();
+        }
+        // Per state, its flows: (destination, channel in the envelope, cells of the type).
+        let mut offsets = vec![0usize];
+        let mut flows: Vec<(Sink, usize, f64)> = Vec::new();
+        let mut point = vec![0usize; self.types.len()];
+        let mut lambda: f64 = 0.0;
+        for s in 0..self.len() {
+            let mut exit = 0.0;
+            for (d, &t) in self.types.iter().enumerate() {
+                let y = f64::from(self.state(s)[d]);
+                if y == 0.0 {
+                    continue;
+                }
+                for (j, ch) in envelope.channels(t).iter().enumerate() {
+                    exit += y * ch.rate;
+                    let sink = if ch.emits {
+                        Sink::Emitted
+                    } else {
+                        for (p, &c) in point.iter_mut().zip(self.state(s)) {
+                            *p = c as usize;
+                        }
+                        point[d] -= 1;
+                        for &a in ch.after() {
+                            point[dim_of(a).expect("reachable types are closed")] += 1;
+                        }
+                        if point.iter().sum::<usize>() > self.size {
+                            Sink::Escaped
+                        } else {
+                            Sink::State(self.index[self.flat(&point)] as usize)
+                        }
+                    };
+                    flows.push((sink, first[t] + j, y));
+                }
+            }
+            lambda = lambda.max(exit);
+            offsets.push(flows.len());
+        }
+        let n = self.len();
+        // The state vector: the box's probabilities, then the escaped and the emitted mass.
+        let derivative = |rates: &[f64], z: &[f64], out: &mut [f64]| {
+            out.fill(0.0);
+            for s in 0..n {
+                let x = z[s];
+                if x == 0.0 {
+                    continue;
+                }
+                for &(sink, k, y) in &flows[offsets[s]..offsets[s + 1]] {
+                    let flow = x * y * rates[k];
+                    out[s] -= flow;
+                    out[match sink {
+                        Sink::State(t) => t,
+                        Sink::Escaped => n,
+                        Sink::Emitted => n + 1,
+                    }] += flow;
+                }
+            }
+        };
+        let mut z = vec![0.0; n + 2];
+        z[self.start(ancestor)] = 1.0;
+        let intervals = (lambda * duration / 0.02).ceil().max(16.0) as usize;
+        let h = duration / intervals as f64;
+        let (mut k1, mut k2, mut k3, mut k4, mut tmp) = (
+            vec![0.0; n + 2],
+            vec![0.0; n + 2],
+            vec![0.0; n + 2],
+            vec![0.0; n + 2],
+            vec![0.0; n + 2],
+        );
+        let (mut start, mut middle, mut end) = (Vec::new(), Vec::new(), Vec::new());
+        for step in 0..intervals {
+            let s = step as f64 * h;
+            path.envelope_rates_at(duration, s, &mut start);
+            path.envelope_rates_at(duration, s + h / 2.0, &mut middle);
+            path.envelope_rates_at(duration, s + h, &mut end);
+            derivative(&start, &z, &mut k1);
+            for i in 0..n + 2 {
+                tmp[i] = z[i] + h / 2.0 * k1[i];
+            }
+            derivative(&middle, &tmp, &mut k2);
+            for i in 0..n + 2 {
+                tmp[i] = z[i] + h / 2.0 * k2[i];
+            }
+            derivative(&middle, &tmp, &mut k3);
+            for i in 0..n + 2 {
+                tmp[i] = z[i] + h * k3[i];
+            }
+            derivative(&end, &tmp, &mut k4);
+            for i in 0..n + 2 {
+                z[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+            }
+        }
+        let emitted = z.pop().unwrap_or(0.0).max(0.0);
+        let escaped = z.pop().unwrap_or(0.0).max(0.0);
+        for x in &mut z {
+            *x = x.max(0.0);
+        }
+        (z, escaped, emitted)
     }
 
     /// The probabilities of the box states at `Δ`, the escaped and the emitted mass.

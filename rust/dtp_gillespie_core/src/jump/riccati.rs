@@ -29,6 +29,7 @@
 //! shared by every replicate.
 
 use super::linear::LinearRates;
+use super::path::RatePath;
 use super::{Chance, JumpError};
 
 /// Largest `a·h` of the Runge–Kutta grid.
@@ -54,8 +55,20 @@ pub struct NoEmission {
 }
 
 impl NoEmission {
-    /// Solve over `[0, duration]`.
+    /// Solve over `[0, duration]` at constant rates.
     pub fn solve(rates: &LinearRates, duration: f64) -> Result<Self, JumpError> {
+        Self::solve_path(rates, duration)
+    }
+
+    /// Solve over a step `[0, duration]` whose rates follow `path` (time-dependent rates,
+    /// e.g. pharmacokinetic dosing). The backward equations run in the time left to the step's
+    /// end, `u`, with the rates at `s = duration − u` (at every Runge–Kutta stage): `ψ_x(u)` and
+    /// `φ_x(u)` are then the chances of some / no emission in `[duration − u, duration]` of a
+    /// lineage started by one `x` cell at `duration − u`, what a lineage conditioned on
+    /// emitting needs at every time of the step. `ε_x(u)` is likewise the chance of dying out
+    /// silently by the step's end from `duration − u`: equal to the chance of dying out
+    /// silently by `u` from the step's start only at constant rates (and at `u = duration`).
+    pub fn solve_path<P: RatePath + ?Sized>(path: &P, duration: f64) -> Result<Self, JumpError> {
         if !(duration.is_finite() && duration > 0.0) {
             return Err(JumpError::InvalidParameter {
                 name: "duration",
@@ -63,9 +76,7 @@ impl NoEmission {
                 expected: "finite and > 0",
             });
         }
-        let a_max = (0..rates.n_types())
-            .map(|x| rates.total(x))
-            .fold(0.0, f64::max);
+        let a_max = path.max_total(duration);
         let wanted = (a_max * duration / MAX_RATE_STEP).ceil();
         if wanted > MAX_INTERVALS as f64 {
             return Err(JumpError::InvalidParameter {
@@ -75,9 +86,9 @@ impl NoEmission {
             });
         }
         let intervals = (wanted as usize).max(MIN_INTERVALS);
-        let (values, slopes) = integrate(rates, duration, intervals);
-        let (coarse, _) = integrate(rates, duration, intervals / 2);
-        let width = BLOCKS * rates.n_types();
+        let (values, slopes) = integrate(path, duration, intervals);
+        let (coarse, _) = integrate(path, duration, intervals / 2);
+        let width = BLOCKS * path.n_types();
         let error = (0..width)
             .map(|k| {
                 let (fine, rough) = (
@@ -94,7 +105,7 @@ impl NoEmission {
         Ok(Self {
             duration,
             h: duration / intervals as f64,
-            n_types: rates.n_types(),
+            n_types: path.n_types(),
             values,
             slopes,
             error,
@@ -207,9 +218,14 @@ fn derivative(rates: &LinearRates, z: &[f64], out: &mut [f64]) {
     }
 }
 
-/// RK4 over `intervals` equal steps: the values and slopes at every node.
-fn integrate(rates: &LinearRates, duration: f64, intervals: usize) -> (Vec<f64>, Vec<f64>) {
-    let n = rates.n_types();
+/// RK4 over `intervals` equal steps of the time left `u`, the rates at `s = duration − u`: the
+/// values and slopes at every node.
+fn integrate<P: RatePath + ?Sized>(
+    path: &P,
+    duration: f64,
+    intervals: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = path.n_types();
     let n2 = BLOCKS * n;
     let h = duration / intervals as f64;
     let mut values = Vec::with_capacity((intervals + 1) * n2);
@@ -223,8 +239,10 @@ fn integrate(rates: &LinearRates, duration: f64, intervals: usize) -> (Vec<f64>,
         vec![0.0; n2],
         vec![0.0; n2],
     );
+    let rates_left = |u: f64| path.rates_at(duration - u);
     for step in 0..=intervals {
-        derivative(rates, &z, &mut k1);
+        let u = step as f64 * h;
+        derivative(&rates_left(u), &z, &mut k1);
         values.extend_from_slice(&z);
         slopes.extend_from_slice(&k1);
         if step == intervals {
@@ -235,12 +253,13 @@ fn integrate(rates: &LinearRates, duration: f64, intervals: usize) -> (Vec<f64>,
                 *t = a + scale * b;
             }
         };
+        let middle = rates_left(u + h / 2.0);
         stage(&z, &k1, h / 2.0, &mut tmp);
-        derivative(rates, &tmp, &mut k2);
+        derivative(&middle, &tmp, &mut k2);
         stage(&z, &k2, h / 2.0, &mut tmp);
-        derivative(rates, &tmp, &mut k3);
+        derivative(&middle, &tmp, &mut k3);
         stage(&z, &k3, h, &mut tmp);
-        derivative(rates, &tmp, &mut k4);
+        derivative(&rates_left(u + h), &tmp, &mut k4);
         for i in 0..n2 {
             z[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
         }
@@ -320,5 +339,127 @@ mod tests {
         assert!((psi - first_order).abs() < 1e-6 * first_order, "{psi}");
         let c = solve.chance(0).unwrap();
         assert_eq!(c.p(), psi / (psi + solve.silence(0, 0.5)));
+    }
+
+    /// A path from a closure of the step time: `rates(s)`, bounded by `bound`.
+    struct Varying<F: Fn(f64) -> LinearRates> {
+        rates: F,
+        n_types: usize,
+        bound: f64,
+    }
+
+    impl<F: Fn(f64) -> LinearRates> RatePath for Varying<F> {
+        fn rates_at(&self, s: f64) -> std::borrow::Cow<'_, LinearRates> {
+            std::borrow::Cow::Owned((self.rates)(s))
+        }
+        fn n_types(&self) -> usize {
+            self.n_types
+        }
+        fn max_total(&self, _duration: f64) -> f64 {
+            self.bound
+        }
+        // The channels present at 0 are present throughout in these tests.
+        fn envelope(&self, _duration: f64) -> std::borrow::Cow<'_, LinearRates> {
+            std::borrow::Cow::Owned((self.rates)(0.0))
+        }
+        fn envelope_rates_at(&self, _duration: f64, s: f64, out: &mut Vec<f64>) {
+            let now = (self.rates)(s);
+            out.clear();
+            for x in 0..self.n_types {
+                out.extend(now.channels(x).iter().map(|c| c.rate));
+            }
+        }
+    }
+
+    /// Composite Simpson rule of `f` over `[a, b]`.
+    fn simpson(integrand: impl Fn(f64) -> f64, from: f64, to: f64) -> f64 {
+        let n = 2_000;
+        let h = (to - from) / f64::from(n);
+        let inner: f64 = (1..n)
+            .map(|i| integrand(from + f64::from(i) * h) * if i % 2 == 1 { 4.0 } else { 2.0 })
+            .sum();
+        (integrand(from) + inner + integrand(to)) * h / 3.0
+    }
+
+    #[test]
+    fn a_constant_path_is_the_constant_solve() {
+        let rates = single(1.0, 1e-3, 0.4);
+        let path = Varying {
+            rates: |_| single(1.0, 1e-3, 0.4),
+            n_types: 2,
+            bound: 1.4,
+        };
+        let (a, b) = (
+            NoEmission::solve(&rates, 1.5).unwrap(),
+            NoEmission::solve_path(&path, 1.5).unwrap(),
+        );
+        assert_eq!(a.values, b.values);
+        assert_eq!(a.slopes, b.slopes);
+    }
+
+    #[test]
+    fn rates_scaled_by_one_function_of_time_follow_the_time_change() {
+        // Every rate times g(s) > 0: the process is the constant one run on the clock
+        // τ(s) = ∫₀ˢ g, so from `Δ − u` to `Δ` it covers ∫_{Δ−u}^{Δ} g of the constant clock.
+        let (b, mu, d, duration) = (1.0, 1e-3, 0.4, 2.0);
+        let g = |s: f64| 1.0 + 0.8 * (3.0 * s).sin();
+        let path = Varying {
+            rates: |s| single(b * g(s), mu, d * g(s)),
+            n_types: 2,
+            bound: 1.8 * (b + d),
+        };
+        let solve = NoEmission::solve_path(&path, duration).unwrap();
+        assert!(solve.error_estimate() < 1e-10);
+        let clock = simpson(g, 0.0, duration);
+        let constant = NoEmission::solve(&single(b, mu, d), clock).unwrap();
+        for &u in &[0.0, 0.017, 0.5, 1.21, 2.0] {
+            let tau = simpson(g, duration - u, duration);
+            {
+                let x = 0;
+                let (got, want) = (solve.silence(x, u), constant.silence(x, tau));
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "φ at u = {u}: {got} against {want}"
+                );
+                let (got, want) = (solve.emission(x, u), constant.emission(x, tau));
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.max(1e-300),
+                    "ψ at u = {u}: {got} against {want}"
+                );
+                let (got, want) = (
+                    solve.silent_extinction(x, u),
+                    constant.silent_extinction(x, tau),
+                );
+                assert!(
+                    (got - want).abs() < 1e-12,
+                    "ε at u = {u}: {got} against {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn time_dependent_birth_and_death_match_kendall_1948() {
+        // Birth b(t), death d(t), no mutation: from one cell at `t₀`, the chance of extinction by
+        // `T` is 1 − 1/(e^{ρ(T)} + ∫_{t₀}^{T} b(τ) e^{ρ(τ)} dτ), ρ(τ) = ∫_{t₀}^{τ} (d − b)
+        // (Kendall 1948). Here b and d are not proportional, so no time change reduces it.
+        let duration = 3.0;
+        let birth = |s: f64| 1.0 + 0.5 * (2.0 * s).sin();
+        let death = |s: f64| 0.3 + 0.2 * s;
+        let path = Varying {
+            rates: |s| single(birth(s), 0.0, death(s)),
+            n_types: 2,
+            bound: 1.5 + 0.9,
+        };
+        let solve = NoEmission::solve_path(&path, duration).unwrap();
+        for &u in &[0.01, 0.4, 1.3, 2.2, 3.0] {
+            let start = duration - u;
+            let rho = |t: f64| simpson(|v| death(v) - birth(v), start, t);
+            let integral = simpson(|t| birth(t) * rho(t).exp(), start, duration);
+            let want = 1.0 - 1.0 / (rho(duration).exp() + integral);
+            let got = solve.silent_extinction(0, u);
+            assert!((got - want).abs() < 1e-7, "u = {u}: {got} against {want}");
+            assert_eq!(solve.silence(0, u), 1.0);
+        }
     }
 }
