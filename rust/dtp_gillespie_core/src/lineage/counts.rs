@@ -798,6 +798,27 @@ mod tests {
         unreachable!("r < total")
     }
 
+    /// Every way of writing a cell list from counts (one cell per lineage, short runs, long
+    /// runs) gives each lineage's cells in id order, as one push per cell would.
+    #[test]
+    fn cell_lists_from_counts_are_in_id_order() {
+        let shapes: [&[u64]; 6] = [
+            &[],
+            &[0, 1, 1, 0, 1],
+            &[3, 0, 31, 1, 0, 7],
+            &[31; 9],
+            &[32, 0, 1, 33],
+            &[0, 1000, 5, 0, 64],
+        ];
+        for counts in shapes {
+            let (total, max) = total_and_max(counts);
+            let naive: Vec<u32> = (0..counts.len() as u32)
+                .flat_map(|id| std::iter::repeat_n(id, counts[id as usize] as usize))
+                .collect();
+            assert_eq!(cell_list(counts, total.unwrap(), max), naive, "{counts:?}");
+        }
+    }
+
     /// A state built from its cell list (counts not built) picks, snapshots and refreshes as
     /// the same list built from counts, and builds its counts when a change needs them.
     #[test]
