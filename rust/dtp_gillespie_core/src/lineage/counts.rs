@@ -278,14 +278,31 @@ fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
         cells.truncate(total as usize);
         return cells;
     }
-    cells.reserve(total as usize);
-    for (id, &count) in counts.iter().enumerate() {
-        for _ in 0..count {
-            cells.push(id as u32);
+    if max < SHORT_RUN as u64 {
+        // Fewer than `SHORT_RUN` cells per lineage (a library of many barcodes): one fixed-width
+        // write of the id per lineage (a vector store), stepping past its cells; the padding
+        // takes the writes past the end.
+        cells.resize(total as usize + SHORT_RUN, 0);
+        let mut at = 0;
+        for (id, &count) in counts.iter().enumerate() {
+            cells[at..at + SHORT_RUN].copy_from_slice(&[id as u32; SHORT_RUN]);
+            at += count as usize;
         }
+        cells.truncate(total as usize);
+        return cells;
+    }
+    cells.resize(total as usize, 0);
+    let mut at = 0;
+    for (id, &count) in counts.iter().enumerate() {
+        cells[at..at + count as usize].fill(id as u32);
+        at += count as usize;
     }
     cells
 }
+
+/// Lineages of fewer cells than this are written to a new cell list by one store of this many
+/// ids each ([`cell_list`]).
+const SHORT_RUN: usize = 32;
 
 /// Append `(id, state, count)` for each lineage `id` with `count > 0` cells, in id order.
 fn push_held(counts: &[u64], state: u32, held: &mut Vec<(u32, u32, u64)>) {
@@ -779,6 +796,27 @@ mod tests {
             }
         }
         unreachable!("r < total")
+    }
+
+    /// Every way of writing a cell list from counts (one cell per lineage, short runs, long
+    /// runs) gives each lineage's cells in id order, as one push per cell would.
+    #[test]
+    fn cell_lists_from_counts_are_in_id_order() {
+        let shapes: [&[u64]; 6] = [
+            &[],
+            &[0, 1, 1, 0, 1],
+            &[3, 0, 31, 1, 0, 7],
+            &[31; 9],
+            &[32, 0, 1, 33],
+            &[0, 1000, 5, 0, 64],
+        ];
+        for counts in shapes {
+            let (total, max) = total_and_max(counts);
+            let naive: Vec<u32> = (0..counts.len() as u32)
+                .flat_map(|id| std::iter::repeat_n(id, counts[id as usize] as usize))
+                .collect();
+            assert_eq!(cell_list(counts, total.unwrap(), max), naive, "{counts:?}");
+        }
     }
 
     /// A state built from its cell list (counts not built) picks, snapshots and refreshes as

@@ -36,6 +36,7 @@
 
 mod batch;
 pub mod counts;
+pub mod ids;
 pub mod lineages;
 mod scratch;
 pub mod start;
@@ -44,6 +45,7 @@ pub mod tracker;
 
 pub use batch::CellMoves;
 pub use counts::{CELL_LIST_LIMIT, LineageCounts, SampledCell};
+pub use ids::Ids;
 pub use lineages::{LineageRow, Lineages};
 pub use start::{LineageSpec, LineageStart, LineageTable};
 pub use stream::{LINEAGE_BLOCK, LineageRng, lineage_rng, uniform_below};

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use rand::Rng;
 
-use super::{CELL_LIST_LIMIT, LineageCounts, LineageError, Lineages, scratch, uniform_below};
+use super::{CELL_LIST_LIMIT, Ids, LineageCounts, LineageError, Lineages, scratch, uniform_below};
 use crate::error::{EngineError, Result};
 use crate::jump::Multinomial;
 
@@ -176,8 +176,8 @@ impl LineageSpec {
 /// The starting lineages of one replicate: the counts, and each lineage's barcode and clone.
 pub struct Start {
     pub lineages: Lineages,
-    pub barcode: Vec<i64>,
-    pub clone: Vec<i64>,
+    pub barcode: Ids,
+    pub clone: Ids,
 }
 
 /// One zeroed count vector of `n` lineages per state; an allocation the system refuses is an
@@ -196,13 +196,6 @@ fn zeroed(n_states: usize, n: usize) -> std::result::Result<Vec<Vec<u64>>, Linea
             Ok(counts)
         })
         .collect()
-}
-
-/// Barcode or clone ids, in a buffer reused from an earlier replicate of this thread.
-fn ids(values: impl Iterator<Item = i64>) -> Vec<i64> {
-    let mut ids = scratch::take();
-    ids.extend(values);
-    ids
 }
 
 /// Initial cell `k` gets barcode `k`, in state order. For a tracker that defers its counts
@@ -224,8 +217,8 @@ fn founders(initial: &[u64], deferred: bool) -> std::result::Result<Start, Linea
             .collect::<std::result::Result<Vec<_>, _>>()?;
         return Ok(Start {
             lineages: Lineages::from_states(states)?,
-            barcode: ids(0..n as i64),
-            clone: ids(std::iter::repeat_n(0, n)),
+            barcode: Ids::Index(n),
+            clone: Ids::Zero(n),
         });
     }
     let mut by_state = zeroed(initial.len(), n)?;
@@ -238,8 +231,8 @@ fn founders(initial: &[u64], deferred: bool) -> std::result::Result<Start, Linea
     }
     Ok(Start {
         lineages: Lineages::from_owned_counts(by_state)?,
-        barcode: ids(0..n as i64),
-        clone: ids(std::iter::repeat_n(0, n)),
+        barcode: Ids::Index(n),
+        clone: Ids::Zero(n),
     })
 }
 
@@ -275,8 +268,8 @@ fn library<R: Rng + ?Sized>(
     }
     Ok(Start {
         lineages: Lineages::from_owned_counts(by_state)?,
-        barcode: ids(0..n_barcodes as i64),
-        clone: ids(std::iter::repeat_n(0, b)),
+        barcode: Ids::Index(b),
+        clone: Ids::Zero(b),
     })
 }
 
@@ -410,8 +403,8 @@ impl LineageTable {
             .collect();
         Ok(Start {
             lineages: Lineages::from_counts(&by_state)?,
-            barcode: self.barcode[rows.clone()].to_vec(),
-            clone: self.clone[rows].to_vec(),
+            barcode: Ids::Listed(self.barcode[rows.clone()].to_vec()),
+            clone: Ids::Listed(self.clone[rows].to_vec()),
         })
     }
 }
@@ -442,8 +435,8 @@ mod tests {
             }
             .start(0, &[2, 1], &mut rng)
             .unwrap();
-            assert_eq!(start.barcode, [0, 1, 2]);
-            assert_eq!(start.clone, [0, 0, 0]);
+            assert_eq!(start.barcode.to_vec(), [0, 1, 2]);
+            assert_eq!(start.clone.to_vec(), [0, 0, 0]);
             assert_eq!(
                 start.lineages.cell_lists(),
                 [Some(&[0, 1][..]), Some(&[2][..])]
@@ -466,7 +459,7 @@ mod tests {
         let library = spec(LineageStart::Library { n_barcodes: 5 });
         let start = library.start(0, &[3, 1000], &mut rng).unwrap();
         assert_eq!(start.lineages.totals(), [3, 1000]);
-        assert_eq!(start.barcode, [0, 1, 2, 3, 4]);
+        assert_eq!(start.barcode.to_vec(), [0, 1, 2, 3, 4]);
     }
 
     #[test]
@@ -489,8 +482,8 @@ mod tests {
         assert_eq!(s.initial_counts(1), Some(vec![3, 5]));
         let mut rng = lineage_rng(&[0; 32], 0);
         let start = s.start(1, &[3, 5], &mut rng).unwrap();
-        assert_eq!(start.barcode, [8, 8]);
-        assert_eq!(start.clone, [0, 4]);
+        assert_eq!(start.barcode.to_vec(), [8, 8]);
+        assert_eq!(start.clone.to_vec(), [0, 4]);
         assert_eq!(start.lineages.totals(), [3, 5]);
     }
 }

@@ -13,7 +13,7 @@
 //! extinct one none after extinction (every count is 0).
 
 use super::start::{LineageSpec, Start};
-use super::{CellMoves, LineageError, LineageRng, Lineages, scratch};
+use super::{CellMoves, Ids, LineageError, LineageRng, Lineages};
 use crate::error::{EngineError, Result};
 use crate::model::Channel;
 use crate::outcome::Outcome;
@@ -101,9 +101,10 @@ pub struct LineageTracker<'a> {
     lineages: Lineages,
     /// The moves of a burst's events at once (barcodes without clones).
     moves: CellMoves,
-    /// Per lineage: barcode and clone id.
-    barcode: Vec<i64>,
-    clone: Vec<i64>,
+    /// Per lineage: barcode and clone id (implicit until a clone is founded, for founders and
+    /// libraries).
+    barcode: Ids,
+    clone: Ids,
     /// Lineages from this id on are the clones founded in this replicate, in order.
     first_founded: usize,
     next_clone: i64,
@@ -168,8 +169,8 @@ impl<'a> LineageTracker<'a> {
             let lineage = lineage as usize;
             rows.replicate.push(self.replicate);
             rows.time.push(self.next as i32);
-            rows.barcode.push(self.barcode[lineage]);
-            rows.clone.push(self.clone[lineage]);
+            rows.barcode.push(self.barcode.get(lineage));
+            rows.clone.push(self.clone.get(lineage));
             rows.state.push(s as i8);
             rows.count.push(count as i64);
         }
@@ -208,13 +209,14 @@ impl<'a> LineageTracker<'a> {
             let (parent, founded) = (parent as usize, founded as usize);
             let id = self.next_clone;
             self.next_clone = id.checked_add(1).ok_or(LineageError::TooManyLineages)?;
-            self.barcode.push(self.barcode[parent]);
+            let barcode = self.barcode.get(parent);
+            self.barcode.push(barcode);
             self.clone.push(id);
             let c = &mut self.out.clones;
             c.replicate.push(self.replicate);
             c.id.push(id);
-            c.parent.push(self.clone[parent]);
-            c.barcode.push(self.barcode[parent]);
+            c.parent.push(self.clone.get(parent));
+            c.barcode.push(barcode);
             c.birth_time.push(time);
             c.state.push(ch.inc.map_or(0, |s| s as i8));
             c.birth_exposure.push(exposure as i8);
@@ -245,8 +247,8 @@ impl<'a> LineageTracker<'a> {
         }
         let out = self.summary();
         self.lineages.recycle();
-        scratch::give(self.barcode);
-        scratch::give(self.clone);
+        self.barcode.recycle();
+        self.clone.recycle();
         Ok(out)
     }
 
