@@ -32,8 +32,18 @@
 //! no longer than the configured step, `Δ_min`), and a timer due inside a step acts at its end.
 //! The grid is the same as under a fixed schedule without breakpoints, so no new step lengths.
 //!
+//! **Pharmacokinetic dosing** is exact too. Without missed doses every replicate has the same
+//! concentration path, so the doses and the times the drug turns off (its exposure's on/off
+//! crossings) are grid points, and each step's law is the time-dependent law from its start's
+//! concentration ([`StepRates::pk`]: the Riccati systems and the tables follow the decaying
+//! concentration; small pools and lineages are thinned at the step's rate bounds), built before
+//! the replicates, one per (start concentration, step length); a step whose rates do not move
+//! shares the law of its constant rates. Each replicate doses through the same clock as exact
+//! SSA (`thinning::DoseClock`: exposure, concentration, areas under the curves).
+//!
 //! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, adaptive
-//! rules on a density-dependent model, and pharmacokinetic dosing.
+//! rules or pk dosing on a density-dependent model, and pk dosing with missed doses (each
+//! replicate would have its own concentration path, and so its own step laws).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,14 +56,16 @@ use crate::error::{EngineError, Result};
 use crate::jump::density::DEFAULT_QUANTUM;
 use crate::jump::{
     DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, StepLaw,
-    StepScratch,
+    StepRates, StepScratch,
 };
 use crate::model::Model;
+use crate::pk::PkSpec;
 use crate::record::{Drug, Recorder};
 use crate::rng::{ReplicateRng, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
 use crate::ssa::{History, Outcome, Status};
+use crate::thinning::DoseClock;
 
 /// The knobs of a jump run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,6 +151,8 @@ struct GridStep {
     exposure: usize,
     /// The row of [`JumpPlan::law_rows`] of the step's length.
     row: usize,
+    /// Under pk dosing, the step's own law in [`JumpPlan::laws`] (else [`NO_LAW`]).
+    law: usize,
 }
 
 /// No law built for this exposure and step length.
@@ -159,6 +173,9 @@ impl JumpPlan<'_> {
     /// The law of `step` under `exposure` (built by [`plan`] for every exposure that can be in
     /// force over it).
     fn law(&self, step: &GridStep, exposure: usize) -> &StepLaw {
+        if step.law != NO_LAW {
+            return &self.laws[step.law];
+        }
         &self.laws[self.law_rows[step.row][exposure]]
     }
 }
@@ -172,6 +189,9 @@ enum Pacing<'d> {
     /// (`check_every > 0`, exact), or at the end of every step (continuous monitoring, the
     /// approximation `jump+monitor(step)`).
     Rules(&'d AdaptiveSpec),
+    /// Pharmacokinetic dosing without missed doses: the same concentration path in every
+    /// replicate.
+    Pk(&'d PkSpec),
 }
 
 impl Pacing<'_> {
@@ -187,6 +207,8 @@ impl Pacing<'_> {
                 }
                 Ok((0..n_exposures).filter(|&e| reach[e]).collect())
             }
+            // Pk steps have their own laws ([`pk_laws`]).
+            Self::Pk(_) => Ok(Vec::new()),
         }
     }
 }
@@ -247,13 +269,22 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
             ));
         }
         DosingKind::Adaptive(spec) => Pacing::Rules(spec),
-        DosingKind::Pk(_) => {
+        DosingKind::Pk(_) if model.density_dependent() => {
             return Err(EngineError::InvalidSchedule(
-                "method 'jump' does not support pk dosing (time-dependent rates); use method \
-                 'ssa'"
+                "method 'jump' runs pk dosing on linear models only (this model has a capacity \
+                 or competition); use method 'ssa'"
                     .into(),
             ));
         }
+        DosingKind::Pk(spec) if spec.missed_dose_probability > 0.0 => {
+            return Err(EngineError::InvalidSchedule(format!(
+                "missed_dose_probability is {}; method 'jump' runs pk dosing without missed \
+                 doses only (each replicate would have its own concentration path, and so its \
+                 own step laws); use method 'ssa'",
+                spec.missed_dose_probability
+            )));
+        }
+        DosingKind::Pk(spec) => Pacing::Pk(spec),
     };
     if run.lineages.is_some() {
         return Err(EngineError::InvalidRun(
@@ -293,6 +324,7 @@ fn plan<'m>(
         Pacing::Rules(spec) if spec.check_every > 0.0 => visits(spec, run.t_end)?,
         // Continuous monitoring: the burden is read at the end of every step.
         Pacing::Rules(_) => Vec::new(),
+        Pacing::Pk(spec) => pk_breakpoints(spec, run.t_end)?,
     };
     let mut points: Vec<f64> = starts
         .into_iter()
@@ -340,10 +372,11 @@ fn plan<'m>(
             );
             law_rows[row][exposure] = laws.len() - 1;
         }
-        // A fixed schedule's exposure; under adaptive rules each replicate has its own.
+        // A fixed schedule's exposure; under adaptive rules each replicate has its own; under
+        // pk dosing set with the step's law ([`pk_laws`]).
         let exposure = match pacing {
             Pacing::Fixed(_) => exposures[0],
-            Pacing::Rules(_) => NO_LAW,
+            Pacing::Rules(_) | Pacing::Pk(_) => NO_LAW,
         };
         let n = pieces as usize;
         for i in 0..n {
@@ -359,8 +392,12 @@ fn plan<'m>(
                 length,
                 exposure,
                 row,
+                law: NO_LAW,
             });
         }
+    }
+    if let Pacing::Pk(spec) = pacing {
+        pk_laws(model, spec, config, &mut steps, &mut laws)?;
     }
     let density = density.then(|| {
         DensityLaws::new(
@@ -377,6 +414,90 @@ fn plan<'m>(
         law_rows,
         density,
     })
+}
+
+/// A dose clock that takes every dose (the plan's, not a replicate's: without missed doses the
+/// dose stream is never read).
+fn planning_clock(spec: &PkSpec) -> DoseClock<'_> {
+    DoseClock::new(spec, replicate_streams(&[0; 32], 0).1)
+}
+
+/// Cross every breakpoint of `clock` at or before `t` (doses and the drug turning off are grid
+/// points, so those due are exactly at `t`).
+fn cross_through(clock: &mut DoseClock<'_>, t: f64) {
+    while clock.next_time() <= t {
+        let at = clock.next_time();
+        clock.cross(at);
+    }
+}
+
+/// The doses and the times the drug turns off, up to `t_end`: the breakpoints of exact SSA's
+/// dose clock, the same in every replicate without missed doses.
+fn pk_breakpoints(spec: &PkSpec, t_end: f64) -> Result<Vec<f64>> {
+    let mut clock = planning_clock(spec);
+    let mut points = Vec::new();
+    while clock.next_time() <= t_end {
+        if points.len() >= MAX_STEPS {
+            return Err(EngineError::InvalidRun(format!(
+                "the pk schedule has more than {MAX_STEPS} doses and crossings up to t_end = \
+                 {t_end}"
+            )));
+        }
+        let t = clock.next_time();
+        points.push(t);
+        clock.cross(t);
+    }
+    Ok(points)
+}
+
+/// Under pk dosing, each step's exposure and law: the time-dependent law from the concentration
+/// at its start (after any dose there), one per (start concentration, step length), and steps
+/// whose rates do not move over them (no drug, or too little to move a rate) share the law of
+/// their constant rates. The solves are made here; the tables on first use.
+fn pk_laws(
+    model: &Model,
+    spec: &PkSpec,
+    config: &JumpConfig,
+    steps: &mut [GridStep],
+    laws: &mut Vec<StepLaw>,
+) -> Result<()> {
+    let mut clock = planning_clock(spec);
+    let mut by_start: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut by_rates: HashMap<(Vec<u64>, u64), usize> = HashMap::new();
+    for step in steps {
+        cross_through(&mut clock, step.start);
+        step.exposure = clock.exposure_at(step.start);
+        let c_start = clock.concentration_at(step.start);
+        let length_key = step.length.to_bits() >> 12;
+        if let Some(&law) = by_start.get(&(c_start.to_bits(), length_key)) {
+            step.law = law;
+            continue;
+        }
+        let rates = StepRates::pk(model, spec, c_start, step.length)
+            .map_err(|e| jump_error(step.start, &e))?;
+        let constant_key = (!rates.varies()).then(|| {
+            let bounds = rates.bounds();
+            let bits = (0..bounds.n_types())
+                .flat_map(|x| bounds.channels(x).iter().map(|c| c.rate.to_bits()))
+                .collect::<Vec<u64>>();
+            (bits, length_key)
+        });
+        let known = constant_key.as_ref().and_then(|k| by_rates.get(k).copied());
+        step.law = if let Some(law) = known {
+            law
+        } else {
+            laws.push(
+                StepLaw::with_rates(rates, step.length, config.tolerance, config.threshold)
+                    .map_err(|e| jump_error(step.start, &e))?,
+            );
+            laws.len() - 1
+        };
+        if let Some(key) = constant_key {
+            by_rates.insert(key, step.law);
+        }
+        by_start.insert((c_start.to_bits(), length_key), step.law);
+    }
+    Ok(())
 }
 
 /// What the mean-field path of a density-dependent run says about its approximation (the
@@ -419,8 +540,9 @@ pub fn run_ensemble_jump(
     config.validate()?;
     let pacing = check_supported(model, dosing, run)?;
     let plan = plan(model, pacing, run, config)?;
-    run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
-        let (mut rng, _) = replicate_streams(&spec.seed_key, index);
+    let pk = matches!(pacing, Pacing::Pk(_));
+    run_replicates(model, run, spec, pk, done, |_, index, recorder, _| {
+        let (mut rng, dose_rng) = replicate_streams(&spec.seed_key, index);
         let mut decider = match pacing {
             Pacing::Fixed(schedule) => Decider::Fixed(schedule),
             Pacing::Rules(rules) => Decider::Rules(AdaptiveController::new(
@@ -428,6 +550,7 @@ pub fn run_ensemble_jump(
                 &dosing.treating,
                 &run.initial,
             )),
+            Pacing::Pk(spec) => Decider::Pk(Box::new(DoseClock::new(spec, dose_rng))),
         };
         simulate_jumps(&plan, &mut decider, dosing, run, &mut rng, recorder, cancel)
     })
@@ -438,10 +561,12 @@ fn total(counts: &[u64]) -> u64 {
     counts.iter().fold(0u64, |acc, &n| acc.saturating_add(n))
 }
 
-/// What decides one replicate's exposure: a fixed schedule, or its own adaptive controller.
+/// What decides one replicate's exposure: a fixed schedule, its own adaptive controller, or its
+/// dose clock.
 enum Decider<'a> {
     Fixed(&'a Schedule),
     Rules(AdaptiveController<'a>),
+    Pk(Box<DoseClock<'a>>),
 }
 
 impl Decider<'_> {
@@ -450,13 +575,15 @@ impl Decider<'_> {
         match self {
             Self::Fixed(schedule) => schedule.segment(0).exposure,
             Self::Rules(controller) => controller.exposure(),
+            // Before the doses at 0 are taken, as in exact SSA.
+            Self::Pk(clock) => clock.exposure_at(0.0),
         }
     }
 
     /// The exposure in force over `step`.
     fn exposure(&self, step: &GridStep) -> usize {
         match self {
-            Self::Fixed(_) => step.exposure,
+            Self::Fixed(_) | Self::Pk(_) => step.exposure,
             Self::Rules(controller) => controller.exposure(),
         }
     }
@@ -467,6 +594,12 @@ impl Decider<'_> {
     /// timer due inside the step acts at its end, and the burden rules are read there (exact SSA
     /// reads them after every event).
     fn check(&mut self, t: f64, counts: &[u64], history: &mut History<'_>) {
+        if let Self::Pk(clock) = self {
+            // Doses and the drug turning off are grid points: those due are at `t`.
+            cross_through(clock, t);
+            history.switch(t, clock.exposure_at(t));
+            return;
+        }
         let Self::Rules(controller) = self else {
             return;
         };
@@ -483,15 +616,30 @@ impl Decider<'_> {
     }
 }
 
+impl Decider<'_> {
+    /// The outcome of a replicate that stopped at `t`, with the areas under the concentration
+    /// and the response up to `t` under pk dosing.
+    fn close(&mut self, t: f64, outcome: Outcome) -> Outcome {
+        match self {
+            Self::Pk(clock) => clock.finish(t, outcome),
+            _ => outcome,
+        }
+    }
+}
+
 impl Drug for Decider<'_> {
     fn exposure_at(&self, t: f64) -> usize {
         match self {
             Self::Fixed(schedule) => ScheduleDrug(schedule).exposure_at(t),
             Self::Rules(controller) => controller.exposure(),
+            Self::Pk(clock) => clock.exposure_at(t),
         }
     }
-    fn concentration_at(&self, _: f64) -> f64 {
-        0.0
+    fn concentration_at(&self, t: f64) -> f64 {
+        match self {
+            Self::Pk(clock) => clock.concentration_at(t),
+            _ => 0.0,
+        }
     }
 }
 
@@ -512,20 +660,24 @@ fn simulate_jumps(
     let mut scratch = StepScratch::default();
     let mut density_scratch = plan.density.as_ref().map(DensityLaws::scratch);
     let mut events = 0u64;
-    let finish = |history: &mut History<'_>, t: f64, status: Status, events: u64| {
+    let finish = |history: &mut History<'_>,
+                  decider: &mut Decider<'_>,
+                  t: f64,
+                  status: Status,
+                  events: u64| {
         let mut outcome = history.close(t, status);
         outcome.n_events = events;
-        outcome
+        decider.close(t, outcome)
     };
     if total(&counts) == 0 {
         recorder.record_through(0.0, &counts, decider);
         recorder.finish(Some(&counts), decider);
-        return Ok(finish(&mut history, 0.0, Status::Extinct, 0));
+        return Ok(finish(&mut history, decider, 0.0, Status::Extinct, 0));
     }
     if total(&counts) >= cap {
         recorder.record_through(0.0, &counts, decider);
         recorder.finish(None, decider);
-        return Ok(finish(&mut history, 0.0, Status::MaxPopulation, 0));
+        return Ok(finish(&mut history, decider, 0.0, Status::MaxPopulation, 0));
     }
     decider.check(0.0, &counts, &mut history);
     recorder.record_through(0.0, &counts, decider);
@@ -555,6 +707,7 @@ fn simulate_jumps(
                 recorder.finish(None, decider);
                 return Ok(finish(
                     &mut history,
+                    decider,
                     step.start,
                     Status::MaxPopulation,
                     events,
@@ -571,16 +724,28 @@ fn simulate_jumps(
         if n == 0 {
             let when = log.extinct_at.unwrap_or(t);
             recorder.finish(Some(&counts), decider);
-            return Ok(finish(&mut history, when, Status::Extinct, events));
+            return Ok(finish(&mut history, decider, when, Status::Extinct, events));
         }
         if n >= cap {
             recorder.record_through(t, &counts, decider);
             recorder.finish(None, decider);
-            return Ok(finish(&mut history, t, Status::MaxPopulation, events));
+            return Ok(finish(
+                &mut history,
+                decider,
+                t,
+                Status::MaxPopulation,
+                events,
+            ));
         }
         // The visits at `t` act before the record at `t`, as in exact SSA.
         decider.check(t, &counts, &mut history);
         recorder.record_through(t, &counts, decider);
     }
-    Ok(finish(&mut history, run.t_end, Status::Completed, events))
+    Ok(finish(
+        &mut history,
+        decider,
+        run.t_end,
+        Status::Completed,
+        events,
+    ))
 }

@@ -40,8 +40,9 @@ struct Concentration {
 
 /// The doses of one replicate: those still ahead (each skipped with the spec's probability, drawn
 /// from a stream of its own, so that skipping never shifts the event stream), the concentration
-/// the past ones left, and the areas under the concentration and the response so far.
-struct DoseClock<'a> {
+/// the past ones left, and the areas under the concentration and the response so far. Also the
+/// drug of a jump run under pk dosing ([`crate::jump_run`]), so both methods dose alike.
+pub(crate) struct DoseClock<'a> {
     spec: &'a PkSpec,
     times: &'a [f64],
     next: usize,
@@ -58,7 +59,7 @@ struct DoseClock<'a> {
 }
 
 impl<'a> DoseClock<'a> {
-    fn new(spec: &'a PkSpec, dose_rng: DoseRng) -> Self {
+    pub(crate) fn new(spec: &'a PkSpec, dose_rng: DoseRng) -> Self {
         let drug = Concentration {
             c0: 0.0,
             t0: 0.0,
@@ -82,7 +83,7 @@ impl<'a> DoseClock<'a> {
     }
 
     /// Time of the next breakpoint: the next dose or the drug turning off (infinity if none).
-    fn next_time(&self) -> f64 {
+    pub(crate) fn next_time(&self) -> f64 {
         self.next_dose_time().min(self.off_at)
     }
 
@@ -105,7 +106,7 @@ impl<'a> DoseClock<'a> {
     }
 
     /// `outcome` (of a replicate that stopped at `t`) with the areas up to `t`.
-    fn finish(&mut self, t: f64, mut outcome: Outcome) -> Outcome {
+    pub(crate) fn finish(&mut self, t: f64, mut outcome: Outcome) -> Outcome {
         self.accumulate(t);
         outcome.auc_concentration = self.auc_concentration;
         outcome.auc_response = self.auc_response;
@@ -114,7 +115,7 @@ impl<'a> DoseClock<'a> {
 
     /// Move to the breakpoint `t`: the areas up to `t`, and the dose due at `t`, taken unless this
     /// replicate misses it.
-    fn cross(&mut self, t: f64) {
+    pub(crate) fn cross(&mut self, t: f64) {
         self.accumulate(t);
         if self.off_at <= t {
             self.off_at = f64::INFINITY;
@@ -126,6 +127,16 @@ impl<'a> DoseClock<'a> {
                 self.take_dose(t);
             }
         }
+    }
+
+    /// The drug's exposure at `t` (no breakpoint crossed since the last one).
+    pub(crate) fn exposure_at(&self, t: f64) -> usize {
+        self.drug.exposure_at(t)
+    }
+
+    /// The concentration at `t` (no dose since the last breakpoint crossed).
+    pub(crate) fn concentration_at(&self, t: f64) -> f64 {
+        self.drug.concentration_at(t)
     }
 
     /// Take a dose at `t`: the concentration jumps and the drug is on until its response falls

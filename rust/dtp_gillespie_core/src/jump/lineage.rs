@@ -17,14 +17,25 @@
 //!   by rejection of free simulations (accepted with chance `φ`, close to 1).
 //!
 //! Both are exact given `ψ` and `φ`, which the Riccati solve gives to its integration tolerance.
+//!
+//! **Rates that vary over the step** (PK dosing, [`StepRates`]): the direct method runs at each
+//! channel's bound over the step and keeps a candidate with chance `rate(s) / bound` (thinning,
+//! exact). A lineage conditioned on emitting draws its first event from the density
+//! `∝ r_c(s) e^{−∫a} h_c(u − τ)` by rejection against `bound_c · H_c(u) · e^{−Lτ}`, with `L` a
+//! lower bound of the cell's total rate over the step and `H_c(u) ≥ max_{v ≤ u} h_c(v)` (from
+//! [`EmissionBound`]: under varying rates `h_c` need not grow with the time left): accepted
+//! with chance `(r_c(s)/bound_c) · e^{−∫(a − L)} · h_c(u − τ)/H_c(u)`, the integral in closed
+//! form. `ψ`, `φ` come from the solve over the same path, indexed by the time left to the step's
+//! end, which is what they must be at every time of the step.
 
 use rand::Rng;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
 use super::JumpError;
-use super::linear::{LinearChannel, LinearRates};
-use super::riccati::NoEmission;
+use super::linear::LinearChannel;
+use super::riccati::{EmissionBound, NoEmission};
+use super::step_rates::StepRates;
 
 /// What a simulation logged: its first emission (absolute time, infinity if none), the events it
 /// fired and the time of its last event.
@@ -77,15 +88,18 @@ fn place(bag: &mut [u64], channel: &LinearChannel, source: usize) -> Result<(), 
     Ok(())
 }
 
-/// The direct method over the cells `bag` (updated in place) from `start` for `duration`.
+/// The direct method over the cells `bag` (updated in place) from `start` for `duration`, in a
+/// step that starts at `origin` (varying rates are thinned at their bounds).
 pub fn simulate_free<R: Rng + ?Sized>(
-    rates: &LinearRates,
+    step_rates: &StepRates,
+    origin: f64,
     bag: &mut [u64],
     start: f64,
     duration: f64,
     rng: &mut R,
     log: &mut LineageLog,
 ) -> Result<(), JumpError> {
+    let rates = step_rates.bounds();
     let end = start + duration;
     let mut t = start;
     loop {
@@ -126,6 +140,9 @@ pub fn simulate_free<R: Rng + ?Sized>(
             target -= ch.rate;
         }
         let channel = channels[pick];
+        if !step_rates.accepts(source, pick, t - origin, rng) {
+            continue;
+        }
         place(bag, &channel, source)?;
         log.event(t, channel.emits);
     }
@@ -147,11 +164,44 @@ fn follow_up(no_emission: &NoEmission, channel: &LinearChannel, v: f64) -> f64 {
     }
 }
 
-/// One `x` cell's lineage from `start` for `duration`, conditioned on at least one emission in
-/// that time; its cells at the end are added to `out`.
-pub fn simulate_emitting<R: Rng + ?Sized>(
-    rates: &LinearRates,
+/// `h_c(v)` bounded over `[0, v]`: `h_c(v)` itself if `bound` is `None` (constant rates, under
+/// which `h_c` grows with the time left).
+fn follow_up_bound(
     no_emission: &NoEmission,
+    bound: Option<&EmissionBound>,
+    channel: &LinearChannel,
+    v: f64,
+) -> f64 {
+    let Some(bound) = bound else {
+        return follow_up(no_emission, channel, v);
+    };
+    if channel.emits {
+        return 1.0;
+    }
+    match *channel.after() {
+        [] => 0.0,
+        [y] => bound.at(y, v),
+        [y, z] => {
+            let (py, pz) = (bound.at(y, v), bound.at(z, v));
+            py + pz - py * pz
+        }
+        _ => unreachable!("at most two cells after an event"),
+    }
+}
+
+/// The solve of a step and, if its rates vary, the bound of its `ψ` ([`EmissionBound`]).
+#[derive(Clone, Copy)]
+pub struct Emission<'a> {
+    pub no_emission: &'a NoEmission,
+    pub bound: Option<&'a EmissionBound>,
+}
+
+/// One `x` cell's lineage from `start` for `duration`, conditioned on at least one emission in
+/// that time, in a step that starts at `origin`; its cells at the end are added to `out`.
+pub fn simulate_emitting<R: Rng + ?Sized>(
+    step_rates: &StepRates,
+    origin: f64,
+    emission: Emission<'_>,
     x: usize,
     start: f64,
     duration: f64,
@@ -159,20 +209,22 @@ pub fn simulate_emitting<R: Rng + ?Sized>(
     out: &mut [u64],
     log: &mut LineageLog,
 ) -> Result<(), JumpError> {
+    let (rates, no_emission) = (step_rates.bounds(), emission.no_emission);
     let mut pending = vec![(x, start, duration)];
     let mut bag = vec![0u64; rates.n_types()];
     let mut weights = Vec::new();
     while let Some((x, start, left)) = pending.pop() {
         let channels = rates.channels(x);
-        let a = rates.total(x);
+        // The total rate if constant; under varying rates a lower bound of it (maybe 0).
+        let a = step_rates.lower_total(x);
         weights.clear();
         weights.extend(
             channels
                 .iter()
-                .map(|c| c.rate * follow_up(no_emission, c, left)),
+                .map(|c| c.rate * follow_up_bound(no_emission, emission.bound, c, left)),
         );
         let sum: f64 = weights.iter().sum();
-        if !(sum > 0.0 && a > 0.0) {
+        if !(sum > 0.0 && (a > 0.0 || step_rates.varies())) {
             return Err(JumpError::InvalidParameter {
                 name: "emission chance of a lineage conditioned to emit",
                 value: sum,
@@ -193,9 +245,18 @@ pub fn simulate_emitting<R: Rng + ?Sized>(
             while weights[pick] == 0.0 {
                 pick -= 1;
             }
-            let tau = (-(-rng.random::<f64>() * window).ln_1p() / a).min(left);
-            let ratio = follow_up(no_emission, &channels[pick], left - tau)
-                / follow_up(no_emission, &channels[pick], left);
+            let tau = if a > 0.0 {
+                (-(-rng.random::<f64>() * window).ln_1p() / a).min(left)
+            } else {
+                rng.random::<f64>() * left
+            };
+            let mut ratio = follow_up(no_emission, &channels[pick], left - tau)
+                / follow_up_bound(no_emission, emission.bound, &channels[pick], left);
+            if step_rates.varies() {
+                let s = start - origin;
+                ratio *= step_rates.rate_at(x, pick, s + tau) / channels[pick].rate
+                    * (-step_rates.excess_hazard(x, s, tau)).exp();
+            }
             if rng.random::<f64>() < ratio {
                 break (channels[pick], tau);
             }
@@ -207,7 +268,7 @@ pub fn simulate_emitting<R: Rng + ?Sized>(
             for &y in channel.after() {
                 bag[y] += 1;
             }
-            simulate_free(rates, &mut bag, t, rest, rng, log)?;
+            simulate_free(step_rates, origin, &mut bag, t, rest, rng, log)?;
             add_into(out, &bag)?;
             continue;
         }
@@ -240,7 +301,7 @@ pub fn simulate_emitting<R: Rng + ?Sized>(
             if emits {
                 pending.push((y, t, rest));
             } else {
-                simulate_silent(rates, y, t, rest, rng, &mut bag, log)?;
+                simulate_silent(step_rates, origin, y, t, rest, rng, &mut bag, log)?;
                 add_into(out, &bag)?;
             }
         }
@@ -250,7 +311,8 @@ pub fn simulate_emitting<R: Rng + ?Sized>(
 
 /// One `y` cell's lineage conditioned on no emission, by rejection; its cells end in `bag`.
 fn simulate_silent<R: Rng + ?Sized>(
-    rates: &LinearRates,
+    rates: &StepRates,
+    origin: f64,
     y: usize,
     start: f64,
     duration: f64,
@@ -262,7 +324,7 @@ fn simulate_silent<R: Rng + ?Sized>(
         bag.fill(0);
         bag[y] = 1;
         let mut trial = LineageLog::default();
-        simulate_free(rates, bag, start, duration, rng, &mut trial)?;
+        simulate_free(rates, origin, bag, start, duration, rng, &mut trial)?;
         if trial.emissions == 0 {
             log.absorb(&trial);
             return Ok(());

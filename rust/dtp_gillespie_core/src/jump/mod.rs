@@ -21,6 +21,8 @@
 //! - [`offspring`]: one-ancestor offspring tables of multi-type processes by finite-state
 //!   projection, split over the ancestors with [`multinomial::Multinomial`].
 //! - [`lineage`]: small pools event by event, and lineages conditioned on emitting.
+//! - [`step_rates`]: a step's rates as its samplers read them: constant, or under PK dosing
+//!   with each channel's bounds over the step for exact thinning.
 //! - [`step`]: one step of a whole population, composing the above.
 //! - [`density`]: steps of a density-dependent model, an approximation labelled
 //!   `jump+density(midpoint)` (rates frozen per step at the mean-field midpoint).
@@ -41,6 +43,7 @@ pub mod offspring;
 pub mod path;
 pub mod riccati;
 pub mod step;
+pub mod step_rates;
 
 pub use binomial::binomial;
 pub use chance::Chance;
@@ -51,8 +54,9 @@ pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
 pub use offspring::OffspringTable;
 pub use path::{PkPath, RatePath};
-pub use riccati::NoEmission;
+pub use riccati::{EmissionBound, NoEmission};
 pub use step::{StepLaw, StepLog, StepScratch};
+pub use step_rates::StepRates;
 
 use thiserror::Error;
 

@@ -35,6 +35,11 @@ pub trait RatePath {
     /// The rate at time `s` of every channel of [`RatePath::envelope`], in its order (type by
     /// type, each type's channels in turn), into `out`.
     fn envelope_rates_at(&self, duration: f64, s: f64, out: &mut Vec<f64>);
+
+    /// Whether the rates are the same at every time (solvers then read them once).
+    fn is_constant(&self) -> bool {
+        false
+    }
 }
 
 impl RatePath for LinearRates {
@@ -61,6 +66,10 @@ impl RatePath for LinearRates {
         for x in 0..LinearRates::n_types(self) {
             out.extend(self.channels(x).iter().map(|c| c.rate));
         }
+    }
+
+    fn is_constant(&self) -> bool {
+        true
     }
 }
 

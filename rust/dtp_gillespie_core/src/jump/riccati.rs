@@ -112,6 +112,36 @@ impl NoEmission {
         })
     }
 
+    /// `ε_x` from the path's time 0 to `s`, for every type `x`: the chance that one `x` cell's
+    /// lineage started at 0 dies out silently by `s` (one integration over `[0, s]` on the grid
+    /// of [`NoEmission::solve_path`], without its coarse twin). Under time-dependent rates it is
+    /// not [`NoEmission::silent_extinction`] at `s`, which starts at `Δ − s`.
+    pub fn silent_extinction_by<P: RatePath + ?Sized>(
+        path: &P,
+        s: f64,
+    ) -> Result<Vec<f64>, JumpError> {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(JumpError::InvalidParameter {
+                name: "duration",
+                value: s,
+                expected: "finite and > 0",
+            });
+        }
+        let wanted = (path.max_total(s) * s / MAX_RATE_STEP).ceil();
+        if wanted > MAX_INTERVALS as f64 {
+            return Err(JumpError::InvalidParameter {
+                name: "rate × step",
+                value: path.max_total(s) * s,
+                expected: "at most 1e5 expected events per cell and step",
+            });
+        }
+        let intervals = (wanted as usize).max(MIN_INTERVALS);
+        let (values, _) = integrate(path, s, intervals);
+        let n = path.n_types();
+        let last = intervals * BLOCKS * n;
+        Ok(values[last + 2 * n..last + 3 * n].to_vec())
+    }
+
     /// The step `Δ` this solve covers.
     #[must_use]
     pub fn duration(&self) -> f64 {
@@ -153,6 +183,37 @@ impl NoEmission {
         Chance::from_parts((psi / sum).clamp(0.0, 1.0), (phi / sum).clamp(0.0, 1.0))
     }
 
+    /// An upper bound of `ψ_x` over `[0, u]` for every `u` ([`EmissionBound`]): what the
+    /// lineages conditioned on emitting propose from when the rates vary over the step, where
+    /// `ψ_x(u)` need not grow with the time left `u` (a lineage started earlier may first face a
+    /// high death rate).
+    #[must_use]
+    pub fn emission_bound(&self) -> EmissionBound {
+        let n2 = BLOCKS * self.n_types;
+        let segments = self.values.len() / n2 - 1;
+        let mut prefix = Vec::with_capacity(segments * self.n_types);
+        let mut running = vec![0.0f64; self.n_types];
+        for node in 0..segments {
+            for (x, top) in running.iter_mut().enumerate() {
+                let (y0, y1) = (self.values[node * n2 + x], self.values[(node + 1) * n2 + x]);
+                let (d0, d1) = (
+                    self.slopes[node * n2 + x] * self.h,
+                    self.slopes[(node + 1) * n2 + x] * self.h,
+                );
+                // The Hermite basis of the values is a convex pair, and each basis function of
+                // the slopes is at most 4/27 in magnitude on the segment.
+                let segment = y0.max(y1) + 4.0 / 27.0 * (d0.abs() + d1.abs());
+                *top = top.max(segment.min(1.0));
+            }
+            prefix.extend_from_slice(&running);
+        }
+        EmissionBound {
+            h: self.h,
+            n_types: self.n_types,
+            prefix,
+        }
+    }
+
     fn interpolate(&self, k: usize, u: f64) -> f64 {
         let n2 = BLOCKS * self.n_types;
         let last = self.values.len() / n2 - 1;
@@ -173,6 +234,27 @@ impl NoEmission {
             + (-2.0 * f3 + 3.0 * f2) * y1
             + (f3 - f2) * d1;
         value.clamp(0.0, 1.0)
+    }
+}
+
+/// `max_{v ≤ u} ψ_x(v)` bounded from above, for every type and `u ∈ [0, Δ]`: per grid segment
+/// of the solve, a bound of its interpolant, carried as a running maximum from `u = 0`.
+#[derive(Clone, Debug)]
+pub struct EmissionBound {
+    h: f64,
+    n_types: usize,
+    /// Segment-major: the bound over `[0, end of the segment]` of every type.
+    prefix: Vec<f64>,
+}
+
+impl EmissionBound {
+    /// At least `ψ_x(v)` (as [`NoEmission::emission`] gives it) for every `v ∈ [0, u]`.
+    #[must_use]
+    pub fn at(&self, x: usize, u: f64) -> f64 {
+        let last = self.prefix.len() / self.n_types - 1;
+        // The segment [`NoEmission::emission`] reads `u` from (the last one for `u = Δ`).
+        let segment = ((u / self.h).clamp(0.0, (last + 1) as f64).floor() as usize).min(last);
+        self.prefix[segment * self.n_types + x]
     }
 }
 
@@ -200,21 +282,65 @@ fn after_silence(phi: &[f64], after: &[usize], emits: bool) -> f64 {
     }
 }
 
-/// Right-hand side of the three systems at `z = [ψ, φ, ε]`.
-fn derivative(rates: &LinearRates, z: &[f64], out: &mut [f64]) {
-    let n = rates.n_types();
+/// Right-hand side of the three systems at `z = [ψ, φ, ε]`, for the channels of `structure`
+/// at the rates `rates` (one per channel, type by type).
+fn derivative(structure: &LinearRates, rates: &[f64], z: &[f64], out: &mut [f64]) {
+    let n = structure.n_types();
     let (psi, rest) = z.split_at(n);
     let (phi, eps) = rest.split_at(n);
+    let mut k = 0;
     for x in 0..n {
         let (mut emission, mut silence, mut extinction) = (0.0, 0.0, 0.0);
-        for ch in rates.channels(x) {
-            emission += ch.rate * (after_emission(psi, ch.after(), ch.emits) - psi[x]);
-            silence += ch.rate * (after_silence(phi, ch.after(), ch.emits) - phi[x]);
-            extinction += ch.rate * (after_silence(eps, ch.after(), ch.emits) - eps[x]);
+        for ch in structure.channels(x) {
+            let rate = rates[k];
+            k += 1;
+            emission += rate * (after_emission(psi, ch.after(), ch.emits) - psi[x]);
+            silence += rate * (after_silence(phi, ch.after(), ch.emits) - phi[x]);
+            extinction += rate * (after_silence(eps, ch.after(), ch.emits) - eps[x]);
         }
         out[x] = emission;
         out[n + x] = silence;
         out[2 * n + x] = extinction;
+    }
+}
+
+/// The rates of a path at the times the integrator asks for: read once if constant, else the
+/// rates of its envelope's channels at each time (no allocation per stage).
+struct StageRates<'p, P: RatePath + ?Sized> {
+    path: &'p P,
+    duration: f64,
+    structure: std::borrow::Cow<'p, LinearRates>,
+    constant: bool,
+    buffer: Vec<f64>,
+}
+
+impl<'p, P: RatePath + ?Sized> StageRates<'p, P> {
+    fn new(path: &'p P, duration: f64) -> Self {
+        let constant = path.is_constant();
+        let structure = if constant {
+            path.rates_at(0.0)
+        } else {
+            path.envelope(duration)
+        };
+        let mut buffer = Vec::new();
+        // Constant: the rates themselves, once.
+        RatePath::envelope_rates_at(&*structure, duration, 0.0, &mut buffer);
+        Self {
+            path,
+            duration,
+            structure,
+            constant,
+            buffer,
+        }
+    }
+
+    /// The derivative at `z` with the rates at `s`.
+    fn derivative(&mut self, s: f64, z: &[f64], out: &mut [f64]) {
+        if !self.constant {
+            self.path
+                .envelope_rates_at(self.duration, s, &mut self.buffer);
+        }
+        derivative(&self.structure, &self.buffer, z, out);
     }
 }
 
@@ -239,10 +365,10 @@ fn integrate<P: RatePath + ?Sized>(
         vec![0.0; n2],
         vec![0.0; n2],
     );
-    let rates_left = |u: f64| path.rates_at(duration - u);
+    let mut rates = StageRates::new(path, duration);
     for step in 0..=intervals {
         let u = step as f64 * h;
-        derivative(&rates_left(u), &z, &mut k1);
+        rates.derivative(duration - u, &z, &mut k1);
         values.extend_from_slice(&z);
         slopes.extend_from_slice(&k1);
         if step == intervals {
@@ -253,13 +379,13 @@ fn integrate<P: RatePath + ?Sized>(
                 *t = a + scale * b;
             }
         };
-        let middle = rates_left(u + h / 2.0);
+        let middle = duration - (u + h / 2.0);
         stage(&z, &k1, h / 2.0, &mut tmp);
-        derivative(&middle, &tmp, &mut k2);
+        rates.derivative(middle, &tmp, &mut k2);
         stage(&z, &k2, h / 2.0, &mut tmp);
-        derivative(&middle, &tmp, &mut k3);
+        rates.derivative(middle, &tmp, &mut k3);
         stage(&z, &k3, h, &mut tmp);
-        derivative(&rates_left(u + h), &tmp, &mut k4);
+        rates.derivative(duration - (u + h), &tmp, &mut k4);
         for i in 0..n2 {
             z[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
         }

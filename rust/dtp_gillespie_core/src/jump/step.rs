@@ -15,15 +15,22 @@
 //! table's tail tolerance and the Riccati integration tolerance. A [`StepLaw`] depends only on the
 //! rates and `Δ`: it is shared by every replicate, its tables built on first use (the same tables
 //! whichever replicate builds them, so results do not depend on threads).
+//!
+//! The rates may vary over the step (PK dosing, [`StepRates`]): the solve and the tables then
+//! follow the path ([`NoEmission::solve_path`], [`OffspringTable::build_path`]), small pools and
+//! lineages are thinned at the step's bounds ([`lineage`]), and the extinction time is drawn
+//! from the chances of dying out silently by each probed time from the step's start, each a
+//! solve over `[0, s]` ([`StepLaw::extinction_time`]).
 
 use std::sync::OnceLock;
 
 use rand::{Rng, RngExt};
 
-use super::lineage::{self, LineageLog, add_into};
+use super::lineage::{self, Emission, LineageLog, add_into};
 use super::linear::LinearRates;
 use super::offspring::OffspringTable;
-use super::riccati::NoEmission;
+use super::riccati::{EmissionBound, NoEmission};
+use super::step_rates::StepRates;
 use super::{Chance, JumpError, binomial};
 
 /// What a step logged, beyond the counts.
@@ -39,11 +46,13 @@ pub struct StepLog {
     pub extinct_at: Option<f64>,
 }
 
-/// The law of one step of length `Δ` under fixed rates.
+/// The law of one step of length `Δ` under fixed rates, or rates that follow a PK path.
 #[derive(Debug)]
 pub struct StepLaw {
-    rates: LinearRates,
+    rates: StepRates,
     no_emission: NoEmission,
+    /// If the rates vary: a bound of `ψ` over the time left, for the emitting lineages.
+    emission_bound: Option<EmissionBound>,
     emission: Vec<Chance>,
     tables: Vec<OnceLock<Result<OffspringTable, JumpError>>>,
     tolerance: f64,
@@ -59,6 +68,16 @@ impl StepLaw {
         tolerance: f64,
         threshold: f64,
     ) -> Result<Self, JumpError> {
+        Self::with_rates(StepRates::constant(rates), duration, tolerance, threshold)
+    }
+
+    /// [`StepLaw::new`] for rates that may vary over the step.
+    pub fn with_rates(
+        rates: StepRates,
+        duration: f64,
+        tolerance: f64,
+        threshold: f64,
+    ) -> Result<Self, JumpError> {
         if !(threshold >= 0.0) {
             return Err(JumpError::InvalidParameter {
                 name: "threshold",
@@ -66,14 +85,21 @@ impl StepLaw {
                 expected: ">= 0",
             });
         }
-        let no_emission = NoEmission::solve(&rates, duration)?;
-        let emission = (0..rates.n_types())
+        let no_emission = if rates.varies() {
+            NoEmission::solve_path(&rates, duration)?
+        } else {
+            NoEmission::solve(rates.bounds(), duration)?
+        };
+        let n_types = rates.bounds().n_types();
+        let emission = (0..n_types)
             .map(|x| no_emission.chance(x))
             .collect::<Result<_, _>>()?;
-        let tables = (0..rates.n_types()).map(|_| OnceLock::new()).collect();
+        let tables = (0..n_types).map(|_| OnceLock::new()).collect();
+        let emission_bound = rates.varies().then(|| no_emission.emission_bound());
         Ok(Self {
             rates,
             no_emission,
+            emission_bound,
             emission,
             tables,
             tolerance,
@@ -97,7 +123,11 @@ impl StepLaw {
     pub fn table(&self, x: usize) -> Result<&OffspringTable, JumpError> {
         self.tables[x]
             .get_or_init(|| {
-                OffspringTable::build(&self.rates, &self.no_emission, x, self.tolerance)
+                if self.rates.varies() {
+                    OffspringTable::build_path(&self.rates, &self.no_emission, x, self.tolerance)
+                } else {
+                    OffspringTable::build(self.rates.bounds(), &self.no_emission, x, self.tolerance)
+                }
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -114,10 +144,16 @@ impl StepLaw {
             })
     }
 
-    /// Whether a pool of `n` cells of type `x` is jumped.
+    /// Whether a pool of `n` cells of type `x` is jumped (by its total rate, or under varying
+    /// rates its channels' bounds over the step).
     #[must_use]
     pub fn jumps(&self, x: usize, n: u64) -> bool {
-        pool_jumps(n, self.rates.total(x), self.duration(), self.threshold)
+        pool_jumps(
+            n,
+            self.rates.bounds().total(x),
+            self.duration(),
+            self.threshold,
+        )
     }
 
     /// Advance `counts` (updated in place) over one step starting at `start`.
@@ -147,10 +183,15 @@ impl StepLaw {
             scratch.silent[x] = n - emitting;
             self.table(x)?
                 .add_draws(rng, n - emitting, &mut scratch.next, &mut scratch.split)?;
+            let solve = Emission {
+                no_emission: &self.no_emission,
+                bound: self.emission_bound.as_ref(),
+            };
             for _ in 0..emitting {
                 lineage::simulate_emitting(
                     &self.rates,
-                    &self.no_emission,
+                    start,
+                    solve,
                     x,
                     start,
                     duration,
@@ -162,6 +203,7 @@ impl StepLaw {
         }
         lineage::simulate_free(
             &self.rates,
+            start,
             &mut scratch.bag,
             start,
             duration,
@@ -183,6 +225,11 @@ impl StepLaw {
     /// independent), so the last has `Π_x (ε_x(s) / ε_x(Δ))^{silent[x]}`, inverted by bisection
     /// (on its logarithm, so that thousands of ancestors do not underflow). 0 if there are none.
     /// Drawn only when the population dies out in the step, so no later draw depends on it.
+    ///
+    /// `ε_x(s)` is the chance of dying out silently by `s` *from the step's start*: at constant
+    /// rates the step's solve gives it for every `s` (it depends only on the time elapsed); when
+    /// the rates vary, each probe `s` of the bisection solves the Riccati systems over `[0, s]`
+    /// ([`NoEmission::solve_path`] of the step's path over that span).
     pub fn extinction_time<R: Rng + ?Sized>(&self, silent: &[u64], rng: &mut R) -> f64 {
         let duration = self.duration();
         if silent.iter().all(|&m| m == 0) {
@@ -190,13 +237,20 @@ impl StepLaw {
         }
         let solve = &self.no_emission;
         let log_cdf = |s: f64| -> f64 {
+            // Under varying rates, ε from the step's start by `s` is a solve over [0, s].
+            let probe = (self.rates.varies() && s > 0.0).then(|| {
+                NoEmission::silent_extinction_by(&self.rates, s)
+                    .expect("a part of a step already solved")
+            });
             silent
                 .iter()
                 .enumerate()
                 .filter(|&(_, &m)| m > 0)
                 .map(|(x, &m)| {
-                    let ratio =
-                        solve.silent_extinction(x, s) / solve.silent_extinction(x, duration);
+                    let by_s = probe
+                        .as_ref()
+                        .map_or_else(|| solve.silent_extinction(x, s), |p| p[x]);
+                    let ratio = by_s / solve.silent_extinction(x, duration);
                     m as f64 * ratio.min(1.0).ln()
                 })
                 .sum()
