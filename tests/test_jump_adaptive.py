@@ -5,7 +5,7 @@ visit) run them exactly in law: two-sample KS tests at α = 0.001 against exact 
 at ``t_end``, the exposure there, the number of switches and the time on drug, with a rejection
 twin (S's division off drug 20% faster in the CI tier, 5% in the deep tier ``DTP_DEEP=1``) whose
 rejection is shown with a margin for power. Also: bit-identity across threads and blocks, the
-refusals (pk dosing, density dependence), ``method="auto"``, and continuous monitoring: an
+refusals (pk dosing with missed doses, density dependence), ``method="auto"``, and continuous monitoring: an
 approximation under jumps (the rules read at the end of every step), labelled.
 """
 
@@ -101,9 +101,11 @@ def test_adaptive_jump_runs_do_not_depend_on_threads_or_blocks() -> None:
     ("schedule", "model_spec", "match"),
     [
         (
-            dg.Schedule.pk(dose=1.0, dose_every=1.0, half_life=0.5, ec50=1.0),
+            dg.Schedule.pk(
+                dose=1.0, dose_every=1.0, half_life=0.5, ec50=1.0, missed_dose_probability=0.2
+            ),
             model(),
-            "does not support pk schedules",
+            "missed_dose_probability is 0.2",
         ),
         (visits(), {**model(), "capacity": {"K": 1e4}}, "adaptive schedules on linear models"),
     ],

@@ -3,9 +3,12 @@
 Both candidates are exact: ``"ssa"`` (event by event) and ``"jump"`` (exact population jumps,
 :mod:`dtp_gillespie._method`). Auto never picks an approximation: whenever the jumps cannot run
 the model and run exactly (what ``Method.check_fits`` refuses: density dependence, a biomarker,
-a pharmacokinetic schedule, ``progression``, ``max_events``, barcodes or clones) auto runs SSA,
-and so do the runs jumps only approximate: a density-dependent model, and adaptive rules with
-continuous monitoring (read at the end of each step under jumps).
+pharmacokinetic dosing with missed doses, ``progression``, ``max_events``, barcodes or clones)
+auto runs SSA, and so do the runs jumps only approximate: a density-dependent model, and
+adaptive rules with continuous monitoring (read at the end of each step under jumps). Under
+pharmacokinetic dosing without missed doses the jumps are exact, but their cost (a
+time-dependent table per step) is not in the cost model: auto runs SSA and says so
+(:data:`PK_REASON`).
 
 Otherwise it compares the expected cost per replicate of the two, from the **mean path**: the
 expected counts of the linear model over the jump grid (the grid ``method="jump"`` would step
@@ -178,6 +181,8 @@ def choose_method(
     why_not = _why_not_jumps(jump, model, schedule, fits)
     if why_not is not None:
         return Choice(SSA, _ssa_attrs(f"exact jumps cannot run it exactly: {why_not}", None))
+    if schedule.engine_kind == "pk":
+        return Choice(SSA, _ssa_attrs(PK_REASON, None))
     assert jump.step is not None
     assert jump.threshold is not None
     exposures = _held_exposures(core_schedule)
@@ -235,6 +240,14 @@ def _least_favourable(
     worst = max(range(len(ests)), key=lambda k: ratio(ests[k]))
     held = exposures[worst]
     return replace(ests[worst], held=None if held is None else names[held])
+
+
+PK_REASON = (
+    "under pk dosing method='jump' is exact too, but auto does not estimate its cost, which is "
+    "dominated by a time-dependent offspring table per step of the concentration path (10-80 ms "
+    "each, not in the cost model); ask for method='jump' to run it with jumps"
+)
+"""Why auto keeps SSA under pharmacokinetic dosing (without missed doses)."""
 
 
 def _why_not_jumps(

@@ -142,19 +142,25 @@ class Method:
 
 
 def _check_schedule_fits(model: "Model", schedule: "Schedule") -> None:
-    """Refuse the schedules the jumps cannot run: pharmacokinetic dosing, and adaptive rules on a
-    density-dependent model."""
-    if schedule.engine_kind == "pk":
+    """Refuse the schedules the jumps cannot run exactly: adaptive rules or pharmacokinetic
+    dosing on a density-dependent model, and pharmacokinetic dosing with missed doses (each
+    replicate would have its own concentration path, and so its own step laws)."""
+    density = model.capacity is not None or model.competition is not None
+    kind = schedule.engine_kind
+    if kind in ("adaptive", "pk") and density:
+        what = "adaptive schedules" if kind == "adaptive" else "pk schedules"
         raise InvalidScheduleError(
-            "method='jump' does not support pk schedules (time-dependent rates); use method='ssa'"
+            f"method='jump' runs {what} on linear models only (this model has a capacity or "
+            "competition); use method='ssa'"
         )
-    if schedule.engine_kind == "adaptive" and (
-        model.capacity is not None or model.competition is not None
-    ):
-        raise InvalidScheduleError(
-            "method='jump' runs adaptive schedules on linear models only (this model has a "
-            "capacity or competition); use method='ssa'"
-        )
+    if kind == "pk":
+        missed = schedule.to_dict()["missed_dose_probability"]
+        if missed > 0:
+            raise InvalidScheduleError(
+                f"missed_dose_probability is {missed!r}; method='jump' runs pk schedules "
+                "without missed doses only (each replicate would have its own concentration "
+                "path, and so its own step laws); use method='ssa'"
+            )
 
 
 def monitors_continuously(schedule: "Schedule") -> bool:

@@ -360,8 +360,9 @@ fn extinction_times(out: &EnsembleOutput) -> Vec<f64> {
 
 #[test]
 fn the_extinction_time_inside_jumped_pk_steps_is_exact_ssas() {
-    // 2-day steps with every pool jumped: most replicates die inside a step, whose
-    // time-dependent extinction time is drawn by bisection with a solve per probe.
+    // Half-day steps (the grid is every multiple of 0.5) with every pool jumped: most
+    // replicates die inside a step, whose extinction time is drawn from the time-dependent
+    // law traced by the tables.
     let m = ks_replicates();
     let dosing = spr_dosing();
     let r = run(vec![12, 0, 0], 10.0, vec![10.0]);
@@ -369,7 +370,7 @@ fn the_extinction_time_inside_jumped_pk_steps_is_exact_ssas() {
     let want = extinction_times(&ssa);
     let extinct = want.iter().filter(|t| t.is_finite()).count();
     assert!(extinct > m / 2, "only {extinct} replicates died out");
-    let out = jumps(&dying_model(2.5), &dosing, &r, forced(2.0), (m, 0, 2)).unwrap();
+    let out = jumps(&dying_model(2.5), &dosing, &r, forced(0.5), (m, 0, 2)).unwrap();
     let got = extinction_times(&out);
     // Not at grid times: inside the steps.
     let at_grid = got
@@ -379,8 +380,7 @@ fn the_extinction_time_inside_jumped_pk_steps_is_exact_ssas() {
     assert!(at_grid < m / 100, "{at_grid} extinctions at grid times");
     let (d, critical) = ks(&got, &want);
     assert!(d < critical, "extinction time: D = {d} ≥ {critical}");
-    // Rounded up to a multiple of 0.5 days (finer than the grid's steps, of 1 and 1.5 days),
-    // the test tells the difference.
+    // With the step's end instead of the drawn time, the test tells the difference.
     let at_end: Vec<f64> = got
         .iter()
         .map(|&t| {
@@ -397,7 +397,7 @@ fn the_extinction_time_inside_jumped_pk_steps_is_exact_ssas() {
         &dying_model(2.5 * twin_factor()),
         &dosing,
         &r,
-        forced(2.0),
+        forced(0.5),
         (m, 0, 2),
     );
     let (d, critical) = ks(&extinction_times(&twin.unwrap()), &want);

@@ -52,7 +52,7 @@ pub use kendall::{KendallStep, PiecewiseKendall};
 pub use linear::{LinearChannel, LinearRates};
 pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
-pub use offspring::OffspringTable;
+pub use offspring::{ExtinctionTrace, OffspringTable};
 pub use path::{PkPath, RatePath};
 pub use riccati::{EmissionBound, NoEmission};
 pub use step::{StepLaw, StepLog, StepScratch};

@@ -55,6 +55,42 @@ pub struct OffspringTable {
     escaped: f64,
     emitted: f64,
     mismatch: f64,
+    /// Time-dependent tables: the mass on the empty state over the step.
+    silent_extinction: Option<ExtinctionTrace>,
+}
+
+/// The chance that one ancestor's lineage has died out silently (no emission) by each time `s`
+/// of a step with time-dependent rates, from the step's start: the mass on the empty state of
+/// the table's forward solve, and its derivative (the flow into it), at every Runge–Kutta node,
+/// with a cubic Hermite interpolant between them. (The Riccati solve gives `ε` from every start
+/// time to the step's end instead; at constant rates the two agree.)
+#[derive(Clone, Debug)]
+pub struct ExtinctionTrace {
+    h: f64,
+    /// Per node: the value and the derivative.
+    nodes: Vec<[f64; 2]>,
+}
+
+impl ExtinctionTrace {
+    /// The chance of silent extinction by `s ∈ [0, Δ]` from the step's start.
+    #[must_use]
+    pub fn at(&self, s: f64) -> f64 {
+        let last = self.nodes.len() - 1;
+        let u = (s / self.h).clamp(0.0, last as f64);
+        let node = (u.floor() as usize).min(last.saturating_sub(1));
+        if last == 0 {
+            return self.nodes[0][0];
+        }
+        let f = u - node as f64;
+        let ([y0, d0], [y1, d1]) = (self.nodes[node], self.nodes[node + 1]);
+        let (d0, d1) = (d0 * self.h, d1 * self.h);
+        let (f2, f3) = (f * f, f * f * f);
+        let value = (2.0 * f3 - 3.0 * f2 + 1.0) * y0
+            + (f3 - 2.0 * f2 + f) * d0
+            + (-2.0 * f3 + 3.0 * f2) * y1
+            + (f3 - f2) * d1;
+        value.clamp(0.0, 1.0)
+    }
 }
 
 impl OffspringTable {
@@ -87,7 +123,7 @@ impl OffspringTable {
         let duration = no_emission.duration();
         let envelope = path.envelope(duration);
         let space = BoxSpace::sized_for(&envelope, ancestor, duration, tolerance)?;
-        let (p, escaped, emitted) = space.solve_path(path, &envelope, ancestor, duration);
+        let (p, escaped, emitted, trace) = space.solve_path(path, &envelope, ancestor, duration);
         let extinct = p[space.empty()];
         let epsilon = no_emission.silent_extinction(ancestor, duration);
         let gap = (extinct - epsilon).abs();
@@ -98,7 +134,9 @@ impl OffspringTable {
                 expected: "within the escaped mass and the integration tolerance",
             });
         }
-        Self::from_solution(&space, no_emission, ancestor, (p, escaped, emitted))
+        let mut table = Self::from_solution(&space, no_emission, ancestor, (p, escaped, emitted))?;
+        table.silent_extinction = Some(trace);
+        Ok(table)
     }
 
     /// The table from the box's law at the step's end, after checking its emitted mass against
@@ -151,7 +189,15 @@ impl OffspringTable {
             escaped,
             emitted,
             mismatch,
+            silent_extinction: None,
         })
+    }
+
+    /// A table over a step with time-dependent rates ([`OffspringTable::build_path`]): the
+    /// chance of silent extinction by each time of the step, from its start.
+    #[must_use]
+    pub fn silent_extinction(&self) -> Option<&ExtinctionTrace> {
+        self.silent_extinction.as_ref()
     }
 
     /// Add the descendants of `n` non-emitting ancestors to `counts` (one per type); `scratch`
@@ -392,7 +438,7 @@ impl BoxSpace {
         envelope: &LinearRates,
         ancestor: usize,
         duration: f64,
-    ) -> (Vec<f64>, f64, f64) {
+    ) -> (Vec<f64>, f64, f64, ExtinctionTrace) {
         let dim_of = |t: usize| self.types.iter().position(|&u| u == t);
         let mut first = vec![0usize; envelope.n_types() + 1];
         for x in 0..envelope.n_types() {
@@ -466,12 +512,15 @@ impl BoxSpace {
             vec![0.0; n + 2],
         );
         let (mut start, mut middle, mut end) = (Vec::new(), Vec::new(), Vec::new());
+        let empty = self.empty();
+        let mut nodes = Vec::with_capacity(intervals + 1);
         for step in 0..intervals {
             let s = step as f64 * h;
             path.envelope_rates_at(duration, s, &mut start);
             path.envelope_rates_at(duration, s + h / 2.0, &mut middle);
             path.envelope_rates_at(duration, s + h, &mut end);
             derivative(&start, &z, &mut k1);
+            nodes.push([z[empty], k1[empty]]);
             for i in 0..n + 2 {
                 tmp[i] = z[i] + h / 2.0 * k1[i];
             }
@@ -488,12 +537,15 @@ impl BoxSpace {
                 z[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
             }
         }
+        path.envelope_rates_at(duration, duration, &mut end);
+        derivative(&end, &z, &mut k1);
+        nodes.push([z[empty], k1[empty]]);
         let emitted = z.pop().unwrap_or(0.0).max(0.0);
         let escaped = z.pop().unwrap_or(0.0).max(0.0);
         for x in &mut z {
             *x = x.max(0.0);
         }
-        (z, escaped, emitted)
+        (z, escaped, emitted, ExtinctionTrace { h, nodes })
     }
 
     /// The probabilities of the box states at `Δ`, the escaped and the emitted mass.

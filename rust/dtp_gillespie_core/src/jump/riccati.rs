@@ -112,36 +112,6 @@ impl NoEmission {
         })
     }
 
-    /// `ε_x` from the path's time 0 to `s`, for every type `x`: the chance that one `x` cell's
-    /// lineage started at 0 dies out silently by `s` (one integration over `[0, s]` on the grid
-    /// of [`NoEmission::solve_path`], without its coarse twin). Under time-dependent rates it is
-    /// not [`NoEmission::silent_extinction`] at `s`, which starts at `Δ − s`.
-    pub fn silent_extinction_by<P: RatePath + ?Sized>(
-        path: &P,
-        s: f64,
-    ) -> Result<Vec<f64>, JumpError> {
-        if !(s.is_finite() && s > 0.0) {
-            return Err(JumpError::InvalidParameter {
-                name: "duration",
-                value: s,
-                expected: "finite and > 0",
-            });
-        }
-        let wanted = (path.max_total(s) * s / MAX_RATE_STEP).ceil();
-        if wanted > MAX_INTERVALS as f64 {
-            return Err(JumpError::InvalidParameter {
-                name: "rate × step",
-                value: path.max_total(s) * s,
-                expected: "at most 1e5 expected events per cell and step",
-            });
-        }
-        let intervals = (wanted as usize).max(MIN_INTERVALS);
-        let (values, _) = integrate(path, s, intervals);
-        let n = path.n_types();
-        let last = intervals * BLOCKS * n;
-        Ok(values[last + 2 * n..last + 3 * n].to_vec())
-    }
-
     /// The step `Δ` this solve covers.
     #[must_use]
     pub fn duration(&self) -> f64 {

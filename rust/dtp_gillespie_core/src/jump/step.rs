@@ -19,8 +19,8 @@
 //! The rates may vary over the step (PK dosing, [`StepRates`]): the solve and the tables then
 //! follow the path ([`NoEmission::solve_path`], [`OffspringTable::build_path`]), small pools and
 //! lineages are thinned at the step's bounds ([`lineage`]), and the extinction time is drawn
-//! from the chances of dying out silently by each probed time from the step's start, each a
-//! solve over `[0, s]` ([`StepLaw::extinction_time`]).
+//! from the chances of dying out silently by each time from the step's start, which the tables'
+//! forward solves trace ([`StepLaw::extinction_time`]).
 
 use std::sync::OnceLock;
 
@@ -28,7 +28,7 @@ use rand::{Rng, RngExt};
 
 use super::lineage::{self, Emission, LineageLog, add_into};
 use super::linear::LinearRates;
-use super::offspring::OffspringTable;
+use super::offspring::{ExtinctionTrace, OffspringTable};
 use super::riccati::{EmissionBound, NoEmission};
 use super::step_rates::StepRates;
 use super::{Chance, JumpError, binomial};
@@ -228,29 +228,38 @@ impl StepLaw {
     ///
     /// `ε_x(s)` is the chance of dying out silently by `s` *from the step's start*: at constant
     /// rates the step's solve gives it for every `s` (it depends only on the time elapsed); when
-    /// the rates vary, each probe `s` of the bisection solves the Riccati systems over `[0, s]`
-    /// ([`NoEmission::solve_path`] of the step's path over that span).
+    /// the rates vary, the Riccati solve gives it from every start to the step's end instead,
+    /// and it is the empty state's mass along the forward solve of `x`'s table
+    /// ([`ExtinctionTrace`]; the silent ancestors were jumped, so the table is built).
     pub fn extinction_time<R: Rng + ?Sized>(&self, silent: &[u64], rng: &mut R) -> f64 {
         let duration = self.duration();
         if silent.iter().all(|&m| m == 0) {
             return 0.0;
         }
         let solve = &self.no_emission;
+        // Under varying rates, ε from the step's start by `s`: each jumped type's table traced
+        // it (its pool was jumped, so its table is built).
+        let traces: Vec<Option<&ExtinctionTrace>> = (0..silent.len())
+            .map(|x| {
+                (self.rates.varies() && silent[x] > 0)
+                    .then(|| {
+                        self.table(x)
+                            .ok()
+                            .and_then(OffspringTable::silent_extinction)
+                    })
+                    .flatten()
+            })
+            .collect();
         let log_cdf = |s: f64| -> f64 {
-            // Under varying rates, ε from the step's start by `s` is a solve over [0, s].
-            let probe = (self.rates.varies() && s > 0.0).then(|| {
-                NoEmission::silent_extinction_by(&self.rates, s)
-                    .expect("a part of a step already solved")
-            });
             silent
                 .iter()
                 .enumerate()
                 .filter(|&(_, &m)| m > 0)
                 .map(|(x, &m)| {
-                    let by_s = probe
-                        .as_ref()
-                        .map_or_else(|| solve.silent_extinction(x, s), |p| p[x]);
-                    let ratio = by_s / solve.silent_extinction(x, duration);
+                    let ratio = traces[x].map_or_else(
+                        || solve.silent_extinction(x, s) / solve.silent_extinction(x, duration),
+                        |trace| trace.at(s) / trace.at(duration),
+                    );
                     m as f64 * ratio.min(1.0).ln()
                 })
                 .sum()
