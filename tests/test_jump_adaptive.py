@@ -5,8 +5,8 @@ visit) run them exactly in law: two-sample KS tests at α = 0.001 against exact 
 at ``t_end``, the exposure there, the number of switches and the time on drug, with a rejection
 twin (S's division off drug 20% faster in the CI tier, 5% in the deep tier ``DTP_DEEP=1``) whose
 rejection is shown with a margin for power. Also: bit-identity across threads and blocks, the
-refusals (pk dosing with missed doses, density dependence), ``method="auto"``, and continuous monitoring: an
-approximation under jumps (the rules read at the end of every step), labelled.
+refusals (pk dosing with missed doses, density dependence), ``method="auto"``, and continuous
+monitoring: an approximation under jumps (the rules read at the end of every step), labelled.
 """
 
 import math
