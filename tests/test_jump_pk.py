@@ -32,7 +32,9 @@ from oracles import (
 Z_POWER = 3.09
 # c(α) of the two-sample Kolmogorov–Smirnov test at α = 0.001.
 KS_CRIT = math.sqrt(-math.log(0.001 / 2) / 2)
-JUMPED: dict[str, Any] = {"method": "jump", "jump_threshold": 0.0}
+# Every pool jumped; a table tail of 1e-12 per ancestor and step keeps the time-dependent tables
+# small (a draw into the tail would fail loudly, never inexactly).
+JUMPED: dict[str, Any] = {"method": "jump", "jump_threshold": 0.0, "jump_tolerance": 1e-12}
 
 
 def one_state(e_max: float, birth: float) -> dict[str, Any]:
@@ -154,7 +156,10 @@ def test_pk_jumps_agree_with_exact_ssa_in_law(factor: float, n: int) -> None:
     run = {**SPR_RUN, "n_replicates": n}
     ssa = samples(dg.simulate(spr_model(1.6), SPR_SCHEDULE, seed=31, **run))
     assert 0.25 < np.isfinite(ssa["first_mutant_time"]).mean() < 0.75
-    for options in ({"jump_step": 0.5, **JUMPED}, {"method": "jump", "jump_threshold": 30.0}):
+    for options in (
+        {"jump_step": 0.5, **JUMPED},
+        {**JUMPED, "jump_threshold": 30.0, "jump_step": 1.0},
+    ):
         jump = samples(dg.simulate(spr_model(1.6), SPR_SCHEDULE, seed=32, **run, **options))
         for name, values in jump.items():
             d, critical = ks_distance(values, ssa[name])
@@ -166,16 +171,29 @@ def test_pk_jumps_agree_with_exact_ssa_in_law(factor: float, n: int) -> None:
     assert d >= critical + KS_CRIT * math.sqrt(2 / n), (d, critical)
 
 
-def test_extinction_times_inside_jumped_pk_steps_are_exact_ssas() -> None:
-    n = 2_000
+@pytest.mark.parametrize(("factor", "n"), tiers(ci_n=3_000, deep_n=48_000))
+def test_extinction_times_inside_jumped_pk_steps_are_exact_ssas(factor: float, n: int) -> None:
     run: dict[str, Any] = {"initial": {"S": 12}, "t_end": 10.0, "n_replicates": n}
-    model = spr_model(2.5, mu=0.0, s_birth_off=0.3)
-    ssa = samples(dg.simulate(model, SPR_SCHEDULE, seed=34, **run))["extinction_time"]
+
+    def times(s_death_on: float, seed: int, **options: Any) -> np.ndarray:
+        model = spr_model(s_death_on, mu=0.0, s_birth_off=0.3)
+        return samples(dg.simulate(model, SPR_SCHEDULE, seed=seed, **run, **options))[
+            "extinction_time"
+        ]
+
+    ssa = times(2.5, 34)
     assert np.isfinite(ssa).mean() > 0.5
-    jump = dg.simulate(model, SPR_SCHEDULE, seed=35, jump_step=2.0, **run, **JUMPED)
-    got = samples(jump)["extinction_time"]
+    # Half-day steps: the grid is every multiple of 0.5 days.
+    got = times(2.5, 35, jump_step=0.5, **JUMPED)
     d, critical = ks_distance(got, ssa)
     assert d < critical, (d, critical)
+    at_end = np.where(np.isfinite(got), np.ceil(got * 2) / 2, got)
+    d, critical = ks_distance(at_end, ssa)
+    assert d >= critical, "the step's end instead of the drawn time is not told apart"
+    # The twin: S dies faster on drug; rejected with the DKW margin for power.
+    twin = times(2.5 * factor, 36, jump_step=0.5, **JUMPED)
+    d, critical = ks_distance(twin, ssa)
+    assert d >= critical + KS_CRIT * math.sqrt(2 / n), (d, critical)
 
 
 def test_the_drug_record_attrs_and_bit_identity() -> None:
@@ -183,7 +201,8 @@ def test_the_drug_record_attrs_and_bit_identity() -> None:
     run = {**SPR_RUN, "initial": {"S": 500, "P": 50}, "n_replicates": 6, "seed": 7}
     run["record_every"] = 0.5
     ssa = dg.simulate(spr_model(1.6), SPR_SCHEDULE, **run)
-    jump = dg.simulate(spr_model(1.6), SPR_SCHEDULE, method="jump", jump_threshold=20.0, **run)
+    options = {**JUMPED, "jump_threshold": 20.0, **run}
+    jump = dg.simulate(spr_model(1.6), SPR_SCHEDULE, **options)
     assert jump.attrs["algorithm"] == "jump"
     assert jump.attrs["jump_threshold"] == 20.0
     # The dose clock is exact SSA's.
@@ -191,7 +210,6 @@ def test_the_drug_record_attrs_and_bit_identity() -> None:
         np.testing.assert_array_equal(jump[name].to_numpy(), ssa[name].to_numpy(), name)
     for name in ("n_switches", "time_on_drug", "auc_concentration", "auc_response"):
         np.testing.assert_allclose(jump[name].to_numpy(), ssa[name].to_numpy(), rtol=1e-12)
-    options = {"method": "jump", "jump_threshold": 20.0, **run}
     one = dg.simulate(spr_model(1.6), SPR_SCHEDULE, n_threads=1, **options)
     two = dg.simulate(spr_model(1.6), SPR_SCHEDULE, n_threads=2, **options)
     blocks = dg.simulate(spr_model(1.6), SPR_SCHEDULE, block_size=4, **options)

@@ -18,7 +18,7 @@ use dtp_gillespie_core::{
     Capacity, CapacityTarget, Dosing, DosingKind, EngineError, EnsembleOutput, JumpConfig, Model,
     PkResponse, PkSpec, RunConfig,
 };
-use jump_models::{forced, jump_ensemble};
+use jump_models::jump_ensemble;
 use stats::{KS_CRIT, Z_CRIT, Z_POWER, ks, mean_se};
 
 /// Whether the deep tier (`DTP_DEEP=1`) runs: twins 5% off instead of 20%.
@@ -69,6 +69,18 @@ fn o10_model(b: f64, e_max: f64) -> Model {
     birth_death(&[(b, 0.1), (b, 0.1 + e_max)])
 }
 
+/// Every pool jumped over steps of at most `step`, with a table tail of 1e-12 per ancestor
+/// and step (smaller boxes, so cheaper time-dependent tables; a draw into the tail would fail
+/// loudly, never inexactly).
+fn forced(step: f64) -> JumpConfig {
+    JumpConfig {
+        step,
+        tolerance: 1e-12,
+        threshold: 0.0,
+        ..JumpConfig::default()
+    }
+}
+
 fn jumps(
     model: &Model,
     dosing: &Dosing,
@@ -108,7 +120,7 @@ fn p0_after_one_bolus(e_max: f64) -> f64 {
 fn o10_extinction_from_one_cell_with_every_pool_jumped() {
     // P(N(3) = 0) from one cell after one bolus, birth 0.5: 0.890710 (O10). Records at 1 and 2
     // and steps of at most 0.4 put several time-dependent laws on the way.
-    let m = 20_000;
+    let m = if deep() { 40_000 } else { 6_000 };
     let r = run(vec![1], 3.0, vec![1.0, 2.0, 3.0]);
     let out = jumps(
         &o10_model(0.5, 1.0),
@@ -319,7 +331,7 @@ fn pk_jumps_agree_with_exact_ssa_in_law() {
     let mixed = JumpConfig {
         step: 1.0,
         threshold: 30.0,
-        ..JumpConfig::default()
+        ..forced(1.0)
     };
     for config in [forced(0.5), mixed] {
         let out = jumps(&model, &dosing, &r, config, (m, 0, 2)).unwrap();
@@ -418,7 +430,7 @@ fn the_drug_record_is_exact_ssas() {
     );
     let model = spr_model(0.7, 0.0, 1.6);
     let ssa = ensemble_of(&model, &dosing, &r, [42; 32], 0, 4, 1);
-    let out = jumps(&model, &dosing, &r, JumpConfig::default(), (4, 0, 1)).unwrap();
+    let out = jumps(&model, &dosing, &r, forced(0.5), (4, 0, 1)).unwrap();
     assert_eq!(out.exposure, ssa.exposure);
     assert_eq!(out.concentration, ssa.concentration);
     for (a, b) in out.outcomes.iter().zip(&ssa.outcomes) {
