@@ -2,8 +2,9 @@
 //! systems integrated with the rates at the concentration of each Runge–Kutta stage
 //! ([`NoEmission::solve_path`] over a [`PkPath`]), against the project's oracle O10 (a decaying
 //! drug with a Hill response; `tests/oracles.py`), and the time-dependent offspring tables
-//! ([`OffspringTable::build_path`]) composed over the steps of a grid. `method = "jump"` still
-//! refuses PK dosing: the run driver is not built yet.
+//! ([`OffspringTable::build_path`]) composed over the steps of a grid, the silent extinction
+//! those tables trace from the step's start, and the bound of `ψ` over the time left that the
+//! emitting lineages propose from. Runs under PK dosing are tested in `jump_pk_runs.rs`.
 
 mod common;
 
@@ -205,4 +206,80 @@ fn pk_tables_of_a_switching_model_agree_with_their_riccati_solves() {
             assert!(table.riccati_mismatch() < 1e-13);
         }
     }
+}
+
+#[test]
+fn a_pk_table_traces_silent_extinction_from_the_step_start() {
+    // The empty state's mass along a time-dependent table's forward solve is the chance of
+    // dying out silently by `s` from the step's start: a Riccati solve over [0, s] of the same
+    // path, for every s (not the step's own solve, which starts at Δ − s).
+    let model = s_p_r_model();
+    let spec = pk_spec(vec![0.0], 5);
+    let path = PkPath::new(&model, &spec, 10.0).unwrap();
+    let duration = 0.5;
+    let solve = NoEmission::solve_path(&path, duration).unwrap();
+    for ancestor in [0, 1] {
+        let table = OffspringTable::build_path(&path, &solve, ancestor, 1e-20).unwrap();
+        let trace = table
+            .silent_extinction()
+            .expect("a time-dependent table traces it");
+        for s in [0.05, 0.17, 0.33, 0.5] {
+            let from_start = NoEmission::solve_path(&path, s)
+                .unwrap()
+                .silent_extinction(ancestor, s);
+            let (got, backward) = (trace.at(s), solve.silent_extinction(ancestor, s));
+            assert!(
+                (got - from_start).abs() <= 1e-9 * from_start + 1e-15,
+                "ancestor {ancestor}, s = {s}: {got} against {from_start}"
+            );
+            // Under the decaying drug the two differ: the step's solve starts at Δ − s.
+            if s < duration {
+                assert!((backward - from_start).abs() > 1e-4 * from_start);
+            }
+        }
+    }
+    // A table at constant rates has no trace (the Riccati solve gives it).
+    let rates = LinearRates::from_model(&model, 1).unwrap();
+    let constant = NoEmission::solve(&rates, duration).unwrap();
+    let table = OffspringTable::build(&rates, &constant, 0, 1e-20).unwrap();
+    assert!(table.silent_extinction().is_none());
+}
+
+#[test]
+fn the_emission_bound_covers_psi_over_the_time_left() {
+    // A drug that kills S fast early in the step: a lineage started earlier may emit less
+    // often than one started later, so ψ need not grow with the time left; the bound covers it.
+    let channels = vec![
+        division(0, 0, false),
+        division(0, 2, true),
+        death(0),
+        switch(0, 1),
+        switch(1, 0),
+    ];
+    #[rustfmt::skip]
+    let rates = vec![
+        0.7, 1e-3, 0.1, 0.01, 0.2, // off
+        0.7, 1e-3, 50.0, 0.1, 0.02, // on
+    ];
+    let model = Model::new(3, 2, channels, rates, None).unwrap();
+    let mut spec = pk_spec(vec![0.0], 5);
+    spec.half_life = 0.05;
+    let path = PkPath::new(&model, &spec, 1e3).unwrap();
+    let duration = 1.0;
+    let solve = NoEmission::solve_path(&path, duration).unwrap();
+    let bound = solve.emission_bound();
+    for x in [0, 1] {
+        let mut running: f64 = 0.0;
+        for i in 0..=4000 {
+            let u = duration * f64::from(i) / 4000.0;
+            running = running.max(solve.emission(x, u));
+            assert!(bound.at(x, u) >= running, "x = {x}, u = {u}");
+            assert!(bound.at(x, u) <= 1.0);
+        }
+        // Tight: within a part in 1e3 of the largest ψ over the step.
+        assert!(bound.at(x, duration) <= running * (1.0 + 1e-3), "x = {x}");
+    }
+    // ψ of S is not monotone in the time left here.
+    let (late, early) = (solve.emission(0, 0.3), solve.emission(0, duration));
+    assert!(early < late, "{early} against {late}");
 }
