@@ -145,6 +145,11 @@ fn o10_extinction_through_the_time_dependent_tables() {
 /// S (0), P (1), R (2): S divides (a fraction into R, a mutation event), dies and switches to P,
 /// P switches back; the drug raises S's death and its switching to P.
 fn s_p_r_model() -> Model {
+    s_p_r_model_dying(1.0)
+}
+
+/// [`s_p_r_model`] with S's death rate on drug `death_on`.
+fn s_p_r_model_dying(death_on: f64) -> Model {
     let channels = vec![
         division(0, 0, false),
         division(0, 2, true),
@@ -155,7 +160,7 @@ fn s_p_r_model() -> Model {
     #[rustfmt::skip]
     let rates = vec![
         0.7, 1e-3, 0.1, 0.01, 0.2, // off
-        0.7, 1e-3, 1.0, 0.1, 0.02, // on
+        0.7, 1e-3, death_on, 0.1, 0.02, // on
     ];
     Model::new(3, 2, channels, rates, None).unwrap()
 }
@@ -249,19 +254,7 @@ fn a_pk_table_traces_silent_extinction_from_the_step_start() {
 fn the_emission_bound_covers_psi_over_the_time_left() {
     // A drug that kills S fast early in the step: a lineage started earlier may emit less
     // often than one started later, so ψ need not grow with the time left; the bound covers it.
-    let channels = vec![
-        division(0, 0, false),
-        division(0, 2, true),
-        death(0),
-        switch(0, 1),
-        switch(1, 0),
-    ];
-    #[rustfmt::skip]
-    let rates = vec![
-        0.7, 1e-3, 0.1, 0.01, 0.2, // off
-        0.7, 1e-3, 50.0, 0.1, 0.02, // on
-    ];
-    let model = Model::new(3, 2, channels, rates, None).unwrap();
+    let model = s_p_r_model_dying(50.0);
     let mut spec = pk_spec(vec![0.0], 5);
     spec.half_life = 0.05;
     let path = PkPath::new(&model, &spec, 1e3).unwrap();

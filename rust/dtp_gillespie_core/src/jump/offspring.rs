@@ -31,7 +31,7 @@ use rand::Rng;
 
 use super::linear::LinearRates;
 use super::path::RatePath;
-use super::riccati::NoEmission;
+use super::riccati::{NoEmission, hermite};
 use super::{JumpError, Multinomial};
 
 /// The largest number of box states a table may have.
@@ -81,15 +81,8 @@ impl ExtinctionTrace {
         if last == 0 {
             return self.nodes[0][0];
         }
-        let f = u - node as f64;
         let ([y0, d0], [y1, d1]) = (self.nodes[node], self.nodes[node + 1]);
-        let (d0, d1) = (d0 * self.h, d1 * self.h);
-        let (f2, f3) = (f * f, f * f * f);
-        let value = (2.0 * f3 - 3.0 * f2 + 1.0) * y0
-            + (f3 - 2.0 * f2 + f) * d0
-            + (-2.0 * f3 + 3.0 * f2) * y1
-            + (f3 - f2) * d1;
-        value.clamp(0.0, 1.0)
+        hermite([y0, d0 * self.h], [y1, d1 * self.h], u - node as f64).clamp(0.0, 1.0)
     }
 }
 

@@ -198,13 +198,18 @@ impl NoEmission {
             self.slopes[node * n2 + k] * self.h,
             self.slopes[(node + 1) * n2 + k] * self.h,
         );
-        let (f2, f3) = (f * f, f * f * f);
-        let value = (2.0 * f3 - 3.0 * f2 + 1.0) * y0
-            + (f3 - 2.0 * f2 + f) * d0
-            + (-2.0 * f3 + 3.0 * f2) * y1
-            + (f3 - f2) * d1;
-        value.clamp(0.0, 1.0)
+        hermite([y0, d0], [y1, d1], f).clamp(0.0, 1.0)
     }
+}
+
+/// The cubic Hermite interpolant at `f ∈ [0, 1]` of a segment with value and (scaled to the
+/// segment) derivative `[y, d]` at each end.
+pub(crate) fn hermite([y0, d0]: [f64; 2], [y1, d1]: [f64; 2], f: f64) -> f64 {
+    let (f2, f3) = (f * f, f * f * f);
+    (2.0 * f3 - 3.0 * f2 + 1.0) * y0
+        + (f3 - 2.0 * f2 + f) * d0
+        + (-2.0 * f3 + 3.0 * f2) * y1
+        + (f3 - f2) * d1
 }
 
 /// `max_{v ≤ u} ψ_x(v)` bounded from above, for every type and `u ∈ [0, Δ]`: per grid segment
