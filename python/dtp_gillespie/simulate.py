@@ -170,18 +170,19 @@ def simulate(
         ``barcodes``, every cell carries barcode 0.
     method : {"ssa", "jump", "auto"}, default "ssa"
         ``"ssa"``: exact stochastic simulation, event by event. ``"jump"``: population jumps
-        over a step grid under fixed schedules. For linear models (no capacity or competition)
-        they are exact: counts at record times exact in law, mutation and extinction times
-        exact, a cap time inside a jumped step resolved to the step (docs/jumps.md). Adds the attrs
-        ``algorithm``, ``jump_step``, ``jump_tolerance`` and ``jump_threshold``. **With a
-        capacity or competition they are an approximation**, labelled ``algorithm =
-        "jump+density(midpoint)"``: each step freezes the rates at the step's mean-field
-        midpoint (bias measured in docs/jumps.md); adds ``density_quantum``,
+        over a step grid (fixed, adaptive and pk schedules). For linear models (no capacity or
+        competition) they are exact: counts at record times exact in law, mutation and
+        extinction times exact, a cap time inside a jumped step resolved to the step
+        (docs/jumps.md). Adds the attrs ``algorithm``, ``jump_step``, ``jump_tolerance`` and
+        ``jump_threshold``. **With a capacity or competition they are an approximation**,
+        labelled ``algorithm = "jump+density(midpoint)"``: each step freezes the rates at the
+        step's mean-field midpoint (bias measured in docs/jumps.md); adds ``density_quantum``,
         ``max_rate_change_per_step`` and ``density_rate_error``. ``"auto"``: whichever of the
         two *exact* methods is expected to be cheaper, never an approximation: SSA for
-        whatever the jumps cannot run exactly (density dependence, a biomarker, adaptive or pk
-        schedules, ``progression``, ``max_events``, barcodes or clones), else the cheaper by
-        the expected cost per replicate along the mean path. The choice is deterministic and
+        whatever the jumps cannot run exactly (density dependence, a biomarker, continuous
+        monitoring, missed doses, ``progression``, ``max_events``, barcodes or clones) and
+        for pk schedules (exact under jumps, but their cost is not estimated), else the cheaper
+        by the expected cost per replicate along the mean path. The choice is deterministic and
         the result is bit for bit that of the chosen method with the same options; the ``run``
         attribute records ``"auto"``, and the attrs ``algorithm`` (the method that ran),
         ``auto`` (why, in words), ``auto_expected_events``, ``auto_ssa_seconds``,
