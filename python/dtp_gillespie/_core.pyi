@@ -293,7 +293,10 @@ class RunSpec(TypedDict):
 _EnsembleResult: TypeAlias = dict[str, npt.NDArray[Any]]
 """What ``simulate_ensemble`` returns: one array per output variable, named and shaped as the
 rows of ``dtp_gillespie.conventions.OUTPUTS`` say (the one list of them; the engine's
-per-replicate rows are ``dtp_gillespie_core::outcome::PER_REPLICATE``)."""
+per-replicate rows are ``dtp_gillespie_core::outcome::PER_REPLICATE``). A jump run adds
+``jump_pool_steps``, int64 of shape (n_states, 4): per pool (state), the (replicate, step) pairs
+simulated event by event, jumped and empty, and the emitting lineages simulated (summed over the
+call's replicates; ``dtp_gillespie._pool_steps`` reads it)."""
 
 @type_check_only
 class TraceResult(TypedDict):

@@ -45,8 +45,8 @@ use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
 use crate::jump::density::DEFAULT_QUANTUM;
 use crate::jump::{
-    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, StepLaw,
-    StepScratch,
+    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, RegimeCounts,
+    RegimeTally, StepLaw, StepScratch,
 };
 use crate::model::Model;
 use crate::record::{Drug, Recorder};
@@ -419,7 +419,8 @@ pub fn run_ensemble_jump(
     config.validate()?;
     let pacing = check_supported(model, dosing, run)?;
     let plan = plan(model, pacing, run, config)?;
-    run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
+    let tally = RegimeTally::new(model.n_states());
+    let mut out = run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
         let (mut rng, _) = replicate_streams(&spec.seed_key, index);
         let mut decider = match pacing {
             Pacing::Fixed(schedule) => Decider::Fixed(schedule),
@@ -429,8 +430,22 @@ pub fn run_ensemble_jump(
                 &run.initial,
             )),
         };
-        simulate_jumps(&plan, &mut decider, dosing, run, &mut rng, recorder, cancel)
-    })
+        let mut regimes = RegimeCounts::new(model.n_states());
+        let outcome = simulate_jumps(
+            &plan,
+            &mut decider,
+            dosing,
+            run,
+            &mut rng,
+            recorder,
+            cancel,
+            &mut regimes,
+        );
+        tally.add(&regimes);
+        outcome
+    })?;
+    out.jump_regimes = Some(tally.into_counts());
+    Ok(out)
 }
 
 /// Sum of counts, saturating (a sum past `u64::MAX` is past every cap).
@@ -495,7 +510,8 @@ impl Drug for Decider<'_> {
     }
 }
 
-/// One replicate over the grid.
+/// One replicate over the grid; each completed step's pool regimes are added to `regimes`.
+#[allow(clippy::too_many_arguments)]
 fn simulate_jumps(
     plan: &JumpPlan<'_>,
     decider: &mut Decider<'_>,
@@ -504,6 +520,7 @@ fn simulate_jumps(
     rng: &mut ReplicateRng,
     recorder: &mut Recorder<'_>,
     cancel: &AtomicBool,
+    regimes: &mut RegimeCounts,
 ) -> Result<Outcome> {
     let mut counts = run.initial.clone();
     let first = decider.initial();
@@ -562,6 +579,7 @@ fn simulate_jumps(
             }
             Err(e) => return Err(jump_error(step.start, &e)),
         };
+        regimes.commit(&mut scratch.regimes);
         events += log.lineages.events;
         if log.lineages.first_emission.is_finite() {
             history.mutation(log.lineages.first_emission);

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use dtp_gillespie_core::jump::RegimeCounts;
 use dtp_gillespie_core::lineage::LineageOutput;
 use dtp_gillespie_core::{
     Column, PER_REPLICATE, Status, jump_run, run_ensemble, run_ensemble_jump,
@@ -120,7 +121,27 @@ fn simulate_ensemble<'py>(
     if let Some(lineages) = out.lineages {
         set_lineage_keys(&result, lineages)?;
     }
+    if let Some(regimes) = out.jump_regimes {
+        result.set_item(JUMP_POOL_STEPS, pool_steps(&regimes).into_pyarray(py))?;
+    }
     Ok(result)
+}
+
+/// The key of a jump run's regime counts in `simulate_ensemble`'s result (`_core.pyi`).
+const JUMP_POOL_STEPS: &str = "jump_pool_steps";
+
+/// A jump run's regime counts as an `(n_states, 4)` array: per pool, the (replicate, step)
+/// pairs simulated event by event, jumped and empty, and the emitting lineages simulated.
+fn pool_steps(regimes: &RegimeCounts) -> Array2<i64> {
+    let columns = [
+        &regimes.event_by_event,
+        &regimes.jumped,
+        &regimes.empty,
+        &regimes.emitting,
+    ];
+    Array2::from_shape_fn((regimes.n_types(), columns.len()), |(x, k)| {
+        i64::try_from(columns[k][x]).unwrap_or(i64::MAX)
+    })
 }
 
 /// The lineage table, the clone table and, when clones are tracked, the per-replicate clone

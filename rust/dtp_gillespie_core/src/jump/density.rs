@@ -337,6 +337,7 @@ impl<'m> DensityLaws<'m> {
             .enumerate()
             .any(|(x, &n)| super::step::pool_jumps(n, rates.total(x), duration, self.threshold));
         if !any_jumped {
+            step_scratch.regimes.all_event_by_event(counts);
             let mut log = StepLog::default();
             simulate_exact(
                 self.model,
