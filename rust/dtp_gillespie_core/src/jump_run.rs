@@ -36,6 +36,7 @@
 //! rules on a density-dependent model, and pharmacokinetic dosing.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::adaptive::{AdaptiveController, AdaptiveSpec};
@@ -43,6 +44,7 @@ use crate::controller::Controller;
 use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
+use crate::jump::cache;
 use crate::jump::density::DEFAULT_QUANTUM;
 use crate::jump::{
     DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, RegimeCounts,
@@ -150,7 +152,7 @@ const NO_LAW: usize = usize::MAX;
 /// empty).
 struct JumpPlan<'m> {
     steps: Vec<GridStep>,
-    laws: Vec<StepLaw>,
+    laws: Vec<Arc<StepLaw>>,
     law_rows: Vec<Vec<usize>>,
     density: Option<DensityLaws<'m>>,
 }
@@ -335,7 +337,7 @@ fn plan<'m>(
                 r
             };
             laws.push(
-                StepLaw::new(rates, length, config.tolerance, config.threshold)
+                cache::step_law(rates, length, config.tolerance, config.threshold)
                     .map_err(|e| jump_error(a, &e))?,
             );
             law_rows[row][exposure] = laws.len() - 1;

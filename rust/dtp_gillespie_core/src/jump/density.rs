@@ -280,12 +280,7 @@ impl<'m> DensityLaws<'m> {
         if let Some(law) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(law);
         }
-        let law = Arc::new(StepLaw::new(
-            rates,
-            duration,
-            self.tolerance,
-            self.threshold,
-        )?);
+        let law = super::cache::step_law(rates, duration, self.tolerance, self.threshold)?;
         let mut cache = self.cache.lock().map_err(|_| JumpError::InvalidParameter {
             name: "law cache",
             value: f64::NAN,

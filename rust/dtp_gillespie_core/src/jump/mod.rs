@@ -22,6 +22,8 @@
 //!   projection, split over the ancestors with [`multinomial::Multinomial`].
 //! - [`lineage`]: small pools event by event, and lineages conditioned on emitting.
 //! - [`step`]: one step of a whole population, composing the above.
+//! - [`cache`]: the step laws of the process, shared by every engine call (bounded, keyed by
+//!   everything a law depends on).
 //! - [`regimes`]: the engine's own count, per pool, of the steps it jumped and simulated event by
 //!   event.
 //! - [`density`]: steps of a density-dependent model, an approximation labelled
@@ -32,6 +34,7 @@
 
 pub mod binomial;
 mod btpe;
+pub mod cache;
 pub mod chance;
 pub mod density;
 pub mod kendall;

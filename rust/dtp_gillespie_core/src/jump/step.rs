@@ -104,6 +104,13 @@ impl StepLaw {
             .map_err(Clone::clone)
     }
 
+    /// Bytes held by the solve and the tables built so far (for [`super::cache`]'s budget).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        let tables = self.tables.iter().filter_map(|t| t.get()?.as_ref().ok());
+        self.no_emission.heap_bytes() + tables.map(OffspringTable::heap_bytes).sum::<usize>()
+    }
+
     /// Tables built so far: the largest escaped mass and Riccati mismatch.
     #[must_use]
     pub fn built_table_errors(&self) -> (f64, f64) {
