@@ -10,30 +10,11 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 from dtp_gillespie import _core
+from models import JUMP_SPR, JUMP_SPR_RUN, JUMP_SPR_SCHEDULE
 
-MODEL: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.7, "P": 0.1, "R": 0.3},
-    "death": {"S": {"off": 0.1, "on": 1.0}, "P": 0.05, "R": 0.2},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.1}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.02}},
-    ],
-    "mutation": [
-        {"from": "S", "to": "R", "probability": 1e-4},
-        {"from": "P", "to": "R", "probability": 1e-4},
-    ],
-}
-SCHEDULE = dg.Schedule.intermittent(on=2, off=2)
-RUN: dict[str, Any] = {
-    "initial": {"S": 20_000, "P": 100},
-    "t_end": 4.0,
-    "record_every": 1.0,
-    "n_replicates": 12,
-    "seed": 3,
-    "method": "jump",
-}
+MODEL = JUMP_SPR
+SCHEDULE = JUMP_SPR_SCHEDULE
+RUN = JUMP_SPR_RUN
 VARIABLES = ("count", "first_mutant_time", "extinction_time", "stop_time", "n_events", "status")
 
 

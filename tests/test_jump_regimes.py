@@ -14,31 +14,12 @@ import zarr
 from dtp_gillespie import _sink_store
 from dtp_gillespie._pool_steps import REGIMES
 from dtp_gillespie.sweep import sweep
+from models import JUMP_SPR, JUMP_SPR_RUN, JUMP_SPR_SCHEDULE
 
-MODEL: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.7, "P": 0.1, "R": 0.3},
-    "death": {"S": {"off": 0.1, "on": 1.0}, "P": 0.05, "R": 0.2},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.1}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.02}},
-    ],
-    "mutation": [
-        {"from": "S", "to": "R", "probability": 1e-4},
-        {"from": "P", "to": "R", "probability": 1e-4},
-    ],
-}
-SCHEDULE = dg.Schedule.intermittent(on=2, off=2)
-# 4 days in steps of 0.5 (the breakpoints at 2 and 4 are multiples of it): 8 steps.
-RUN: dict[str, Any] = {
-    "initial": {"S": 20_000, "P": 100},
-    "t_end": 4.0,
-    "record_every": 1.0,
-    "n_replicates": 12,
-    "seed": 3,
-    "method": "jump",
-}
+MODEL = JUMP_SPR
+SCHEDULE = JUMP_SPR_SCHEDULE
+RUN = JUMP_SPR_RUN
+# 4 days in steps of 0.5 (the breakpoints at 2 and 4 are multiples of it).
 STEPS = 8
 
 

@@ -8,11 +8,8 @@ mod jump_models;
 
 use common::{birth_death, run};
 use dtp_gillespie_core::jump::RegimeCounts;
-use dtp_gillespie_core::{
-    Capacity, CapacityTarget, Dosing, EnsembleOutput, JumpConfig, Model, RunConfig, Schedule,
-    Status,
-};
-use jump_models::{forced, jump_ensemble, sp_model};
+use dtp_gillespie_core::{Dosing, EnsembleOutput, JumpConfig, Model, RunConfig, Schedule, Status};
+use jump_models::{forced, jump_ensemble, logistic, sp_model};
 
 fn jumps(
     model: &Model,
@@ -128,19 +125,7 @@ fn a_replicate_that_dies_out_counts_only_the_steps_it_took() {
 #[test]
 fn density_steps_without_a_jumped_pool_count_as_event_by_event() {
     // The logistic example of docs/jumps.md: 20 cells grow to about 570 in six steps of a day.
-    let model = Model::new(
-        1,
-        1,
-        birth_death(&[(0.8, 0.1)]).channels().to_vec(),
-        vec![0.8, 0.1],
-        Some(Capacity {
-            k: 1000.0,
-            target: CapacityTarget::Death,
-            weights: vec![1.0],
-            slope: vec![],
-        }),
-    )
-    .unwrap();
+    let model = logistic();
     let r = run(vec![20], 6.0, vec![0.0, 2.0, 4.0, 6.0]);
     let config = JumpConfig {
         threshold: 300.0,
