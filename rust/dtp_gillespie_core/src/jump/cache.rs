@@ -8,7 +8,8 @@
 //! **The key** is everything a law depends on, bit for bit: the linear rates under the exposure
 //! (per type, every channel's rate bits, the cells that replace the firing cell and whether it
 //! emits), the step length's bits, the tables' tail tolerance and the event-regime threshold. A
-//! changed rate, step, tolerance or threshold is another key, never a stale entry.
+//! changed rate, step, tolerance or threshold is another key, never a stale entry. If a law
+//! comes to depend on another input (an argument of [`StepLaw::new`]), it must join the key.
 //!
 //! **Deterministic.** A law is a deterministic function of its key, and its tables (built on
 //! first use) consume no random numbers, so a run draws exactly the same numbers with the cache
