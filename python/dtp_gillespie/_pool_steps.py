@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import conventions as cv
 from . import store_safety as safety
 
 __all__ = [
@@ -97,7 +98,7 @@ def create_progress(
         dtype="int64",
         fill_value=-1,
         compressors=safety.checksummed_codecs(),
-        dimension_names=(*lead_dims, "cell_state", "pool_regime"),
+        dimension_names=(*lead_dims, cv.CELL_STATE, "pool_regime"),
     )
 
 

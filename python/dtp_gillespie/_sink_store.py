@@ -289,7 +289,9 @@ def _write_pool_steps(
     """Jump runs, once every block is done: the sum of the blocks' regime counts as the
     ``jump_pool_steps`` attribute (:mod:`dtp_gillespie._pool_steps`). Idempotent."""
     root = open_group(store, group, "r+", storage_options)
-    root.attrs.update(stored_pool_steps(root[PROGRESS_GROUP], plan.points[0].prep.model.states))
+    attrs = stored_pool_steps(root[PROGRESS_GROUP], plan.points[0].prep.model.states)
+    if attrs:  # an SSA run's metadata is not rewritten
+        root.attrs.update(attrs)
 
 
 def _finalise_statistics(
