@@ -36,6 +36,7 @@
 //! rules on a density-dependent model, and pharmacokinetic dosing.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::adaptive::{AdaptiveController, AdaptiveSpec};
@@ -43,10 +44,11 @@ use crate::controller::Controller;
 use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
+use crate::jump::cache;
 use crate::jump::density::DEFAULT_QUANTUM;
 use crate::jump::{
-    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, StepLaw,
-    StepScratch,
+    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, RegimeCounts,
+    RegimeTally, StepLaw, StepScratch,
 };
 use crate::model::Model;
 use crate::record::{Drug, Recorder};
@@ -150,7 +152,7 @@ const NO_LAW: usize = usize::MAX;
 /// empty).
 struct JumpPlan<'m> {
     steps: Vec<GridStep>,
-    laws: Vec<StepLaw>,
+    laws: Vec<Arc<StepLaw>>,
     law_rows: Vec<Vec<usize>>,
     density: Option<DensityLaws<'m>>,
 }
@@ -335,7 +337,7 @@ fn plan<'m>(
                 r
             };
             laws.push(
-                StepLaw::new(rates, length, config.tolerance, config.threshold)
+                cache::step_law(rates, length, config.tolerance, config.threshold)
                     .map_err(|e| jump_error(a, &e))?,
             );
             law_rows[row][exposure] = laws.len() - 1;
@@ -419,7 +421,8 @@ pub fn run_ensemble_jump(
     config.validate()?;
     let pacing = check_supported(model, dosing, run)?;
     let plan = plan(model, pacing, run, config)?;
-    run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
+    let tally = RegimeTally::new(model.n_states());
+    let mut out = run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
         let (mut rng, _) = replicate_streams(&spec.seed_key, index);
         let mut decider = match pacing {
             Pacing::Fixed(schedule) => Decider::Fixed(schedule),
@@ -429,8 +432,22 @@ pub fn run_ensemble_jump(
                 &run.initial,
             )),
         };
-        simulate_jumps(&plan, &mut decider, dosing, run, &mut rng, recorder, cancel)
-    })
+        let mut regimes = RegimeCounts::new(model.n_states());
+        let outcome = simulate_jumps(
+            &plan,
+            &mut decider,
+            dosing,
+            run,
+            &mut rng,
+            recorder,
+            cancel,
+            &mut regimes,
+        );
+        tally.add(&regimes);
+        outcome
+    })?;
+    out.jump_regimes = Some(tally.into_counts());
+    Ok(out)
 }
 
 /// Sum of counts, saturating (a sum past `u64::MAX` is past every cap).
@@ -495,7 +512,8 @@ impl Drug for Decider<'_> {
     }
 }
 
-/// One replicate over the grid.
+/// One replicate over the grid; each completed step's pool regimes are added to `regimes`.
+#[allow(clippy::too_many_arguments)]
 fn simulate_jumps(
     plan: &JumpPlan<'_>,
     decider: &mut Decider<'_>,
@@ -504,6 +522,7 @@ fn simulate_jumps(
     rng: &mut ReplicateRng,
     recorder: &mut Recorder<'_>,
     cancel: &AtomicBool,
+    regimes: &mut RegimeCounts,
 ) -> Result<Outcome> {
     let mut counts = run.initial.clone();
     let first = decider.initial();
@@ -562,6 +581,7 @@ fn simulate_jumps(
             }
             Err(e) => return Err(jump_error(step.start, &e)),
         };
+        regimes.commit(&mut scratch.regimes);
         events += log.lineages.events;
         if log.lineages.first_emission.is_finite() {
             history.mutation(log.lineages.first_emission);

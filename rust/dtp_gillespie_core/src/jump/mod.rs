@@ -22,6 +22,10 @@
 //!   projection, split over the ancestors with [`multinomial::Multinomial`].
 //! - [`lineage`]: small pools event by event, and lineages conditioned on emitting.
 //! - [`step`]: one step of a whole population, composing the above.
+//! - [`cache`]: the step laws of the process, shared by every engine call (bounded, keyed by
+//!   everything a law depends on).
+//! - [`regimes`]: the engine's own count, per pool, of the steps it jumped and simulated event by
+//!   event.
 //! - [`density`]: steps of a density-dependent model, an approximation labelled
 //!   `jump+density(midpoint)` (rates frozen per step at the mean-field midpoint).
 //!
@@ -30,6 +34,7 @@
 
 pub mod binomial;
 mod btpe;
+pub mod cache;
 pub mod chance;
 pub mod density;
 pub mod kendall;
@@ -39,6 +44,7 @@ pub mod multinomial;
 pub mod negative_binomial;
 pub mod offspring;
 pub mod path;
+pub mod regimes;
 pub mod riccati;
 pub mod step;
 
@@ -51,6 +57,7 @@ pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
 pub use offspring::OffspringTable;
 pub use path::{PkPath, RatePath};
+pub use regimes::{RegimeCounts, RegimeTally};
 pub use riccati::NoEmission;
 pub use step::{StepLaw, StepLog, StepScratch};
 
