@@ -12,8 +12,17 @@ from . import _core
 from . import conventions as cv
 from ._dataset import build_dataset
 from ._options import Prepared
+from ._pool_steps import PoolSteps, take
 
-__all__ = ["Block", "BlockResult", "Capped", "block_dataset", "capped_counts", "simulate_block"]
+__all__ = [
+    "Block",
+    "BlockResult",
+    "Capped",
+    "Simulated",
+    "block_dataset",
+    "capped_counts",
+    "simulate_block",
+]
 
 
 @dataclass(frozen=True)
@@ -71,10 +80,17 @@ class BlockResult(NamedTuple):
     capped: Capped
 
 
-def simulate_block(
-    block: Block, progress: Callable[[int], None] | None = None
-) -> tuple[dict[str, npt.NDArray[Any]], Capped]:
-    """The engine's arrays of one block, and its replicates stopped early."""
+class Simulated(NamedTuple):
+    """One engine call: the output arrays of its replicates, those stopped early, and (jump
+    runs) its per-pool regime counts (:mod:`dtp_gillespie._pool_steps`)."""
+
+    arrays: dict[str, npt.NDArray[Any]]
+    capped: Capped
+    pool_steps: PoolSteps | None
+
+
+def simulate_block(block: Block, progress: Callable[[int], None] | None = None) -> Simulated:
+    """The engine's arrays of one block, its replicates stopped early and its regime counts."""
     prep = block.prep
     run = prep.core_run.copy()
     run["replicate_offset"] = prep.core_run.get("replicate_offset", 0) + block.start
@@ -82,7 +98,8 @@ def simulate_block(
     if block.n_threads is not None:
         run["n_threads"] = block.n_threads
     arrays = _core.simulate_ensemble(prep.core_model, prep.core_schedule, run, progress)
-    return arrays, capped_counts(np.asarray(arrays[cv.STATUS]))
+    pool_steps = take(arrays)
+    return Simulated(arrays, capped_counts(np.asarray(arrays[cv.STATUS])), pool_steps)
 
 
 def block_dataset(prep: Prepared, arrays: Mapping[str, Any], replicate_offset: int) -> xr.Dataset:

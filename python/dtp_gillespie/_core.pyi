@@ -23,9 +23,12 @@ __all__ = [
     "STATUS_CODES",
     "__version__",
     "breakpoints",
+    "clear_jump_cache",
     "exposure_at",
+    "jump_cache_stats",
     "jump_density_report",
     "segment_count",
+    "set_jump_cache_budget",
     "simulate_ensemble",
     "trace",
 ]
@@ -293,7 +296,10 @@ class RunSpec(TypedDict):
 _EnsembleResult: TypeAlias = dict[str, npt.NDArray[Any]]
 """What ``simulate_ensemble`` returns: one array per output variable, named and shaped as the
 rows of ``dtp_gillespie.conventions.OUTPUTS`` say (the one list of them; the engine's
-per-replicate rows are ``dtp_gillespie_core::outcome::PER_REPLICATE``)."""
+per-replicate rows are ``dtp_gillespie_core::outcome::PER_REPLICATE``). A jump run adds
+``jump_pool_steps``, int64 of shape (n_states, 4): per pool (state), the (replicate, step) pairs
+simulated event by event, jumped and empty, and the emitting lineages simulated (summed over the
+call's replicates; ``dtp_gillespie._pool_steps`` reads it)."""
 
 @type_check_only
 class TraceResult(TypedDict):
@@ -388,6 +394,18 @@ def jump_density_report(
     """``(max_rate_change_per_step, density_rate_error)`` along the mean-field path of a
     density-dependent ``method="jump"`` run over its step grid; None for a linear model or an
     SSA run. Refuses what the jump run refuses, with the same errors."""
+
+def jump_cache_stats() -> tuple[int, int, int, int, int]:
+    """The process's cache of jump step laws, shared by every engine call (docs/jumps.md):
+    ``(laws, bytes, budget, hits, misses)``; bytes count the solves and the tables built so
+    far."""
+
+def set_jump_cache_budget(bytes: int) -> None:
+    """Set the jump law cache's budget in bytes, evicting the least recently used laws down to
+    it (0 keeps none: every engine call builds its own laws). Default 256 MiB."""
+
+def clear_jump_cache() -> None:
+    """Drop every cached jump law (runs using one keep it until they end)."""
 
 def segment_count(schedule: FixedSegmentsSpec, t_end: float) -> float:
     """How many segments of a ``fixed`` schedule start at or before ``t_end``, from the period:

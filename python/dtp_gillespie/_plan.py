@@ -31,6 +31,7 @@ from ._checks import check_count
 from ._memory import check_run_fits, memory_limit
 from ._method import density_attrs
 from ._options import Prepared
+from ._pool_steps import PoolSteps, pool_steps_attrs
 from .barcodes import LINEAGE_ROW_BYTES
 from .errors import InvalidRunError
 
@@ -302,9 +303,14 @@ def expand(plan: Plan, ds: xr.Dataset, point: Point) -> xr.Dataset:
     return label_sweep_dims(plan, ds.expand_dims(coords))
 
 
-def combine_points(plan: Plan, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+def combine_points(
+    plan: Plan,
+    datasets: Sequence[xr.Dataset],
+    pool_steps: Sequence[PoolSteps | None] = (),
+) -> xr.Dataset:
     """The grid points' Datasets (in plan order) as one, along the sweep dimensions if any, with
-    the run's provenance attributes."""
+    the run's provenance attributes and, for jump runs, the engine's regime counts of each point
+    (``pool_steps``, plan order: :mod:`dtp_gillespie._pool_steps`)."""
     if plan.sweep_dims:
         nested: Any = np.empty(plan.grid_shape, dtype=object)
         for point, ds in zip(plan.points, datasets, strict=True):
@@ -315,4 +321,5 @@ def combine_points(plan: Plan, datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     else:
         out = datasets[0]
     out.attrs = provenance(plan, datasets[0].attrs.get(cv.ATTR_CREATED_AT) or now())
+    out.attrs.update(pool_steps_attrs(plan.points[0].prep.model.states, pool_steps))
     return out

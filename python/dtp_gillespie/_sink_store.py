@@ -25,6 +25,7 @@ from . import summary
 from ._block import Block, BlockResult, block_dataset, simulate_block
 from ._execute import warn
 from ._plan import Plan, label_sweep_dims, provenance
+from ._pool_steps import create_progress, runs_jumps, stored_pool_steps, write_progress
 from ._sink_tables import (
     TABLE_CHUNK_ROWS,
     OrderedTables,
@@ -73,7 +74,7 @@ def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) 
     With lineage tables (``job.ordered``) the block is not marked done here: its payload is its
     table rows, which the caller appends in order (``_sink_tables.OrderedTables``) before
     marking it."""
-    arrays, capped = simulate_block(job, progress)
+    arrays, capped, pool_steps = simulate_block(job, progress)
     stats = summary.block_stats(arrays, job.prep.times) if job.summary_only else None
     ds = block_dataset(job.prep, arrays, 0)
     if stats is not None:
@@ -106,6 +107,7 @@ def write_block(job: StoreBlock, progress: Callable[[int], None] | None = None) 
     del arrays
     if stats is not None:
         summary.write_partials(prog, job.point, job.block, stats)
+    write_progress(prog, job.point, job.block, pool_steps)
     prog["block_done"][job.point, job.block] = 1
     return BlockResult(None, capped)
 
@@ -230,6 +232,7 @@ class StoreSink:
             raise InvalidRunError(f"internal error: {self.where}: table rows left unwritten")
         if plan.summary_only:
             _finalise_statistics(plan, self.path, self.group, self.storage_options)
+        _write_pool_steps(plan, self.path, self.group, self.storage_options)
         _mark_complete(self.path, self.group, self.storage_options)
 
     def result(self, plan: Plan) -> xr.Dataset:
@@ -280,6 +283,17 @@ def _mark_complete(path: str, group: str | None, storage_options: Mapping[str, A
             del attrs[INCOMPLETE_ATTR]
 
 
+def _write_pool_steps(
+    plan: Plan, store: str, group: str | None, storage_options: Mapping[str, Any] | None
+) -> None:
+    """Jump runs, once every block is done: the sum of the blocks' regime counts as the
+    ``jump_pool_steps`` attribute (:mod:`dtp_gillespie._pool_steps`). Idempotent."""
+    root = open_group(store, group, "r+", storage_options)
+    attrs = stored_pool_steps(root[PROGRESS_GROUP], plan.points[0].prep.model.states)
+    if attrs:  # an SSA run's metadata is not rewritten
+        root.attrs.update(attrs)
+
+
 def _finalise_statistics(
     plan: Plan, store: str, group: str | None, storage_options: Mapping[str, Any] | None
 ) -> None:
@@ -306,7 +320,7 @@ def _write_template(
 ) -> None:
     """Steps 1 and 2: the full-size template and the progress marker (overwrites the group)."""
     first = plan.points[0]
-    probe, _ = simulate_block(Block(0, 0, 0, 1, first.prep))
+    probe = simulate_block(Block(0, 0, 0, 1, first.prep)).arrays
     ds = block_dataset(first.prep, probe, int(first.prep.core_run["replicate_offset"]))
     if plan.summary_only:
         # Statistics of no replicate (NaN, -1, 0) until every block is done.
@@ -399,6 +413,10 @@ def _write_template(
     )
     if plan.ordered:
         create_table_progress(prog, len(plan.points), plan.n_blocks, PROGRESS_DIMS)
+    if runs_jumps(point.prep.core_run for point in plan.points):
+        create_progress(
+            prog, len(plan.points), plan.n_blocks, len(first.prep.model.states), PROGRESS_DIMS
+        )
     if plan.summary_only:
         summary.create_partials(
             prog,

@@ -16,17 +16,19 @@ from . import conventions as cv
 from . import summary
 from ._block import Block, BlockResult, block_dataset, simulate_block
 from ._plan import Plan, combine_points, expand
+from ._pool_steps import PoolSteps, total
 
 __all__ = ["SummarySink", "summarise_block"]
 
 
 def summarise_block(block: Block, progress: Any = None) -> BlockResult:
-    """Work of one block: its per-replicate Dataset and its partial statistics."""
-    arrays, capped = simulate_block(block, progress)
+    """Work of one block: its per-replicate Dataset, its partial statistics and its regime
+    counts."""
+    arrays, capped, pool_steps = simulate_block(block, progress)
     stats = summary.block_stats(arrays, block.prep.times)
     offset = int(block.prep.core_run["replicate_offset"]) + block.start
     per_rep = summary.per_replicate(block_dataset(block.prep, arrays, offset))
-    return BlockResult((per_rep, stats), capped)
+    return BlockResult((per_rep, stats, pool_steps), capped)
 
 
 class SummarySink:
@@ -37,6 +39,7 @@ class SummarySink:
     def __init__(self) -> None:
         self._per_replicate: dict[tuple[int, int], xr.Dataset] = {}
         self._merged: dict[int, summary.BlockStats] = {}
+        self._pool_steps: dict[int, PoolSteps | None] = {}
 
     @contextlib.contextmanager
     def session(self, plan: Plan) -> Iterator[tuple[Plan, None]]:
@@ -45,10 +48,13 @@ class SummarySink:
     def job(self, plan: Plan, block: Block) -> Block:
         return block
 
-    def absorb(self, job: Block, payload: tuple[xr.Dataset, summary.BlockStats]) -> None:
-        per_rep, stats = payload
+    def absorb(
+        self, job: Block, payload: tuple[xr.Dataset, summary.BlockStats, PoolSteps | None]
+    ) -> None:
+        per_rep, stats, pool_steps = payload
         p = job.point
         self._per_replicate[p, job.block] = per_rep
+        self._pool_steps[p] = total([self._pool_steps.get(p), pool_steps])
         merged = self._merged
         merged[p] = stats if p not in merged else summary.merge_stats([merged[p], stats])
 
@@ -63,4 +69,5 @@ class SummarySink:
             per_rep.attrs = dict(blocks[0].attrs)
             stats = summary.statistics(self._merged.pop(p))
             datasets.append(expand(plan, summary.with_statistics(per_rep, stats), point))
-        return combine_points(plan, datasets)
+        pool_steps = [self._pool_steps.get(p) for p in range(len(plan.points))]
+        return combine_points(plan, datasets, pool_steps)

@@ -16,7 +16,8 @@ block is one independent region write. The store is written in this order:
    replicate order first, so its blocks are marked done in order
    (:mod:`dtp_gillespie._sink_tables`);
 4. once the run stops (finished, or on an error or Ctrl-C) and its lock is gone: the metadata is
-   consolidated again (the ``incomplete`` attribute gone, a summary's statistics flagged done).
+   consolidated again (the ``incomplete`` attribute gone, a summary's statistics flagged done,
+   a jump run's ``jump_pool_steps`` summed from its blocks' counts in ``_progress``).
 
 A run killed at any point (SIGKILL included) therefore leaves a store in which exactly the blocks
 marked done hold their final data; :func:`store_status` reads the marker, and resuming recomputes

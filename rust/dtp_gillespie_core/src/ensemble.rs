@@ -15,6 +15,7 @@ use crate::controller::{Controller, FixedController, Tracked};
 use crate::dosing::{Dosing, DosingKind};
 use crate::error::{EngineError, Result};
 use crate::event_loop::simulate_replicate;
+use crate::jump::RegimeCounts;
 use crate::lanes::{self, LaneStats, Lanes};
 use crate::lineage::{LineageOutput, LineageSpec, LineageTracker, lineage_rng};
 use crate::model::Model;
@@ -51,6 +52,8 @@ pub struct EnsembleOutput {
     /// The lineage and clone tables of every replicate, in replicate order (only when the run
     /// tracks lineages).
     pub lineages: Option<LineageOutput>,
+    /// Jump runs: per pool, the (replicate, step) pairs in each regime ([`crate::jump::regimes`]).
+    pub jump_regimes: Option<RegimeCounts>,
 }
 
 impl EnsembleOutput {
@@ -446,6 +449,7 @@ fn run_replicates_with(
         biomarker: slots.biomarker.into_output(),
         outcomes: slots.outcomes,
         lineages,
+        jump_regimes: None,
     })
 }
 

@@ -46,6 +46,7 @@
 //! replicate would have its own concentration path, and so its own step laws).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::adaptive::{AdaptiveController, AdaptiveSpec};
@@ -53,10 +54,11 @@ use crate::controller::Controller;
 use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
+use crate::jump::cache;
 use crate::jump::density::DEFAULT_QUANTUM;
 use crate::jump::{
-    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, StepLaw,
-    StepRates, StepScratch,
+    DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, RegimeCounts,
+    RegimeTally, StepLaw, StepRates, StepScratch,
 };
 use crate::model::Model;
 use crate::pk::PkSpec;
@@ -164,7 +166,7 @@ const NO_LAW: usize = usize::MAX;
 /// empty).
 struct JumpPlan<'m> {
     steps: Vec<GridStep>,
-    laws: Vec<StepLaw>,
+    laws: Vec<Arc<StepLaw>>,
     law_rows: Vec<Vec<usize>>,
     density: Option<DensityLaws<'m>>,
 }
@@ -367,7 +369,7 @@ fn plan<'m>(
                 r
             };
             laws.push(
-                StepLaw::new(rates, length, config.tolerance, config.threshold)
+                cache::step_law(rates, length, config.tolerance, config.threshold)
                     .map_err(|e| jump_error(a, &e))?,
             );
             law_rows[row][exposure] = laws.len() - 1;
@@ -459,7 +461,7 @@ fn pk_laws(
     spec: &PkSpec,
     config: &JumpConfig,
     steps: &mut [GridStep],
-    laws: &mut Vec<StepLaw>,
+    laws: &mut Vec<Arc<StepLaw>>,
 ) -> Result<()> {
     let mut clock = planning_clock(spec);
     let mut by_start: HashMap<(u64, u64), usize> = HashMap::new();
@@ -486,10 +488,15 @@ fn pk_laws(
         step.law = if let Some(law) = known {
             law
         } else {
-            laws.push(
-                StepLaw::with_rates(rates, step.length, config.tolerance, config.threshold)
-                    .map_err(|e| jump_error(step.start, &e))?,
-            );
+            let (tolerance, threshold) = (config.tolerance, config.threshold);
+            // Constant rates go through the process's cache like a fixed schedule's; a
+            // time-dependent law is this run's own.
+            let law = if rates.varies() {
+                StepLaw::with_rates(rates, step.length, tolerance, threshold).map(Arc::new)
+            } else {
+                cache::step_law(rates.bounds().clone(), step.length, tolerance, threshold)
+            };
+            laws.push(law.map_err(|e| jump_error(step.start, &e))?);
             laws.len() - 1
         };
         if let Some(key) = constant_key {
@@ -541,7 +548,8 @@ pub fn run_ensemble_jump(
     let pacing = check_supported(model, dosing, run)?;
     let plan = plan(model, pacing, run, config)?;
     let pk = matches!(pacing, Pacing::Pk(_));
-    run_replicates(model, run, spec, pk, done, |_, index, recorder, _| {
+    let tally = RegimeTally::new(model.n_states());
+    let mut out = run_replicates(model, run, spec, pk, done, |_, index, recorder, _| {
         let (mut rng, dose_rng) = replicate_streams(&spec.seed_key, index);
         let mut decider = match pacing {
             Pacing::Fixed(schedule) => Decider::Fixed(schedule),
@@ -552,8 +560,22 @@ pub fn run_ensemble_jump(
             )),
             Pacing::Pk(spec) => Decider::Pk(Box::new(DoseClock::new(spec, dose_rng))),
         };
-        simulate_jumps(&plan, &mut decider, dosing, run, &mut rng, recorder, cancel)
-    })
+        let mut regimes = RegimeCounts::new(model.n_states());
+        let outcome = simulate_jumps(
+            &plan,
+            &mut decider,
+            dosing,
+            run,
+            &mut rng,
+            recorder,
+            cancel,
+            &mut regimes,
+        );
+        tally.add(&regimes);
+        outcome
+    })?;
+    out.jump_regimes = Some(tally.into_counts());
+    Ok(out)
 }
 
 /// Sum of counts, saturating (a sum past `u64::MAX` is past every cap).
@@ -643,7 +665,8 @@ impl Drug for Decider<'_> {
     }
 }
 
-/// One replicate over the grid.
+/// One replicate over the grid; each completed step's pool regimes are added to `regimes`.
+#[allow(clippy::too_many_arguments)]
 fn simulate_jumps(
     plan: &JumpPlan<'_>,
     decider: &mut Decider<'_>,
@@ -652,6 +675,7 @@ fn simulate_jumps(
     rng: &mut ReplicateRng,
     recorder: &mut Recorder<'_>,
     cancel: &AtomicBool,
+    regimes: &mut RegimeCounts,
 ) -> Result<Outcome> {
     let mut counts = run.initial.clone();
     let first = decider.initial();
@@ -715,6 +739,7 @@ fn simulate_jumps(
             }
             Err(e) => return Err(jump_error(step.start, &e)),
         };
+        regimes.commit(&mut scratch.regimes);
         events += log.lineages.events;
         if log.lineages.first_emission.is_finite() {
             history.mutation(log.lineages.first_emission);

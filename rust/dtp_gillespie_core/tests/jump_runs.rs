@@ -14,10 +14,9 @@ mod stats;
 use common::{assert_identical, birth_death, death, division, ensemble, run, switch};
 use dtp_gillespie_core::jump::{LinearRates, NoEmission, Predictor};
 use dtp_gillespie_core::{
-    Capacity, CapacityTarget, Dosing, EngineError, EnsembleOutput, JumpConfig, Model, RunConfig,
-    Schedule,
+    Dosing, EngineError, EnsembleOutput, JumpConfig, Model, RunConfig, Schedule,
 };
-use jump_models::{forced, jump_ensemble, sp_model};
+use jump_models::{forced, jump_ensemble, logistic, sp_model};
 use stats::{KS_CRIT, Z_CRIT, Z_POWER, ks, mean_se};
 
 fn jumps(
@@ -349,24 +348,6 @@ fn bad_options_and_unsupported_models_are_refused_by_name() {
         let err = message(jumps(&logistic(), &r1(), config, 1, 0, 1));
         assert!(err.contains("jump_density_quantum"), "{err}");
     }
-}
-
-/// The logistic example of docs/jumps.md: division 0.8, death 0.1 + 0.7 N/K, K = 1000.
-fn logistic() -> Model {
-    let linear = birth_death(&[(0.8, 0.1)]);
-    Model::new(
-        1,
-        1,
-        linear.channels().to_vec(),
-        vec![0.8, 0.1],
-        Some(Capacity {
-            k: 1000.0,
-            target: CapacityTarget::Death,
-            weights: vec![1.0],
-            slope: vec![],
-        }),
-    )
-    .unwrap()
 }
 
 fn r1() -> RunConfig {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use dtp_gillespie_core::jump::{self, RegimeCounts};
 use dtp_gillespie_core::lineage::LineageOutput;
 use dtp_gillespie_core::{
     Column, PER_REPLICATE, Status, jump_run, run_ensemble, run_ensemble_jump,
@@ -120,7 +121,27 @@ fn simulate_ensemble<'py>(
     if let Some(lineages) = out.lineages {
         set_lineage_keys(&result, lineages)?;
     }
+    if let Some(regimes) = out.jump_regimes {
+        result.set_item(JUMP_POOL_STEPS, pool_steps(&regimes).into_pyarray(py))?;
+    }
     Ok(result)
+}
+
+/// The key of a jump run's regime counts in `simulate_ensemble`'s result (`_core.pyi`).
+const JUMP_POOL_STEPS: &str = "jump_pool_steps";
+
+/// A jump run's regime counts as an `(n_states, 4)` array: per pool, the (replicate, step)
+/// pairs simulated event by event, jumped and empty, and the emitting lineages simulated.
+fn pool_steps(regimes: &RegimeCounts) -> Array2<i64> {
+    let columns = [
+        &regimes.event_by_event,
+        &regimes.jumped,
+        &regimes.empty,
+        &regimes.emitting,
+    ];
+    Array2::from_shape_fn((regimes.n_types(), columns.len()), |(x, k)| {
+        i64::try_from(columns[k][x]).unwrap_or(i64::MAX)
+    })
 }
 
 /// The lineage table, the clone table and, when clones are tracked, the per-replicate clone
@@ -252,6 +273,26 @@ fn jump_density_report(
     Ok(report.map(|r| (r.max_rate_change_per_step, r.quantum_rate_error)))
 }
 
+/// The process's cache of jump step laws (`jump::cache`): laws held, their bytes, the budget,
+/// hits and misses so far.
+#[pyfunction]
+fn jump_cache_stats() -> (usize, usize, usize, u64, u64) {
+    let s = jump::cache::LAWS.stats();
+    (s.laws, s.bytes, s.budget, s.hits, s.misses)
+}
+
+/// Set the jump law cache's budget in bytes (0 keeps no law: every engine call builds its own).
+#[pyfunction]
+fn set_jump_cache_budget(bytes: usize) {
+    jump::cache::LAWS.set_budget(bytes);
+}
+
+/// Drop every cached jump law.
+#[pyfunction]
+fn clear_jump_cache() {
+    jump::cache::LAWS.clear();
+}
+
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -267,5 +308,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(breakpoints, m)?)?;
     m.add_function(wrap_pyfunction!(segment_count, m)?)?;
     m.add_function(wrap_pyfunction!(jump_density_report, m)?)?;
+    m.add_function(wrap_pyfunction!(jump_cache_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(set_jump_cache_budget, m)?)?;
+    m.add_function(wrap_pyfunction!(clear_jump_cache, m)?)?;
     Ok(())
 }

@@ -280,12 +280,7 @@ impl<'m> DensityLaws<'m> {
         if let Some(law) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(law);
         }
-        let law = Arc::new(StepLaw::new(
-            rates,
-            duration,
-            self.tolerance,
-            self.threshold,
-        )?);
+        let law = super::cache::step_law(rates, duration, self.tolerance, self.threshold)?;
         let mut cache = self.cache.lock().map_err(|_| JumpError::InvalidParameter {
             name: "law cache",
             value: f64::NAN,
@@ -337,6 +332,7 @@ impl<'m> DensityLaws<'m> {
             .enumerate()
             .any(|(x, &n)| super::step::pool_jumps(n, rates.total(x), duration, self.threshold));
         if !any_jumped {
+            step_scratch.regimes.all_event_by_event(counts);
             let mut log = StepLog::default();
             simulate_exact(
                 self.model,

@@ -24,6 +24,10 @@
 //! - [`step_rates`]: a step's rates as its samplers read them: constant, or under PK dosing
 //!   with each channel's bounds over the step for exact thinning.
 //! - [`step`]: one step of a whole population, composing the above.
+//! - [`cache`]: the step laws of the process, shared by every engine call (bounded, keyed by
+//!   everything a law depends on).
+//! - [`regimes`]: the engine's own count, per pool, of the steps it jumped and simulated event by
+//!   event.
 //! - [`density`]: steps of a density-dependent model, an approximation labelled
 //!   `jump+density(midpoint)` (rates frozen per step at the mean-field midpoint).
 //!
@@ -32,6 +36,7 @@
 
 pub mod binomial;
 mod btpe;
+pub mod cache;
 pub mod chance;
 pub mod density;
 pub mod kendall;
@@ -41,6 +46,7 @@ pub mod multinomial;
 pub mod negative_binomial;
 pub mod offspring;
 pub mod path;
+pub mod regimes;
 pub mod riccati;
 pub mod step;
 pub mod step_rates;
@@ -54,6 +60,7 @@ pub use multinomial::Multinomial;
 pub use negative_binomial::{negative_binomial, negative_binomial_odds};
 pub use offspring::{ExtinctionTrace, OffspringTable};
 pub use path::{PkPath, RatePath};
+pub use regimes::{RegimeCounts, RegimeTally};
 pub use riccati::{EmissionBound, NoEmission};
 pub use step::{StepLaw, StepLog, StepScratch};
 pub use step_rates::StepRates;

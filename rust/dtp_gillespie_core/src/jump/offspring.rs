@@ -245,6 +245,14 @@ impl OffspringTable {
         self.tail
     }
 
+    /// Bytes of the categories and their split (for the law cache's budget, [`super::cache`]).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.outcomes.capacity() * size_of::<u64>()
+            + self.probabilities.capacity() * size_of::<f64>()
+            + self.split.len() * size_of::<super::Chance>()
+    }
+
     /// `L`: the box holds descendant vectors of total at most `L`.
     #[must_use]
     pub fn box_size(&self) -> u64 {

@@ -118,6 +118,12 @@ impl NoEmission {
         self.duration
     }
 
+    /// Bytes of the interpolant's nodes (for the law cache's budget, [`super::cache`]).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        (self.values.capacity() + self.slopes.capacity()) * size_of::<f64>()
+    }
+
     /// Largest relative difference between this solve and one on a grid twice as coarse at `Δ`
     /// (an upper estimate of the integration error).
     #[must_use]

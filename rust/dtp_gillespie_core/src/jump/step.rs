@@ -29,6 +29,7 @@ use rand::{Rng, RngExt};
 use super::lineage::{self, Emission, LineageLog, add_into};
 use super::linear::LinearRates;
 use super::offspring::{ExtinctionTrace, OffspringTable};
+use super::regimes::StepRegimes;
 use super::riccati::{EmissionBound, NoEmission};
 use super::step_rates::StepRates;
 use super::{Chance, JumpError, binomial};
@@ -133,6 +134,13 @@ impl StepLaw {
             .map_err(Clone::clone)
     }
 
+    /// Bytes held by the solve and the tables built so far (for [`super::cache`]'s budget).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        let tables = self.tables.iter().filter_map(|t| t.get()?.as_ref().ok());
+        self.no_emission.heap_bytes() + tables.map(OffspringTable::heap_bytes).sum::<usize>()
+    }
+
     /// Tables built so far: the largest escaped mass and Riccati mismatch.
     #[must_use]
     pub fn built_table_errors(&self) -> (f64, f64) {
@@ -175,11 +183,13 @@ impl StepLaw {
         scratch.silent.resize(n_types, 0);
         for (x, &n) in counts.iter().enumerate() {
             if !self.jumps(x, n) {
+                scratch.regimes.event_by_event(x, n);
                 scratch.bag[x] = n;
                 continue;
             }
             log.jumped = true;
             let emitting = binomial(rng, n, self.emission[x])?;
+            scratch.regimes.jumped(x, emitting);
             scratch.silent[x] = n - emitting;
             self.table(x)?
                 .add_draws(rng, n - emitting, &mut scratch.next, &mut scratch.split)?;
@@ -298,4 +308,6 @@ pub struct StepScratch {
     split: Vec<u64>,
     /// Per type, the jumped ancestors that emitted nothing (for the extinction time).
     silent: Vec<u64>,
+    /// Per type, the regime of the step under way (counted by the run: [`super::regimes`]).
+    pub regimes: StepRegimes,
 }

@@ -5,11 +5,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use dtp_gillespie_core::{
-    Channel, ChannelKind, Dosing, EngineError, EnsembleOutput, EnsembleSpec, JumpConfig, Model,
-    RunConfig, run_ensemble_jump,
+    Capacity, CapacityTarget, Channel, ChannelKind, Dosing, EngineError, EnsembleOutput,
+    EnsembleSpec, JumpConfig, Model, RunConfig, run_ensemble_jump,
 };
 
-use super::common::{death, division, switch};
+use super::common::{birth_death, death, division, switch};
 
 /// S (0) ⇄ P (1) with mutant divisions and conversion into R (2), one exposure. `s_birth` is the
 /// S division rate (a share `mu` of divisions mutant, and S → R conversion at rate `mu / 4`),
@@ -88,4 +88,23 @@ pub fn forced(step: f64) -> JumpConfig {
         threshold: 0.0,
         ..JumpConfig::default()
     }
+}
+
+/// The logistic example of docs/jumps.md: division 0.8, death 0.1 + 0.7 N/K, K = 1000.
+#[must_use]
+pub fn logistic() -> Model {
+    let linear = birth_death(&[(0.8, 0.1)]);
+    Model::new(
+        1,
+        1,
+        linear.channels().to_vec(),
+        vec![0.8, 0.1],
+        Some(Capacity {
+            k: 1000.0,
+            target: CapacityTarget::Death,
+            weights: vec![1.0],
+            slope: vec![],
+        }),
+    )
+    .unwrap()
 }
