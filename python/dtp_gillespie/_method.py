@@ -7,7 +7,8 @@ model (no capacity, no competition) the jumps are exact, and so are adaptive rul
 visits. Two cases are approximations with their own label: a model with a capacity or
 competition, ``algorithm = "jump+density(midpoint)"`` (each step freezes the rates at the step's
 mean-field midpoint), and adaptive rules with continuous monitoring, ``algorithm =
-"jump+monitor(step)"`` (the rules are read at the end of every step). See the documentation
+"jump+monitor(step)"`` (the rules are read at the end of every step); both at once,
+``"jump+density(midpoint)+monitor(step)"``. See the documentation
 page "Exact population jumps" (docs/jumps.md) for what is exact, what is resolved only to the
 step, and the measured bias.
 
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_JUMP_STEP",
     "DEFAULT_JUMP_THRESHOLD",
     "DEFAULT_JUMP_TOLERANCE",
+    "DENSITY_MONITOR_ALGORITHM",
     "METHODS",
     "SSA",
     "Method",
@@ -63,6 +65,9 @@ DENSITY_ALGORITHM = "jump+density(midpoint)"
 MONITOR_ALGORITHM = "jump+monitor(step)"
 """The ``algorithm`` attr of a jump run of adaptive rules with continuous monitoring (an
 approximation: the rules are read at the end of every step)."""
+DENSITY_MONITOR_ALGORITHM = DENSITY_ALGORITHM + "+monitor(step)"
+"""The ``algorithm`` attr of a jump run with both approximations: continuously monitored adaptive
+rules on a density-dependent model."""
 
 _JUMP_KEYS = ("jump_step", "jump_tolerance", "jump_threshold")
 
@@ -142,25 +147,25 @@ class Method:
 
 
 def _check_schedule_fits(model: "Model", schedule: "Schedule") -> None:
-    """Refuse the schedules the jumps cannot run: pharmacokinetic dosing, and adaptive rules on a
-    density-dependent model."""
+    """Refuse the schedules the jumps cannot run: pharmacokinetic dosing. (Adaptive rules run on
+    any model; on a density-dependent one each replicate's exposure comes from its rules and its
+    step law from the density laws under that exposure.)"""
     if schedule.engine_kind == "pk":
         raise InvalidScheduleError(
             "method='jump' does not support pk schedules (time-dependent rates); use method='ssa'"
-        )
-    if schedule.engine_kind == "adaptive" and (
-        model.capacity is not None or model.competition is not None
-    ):
-        raise InvalidScheduleError(
-            "method='jump' runs adaptive schedules on linear models only (this model has a "
-            "capacity or competition); use method='ssa'"
         )
 
 
 def monitors_continuously(schedule: "Schedule") -> bool:
     """Is ``schedule`` adaptive with continuous monitoring (``check_every = 0``)? Under jumps
     its rules are read at the end of every step: the approximation ``jump+monitor(step)``."""
-    return schedule.engine_kind == "adaptive" and schedule.to_dict()["check_every"] == 0
+    return _continuous(schedule.to_dict())
+
+
+def _continuous(spec: Mapping[str, object]) -> bool:
+    """Does a schedule's dict (its ``to_dict()`` or the engine's spec, which share these keys)
+    monitor adaptive rules continuously?"""
+    return spec.get("kind") == "adaptive" and spec.get("check_every") == 0
 
 
 def monitor_attrs(method: Method, schedule: "Schedule") -> dict[str, Any]:
@@ -256,15 +261,22 @@ def density_attrs(
     core_model: "ModelSpec",
     core_schedule: "_ScheduleSpec",
     core_run: "RunSpec",
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """A density-dependent jump run's measures of its approximation (none for other runs),
-    from the engine's mean-field path over the run's step grid: ``max_rate_change_per_step``
-    (the largest relative change of any rate across one step) and ``density_rate_error`` (the
-    largest relative rate error of rounding the crowding to ``density_quantum``)."""
+    from the engine's mean-field path over the run's step grid (under adaptive rules, with the
+    rules applied to that path): ``max_rate_change_per_step`` (the largest relative change of
+    any rate across one step) and ``density_rate_error`` (the largest relative rate error of
+    rounding the crowding to ``density_quantum``). With continuously monitored rules it also
+    gives the label of both approximations, ``algorithm =
+    "jump+density(midpoint)+monitor(step)"`` (these attrs are applied after ``monitor_attrs``'
+    and ``method_attrs``')."""
     if "jump_density_quantum" not in run_spec:
         return {}
     report = _core.jump_density_report(core_model, core_schedule, core_run)
     if report is None:
         return {}
     change, error = report
-    return {"max_rate_change_per_step": change, "density_rate_error": error}
+    attrs: dict[str, Any] = {"max_rate_change_per_step": change, "density_rate_error": error}
+    if _continuous(core_schedule):
+        attrs["algorithm"] = DENSITY_MONITOR_ALGORITHM
+    return attrs

@@ -18,6 +18,8 @@
 //! `jump+density(midpoint)`: each step freezes the rates at the step's mean-field midpoint
 //! ([`crate::jump::density`]), except a step in which no pool is jumped, which is exact SSA with
 //! the rates recomputed after every event. Its laws are built per rounded crowding, on first use.
+//! Under adaptive rules each replicate's controller puts each step's exposure in force, as on a
+//! linear model, and the step's law is the density law under that exposure.
 //!
 //! **Adaptive rules checked at visits** (`check_every > 0`) are exact too: such rules act only at
 //! the visits `k · check_every`, from the counts there ([`AdaptiveController`]; in visit mode its
@@ -32,8 +34,8 @@
 //! no longer than the configured step, `Δ_min`), and a timer due inside a step acts at its end.
 //! The grid is the same as under a fixed schedule without breakpoints, so no new step lengths.
 //!
-//! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, adaptive
-//! rules on a density-dependent model, and pharmacokinetic dosing.
+//! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, and
+//! pharmacokinetic dosing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,7 +47,7 @@ use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
 use crate::jump::cache;
-use crate::jump::density::DEFAULT_QUANTUM;
+use crate::jump::density::{DEFAULT_QUANTUM, MeanPath};
 use crate::jump::{
     DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, RegimeCounts,
     RegimeTally, StepLaw, StepScratch,
@@ -241,13 +243,6 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
     }
     let pacing = match &dosing.kind {
         DosingKind::Fixed(schedule) => Pacing::Fixed(schedule),
-        DosingKind::Adaptive(_) if model.density_dependent() => {
-            return Err(EngineError::InvalidSchedule(
-                "method 'jump' runs adaptive schedules on linear models only (this model has a \
-                 capacity or competition); use method 'ssa'"
-                    .into(),
-            ));
-        }
         DosingKind::Adaptive(spec) => Pacing::Rules(spec),
         DosingKind::Pk(_) => {
             return Err(EngineError::InvalidSchedule(
@@ -384,6 +379,11 @@ fn plan<'m>(
 /// What the mean-field path of a density-dependent run says about its approximation (the
 /// output attributes `max_rate_change_per_step` and `density_rate_error`); `None` for a linear
 /// model. Checks the run as [`run_ensemble_jump`] does.
+///
+/// Under adaptive rules the path's exposures are the rules' own, applied to the path: a
+/// controller asked at every grid point as a replicate's is, with the path's counts rounded to
+/// whole cells. Replicates whose rules act at other visits take other paths; the report measures
+/// this one (deterministic, so the same for any threads and blocks).
 pub fn density_report(
     model: &Model,
     dosing: &Dosing,
@@ -397,13 +397,32 @@ pub fn density_report(
         return Ok(None);
     }
     let plan = plan(model, pacing, run, config)?;
-    Ok(Some(DensityReport::along_path(
+    let mut path = MeanPath::new(
         model,
         config.density_predictor,
         config.density_quantum,
         &run.initial,
-        plan.steps.iter().map(|s| (s.exposure, s.length)),
-    )))
+    );
+    let mut decider = Decider::new(pacing, dosing, run);
+    let mut history = History::new(
+        &dosing.treating,
+        decider.initial(),
+        None,
+        &run.initial,
+        f64::NAN,
+    );
+    let mut counts = run.initial.clone();
+    decider.check(0.0, &counts, &mut history);
+    for step in &plan.steps {
+        path.step(decider.exposure(step), step.length);
+        if let Decider::Rules(_) = decider {
+            for (c, &x) in counts.iter_mut().zip(path.counts()) {
+                *c = x.round() as u64;
+            }
+            decider.check(step.end, &counts, &mut history);
+        }
+    }
+    Ok(Some(path.report()))
 }
 
 /// Run an ensemble with exact jumps (see the module docs). `cancel` stops it with
@@ -424,14 +443,7 @@ pub fn run_ensemble_jump(
     let tally = RegimeTally::new(model.n_states());
     let mut out = run_replicates(model, run, spec, false, done, |_, index, recorder, _| {
         let (mut rng, _) = replicate_streams(&spec.seed_key, index);
-        let mut decider = match pacing {
-            Pacing::Fixed(schedule) => Decider::Fixed(schedule),
-            Pacing::Rules(rules) => Decider::Rules(AdaptiveController::new(
-                rules,
-                &dosing.treating,
-                &run.initial,
-            )),
-        };
+        let mut decider = Decider::new(pacing, dosing, run);
         let mut regimes = RegimeCounts::new(model.n_states());
         let outcome = simulate_jumps(
             &plan,
@@ -461,7 +473,19 @@ enum Decider<'a> {
     Rules(AdaptiveController<'a>),
 }
 
-impl Decider<'_> {
+impl<'a> Decider<'a> {
+    /// A replicate's decider: the schedule, or a fresh controller of the rules.
+    fn new(pacing: Pacing<'a>, dosing: &'a Dosing, run: &'a RunConfig) -> Self {
+        match pacing {
+            Pacing::Fixed(schedule) => Self::Fixed(schedule),
+            Pacing::Rules(rules) => Self::Rules(AdaptiveController::new(
+                rules,
+                &dosing.treating,
+                &run.initial,
+            )),
+        }
+    }
+
     /// The exposure at time 0 (before the controller's first check).
     fn initial(&self) -> usize {
         match self {
