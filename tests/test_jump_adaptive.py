@@ -5,8 +5,8 @@ visit) run them exactly in law: two-sample KS tests at α = 0.001 against exact 
 at ``t_end``, the exposure there, the number of switches and the time on drug, with a rejection
 twin (S's division off drug 20% faster in the CI tier, 5% in the deep tier ``DTP_DEEP=1``) whose
 rejection is shown with a margin for power. Also: bit-identity across threads and blocks, the
-refusals (pk dosing with missed doses, density dependence), ``method="auto"``, and continuous
-monitoring: an approximation under jumps (the rules read at the end of every step), labelled.
+refusal of pk dosing with missed doses, ``method="auto"``, and continuous monitoring: an
+approximation under jumps (the rules read at the end of every step), labelled.
 """
 
 import math
@@ -97,24 +97,14 @@ def test_adaptive_jump_runs_do_not_depend_on_threads_or_blocks() -> None:
     assert one.attrs["algorithm"] == "jump"
 
 
-@pytest.mark.parametrize(
-    ("schedule", "model_spec", "match"),
-    [
-        (
-            dg.Schedule.pk(
-                dose=1.0, dose_every=1.0, half_life=0.5, ec50=1.0, missed_dose_probability=0.2
-            ),
-            model(),
-            "missed_dose_probability is 0.2",
-        ),
-        (visits(), {**model(), "capacity": {"K": 1e4}}, "adaptive schedules on linear models"),
-    ],
-)
-def test_what_jumps_cannot_run_exactly_is_refused_by_name(
-    schedule: dg.Schedule, model_spec: dict[str, Any], match: str
-) -> None:
-    with pytest.raises(dg.errors.InvalidScheduleError, match=match):
-        dg.simulate(model_spec, schedule, **RUN, method="jump")
+def test_what_jumps_cannot_run_exactly_is_refused_by_name() -> None:
+    # (Adaptive rules on a density-dependent model run: tests/test_jump_density_adaptive.py;
+    # pk dosing on one is refused in tests/test_jump_pk.py.)
+    pk = dg.Schedule.pk(
+        dose=1.0, dose_every=1.0, half_life=0.5, ec50=1.0, missed_dose_probability=0.2
+    )
+    with pytest.raises(dg.errors.InvalidScheduleError, match="missed_dose_probability is 0.2"):
+        dg.simulate(model(), pk, **RUN, method="jump")
 
 
 def test_auto_runs_jumps_on_a_large_adaptive_run_bit_for_bit() -> None:

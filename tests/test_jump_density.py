@@ -201,10 +201,6 @@ def test_density_quantum_is_refused_where_it_does_not_apply() -> None:
 
 
 def test_what_remains_unsupported_is_still_refused() -> None:
-    spr = {**logistic(), "exposures": ["off", "on"]}
-    visits = dg.Schedule.adaptive(check_every=1.0)
-    with pytest.raises(dg.errors.InvalidScheduleError, match="linear models only"):
-        dg.simulate(spr, visits, initial={"N": 20}, t_end=1.0, method="jump")
     with pytest.raises(dg.errors.InvalidRunError, match="does not monitor progression"):
         dg.simulate(
             logistic(), "off", initial={"N": 20}, t_end=1.0, method="jump",

@@ -2,6 +2,7 @@
 dependence scaled to N = 10^3 ... 10^5 cells (issue 17, item 6). Not a test: run it by hand,
 
     python benches/python/bench_jumps_density_bias.py [--sizes 1e3 1e4 1e5] [--replicates 2000]
+    python benches/python/bench_jumps_density_bias.py --adaptive [--replicates 40000]
 
 The presets' adaptive schedules and progression are refused by ``method="jump"``, so each model
 runs under a fixed schedule:
@@ -27,6 +28,14 @@ logistic example of docs/jumps.md scaled to K = 10^8 (2·10^6 cells, day 6, crow
 10^-6 so that rounding does not mask it), the jump mean for Δ = 2 ... 0.125 days, the
 differences of successive means (their ratio tends to 4 for a second-order method, whatever the
 exact mean) and the distance to the mean-field (logistic) solution. One thread per run.
+
+``--adaptive`` measures instead the model and rule of tests/test_jump_density_adaptive.py: one
+type under a capacity on division (division 0.8 (1 − N/K), K = 1000, death 0.1 off drug and 0.6
+on it), 20 cells, weekly visits that treat from 650 cells and stop at 300, 28 days: exact SSA
+against jumps with every pool jumped at Δ = 1, 0.5 and 0.25 days and at the default threshold
+(Δ = 0.5), the mean of N at day 28, the share on drug then, ``n_switches`` and
+``time_on_drug``, each ± its 95% half-width, and each jump run's difference from SSA in
+standard errors of the difference.
 """
 
 import argparse
@@ -107,8 +116,12 @@ def main() -> None:
     p.add_argument("--replicates", type=int, default=2000)
     p.add_argument("--presets", nargs="+", default=list(PRESETS))
     p.add_argument("--no-series", action="store_true")
+    p.add_argument("--adaptive", action="store_true")
     args = p.parse_args()
     n = args.replicates
+    if args.adaptive:
+        adaptive_bias(n)
+        return
     methods = {
         "SSA": {},
         "jump, all pools jumped": {"method": "jump", "jump_threshold": 0.0},
@@ -179,6 +192,51 @@ def logistic_series(n: int) -> None:
             last_difference = diff[0]
         print(f"| {step} | {fmt(mean)} | {cells} | {mean[0] - ode:.4g} |", flush=True)
         previous = mean
+
+
+def adaptive_bias(n: int) -> None:
+    """The bias under visit-based adaptive rules (see the module docs)."""
+    spec = {
+        "states": ["N"],
+        "exposures": ["off", "on"],
+        "division": {"N": 0.8},
+        "death": {"N": {"off": 0.1, "on": 0.6}},
+        "capacity": {"K": 1000, "on": "division"},
+    }
+    rule = dg.Schedule.adaptive(
+        reference="absolute", start="off", resume_above=650, stop_below=300, check_every=7.0
+    )
+    runs: dict[str, dict[str, Any]] = {"exact SSA": {}}
+    for step in (1.0, 0.5, 0.25):
+        runs[f"jump, all pools jumped, Δ = {step}"] = {
+            "method": "jump", "jump_threshold": 0.0, "jump_step": step,
+        }  # fmt: skip
+    runs["jump, default threshold, Δ = 0.5"] = {"method": "jump"}
+    names = ("N(28)", "on drug at 28", "n_switches", "time_on_drug")
+    samples: dict[str, list[np.ndarray]] = {}
+    print(f"adaptive rule on a density model, {n} replicates per run, one thread")
+    print(f"| run | {' | '.join(f'`{x}`' if '_' in x else x for x in names)} | CPU-s |")
+    print(f"| {' | '.join('---' for _ in range(len(names) + 2))} |")
+    for seed, (label, options) in enumerate(runs.items(), start=11):
+        t0 = time.process_time()
+        ds = dg.simulate(
+            spec, rule, initial={"N": 20}, t_end=28.0, times=[28.0], n_replicates=n, seed=seed,
+            n_threads=1, **options,
+        )  # fmt: skip
+        cpu = time.process_time() - t0
+        x = [
+            ds["count"].isel(time=-1).sum("cell_state").to_numpy().astype(float),
+            ds["exposure"].isel(time=-1).to_numpy().astype(float),
+            ds["n_switches"].to_numpy().astype(float),
+            ds["time_on_drug"].to_numpy(),
+        ]
+        samples[label] = x
+        cells = []
+        for a, b in zip(x, samples["exact SSA"], strict=True):
+            se = Z95 * a.std(ddof=1) / math.sqrt(n)
+            z = (a.mean() - b.mean()) / math.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n)
+            cells.append(f"{a.mean():.4g} ± {se:.2g}" + ("" if a is b else f" (z = {z:+.1f})"))
+        print(f"| {label} | {' | '.join(cells)} | {cpu:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

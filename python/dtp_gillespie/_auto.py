@@ -2,10 +2,11 @@
 
 Both candidates are exact: ``"ssa"`` (event by event) and ``"jump"`` (exact population jumps,
 :mod:`dtp_gillespie._method`). Auto never picks an approximation: whenever the jumps cannot run
-the model and run exactly (what ``Method.check_fits`` refuses: density dependence, a biomarker,
-pharmacokinetic dosing with missed doses, ``progression``, ``max_events``, barcodes or clones)
-auto runs SSA, and so do the runs jumps only approximate: a density-dependent model, and
-adaptive rules with continuous monitoring (read at the end of each step under jumps). Under
+the model and run exactly (what ``Method.check_fits`` refuses: a biomarker, pharmacokinetic
+dosing with missed doses or on a density-dependent model, ``progression``, ``max_events``,
+barcodes or clones) auto runs SSA, and so do the runs jumps only approximate: a
+density-dependent model (under any schedule), and adaptive rules with continuous monitoring
+(read at the end of each step under jumps). Under
 pharmacokinetic dosing without missed doses the jumps are exact, but their cost (a
 time-dependent table per step) is not in the cost model: auto runs SSA and says so
 (:data:`PK_REASON`).

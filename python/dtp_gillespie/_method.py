@@ -7,7 +7,8 @@ model (no capacity, no competition) the jumps are exact, and so are adaptive rul
 visits. Two cases are approximations with their own label: a model with a capacity or
 competition, ``algorithm = "jump+density(midpoint)"`` (each step freezes the rates at the step's
 mean-field midpoint), and adaptive rules with continuous monitoring, ``algorithm =
-"jump+monitor(step)"`` (the rules are read at the end of every step). See the documentation
+"jump+monitor(step)"`` (the rules are read at the end of every step); both at once,
+``"jump+density(midpoint)+monitor(step)"``. See the documentation
 page "Exact population jumps" (docs/jumps.md) for what is exact, what is resolved only to the
 step, and the measured bias.
 
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_JUMP_STEP",
     "DEFAULT_JUMP_THRESHOLD",
     "DEFAULT_JUMP_TOLERANCE",
+    "DENSITY_MONITOR_ALGORITHM",
     "METHODS",
     "SSA",
     "Method",
@@ -63,6 +65,9 @@ DENSITY_ALGORITHM = "jump+density(midpoint)"
 MONITOR_ALGORITHM = "jump+monitor(step)"
 """The ``algorithm`` attr of a jump run of adaptive rules with continuous monitoring (an
 approximation: the rules are read at the end of every step)."""
+DENSITY_MONITOR_ALGORITHM = DENSITY_ALGORITHM + "+monitor(step)"
+"""The ``algorithm`` attr of a jump run with both approximations: continuously monitored adaptive
+rules on a density-dependent model."""
 
 _JUMP_KEYS = ("jump_step", "jump_tolerance", "jump_threshold")
 
@@ -142,15 +147,16 @@ class Method:
 
 
 def _check_schedule_fits(model: "Model", schedule: "Schedule") -> None:
-    """Refuse the schedules the jumps cannot run exactly: adaptive rules or pharmacokinetic
-    dosing on a density-dependent model, and pharmacokinetic dosing with missed doses (each
-    replicate would have its own concentration path, and so its own step laws)."""
+    """Refuse the schedules the jumps cannot run exactly: pharmacokinetic dosing on a
+    density-dependent model, and pharmacokinetic dosing with missed doses (each replicate would
+    have its own concentration path, and so its own step laws). (Adaptive rules run on any
+    model; on a density-dependent one each replicate's exposure comes from its rules and its step
+    law from the density laws under that exposure.)"""
     density = model.capacity is not None or model.competition is not None
     kind = schedule.engine_kind
-    if kind in ("adaptive", "pk") and density:
-        what = "adaptive schedules" if kind == "adaptive" else "pk schedules"
+    if kind == "pk" and density:
         raise InvalidScheduleError(
-            f"method='jump' runs {what} on linear models only (this model has a capacity or "
+            "method='jump' runs pk schedules on linear models only (this model has a capacity or "
             "competition); use method='ssa'"
         )
     if kind == "pk":
@@ -166,7 +172,13 @@ def _check_schedule_fits(model: "Model", schedule: "Schedule") -> None:
 def monitors_continuously(schedule: "Schedule") -> bool:
     """Is ``schedule`` adaptive with continuous monitoring (``check_every = 0``)? Under jumps
     its rules are read at the end of every step: the approximation ``jump+monitor(step)``."""
-    return schedule.engine_kind == "adaptive" and schedule.to_dict()["check_every"] == 0
+    return _continuous(schedule.to_dict())
+
+
+def _continuous(spec: Mapping[str, object]) -> bool:
+    """Does a schedule's dict (its ``to_dict()`` or the engine's spec, which share these keys)
+    monitor adaptive rules continuously?"""
+    return spec.get("kind") == "adaptive" and spec.get("check_every") == 0
 
 
 def monitor_attrs(method: Method, schedule: "Schedule") -> dict[str, Any]:
@@ -262,15 +274,22 @@ def density_attrs(
     core_model: "ModelSpec",
     core_schedule: "_ScheduleSpec",
     core_run: "RunSpec",
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """A density-dependent jump run's measures of its approximation (none for other runs),
-    from the engine's mean-field path over the run's step grid: ``max_rate_change_per_step``
-    (the largest relative change of any rate across one step) and ``density_rate_error`` (the
-    largest relative rate error of rounding the crowding to ``density_quantum``)."""
+    from the engine's mean-field path over the run's step grid (under adaptive rules, with the
+    rules applied to that path): ``max_rate_change_per_step`` (the largest relative change of
+    any rate across one step) and ``density_rate_error`` (the largest relative rate error of
+    rounding the crowding to ``density_quantum``). With continuously monitored rules it also
+    gives the label of both approximations, ``algorithm =
+    "jump+density(midpoint)+monitor(step)"`` (these attrs are applied after ``monitor_attrs``'
+    and ``method_attrs``')."""
     if "jump_density_quantum" not in run_spec:
         return {}
     report = _core.jump_density_report(core_model, core_schedule, core_run)
     if report is None:
         return {}
     change, error = report
-    return {"max_rate_change_per_step": change, "density_rate_error": error}
+    attrs: dict[str, Any] = {"max_rate_change_per_step": change, "density_rate_error": error}
+    if _continuous(core_schedule):
+        attrs["algorithm"] = DENSITY_MONITOR_ALGORITHM
+    return attrs

@@ -18,6 +18,8 @@
 //! `jump+density(midpoint)`: each step freezes the rates at the step's mean-field midpoint
 //! ([`crate::jump::density`]), except a step in which no pool is jumped, which is exact SSA with
 //! the rates recomputed after every event. Its laws are built per rounded crowding, on first use.
+//! Under adaptive rules each replicate's controller puts each step's exposure in force, as on a
+//! linear model, and the step's law is the density law under that exposure.
 //!
 //! **Adaptive rules checked at visits** (`check_every > 0`) are exact too: such rules act only at
 //! the visits `k · check_every`, from the counts there ([`AdaptiveController`]; in visit mode its
@@ -41,9 +43,9 @@
 //! shares the law of its constant rates. Each replicate doses through the same clock as exact
 //! SSA (`thinning::DoseClock`: exposure, concentration, areas under the curves).
 //!
-//! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, adaptive
-//! rules or pk dosing on a density-dependent model, and pk dosing with missed doses (each
-//! replicate would have its own concentration path, and so its own step laws).
+//! **Refused** (typed errors naming the cause): a biomarker, progression, an event cap, pk dosing
+//! on a density-dependent model, and pk dosing with missed doses (each replicate would have its
+//! own concentration path, and so its own step laws).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,7 +57,7 @@ use crate::dosing::{Dosing, DosingKind};
 use crate::ensemble::{EnsembleOutput, EnsembleSpec, run_replicates, validate};
 use crate::error::{EngineError, Result};
 use crate::jump::cache;
-use crate::jump::density::DEFAULT_QUANTUM;
+use crate::jump::density::{DEFAULT_QUANTUM, MeanPath};
 use crate::jump::{
     DensityLaws, DensityReport, JumpError, LinearRates, MAX_EXACT_COUNT, Predictor, RegimeCounts,
     RegimeTally, StepLaw, StepRates, StepScratch,
@@ -63,7 +65,7 @@ use crate::jump::{
 use crate::model::Model;
 use crate::pk::PkSpec;
 use crate::record::{Drug, Recorder};
-use crate::rng::{ReplicateRng, replicate_streams};
+use crate::rng::{DoseRng, ReplicateRng, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
 use crate::ssa::{History, Outcome, Status};
@@ -263,13 +265,6 @@ fn check_supported<'d>(model: &Model, dosing: &'d Dosing, run: &RunConfig) -> Re
     }
     let pacing = match &dosing.kind {
         DosingKind::Fixed(schedule) => Pacing::Fixed(schedule),
-        DosingKind::Adaptive(_) if model.density_dependent() => {
-            return Err(EngineError::InvalidSchedule(
-                "method 'jump' runs adaptive schedules on linear models only (this model has a \
-                 capacity or competition); use method 'ssa'"
-                    .into(),
-            ));
-        }
         DosingKind::Adaptive(spec) => Pacing::Rules(spec),
         DosingKind::Pk(_) if model.density_dependent() => {
             return Err(EngineError::InvalidSchedule(
@@ -510,6 +505,11 @@ fn pk_laws(
 /// What the mean-field path of a density-dependent run says about its approximation (the
 /// output attributes `max_rate_change_per_step` and `density_rate_error`); `None` for a linear
 /// model. Checks the run as [`run_ensemble_jump`] does.
+///
+/// Under adaptive rules the path's exposures are the rules' own, applied to the path: a
+/// controller asked at every grid point as a replicate's is, with the path's counts rounded to
+/// whole cells. Replicates whose rules act at other visits take other paths; the report measures
+/// this one (deterministic, so the same for any threads and blocks).
 pub fn density_report(
     model: &Model,
     dosing: &Dosing,
@@ -523,13 +523,33 @@ pub fn density_report(
         return Ok(None);
     }
     let plan = plan(model, pacing, run, config)?;
-    Ok(Some(DensityReport::along_path(
+    let mut path = MeanPath::new(
         model,
         config.density_predictor,
         config.density_quantum,
         &run.initial,
-        plan.steps.iter().map(|s| (s.exposure, s.length)),
-    )))
+    );
+    // pk dosing on a density-dependent model is refused above, so the dose stream is unused.
+    let mut decider = Decider::new(pacing, dosing, run, replicate_streams(&[0; 32], 0).1);
+    let mut history = History::new(
+        &dosing.treating,
+        decider.initial(),
+        None,
+        &run.initial,
+        f64::NAN,
+    );
+    let mut counts = run.initial.clone();
+    decider.check(0.0, &counts, &mut history);
+    for step in &plan.steps {
+        path.step(decider.exposure(step), step.length);
+        if let Decider::Rules(_) = decider {
+            for (c, &x) in counts.iter_mut().zip(path.counts()) {
+                *c = x.round() as u64;
+            }
+            decider.check(step.end, &counts, &mut history);
+        }
+    }
+    Ok(Some(path.report()))
 }
 
 /// Run an ensemble with exact jumps (see the module docs). `cancel` stops it with
@@ -551,15 +571,7 @@ pub fn run_ensemble_jump(
     let tally = RegimeTally::new(model.n_states());
     let mut out = run_replicates(model, run, spec, pk, done, |_, index, recorder, _| {
         let (mut rng, dose_rng) = replicate_streams(&spec.seed_key, index);
-        let mut decider = match pacing {
-            Pacing::Fixed(schedule) => Decider::Fixed(schedule),
-            Pacing::Rules(rules) => Decider::Rules(AdaptiveController::new(
-                rules,
-                &dosing.treating,
-                &run.initial,
-            )),
-            Pacing::Pk(spec) => Decider::Pk(Box::new(DoseClock::new(spec, dose_rng))),
-        };
+        let mut decider = Decider::new(pacing, dosing, run, dose_rng);
         let mut regimes = RegimeCounts::new(model.n_states());
         let outcome = simulate_jumps(
             &plan,
@@ -591,7 +603,21 @@ enum Decider<'a> {
     Pk(Box<DoseClock<'a>>),
 }
 
-impl Decider<'_> {
+impl<'a> Decider<'a> {
+    /// A replicate's decider: the schedule, a fresh controller of the rules, or a fresh dose
+    /// clock on the replicate's dose stream.
+    fn new(pacing: Pacing<'a>, dosing: &'a Dosing, run: &'a RunConfig, dose_rng: DoseRng) -> Self {
+        match pacing {
+            Pacing::Fixed(schedule) => Self::Fixed(schedule),
+            Pacing::Rules(rules) => Self::Rules(AdaptiveController::new(
+                rules,
+                &dosing.treating,
+                &run.initial,
+            )),
+            Pacing::Pk(spec) => Self::Pk(Box::new(DoseClock::new(spec, dose_rng))),
+        }
+    }
+
     /// The exposure at time 0 (before the controller's first check).
     fn initial(&self) -> usize {
         match self {

@@ -1,7 +1,7 @@
 //! `method = "jump"` under adaptive rules checked at visits (`check_every > 0`): exact in law
 //! against the engine's SSA (two-sample KS at α = 0.001 on the counts, the exposure and the
 //! switches at the end, with a rejection twin of one rate 20% off), bit-identical across threads
-//! and blocks, and the refusal of density dependence. Continuous monitoring, read at the end of
+//! and blocks, and density dependence accepted. Continuous monitoring, read at the end of
 //! every step (the approximation `jump+monitor(step)`), approaches exact SSA as the step shrinks.
 
 mod common;
@@ -220,13 +220,9 @@ fn a_visit_at_t_end_acts_before_the_last_record() {
 }
 
 #[test]
-fn density_dependent_adaptive_runs_are_refused_by_name() {
-    let r = run12();
-    let message = |dosing: &Dosing, model: &Model| {
-        jumps(model, dosing, &r, forced(0.5), (1, 0, 1))
-            .unwrap_err()
-            .to_string()
-    };
+fn density_dependent_adaptive_runs_are_accepted() {
+    // They run as `jump+density(midpoint)` under each replicate's rules (the tests are in
+    // `jump_density_adaptive.rs`).
     let crowded = model_with(
         0.7,
         Some(Capacity {
@@ -236,8 +232,8 @@ fn density_dependent_adaptive_runs_are_refused_by_name() {
             slope: vec![],
         }),
     );
-    let err = message(&adaptive(0.75), &crowded);
-    assert!(err.contains("linear models only"), "{err}");
+    let out = jumps(&crowded, &adaptive(0.75), &run12(), forced(0.5), (2, 0, 1)).unwrap();
+    assert_eq!(out.outcomes.len(), 2);
 }
 
 #[test]

@@ -461,32 +461,81 @@ impl DensityReport {
         initial: &[u64],
         steps: impl Iterator<Item = (usize, f64)>,
     ) -> Self {
-        let mut field = MeanField::new(model);
-        let mut report = Self::default();
-        let mut n: Vec<f64> = initial.iter().map(|&c| c as f64).collect();
+        let mut path = MeanPath::new(model, predictor, quantum, initial);
         for (exposure, duration) in steps {
-            let before = field.rates_at(exposure, &n).to_vec();
-            let mut predicted = n.clone();
-            if predictor == Predictor::Midpoint {
-                field.advance(exposure, &mut predicted, duration / 2.0);
-            }
-            let at_prediction = field.rates_at(exposure, &predicted).to_vec();
-            let rounded: Vec<f64> = field
-                .crowdings(exposure, &predicted)
-                .iter()
-                .map(|&x| crowding_of(level(x, quantum), quantum))
-                .collect();
-            let quantised = field.rates_at_crowding(exposure, &rounded);
-            report.quantum_rate_error = report
-                .quantum_rate_error
-                .max(max_relative_change(&at_prediction, quantised));
-            field.advance(exposure, &mut n, duration);
-            let after = field.rates_at(exposure, &n);
-            report.max_rate_change_per_step = report
-                .max_rate_change_per_step
-                .max(max_relative_change(&before, after));
+            path.step(exposure, duration);
         }
-        report
+        path.report()
+    }
+}
+
+/// The mean-field path of a density-dependent run, followed one step at a time so that the
+/// exposure of each step may depend on the path so far (adaptive rules asked with the path's
+/// counts), with the [`DensityReport`] of the steps taken.
+#[derive(Clone, Debug)]
+pub struct MeanPath<'m> {
+    field: MeanField<'m>,
+    predictor: Predictor,
+    quantum: f64,
+    n: Vec<f64>,
+    report: DensityReport,
+}
+
+impl<'m> MeanPath<'m> {
+    /// The path of `model` from `initial`, each step predicted by `predictor`, crowdings rounded
+    /// to `quantum`.
+    #[must_use]
+    pub fn new(model: &'m Model, predictor: Predictor, quantum: f64, initial: &[u64]) -> Self {
+        Self {
+            field: MeanField::new(model),
+            predictor,
+            quantum,
+            n: initial.iter().map(|&c| c as f64).collect(),
+            report: DensityReport::default(),
+        }
+    }
+
+    /// Move along one step of length `duration` under `exposure`, adding it to the report.
+    pub fn step(&mut self, exposure: usize, duration: f64) {
+        let Self {
+            field,
+            predictor,
+            quantum,
+            n,
+            report,
+        } = self;
+        let before = field.rates_at(exposure, n).to_vec();
+        let mut predicted = n.clone();
+        if *predictor == Predictor::Midpoint {
+            field.advance(exposure, &mut predicted, duration / 2.0);
+        }
+        let at_prediction = field.rates_at(exposure, &predicted).to_vec();
+        let rounded: Vec<f64> = field
+            .crowdings(exposure, &predicted)
+            .iter()
+            .map(|&x| crowding_of(level(x, *quantum), *quantum))
+            .collect();
+        let quantised = field.rates_at_crowding(exposure, &rounded);
+        report.quantum_rate_error = report
+            .quantum_rate_error
+            .max(max_relative_change(&at_prediction, quantised));
+        field.advance(exposure, n, duration);
+        let after = field.rates_at(exposure, n);
+        report.max_rate_change_per_step = report
+            .max_rate_change_per_step
+            .max(max_relative_change(&before, after));
+    }
+
+    /// The mean counts at the end of the steps taken.
+    #[must_use]
+    pub fn counts(&self) -> &[f64] {
+        &self.n
+    }
+
+    /// The report of the steps taken.
+    #[must_use]
+    pub fn report(&self) -> DensityReport {
+        self.report
     }
 }
 
