@@ -36,6 +36,7 @@
 //! index to its lineage, by a linear scan, for checks.
 
 use rand::Rng;
+use std::mem::MaybeUninit;
 
 use super::LineageError;
 use super::scratch;
@@ -280,22 +281,27 @@ fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
     }
     if max < SHORT_RUN as u64 {
         // Fewer than `SHORT_RUN` cells per lineage (a library of many barcodes): one fixed-width
-        // write of the id per lineage (a vector store), stepping past its cells; the padding
-        // takes the writes past the end.
-        cells.resize(total as usize + SHORT_RUN, 0);
+        // write of the id per lineage (a vector store), stepping past its cells, into the
+        // list's spare room (not zero-filled first); the room past the end takes the writes
+        // past it.
+        let total = total as usize;
+        cells.reserve(total + SHORT_RUN);
+        let room = &mut cells.spare_capacity_mut()[..total + SHORT_RUN];
         let mut at = 0;
         for (id, &count) in counts.iter().enumerate() {
-            cells[at..at + SHORT_RUN].copy_from_slice(&[id as u32; SHORT_RUN]);
+            room[at..at + SHORT_RUN].copy_from_slice(&[MaybeUninit::new(id as u32); SHORT_RUN]);
             at += count as usize;
         }
-        cells.truncate(total as usize);
+        debug_assert_eq!(at, total);
+        // SAFETY: each lineage's cells `at..at + count` were written (`count < SHORT_RUN`, each
+        // lineage writing from where the one before stopped), and they cover `0..total`.
+        unsafe { cells.set_len(total) };
         return cells;
     }
-    cells.resize(total as usize, 0);
-    let mut at = 0;
+    // Each lineage's id, once per cell (no zero-filling first).
+    cells.reserve(total as usize);
     for (id, &count) in counts.iter().enumerate() {
-        cells[at..at + count as usize].fill(id as u32);
-        at += count as usize;
+        cells.extend(std::iter::repeat_n(id as u32, count as usize));
     }
     cells
 }
