@@ -10,10 +10,10 @@
 //! never read, one that keeps its cell "swaps" it with itself), which the mix of channels would
 //! mispredict, no checks of the channel, and no `Result` per event.
 //!
-//! The loop keeps each list's start and length in arrays of its own stack frame (`Slots`), not
-//! in the lists: the compiler then knows that writing a cell cannot change a length or a start,
-//! and keeps them out of the way of the cells' stores (the loop is about 40 instructions an
-//! event, against 62 when they lived in vectors beside the lists). Each list is given room for
+//! The loop keeps each list's start and length in arrays of its own stack frame, one slot per
+//! state and one for the sink, not in the lists: the compiler then knows that writing a cell
+//! cannot change a length or a start, and does not read them again after every store (49
+//! instructions an event on x86-64, against 62 when they lived in vectors beside the lists). Each list is given room for
 //! the whole burst before it (`Vec::reserve`, no zero-filling of the room: the loop writes a
 //! cell before the length covers it), so a push never reallocates inside the loop.
 //!
