@@ -185,6 +185,10 @@ impl Observer for LineageTracker<'_> {
     fn burst(&mut self, times: &[f64], channels: &[u32], counts: &[u64], exposure: usize) {
         self.on_burst(times, channels, counts, exposure);
     }
+
+    fn times_needed_after(&self) -> f64 {
+        self.times_needed_after()
+    }
 }
 
 /// The arguments of [`simulate_replicate`] other than the controller.

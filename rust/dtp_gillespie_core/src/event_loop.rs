@@ -171,10 +171,17 @@ impl Replay {
 
     /// Show `observer` the events of the last burst, in order, each with the counts after it
     /// (module docs of `burst`, [`Observer::REPLAYABLE`]), or all at once with `after`, the
-    /// counts after the last ([`Observer::TAKES_BURSTS`]).
-    fn show<O: Observer>(&mut self, observer: &mut O, exposure: usize, after: &[u64]) {
+    /// counts after the last ([`Observer::TAKES_BURSTS`]; without their times unless `with_times`).
+    fn show<O: Observer>(
+        &mut self,
+        observer: &mut O,
+        exposure: usize,
+        after: &[u64],
+        with_times: bool,
+    ) {
         if O::TAKES_BURSTS {
             let (times, channels) = self.log.slices();
+            let times = if with_times { times } else { &[] };
             observer.burst(times, channels, after, exposure);
             self.counts[..after.len()].copy_from_slice(after);
             return;
@@ -511,7 +518,7 @@ impl<'a> EventLoop<'a> {
             replay.start(cells.states());
             let log = &mut replay.log;
             let end = burst_under(c, cells, r, rng, t, pending, limits, h, recorder, log);
-            replay.show(*observer, c.exposure(), cells.states());
+            replay.show(*observer, c.exposure(), cells.states(), true);
             debug_assert_eq!(&replay.counts[..cells.states().len()], cells.states());
             end
         } else {
@@ -530,24 +537,31 @@ impl<'a> EventLoop<'a> {
     }
 
     /// Show a replayed observer `len` events fired elsewhere (the SIMD lanes), in firing order,
-    /// as [`Self::burst`] shows it the hot loop's: `fill` writes their times and channels (at
-    /// most the replay's capacity), then the observer sees them with the exposure in force and
-    /// the counts after the last. Part of a burst may be shown at a time; the counts before the
-    /// first are those of [`Self::replay_start`] or after the part shown last.
+    /// as [`Self::burst`] shows it the hot loop's: `fill(horizon, times, channels)` writes their
+    /// channels, and their times unless every event is at or before `horizon` (returning whether
+    /// it wrote them; [`Observer::times_needed_after`]), at most the replay's capacity; then the
+    /// observer sees them with the exposure in force and the counts after the last. Part of a
+    /// burst may be shown at a time; the counts before the first are those of
+    /// [`Self::replay_start`] or after the part shown last.
     pub(crate) fn show_events<O: Observer>(
         &mut self,
         observer: &mut O,
         exposure: usize,
         len: usize,
-        fill: impl FnOnce(&mut [f64], &mut [u32]),
+        fill: impl FnOnce(f64, &mut [f64], &mut [u32]) -> bool,
         after: &[u64],
     ) {
         let Some(replay) = self.replay.as_mut() else {
             return;
         };
+        let horizon = if O::TAKES_BURSTS {
+            observer.times_needed_after()
+        } else {
+            f64::NEG_INFINITY
+        };
         let (times, channels) = replay.log.filled(len);
-        fill(times, channels);
-        replay.show(observer, exposure, after);
+        let with_times = fill(horizon, times, channels);
+        replay.show(observer, exposure, after, with_times);
     }
 
     /// Run the replicate to its end from `resume`, firing its bursts on the scalar hot loop.

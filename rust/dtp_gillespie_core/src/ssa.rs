@@ -44,8 +44,14 @@ pub trait Observer {
     fn start(&mut self, counts: &[u64], exposure: usize);
     fn event(&mut self, time: f64, channel: usize, counts: &[u64], exposure: usize);
     /// The events of one burst (`TAKES_BURSTS`): their times and channels in firing order, the
-    /// counts after the last, and the exposure in force; the same as one `event` each.
+    /// counts after the last, and the exposure in force; the same as one `event` each. `times`
+    /// is empty when every event is at or before [`times_needed_after`](Self::times_needed_after).
     fn burst(&mut self, _times: &[f64], _channels: &[u32], _counts: &[u64], _exposure: usize) {}
+    /// With `TAKES_BURSTS`: a burst whose events are all at or before this time may be shown
+    /// without their times (the SIMD lanes then copy only the channels out of their event log).
+    fn times_needed_after(&self) -> f64 {
+        f64::NEG_INFINITY
+    }
     /// The exposure in force changed at `time` (fixed and adaptive schedules).
     fn switch(&mut self, _time: f64, _exposure: usize) {}
 }

@@ -458,7 +458,10 @@ fn lineage_spec(seed: u64, run: &RunConfig) -> LineageSpec {
     let t_end = run.t_end;
     let times = match g.random_range(0..5) {
         0 => run.record_times.clone(),
-        1 => (0..=9).map(|k| t_end * f64::from(k) / 9.0).collect(),
+        // `t_end * 9 / 9` may round one ulp past `t_end`, which a run refuses.
+        1 => (0..=9)
+            .map(|k| (t_end * f64::from(k) / 9.0).min(t_end))
+            .collect(),
         2 => {
             let mut t: Vec<f64> = (0..7).map(|_| g.random_range(0.0..t_end)).collect();
             t.sort_by(f64::total_cmp);

@@ -691,7 +691,9 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         let exposure = busy.held.controller.exposure();
         let (replicate, observer, log) =
             (&mut busy.replicate, &mut busy.held.observer, &mut self.log);
-        let fill = |times: &mut [f64], channels: &mut [u32]| log.take(j, times, channels);
+        let fill = |horizon, times: &mut [f64], channels: &mut [u32]| {
+            log.take(j, horizon, times, channels)
+        };
         replicate.show_events(observer, exposure, len, fill, &after);
     }
 

@@ -92,17 +92,33 @@ impl<const W: usize> LaneLog<W> {
         self.rows - self.shown[j]
     }
 
-    /// Write lane `j`'s events not yet shown into `times` and `channels` (as long as
-    /// [`Self::unshown`]), in firing order; they count as shown from now on.
-    pub fn take(&mut self, j: usize, times: &mut [f64], channels: &mut [u32]) {
+    /// Write lane `j`'s events not yet shown into `channels` (as long as [`Self::unshown`]), in
+    /// firing order, and their times into `times` unless the last is at or before `horizon`
+    /// (returning whether it wrote them: the observer needs no time before it,
+    /// `Observer::times_needed_after`); they count as shown from now on.
+    pub fn take(
+        &mut self,
+        j: usize,
+        horizon: f64,
+        times: &mut [f64],
+        channels: &mut [u32],
+    ) -> bool {
         assert!(j < W);
         let from = std::mem::replace(&mut self.shown[j], self.rows);
         let rows = &self.row[from..self.rows];
         debug_assert!(times.len() == rows.len() && channels.len() == rows.len());
-        for ((row, time), channel) in rows.iter().zip(times).zip(channels) {
-            *time = row.time[j];
-            *channel = channel_of(row.code[j]);
+        let with_times = rows.last().is_some_and(|row| row.time[j] > horizon);
+        if with_times {
+            for ((row, time), channel) in rows.iter().zip(times).zip(channels) {
+                *time = row.time[j];
+                *channel = channel_of(row.code[j]);
+            }
+        } else {
+            for (row, channel) in rows.iter().zip(channels) {
+                *channel = channel_of(row.code[j]);
+            }
         }
+        with_times
     }
 
     /// Every lane's events were shown: start again at the first row.

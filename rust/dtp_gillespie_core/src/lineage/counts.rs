@@ -36,6 +36,7 @@
 //! index to its lineage, by a linear scan, for checks.
 
 use rand::Rng;
+use std::mem::MaybeUninit;
 
 use super::LineageError;
 use super::scratch;
@@ -280,22 +281,27 @@ fn cell_list(counts: &[u64], total: u64, max: u64) -> Vec<u32> {
     }
     if max < SHORT_RUN as u64 {
         // Fewer than `SHORT_RUN` cells per lineage (a library of many barcodes): one fixed-width
-        // write of the id per lineage (a vector store), stepping past its cells; the padding
-        // takes the writes past the end.
-        cells.resize(total as usize + SHORT_RUN, 0);
+        // write of the id per lineage (a vector store), stepping past its cells, into the
+        // list's spare room (not zero-filled first); the room past the end takes the writes
+        // past it.
+        let total = total as usize;
+        cells.reserve(total + SHORT_RUN);
+        let room = &mut cells.spare_capacity_mut()[..total + SHORT_RUN];
         let mut at = 0;
         for (id, &count) in counts.iter().enumerate() {
-            cells[at..at + SHORT_RUN].copy_from_slice(&[id as u32; SHORT_RUN]);
+            room[at..at + SHORT_RUN].copy_from_slice(&[MaybeUninit::new(id as u32); SHORT_RUN]);
             at += count as usize;
         }
-        cells.truncate(total as usize);
+        debug_assert_eq!(at, total);
+        // SAFETY: each lineage's cells `at..at + count` were written (`count < SHORT_RUN`, each
+        // lineage writing from where the one before stopped), and they cover `0..total`.
+        unsafe { cells.set_len(total) };
         return cells;
     }
-    cells.resize(total as usize, 0);
-    let mut at = 0;
+    // Each lineage's id, once per cell (no zero-filling first).
+    cells.reserve(total as usize);
     for (id, &count) in counts.iter().enumerate() {
-        cells[at..at + count as usize].fill(id as u32);
-        at += count as usize;
+        cells.extend(std::iter::repeat_n(id as u32, count as usize));
     }
     cells
 }
@@ -400,7 +406,11 @@ impl LineageCounts {
         if cells.len() as u64 > CELL_LIST_LIMIT {
             return Err(LineageError::TotalTooLarge { state: 0 });
         }
-        if let Some(&id) = cells.iter().find(|&&id| id as usize >= n_lineages) {
+        // The largest id first (a pass the compiler vectorises; a search for the first id out of
+        // range is not, and took most of a founders start), then, if out of range, the first.
+        if cells.iter().fold(0, |top, &id| top.max(id)) as usize >= n_lineages
+            && let Some(&id) = cells.iter().find(|&&id| id as usize >= n_lineages)
+        {
             return Err(LineageError::UnknownLineage { id, n_lineages });
         }
         Ok(Self {

@@ -253,6 +253,9 @@ fn library<R: Rng + ?Sized>(
     let mut split: Option<Multinomial> = None;
     for (counts, &cells) in by_state.iter_mut().zip(initial) {
         if cells / CELLS_PER_BARCODE_ONE_BY_ONE <= n_barcodes {
+            // A slice, whose start and length stay in registers (a vector's would be read again
+            // after every count written).
+            let counts = counts.as_mut_slice();
             for _ in 0..cells {
                 counts[uniform_below(rng, n_barcodes)? as usize] += 1;
             }

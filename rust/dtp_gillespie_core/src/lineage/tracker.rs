@@ -317,10 +317,34 @@ impl LineageTracker<'_> {
         }
     }
 
+    /// A burst whose events are all at or before this time needs no times shown
+    /// ([`on_burst`](Self::on_burst)): the next barcode time, when no clone is tracked (a clone's
+    /// birth and extinction times are its events').
+    #[must_use]
+    pub fn times_needed_after(&self) -> f64 {
+        if self.clones {
+            f64::NEG_INFINITY
+        } else {
+            self.next_time
+        }
+    }
+
     /// The events of one burst, at `times`, of `channels`, leaving `counts`: the same as one
     /// [`on_event`](Self::on_event) each, with the events between two barcode times moved at
-    /// once when no clone is tracked ([`CellMoves`]).
+    /// once when no clone is tracked ([`CellMoves`]). `times` may be empty if every event is at
+    /// or before [`times_needed_after`](Self::times_needed_after).
     pub fn on_burst(&mut self, times: &[f64], channels: &[u32], counts: &[u64], exposure: usize) {
+        if times.len() != channels.len() {
+            // Shown without times: every event is before the next barcode time.
+            debug_assert!(times.is_empty() && !self.clones);
+            if self.failure.is_none() {
+                let (l, rng) = (&mut self.lineages, &mut self.rng);
+                if let Err(e) = self.moves.fire_all(l, self.channels, channels, rng) {
+                    self.failure = Some(e);
+                }
+            }
+            return self.debug_check(counts);
+        }
         if self.clones {
             for (&time, &channel) in times.iter().zip(channels) {
                 self.track(time, channel as usize, exposure);
