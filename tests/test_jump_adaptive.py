@@ -103,7 +103,7 @@ def test_what_jumps_cannot_run_exactly_is_refused_by_name() -> None:
     pk = dg.Schedule.pk(
         dose=1.0, dose_every=1.0, half_life=0.5, ec50=1.0, missed_dose_probability=0.2
     )
-    with pytest.raises(dg.errors.InvalidScheduleError, match="missed_dose_probability is 0.2"):
+    with pytest.raises(dg.errors.InvalidScheduleError, match=r"missed_dose_probability is 0\.2"):
         dg.simulate(model(), pk, **RUN, method="jump")
 
 

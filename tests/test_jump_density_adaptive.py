@@ -15,9 +15,9 @@ at ``jump_step=0.25``. At that step the approximation's bias is well below the t
 ``benches/python/bench_jumps_density_bias.py --adaptive`` (docs/jumps.md) detects it at Δ = 1
 (0.03 switches, 0.07 days on drug, at 10^5 replicates) and sees it fall by about 4 per halving
 (second order), so at Δ = 0.25 it is about a tenth of the smallest difference the deep tier
-detects (0.016 switches, 0.07 days), and within the noise at 10^5 replicates. The twin (division 20% faster in the CI
-tier, 5% in the deep tier) is rejected on ``time_on_drug`` with a margin of ``Z_POWER``, so a
-fresh twin sample is rejected with probability >= 99.9%.
+detects (0.016 switches, 0.07 days), and within the noise at 10^5 replicates. The twin
+(division 20% faster in the CI tier, 5% in the deep tier) is rejected on ``time_on_drug`` with
+a margin of ``Z_POWER``, so a fresh twin sample is rejected with probability >= 99.9%.
 """
 
 import math

@@ -20,21 +20,7 @@ import time
 from typing import Any
 
 import dtp_gillespie as dg
-
-MODEL: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.7, "P": 0.1, "R": 0.3},
-    "death": {"S": {"off": 0.1, "on": 1.0}, "P": 0.05, "R": 0.2},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.01, "on": 0.1}},
-        {"from": "P", "to": "S", "rate": {"off": 0.2, "on": 0.02}},
-    ],
-    "mutation": [
-        {"from": "S", "to": "R", "probability": 1e-7},
-        {"from": "P", "to": "R", "probability": 1e-7},
-    ],
-}
+from bench_jumps_adaptive import MODEL
 
 
 def seconds(schedule: dg.Schedule, run: dict[str, Any], n: int, repeats: int) -> float:

@@ -10,7 +10,7 @@ mod jump_models;
 #[path = "common/stats.rs"]
 mod stats;
 
-use common::{assert_identical, death, division, ensemble_of, rule, run, switch};
+use common::{assert_identical, ensemble_of, rule, run};
 use dtp_gillespie_core::{
     AdaptiveSpec, Capacity, CapacityTarget, Dosing, DosingKind, EngineError, EnsembleOutput,
     JumpConfig, Model, Reference, RunConfig,
@@ -25,42 +25,7 @@ fn model(s_birth_off: f64) -> Model {
 }
 
 fn model_with(s_birth_off: f64, capacity: Option<Capacity>) -> Model {
-    let mu = 0.002;
-    let channels = vec![
-        division(0, 0, false),
-        division(0, 2, true),
-        death(0),
-        switch(0, 1),
-        division(1, 1, false),
-        death(1),
-        switch(1, 0),
-        division(2, 2, false),
-        death(2),
-    ];
-    let off = [
-        s_birth_off * (1.0 - mu),
-        s_birth_off * mu,
-        0.1,
-        0.02,
-        0.1,
-        0.05,
-        0.2,
-        0.4,
-        0.1,
-    ];
-    let on = [
-        0.7 * (1.0 - mu),
-        0.7 * mu,
-        1.2,
-        0.2,
-        0.1,
-        0.05,
-        0.02,
-        0.4,
-        0.1,
-    ];
-    let rates = off.iter().chain(&on).copied().collect();
-    Model::new(3, 2, channels, rates, capacity).unwrap()
+    jump_models::spr_model(s_birth_off, 0.002, 1.2, capacity)
 }
 
 /// Start on drug; stop when the burden falls to half the burden at treatment start (after at

@@ -12,7 +12,7 @@ mod jump_models;
 #[path = "common/stats.rs"]
 mod stats;
 
-use common::{assert_identical, birth_death, death, division, ensemble_of, run, switch};
+use common::{assert_identical, birth_death, ensemble_of, run};
 use dtp_gillespie_core::jump::{NoEmission, PkPath};
 use dtp_gillespie_core::{
     Capacity, CapacityTarget, Dosing, DosingKind, EngineError, EnsembleOutput, JumpConfig, Model,
@@ -227,45 +227,9 @@ fn o10_daily_boluses_mean_with_every_pool_jumped() {
     );
 }
 
-/// S (0), P (1) and a resistant R (2) reached by mutant S divisions (a share `mu`); under the
-/// drug S dies fast (`s_death_on`) and switches to P. `s_birth_off` is S's division rate off
-/// drug.
+/// The S/P/R model of `jump_models::spr_model`, linear.
 fn spr_model(s_birth_off: f64, mu: f64, s_death_on: f64) -> Model {
-    let channels = vec![
-        division(0, 0, false),
-        division(0, 2, true),
-        death(0),
-        switch(0, 1),
-        division(1, 1, false),
-        death(1),
-        switch(1, 0),
-        division(2, 2, false),
-        death(2),
-    ];
-    let off = [
-        s_birth_off * (1.0 - mu),
-        s_birth_off * mu,
-        0.1,
-        0.02,
-        0.1,
-        0.05,
-        0.2,
-        0.4,
-        0.1,
-    ];
-    let on = [
-        0.7 * (1.0 - mu),
-        0.7 * mu,
-        s_death_on,
-        0.2,
-        0.1,
-        0.05,
-        0.02,
-        0.4,
-        0.1,
-    ];
-    let rates = off.iter().chain(&on).copied().collect();
-    Model::new(3, 2, channels, rates, None).unwrap()
+    jump_models::spr_model(s_birth_off, mu, s_death_on, None)
 }
 
 /// Boluses of 8 EC50 every 2.5 days from 0 to 7.5, t½ 0.5: the drug counts as on while its

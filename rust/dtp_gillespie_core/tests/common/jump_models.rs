@@ -1,5 +1,5 @@
 //! Models and runners shared by the statistical tests of the exact jumps (`jump_tables.rs`,
-//! `jump_runs.rs`, `jump_adaptive.rs`).
+//! `jump_runs.rs`, `jump_adaptive.rs`, `jump_pk_runs.rs`, ...).
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -50,6 +50,48 @@ pub fn sp_model(s_birth: f64, mu: f64, p_switch: f64) -> Model {
         0.1,
     ];
     Model::new(3, 1, channels, rates, None).unwrap()
+}
+
+/// S (0), P (1) and a resistant R (2) reached by mutant S divisions (a share `mu`); exposures off
+/// (0) and on (1), where S dies at `s_death_on` and switches to P. `s_birth_off` is S's division
+/// rate off drug.
+#[must_use]
+pub fn spr_model(s_birth_off: f64, mu: f64, s_death_on: f64, capacity: Option<Capacity>) -> Model {
+    let channels = vec![
+        division(0, 0, false),
+        division(0, 2, true),
+        death(0),
+        switch(0, 1),
+        division(1, 1, false),
+        death(1),
+        switch(1, 0),
+        division(2, 2, false),
+        death(2),
+    ];
+    let off = [
+        s_birth_off * (1.0 - mu),
+        s_birth_off * mu,
+        0.1,
+        0.02,
+        0.1,
+        0.05,
+        0.2,
+        0.4,
+        0.1,
+    ];
+    let on = [
+        0.7 * (1.0 - mu),
+        0.7 * mu,
+        s_death_on,
+        0.2,
+        0.1,
+        0.05,
+        0.02,
+        0.4,
+        0.1,
+    ];
+    let rates = off.iter().chain(&on).copied().collect();
+    Model::new(3, 2, channels, rates, capacity).unwrap()
 }
 
 /// `n` replicates from `offset` of a jump run under `dosing` with seed key `key`, on `threads`
