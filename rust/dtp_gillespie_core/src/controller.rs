@@ -3,7 +3,7 @@
 //! (`event_loop`) asks the controller for its next check time (a breakpoint, visit, timer,
 //! biomarker crossing or dose), lets it act there, tells it about every event, asks it for the
 //! rates to put in force and whether a candidate event happens. A model's biomarker is followed by
-//! the controller too ([`Tracked`] for controllers that do not watch it), so that the recorder can
+//! the controller too (`Tracked` for controllers that do not watch it), so that the recorder can
 //! read it at record times.
 //!
 //! Controllers with piecewise-constant rates (fixed and adaptive) only decide the exposure: the

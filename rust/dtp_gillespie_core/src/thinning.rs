@@ -1,4 +1,4 @@
-//! Pharmacokinetic dosing as a [`Controller`]: rates that vary continuously with the drug
+//! Pharmacokinetic dosing as a `Controller`: rates that vary continuously with the drug
 //! concentration, simulated exactly by thinning (see [`crate::pk`] for why it is exact). Its
 //! checks are the doses and the times the drug turns off; at each it bounds every channel's rate
 //! over the stretch to the next check, and the event loop draws candidates at those bounds, which

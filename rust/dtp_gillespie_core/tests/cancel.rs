@@ -9,23 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use common::*;
 use dtp_gillespie_core::{
     AdaptiveSpec, Capacity, CapacityTarget, Dosing, DosingKind, EngineError, EnsembleSpec, Model,
-    PkResponse, PkSpec, Reference, RunConfig, Schedule, run_ensemble, trace,
+    PkSpec, Reference, RunConfig, Schedule, run_ensemble, trace,
 };
 
 /// Boluses of 2 every 0.5 days (half-life 0.5) on exposure 1 (`on`), for a model with
 /// `n_channels` channels.
-fn bolus_spec(n_channels: usize) -> PkSpec {
-    PkSpec {
-        off_exposure: 0,
-        on_exposure: 1,
-        dose_times: (0..2000).map(|k| f64::from(k) * 0.5).collect(),
-        dose: 2.0,
-        half_life: 0.5,
-        ec50: vec![1.0; n_channels],
-        hill: vec![1.0; n_channels],
-        missed_dose_probability: 0.0,
-        response: PkResponse::default(),
-    }
+fn frequent_boluses(n_channels: usize) -> PkSpec {
+    let dose_times = (0..2000).map(|k| f64::from(k) * 0.5).collect();
+    bolus_spec(dose_times, 2.0, 0.5, 1.0, n_channels)
 }
 
 fn dosings() -> Vec<(&'static str, Dosing)> {
@@ -46,7 +37,7 @@ fn dosings() -> Vec<(&'static str, Dosing)> {
         (
             "pk",
             Dosing {
-                kind: DosingKind::Pk(bolus_spec(2)),
+                kind: DosingKind::Pk(frequent_boluses(2)),
                 treating: vec![false, true],
             },
         ),
@@ -116,7 +107,7 @@ fn a_set_flag_cancels_a_run_of_rejected_candidates() {
         kind: DosingKind::Pk(PkSpec {
             dose_times: vec![0.0],
             half_life: 1e-6,
-            ..bolus_spec(2)
+            ..frequent_boluses(2)
         }),
         treating: vec![false, true],
     };

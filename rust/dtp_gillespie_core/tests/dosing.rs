@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use common::*;
-use dtp_gillespie_core::{AdaptiveSpec, Dosing, DosingKind, PkResponse, PkSpec, Reference, trace};
+use dtp_gillespie_core::{AdaptiveSpec, Dosing, DosingKind, Reference, trace};
 
 const Z_CRIT: f64 = 3.29;
 
@@ -18,22 +18,9 @@ fn ensemble_with(
     ensemble_of(model, dosing, run, [9; 32], 0, n, 2)
 }
 
+/// O10's boluses: 10 EC50 at `dose_times`, t1/2 = 1.5, Hill 2.
 fn pk(dose_times: Vec<f64>, n_channels: usize) -> Dosing {
-    let spec = PkSpec {
-        off_exposure: 0,
-        on_exposure: 1,
-        dose_times,
-        dose: 10.0,
-        half_life: 1.5,
-        ec50: vec![1.0; n_channels],
-        hill: vec![2.0; n_channels],
-        missed_dose_probability: 0.0,
-        response: PkResponse::default(),
-    };
-    Dosing {
-        kind: DosingKind::Pk(spec),
-        treating: vec![false, true],
-    }
+    pk_dosing(bolus_spec(dose_times, 10.0, 1.5, 2.0, n_channels))
 }
 
 /// O10: one bolus of 10 EC50 at t = 0, t1/2 = 1.5, h = 2, death 0.1 + Emax * Hill(C).

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use dtp_gillespie_core::{
-    Capacity, CapacityTarget, Dosing, DosingKind, EnsembleOutput, Model, PkResponse, PkSpec,
-    RunConfig, Schedule, Status, UNKNOWN_COUNT, trace,
+    Capacity, CapacityTarget, Dosing, EnsembleOutput, Model, PkResponse, PkSpec, RunConfig,
+    Schedule, Status, UNKNOWN_COUNT, trace,
 };
 
 /// Run `f` on a thread and fail the test if it takes longer than `seconds` (a hang).
@@ -101,21 +101,7 @@ fn a_rate_that_overflows_during_a_run_stops_it_in_every_loop() {
 #[test]
 fn a_pk_rate_bound_that_overflows_stops_the_replicate() {
     let model = birth_death(&[(0.0, 0.1), (0.0, f64::MAX / 1.5)]);
-    let spec = PkSpec {
-        off_exposure: 0,
-        on_exposure: 1,
-        dose_times: vec![0.5],
-        dose: 10.0,
-        half_life: 1.0,
-        ec50: vec![1.0; 2],
-        hill: vec![1.0; 2],
-        missed_dose_probability: 0.0,
-        response: PkResponse::default(),
-    };
-    let dosing = Dosing {
-        kind: DosingKind::Pk(spec),
-        treating: vec![false, true],
-    };
+    let dosing = pk_dosing(bolus_spec(vec![0.5], 10.0, 1.0, 1.0, 2));
     let run = run(vec![2], 1.0, vec![0.0, 1.0]);
     let out = within(20, move || {
         ensemble_of(&model, &dosing, &run, [42; 32], 0, 4, 1)

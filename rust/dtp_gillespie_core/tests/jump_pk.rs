@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{birth_death, death, division, switch};
+use common::{birth_death, bolus_spec, death, division, switch};
 use dtp_gillespie_core::jump::{LinearRates, NoEmission, OffspringTable, PkPath, RatePath};
-use dtp_gillespie_core::{Model, PkResponse, PkSpec};
+use dtp_gillespie_core::{Model, PkSpec};
 
 /// O10's schedule: boluses of 10 EC50 at `dose_times`, t½ = 1.5, Hill coefficient 2.
 fn o10_spec(dose_times: Vec<f64>) -> PkSpec {
@@ -18,17 +18,7 @@ fn o10_spec(dose_times: Vec<f64>) -> PkSpec {
 }
 
 fn pk_spec(dose_times: Vec<f64>, n_channels: usize) -> PkSpec {
-    PkSpec {
-        off_exposure: 0,
-        on_exposure: 1,
-        dose_times,
-        dose: 10.0,
-        half_life: 1.5,
-        ec50: vec![1.0; n_channels],
-        hill: vec![2.0; n_channels],
-        missed_dose_probability: 0.0,
-        response: PkResponse::default(),
-    }
+    bolus_spec(dose_times, 10.0, 1.5, 2.0, n_channels)
 }
 
 /// One type with birth `b`, death `0.1` off drug and `0.1 + e_max` at full response.

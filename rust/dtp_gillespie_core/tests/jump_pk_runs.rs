@@ -12,7 +12,7 @@ mod jump_models;
 #[path = "common/stats.rs"]
 mod stats;
 
-use common::{assert_identical, birth_death, ensemble_of, run};
+use common::{assert_identical, birth_death, bolus_spec, ensemble_of, pk_dosing, run};
 use dtp_gillespie_core::jump::{NoEmission, PkPath};
 use dtp_gillespie_core::{
     Capacity, CapacityTarget, Dosing, DosingKind, EngineError, EnsembleOutput, JumpConfig, Model,
@@ -39,29 +39,12 @@ fn ks_replicates() -> usize {
 
 /// Boluses of `dose` at `dose_times`, t½ `half_life`, every channel's EC50 1 and Hill 2.
 fn pk_spec(dose_times: Vec<f64>, dose: f64, half_life: f64, n_channels: usize) -> PkSpec {
-    PkSpec {
-        off_exposure: 0,
-        on_exposure: 1,
-        dose_times,
-        dose,
-        half_life,
-        ec50: vec![1.0; n_channels],
-        hill: vec![2.0; n_channels],
-        missed_dose_probability: 0.0,
-        response: PkResponse::default(),
-    }
-}
-
-fn pk(spec: PkSpec) -> Dosing {
-    Dosing {
-        kind: DosingKind::Pk(spec),
-        treating: vec![false, true],
-    }
+    bolus_spec(dose_times, dose, half_life, 2.0, n_channels)
 }
 
 /// O10's schedule: boluses of 10 EC50, t½ = 1.5, Hill 2.
 fn o10(dose_times: Vec<f64>) -> Dosing {
-    pk(pk_spec(dose_times, 10.0, 1.5, 2))
+    pk_dosing(pk_spec(dose_times, 10.0, 1.5, 2))
 }
 
 /// O10's model: birth `b`, death 0.1 off drug and `0.1 + e_max` at full response.
@@ -242,7 +225,7 @@ fn spr_dosing() -> Dosing {
         hill: 2.0,
         on_threshold: 0.5,
     };
-    pk(spec)
+    pk_dosing(spec)
 }
 
 /// Per replicate: S, P, R and the total at the last record time, and the first mutation time
@@ -433,11 +416,18 @@ fn a_zero_dose_is_the_off_exposure_under_jumps() {
     let mut spec = pk_spec(vec![0.0, 2.5], 0.0, 0.5, 9);
     let off = Dosing::fixed(dtp_gillespie_core::Schedule::constant(0), 2, Some(0));
     let r = spr_run();
-    let a = jumps(&model, &pk(spec.clone()), &r, forced(0.5), (30, 0, 1)).unwrap();
+    let a = jumps(
+        &model,
+        &pk_dosing(spec.clone()),
+        &r,
+        forced(0.5),
+        (30, 0, 1),
+    )
+    .unwrap();
     let b = jumps(&model, &off, &r, forced(0.5), (30, 0, 1)).unwrap();
     assert_eq!(a.counts, b.counts);
     spec.dose = 8.0;
-    let c = jumps(&model, &pk(spec), &r, forced(0.5), (30, 0, 1)).unwrap();
+    let c = jumps(&model, &pk_dosing(spec), &r, forced(0.5), (30, 0, 1)).unwrap();
     assert_ne!(a.counts, c.counts);
 }
 
@@ -446,7 +436,7 @@ fn missed_doses_and_density_dependence_are_refused_by_name() {
     let model = spr_model(0.7, 0.01, 1.6);
     let mut spec = pk_spec(vec![0.0, 2.5], 8.0, 1.0, 9);
     spec.missed_dose_probability = 0.25;
-    let err = jumps(&model, &pk(spec), &spr_run(), forced(0.5), (2, 0, 1)).unwrap_err();
+    let err = jumps(&model, &pk_dosing(spec), &spr_run(), forced(0.5), (2, 0, 1)).unwrap_err();
     assert!(
         matches!(&err, EngineError::InvalidSchedule(m) if m.contains("missed_dose_probability is 0.25")),
         "{err}"
@@ -465,7 +455,7 @@ fn missed_doses_and_density_dependence_are_refused_by_name() {
         Some(capacity),
     )
     .unwrap();
-    let dosing = pk(pk_spec(vec![0.0], 8.0, 1.0, 9));
+    let dosing = pk_dosing(pk_spec(vec![0.0], 8.0, 1.0, 9));
     let err = jumps(&crowded, &dosing, &spr_run(), forced(0.5), (2, 0, 1)).unwrap_err();
     assert!(
         matches!(&err, EngineError::InvalidSchedule(m) if m.contains("pk dosing on linear models only")),

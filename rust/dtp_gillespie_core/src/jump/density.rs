@@ -18,7 +18,7 @@
 //!
 //! **Exact steps.** A step in which no pool is jumped (every pool below the event-regime
 //! threshold at the predicted rates) is simulated event by event with the true state-dependent
-//! rates, recomputed after every event as exact SSA does ([`simulate_exact`]): small populations
+//! rates, recomputed after every event as exact SSA does (`simulate_exact`): small populations
 //! are exact. In a step where some pool is jumped, every pool of that step (small ones too, event
 //! by event) uses the frozen rates.
 

@@ -2,7 +2,7 @@
 //! per iteration, each lane drawing from its own replicate's generator, and every replicate
 //! follows exactly the trajectory the scalar loop gives it, bit for bit.
 //!
-//! The vector loop ([`avx512`]) is the hot loop's inner loop (`burst`) for `W` lanes: the same
+//! The vector loop (`avx512`) is the hot loop's inner loop (`burst`) for `W` lanes: the same
 //! draws (a uniform that picks the channel, the ziggurat's first try for the waiting time), the
 //! same selection (state by cumulative weight, then the state's picks, highest rate first, the
 //! last taking the rest) and the same float arithmetic in the same order. What the hot loop's
@@ -10,7 +10,7 @@
 //! passes record times writes its counts there (into its recorder's rows, `Recorder::counts_only`;
 //! the recorder writes the exposures when the lane hands the rows back), and a lane whose
 //! ziggurat first try missed finishes the draw out of line (`finish_misses`, with
-//! [`exp1_after_miss`], on its own generator). Everything else is scalar code the engine shares:
+//! `exp1_after_miss`, on its own generator). Everything else is scalar code the engine shares:
 //! a lane that needs attention (its next candidate passes the burst's limit, the population
 //! reached 0 or the cap, the event budget ran out, the rates overflowed, the monitored burden
 //! left its quiet band) leaves the vector loop, its state is written back to its replicate, and
@@ -23,7 +23,7 @@
 //!
 //! The lanes take ensembles under fixed schedules and adaptive rules without progression,
 //! density dependence or a biomarker, with at most [`MAX_STATES`] states and [`MAX_PICKS`]
-//! channels per state ([`lane_dosing`]), untracked or tracking lineages from founders or a
+//! channels per state (`lane_dosing`), untracked or tracking lineages from founders or a
 //! library (each lane's tracker is shown the lane's events from an event log: `tracked`);
 //! everything else runs on the scalar path. An adaptive rule's quiet band
 //! (`Controller::quiet_band`) is watched in the vector loop: a lane whose monitored burden

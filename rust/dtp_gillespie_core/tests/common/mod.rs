@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use dtp_gillespie_core::{
-    Channel, ChannelKind, Dosing, EnsembleOutput, EnsembleSpec, Model, Phase, Rule, RunConfig,
-    Schedule, run_ensemble,
+    Channel, ChannelKind, Dosing, DosingKind, EnsembleOutput, EnsembleSpec, Model, Phase,
+    PkResponse, PkSpec, Rule, RunConfig, Schedule, run_ensemble,
 };
 
 pub fn division(state: usize, to: usize, mutation: bool) -> Channel {
@@ -155,4 +155,35 @@ pub fn n_events(out: &EnsembleOutput) -> Vec<u64> {
 
 pub fn stop_time(out: &EnsembleOutput) -> Vec<f64> {
     out.per_replicate(|o| o.stop_time)
+}
+
+/// Boluses of `dose` at `dose_times` with half-life `half_life` on exposure 1 (`on`; 0 is
+/// `off`), every one of the `n_channels` channels with EC50 1 and Hill coefficient `hill`, no
+/// missed doses.
+pub fn bolus_spec(
+    dose_times: Vec<f64>,
+    dose: f64,
+    half_life: f64,
+    hill: f64,
+    n_channels: usize,
+) -> PkSpec {
+    PkSpec {
+        off_exposure: 0,
+        on_exposure: 1,
+        dose_times,
+        dose,
+        half_life,
+        ec50: vec![1.0; n_channels],
+        hill: vec![hill; n_channels],
+        missed_dose_probability: 0.0,
+        response: PkResponse::default(),
+    }
+}
+
+/// Pharmacokinetic dosing by `spec`, treating on exposure 1.
+pub fn pk_dosing(spec: PkSpec) -> Dosing {
+    Dosing {
+        kind: DosingKind::Pk(spec),
+        treating: vec![false, true],
+    }
 }
