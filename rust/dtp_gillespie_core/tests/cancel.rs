@@ -34,13 +34,7 @@ fn dosings() -> Vec<(&'static str, Dosing)> {
     vec![
         ("fixed", Dosing::fixed(Schedule::constant(0), 2, None)),
         ("adaptive", adaptive),
-        (
-            "pk",
-            Dosing {
-                kind: DosingKind::Pk(frequent_boluses(2)),
-                treating: vec![false, true],
-            },
-        ),
+        ("pk", pk_dosing(frequent_boluses(2))),
     ]
 }
 
@@ -103,14 +97,7 @@ fn a_set_flag_cancels_a_run_of_rejected_candidates() {
     // candidates follow and none is accepted. Only the rejections can reach the flag (a hot loop
     // that rejects 2^14 candidates in a row returns to be looked at).
     let model = two_state(&[(0.0, 0.0), (1000.0, 1000.0)]);
-    let dosing = Dosing {
-        kind: DosingKind::Pk(PkSpec {
-            dose_times: vec![0.0],
-            half_life: 1e-6,
-            ..frequent_boluses(2)
-        }),
-        treating: vec![false, true],
-    };
+    let dosing = pk_dosing(bolus_spec(vec![0.0], 2.0, 1e-6, 1.0, 2));
     for force_general_loop in [false, true] {
         let run = RunConfig {
             force_general_loop,

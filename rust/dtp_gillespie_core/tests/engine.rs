@@ -304,7 +304,7 @@ fn chain(n: usize) -> dtp_gillespie_core::Model {
 /// The dosings the hot loop serves: a fixed schedule, adaptive dosing (continuous monitoring with
 /// a burden band, and visits) and pharmacokinetic boluses.
 fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
-    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, PkResponse, PkSpec, Reference};
+    use dtp_gillespie_core::{AdaptiveSpec, DosingKind, PkSpec, Reference};
     let schedule = Schedule::new(vec![0.0, 0.9], vec![0, 1], Some((0, 2.1))).unwrap();
     let adaptive = |check_every| Dosing {
         kind: DosingKind::Adaptive(AdaptiveSpec {
@@ -317,20 +317,10 @@ fn dosings(n: usize, n_channels: usize) -> Vec<(&'static str, Dosing)> {
         }),
         treating: vec![false, true],
     };
-    let pk = Dosing {
-        kind: DosingKind::Pk(PkSpec {
-            off_exposure: 0,
-            on_exposure: 1,
-            dose_times: vec![0.0, 1.3, 2.6, 3.9, 5.2],
-            dose: 3.0,
-            half_life: 0.8,
-            ec50: vec![1.0; n_channels],
-            hill: vec![2.0; n_channels],
-            missed_dose_probability: 0.2,
-            response: PkResponse::default(),
-        }),
-        treating: vec![false, true],
-    };
+    let pk = pk_dosing(PkSpec {
+        missed_dose_probability: 0.2,
+        ..bolus_spec(vec![0.0, 1.3, 2.6, 3.9, 5.2], 3.0, 0.8, 2.0, n_channels)
+    });
     vec![
         ("fixed", Dosing::fixed(schedule, 2, None)),
         ("adaptive", adaptive(0.0)),
