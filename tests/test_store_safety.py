@@ -433,3 +433,161 @@ def test_resume_without_a_seed_of_a_missing_store_says_which_seed_it_drew(tmp_pa
             resume=True,
             **run,
         )
+
+
+# --- paths that must not slip past the checks ---------------------------------------------------
+@pytest.mark.parametrize("group", ["x/../../..", "..", "a/./b", "a//b", "./a", " a"])
+def test_a_group_with_dot_or_empty_segments_is_refused_before_touching_the_disk(
+    group: str, tmp_path: Path
+) -> None:
+    work = user_folder(tmp_path / "work")
+    before = snapshot(work)
+    store = work / "runs" / "run.zarr"
+    calls: list[Callable[[], Any]] = [
+        lambda: dg.simulate(SPR, SCHEDULE, store=store, group=group, **RUN),
+        lambda: dg.simulate(SPR, SCHEDULE, store=store, group=group, overwrite=True, **RUN),
+        lambda: dg.simulate(SPR, SCHEDULE, store=store, group=group, resume=True, **RUN),
+        lambda: dg.write_run(dg.simulate(SPR, SCHEDULE, **RUN), store, group=group, mode="w"),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidRunError, match=r"group is .*without empty, '\.' or '\.\.'"):
+            call()
+    assert snapshot(work) == before
+    assert not (work / "runs").exists()
+
+
+def test_a_file_url_gets_the_checks_of_a_local_path(tmp_path: Path) -> None:
+    path = tmp_path / "run.zarr"
+    dg.simulate(SPR, SCHEDULE, store=path, **RUN)
+    (path / "notes.txt").write_text("keep me", encoding="utf-8")
+    before = snapshot(path)
+    with pytest.raises(InvalidRunError, match="holds no dtp-gillespie run"):
+        dg.simulate(SPR, SCHEDULE, store=f"file://{path}", overwrite=True, **RUN)
+    with pytest.raises(InvalidRunError, match="not a dtp-gillespie store"):
+        dg.write_run(dg.simulate(SPR, SCHEDULE, **RUN), f"file://{path}", mode="w")
+    assert snapshot(path) == before
+    # A new store through a file:// URL is the same run as through its path, with its lock.
+    fresh = dg.simulate(SPR, SCHEDULE, store=f"file://{tmp_path / 'fresh.zarr'}", **RUN)
+    xr.testing.assert_identical(
+        without_created_at(fresh.load()), without_created_at(dg.simulate(SPR, SCHEDULE, **RUN))
+    )
+    write_lock(tmp_path / "fresh.zarr", socket.gethostname(), os.getpid())
+    with pytest.raises(InvalidRunError, match=f"being written by process {os.getpid()}"):
+        dg.simulate(SPR, SCHEDULE, store=f"file://{tmp_path / 'fresh.zarr'}", overwrite=True, **RUN)
+
+
+def test_a_trailing_slash_or_dot_does_not_hide_a_symbolic_link(tmp_path: Path) -> None:
+    target = tmp_path / "run.zarr"
+    dg.simulate(SPR, SCHEDULE, store=target, **RUN)
+    before = snapshot(target)
+    link = tmp_path / "link.zarr"
+    link.symlink_to(target, target_is_directory=True)
+    for store in (f"{link}/", f"{link}/.", f"{link}//"):
+        with pytest.raises(InvalidRunError, match="holds no dtp-gillespie run"):
+            dg.simulate(SPR, SCHEDULE, store=store, overwrite=True, **{**RUN, "seed": 4})
+        with pytest.raises(InvalidRunError, match="not a dtp-gillespie store"):
+            dg.write_run(dg.simulate(SPR, SCHEDULE, **RUN), store, mode="w")
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "a/notes.txt",
+        "a/figures/plot.png",
+        "count/README.txt",
+        "_progress/mine/x.csv",
+        "a/count/c/x",
+    ],
+)
+def test_overwrite_refuses_user_files_at_any_depth_of_a_store(where: str, tmp_path: Path) -> None:
+    path = tmp_path / "run.zarr"
+    if where.startswith("a/"):
+        dg.simulate(SPR, SCHEDULE, store=path, group="a", **RUN)
+        dg.simulate(SPR, SCHEDULE, store=path, group="b", **RUN)
+    else:
+        dg.simulate(SPR, SCHEDULE, store=path, **RUN)
+    users = path / where
+    users.parent.mkdir(parents=True, exist_ok=True)
+    users.write_text("keep me", encoding="utf-8")
+    before = snapshot(path)
+    assert not recognised_store(path)
+    with pytest.raises(InvalidRunError, match="holds no dtp-gillespie run"):
+        dg.simulate(SPR, SCHEDULE, store=path, overwrite=True, **RUN)
+    with pytest.raises(InvalidRunError, match="not a dtp-gillespie store"):
+        dg.write_run(dg.simulate(SPR, SCHEDULE, **RUN), path, mode="w")
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(path), "--overwrite", "--no-progress"]) == 2
+    assert snapshot(path) == before
+
+
+def test_a_symbolic_link_among_the_chunks_makes_a_store_foreign(tmp_path: Path) -> None:
+    path = tmp_path / "run.zarr"
+    dg.simulate(SPR, SCHEDULE, store=path, **RUN)
+    outside = user_folder(tmp_path / "outside")
+    (path / "count" / "c" / "elsewhere").symlink_to(outside, target_is_directory=True)
+    assert not recognised_store(path)
+    with pytest.raises(InvalidRunError, match="holds no dtp-gillespie run"):
+        dg.simulate(SPR, SCHEDULE, store=path, overwrite=True, **RUN)
+    assert (outside / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+
+
+@pytest.mark.parametrize("inner", ["g", "x/y"])
+def test_overwrite_refuses_a_store_with_a_live_writer_in_one_of_its_groups(
+    inner: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.zarr"
+    dg.simulate(SPR, SCHEDULE, store=path, group="a", **RUN)
+    dg.simulate(SPR, SCHEDULE, store=path, group=inner, **RUN)
+    write_lock(path / inner, socket.gethostname(), os.getpid())  # a live process holds it
+    before = snapshot(path)
+    holder = rf"in its group '{inner}', is being written by process {os.getpid()}"
+    with pytest.raises(InvalidRunError, match=holder):
+        dg.simulate(SPR, SCHEDULE, store=path, overwrite=True, **RUN)
+    with pytest.raises(InvalidRunError, match=holder):
+        dg.write_run(dg.simulate(SPR, SCHEDULE, **RUN), path, mode="w")
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    assert main(["run", str(config), "--out", str(path), "--overwrite", "--no-progress"]) == 2
+    assert snapshot(path) == before
+    # Once that writer is gone, its lock is stale and the store is the package's own again.
+    (path / inner / LOCK_GROUP / "zarr.json").unlink()
+    write_lock_of_dead = dead_pid()
+    (path / inner / LOCK_GROUP).rmdir()
+    write_lock(path / inner, socket.gethostname(), write_lock_of_dead)
+    dg.simulate(SPR, SCHEDULE, store=path, overwrite=True, **RUN)
+    assert not (path / inner).exists()
+
+
+def test_resume_leaves_a_finished_run_written_in_one_go(tmp_path: Path) -> None:
+    path = tmp_path / "run.zarr"
+    ds = dg.simulate(SPR, SCHEDULE, **RUN)
+    ds["my_annotation"] = (cv.REPLICATE, np.arange(ds.sizes[cv.REPLICATE]))
+    dg.write_run(ds, path)
+    before = snapshot(path)
+    with pytest.raises(InvalidRunError, match="holds a finished run that was not streamed"):
+        dg.simulate(SPR, SCHEDULE, store=path, resume=True, **RUN)
+    assert snapshot(path) == before
+    assert "my_annotation" in dg.open_run(path)
+
+
+def test_clearing_one_group_first_drops_the_root_consolidated_metadata(tmp_path: Path) -> None:
+    """Killed after a group's contents went, a plain xr.open_zarr must not read the old
+    consolidated metadata of that group over its deleted chunks."""
+    from dtp_gillespie import store_safety
+
+    path = tmp_path / "s.zarr"
+    dg.simulate(SPR, SCHEDULE, store=path, group="a", **RUN)
+    dg.simulate(SPR, SCHEDULE, store=path, group="b", **RUN)
+    root_meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
+    assert root_meta.get("consolidated_metadata") is not None
+    b = dg.open_run(path, group="b", load=True)
+    store_safety.clear_group(str(path), "a", None, keep_lock=True)
+    root_meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
+    assert root_meta.get("consolidated_metadata") is None
+    with pytest.raises(FileNotFoundError, match="No group found"):
+        xr.open_zarr(path, group="a", consolidated=False)
+    xr.testing.assert_identical(dg.open_run(path, group="b", load=True), b)
+    # The emptied group is the package's own: the store can still be overwritten.
+    assert recognised_store(path)

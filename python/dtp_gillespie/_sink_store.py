@@ -134,7 +134,7 @@ class StoreSink:
         stage_tables: bool = False,
     ) -> None:
         self.path = safety.check_store_path(store)
-        self.group = group
+        self.group = safety.check_group(group)
         self.storage_options = storage_options
         self.resume = resume
         self.overwrite = overwrite
@@ -156,7 +156,8 @@ class StoreSink:
                 "with the same spec and seed, or overwrite=True (--overwrite) to replace it"
             )
         if exists:
-            safety.check_not_locked(path, group, where)
+            # Any live writer below, too: overwriting must not delete a run of one of its groups.
+            safety.check_no_writer_below(path, group, where)
         if exists and not safety.recognised_store(path, group, options):
             raise InvalidRunError(
                 f"{where} exists but holds no dtp-gillespie run; refusing to "
@@ -167,6 +168,8 @@ class StoreSink:
             with safety.store_lock(path, group, options):
                 locked = True
                 if exists and self.overwrite:
+                    # Again under the lock: a writer of a group inside may have started since.
+                    safety.check_no_writer_below(path, group, where, own_lock=True)
                     safety.clear_group(path, group, options, keep_lock=True)
                     exists = False
                 plan, status = self._resumable(plan, exists)
@@ -261,6 +264,14 @@ class StoreSink:
             blank = stored is not None and safety.is_blank(open_group(path, group, "r", options))
             if stored is not None and not blank:
                 check_identity(stored, provenance(plan), where)
+                if not status.initialised and INCOMPLETE_ATTR not in stored:
+                    # A finished run written in one go (write_run, ds.to_zarr): nothing to
+                    # resume, and the template would replace it.
+                    raise InvalidRunError(
+                        f"{where} holds a finished run that was not streamed (no progress "
+                        "record): resume=True only finishes an interrupted streamed run; open it "
+                        "with dtp_gillespie.open_run, or pass overwrite=True to run it again"
+                    )
             if status.initialised and (
                 status.block_size != plan.block_size and status.n_replicates == plan.n_replicates
             ):

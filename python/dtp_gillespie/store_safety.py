@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -34,12 +35,14 @@ from .errors import InvalidRunError
 __all__ = [
     "GROUPS_ATTR",
     "LOCK_GROUP",
-    "check_not_locked",
+    "check_group",
+    "check_no_writer_below",
     "check_store_path",
     "checksummed_codecs",
     "clear_group",
     "delete_run_store",
     "describe",
+    "drop_consolidated",
     "exists",
     "is_blank",
     "is_run",
@@ -74,7 +77,10 @@ def check_store_path(store: Any) -> str:
     """The store path as a ``str``; an empty or blank path is refused.
 
     zarr would take ``""`` for the current directory, and writing a store there replaces the
-    directory's contents, so this runs before anything touches the disk.
+    directory's contents, so this runs before anything touches the disk. A ``file://`` URL is
+    a local path, and gets the local checks (foreign files, symbolic links, the writer's lock);
+    a local path loses its trailing ``/`` and its ``.`` segments, so that ``link.zarr/`` is
+    seen as the symbolic link it names.
     """
     try:
         path = os.fspath(store)
@@ -87,7 +93,41 @@ def check_store_path(store: Any) -> str:
             f"store is {path!r}; give the path or URL of the zarr store (an empty path would "
             "mean the current directory)"
         )
+    if path.startswith("file://"):
+        path = path.removeprefix("file://")
+        if not path.strip():
+            raise InvalidRunError(f"store is {store!r}; the file:// URL names no path")
+    if _is_local(path):
+        path = _tidy_local(path)
     return path
+
+
+def _tidy_local(path: str) -> str:
+    """``path`` without empty and ``.`` segments (``..`` is kept: it follows symbolic links)."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if path.startswith("/"):
+        return "/" + "/".join(parts)
+    return "/".join(parts) or "."
+
+
+def check_group(group: str | None) -> str | None:
+    """The group path without leading and trailing ``/`` (None for the root); a group with an
+    empty, ``.`` or ``..`` segment is refused before anything touches the disk (zarr refuses it
+    too, but only after the store's folders would have been made)."""
+    if group is None:
+        return None
+    if not isinstance(group, str):
+        raise InvalidRunError(f"group is {group!r}; expected a str such as 'continuous'")
+    stripped = group.strip("/")
+    if not stripped:
+        return None
+    bad = [p for p in stripped.split("/") if p in ("", ".", "..") or p != p.strip()]
+    if bad or "\\" in stripped:
+        raise InvalidRunError(
+            f"group is {group!r}; a group is a path of names separated by '/', without empty, "
+            "'.' or '..' segments, backslashes or surrounding spaces"
+        )
+    return stripped
 
 
 def checksummed_codecs() -> tuple[Any, ...]:
@@ -109,7 +149,8 @@ def _is_local(path: str) -> bool:
 
 
 def _local_dir(path: str, group: str | None) -> str:
-    return os.path.join(path, *(group.strip("/").split("/") if group else ()))
+    checked = check_group(group)
+    return os.path.join(path, *(checked.split("/") if checked else ()))
 
 
 def _fs(path: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
@@ -137,6 +178,7 @@ def open_group(
 def exists(path: str, group: str | None, storage_options: Mapping[str, Any] | None) -> bool:
     """Whether anything is at the run's place: the group's directory (local), or the zarr group
     (for a group of a URL), or anything at the URL."""
+    group = check_group(group)
     if _is_local(path):
         return os.path.lexists(_local_dir(path, group))
     fs, p = _fs(path, storage_options)
@@ -205,19 +247,87 @@ def is_blank(group: Any) -> bool:
     return not dict(group.attrs) and not _members(group)
 
 
-def _foreign_entries(directory: str) -> list[str]:
-    """Entries of a local directory that are neither zarr metadata files nor zarr nodes."""
-    foreign = []
-    for name in sorted(os.listdir(directory)):
-        full = os.path.join(directory, name)
-        if os.path.islink(full):
-            foreign.append(name)
-        elif os.path.isfile(full):
-            if name not in _ZARR_METADATA:
-                foreign.append(name)
-        elif not any(os.path.isfile(os.path.join(full, m)) for m in _ZARR_METADATA):
-            foreign.append(name)
-    return foreign
+_REWRITE_PREFIX = "zarr.json.dtp-rewrite-"
+"""Temporary file of :func:`drop_consolidated` (left behind only by a process killed while it
+renames it into place)."""
+_CHUNK_KEY = re.compile(r"^(c|\d+(\.\d+)*)$")
+"""Names of an array's chunk files and folders: zarr 3's ``c/0/1`` (``c`` alone for a 0-d
+array), zarr 2's ``0.1`` or ``0/1``."""
+
+
+def _node_kind(directory: str) -> str | None:
+    """``"array"``, ``"group"`` or None (no zarr metadata) for a local directory; a zarr.json
+    that cannot be read counts as a group (its members are still checked one by one)."""
+    if os.path.isfile(os.path.join(directory, ".zarray")):
+        return "array"
+    if os.path.isfile(os.path.join(directory, ".zgroup")):
+        return "group"
+    meta = os.path.join(directory, "zarr.json")
+    if not os.path.isfile(meta):
+        return None
+    try:
+        with open(meta, encoding="utf-8") as f:
+            kind = json.load(f).get("node_type")
+    except (OSError, ValueError, AttributeError):
+        return "group"
+    return "array" if kind == "array" else "group"
+
+
+def _walk_store(directory: str) -> tuple[list[str], list[str]]:
+    """Everything below a local directory that zarr does not know (paths relative to it), and
+    the writers' lock files found there.
+
+    Known: zarr metadata files, groups and arrays (folders with metadata), an array's chunk
+    files and folders, and a group's ``_lock`` (its ``zarr.json`` and the lock's own temporary
+    files). Anything else, and any symbolic link, is foreign, however deep.
+    """
+    foreign: list[str] = []
+    locks: list[str] = []
+
+    def listing(folder: str) -> list[str]:
+        try:  # a writer may remove a folder while it is walked
+            return sorted(os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def chunks(folder: str, rel: str) -> None:
+        for name in listing(folder):
+            full, r = os.path.join(folder, name), f"{rel}/{name}"
+            if os.path.islink(full) or not _CHUNK_KEY.match(name):
+                foreign.append(r)
+            elif os.path.isdir(full):
+                chunks(full, r)
+
+    def node(folder: str, rel: str) -> None:
+        kind = _node_kind(folder)
+        for name in listing(folder):
+            full, r = os.path.join(folder, name), f"{rel}{name}"
+            if os.path.islink(full):
+                foreign.append(r)
+            elif os.path.isfile(full) and (
+                name in _ZARR_METADATA or (kind == "group" and name.startswith(_REWRITE_PREFIX))
+            ):
+                continue
+            elif kind == "array" and _CHUNK_KEY.match(name):
+                if os.path.isdir(full):
+                    chunks(full, r)
+            elif name == LOCK_GROUP and kind != "array" and os.path.isdir(full):
+                for n in listing(full):
+                    if not n.startswith("zarr.json") or not os.path.isfile(os.path.join(full, n)):
+                        foreign.append(f"{r}/{n}")
+                    elif n == "zarr.json":
+                        locks.append(os.path.join(full, n))
+            elif (
+                kind != "array"
+                and os.path.isdir(full)
+                and (_node_kind(full) is not None or set(listing(full)) <= {LOCK_GROUP})
+            ):
+                node(full, r + "/")  # a zarr node, or a group emptied by a killed writer
+            else:
+                foreign.append(r)
+
+    node(directory, "")
+    return foreign, locks
 
 
 def recognised_store(
@@ -228,7 +338,8 @@ def recognised_store(
     True for a zarr group holding a dtp-gillespie run, a zarr group whose member groups all hold
     runs (the CLI writes one per schedule), a zarr group with no attributes and no members, and an
     empty directory. False for anything else: a file, a symbolic link, a directory with files or
-    folders zarr does not know, a zarr store of other data.
+    folders zarr does not know at any depth (a note inside a run's group, a symbolic link among
+    its chunks), a zarr store of other data.
     """
     path = check_store_path(store)
     if _is_local(path):
@@ -237,7 +348,7 @@ def recognised_store(
             return False
         if not [name for name in os.listdir(target) if name != LOCK_GROUP]:
             return True  # an empty directory, or one holding only a (stale) writer's lock
-        if _foreign_entries(target):
+        if _walk_store(target)[0]:
             return False
     try:
         root = open_group(path, group, "r", storage_options)
@@ -254,7 +365,13 @@ def clear_group(
     keep_lock: bool,
 ) -> None:
     """Delete the contents of a run's place (the caller has recognised it as the package's own);
-    with ``keep_lock`` the writer's lock (held by the caller) stays."""
+    with ``keep_lock`` the writer's lock (held by the caller) stays.
+
+    A group's contents go only after the root's consolidated metadata is dropped: killed in
+    between, a plain ``xr.open_zarr`` would otherwise read the old metadata over deleted chunks.
+    """
+    if group:
+        drop_consolidated(path, storage_options)
     if _is_local(path):
         target = _local_dir(path, group)
         if not os.path.lexists(target):
@@ -280,6 +397,36 @@ def clear_group(
         fs.rm(p, recursive=True)
 
 
+def drop_consolidated(path: str, storage_options: Mapping[str, Any] | None) -> None:
+    """Remove the consolidated metadata from a store's root ``zarr.json`` (readers then read
+    each node's own metadata; the run's end consolidates again). The new file replaces the old
+    in one rename, so a reader sees one or the other."""
+    if _is_local(path):
+        meta = os.path.join(path, "zarr.json")
+        try:
+            with open(meta, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            return
+        if not isinstance(doc, dict) or doc.get("consolidated_metadata") is None:
+            return
+        del doc["consolidated_metadata"]
+        tmp = os.path.join(path, f"{_REWRITE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+        os.replace(tmp, meta)
+        return
+    fs, p = _fs(path, storage_options)
+    key = p.rstrip("/") + "/zarr.json"
+    try:
+        doc = json.loads(fs.cat_file(key))
+    except Exception:
+        return
+    if isinstance(doc, dict) and doc.get("consolidated_metadata") is not None:
+        del doc["consolidated_metadata"]
+        fs.pipe_file(key, json.dumps(doc, indent=2).encode())
+
+
 def delete_run_store(
     store: Any, *, group: str | None = None, storage_options: Mapping[str, Any] | None = None
 ) -> None:
@@ -295,11 +442,7 @@ def delete_run_store(
     where = describe(path, group)
     if not exists(path, group, storage_options):
         return
-    if _is_local(path) and os.path.isdir(_local_dir(path, group)):
-        target = _local_dir(path, group)
-        subdirs = [os.path.join(target, n) for n in os.listdir(target)]
-        for d in [target, *(s for s in subdirs if os.path.isdir(s))]:
-            check_not_locked(d, None, where)
+    check_no_writer_below(path, group, where)
     if not recognised_store(path, group, storage_options):
         raise InvalidRunError(
             f"{where} exists and is not a dtp-gillespie store (a run, or one run per group); "
@@ -365,15 +508,27 @@ def _is_stale(lock_file: str, holder: Mapping[str, Any] | None) -> bool:
     return holder["host"] == socket.gethostname() and not _pid_alive(holder["pid"])
 
 
-def check_not_locked(path: str, group: str | None, where: str) -> None:
-    """Refuse a run's place that a live writer holds the lock of, naming the writer (checked
-    first, so that a store half-written by another process is not mistaken for foreign data)."""
+def check_no_writer_below(
+    path: str, group: str | None, where: str, *, own_lock: bool = False
+) -> None:
+    """Refuse to clear a run's place while a live writer holds a lock anywhere below it: its
+    own group's, or that of any group inside (overwriting a store must not delete another
+    process's run in one of its groups). With ``own_lock`` the place's own lock is the
+    caller's and is not checked."""
     if not _is_local(path):
         return
-    lock_file = os.path.join(_local_dir(path, group), LOCK_GROUP, "zarr.json")
-    exists, holder = _settled_holder(lock_file)
-    if exists and not _is_stale(lock_file, holder):
-        raise InvalidRunError(_locked_message(where, holder, lock_file))
+    target = _local_dir(path, group)
+    if os.path.islink(target) or not os.path.isdir(target):
+        return
+    mine = os.path.join(target, LOCK_GROUP, "zarr.json")
+    for lock_file in _walk_store(target)[1]:
+        if own_lock and lock_file == mine:
+            continue
+        held, holder = _settled_holder(lock_file)
+        if held and not _is_stale(lock_file, holder):
+            inner = os.path.relpath(os.path.dirname(os.path.dirname(lock_file)), target)
+            at = where if inner == "." else f"{where}, in its group {inner!r},"
+            raise InvalidRunError(_locked_message(at, holder, lock_file))
 
 
 def _locked_message(where: str, holder: Mapping[str, Any] | None, lock_file: str) -> str:
