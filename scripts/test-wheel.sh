@@ -124,4 +124,4 @@ in_venv dtp-gillespie run --replicates 50 --no-progress --out "$tmp/run.zarr"
 [ -d "$tmp/run.zarr" ] || die "dtp-gillespie run wrote no store at $tmp/run.zarr"
 
 echo "== smoke tests against the installed wheel: ${SMOKE_TESTS[*]}"
-in_venv python -m pytest -p no:cacheprovider -q "${SMOKE_TESTS[@]}"
+in_venv python -m pytest -p no:cacheprovider -q -n auto "${SMOKE_TESTS[@]}"
