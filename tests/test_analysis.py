@@ -240,6 +240,23 @@ def test_censoring_of_extinction_and_of_absent_events(censoring: xr.Dataset) -> 
     assert np.isnan(an.median_time(censoring, "first_mutant_time")["median"].item())
 
 
+def test_a_run_without_replicates_is_refused_by_name(censoring: xr.Dataset) -> None:
+    empty = censoring.isel(replicate=slice(0, 0))
+    for call in (
+        lambda: an.kaplan_meier(empty, "progression_time"),
+        lambda: an.probability_by(empty, 3.0, "progression_time"),
+        lambda: an.median_time(empty, "progression_time"),
+    ):
+        with pytest.raises(InvalidRunError, match="the Dataset has no replicates"):
+            call()
+
+
+@pytest.mark.parametrize(("k", "n"), [(5, 3), (-1, 3), (2, math.inf), ([1, 4], [3, 3])])
+def test_wilson_refuses_successes_outside_the_trials(k: Any, n: Any) -> None:
+    with pytest.raises(InvalidRunError, match="successes must be from 0 to n"):
+        an.wilson_interval(k, n)
+
+
 def test_unknown_event_is_refused(censoring: xr.Dataset) -> None:
     with pytest.raises(ValueError, match="event must be one of"):
         an.kaplan_meier(censoring, "stop_time")  # type: ignore[arg-type]

@@ -310,8 +310,21 @@ def test_bad_dataset_input_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [((-1.0, 10), "m is -1.0"), ((1.0, -1), "n_max is -1"), ((1.0, 10, 1.5), "plating is 1.5")],
+    [
+        ((-1.0, 10), "m is -1.0"),
+        ((1.0, -1), "n_max is -1"),
+        ((1.0, 10, 1.5), "plating is 1.5"),
+        ((1.0, 10**12), r"n_max is 1000000000000; the exact law is computed up to 100000"),
+    ],
 )
 def test_bad_pmf_input_is_refused(args: tuple[float, ...], message: str) -> None:
     with pytest.raises(InvalidRunError, match=message):
         luria_delbruck_pmf(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("jackpot", [100_001, 10**12])
+def test_a_count_past_the_exact_law_is_refused_naming_it(jackpot: int) -> None:
+    """Not an allocation of terabytes, nor hours of recursion: the largest count is named."""
+    named = f"a culture holds {jackpot} mutants; .* up to 100000"
+    with pytest.raises(InvalidRunError, match=named):
+        fluctuation_test([1, jackpot, 3, 0, 2])

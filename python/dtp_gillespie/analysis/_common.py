@@ -166,6 +166,11 @@ def _as_dataset(data: "xr.Dataset | Mapping[str, xr.Dataset]", dim: str = GROUP)
 def _group_arrays(da: xr.DataArray, lead: Sequence[Hashable]) -> np.ndarray:
     """Values as (n_groups, n_replicates), leading dims flattened in C order."""
     arr = np.asarray(da.transpose(*lead, cv.REPLICATE).values)
+    if arr.shape[-1] == 0:
+        raise InvalidRunError(
+            f"the Dataset has no replicates (its {cv.REPLICATE!r} dimension has size 0): "
+            "nothing to analyse"
+        )
     return arr.reshape(-1, arr.shape[-1])
 
 

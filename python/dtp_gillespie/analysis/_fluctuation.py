@@ -33,6 +33,10 @@ M_MAX = 600.0
 """Largest m the estimator searches: the recursion runs on probabilities scaled by exp(m), which
 stay finite below exp(709). Fluctuation experiments are designed with m of order 1 to 30."""
 
+MAX_COUNT = 100_000
+"""Largest count the exact law is computed to: the recursion costs O(n²) per evaluation (about
+10 s at 10⁵, and the estimate evaluates it tens of times) and O(n) memory."""
+
 _Q = tuple[np.ndarray, float]  # clone-size law: q[j] for j >= 1 (q[0] = 0), and P(no colony)
 
 
@@ -118,6 +122,11 @@ def luria_delbruck_pmf(m: float, n_max: int, plating: float = 1.0, phi: float = 
         raise InvalidRunError(f"m is {m!r}; it must be a number from 0 to {M_MAX:g}")
     if isinstance(n_max, bool) or not isinstance(n_max, int | np.integer) or n_max < 0:
         raise InvalidRunError(f"n_max is {n_max!r}; it must be a whole number >= 0")
+    if n_max > MAX_COUNT:
+        raise InvalidRunError(
+            f"n_max is {n_max}; the exact law is computed up to {MAX_COUNT} (its recursion costs "
+            "O(n_max²))"
+        )
     law = _clone_law(int(n_max), *_check_law(plating, phi))
     return np.asarray(_scaled_pmf(float(m), law) * math.exp(-float(m) * (1.0 - law[1])))
 
@@ -369,7 +378,8 @@ def fluctuation_test(
     of how much better Luria–Delbrück fits, not as a test. NaN where every count is 0.
 
     Each likelihood evaluation costs O(n²) in the largest count n (the recursion): counts up to
-    a few thousand take well under a second; counts of 10⁵ take minutes.
+    a few thousand take well under a second; counts of 10⁵ take minutes, and larger counts are
+    refused (above 100,000) with an error naming the largest.
 
     The estimate assumes the Lea–Coulson model: mutants and non-mutants grow at the same rate, no
     mutant cells in the inoculum (``n_initial * rate << 1``), a non-mutant population large
@@ -379,6 +389,14 @@ def fluctuation_test(
     n_t, phi = _check_cells(n_final, n_initial)
     e, phi = _check_law(plating, phi)
     groups, shape = _cultures(data, state)
+    for counts in groups:
+        if counts.size and int(counts.max()) > MAX_COUNT:
+            raise InvalidRunError(
+                f"fluctuation_test: a culture holds {int(counts.max())} mutants; the exact "
+                f"Luria–Delbrück likelihood is computed for counts up to {MAX_COUNT} (it costs "
+                "O(n²) in the largest count n); with larger jackpots, plate a fraction of each "
+                "culture and pass plating="
+            )
     rows = []
     for counts in groups:
         m, lo, hi, best = _estimate(counts, conf, e, phi)

@@ -7,6 +7,7 @@ import numpy as np
 import xarray as xr
 
 from .. import conventions as cv
+from ..errors import InvalidRunError
 from ._common import (
     Event,
     ExtinctRule,
@@ -42,6 +43,16 @@ def wilson_interval(
     z = _z(confidence)
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
+    # NaN (no data) gives NaN; anything else must be k successes of n finite trials.
+    with np.errstate(invalid="ignore"):
+        wrong = ~(np.isnan(k) | np.isnan(n)) & ~((k >= 0) & (k <= n) & np.isfinite(n))
+    if np.any(wrong):
+        at = tuple(np.argwhere(wrong)[0])
+        k_at, n_at = np.broadcast_to(k, wrong.shape)[at], np.broadcast_to(n, wrong.shape)[at]
+        raise InvalidRunError(
+            f"wilson_interval: k is {k_at:g} of n = {n_at:g} trials; successes must be from 0 "
+            "to n, and n finite"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         denom = 1.0 + z * z / n
