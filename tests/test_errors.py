@@ -321,6 +321,18 @@ RUN_CASES = [
     pytest.param(
         {"replicate_offset": -1}, ("replicate_offset", "-1"), id="replicate_offset-negative"
     ),
+    # Options of a store without store=: refused, not ignored.
+    pytest.param({"resume": True}, ("resume=True", "without store="), id="resume-without-store"),
+    pytest.param(
+        {"overwrite": True, "group": "a"},
+        ("overwrite=True", "group='a'", "without store="),
+        id="overwrite-and-group-without-store",
+    ),
+    pytest.param(
+        {"storage_options": {"anon": True}},
+        ("storage_options=", "without store="),
+        id="storage_options-without-store",
+    ),
     # The message lists every accepted form, the 'biomarker' string included.
     pytest.param(
         {"progression": {"size": 20, "monitor": "psa"}},

@@ -12,6 +12,7 @@ from ._plan import Plan
 from ._sink_memory import MemorySink
 from ._sink_store import StoreSink
 from ._sink_summary import SummarySink
+from .errors import InvalidRunError
 
 __all__ = ["run_plan"]
 
@@ -33,6 +34,8 @@ def run_plan(
 
     ``seed_drawn``: ``resume=True`` came without a seed and the store records none (see
     :func:`~dtp_gillespie._store_status.seed_for_resume`)."""
+    if store is None:
+        _check_no_store_options(resume, overwrite, group, storage_options)
     plan.check_fits(in_memory=store is None)
     sink: Sink
     if store is not None:
@@ -54,3 +57,22 @@ def run_plan(
             # One engine call per grid point: its threads share the replicates.
             plan = plan.with_block_size(plan.n_replicates)
     return execute(plan, sink, executor_for(client), progress)
+
+
+def _check_no_store_options(resume: Any, overwrite: Any, group: Any, storage_options: Any) -> None:
+    """Options of a store given without ``store=``: refused, not silently ignored."""
+    given = [
+        f"{name}={value!r}"
+        for name, value, default in (
+            ("resume", resume, False),
+            ("overwrite", overwrite, False),
+            ("group", group, None),
+            ("storage_options", storage_options, None),
+        )
+        if value is not default
+    ]
+    if given:
+        raise InvalidRunError(
+            f"{', '.join(given)} without store=: these options apply to a zarr store; pass "
+            "store='run.zarr' to stream the run into one, or leave them out"
+        )

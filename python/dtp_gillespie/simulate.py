@@ -217,7 +217,8 @@ def simulate(
         ``store`` the blocks are gathered in memory). Bit-identical to a local run.
     group, overwrite, block_size, storage_options
         Streaming only: zarr group, replace an existing store, replicates per block (= chunk;
-        default about 64 MiB of counts), fsspec options.
+        default about 64 MiB of counts), fsspec options. ``resume``, ``group``, ``overwrite``
+        and ``storage_options`` without ``store`` are refused, not ignored.
     summary_only : bool, default False
         Keep no trajectories: per-replicate summaries (``final_count``, ``final_biomarker`` for
         a model with a biomarker, and every per-replicate variable) and ensemble statistics of
