@@ -591,3 +591,25 @@ def test_clearing_one_group_first_drops_the_root_consolidated_metadata(tmp_path:
     xr.testing.assert_identical(dg.open_run(path, group="b", load=True), b)
     # The emptied group is the package's own: the store can still be overwritten.
     assert recognised_store(path)
+
+
+def test_temporary_files_of_a_killed_writer_are_the_package_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zarr writes each file as ``<name>.<uuid>.partial`` and renames it: a writer killed in
+    between leaves one, and the store stays resumable and replaceable."""
+    path = tmp_path / "run.zarr"
+    interrupt_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        dg.simulate(SPR, SCHEDULE, store=path, block_size=4, **RUN)
+    monkeypatch.undo()
+    hex32 = "0123456789abcdef" * 2
+    (path / "count" / "c" / f"0.{hex32}.partial").write_bytes(b"half a chunk")
+    (path / f"zarr.{hex32}.partial").write_text("{", encoding="utf-8")
+    assert recognised_store(path)
+    done = dg.simulate(SPR, SCHEDULE, store=path, resume=True, block_size=4, **RUN)
+    xr.testing.assert_identical(
+        without_created_at(done.load()), without_created_at(dg.simulate(SPR, SCHEDULE, **RUN))
+    )
+    (path / "count" / "c" / f"0.{hex32[:-1]}.partial").write_bytes(b"not zarr's name")
+    assert not recognised_store(path)

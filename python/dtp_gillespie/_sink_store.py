@@ -44,6 +44,7 @@ from ._store_status import (
     store_status,
     stored_attrs,
 )
+from ._store_status import unwritten_fill as _unwritten_fill
 from .errors import InvalidRunError
 from .io import open_run, refresh_metadata
 from .store_safety import open_group
@@ -172,6 +173,7 @@ class StoreSink:
                     safety.check_no_writer_below(path, group, where, own_lock=True)
                     safety.clear_group(path, group, options, keep_lock=True)
                     exists = False
+                safety.tidy_killed_writes(path, group)
                 plan, status = self._resumable(plan, exists)
                 done = status.done
                 if plan.ordered:
@@ -441,13 +443,3 @@ def _write_template(
     prog.attrs["initialised"] = True
     # An interrupted store opens in plain xarray too, without a warning.
     refresh_metadata(store, storage_options)
-
-
-def _unwritten_fill(dtype: np.dtype[Any]) -> Any:
-    """What an unwritten replicate reads as: -1 for integers (no count, status or tally is
-    negative; status -1 is ``not_run``), NaN for floats."""
-    if np.issubdtype(dtype, np.signedinteger):
-        return -1
-    if np.issubdtype(dtype, np.floating):
-        return np.nan
-    raise InvalidRunError(f"internal error: no 'not run' fill value for dtype {dtype}")

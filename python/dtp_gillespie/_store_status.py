@@ -5,7 +5,7 @@ and the identity check a resumed store must pass (the store layout is described 
 import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +24,17 @@ __all__ = [
     "INCOMPLETE_NOTE",
     "PROGRESS_DIMS",
     "PROGRESS_GROUP",
+    "WRITE_RUN_NOTE",
     "StoreStatus",
     "check_identity",
+    "has_unwritten_fill",
     "join",
     "seed_for_resume",
     "store_status",
     "stored_attrs",
     "stored_seed",
+    "unfinished_schedules_note",
+    "unwritten_fill",
 ]
 
 PROGRESS_GROUP = "_progress"
@@ -39,8 +43,9 @@ PROGRESS_GROUP = "_progress"
 PROGRESS_DIMS = ("grid_point", "block")
 """Dimension names of ``_progress/block_done``."""
 
-INCOMPLETE_ATTR = "incomplete"
-"""Global attribute of a streamed store whose run is not finished; removed once it is."""
+INCOMPLETE_ATTR = cv.ATTR_INCOMPLETE
+"""Global attribute of a store that is not finished (a streamed run, a ``write_run``, the CLI's
+root of one group per schedule); removed once it is."""
 
 INCOMPLETE_NOTE = (
     "This streamed run is not finished (still being written, or interrupted): replicates whose "
@@ -48,6 +53,34 @@ INCOMPLETE_NOTE = (
     "dtp_gillespie.store_status says which blocks are done, and the same call with resume=True "
     "finishes the run"
 )
+
+WRITE_RUN_NOTE = "This store was being written by write_run and was interrupted; write it again"
+"""The ``incomplete`` attribute of a store while :func:`~dtp_gillespie.write_run` writes it."""
+
+
+def unfinished_schedules_note(names: Sequence[str], command: str | None) -> str:
+    """The ``incomplete`` attribute of the CLI's root (one group per schedule) while its
+    schedules are written: the schedules ``names`` are not finished, ``command`` finishes them."""
+    listed = ", ".join(repr(n) for n in names)
+    finish = command or "the same dtp-gillespie run command with --resume"
+    return (
+        "This store holds one group per schedule and is not finished (interrupted, or still "
+        f"being written): schedules not written yet: {listed}; finish them with: {finish}"
+    )
+
+
+def unwritten_fill(dtype: np.dtype[Any]) -> Any:
+    """What an unwritten replicate reads as: -1 for integers (no count, status or tally is
+    negative; status -1 is ``not_run``), NaN for floats."""
+    if has_unwritten_fill(dtype):
+        return -1 if np.dtype(dtype).kind == "i" else np.nan
+    raise InvalidRunError(f"internal error: no 'not run' fill value for dtype {dtype}")
+
+
+def has_unwritten_fill(dtype: np.dtype[Any]) -> bool:
+    """Whether :func:`unwritten_fill` has a value for ``dtype``: signed integers and floats (not
+    bool, unsigned, complex, str, datetime64 or timedelta64)."""
+    return np.dtype(dtype).kind in ("i", "f")
 
 
 _IDENTITY_ATTRS = (

@@ -39,8 +39,9 @@ from . import summary
 from ._checks import check_count
 from ._options import RUN_OPTIONS
 from ._seeding import normalise_seed
-from ._store_status import stored_seed
+from ._store_status import stored_seed, unfinished_schedules_note
 from .errors import DtpGillespieError, InvalidModelError, InvalidRunError, InvalidScheduleError
+from .io import mark_complete, mark_incomplete
 from .model import Model
 from .protocol._cli import add_protocol_command
 from .schedule import Schedule
@@ -341,7 +342,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     print(f"dtp-gillespie {_version()}: {source} -> {out}", file=sys.stderr)
     results: list[tuple[str | None, xr.Dataset, float]] = []
-    for name, sched in named:
+    for k, (name, sched) in enumerate(named):
+        note = unfinished_schedules_note([str(n) for n, _ in named[k:]], _resume_command(args))
+        if name is not None:  # until the last group is written, the root names those not
+            mark_incomplete(out, note)
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
@@ -361,6 +365,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             prefix = f"schedule {name!r}: " if name else ""
             print(f"warning: {prefix}{w.message}", file=sys.stderr)
         results.append((name, ds, wall))
+    if not isinstance(schedules, Schedule):
+        mark_complete(out)
     for name, ds, wall in results:
         _summarise(name, ds, wall, sys.stdout)
     where = ", ".join(f"group {n!r}" for n, _, _ in results if n) or "store root"

@@ -34,6 +34,7 @@ from ._lineage_outputs import (
 
 __all__ = [
     "ATTR_CREATED_AT",
+    "ATTR_INCOMPLETE",
     "ATTR_MODEL",
     "ATTR_RNG",
     "ATTR_RUN",
@@ -473,3 +474,7 @@ ATTR_RNG: Final = "rng"
 ATTR_VERSION: Final = "dtp_gillespie_version"
 ATTR_CREATED_AT: Final = "created_at"
 ATTR_SCHEMA_VERSION: Final = "schema_version"
+ATTR_INCOMPLETE: Final = "incomplete"
+"""Attribute of a store (group) not finished yet: a streamed run still being written or
+interrupted, a ``write_run`` interrupted, or the CLI's root of one group per schedule before the
+last schedule is written. Its value says how to finish the store; it is removed once it is."""

@@ -41,8 +41,10 @@ class MissingDependencyError(DtpGillespieError, ImportError):
 
 
 class IncompleteStoreWarning(UserWarning):
-    """A streamed store opened before its run finished (still being written, or interrupted):
-    replicates not run yet read ``status`` -1 (``not_run``) and ``count`` -1."""
+    """A store opened before it was finished: a streamed run still being written or interrupted,
+    an interrupted :func:`~dtp_gillespie.write_run` (replicates not run or not written yet read
+    ``status`` -1 (``not_run``) and ``count`` -1), or the CLI's store of one group per schedule
+    whose schedules are not all written."""
 
 
 class CrowdingWarning(UserWarning):

@@ -8,7 +8,12 @@ variable-length UTF-8, which has a stable spec), and every attribute is JSON-abl
 CRC32C checksum, so a corrupted chunk fails to read instead of changing the data.
 :func:`open_run` opens without dask and without CF time decoding, and gives ``cell_state`` back
 as an object-dtype str coordinate; it warns (:class:`~dtp_gillespie.errors.IncompleteStoreWarning`)
-when a streamed store's run is not finished.
+when a store is not finished: a streamed run still being written or interrupted, a
+:func:`write_run` interrupted, or the CLI's store of one group per schedule whose schedules are not
+all written. Each carries the ``incomplete`` attribute until it is finished: :func:`write_run`
+writes it with the group's attributes, before the first chunk, and removes it after the last
+(its chunks not written read ``status`` -1, ``count`` -1 and times NaN, zarr fill values that
+leave the int64 variables int64).
 """
 
 import os
@@ -19,7 +24,7 @@ from typing import Any, Literal
 import xarray as xr
 
 from . import conventions as cv
-from ._store_status import INCOMPLETE_ATTR
+from ._store_status import INCOMPLETE_ATTR, WRITE_RUN_NOTE, has_unwritten_fill, unwritten_fill
 from .errors import IncompleteStoreWarning, InvalidRunError
 from .store_safety import (
     GROUPS_ATTR,
@@ -27,6 +32,8 @@ from .store_safety import (
     checksummed_codecs,
     delete_run_store,
     describe,
+    drop_consolidated,
+    exists,
     is_run,
     open_group,
     run_groups,
@@ -72,14 +79,18 @@ def open_run(
     Warns
     -----
     IncompleteStoreWarning
-        The store is a streamed run that is not finished (still being written, or interrupted):
-        its replicates not run yet read ``status`` -1 (``not_run``) and ``count`` -1.
+        The store is not finished: a streamed run still being written or interrupted (its
+        replicates not run yet read ``status`` -1 (``not_run``) and ``count`` -1), a
+        :func:`write_run` interrupted (its chunks not written read the same), or, for the
+        DataTree, the CLI's store of one group per schedule whose schedules are not all written
+        (the warning names them and the command that finishes them).
     """
     path = check_store_path(path)
     root = _open_root(path, storage_options)
     if root is not None and not group and not is_run(dict(root.attrs)):
         groups = run_groups(root)
         if groups:
+            warn_if_unfinished(path, dict(root.attrs))
             nodes: dict[str, Any] = {"/": xr.Dataset(attrs=dict(root.attrs))}
             for g in groups:
                 nodes[g] = _open_one(path, g, load, storage_options)
@@ -124,15 +135,15 @@ def _open_one(
         **kwargs,
     )
     if INCOMPLETE_ATTR in ds.attrs:
-        not_run = int((ds[cv.STATUS] == cv.STATUS_NOT_RUN).sum()) if cv.STATUS in ds else 0
-        warnings.warn(
-            IncompleteStoreWarning(
-                f"{describe(path, group)}: {not_run} of "
-                f"{ds[cv.STATUS].size if cv.STATUS in ds else 0} replicates not run yet. "
-                f"{ds.attrs[INCOMPLETE_ATTR]}"
-            ),
-            stacklevel=3,
-        )
+        note = ds.attrs[INCOMPLETE_ATTR]
+        where = describe(path, group)
+        if cv.STATUS in ds and note != WRITE_RUN_NOTE:
+            # (write_run writes one variable after the other: its status says nothing of them.)
+            not_run = int((ds[cv.STATUS] == cv.STATUS_NOT_RUN).sum())
+            where += f": {not_run} of {ds[cv.STATUS].size} replicates not run yet."
+        else:
+            where += ":"
+        warnings.warn(IncompleteStoreWarning(f"{where} {note}"), stacklevel=3)
     if cv.CELL_STATE in ds.coords and ds[cv.CELL_STATE].dtype != object:
         ds = ds.assign_coords({cv.CELL_STATE: ds[cv.CELL_STATE].astype(object)})
     # Canonical variable order (zarr lists arrays alphabetically).
@@ -143,6 +154,47 @@ def _open_one(
     # A selection keeps only the coordinates of its variables: barcode_time has none.
     out = out.assign_coords({c: ds[c] for c in ds.coords if c not in out.coords})
     return out.load() if load else out
+
+
+def warn_if_unfinished(path: str, root_attrs: Mapping[str, Any], stacklevel: int = 2) -> None:
+    """Warn (:class:`~dtp_gillespie.errors.IncompleteStoreWarning`) if a store's root, which
+    holds runs in its groups, is marked ``incomplete`` (the CLI's store of one group per schedule
+    before its last schedule is written); ``stacklevel`` as in :func:`warnings.warn`, counted
+    from the caller."""
+    if INCOMPLETE_ATTR in root_attrs:
+        warnings.warn(
+            IncompleteStoreWarning(f"{path}: {root_attrs[INCOMPLETE_ATTR]}"),
+            stacklevel=stacklevel + 1,
+        )
+
+
+def mark_incomplete(path: str, note: str, storage_options: Mapping[str, Any] | None = None) -> None:
+    """Mark a store's root, which holds (or will hold) runs in its groups, as not finished:
+    attribute ``incomplete`` = ``note`` (the root group is created if there is none yet).
+
+    Raises
+    ------
+    InvalidRunError
+        The root holds a run itself (its attributes are the run's).
+    """
+    root = open_group(path, None, "a", storage_options)
+    if is_run(dict(root.attrs)):
+        raise InvalidRunError(
+            f"{path} holds a run at its root; a config of named schedules writes one group per "
+            "schedule into a store of its own: choose another --out"
+        )
+    root.attrs[INCOMPLETE_ATTR] = note
+
+
+def mark_complete(
+    path: str, group: str | None = None, storage_options: Mapping[str, Any] | None = None
+) -> None:
+    """Remove the ``incomplete`` attribute of a store's root (or of ``group``), then
+    consolidate the store's metadata (:func:`refresh_metadata`)."""
+    attrs = open_group(path, group, "r+", storage_options).attrs
+    if INCOMPLETE_ATTR in attrs:
+        del attrs[INCOMPLETE_ATTR]
+    refresh_metadata(path, storage_options)
 
 
 def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None) -> None:
@@ -159,6 +211,8 @@ def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None
     with warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is not in the v3 spec; xarray uses it anyway.
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        # A temporary file left by a killed writer (zarr's "<name>.<uuid>.partial") is no node.
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr")
         zarr.consolidate_metadata(root.store)
 
 
@@ -187,6 +241,14 @@ def write_run(
     replicates_per_chunk : int, optional
         Replicates per chunk of the replicate-dimensioned variables; default chooses chunks of
         about 8 MB of ``count``.
+
+    Notes
+    -----
+    Until its last chunk is written the group carries the attribute ``incomplete`` (written
+    with the group's attributes, before any chunk), so that a write killed part way is never
+    read as finished data: :func:`open_run` warns, and the chunks not written read ``status``
+    -1 (``not_run``), counts -1 and times NaN (the zarr fill values of the replicate-dimensioned
+    variables). A ``ds`` that is itself marked ``incomplete`` keeps its mark.
     """
     n_rep = ds.sizes.get(cv.REPLICATE, 1)
     if replicates_per_chunk is None:
@@ -198,6 +260,9 @@ def write_run(
         if var.dims and var.dims[0] == cv.REPLICATE:
             chunks = (k, *(ds.sizes[d] for d in var.dims[1:]))
             encoding[str(name)] = {"chunks": tuple(max(1, c) for c in chunks)}
+        if cv.REPLICATE in var.dims and has_unwritten_fill(var.dtype):
+            # A zarr fill value, not a CF _FillValue: int64 stays int64 in plain xarray.
+            encoding.setdefault(str(name), {})["fill_value"] = unwritten_fill(var.dtype)
     if mode != "a":
         for name in ds.variables:
             encoding.setdefault(str(name), {})["compressors"] = checksummed_codecs()
@@ -205,8 +270,18 @@ def write_run(
     if mode == "w":
         delete_run_store(path, group=group)
         mode = "w-"
+    # xarray writes the group's attributes before any array, so the mark precedes every chunk.
+    marked = INCOMPLETE_ATTR not in ds.attrs
+    out = ds.copy(deep=False)
+    out.attrs = {**ds.attrs, INCOMPLETE_ATTR: WRITE_RUN_NOTE} if marked else dict(ds.attrs)
+    if mode == "a" or not exists(path, group, None):  # (an existing place "w-" refuses)
+        # A plain reader must not read the root's old consolidated copy over the new chunks.
+        drop_consolidated(path, None)
     with warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is not in the v3 spec; xarray uses it anyway.
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds.to_zarr(path, group=group, mode=mode, encoding=encoding, consolidated=False)
-    refresh_metadata(path)
+        out.to_zarr(path, group=group, mode=mode, encoding=encoding, consolidated=False)
+    if marked:
+        mark_complete(path, group)
+    else:
+        refresh_metadata(path)

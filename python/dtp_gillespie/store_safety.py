@@ -20,7 +20,6 @@ import contextlib
 import datetime
 import json
 import os
-import re
 import shutil
 import socket
 import sys
@@ -30,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from . import conventions as cv
+from ._store_tree import LOCK_GROUP, REWRITE_PREFIX, remove_partials, walk_store
 from .errors import InvalidRunError
 
 __all__ = [
@@ -51,15 +51,13 @@ __all__ = [
     "run_groups",
     "storage_kwargs",
     "store_lock",
+    "tidy_killed_writes",
 ]
 
-LOCK_GROUP = "_lock"
-"""Child group (of the run's group) whose ``zarr.json`` is the writer's lock."""
 
 GROUPS_ATTR = "groups"
 """Attribute of a store's root that holds runs in its groups: the paths of those groups."""
 
-_ZARR_METADATA = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
 _RUN_ATTRS = (cv.ATTR_SCHEMA_VERSION, cv.ATTR_MODEL, cv.ATTR_RUN)
 """Global attributes every dtp-gillespie run carries (simulate, sweep, streamed stores)."""
 _UNREADABLE_LOCK_STALE_AFTER = 10.0
@@ -215,7 +213,7 @@ def _holds_runs(group: Any, depth: int = 1) -> bool:
     attrs = dict(group.attrs)
     if is_run(attrs):
         return True
-    if set(attrs) - {GROUPS_ATTR} or depth < 0:
+    if set(attrs) - {GROUPS_ATTR, cv.ATTR_INCOMPLETE} or depth < 0:
         return False
     import zarr
 
@@ -247,89 +245,6 @@ def is_blank(group: Any) -> bool:
     return not dict(group.attrs) and not _members(group)
 
 
-_REWRITE_PREFIX = "zarr.json.dtp-rewrite-"
-"""Temporary file of :func:`drop_consolidated` (left behind only by a process killed while it
-renames it into place)."""
-_CHUNK_KEY = re.compile(r"^(c|\d+(\.\d+)*)$")
-"""Names of an array's chunk files and folders: zarr 3's ``c/0/1`` (``c`` alone for a 0-d
-array), zarr 2's ``0.1`` or ``0/1``."""
-
-
-def _node_kind(directory: str) -> str | None:
-    """``"array"``, ``"group"`` or None (no zarr metadata) for a local directory; a zarr.json
-    that cannot be read counts as a group (its members are still checked one by one)."""
-    if os.path.isfile(os.path.join(directory, ".zarray")):
-        return "array"
-    if os.path.isfile(os.path.join(directory, ".zgroup")):
-        return "group"
-    meta = os.path.join(directory, "zarr.json")
-    if not os.path.isfile(meta):
-        return None
-    try:
-        with open(meta, encoding="utf-8") as f:
-            kind = json.load(f).get("node_type")
-    except (OSError, ValueError, AttributeError):
-        return "group"
-    return "array" if kind == "array" else "group"
-
-
-def _walk_store(directory: str) -> tuple[list[str], list[str]]:
-    """Everything below a local directory that zarr does not know (paths relative to it), and
-    the writers' lock files found there.
-
-    Known: zarr metadata files, groups and arrays (folders with metadata), an array's chunk
-    files and folders, and a group's ``_lock`` (its ``zarr.json`` and the lock's own temporary
-    files). Anything else, and any symbolic link, is foreign, however deep.
-    """
-    foreign: list[str] = []
-    locks: list[str] = []
-
-    def listing(folder: str) -> list[str]:
-        try:  # a writer may remove a folder while it is walked
-            return sorted(os.listdir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-
-    def chunks(folder: str, rel: str) -> None:
-        for name in listing(folder):
-            full, r = os.path.join(folder, name), f"{rel}/{name}"
-            if os.path.islink(full) or not _CHUNK_KEY.match(name):
-                foreign.append(r)
-            elif os.path.isdir(full):
-                chunks(full, r)
-
-    def node(folder: str, rel: str) -> None:
-        kind = _node_kind(folder)
-        for name in listing(folder):
-            full, r = os.path.join(folder, name), f"{rel}{name}"
-            if os.path.islink(full):
-                foreign.append(r)
-            elif os.path.isfile(full) and (
-                name in _ZARR_METADATA or (kind == "group" and name.startswith(_REWRITE_PREFIX))
-            ):
-                continue
-            elif kind == "array" and _CHUNK_KEY.match(name):
-                if os.path.isdir(full):
-                    chunks(full, r)
-            elif name == LOCK_GROUP and kind != "array" and os.path.isdir(full):
-                for n in listing(full):
-                    if not n.startswith("zarr.json") or not os.path.isfile(os.path.join(full, n)):
-                        foreign.append(f"{r}/{n}")
-                    elif n == "zarr.json":
-                        locks.append(os.path.join(full, n))
-            elif (
-                kind != "array"
-                and os.path.isdir(full)
-                and (_node_kind(full) is not None or set(listing(full)) <= {LOCK_GROUP})
-            ):
-                node(full, r + "/")  # a zarr node, or a group emptied by a killed writer
-            else:
-                foreign.append(r)
-
-    node(directory, "")
-    return foreign, locks
-
-
 def recognised_store(
     store: Any, group: str | None = None, storage_options: Mapping[str, Any] | None = None
 ) -> bool:
@@ -348,7 +263,7 @@ def recognised_store(
             return False
         if not [name for name in os.listdir(target) if name != LOCK_GROUP]:
             return True  # an empty directory, or one holding only a (stale) writer's lock
-        if _walk_store(target)[0]:
+        if walk_store(target)[0]:
             return False
     try:
         root = open_group(path, group, "r", storage_options)
@@ -397,6 +312,13 @@ def clear_group(
         fs.rm(p, recursive=True)
 
 
+def tidy_killed_writes(path: str, group: str | None) -> None:
+    """Under the writer's lock, in a place recognised as the package's own: remove the
+    temporary files a killed writer left (local stores; nothing to do for URLs)."""
+    if _is_local(path) and os.path.isdir(_local_dir(path, group)):
+        remove_partials(_local_dir(path, group))
+
+
 def drop_consolidated(path: str, storage_options: Mapping[str, Any] | None) -> None:
     """Remove the consolidated metadata from a store's root ``zarr.json`` (readers then read
     each node's own metadata; the run's end consolidates again). The new file replaces the old
@@ -411,7 +333,7 @@ def drop_consolidated(path: str, storage_options: Mapping[str, Any] | None) -> N
         if not isinstance(doc, dict) or doc.get("consolidated_metadata") is None:
             return
         del doc["consolidated_metadata"]
-        tmp = os.path.join(path, f"{_REWRITE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
+        tmp = os.path.join(path, f"{REWRITE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
         os.replace(tmp, meta)
@@ -521,7 +443,7 @@ def check_no_writer_below(
     if os.path.islink(target) or not os.path.isdir(target):
         return
     mine = os.path.join(target, LOCK_GROUP, "zarr.json")
-    for lock_file in _walk_store(target)[1]:
+    for lock_file in walk_store(target)[1]:
         if own_lock and lock_file == mine:
             continue
         held, holder = _settled_holder(lock_file)

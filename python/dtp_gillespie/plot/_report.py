@@ -280,10 +280,18 @@ def open_report_data(
     ------
     dtp_gillespie.errors.InvalidRunError
         If the store does not exist, holds no run, or a named group is missing.
+
+    Warns
+    -----
+    dtp_gillespie.errors.IncompleteStoreWarning
+        A run is not finished, or (without ``groups``) the store of one group per schedule is
+        not: its root names the schedules not written yet (:func:`dtp_gillespie.open_run`).
     """
     import zarr
 
+    from .._store_status import INCOMPLETE_ATTR
     from ..errors import InvalidRunError
+    from ..io import warn_if_unfinished
 
     path = os.fspath(store)
     try:
@@ -306,7 +314,9 @@ def open_report_data(
         if isinstance(sub := root[g], zarr.Group) and cv.STATUS in sub
     }
     if not runs:
+        unfinished = f"; {root.attrs[INCOMPLETE_ATTR]}" if INCOMPLETE_ATTR in root.attrs else ""
         raise InvalidRunError(
-            f"{path} holds no run (no {cv.STATUS!r} variable at the root or in a group)"
+            f"{path} holds no run (no {cv.STATUS!r} variable at the root or in a group){unfinished}"
         )
+    warn_if_unfinished(path, dict(root.attrs))
     return runs
