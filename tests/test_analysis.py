@@ -257,6 +257,12 @@ def test_wilson_refuses_successes_outside_the_trials(k: Any, n: Any) -> None:
         an.wilson_interval(k, n)
 
 
+@pytest.mark.parametrize("t", ["10", -1.0, math.nan, True])
+def test_probability_by_refuses_a_time_that_is_not_one(censoring: xr.Dataset, t: Any) -> None:
+    with pytest.raises(InvalidRunError, match="t must be a finite time >= 0"):
+        an.probability_by(censoring, t, "progression_time")
+
+
 def test_unknown_event_is_refused(censoring: xr.Dataset) -> None:
     with pytest.raises(ValueError, match="event must be one of"):
         an.kaplan_meier(censoring, "stop_time")  # type: ignore[arg-type]

@@ -215,6 +215,10 @@ def test_cli_report_errors(
     err = capsys.readouterr().err
     assert "error: bad input" in err
     assert "cannot write" not in err
+    monkeypatch.undo()
+    for at in ("-5", "nan"):  # a bad --at is the user's input: a one-line error, exit 2
+        assert main(["report", str(store), "-o", str(tmp_path / "r.png"), "--at", at]) == 2
+        assert "error: t must be a finite time >= 0" in capsys.readouterr().err
 
 
 def test_report_of_a_two_dimensional_sweep(runs: dict[str, xr.Dataset], tmp_path: Path) -> None:

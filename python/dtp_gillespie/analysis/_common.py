@@ -46,7 +46,7 @@ _PER_REPLICATE = tuple(v.name for v in cv.OUTPUTS if v.survival is not None)
 # --- helpers --------------------------------------------------------------------------------------
 def _z(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+        raise InvalidRunError(f"confidence must be in (0, 1), got {confidence!r}")
     return statistics.NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
@@ -187,9 +187,9 @@ def _event_times(
 ) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
     """(time, observed, valid) per replicate; see the module docstring for the censoring rules."""
     if event not in EVENTS:
-        raise ValueError(f"event must be one of {', '.join(EVENTS)}; got {event!r}")
+        raise InvalidRunError(f"event must be one of {', '.join(EVENTS)}; got {event!r}")
     if extinct not in ("t_end", "censor"):
-        raise ValueError(f"extinct must be 't_end' or 'censor', got {extinct!r}")
+        raise InvalidRunError(f"extinct must be 't_end' or 'censor', got {extinct!r}")
     _require_tracked(ds, event)
     valid = _valid(ds)
     stop = ds[cv.STOP_TIME]

@@ -9,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import conventions as cv
+from ..errors import InvalidRunError
 from ._common import (
     GROUP,
     Event,
@@ -86,9 +87,11 @@ def compare(
         elif len(lead) == 1:
             dim = lead[0]
         elif len(lead) > 1:
-            raise ValueError(f"the Dataset has several leading dims {lead}; choose one with dim=")
+            raise InvalidRunError(
+                f"the Dataset has several leading dims {lead}; choose one with dim="
+            )
     if dim is not None and dim not in lead:
-        raise ValueError(f"dim={dim!r} is not a leading dimension; leading dims: {lead}")
+        raise InvalidRunError(f"dim={dim!r} is not a leading dimension; leading dims: {lead}")
     order = [d for d in lead if d != dim] + ([dim] if dim is not None else [])
     ds = ds.transpose(*order, cv.REPLICATE, ...)
     ext = extinction_probability(ds, confidence=confidence)

@@ -47,7 +47,7 @@ def persister_fraction(
     total_states = names if total is None else ([total] if isinstance(total, str) else list(total))
     for s in [*states, *total_states]:
         if s not in names:
-            raise ValueError(f"unknown cell state {s!r}; states: {names}")
+            raise InvalidRunError(f"unknown cell state {s!r}; states: {names}")
     if not set(states) <= set(total_states):
         raise InvalidRunError(
             f"states {states} are not all in total {total_states}: the fraction could exceed 1"
@@ -58,8 +58,8 @@ def persister_fraction(
     use = known & (den > 0)
     frac = (num / den).where(use)
     q = np.asarray(quantiles, dtype=float)
-    if np.any((q < 0) | (q > 1)):
-        raise ValueError(f"quantiles must be in [0, 1], got {list(quantiles)}")
+    if not np.all((q >= 0) & (q <= 1)):  # NaN fails too
+        raise InvalidRunError(f"quantiles must be in [0, 1], got {list(quantiles)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         qs = frac.quantile(q, dim=cv.REPLICATE, skipna=True)

@@ -7,6 +7,7 @@ import numpy as np
 import xarray as xr
 
 from .. import conventions as cv
+from .._checks import is_real
 from ..errors import InvalidRunError
 from ._common import (
     Event,
@@ -128,7 +129,7 @@ def extinction_probability(
         keep = (by,) if isinstance(by, str) or not isinstance(by, Iterable) else tuple(by)
         for d in keep:
             if d not in lead:
-                raise ValueError(f"by={d!r} is not a leading dimension; leading dims: {lead}")
+                raise InvalidRunError(f"by={d!r} is not a leading dimension; leading dims: {lead}")
     reduce = [cv.REPLICATE, *(d for d in lead if d not in keep)]
     valid = _valid(ds)
     status = ds[cv.STATUS]
@@ -140,7 +141,7 @@ def extinction_probability(
     elif method == "clopper-pearson":
         lo, hi = _clopper_pearson(k.values, n.values, confidence)
     else:
-        raise ValueError(f"method must be 'wilson' or 'clopper-pearson', got {method!r}")
+        raise InvalidRunError(f"method must be 'wilson' or 'clopper-pearson', got {method!r}")
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k.values / n.values.astype(float)
     dims = n.dims
@@ -191,8 +192,8 @@ def probability_by(
         Greenwood interval (``method`` "kaplan-meier"). NaN where every replicate of a group was
         censored before t (``t`` beyond its follow-up, e.g. after ``t_end``).
     """
-    if not (np.isfinite(t) and t >= 0):
-        raise ValueError(f"t must be a finite time >= 0 (day), got {t!r}")
+    if not (is_real(t) and np.isfinite(t) and t >= 0):
+        raise InvalidRunError(f"t must be a finite time >= 0 (day), got {t!r}")
     ds = _as_dataset(ds)
     km = kaplan_meier(ds, event, confidence, extinct=extinct)
     lead = _lead_dims(ds)
