@@ -22,6 +22,7 @@ import xarray as xr
 
 from . import conventions as cv
 from ._block import Block, BlockResult, Capped
+from ._method import population_cap_words
 from ._options import Prepared
 from ._plan import Plan
 
@@ -159,7 +160,7 @@ def warn_capped(capped: Capped, total: int, prep: Prepared) -> None:
     if capped.max_events:
         parts.append(f"{capped.max_events} at max_events={prep.core_run['max_events']}")
     if capped.max_population:
-        parts.append(f"{capped.max_population} at max_population={prep.core_run['max_population']}")
+        parts.append(f"{capped.max_population} {population_cap_words(prep.core_run)}")
     if capped.rate_overflow:
         parts.append(
             f"{capped.rate_overflow} at rate_overflow: their total event rate overflowed the "

@@ -38,7 +38,9 @@ __all__ = [
     "DEFAULT_JUMP_THRESHOLD",
     "DEFAULT_JUMP_TOLERANCE",
     "DENSITY_MONITOR_ALGORITHM",
+    "JUMP_POPULATION_LIMIT",
     "METHODS",
+    "POPULATION_LIMIT",
     "SSA",
     "Method",
     "check_method",
@@ -46,6 +48,7 @@ __all__ = [
     "method_attrs",
     "monitor_attrs",
     "monitors_continuously",
+    "population_cap_words",
 ]
 
 METHODS = ("ssa", "jump", "auto")
@@ -70,6 +73,14 @@ DENSITY_MONITOR_ALGORITHM = DENSITY_ALGORITHM + "+monitor(step)"
 rules on a density-dependent model."""
 
 _JUMP_KEYS = ("jump_step", "jump_tolerance", "jump_threshold")
+
+JUMP_POPULATION_LIMIT = 2**50
+"""Jump runs stop at this population with status ``max_population`` whatever
+``max_population`` says (``JUMP_POPULATION_LIMIT`` of the engine: its samplers are exact up to
+2^53 cells, and one step must not take a pool past that)."""
+POPULATION_LIMIT = 2**63 - 1
+"""Every run stops at this population with status ``max_population`` whatever
+``max_population`` says: counts are int64 (``POPULATION_LIMIT`` of the engine)."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,24 @@ def monitor_attrs(method: Method, schedule: "Schedule") -> dict[str, Any]:
     if method.name != "jump" or not monitors_continuously(schedule):
         return {}
     return {"algorithm": MONITOR_ALGORITHM, "monitor_step": method.step}
+
+
+def population_cap_words(run: Mapping[str, Any]) -> str:
+    """The population cap that stopped replicates with status ``max_population``, in words, for
+    the engine's run dict ``run`` (its ``max_population`` and ``method``): the user's
+    ``max_population`` when it is set at or below the engine's limit for the method, else that
+    limit (2^50 cells for jumps, 2^63 - 1 for SSA), which the user never set."""
+    jump = run.get("method", "ssa") != "ssa"
+    limit = JUMP_POPULATION_LIMIT if jump else POPULATION_LIMIT
+    user = run.get("max_population")
+    if user is not None and user <= limit:
+        return f"at max_population={user}"
+    what = (
+        "the jump runs' population limit of 2^50 cells"
+        if jump
+        else "the engine's population limit of 2^63 - 1 cells, the largest int64 count"
+    )
+    return f"at {what}, below max_population={user}" if user is not None else f"at {what}"
 
 
 def _number(value: object, name: str, interval: str, ok: Callable[[float], bool]) -> float:

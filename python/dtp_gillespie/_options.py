@@ -344,6 +344,8 @@ class RunOptions:
     n_replicates, replicate_offset : int
     max_events, max_population : int or None
     n_threads : int or None
+        An upper bound: the engine runs a call on at most one thread per replicate and four
+        per core (None: one per core); results do not depend on it.
     progression : mapping or None
         As given (normalised against the model and schedule by :func:`bind`).
     seed : SeedInfo

@@ -4,7 +4,7 @@
 //! index's streams (see [`crate::rng`]), so the output is bit-identical for any thread count and any
 //! split of a run into calls.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -32,7 +32,9 @@ pub struct EnsembleSpec {
     /// Global index of the first replicate of this call.
     pub replicate_offset: u64,
     pub n_replicates: usize,
-    /// `None`: one thread per core.
+    /// `None`: one thread per core. An upper bound: a call runs on at most one thread per
+    /// replicate and [`THREADS_PER_CORE`] per core ([`threads_for`]); the output is the same
+    /// for any number.
     pub n_threads: Option<usize>,
 }
 
@@ -233,23 +235,60 @@ type ReplicateSlot<'a> = (
     ),
 );
 
-/// A pool of `n_threads` workers (0: one per core), built on first use and kept, so that repeated
-/// calls do not start threads each time.
+/// A call runs on at most this many threads per core (as [`std::thread::available_parallelism`]
+/// counts them): more would only wait their turn, and each costs milliseconds to start.
+pub const THREADS_PER_CORE: usize = 4;
+
+/// How many thread pools are kept between calls (the most recently used ones): repeated calls
+/// with the same thread count start no threads, and calls with ever new counts do not pile up
+/// pools.
+pub const POOLS_KEPT: usize = 2;
+
+/// The cores of the machine (1 if unknown), read once.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
+
+/// The threads a call of `n_replicates` replicates runs on when `requested` are asked for
+/// (`None`: `RAYON_NUM_THREADS` if set, else one per core): at most one per replicate and
+/// [`THREADS_PER_CORE`] per core, at least 1. Results do not depend on it: each replicate
+/// draws only from its own streams.
+#[must_use]
+pub fn threads_for(requested: Option<usize>, n_replicates: usize) -> usize {
+    let wanted = requested.unwrap_or_else(|| {
+        std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(cores)
+    });
+    wanted
+        .min(n_replicates)
+        .min(cores().saturating_mul(THREADS_PER_CORE))
+        .max(1)
+}
+
+/// A pool of `n_threads` workers, kept for the next calls among the [`POOLS_KEPT`] most recently
+/// used (an older pool is dropped, its threads ending once the calls using it are done).
 fn thread_pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    if let Some(pool) = pools.get(&n_threads) {
-        return Ok(Arc::clone(pool));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(n_threads)
-        .build()
-        .map_err(|e| EngineError::InvalidRun(format!("cannot start the thread pool: {e}")))?;
-    let pool = Arc::new(pool);
-    pools.insert(n_threads, Arc::clone(&pool));
+    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
+    let pool = match pools.iter().position(|(n, _)| *n == n_threads) {
+        Some(k) => pools.remove(k).1,
+        None => Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n_threads)
+                .build()
+                .map_err(|e| {
+                    EngineError::InvalidRun(format!(
+                        "cannot start a pool of {n_threads} threads: {e}"
+                    ))
+                })?,
+        ),
+    };
+    pools.insert(0, (n_threads, Arc::clone(&pool)));
+    pools.truncate(POOLS_KEPT);
     Ok(pool)
 }
 
@@ -298,9 +337,9 @@ pub fn run_ensemble_lane_stats(
         // (module `lanes`).
         let mut stats = LaneStats::default();
         let output = run_replicates_with(model, run, spec, pk, |slots| {
-            let serial = slots.serial;
+            let pool = slots.pool.clone();
             let jobs = slots.jobs(run, model.n_states(), spec.replicate_offset);
-            stats = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, serial, jobs)?;
+            stats = run_in_lanes(kernel, model, dosing, run, spec, cancel, done, pool, jobs)?;
             Ok(())
         })?;
         return Ok((output, stats));
@@ -344,8 +383,9 @@ pub(crate) struct Slots {
     tracked: Vec<Option<Box<LineageOutput>>>,
     row: usize,
     n_times: usize,
-    /// One replicate, or one thread asked for: no pool to wake.
-    serial: bool,
+    /// The call's threads ([`threads_for`]); `None` when it runs on one (one replicate, or one
+    /// thread asked for or available): no pool to wake.
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl Slots {
@@ -417,15 +457,15 @@ fn run_replicates_with(
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
     let marked = model.biomarker().is_some();
-    let serial = n == 1 || spec.n_threads == Some(1);
     // The output is written by the pool's threads: let them also fill it (and take its page
     // faults), so that a short call does not spend milliseconds clearing it on one thread.
-    let pool = if serial {
+    let threads = threads_for(spec.n_threads, n);
+    let owned_pool = if threads == 1 {
         None
     } else {
-        Some(thread_pool(spec.n_threads.unwrap_or(0))?)
+        Some(thread_pool(threads)?)
     };
-    let pool = pool.as_deref();
+    let pool = owned_pool.as_deref();
     let mut slots = Slots {
         counts: output_buffer(n, row, "count", pool)?,
         exposure: output_buffer(n, n_times, "exposure", pool)?,
@@ -436,7 +476,7 @@ fn run_replicates_with(
         tracked: output_buffer(n, 1, "lineage outputs", pool)?,
         row,
         n_times,
-        serial,
+        pool: owned_pool.clone(),
     };
     fill(&mut slots)?;
     let lineages = run.lineages.as_ref().map(|_| {
@@ -489,8 +529,8 @@ pub(crate) fn run_replicates(
             done.fetch_add(1, Ordering::Relaxed);
             Ok::<(), EngineError>(())
         };
-        if slots.serial {
-            slots
+        let Some(pool) = slots.pool.clone() else {
+            return slots
                 .counts
                 .chunks_mut(row)
                 .zip(slots.exposure.chunks_mut(n_times))
@@ -499,26 +539,25 @@ pub(crate) fn run_replicates(
                 .zip(slots.outcomes.iter_mut())
                 .zip(slots.tracked.iter_mut())
                 .enumerate()
+                .try_for_each(one);
+        };
+        pool.install(|| {
+            slots
+                .counts
+                .par_chunks_mut(row)
+                .zip(slots.exposure.par_chunks_mut(n_times))
+                .zip(slots.concentration.par_chunks_mut())
+                .zip(slots.biomarker.par_chunks_mut())
+                .zip(slots.outcomes.par_iter_mut())
+                .zip(slots.tracked.par_iter_mut())
+                .enumerate()
                 .try_for_each(one)
-        } else {
-            thread_pool(spec.n_threads.unwrap_or(0))?.install(|| {
-                slots
-                    .counts
-                    .par_chunks_mut(row)
-                    .zip(slots.exposure.par_chunks_mut(n_times))
-                    .zip(slots.concentration.par_chunks_mut())
-                    .zip(slots.biomarker.par_chunks_mut())
-                    .zip(slots.outcomes.par_iter_mut())
-                    .zip(slots.tracked.par_iter_mut())
-                    .enumerate()
-                    .try_for_each(one)
-            })
-        }
+        })
     })
 }
 
-/// Run `jobs` in SIMD lanes, in blocks spread over the thread pool unless `serial`; returns what
-/// the lanes did.
+/// Run `jobs` in SIMD lanes, in blocks spread over `pool` if there is one; returns what the lanes
+/// did.
 fn run_in_lanes<'a>(
     kernel: lanes::Kernel,
     model: &'a Model,
@@ -527,7 +566,7 @@ fn run_in_lanes<'a>(
     spec: &'a EnsembleSpec,
     cancel: &'a AtomicBool,
     done: &'a AtomicU64,
-    serial: bool,
+    pool: Option<Arc<rayon::ThreadPool>>,
     jobs: impl Iterator<Item = lanes::Job<'a>>,
 ) -> Result<LaneStats> {
     let lane_dosing = lanes::lane_dosing(model, dosing, run).expect("the lanes take this run");
@@ -541,11 +580,9 @@ fn run_in_lanes<'a>(
         done,
     };
     let jobs = jobs.collect();
-    if serial {
-        lanes::run_jobs(kernel, &shared, jobs, false)
-    } else {
-        let pool = thread_pool(spec.n_threads.unwrap_or(0))?;
-        pool.install(|| lanes::run_jobs(kernel, &shared, jobs, true))
+    match pool {
+        None => lanes::run_jobs(kernel, &shared, jobs, false),
+        Some(pool) => pool.install(|| lanes::run_jobs(kernel, &shared, jobs, true)),
     }
 }
 
