@@ -52,10 +52,11 @@ class Controller:
         self.last_check = -math.inf
         b0 = self.burden(counts0)
         ref_kind = core["reference"]
+        # A reference is only ever taken from a burden above 0 (else it stays undefined).
         if ref_kind in ("initial", "last_switch"):
-            self.ref: float | None = b0
+            self.ref: float | None = b0 if b0 > 0 else None
         elif ref_kind == "treatment_start":
-            self.ref = b0 if core["treating"][self.exposure] else None
+            self.ref = b0 if core["treating"][self.exposure] and b0 > 0 else None
         else:
             self.ref = 1.0
         self.treated = bool(core["treating"][self.exposure])
@@ -99,7 +100,7 @@ class Controller:
             self.entered = t
             kind = self.core["reference"]
             first_treatment = self.ref is None and self.core["treating"][rule["to"]]
-            if kind == "last_switch" or (kind == "treatment_start" and first_treatment):
+            if (kind == "last_switch" or (kind == "treatment_start" and first_treatment)) and b > 0:
                 self.ref = b
             self.exposure = rule["to"]
             self.treated = self.treated or bool(self.core["treating"][rule["to"]])
@@ -248,8 +249,8 @@ def test_without_timers_every_switch_is_at_an_event_that_crossed_its_threshold(
     core, tr = trace_of(spec, s0, seed)
     expected, _, ctl = replay(core, tr)
     np.testing.assert_array_equal(tr["exposure"].astype(np.int64), expected)
-    # A monitored burden of 0 in a living population makes a relative reference 0, and then
-    # every relative threshold holds: excluded here (the replay above still covers it).
+    # A monitored burden of 0 in a living population (a switch there keeps the reference it
+    # had): excluded here (the replay above still covers it).
     alive = tr["count"].sum(axis=1) > 0
     assume(all(ctl.burden(c) > 0 for c in tr["count"][alive]))
     event_times = set(tr["time"].tolist())

@@ -14,6 +14,13 @@ A grid key names one value of the model or schedule spec (the dicts of :meth:`Mo
 Dots separate dict keys, ``[i]`` indexes lists. The path must exist in the spec (a typo is an
 error, never a silently ignored parameter), except that the last key may be new in a dict.
 
+Two grid paths may not overlap: one that names a value inside another's (``"model.death.S"`` and
+``"model.death.S.on"``: both set the death rate of S under ``on``, the one set last overwrites
+the other, and a coordinate would label runs with a value they did not use), or two spellings of
+one value (``"model.mutation[0].probability"`` and ``"model.mutation.[0].probability"``), is an
+error naming both. Paths are compared by their keys and indices, not their characters:
+``"model.death.S"`` and ``"model.death.SP"`` are siblings and may be swept together.
+
 Seeding
 -------
 Grid points are numbered in C order (the last grid key varies fastest). Point ``k`` uses
@@ -71,6 +78,29 @@ def _parse(path: str) -> tuple[str, list[str | int]]:
             "e.g. 'schedule.off' or 'model.mutation[0].probability'"
         )
     return str(parts[0]), parts[1:]
+
+
+def _check_disjoint(parsed: Mapping[str, tuple[str, list[str | int]]]) -> None:
+    """No grid path names a value inside another's, or the same value in another spelling:
+    the broader one would overwrite the narrower at every point (whichever is set last wins),
+    and the coordinates would label runs with values they did not use."""
+    keys = {path: (which, *parts) for path, (which, parts) in parsed.items()}
+    paths = list(keys)
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            ka, kb = keys[a], keys[b]
+            if ka == kb:
+                raise InvalidRunError(
+                    f"grid paths {a!r} and {b!r} name the same value; sweep it under one path"
+                )
+            broad, narrow = (a, b) if len(ka) < len(kb) else (b, a)
+            if keys[narrow][: len(keys[broad])] == keys[broad]:
+                raise InvalidRunError(
+                    f"grid path {broad!r} contains grid path {narrow!r}: both set "
+                    f"{narrow!r} at every point (the one set last overwrites the other), so "
+                    "a coordinate would label runs with a value they did not use; sweep one "
+                    f"of them, or sweep the whole value of {broad!r} as a list of tables"
+                )
 
 
 def set_path(spec: dict[str, Any], parts: Sequence[str | int], value: Any, path: str) -> None:
@@ -136,6 +166,7 @@ def sweep_points(
     if not isinstance(grid, Mapping) or not grid:
         raise InvalidRunError("grid must be a non-empty {parameter path: list of values}")
     parsed = {path: _parse(path) for path in grid}
+    _check_disjoint(parsed)
     values = {}
     for path, vals in grid.items():
         if isinstance(vals, str | bytes) or not isinstance(vals, Sequence | np.ndarray):

@@ -13,6 +13,14 @@
 - Thresholds are multiples of a reference burden: ``"treatment_start"`` (B when a treating
   exposure is first in force), ``"initial"`` (B at t = 0), ``"last_switch"`` (B at the latest
   switch, or t = 0), or ``"absolute"`` (thresholds are in cells).
+- A reference is only taken from a positive burden (a reference of 0 would make every relative
+  threshold 0, and ``resume_above × 0`` holds at once: the exposure would flip at every check).
+  Where it is taken at t = 0 (``"initial"``, ``"last_switch"``, or ``"treatment_start"`` with
+  treatment on from t = 0), an initial burden of 0 is refused by the engine before the run
+  (``InvalidScheduleError`` naming the initial counts). During a run, a switch at a burden of 0
+  leaves the reference as it was: the previous one under ``"last_switch"``; under
+  ``"treatment_start"`` it stays undefined (rules with relative thresholds do not apply) until
+  a later switch into a treating exposure at a positive burden.
 - Treatment stops (``on`` → ``off``) when ``B <= stop_below × ref`` after at least ``min_on`` days
   on drug, and resumes (``off`` → ``on``) when ``B >= resume_above × ref`` or after ``max_holiday``
   days off. ``resume_above > stop_below`` is required (hysteresis; otherwise the rule would chatter

@@ -123,6 +123,86 @@ impl AdaptiveSpec {
     }
 }
 
+/// `Some(burden)` if it is positive: a reference of 0 makes every relative threshold 0.
+fn positive(burden: f64) -> Option<f64> {
+    (burden > 0.0).then_some(burden)
+}
+
+impl Reference {
+    /// The Python layer's name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::TreatmentStart => "treatment_start",
+            Self::LastSwitch => "last_switch",
+            Self::Absolute => "absolute",
+        }
+    }
+}
+
+impl AdaptiveSpec {
+    /// Refuse a run whose reference is taken at t = 0 from a monitored burden of 0 (reference
+    /// `initial` or `last_switch`, or `treatment_start` with a treating initial exposure) and
+    /// that has relative thresholds: a reference is never taken from a burden of 0 (see
+    /// `evaluate`), so those rules could never act. `initial` are the run's initial counts;
+    /// `biomarker` the model's (read when the spec monitors it).
+    pub fn check_start(
+        &self,
+        treating: &[bool],
+        initial: &[u64],
+        biomarker: Option<&Biomarker>,
+    ) -> Result<()> {
+        let at_start = match self.reference {
+            Reference::Initial | Reference::LastSwitch => true,
+            Reference::TreatmentStart => treating.get(self.initial_exposure) == Some(&true),
+            Reference::Absolute => false,
+        };
+        let relative = self
+            .rules
+            .iter()
+            .any(|r| !r.absolute && (r.below.is_some() || r.above.is_some()));
+        if !at_start || !relative {
+            return Ok(());
+        }
+        let when = if self.reference == Reference::TreatmentStart {
+            "treatment is on from t = 0, so the reference is the monitored burden at t = 0"
+        } else {
+            "the reference is the monitored burden at t = 0"
+        };
+        let (start, what) = if let Some(b) = biomarker.filter(|_| self.monitor_biomarker) {
+            let y0 = Track::new(b, initial, self.initial_exposure).value_at(0.0);
+            let given = b
+                .initial
+                .map_or_else(|| "'steady'".to_string(), |y| y.to_string());
+            let what = format!(
+                "the biomarker starts at 0 (biomarker initial {given}, initial counts {initial:?})"
+            );
+            (y0, what)
+        } else {
+            let monitored: Vec<usize> = (0..self.monitor_weights.len())
+                .filter(|&i| self.monitor_weights[i] > 0.0)
+                .collect();
+            let what = format!(
+                "the monitored states (state indices {monitored:?} of the model) all start with \
+                 0 cells (initial counts {initial:?})"
+            );
+            (weighted_count(&self.monitor_weights, initial), what)
+        };
+        if start > 0.0 {
+            return Ok(());
+        }
+        Err(EngineError::InvalidSchedule(format!(
+            "adaptive reference '{}': {when}, and {what}. A reference of 0 would make every \
+             relative threshold 0 and the exposure flip at every check, so none is taken and \
+             the rules with relative thresholds could never act. Start with cells in a \
+             monitored state (or a positive biomarker), monitor other states, or use reference \
+             = 'absolute' (thresholds in cells) or start = {{detect = size}}",
+            self.reference.name()
+        )))
+    }
+}
+
 /// The adaptive controller of one replicate. With `BIOMARKER`, the monitored value is the model's
 /// biomarker (and the controller follows it); otherwise a burden of cells.
 pub struct AdaptiveController<'a, const BIOMARKER: bool = false> {
@@ -178,9 +258,11 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
             Some(track) => track.value_at(0.0),
             None => Self::burden_of(spec, counts),
         };
+        // A reference is only ever taken from a positive burden (see `evaluate`).
         let reference = match spec.reference {
-            Reference::Initial | Reference::LastSwitch => Some(burden),
-            Reference::TreatmentStart => treating[spec.initial_exposure].then_some(burden),
+            Reference::Initial | Reference::LastSwitch => positive(burden),
+            Reference::TreatmentStart if treating[spec.initial_exposure] => positive(burden),
+            Reference::TreatmentStart => None,
             Reference::Absolute => Some(1.0),
         };
         let mut controller = Self {
@@ -307,9 +389,17 @@ impl<'a, const BIOMARKER: bool> AdaptiveController<'a, BIOMARKER> {
         };
         let to = rule.to;
         self.entered_at = t;
+        // A switch at a monitored burden of 0 leaves the reference as it was: a reference of 0
+        // would make every relative threshold 0, so that `above` holds at once and the
+        // exposure flips at every check (chattering). Under `last_switch` the previous
+        // (positive) reference stays; under `treatment_start` it stays undefined, and rules with
+        // relative thresholds wait, until a later switch into a treating exposure at a positive
+        // burden.
         match self.spec.reference {
-            Reference::LastSwitch => self.reference = Some(burden),
-            Reference::TreatmentStart if self.reference.is_none() && self.treating[to] => {
+            Reference::LastSwitch if burden > 0.0 => self.reference = Some(burden),
+            Reference::TreatmentStart
+                if self.reference.is_none() && self.treating[to] && burden > 0.0 =>
+            {
                 self.reference = Some(burden);
             }
             _ => {}

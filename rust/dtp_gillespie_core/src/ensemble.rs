@@ -68,7 +68,12 @@ impl EnsembleOutput {
 /// Check that a model, dosing and run fit together.
 pub fn validate(model: &Model, dosing: &Dosing, run: &RunConfig) -> Result<()> {
     dosing.validate(model)?;
-    run.validate(model)
+    run.validate(model)?;
+    if let DosingKind::Adaptive(spec) = &dosing.kind {
+        // A reference taken at t = 0 from a burden of 0 (the rules could never act).
+        spec.check_start(&dosing.treating, &run.initial, model.biomarker())?;
+    }
+    Ok(())
 }
 
 /// Simulate replicate `index` (global) under any kind of dosing: the one event loop with the
