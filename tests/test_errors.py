@@ -321,6 +321,15 @@ RUN_CASES = [
     pytest.param(
         {"replicate_offset": -1}, ("replicate_offset", "-1"), id="replicate_offset-negative"
     ),
+    pytest.param(
+        {"replicate_offset": 2**63},
+        ("replicate_offset", str(2**63), "to 9223372036854775807"),
+        id="replicate_offset-past-int64",
+    ),
+    pytest.param(
+        {"barcodes": 10**18}, ("barcodes", str(10**18), "at most 2^32"), id="barcodes-past-2^32"
+    ),
+    pytest.param({"client": 3}, ("client is 3", "distributed.Client"), id="client-not-a-client"),
     # Options of a store without store=: refused, not ignored.
     pytest.param({"resume": True}, ("resume=True", "without store="), id="resume-without-store"),
     pytest.param(
@@ -524,3 +533,10 @@ def test_sweep_grid_values_must_be_distinct(values: list[Any], fragments: tuple[
         dg.sweep(MODEL, intermittent(), {"schedule.off": values}, **RUN)
     check_types(info.value, InvalidRunError)
     check_message(info.value, ("grid['schedule.off']", "twice", *fragments))
+
+
+def test_open_run_of_something_that_is_no_store_names_it(tmp_path: Any) -> None:
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    for path in (tmp_path, tmp_path / "notes.txt"):
+        with pytest.raises(InvalidRunError, match=f"{path} is not a zarr store"):
+            dg.open_run(path)

@@ -73,6 +73,11 @@ def check_count(
             "such as 1e6 with no fractional part)"
         )
     v: int = int(value)  # type: ignore[call-overload]
-    if not minimum <= v <= INT64_MAX:
+    if v > INT64_MAX:
+        raise error(
+            f"{name} is {value!r}; it must be a whole number from {minimum} to {INT64_MAX} "
+            "(2^63 - 1, the largest count the engine holds)"
+        )
+    if v < minimum:
         raise error(f"{name} is {value!r}; it must be a whole number >= {minimum}")
     return v

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._block import BlockResult
 from ._execute import Progress, Work
+from .errors import InvalidRunError
 
 __all__ = ["DaskExecutor", "LocalExecutor", "executor_for"]
 
@@ -82,4 +83,10 @@ def _on_worker(work: Work, job: Any) -> BlockResult:
 
 def executor_for(client: Any) -> LocalExecutor | DaskExecutor:
     """The executor of a run: Dask with a client, else local."""
-    return LocalExecutor() if client is None else DaskExecutor(client)
+    if client is None:
+        return LocalExecutor()
+    if not callable(getattr(client, "submit", None)):
+        raise InvalidRunError(
+            f"client is {client!r}; expected a distributed.Client (or None to run locally)"
+        )
+    return DaskExecutor(client)

@@ -29,6 +29,10 @@ CLONE_ROW_BYTES = 8 * 4 + 8 + 1 + 1 + 8
 """Bytes of one row of the clone table."""
 
 
+MAX_BARCODES = 2**32
+"""The largest library the engine tracks (barcodes are 32-bit)."""
+
+
 @dataclass(frozen=True)
 class Barcodes:
     """How the initial cells are barcoded.
@@ -53,7 +57,13 @@ class Barcodes:
         """Each initial cell draws its barcode uniformly from ``0 .. n_barcodes - 1``
         (independently, from the replicate's lineage stream): a transduction with a library of
         ``n_barcodes`` barcodes."""
-        return cls("library", check_count(n_barcodes, "barcodes (n_barcodes)", 1))
+        n = check_count(n_barcodes, "barcodes (n_barcodes)", 1)
+        if n > MAX_BARCODES:
+            raise InvalidRunError(
+                f"barcodes (n_barcodes) is {n}; at most 2^32 = {MAX_BARCODES} barcodes can be "
+                "tracked"
+            )
+        return cls("library", n)
 
     def to_spec(self) -> str | int:
         """The ``barcodes`` value that gives these barcodes (as recorded in the ``run``

@@ -124,16 +124,19 @@ def _open_one(
     """One run: lazily, with its canonical dtypes and variable order; warns if unfinished."""
     kwargs = storage_kwargs(storage_options)
     # The live metadata, not the root's consolidated copy: that one lags while a run writes.
-    ds = xr.open_zarr(
-        path,
-        group=group,
-        chunks=None,
-        consolidated=False,
-        decode_times=False,
-        decode_timedelta=False,
-        mask_and_scale=True,
-        **kwargs,
-    )
+    try:
+        ds = xr.open_zarr(
+            path,
+            group=group,
+            chunks=None,
+            consolidated=False,
+            decode_times=False,
+            decode_timedelta=False,
+            mask_and_scale=True,
+            **kwargs,
+        )
+    except FileNotFoundError as exc:  # zarr's error for a path that is no zarr group
+        raise InvalidRunError(f"{describe(path, group)} is not a zarr store: {exc}") from None
     if INCOMPLETE_ATTR in ds.attrs:
         note = ds.attrs[INCOMPLETE_ATTR]
         where = describe(path, group)
