@@ -251,3 +251,31 @@ def test_what_jumps_cannot_run_under_pk_is_refused_by_name(
     # method="auto" runs them with SSA, saying why.
     auto = dg.simulate(model, schedule, **SPR_RUN, n_replicates=2, method="auto")
     assert auto.attrs["algorithm"] == "ssa"
+
+
+# The README's tumour (persisters, resistance by mutation).
+README_SPR: dict[str, Any] = {
+    "states": ["S", "P", {"name": "R", "genetic": True}],
+    "exposures": ["off", "on"],
+    "division": {"S": 0.04, "P": 0.005, "R": 0.035},
+    "death": {"S": {"off": 0.01, "on": 0.30}, "P": 0.005, "R": 0.01},
+    "switch": [
+        {"from": "S", "to": "P", "rate": {"off": 0.001, "on": 0.01}},
+        {"from": "P", "to": "S", "rate": {"off": 0.05, "on": 0.001}},
+    ],
+    "mutation": [{"from": "P", "to": "R", "probability": {"off": 1e-5, "on": 1e-4}}],
+}
+
+
+def test_a_drug_faster_than_the_step_is_refused_naming_jump_step() -> None:
+    """t½ = 0.05 day against steps of 0.5: the tables cannot follow the concentration to their
+    tolerance, and the run says so (not an engine-internal check); shorter steps run."""
+    schedule = dg.Schedule.pk(dose=5.0, dose_every=1.0, half_life=0.05)
+    run: dict[str, Any] = {"initial": {"S": 10**6}, "t_end": 1.0, "n_replicates": 1, "seed": 1}
+    with pytest.raises(dg.errors.InvalidRunError, match="changes too fast") as info:
+        dg.simulate(README_SPR, schedule, method="jump", **run)
+    assert "jump_step" in str(info.value)
+    assert "method='ssa'" in str(info.value)
+    ds = dg.simulate(README_SPR, schedule, method="jump", jump_step=0.01, **run)
+    assert ds.attrs["algorithm"].startswith("jump")
+    assert int(ds["status"].item()) == 0

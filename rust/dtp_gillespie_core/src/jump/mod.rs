@@ -94,6 +94,16 @@ pub enum JumpError {
          ancestor); rerun with a smaller jump_tolerance or another seed"
     )]
     TailHit { ancestors: u64, mass: f64 },
+    /// Under time-dependent rates (pharmacokinetic dosing), the step's law integrated over the
+    /// concentration path misses the exact chance of silent extinction by more than its
+    /// tolerance: the drug changes too fast for the step.
+    #[error(
+        "the drug's concentration changes too fast for a step this long: the step's law, \
+         integrated over the concentration, misses the exact chance of silent extinction by \
+         {gap:.3e} (more than the tolerance {allowed:.3e}); pass a smaller jump_step (a fraction \
+         of the drug's half-life) or method='ssa'"
+    )]
+    PathTooFast { gap: f64, allowed: f64 },
 }
 
 /// `Err(TooLarge)` if `value` (a count or a mean count) is above [`MAX_EXACT_COUNT`] or not finite.

@@ -120,12 +120,9 @@ impl OffspringTable {
         let extinct = p[space.empty()];
         let epsilon = no_emission.silent_extinction(ancestor, duration);
         let gap = (extinct - epsilon).abs();
-        if gap > escaped + 1e-9 * epsilon + 1e-13 {
-            return Err(JumpError::InvalidParameter {
-                name: "|FSP extinction mass − Riccati ε|",
-                value: gap,
-                expected: "within the escaped mass and the integration tolerance",
-            });
+        let allowed = escaped + 1e-9 * epsilon + 1e-13;
+        if gap > allowed {
+            return Err(JumpError::PathTooFast { gap, allowed });
         }
         let mut table = Self::from_solution(&space, no_emission, ancestor, (p, escaped, emitted))?;
         table.silent_extinction = Some(trace);
