@@ -540,3 +540,20 @@ def test_open_run_of_something_that_is_no_store_names_it(tmp_path: Any) -> None:
     for path in (tmp_path, tmp_path / "notes.txt"):
         with pytest.raises(InvalidRunError, match=f"{path} is not a zarr store"):
             dg.open_run(path)
+
+
+def test_the_schedule_api_names_what_it_refuses() -> None:
+    model = dg.Model.from_dict(MODEL)
+    sched = dg.Schedule.intermittent(on=2.0, off=2.0)
+    cases: list[tuple[Callable[[], Any], str]] = [
+        (lambda: sched.exposure_at(["a"]), r"times is \['a'\]; expected finite times in days"),
+        (lambda: sched.exposure_at([True, False]), "expected finite times in days"),
+        (lambda: sched.compile(MODEL, 10.0), "compile needs a dtp_gillespie.Model, not dict"),
+        (lambda: sched.compile(model, -1.0), "t_end is -1.0; it must be a finite number > 0"),
+        (lambda: sched.compile(model, NAN), "t_end is nan"),
+        (lambda: dg.Schedule.combination(None), "combination drugs is None"),  # type: ignore[arg-type]
+    ]
+    for call, message in cases:
+        with pytest.raises(InvalidScheduleError, match=message):
+            call()
+    assert list(sched.exposure_at([0.0, 2.5])) == ["on", "off"]

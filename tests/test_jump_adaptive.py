@@ -10,6 +10,7 @@ approximation under jumps (the rules read at the end of every step), labelled.
 """
 
 import math
+from pathlib import Path
 from typing import Any
 
 import dtp_gillespie as dg
@@ -86,11 +87,12 @@ def test_visit_based_rules_under_jumps_agree_with_exact_ssa(factor: float, n: in
     assert d >= 2 * critical(n, n), f"the twin ({factor}) is not rejected with power: D = {d:.4f}"
 
 
-def test_adaptive_jump_runs_do_not_depend_on_threads_or_blocks() -> None:
+def test_adaptive_jump_runs_do_not_depend_on_threads_or_blocks(tmp_path: Path) -> None:
     run = {**RUN, "n_replicates": 30, "seed": 5, "method": "jump", "jump_threshold": 50.0}
     one = dg.simulate(model(), visits(), n_threads=1, **run)
     two = dg.simulate(model(), visits(), n_threads=2, **run)
-    blocks = dg.simulate(model(), visits(), block_size=7, **run)
+    # Blocks are a streamed run's (a plain run is one engine call).
+    blocks = dg.simulate(model(), visits(), block_size=7, store=tmp_path / "b.zarr", **run).load()
     for other in (two, blocks):
         for name in one.data_vars:
             np.testing.assert_array_equal(one[name].to_numpy(), other[name].to_numpy(), name)
@@ -122,14 +124,16 @@ def test_auto_runs_jumps_on_a_large_adaptive_run_bit_for_bit() -> None:
     assert "check_every is 0" in continuous.attrs["auto"]
 
 
-def test_continuous_monitoring_runs_as_a_labelled_approximation() -> None:
+def test_continuous_monitoring_runs_as_a_labelled_approximation(tmp_path: Path) -> None:
     run = {**RUN, "n_replicates": 20, "seed": 3, "method": "jump", "jump_step": 0.25}
     ds = dg.simulate(model(), dg.Schedule.adaptive(), **run)
     assert ds.attrs["algorithm"] == "jump+monitor(step)"
     assert ds.attrs["monitor_step"] == 0.25
     assert ds.attrs["jump_step"] == 0.25
     assert (ds["n_switches"] > 0).any()
-    again = dg.simulate(model(), dg.Schedule.adaptive(), n_threads=1, block_size=6, **run)
+    again = dg.simulate(
+        model(), dg.Schedule.adaptive(), n_threads=1, block_size=6, store=tmp_path / "a.zarr", **run
+    ).load()
     for name in ds.data_vars:
         np.testing.assert_array_equal(ds[name].to_numpy(), again[name].to_numpy(), name)
     # Visits are exact: no label beyond "jump".

@@ -54,7 +54,7 @@ def test_cold_warm_and_uncached_runs_are_identical(tmp_path: Path) -> None:
     same(cold, streamed.load())
     _core.set_jump_cache_budget(0)
     assert laws() == 0
-    uncached = dg.simulate(MODEL, SCHEDULE, **RUN, block_size=5)
+    uncached = dg.simulate(MODEL, SCHEDULE, **RUN)
     assert laws() == 0
     same(cold, uncached)
 
@@ -80,7 +80,7 @@ def test_density_runs_are_identical_cold_and_warm() -> None:
     }
     run = {
         "initial": {"N": 20}, "t_end": 6, "n_replicates": 30, "seed": 1, "method": "jump",
-        "jump_step": 1.0, "jump_threshold": 0, "block_size": 10,
+        "jump_step": 1.0, "jump_threshold": 0,
     }  # fmt: skip
     _core.clear_jump_cache()
     cold = dg.simulate(logistic, "off", **run)

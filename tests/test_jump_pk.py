@@ -11,6 +11,7 @@ record equal to SSA's; bit-identity across threads and blocks; the attributes; `
 """
 
 import math
+from pathlib import Path
 from typing import Any
 
 import dtp_gillespie as dg
@@ -196,7 +197,7 @@ def test_extinction_times_inside_jumped_pk_steps_are_exact_ssas(factor: float, n
     assert d >= critical + KS_CRIT * math.sqrt(2 / n), (d, critical)
 
 
-def test_the_drug_record_attrs_and_bit_identity() -> None:
+def test_the_drug_record_attrs_and_bit_identity(tmp_path: Path) -> None:
     # Large enough that no replicate dies out: the same doses, switches and areas throughout.
     run = {**SPR_RUN, "initial": {"S": 500, "P": 50}, "n_replicates": 6, "seed": 7}
     run["record_every"] = 0.5
@@ -212,7 +213,9 @@ def test_the_drug_record_attrs_and_bit_identity() -> None:
         np.testing.assert_allclose(jump[name].to_numpy(), ssa[name].to_numpy(), rtol=1e-12)
     one = dg.simulate(spr_model(1.6), SPR_SCHEDULE, n_threads=1, **options)
     two = dg.simulate(spr_model(1.6), SPR_SCHEDULE, n_threads=2, **options)
-    blocks = dg.simulate(spr_model(1.6), SPR_SCHEDULE, block_size=4, **options)
+    # Blocks are a streamed run's (a plain run is one engine call).
+    store = tmp_path / "blocks.zarr"
+    blocks = dg.simulate(spr_model(1.6), SPR_SCHEDULE, block_size=4, store=store, **options).load()
     for other in (two, blocks):
         for name in one.data_vars:
             np.testing.assert_array_equal(one[name].to_numpy(), other[name].to_numpy(), name)

@@ -62,7 +62,7 @@ def test_the_threshold_extremes_jump_every_pool_or_none() -> None:
 
 def test_counts_do_not_depend_on_threads_blocks_or_sink(reference: Any, tmp_path: Path) -> None:
     expected = pool_steps(reference)
-    one_thread = dg.simulate(MODEL, SCHEDULE, **RUN, n_threads=1, block_size=5)
+    one_thread = dg.simulate(MODEL, SCHEDULE, **RUN, n_threads=1)
     assert pool_steps(one_thread) == expected
     summary = dg.simulate(MODEL, SCHEDULE, **RUN, summary_only=True, block_size=4)
     assert pool_steps(summary) == expected

@@ -95,6 +95,8 @@ def open_run(
             for g in groups:
                 nodes[g] = _open_one(path, g, load, storage_options)
             return xr.DataTree.from_dict(nodes)
+    if root is not None and group:
+        warn_if_unfinished(path, dict(root.attrs))  # the CLI's store, its schedules not all run
     if root is not None and group and not _has_group(root, group):
         listed = ", ".join(repr(g) for g in run_groups(root)) or "none"
         raise InvalidRunError(f"{path} has no group {group!r}; its groups holding runs: {listed}")

@@ -218,7 +218,9 @@ def simulate(
     group, overwrite, block_size, storage_options
         Streaming only: zarr group, replace an existing store, replicates per block (= chunk;
         default about 64 MiB of counts), fsspec options. ``resume``, ``group``, ``overwrite``
-        and ``storage_options`` without ``store`` are refused, not ignored.
+        and ``storage_options`` without ``store`` are refused, not ignored, and so is
+        ``block_size`` in a run that is not cut into blocks (no ``store``, ``client`` or
+        ``summary_only``).
     summary_only : bool, default False
         Keep no trajectories: per-replicate summaries (``final_count``, ``final_biomarker`` for
         a model with a biomarker, and every per-replicate variable) and ensemble statistics of
@@ -255,6 +257,11 @@ def simulate(
     summary_only = check_flag(summary_only, "summary_only")
     # Streamed, summary and Dask runs are cut into blocks; a plain run is one engine call.
     blocked = store is not None or client is not None or summary_only
+    if block_size is not None and not blocked:
+        raise InvalidRunError(
+            f"block_size={block_size!r} without store=, client= or summary_only=True: a plain run "
+            "is one engine call, in blocks only when streamed, distributed or summarised"
+        )
     if store is not None:
         store = check_store_path(store)
     seed, seed_drawn = seed_for_resume(

@@ -174,6 +174,11 @@ class Schedule(SpecHolder):
         none : str, default "off"
             Exposure in force when no drug is on.
         """
+        if not isinstance(drugs, Mapping):
+            raise InvalidScheduleError(
+                f"combination drugs is {drugs!r}; expected a mapping of drug name to schedule, "
+                "e.g. {'A': 'on', 'B': Schedule.intermittent(on=7, off=7)}"
+            )
         subs = {k: v.to_dict() if isinstance(v, Schedule) else v for k, v in drugs.items()}
         return cls({"kind": "combination", "drugs": subs, "none": none})
 
@@ -366,10 +371,17 @@ class Schedule(SpecHolder):
         InvalidScheduleError
             If the schedule names an exposure, state or process the model does not have.
         """
+        from ..model import Model  # the model module imports this one
+
+        if not isinstance(model, Model):
+            raise InvalidScheduleError(
+                f"compile needs a dtp_gillespie.Model, not {type(model).__name__}; build one "
+                "with dg.Model.from_dict(spec)"
+            )
         kind = self._kind
-        if kind.needs_t_end:
-            if t_end is None:
-                raise InvalidScheduleError(f"compiling a {kind.name} schedule needs t_end")
+        if kind.needs_t_end and t_end is None:
+            raise InvalidScheduleError(f"compiling a {kind.name} schedule needs t_end")
+        if t_end is not None:
             t_end = number(t_end, "t_end", positive=True)
         kind.validate(self._params, model, t_end if kind.needs_t_end else None)
         tables = kind.compile(self._params, model, t_end)
@@ -403,7 +415,16 @@ class Schedule(SpecHolder):
         InvalidScheduleError
             For adaptive and pk schedules (their exposure depends on the trajectory).
         """
-        out = self._kind.exposure_at(self._params, times)
+        try:
+            values = np.asarray(times)
+            numeric = values.dtype.kind in "iuf" and np.isfinite(values).all()
+        except (TypeError, ValueError):
+            numeric = False
+        if not numeric:
+            raise InvalidScheduleError(
+                f"times is {times!r}; expected finite times in days (a number or an array of them)"
+            )
+        out = self._kind.exposure_at(self._params, values)
         if out.ndim == 0:
             return str(out)
         return out
