@@ -251,10 +251,14 @@ def _report_figure(
 
 
 def _open_dataset(path: str, group: str | None) -> xr.Dataset:
-    """The run at ``group`` of ``path``, loaded (one group holds one Dataset)."""
-    from ..io import open_run
+    """The run at ``group`` of ``path``, loaded (one group holds one Dataset). Warns if that run
+    is unfinished; the root's mark (the CLI's schedules not all written) is the caller's to
+    report, once for the whole store."""
+    from ..io import _open_one, open_run
 
-    ds = open_run(path, group=group, load=True)
+    if group:
+        return _open_one(path, group, True, None)
+    ds = open_run(path, load=True)
     return ds if isinstance(ds, xr.Dataset) else ds.to_dataset()
 
 
@@ -305,7 +309,9 @@ def open_report_data(
             raise InvalidRunError(
                 f"{path} has no group {missing[0]!r}; groups: {', '.join(children) or 'none'}"
             )
-        return {g: _open_dataset(path, g) for g in groups}
+        opened = {g: _open_dataset(path, g) for g in groups}
+        warn_if_unfinished(path, dict(root.attrs))
+        return opened
     if cv.STATUS in root.array_keys():
         return _open_dataset(path, None)
     runs = {
