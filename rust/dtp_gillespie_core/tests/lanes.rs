@@ -163,7 +163,7 @@ fn case(seed: u64, adaptive_dosing: bool) -> Case {
     let n_exposures = g.random_range(1..=3);
     let model = model(&mut g, n_states, n_exposures);
     let t_end = g.random_range(2.0..4.0);
-    let (dosing, kind) = if adaptive_dosing {
+    let (mut dosing, kind) = if adaptive_dosing {
         (adaptive(&mut g, n_states, n_exposures, t_end), "adaptive")
     } else {
         let schedule = schedule(&mut g, n_exposures, t_end);
@@ -193,7 +193,25 @@ fn case(seed: u64, adaptive_dosing: bool) -> Case {
             t
         }
     };
-    let initial = (0..n_states).map(|_| g.random_range(0..60)).collect();
+    let initial: Vec<u64> = (0..n_states).map(|_| g.random_range(0..60)).collect();
+    if let DosingKind::Adaptive(spec) = &mut dosing.kind {
+        // A reference of 0 is refused before the run starts: where the monitored burden starts
+        // at 0, the rules count cells instead (as with an absolute reference).
+        let burden: f64 = spec
+            .monitor_weights
+            .iter()
+            .zip(&initial)
+            .map(|(w, &n)| w * n as f64)
+            .sum();
+        if burden == 0.0 {
+            spec.reference = Reference::Absolute;
+            for rule in spec.rules.iter_mut().filter(|r| !r.absolute) {
+                rule.absolute = true;
+                rule.below = rule.below.map(|x| 40.0 * x);
+                rule.above = rule.above.map(|x| 40.0 * x);
+            }
+        }
+    }
     let (max_events, max_population) = match g.random_range(0..4) {
         0 => (g.random_range(1..400), u64::MAX),
         1 => (u64::MAX, g.random_range(1..150)),

@@ -14,7 +14,7 @@
 //!    rule the monitored burden out of the lane's quiet band: the lane leaves;
 //! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
 //!    gathers), `now + x / a0`; after a miss, the rest of the draw out of line
-//!    (`finish_misses`); a candidate at or after the lane's limit, and the lane leaves;
+//!    (`finish_miss`); a candidate at or after the lane's limit, and the lane leaves;
 //! 6. a candidate after the lane's next record times: the counts are written there (they hold
 //!    from this event to the candidate), and the lane stays.
 //!
@@ -23,10 +23,11 @@
 
 use std::arch::x86_64::{
     __m512d, __m512i, __mmask8, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ, _CMP_UNORD_Q, _MM_CMPINT_NLT,
-    _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castsi512_pd, _mm512_cmp_epu64_mask,
-    _mm512_cmp_pd_mask, _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64,
-    _mm512_div_pd, _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512,
-    _mm512_mask_blend_epi64, _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512,
+    _mm_cvtsi128_si64, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512,
+    _mm512_castsi512_pd, _mm512_castsi512_si128, _mm512_cmp_epu64_mask, _mm512_cmp_pd_mask,
+    _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64, _mm512_div_pd,
+    _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_blend_epi64,
+    _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_permutexvar_epi64,
     _mm512_rol_epi64, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
     _mm512_slli_epi64, _mm512_srai_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512,
     _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
@@ -35,7 +36,7 @@ use std::arch::x86_64::{
 use super::tracked::{LaneLog, LaneObserver};
 use super::{
     Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared,
-    finish_misses,
+    finish_miss,
 };
 use crate::controller::Controller;
 use crate::error::Result;
@@ -126,6 +127,19 @@ fn load_u(a: &[u64; W]) -> __m512i {
 fn store_u(a: &mut [u64; W], v: __m512i) {
     // SAFETY: `a` holds 8 words.
     unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) }
+}
+
+/// Lane `j` of `v`.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn lane_u(v: __m512i, j: usize) -> u64 {
+    let moved = _mm512_permutexvar_epi64(splat_u(j as u64), v);
+    _mm_cvtsi128_si64(_mm512_castsi512_si128(moved)) as u64
+}
+
+/// Lane `j` of `v`.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn lane_f(v: __m512d, j: usize) -> f64 {
+    f64::from_bits(lane_u(_mm512_castpd_si512(v), j))
 }
 
 /// A splat of a 64-bit pattern.
@@ -328,31 +342,28 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
         let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
         t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
         if miss != 0 {
-            // The rest of the ziggurat, out of line, on the lanes' generators.
-            let mut words = [[0u64; W]; 4];
-            for (stored, value) in words.iter_mut().zip(rng) {
-                store_u(stored, value);
-            }
-            let (mut layers, mut points, mut times_now, mut a0s, mut candidates) =
-                ([0u64; W], [0.0; W], [0.0; W], [0.0; W], [0.0; W]);
-            store_u(&mut layers, layer);
-            store_f(&mut points, x);
-            store_f(&mut times_now, now);
-            store_f(&mut a0s, a0);
-            store_f(&mut candidates, t_next);
-            let miss = u32::from(miss);
+            // The rest of the ziggurat, out of line, on each missed lane's generator. The lane's
+            // values move between registers and the scalar side by permutes and blends, not
+            // through memory: a vector load of words just stored one by one would wait for the
+            // stores to retire.
             misses += u64::from(miss.count_ones());
-            finish_misses(
-                miss,
-                &layers,
-                &points,
-                &times_now,
-                &a0s,
-                &mut words,
-                &mut candidates,
-            );
-            rng = std::array::from_fn(|i| load_u(&words[i]));
-            t_next = load_f(&candidates);
+            let mut todo = miss;
+            while todo != 0 {
+                let j = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let (candidate, words) = finish_miss(
+                    lane_u(layer, j) as u8,
+                    lane_f(x, j),
+                    lane_f(now, j),
+                    lane_f(a0, j),
+                    std::array::from_fn(|i| lane_u(rng[i], j)),
+                );
+                let lane: __mmask8 = 1 << j;
+                for (value, word) in rng.iter_mut().zip(words) {
+                    *value = _mm512_mask_blend_epi64(lane, *value, splat_u(word));
+                }
+                t_next = _mm512_mask_blend_pd(lane, t_next, _mm512_set1_pd(candidate));
+            }
         }
         let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check;
         // Lanes that stay, whose candidate passes a record time: the counts now hold until the
@@ -391,8 +402,11 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
                 }
                 lanes.record_next[j] = next;
                 lanes.record_time[j] = times[next];
+                // Into the register too: reloading the whole vector after these scalar stores
+                // would wait for them to retire.
+                let lane: __mmask8 = 1 << j;
+                record_time = _mm512_mask_blend_pd(lane, record_time, _mm512_set1_pd(times[next]));
             }
-            record_time = load_f(&lanes.record_time);
         }
         if check | passed != 0 || (LOG && rows == log.row.len()) {
             break (check, passed);

@@ -9,7 +9,7 @@
 //! outer loop does between events it does too, without leaving: a lane whose next candidate
 //! passes record times writes its counts there (into its recorder's rows, `Recorder::counts_only`;
 //! the recorder writes the exposures when the lane hands the rows back), and a lane whose
-//! ziggurat first try missed finishes the draw out of line (`finish_misses`, with
+//! ziggurat first try missed finishes the draw out of line (`finish_miss`, with
 //! `exp1_after_miss`, on its own generator). Everything else is scalar code the engine shares:
 //! a lane that needs attention (its next candidate passes the burst's limit, the population
 //! reached 0 or the cap, the event budget ran out, the rates overflowed, the monitored burden
@@ -403,11 +403,17 @@ fn words_of(rng: &ReplicateRng) -> [u64; 4] {
 
 /// The generator with a lane's state words.
 fn rng_from_words(words: [u64; 4]) -> ReplicateRng {
-    let mut bytes = [0u8; 32];
-    for (chunk, w) in bytes.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&w.to_le_bytes());
-    }
+    // One 32-byte value (not four 8-byte writes), so that `from_seed`'s wider reads of it need
+    // not wait for four separate stores to retire.
+    let bytes: [u8; 32] = le_bytes(words);
     ReplicateRng::from_seed(bytes)
+}
+
+/// The little-endian bytes of four words, as one value.
+fn le_bytes(words: [u64; 4]) -> [u8; 32] {
+    let le = words.map(u64::to_le);
+    // SAFETY: `[u64; 4]` and `[u8; 32]` have the same size and every bit pattern is valid.
+    unsafe { std::mem::transmute::<[u64; 4], [u8; 32]>(le) }
 }
 
 /// What a lane's event loop works on (lent to it as `Parts`).
@@ -497,29 +503,17 @@ pub(crate) struct Exits {
     pub misses: u64,
 }
 
-/// The rest of the ziggurat in the lanes of `miss`, whose first try missed (the draw's low byte
-/// `layer`, the point `x`), as the hot loop's outer loop finishes it, each on its lane's generator
-/// (state words `rng`): their next candidates' times, `now + x / a0`, into `t_next`. Called by
-/// the vector loop, out of line: it calls `exp` or `ln`, and it is rare (about 2% of draws).
+/// The rest of the ziggurat in a lane whose first try missed (the draw's low byte `layer`, the
+/// point `x`), as the hot loop's outer loop finishes it, on the lane's generator (state words
+/// `rng`): the lane's next candidate's time, `now + x / a0`, and its generator's words after.
+/// Called by the vector loop, out of line: it calls `exp` or `ln`, and it is rare (about 2% of
+/// draws).
 #[cold]
 #[inline(never)]
-pub(crate) fn finish_misses<const W: usize>(
-    miss: u32,
-    layer: &[u64; W],
-    x: &[f64; W],
-    now: &[f64; W],
-    a0: &[f64; W],
-    rng: &mut [[u64; W]; 4],
-    t_next: &mut [f64; W],
-) {
-    for j in (0..W).filter(|j| miss & (1 << j) != 0) {
-        let miss = ExpMiss::new(layer[j] as u8, x[j]);
-        let mut generator = rng_from_words(std::array::from_fn(|i| rng[i][j]));
-        t_next[j] = now[j] + exp1_after_miss(miss, &mut generator) / a0[j];
-        for (i, w) in words_of(&generator).into_iter().enumerate() {
-            rng[i][j] = w;
-        }
-    }
+pub(crate) fn finish_miss(layer: u8, x: f64, now: f64, a0: f64, rng: [u64; 4]) -> (f64, [u64; 4]) {
+    let mut generator = rng_from_words(rng);
+    let t_next = now + exp1_after_miss(ExpMiss::new(layer, x), &mut generator) / a0;
+    (t_next, words_of(&generator))
 }
 
 /// What the scalar side of a lane does next.
