@@ -285,7 +285,9 @@ fn ensemble_stats(
 /// without AVX-512 must not look like one whose lanes passed.
 fn kernels() -> Vec<Lanes> {
     if Lanes::avx512_available() {
-        vec![Lanes::Avx512]
+        // Each width, and the one chosen by the number of replicates (8 here: the cases run
+        // fewer than 128 replicates).
+        vec![Lanes::Avx512Narrow, Lanes::Avx512Wide, Lanes::Avx512]
     } else {
         use std::io::Write;
         let test = std::thread::current().name().unwrap_or("lanes").to_owned();
@@ -320,6 +322,7 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
             assert_identical(&scalar, &forced);
             let (lanes, stats) = ensemble_stats(&case, &case.run, kernel, 3, n, 1);
             let lane_events = stats.events;
+            assert_width(kernel, &stats, false);
             eprintln!(
                 "{} ({n} replicates): {lane_events} events and {} record times in lanes",
                 case.what, stats.records_in_loop
@@ -368,6 +371,23 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
     }
 }
 
+/// The lanes ran as wide as `kernel` asks: 16 for `Avx512Wide`, 8 for `Avx512Narrow`, and for
+/// `Avx512` 16 only where each thread had at least 128 replicates (`many`).
+fn assert_width(kernel: Lanes, stats: &LaneStats, many: bool) {
+    let wide = kernel == Lanes::Avx512Wide || (kernel == Lanes::Avx512 && many);
+    let (ran, other) = if wide {
+        (stats.wide_sets, stats.narrow_sets)
+    } else {
+        (stats.narrow_sets, stats.wide_sets)
+    };
+    assert!(
+        ran > 0 && other == 0,
+        "{kernel:?}: {} sets of 8 lanes, {} of 16",
+        stats.narrow_sets,
+        stats.wide_sets
+    );
+}
+
 /// The cases ended every way a replicate ends (`statuses` holds each replicate's status).
 fn assert_every_status(statuses: &std::collections::HashSet<i8>) {
     for status in [
@@ -403,8 +423,13 @@ fn blocks_of_replicates_spread_over_threads_change_nothing() {
             let (scalar, _) = ensemble(&case, &case.run, Lanes::Scalar, 0, 700, 1);
             let all: u64 = scalar.per_replicate(|o| o.n_events).iter().sum();
             for threads in [1, 2] {
-                let (lanes, lane_events) = ensemble(&case, &case.run, kernel, 0, 700, threads);
+                let (lanes, stats) = ensemble_stats(&case, &case.run, kernel, 0, 700, threads);
+                let lane_events = stats.events;
                 assert_identical(&lanes, &scalar);
+                // 700 replicates: at least 128 per thread.
+                if lane_events > 0 {
+                    assert_width(kernel, &stats, true);
+                }
                 let what = &case.what;
                 assert!(
                     2 * lane_events >= all,
@@ -437,11 +462,13 @@ fn asking_for_lanes_the_cpu_lacks_is_an_error_and_other_runs_stay_scalar() {
             lanes,
         )
     };
-    if Lanes::avx512_available() {
-        assert!(run(Lanes::Avx512).is_ok());
-    } else {
-        let err = run(Lanes::Avx512).unwrap_err().to_string();
-        assert!(err.contains("AVX-512"), "{err}");
+    for lanes in [Lanes::Avx512, Lanes::Avx512Narrow, Lanes::Avx512Wide] {
+        if Lanes::avx512_available() {
+            assert!(run(lanes).is_ok());
+        } else {
+            let err = run(lanes).unwrap_err().to_string();
+            assert!(err.contains("AVX-512"), "{err}");
+        }
     }
     // The general loop, when forced, is never replaced by lanes.
     let forced = RunConfig {
@@ -601,7 +628,9 @@ fn tracked_blocks_over_threads_and_full_logs_change_nothing() {
             crowded.run.record_times = vec![crowded.run.t_end];
             crowded.run.initial.iter_mut().for_each(|n| *n = 400);
             (crowded.run.max_population, crowded.run.max_events) = (5000, u64::MAX);
-            for (case, n) in [(generated, 260), (crowded, 16)] {
+            // Two sets of 16 lanes' worth of crowded replicates: a set that cannot fill its
+            // lanes runs them on the scalar path, so on two threads at least one set fills.
+            for (case, n) in [(generated, 260), (crowded, 32)] {
                 for clones in [false, true] {
                     let tracked = RunConfig {
                         lineages: Some(LineageSpec {

@@ -1,6 +1,7 @@
-//! The vector loop on AVX-512 (F and DQ): 8 lanes of doubles and 64-bit integers, one mask bit
-//! per lane. Each iteration fires one event in every lane, exactly as the hot loop's inner loop
-//! (`burst`) fires one in its replicate; see the parent module for what happens around it.
+//! The vector loop on AVX-512 (F and DQ): groups of 8 lanes of doubles and 64-bit integers (one
+//! vector per group and quantity), one mask bit per lane. Each iteration fires one event in every
+//! lane, exactly as the hot loop's inner loop (`burst`) fires one in its replicate; see the parent
+//! module for what happens around it.
 //!
 //! Per lane and iteration, as the scalar hot loop:
 //! 1. a Xoshiro256++ draw, as a uniform `u` in [0, 1) (top 53 bits, times 2^-53), the target
@@ -42,38 +43,50 @@ use crate::controller::Controller;
 use crate::error::Result;
 use crate::ziggurat_tables::ZIG_EXP_X;
 
-/// Lanes per vector.
-const W: usize = 8;
-
-/// Every lane's bit.
+/// Every lane's bit, in a group of 8 (one vector).
 const ALL: __mmask8 = 0xff;
 
-/// Run the replicates of `queue` in 8 lanes until it is empty, each under a controller from
-/// `start`, observed by an `O`. The caller has checked that the CPU has AVX-512 F and DQ
+/// Run the replicates of `queue` until it is empty, each under a controller from `start`,
+/// observed by an `O`: in `G` groups of 8 lanes (one vector each) that advance together, 16
+/// lanes if `wide`, else 8. The groups' iterations are independent, so the CPU overlaps one
+/// group's dependency chain (counts, weights, `a0`, the next target) with the other's; but
+/// when the queue runs dry, the lanes still busy finish on the scalar path, so a set of lanes
+/// given few replicates runs narrow. The caller has checked that the CPU has AVX-512 F and DQ
 /// ([`super::Lanes::avx512_available`]).
 pub(super) fn run_block<'a, C: Controller, O: LaneObserver<'a>>(
     shared: &Shared<'a>,
     queue: &Queue<'a>,
     start: &dyn Fn() -> C,
+    wide: bool,
 ) -> Result<LaneStats> {
     debug_assert!(super::Lanes::avx512_available());
-    match shared.model.n_states() {
-        1 => run_block_of::<1, C, O>(shared, queue, start),
-        2 => run_block_of::<2, C, O>(shared, queue, start),
-        3 => run_block_of::<3, C, O>(shared, queue, start),
-        4 => run_block_of::<4, C, O>(shared, queue, start),
-        n => unreachable!(
+    match (shared.model.n_states(), wide) {
+        (1, false) => run_block_of::<1, 1, 8, C, O>(shared, queue, start),
+        (2, false) => run_block_of::<2, 1, 8, C, O>(shared, queue, start),
+        (3, false) => run_block_of::<3, 1, 8, C, O>(shared, queue, start),
+        (4, false) => run_block_of::<4, 1, 8, C, O>(shared, queue, start),
+        (1, true) => run_block_of::<1, 2, 16, C, O>(shared, queue, start),
+        (2, true) => run_block_of::<2, 2, 16, C, O>(shared, queue, start),
+        (3, true) => run_block_of::<3, 2, 16, C, O>(shared, queue, start),
+        (4, true) => run_block_of::<4, 2, 16, C, O>(shared, queue, start),
+        (n, _) => unreachable!(
             "the lanes take at most {} states, got {n}",
             super::MAX_STATES
         ),
     }
 }
 
-fn run_block_of<'a, const N: usize, C: Controller, O: LaneObserver<'a>>(
+/// [`run_block`] for `N` states in `G` groups of 8 lanes, `W = 8 * G` lanes.
+fn run_block_of<'a, const N: usize, const G: usize, const W: usize, C, O>(
     shared: &Shared<'a>,
     queue: &Queue<'a>,
     start: &dyn Fn() -> C,
-) -> Result<LaneStats> {
+) -> Result<LaneStats>
+where
+    C: Controller,
+    O: LaneObserver<'a>,
+{
+    const { assert!(W == 8 * G) };
     let mut block = Block::<W, N, C, O>::new(shared, queue, start);
     let max_population = block.max_population();
     if block.fill()? {
@@ -86,14 +99,16 @@ fn run_block_of<'a, const N: usize, C: Controller, O: LaneObserver<'a>>(
             let exits = unsafe {
                 match (C::REACTS_TO_EVENTS, O::OBSERVES) {
                     (true, false) => {
-                        vector_loop::<N, true, false>(lanes, times, max_population, log)
+                        vector_loop::<N, G, W, true, false>(lanes, times, max_population, log)
                     }
                     (false, false) => {
-                        vector_loop::<N, false, false>(lanes, times, max_population, log)
+                        vector_loop::<N, G, W, false, false>(lanes, times, max_population, log)
                     }
-                    (true, true) => vector_loop::<N, true, true>(lanes, times, max_population, log),
+                    (true, true) => {
+                        vector_loop::<N, G, W, true, true>(lanes, times, max_population, log)
+                    }
                     (false, true) => {
-                        vector_loop::<N, false, true>(lanes, times, max_population, log)
+                        vector_loop::<N, G, W, false, true>(lanes, times, max_population, log)
                     }
                 }
             };
@@ -106,27 +121,31 @@ fn run_block_of<'a, const N: usize, C: Controller, O: LaneObserver<'a>>(
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
-fn load_f(a: &[f64; W]) -> __m512d {
-    // SAFETY: `a` holds 8 doubles.
-    unsafe { _mm512_loadu_pd(a.as_ptr()) }
+fn load_f<const W: usize>(a: &[f64; W], g: usize) -> __m512d {
+    assert!(8 * g + 8 <= W);
+    // SAFETY: `a` holds 8 doubles from `8 * g` on.
+    unsafe { _mm512_loadu_pd(a.as_ptr().add(8 * g)) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
-fn store_f(a: &mut [f64; W], v: __m512d) {
-    // SAFETY: `a` holds 8 doubles.
-    unsafe { _mm512_storeu_pd(a.as_mut_ptr(), v) }
+fn store_f<const W: usize>(a: &mut [f64; W], g: usize, v: __m512d) {
+    assert!(8 * g + 8 <= W);
+    // SAFETY: `a` holds 8 doubles from `8 * g` on.
+    unsafe { _mm512_storeu_pd(a.as_mut_ptr().add(8 * g), v) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
-fn load_u(a: &[u64; W]) -> __m512i {
-    // SAFETY: `a` holds 8 words.
-    unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
+fn load_u<const W: usize>(a: &[u64; W], g: usize) -> __m512i {
+    assert!(8 * g + 8 <= W);
+    // SAFETY: `a` holds 8 words from `8 * g` on.
+    unsafe { _mm512_loadu_si512(a.as_ptr().add(8 * g).cast()) }
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
-fn store_u(a: &mut [u64; W], v: __m512i) {
-    // SAFETY: `a` holds 8 words.
-    unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) }
+fn store_u<const W: usize>(a: &mut [u64; W], g: usize, v: __m512i) {
+    assert!(8 * g + 8 <= W);
+    // SAFETY: `a` holds 8 words from `8 * g` on.
+    unsafe { _mm512_storeu_si512(a.as_mut_ptr().add(8 * g).cast(), v) }
 }
 
 /// Lane `j` of `v`.
@@ -186,12 +205,20 @@ fn gather(table: &[f64], index: __m512i) -> __m512d {
 /// at the counts of a recorder of `N` states on the grid `times` (without its infinity) that
 /// nothing else uses until the lane leaves, and `record_next` is the index of `record_time`.
 #[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
+#[allow(clippy::too_many_lines, clippy::needless_range_loop)]
+unsafe fn vector_loop<
+    const N: usize,
+    const G: usize,
+    const W: usize,
+    const WATCH: bool,
+    const LOG: bool,
+>(
     lanes: &mut LaneState<W, N>,
     times: &[f64],
     max_population: u64,
     log: &mut LaneLog<W>,
 ) -> Exits {
+    const { assert!(W == 8 * G) };
     let zero = _mm512_setzero_pd();
     let one = _mm512_set1_pd(1.0);
     let infinity = _mm512_set1_pd(f64::INFINITY);
@@ -201,26 +228,24 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     let byte = splat_u(0xff);
     let one_u = splat_u(1);
     let cap_minus_one = splat_u(max_population - 1);
-
-    let mut count: [__m512d; N] = std::array::from_fn(|s| load_f(&lanes.count[s]));
-    let state_total: [__m512d; N] = std::array::from_fn(|s| load_f(&lanes.state_total[s]));
-    let rate: [[__m512d; SCANNED]; N] =
-        std::array::from_fn(|s| std::array::from_fn(|k| load_f(&lanes.rate[s][k])));
-    let code_of: [[__m512i; MAX_PICKS]; N] =
-        std::array::from_fn(|s| std::array::from_fn(|k| load_u(&lanes.code[s][k])));
-    let mut total = load_u(&lanes.total);
-    let mut now;
-    let mut t_next = load_f(&lanes.t_next);
-    let limit = load_f(&lanes.limit);
-    let mut record_time = load_f(&lanes.record_time);
-    let mut left = load_u(&lanes.left);
-    let mut first_mutant = load_f(&lanes.first_mutant);
-    let mut rng: [__m512i; 4] = std::array::from_fn(|i| load_u(&lanes.rng[i]));
-    let (low, high) = (load_f(&lanes.low), load_f(&lanes.high));
     let monitor: [__m512d; N] = std::array::from_fn(|s| _mm512_set1_pd(lanes.monitor[s]));
 
-    let mut weight: [__m512d; N] = std::array::from_fn(|s| _mm512_mul_pd(count[s], state_total[s]));
-    let mut a0 = sum(&weight);
+    // Per group: what changes from event to event, in registers (the per-lane tables, rates
+    // and pick codes, are read from `lanes` as they are needed).
+    let mut count: [[__m512d; N]; G] =
+        std::array::from_fn(|g| std::array::from_fn(|s| load_f(&lanes.count[s], g)));
+    let mut weight: [[__m512d; N]; G] = std::array::from_fn(|g| {
+        std::array::from_fn(|s| _mm512_mul_pd(count[g][s], load_f(&lanes.state_total[s], g)))
+    });
+    let mut a0: [__m512d; G] = std::array::from_fn(|g| sum(&weight[g]));
+    let mut total: [__m512i; G] = std::array::from_fn(|g| load_u(&lanes.total, g));
+    let mut now: [__m512d; G] = [zero; G];
+    let mut t_next: [__m512d; G] = std::array::from_fn(|g| load_f(&lanes.t_next, g));
+    let mut record_time: [__m512d; G] = std::array::from_fn(|g| load_f(&lanes.record_time, g));
+    let mut left: [__m512i; G] = std::array::from_fn(|g| load_u(&lanes.left, g));
+    let mut first_mutant: [__m512d; G] = std::array::from_fn(|g| load_f(&lanes.first_mutant, g));
+    let mut rng: [[__m512i; 4]; G] =
+        std::array::from_fn(|g| std::array::from_fn(|i| load_u(&lanes.rng[i], g)));
     let mut rows = log.rows;
 
     let mut iterations = 0;
@@ -228,208 +253,227 @@ unsafe fn vector_loop<const N: usize, const WATCH: bool, const LOG: bool>(
     let mut misses = 0;
     let (check, passed) = loop {
         iterations += 1;
-        now = t_next;
-        // 1. The selection target.
-        let (bits, next) = xoshiro(rng);
-        rng = next;
-        let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
-        let mut target = _mm512_mul_pd(u, a0);
+        let (mut check_all, mut passed_all) = (0u32, 0u32);
+        for g in 0..G {
+            now[g] = t_next[g];
+            // 1. The selection target.
+            let (bits, next) = xoshiro(rng[g]);
+            rng[g] = next;
+            let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
+            let mut target = _mm512_mul_pd(u, a0[g]);
 
-        // 2. The state (one mask per state, at most one bit per lane), and what is left of the
-        // target within it.
-        let mut before: [__m512d; N] = [zero; N];
-        let mut chosen: [__mmask8; N] = [0; N];
-        let mut found: __mmask8 = 0;
-        for s in 0..N {
-            before[s] = target;
-            let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(target, weight[s]);
-            chosen[s] = below & !found;
-            found |= below;
-            target = _mm512_sub_pd(target, weight[s]);
-        }
-        if found != ALL {
-            // Rounding left the target at or above `a0`: the last state with positive weight
-            // (`last_positive`), with the whole remainder.
-            let mut later: __mmask8 = found;
-            for s in (0..N).rev() {
-                let positive = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(weight[s], zero);
-                chosen[s] |= positive & !later;
-                later |= positive;
+            // 2. The state (one mask per state, at most one bit per lane), and what is left of
+            // the target within it.
+            let weight_g = &mut weight[g];
+            let count_g = &mut count[g];
+            let mut before: [__m512d; N] = [zero; N];
+            let mut chosen: [__mmask8; N] = [0; N];
+            let mut found: __mmask8 = 0;
+            for s in 0..N {
+                before[s] = target;
+                let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(target, weight_g[s]);
+                chosen[s] = below & !found;
+                found |= below;
+                target = _mm512_sub_pd(target, weight_g[s]);
             }
-            chosen[0] |= !later;
-        }
-        let mut rest = target;
-        let mut n = zero;
-        for s in 0..N {
-            rest = _mm512_mask_blend_pd(chosen[s] & found, rest, before[s]);
-            n = _mm512_mask_blend_pd(chosen[s], n, count[s]);
-        }
-        let mut pick_taken: __mmask8 = 0;
-        let mut code = _mm512_setzero_si512();
-        for k in 0..MAX_PICKS {
-            let mut code_k = code_of[0][k];
-            for s in 1..N {
-                code_k = _mm512_mask_blend_epi64(chosen[s], code_k, code_of[s][k]);
+            if found != ALL {
+                // Rounding left the target at or above `a0`: the last state with positive
+                // weight (`last_positive`), with the whole remainder.
+                let mut later: __mmask8 = found;
+                for s in (0..N).rev() {
+                    let positive = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(weight_g[s], zero);
+                    chosen[s] |= positive & !later;
+                    later |= positive;
+                }
+                chosen[0] |= !later;
             }
-            let this = if k < SCANNED {
-                let mut r = rate[0][k];
+            let mut rest = target;
+            let mut n = zero;
+            for s in 0..N {
+                rest = _mm512_mask_blend_pd(chosen[s] & found, rest, before[s]);
+                n = _mm512_mask_blend_pd(chosen[s], n, count_g[s]);
+            }
+            let mut pick_taken: __mmask8 = 0;
+            let mut code = _mm512_setzero_si512();
+            for k in 0..MAX_PICKS {
+                let mut code_k = load_u(&lanes.code[0][k], g);
                 for s in 1..N {
-                    r = _mm512_mask_blend_pd(chosen[s], r, rate[s][k]);
+                    code_k =
+                        _mm512_mask_blend_epi64(chosen[s], code_k, load_u(&lanes.code[s][k], g));
                 }
-                let w = _mm512_mul_pd(r, n);
-                let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(rest, w);
-                rest = _mm512_sub_pd(rest, w);
-                below & !pick_taken
-            } else {
-                !pick_taken
-            };
-            code = _mm512_mask_blend_epi64(this, code, code_k);
-            pick_taken |= this;
-        }
-
-        // 3. The event (and its record in the log).
-        if LOG {
-            let row = &mut log.row[rows];
-            store_f(&mut row.time, now);
-            store_u(&mut row.code, code);
-            rows += 1;
-        }
-        let inc = _mm512_and_si512(code, byte);
-        let dec = _mm512_and_si512(_mm512_srli_epi64::<8>(code), byte);
-        for s in 0..N {
-            let state = splat_u(s as u64);
-            let up = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(inc, state), zero, one);
-            let down = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(dec, state), zero, one);
-            count[s] = _mm512_add_pd(count[s], _mm512_sub_pd(up, down));
-            weight[s] = _mm512_mul_pd(count[s], state_total[s]);
-        }
-        total = _mm512_add_epi64(total, _mm512_srai_epi64::<32>(code));
-        left = _mm512_sub_epi64(left, one_u);
-        let mutation = _mm512_test_epi64_mask(code, splat_u(MUTATION_BIT));
-        let unset = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(first_mutant, first_mutant);
-        first_mutant = _mm512_mask_blend_pd(mutation & unset, first_mutant, now);
-        a0 = sum(&weight);
-
-        // 4. Checks: `total - 1 >= cap - 1` (wrapping) at 0 and at the cap.
-        let capped =
-            _mm512_cmp_epu64_mask::<_MM_CMPINT_NLT>(_mm512_sub_epi64(total, one_u), cap_minus_one);
-        let spent = _mm512_cmpeq_epi64_mask(left, _mm512_setzero_si512());
-        let finite = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a0, infinity);
-        let mut check = capped | spent | !finite;
-        if WATCH {
-            // The burden as `weighted_sum` adds it, in state order; quiet strictly inside.
-            let mut burden = _mm512_mul_pd(count[0], monitor[0]);
-            for s in 1..N {
-                burden = _mm512_add_pd(burden, _mm512_mul_pd(count[s], monitor[s]));
+                let this = if k < SCANNED {
+                    let mut r = load_f(&lanes.rate[0][k], g);
+                    for s in 1..N {
+                        r = _mm512_mask_blend_pd(chosen[s], r, load_f(&lanes.rate[s][k], g));
+                    }
+                    let w = _mm512_mul_pd(r, n);
+                    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(rest, w);
+                    rest = _mm512_sub_pd(rest, w);
+                    below & !pick_taken
+                } else {
+                    !pick_taken
+                };
+                code = _mm512_mask_blend_epi64(this, code, code_k);
+                pick_taken |= this;
             }
-            let above_low = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(low, burden);
-            let below_high = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(burden, high);
-            check |= !(above_low & below_high);
-        }
 
-        // 5. The next waiting time, in the lanes that go on with a positive `a0`.
-        let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0, zero);
-        let (bits, next) = xoshiro(rng);
-        for i in 0..4 {
-            rng[i] = _mm512_mask_blend_epi64(draws, rng[i], next[i]);
-        }
-        let layer = _mm512_and_si512(bits, byte);
-        let unit = _mm512_or_si512(_mm512_srli_epi64::<12>(bits), exponent_one);
-        let u = _mm512_sub_pd(_mm512_castsi512_pd(unit), zig_sub);
-        let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
-        let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
-        let miss = draws & !inside;
-        let waiting = _mm512_add_pd(now, _mm512_div_pd(x, a0));
-        t_next = _mm512_mask_blend_pd(draws, infinity, waiting);
-        if miss != 0 {
-            // The rest of the ziggurat, out of line, on each missed lane's generator. The lane's
-            // values move between registers and the scalar side by permutes and blends, not
-            // through memory: a vector load of words just stored one by one would wait for the
-            // stores to retire.
-            misses += u64::from(miss.count_ones());
-            let mut todo = miss;
-            while todo != 0 {
-                let j = todo.trailing_zeros() as usize;
-                todo &= todo - 1;
-                let (candidate, words) = finish_miss(
-                    lane_u(layer, j) as u8,
-                    lane_f(x, j),
-                    lane_f(now, j),
-                    lane_f(a0, j),
-                    std::array::from_fn(|i| lane_u(rng[i], j)),
-                );
-                let lane: __mmask8 = 1 << j;
-                for (value, word) in rng.iter_mut().zip(words) {
-                    *value = _mm512_mask_blend_epi64(lane, *value, splat_u(word));
+            // 3. The event (and its record in the log).
+            if LOG {
+                let row = &mut log.row[rows];
+                store_f(&mut row.time, g, now[g]);
+                store_u(&mut row.code, g, code);
+            }
+            let inc = _mm512_and_si512(code, byte);
+            let dec = _mm512_and_si512(_mm512_srli_epi64::<8>(code), byte);
+            for s in 0..N {
+                let state = splat_u(s as u64);
+                let up = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(inc, state), zero, one);
+                let down = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(dec, state), zero, one);
+                count_g[s] = _mm512_add_pd(count_g[s], _mm512_sub_pd(up, down));
+                weight_g[s] = _mm512_mul_pd(count_g[s], load_f(&lanes.state_total[s], g));
+            }
+            total[g] = _mm512_add_epi64(total[g], _mm512_srai_epi64::<32>(code));
+            left[g] = _mm512_sub_epi64(left[g], one_u);
+            let mutation = _mm512_test_epi64_mask(code, splat_u(MUTATION_BIT));
+            let unset = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(first_mutant[g], first_mutant[g]);
+            first_mutant[g] = _mm512_mask_blend_pd(mutation & unset, first_mutant[g], now[g]);
+            a0[g] = sum(weight_g);
+
+            // 4. Checks: `total - 1 >= cap - 1` (wrapping) at 0 and at the cap.
+            let capped = _mm512_cmp_epu64_mask::<_MM_CMPINT_NLT>(
+                _mm512_sub_epi64(total[g], one_u),
+                cap_minus_one,
+            );
+            let spent = _mm512_cmpeq_epi64_mask(left[g], _mm512_setzero_si512());
+            let finite = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a0[g], infinity);
+            let mut check = capped | spent | !finite;
+            if WATCH {
+                // The burden as `weighted_sum` adds it, in state order; quiet strictly inside.
+                let mut burden = _mm512_mul_pd(count_g[0], monitor[0]);
+                for s in 1..N {
+                    burden = _mm512_add_pd(burden, _mm512_mul_pd(count_g[s], monitor[s]));
                 }
-                t_next = _mm512_mask_blend_pd(lane, t_next, _mm512_set1_pd(candidate));
+                let above_low = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(load_f(&lanes.low, g), burden);
+                let below_high = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(burden, load_f(&lanes.high, g));
+                check |= !(above_low & below_high);
             }
-        }
-        let passed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next, limit) & !check;
-        // Lanes that stay, whose candidate passes a record time: the counts now hold until the
-        // candidate, as the hot loop's `record_before` writes them.
-        let record = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next, record_time) & !(check | passed);
-        if record != 0 {
-            let mut row = [[0i64; W]; N];
-            for (out, c) in row.iter_mut().zip(count) {
-                // Exact: counts are whole numbers below 2^52.
-                let c = _mm512_cvttpd_epi64(c);
-                // SAFETY: `out` holds 8 words.
-                unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), c) };
+
+            // 5. The next waiting time, in the lanes that go on with a positive `a0`.
+            let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0[g], zero);
+            let (bits, next) = xoshiro(rng[g]);
+            for i in 0..4 {
+                rng[g][i] = _mm512_mask_blend_epi64(draws, rng[g][i], next[i]);
             }
-            let mut candidate = [0.0; W];
-            store_f(&mut candidate, t_next);
-            let mut todo = record;
-            while todo != 0 {
-                let j = todo.trailing_zeros() as usize;
-                todo &= todo - 1;
-                let mut next = lanes.record_next[j];
-                loop {
-                    // SAFETY: `times[next]` is finite (the candidate passed it), so `next` is
-                    // a record time of the lane's recorder, and its `N` counts from
-                    // `next * N` on lie in the rows `rows` points at.
-                    unsafe {
-                        let at = lanes.rows[j].add(next * N);
-                        for (s, counts) in row.iter().enumerate() {
-                            at.add(s).write(counts[j]);
+            let layer = _mm512_and_si512(bits, byte);
+            let unit = _mm512_or_si512(_mm512_srli_epi64::<12>(bits), exponent_one);
+            let u = _mm512_sub_pd(_mm512_castsi512_pd(unit), zig_sub);
+            let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
+            let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
+            let miss = draws & !inside;
+            let waiting = _mm512_add_pd(now[g], _mm512_div_pd(x, a0[g]));
+            t_next[g] = _mm512_mask_blend_pd(draws, infinity, waiting);
+            if miss != 0 {
+                // The rest of the ziggurat, out of line, on each missed lane's generator. The
+                // lane's values move between registers and the scalar side by permutes and
+                // blends, not through memory: a vector load of words just stored one by one
+                // would wait for the stores to retire.
+                misses += u64::from(miss.count_ones());
+                let mut todo = miss;
+                while todo != 0 {
+                    let j = todo.trailing_zeros() as usize;
+                    todo &= todo - 1;
+                    let (candidate, words) = finish_miss(
+                        lane_u(layer, j) as u8,
+                        lane_f(x, j),
+                        lane_f(now[g], j),
+                        lane_f(a0[g], j),
+                        std::array::from_fn(|i| lane_u(rng[g][i], j)),
+                    );
+                    let lane: __mmask8 = 1 << j;
+                    for (value, word) in rng[g].iter_mut().zip(words) {
+                        *value = _mm512_mask_blend_epi64(lane, *value, splat_u(word));
+                    }
+                    t_next[g] = _mm512_mask_blend_pd(lane, t_next[g], _mm512_set1_pd(candidate));
+                }
+            }
+            let passed =
+                _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next[g], load_f(&lanes.limit, g)) & !check;
+            // Lanes that stay, whose candidate passes a record time: the counts now hold until
+            // the candidate, as the hot loop's `record_before` writes them.
+            let record =
+                _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next[g], record_time[g]) & !(check | passed);
+            if record != 0 {
+                let mut row = [[0i64; 8]; N];
+                for (out, c) in row.iter_mut().zip(*count_g) {
+                    // Exact: counts are whole numbers below 2^52.
+                    let c = _mm512_cvttpd_epi64(c);
+                    // SAFETY: `out` holds 8 words.
+                    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), c) };
+                }
+                let mut candidate = [0.0; 8];
+                // SAFETY: `candidate` holds 8 doubles.
+                unsafe { _mm512_storeu_pd(candidate.as_mut_ptr(), t_next[g]) };
+                let mut todo = record;
+                while todo != 0 {
+                    let jj = todo.trailing_zeros() as usize;
+                    todo &= todo - 1;
+                    let j = 8 * g + jj;
+                    let mut next = lanes.record_next[j];
+                    loop {
+                        // SAFETY: `times[next]` is finite (the candidate passed it), so `next`
+                        // is a record time of the lane's recorder, and its `N` counts from
+                        // `next * N` on lie in the rows `rows` points at.
+                        unsafe {
+                            let at = lanes.rows[j].add(next * N);
+                            for (s, counts) in row.iter().enumerate() {
+                                at.add(s).write(counts[jj]);
+                            }
+                        }
+                        records += 1;
+                        next += 1;
+                        if candidate[jj] <= times[next] {
+                            break;
                         }
                     }
-                    records += 1;
-                    next += 1;
-                    if candidate[j] <= times[next] {
-                        break;
-                    }
+                    lanes.record_next[j] = next;
+                    lanes.record_time[j] = times[next];
+                    // Into the register too: reloading the whole vector after these scalar
+                    // stores would wait for them to retire.
+                    let lane: __mmask8 = 1 << jj;
+                    record_time[g] =
+                        _mm512_mask_blend_pd(lane, record_time[g], _mm512_set1_pd(times[next]));
                 }
-                lanes.record_next[j] = next;
-                lanes.record_time[j] = times[next];
-                // Into the register too: reloading the whole vector after these scalar stores
-                // would wait for them to retire.
-                let lane: __mmask8 = 1 << j;
-                record_time = _mm512_mask_blend_pd(lane, record_time, _mm512_set1_pd(times[next]));
             }
+            check_all |= u32::from(check) << (8 * g);
+            passed_all |= u32::from(passed) << (8 * g);
         }
-        if check | passed != 0 || (LOG && rows == log.row.len()) {
-            break (check, passed);
+        if LOG {
+            rows += 1;
+        }
+        if check_all | passed_all != 0 || (LOG && rows == log.row.len()) {
+            break (check_all, passed_all);
         }
     };
 
-    for (stored, value) in lanes.count.iter_mut().zip(count) {
-        store_f(stored, value);
-    }
-    store_u(&mut lanes.total, total);
-    store_f(&mut lanes.now, now);
-    store_f(&mut lanes.t_next, t_next);
-    store_u(&mut lanes.left, left);
-    store_f(&mut lanes.first_mutant, first_mutant);
-    for (stored, value) in lanes.rng.iter_mut().zip(rng) {
-        store_u(stored, value);
+    for g in 0..G {
+        for (stored, value) in lanes.count.iter_mut().zip(count[g]) {
+            store_f(stored, g, value);
+        }
+        store_u(&mut lanes.total, g, total[g]);
+        store_f(&mut lanes.now, g, now[g]);
+        store_f(&mut lanes.t_next, g, t_next[g]);
+        store_u(&mut lanes.left, g, left[g]);
+        store_f(&mut lanes.first_mutant, g, first_mutant[g]);
+        for (stored, value) in lanes.rng.iter_mut().zip(rng[g]) {
+            store_u(stored, g, value);
+        }
     }
     if LOG {
         log.rows = rows;
     }
     Exits {
-        check: u32::from(check),
-        passed: u32::from(passed),
+        check,
+        passed,
         full: LOG && rows == log.row.len(),
         iterations,
         records,

@@ -56,6 +56,11 @@ use crate::schedule::Schedule;
 use crate::ssa::{NoObserver, Outcome, as_f64, next_event_time};
 use tracked::{CHANNEL_SHIFT, LaneLog, LaneObserver};
 
+/// Replicates per set of lanes (per thread) from which a set runs 16 lanes (two groups of 8)
+/// rather than 8: below it, the replicates still in the lanes when the queue runs dry, which
+/// finish on the scalar path, weigh more than the wider loop gains.
+const WIDE_FROM: usize = 128;
+
 /// Largest number of states the lanes take.
 pub const MAX_STATES: usize = 4;
 
@@ -86,6 +91,10 @@ pub struct LaneStats {
     pub limit_exits: u64,
     /// Record times written in the vector loop.
     pub records_in_loop: u64,
+    /// Sets of lanes (one per thread) run 8 lanes wide.
+    pub narrow_sets: u64,
+    /// Sets of lanes run 16 lanes wide (two groups of 8).
+    pub wide_sets: u64,
 }
 
 impl LaneStats {
@@ -98,6 +107,8 @@ impl LaneStats {
         self.record_exits += other.record_exits;
         self.limit_exits += other.limit_exits;
         self.records_in_loop += other.records_in_loop;
+        self.narrow_sets += other.narrow_sets;
+        self.wide_sets += other.wide_sets;
     }
 }
 
@@ -108,8 +119,13 @@ pub enum Lanes {
     Detect,
     /// The scalar loop only.
     Scalar,
-    /// AVX-512 (8 lanes); an error on a CPU without it.
+    /// AVX-512: 16 lanes per thread (two groups of 8) where each thread has at least 128
+    /// replicates, 8 otherwise; an error on a CPU without it.
     Avx512,
+    /// AVX-512 in 8 lanes per thread, however many replicates (for tests and measurements).
+    Avx512Narrow,
+    /// AVX-512 in 16 lanes per thread, however few replicates (for tests and measurements).
+    Avx512Wide,
 }
 
 impl Lanes {
@@ -168,27 +184,41 @@ pub(crate) fn kernel_for(
     dosing: &Dosing,
     run: &RunConfig,
 ) -> Result<Option<Kernel>> {
-    match choice {
-        Lanes::Scalar => Ok(None),
-        Lanes::Detect | Lanes::Avx512 if !Lanes::avx512_available() => {
-            if choice == Lanes::Avx512 {
-                Err(EngineError::InvalidRun(
-                    "lanes = avx512, but this CPU has no AVX-512 (F and DQ)".into(),
-                ))
-            } else {
-                Ok(None)
-            }
-        }
-        Lanes::Detect | Lanes::Avx512 => Ok(lane_dosing(model, dosing, run)
-            .is_some()
-            .then_some(Kernel::Avx512)),
+    let width = match choice {
+        Lanes::Scalar => return Ok(None),
+        Lanes::Detect | Lanes::Avx512 => Width::ByReplicates,
+        Lanes::Avx512Narrow => Width::Narrow,
+        Lanes::Avx512Wide => Width::Wide,
+    };
+    if !Lanes::avx512_available() {
+        return if choice == Lanes::Detect {
+            Ok(None)
+        } else {
+            Err(EngineError::InvalidRun(format!(
+                "lanes = {choice:?}, but this CPU has no AVX-512 (F and DQ)"
+            )))
+        };
     }
+    Ok(lane_dosing(model, dosing, run)
+        .is_some()
+        .then_some(Kernel::Avx512(width)))
+}
+
+/// How many lanes a set of AVX-512 lanes runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Width {
+    /// 16 where each set has at least [`WIDE_FROM`] replicates, else 8.
+    ByReplicates,
+    /// 8.
+    Narrow,
+    /// 16.
+    Wide,
 }
 
 /// A vector loop this CPU can run.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Kernel {
-    Avx512,
+    Avx512(Width),
 }
 
 /// What every replicate of a call shares.
@@ -245,8 +275,22 @@ pub(crate) fn run_jobs(
     parallel: bool,
 ) -> Result<LaneStats> {
     use rayon::prelude::*;
+    // Two groups of 8 lanes per set where each set has enough replicates that the lanes left
+    // busy when the queue runs dry (finished on the scalar path) cost less than the wider
+    // loop gains; one group otherwise.
+    let sets = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    let Kernel::Avx512(width) = kernel;
+    let wide = match width {
+        Width::ByReplicates => jobs.len() >= WIDE_FROM * sets,
+        Width::Narrow => false,
+        Width::Wide => true,
+    };
     let queue = Queue::new(jobs);
-    let run = |_| run_block(kernel, shared, &queue);
+    let run = |_| run_block(kernel, shared, &queue, wide);
     if parallel {
         (0..rayon::current_num_threads())
             .into_par_iter()
@@ -261,15 +305,20 @@ pub(crate) fn run_jobs(
 }
 
 /// Run one set of lanes, taking replicates from `queue`, under the run's kind of controller.
-fn run_block<'a>(kernel: Kernel, shared: &Shared<'a>, queue: &Queue<'a>) -> Result<LaneStats> {
+fn run_block<'a>(
+    kernel: Kernel,
+    shared: &Shared<'a>,
+    queue: &Queue<'a>,
+    wide: bool,
+) -> Result<LaneStats> {
     match shared.dosing {
-        LaneDosing::Fixed(schedule) => {
-            run_block_under(kernel, shared, queue, &|| FixedController::new(schedule))
-        }
+        LaneDosing::Fixed(schedule) => run_block_under(kernel, shared, queue, wide, &|| {
+            FixedController::new(schedule)
+        }),
         LaneDosing::Adaptive(spec) => {
             let (treating, initial) = (shared.treating, &shared.run.initial);
             let start = || AdaptiveController::new(spec, treating, initial);
-            run_block_under(kernel, shared, queue, &start)
+            run_block_under(kernel, shared, queue, wide, &start)
         }
     }
 }
@@ -280,12 +329,13 @@ fn run_block_under<'a, C: Controller>(
     kernel: Kernel,
     shared: &Shared<'a>,
     queue: &Queue<'a>,
+    wide: bool,
     start: &dyn Fn() -> C,
 ) -> Result<LaneStats> {
     if shared.run.lineages.is_some() {
-        run_block_observed::<C, LineageTracker<'a>>(kernel, shared, queue, start)
+        run_block_observed::<C, LineageTracker<'a>>(kernel, shared, queue, wide, start)
     } else {
-        run_block_observed::<C, NoObserver>(kernel, shared, queue, start)
+        run_block_observed::<C, NoObserver>(kernel, shared, queue, wide, start)
     }
 }
 
@@ -295,13 +345,14 @@ fn run_block_observed<'a, C: Controller, O: LaneObserver<'a>>(
     kernel: Kernel,
     shared: &Shared<'a>,
     queue: &Queue<'a>,
+    wide: bool,
     start: &dyn Fn() -> C,
 ) -> Result<LaneStats> {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => avx512::run_block::<C, O>(shared, queue, start),
+        Kernel::Avx512(_) => avx512::run_block::<C, O>(shared, queue, start, wide),
         #[cfg(not(target_arch = "x86_64"))]
-        Kernel::Avx512 => unreachable!("AVX-512 is only detected on x86-64"),
+        Kernel::Avx512(_) => unreachable!("AVX-512 is only detected on x86-64"),
     }
 }
 
@@ -559,7 +610,11 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
             jobs,
             shared,
             start,
-            stats: LaneStats::default(),
+            stats: LaneStats {
+                narrow_sets: u64::from(W == 8),
+                wide_sets: u64::from(W == 16),
+                ..LaneStats::default()
+            },
         }
     }
 
