@@ -70,13 +70,15 @@ fn exits(stats: &LaneStats) -> String {
     let per = |n: u64| n as f64 / stats.iterations as f64;
     format!(
         "iterations with an exit {:.1}%; lane exits per iteration: record {:.4}, check {:.4}, \
-         limit {:.4}; in the loop: {} records, {} ziggurat misses; events in lanes {}",
+         limit {:.4}; in the loop: {} records, {} ziggurat misses ({} finished out of line); \
+         events in lanes {}",
         100.0 * per(stats.exits),
         per(stats.record_exits),
         per(stats.check_exits),
         per(stats.limit_exits),
         stats.records_in_loop,
         stats.misses_in_loop,
+        stats.misses_out_of_line,
         stats.events,
     )
 }

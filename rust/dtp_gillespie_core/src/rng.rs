@@ -75,8 +75,18 @@ pub(crate) fn exp1_after_miss(miss: ExpMiss, rng: &mut ReplicateRng) -> f64 {
     if i == 0 {
         return ZIG_EXP_R - uniform(rng).ln();
     }
-    if ZIG_EXP_F[i + 1] + (ZIG_EXP_F[i] - ZIG_EXP_F[i + 1]) * uniform(rng) < (-miss.x).exp() {
-        return miss.x;
+    let y = ZIG_EXP_F[i + 1] + (ZIG_EXP_F[i] - ZIG_EXP_F[i + 1]) * uniform(rng);
+    exp1_after_wedge(miss.x, y, rng)
+}
+
+/// The end of the wedge test of a first try that missed at `x`, its uniform drawn (the height
+/// `y`, as [`exp1_after_miss`] draws it): `x` if `y` is under the density, else a new `Exp1`
+/// draw.
+#[cold]
+#[inline(never)]
+pub(crate) fn exp1_after_wedge(x: f64, y: f64, rng: &mut ReplicateRng) -> f64 {
+    if y < (-x).exp() {
+        return x;
     }
     Distribution::<f64>::sample(&Exp1, rng)
 }

@@ -14,8 +14,9 @@
 //! 4. checks: population 0 or at the cap, budget spent, `a0` not finite, and under an adaptive
 //!    rule the monitored burden out of the lane's quiet band: the lane leaves;
 //! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
-//!    gathers), `now + x / a0`; after a miss, the rest of the draw out of line
-//!    (`finish_miss`); a candidate at or after the lane's limit, and the lane leaves;
+//!    gathers), `now + x / a0`; after a miss, the rest of the draw (`finish_misses`: the wedge
+//!    test by bounds, out of line where they cannot decide); a candidate at or after the lane's
+//!    limit, and the lane leaves;
 //! 6. a candidate after the lane's next record times: the counts are written there (they hold
 //!    from this event to the candidate), and the lane stays.
 //!
@@ -28,7 +29,7 @@ use std::arch::x86_64::{
     _mm512_castsi512_pd, _mm512_castsi512_si128, _mm512_cmp_epu64_mask, _mm512_cmp_pd_mask,
     _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64, _mm512_div_pd,
     _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_blend_epi64,
-    _mm512_mask_blend_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_permutexvar_epi64,
+    _mm512_mask_blend_pd, _mm512_max_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_permutexvar_epi64,
     _mm512_rol_epi64, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
     _mm512_slli_epi64, _mm512_srai_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512,
     _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
@@ -37,11 +38,11 @@ use std::arch::x86_64::{
 use super::tracked::{LaneLog, LaneObserver};
 use super::{
     Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared,
-    finish_miss,
+    finish_miss, finish_wedge,
 };
 use crate::controller::Controller;
 use crate::error::Result;
-use crate::ziggurat_tables::ZIG_EXP_X;
+use crate::ziggurat_tables::{ZIG_EXP_F, ZIG_EXP_X};
 
 /// Every lane's bit, in a group of 8 (one vector).
 const ALL: __mmask8 = 0xff;
@@ -251,6 +252,7 @@ unsafe fn vector_loop<
     let mut iterations = 0;
     let mut records = 0;
     let mut misses = 0;
+    let mut misses_out_of_line = 0;
     let (check, passed) = loop {
         iterations += 1;
         let (mut check_all, mut passed_all) = (0u32, 0u32);
@@ -373,28 +375,9 @@ unsafe fn vector_loop<
             let waiting = _mm512_add_pd(now[g], _mm512_div_pd(x, a0[g]));
             t_next[g] = _mm512_mask_blend_pd(draws, infinity, waiting);
             if miss != 0 {
-                // The rest of the ziggurat, out of line, on each missed lane's generator. The
-                // lane's values move between registers and the scalar side by permutes and
-                // blends, not through memory: a vector load of words just stored one by one
-                // would wait for the stores to retire.
                 misses += u64::from(miss.count_ones());
-                let mut todo = miss;
-                while todo != 0 {
-                    let j = todo.trailing_zeros() as usize;
-                    todo &= todo - 1;
-                    let (candidate, words) = finish_miss(
-                        lane_u(layer, j) as u8,
-                        lane_f(x, j),
-                        lane_f(now[g], j),
-                        lane_f(a0[g], j),
-                        std::array::from_fn(|i| lane_u(rng[g][i], j)),
-                    );
-                    let lane: __mmask8 = 1 << j;
-                    for (value, word) in rng[g].iter_mut().zip(words) {
-                        *value = _mm512_mask_blend_epi64(lane, *value, splat_u(word));
-                    }
-                    t_next[g] = _mm512_mask_blend_pd(lane, t_next[g], _mm512_set1_pd(candidate));
-                }
+                misses_out_of_line +=
+                    finish_misses(miss, layer, x, now[g], a0[g], &mut rng[g], &mut t_next[g]);
             }
             let passed =
                 _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next[g], load_f(&lanes.limit, g)) & !check;
@@ -478,7 +461,153 @@ unsafe fn vector_loop<
         iterations,
         records,
         misses,
+        misses_out_of_line,
     }
+}
+
+/// Rounds of the wedge test in the vector loop before what is left of a draw goes out of line.
+const WEDGE_ROUNDS: usize = 4;
+
+/// Relative margin of the bounds on the density in the wedge test: far above their rounding
+/// errors and `exp`'s (a few units in the last place), far below the gap they leave.
+const WEDGE_MARGIN: f64 = 1e-12;
+
+/// The rest of the ziggurat in the lanes of `miss`, whose first try missed (the draw's low byte
+/// `layer`, the point `x`), as `rng::exp1_after_miss` finishes it, each on its own generator:
+/// their candidates' times, `now + x / a0`, into `t_next`. In the vector loop, the wedge test's
+/// uniform and the comparison with the density `exp(-x)`, decided by bounds that hold it between
+/// two tangents and a chord (it is convex), and a rejected try's fresh draw; out of line, the
+/// base layer's tail (`ln`), a height too close to the density for the bounds, or a lane still
+/// drawing after [`WEDGE_ROUNDS`] rounds. Every lane draws what the scalar sampler draws, in its
+/// order, so the outcome is the same bit for bit. Returns the number of lanes whose draw went
+/// out of line.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn finish_misses(
+    miss: __mmask8,
+    layer: __m512i,
+    x: __m512d,
+    now: __m512d,
+    a0: __m512d,
+    rng: &mut [__m512i; 4],
+    t_next: &mut __m512d,
+) -> u64 {
+    let scale53 = _mm512_set1_pd(1.0 / (1u64 << 53) as f64);
+    let zig_sub = _mm512_set1_pd(1.0 - f64::EPSILON / 2.0);
+    let exponent_one = splat_u(0x3ff0_0000_0000_0000);
+    let byte = splat_u(0xff);
+    let one = _mm512_set1_pd(1.0);
+    let below_margin = _mm512_set1_pd(1.0 - WEDGE_MARGIN);
+    let above_margin = _mm512_set1_pd(1.0 + WEDGE_MARGIN);
+    // Each pending lane holds a first try that missed: its layer and point.
+    let (mut pending, mut layer, mut x) = (miss, layer, x);
+    let mut out_of_line: __mmask8 = 0;
+    // Lanes whose wedge test went out of line (a lane is counted once: it leaves the loop).
+    let mut undecided_all: __mmask8 = 0;
+    for _ in 0..WEDGE_ROUNDS {
+        let base = _mm512_cmpeq_epi64_mask(layer, _mm512_setzero_si512());
+        out_of_line |= pending & base;
+        let wedge = pending & !base;
+        if wedge == 0 {
+            pending = 0;
+            break;
+        }
+        // The wedge's height, from a uniform drawn as `uniform` draws it.
+        let (bits, next) = xoshiro(*rng);
+        for i in 0..4 {
+            rng[i] = _mm512_mask_blend_epi64(wedge, rng[i], next[i]);
+        }
+        let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
+        let f_low = gather(&ZIG_EXP_F, layer);
+        let f_high = gather(&ZIG_EXP_F[1..], layer);
+        let y = _mm512_add_pd(f_high, _mm512_mul_pd(_mm512_sub_pd(f_low, f_high), u));
+        // exp(-x) for x in [x_high, x_low): above both tangents at the ends, below the chord.
+        let x_low = gather(&ZIG_EXP_X, layer);
+        let x_high = gather(&ZIG_EXP_X[1..], layer);
+        let from_high = _mm512_sub_pd(x, x_high);
+        let tangent_high = _mm512_mul_pd(f_high, _mm512_sub_pd(one, from_high));
+        let tangent_low = _mm512_mul_pd(f_low, _mm512_add_pd(one, _mm512_sub_pd(x_low, x)));
+        let lower = _mm512_mul_pd(_mm512_max_pd(tangent_high, tangent_low), below_margin);
+        let share = _mm512_div_pd(from_high, _mm512_sub_pd(x_low, x_high));
+        let chord = _mm512_add_pd(f_high, _mm512_mul_pd(_mm512_sub_pd(f_low, f_high), share));
+        let upper = _mm512_mul_pd(chord, above_margin);
+        let accepted = wedge & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(y, lower);
+        let rejected = wedge & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(y, upper);
+        let undecided = wedge & !(accepted | rejected);
+        undecided_all |= undecided;
+        *t_next = _mm512_mask_blend_pd(accepted, *t_next, _mm512_add_pd(now, _mm512_div_pd(x, a0)));
+        for_lanes(undecided, |j| {
+            let words = std::array::from_fn(|i| lane_u(rng[i], j));
+            let done = finish_wedge(
+                lane_f(x, j),
+                lane_f(y, j),
+                lane_f(now, j),
+                lane_f(a0, j),
+                words,
+            );
+            put_lane(rng, t_next, j, done);
+        });
+        if rejected == 0 {
+            pending = 0;
+            break;
+        }
+        // A rejected try starts afresh: a new first try.
+        let (bits, next) = xoshiro(*rng);
+        for i in 0..4 {
+            rng[i] = _mm512_mask_blend_epi64(rejected, rng[i], next[i]);
+        }
+        let fresh_layer = _mm512_and_si512(bits, byte);
+        let unit = _mm512_or_si512(_mm512_srli_epi64::<12>(bits), exponent_one);
+        let u = _mm512_sub_pd(_mm512_castsi512_pd(unit), zig_sub);
+        let fresh_x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, fresh_layer));
+        let inside =
+            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(fresh_x, gather(&ZIG_EXP_X[1..], fresh_layer));
+        let done = rejected & inside;
+        *t_next = _mm512_mask_blend_pd(
+            done,
+            *t_next,
+            _mm512_add_pd(now, _mm512_div_pd(fresh_x, a0)),
+        );
+        layer = _mm512_mask_blend_epi64(rejected, layer, fresh_layer);
+        x = _mm512_mask_blend_pd(rejected, x, fresh_x);
+        pending = rejected & !inside;
+    }
+    for_lanes(out_of_line | pending, |j| {
+        let words = std::array::from_fn(|i| lane_u(rng[i], j));
+        let done = finish_miss(
+            lane_u(layer, j) as u8,
+            lane_f(x, j),
+            lane_f(now, j),
+            lane_f(a0, j),
+            words,
+        );
+        put_lane(rng, t_next, j, done);
+    });
+    u64::from((out_of_line | pending | undecided_all).count_ones())
+}
+
+/// Call `f` with each lane of `mask`, in order.
+fn for_lanes(mask: __mmask8, mut f: impl FnMut(usize)) {
+    let mut todo = mask;
+    while todo != 0 {
+        f(todo.trailing_zeros() as usize);
+        todo &= todo - 1;
+    }
+}
+
+/// Lane `j`'s candidate and generator words, drawn on the scalar side, back into the registers
+/// by blends: a vector load of words just stored one by one would wait for the stores to retire.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn put_lane(
+    rng: &mut [__m512i; 4],
+    t_next: &mut __m512d,
+    j: usize,
+    (candidate, words): (f64, [u64; 4]),
+) {
+    let lane: __mmask8 = 1 << j;
+    for (value, word) in rng.iter_mut().zip(words) {
+        *value = _mm512_mask_blend_epi64(lane, *value, splat_u(word));
+    }
+    *t_next = _mm512_mask_blend_pd(lane, *t_next, _mm512_set1_pd(candidate));
 }
 
 /// `a0`: the weights summed in state order, as `weight.iter().sum()`.
@@ -489,4 +618,79 @@ fn sum<const N: usize>(weight: &[__m512d; N]) -> __m512d {
         a0 = _mm512_add_pd(a0, *w);
     }
     a0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{exp1, replicate_rng};
+
+    /// Waiting times drawn in 8 lanes, the first try in vectors and a miss finished by
+    /// `finish_misses`, against `rng::exp1` on each lane's generator: the same values and the
+    /// same generator states, over enough draws for thousands of misses, tails and rejections.
+    #[test]
+    fn misses_finished_from_the_loop_draw_what_the_scalar_sampler_draws() {
+        if !super::super::Lanes::avx512_available() {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED: this CPU has no AVX-512 (F and DQ), so the lanes' misses are not tested"
+            );
+            return;
+        }
+        // SAFETY: the CPU has AVX-512 F and DQ.
+        let (misses, out_of_line) = unsafe {
+            draw_and_compare(if cfg!(debug_assertions) {
+                20_000
+            } else {
+                200_000
+            })
+        };
+        assert!(misses > 2_000, "{misses} misses");
+        // Most misses are finished in the vector loop, not out of line.
+        assert!(
+            4 * out_of_line < misses,
+            "{out_of_line} of {misses} out of line"
+        );
+    }
+
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn draw_and_compare(rounds: usize) -> (u64, u64) {
+        let mut scalar: Vec<_> = (0..8).map(|j| replicate_rng(&[4; 32], j)).collect();
+        let mut rng: [__m512i; 4] = std::array::from_fn(|i| {
+            let words: [u64; 8] = std::array::from_fn(|j| super::super::words_of(&scalar[j])[i]);
+            // SAFETY: `words` holds 8 words.
+            unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+        });
+        let (now, a0) = (_mm512_set1_pd(0.5), _mm512_set1_pd(3.0));
+        let (mut misses, mut out_of_line) = (0, 0);
+        for _ in 0..rounds {
+            let (bits, next) = xoshiro(rng);
+            rng = next;
+            let layer = _mm512_and_si512(bits, splat_u(0xff));
+            let unit = _mm512_or_si512(
+                _mm512_srli_epi64::<12>(bits),
+                splat_u(0x3ff0_0000_0000_0000),
+            );
+            let u = _mm512_sub_pd(
+                _mm512_castsi512_pd(unit),
+                _mm512_set1_pd(1.0 - f64::EPSILON / 2.0),
+            );
+            let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
+            let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
+            let mut t_next = _mm512_add_pd(now, _mm512_div_pd(x, a0));
+            let miss = !inside;
+            if miss != 0 {
+                misses += u64::from(miss.count_ones());
+                out_of_line += finish_misses(miss, layer, x, now, a0, &mut rng, &mut t_next);
+            }
+            for (j, generator) in scalar.iter_mut().enumerate() {
+                let expected = 0.5 + exp1(generator) / 3.0;
+                assert_eq!(lane_f(t_next, j).to_bits(), expected.to_bits(), "lane {j}");
+                let words: [u64; 4] = std::array::from_fn(|i| lane_u(rng[i], j));
+                assert_eq!(words, super::super::words_of(generator), "lane {j}");
+            }
+        }
+        (misses, out_of_line)
+    }
 }

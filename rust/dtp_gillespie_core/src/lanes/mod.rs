@@ -9,8 +9,9 @@
 //! outer loop does between events it does too, without leaving: a lane whose next candidate
 //! passes record times writes its counts there (into its recorder's rows, `Recorder::counts_only`;
 //! the recorder writes the exposures when the lane hands the rows back), and a lane whose
-//! ziggurat first try missed finishes the draw out of line (`finish_miss`, with
-//! `exp1_after_miss`, on its own generator). Everything else is scalar code the engine shares:
+//! ziggurat first try missed finishes the draw in the loop too (the wedge test decided by bounds
+//! on the density, a rejected try drawn afresh), out of line only in rare cases (`finish_miss`,
+//! `finish_wedge`, on its own generator). Everything else is scalar code the engine shares:
 //! a lane that needs attention (its next candidate passes the burst's limit, the population
 //! reached 0 or the cap, the event budget ran out, the rates overflowed, the monitored burden
 //! left its quiet band) leaves the vector loop, its state is written back to its replicate, and
@@ -50,7 +51,7 @@ use crate::event_loop::{EventLoop, Next, Parts, Resume};
 use crate::lineage::{LineageOutput, LineageTracker};
 use crate::model::{Model, Pick};
 use crate::record::{Exposure, Recorder};
-use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, replicate_streams};
+use crate::rng::{ExpMiss, ReplicateRng, exp1_after_miss, exp1_after_wedge, replicate_streams};
 use crate::run::RunConfig;
 use crate::schedule::Schedule;
 use crate::ssa::{NoObserver, Outcome, as_f64, next_event_time};
@@ -83,8 +84,11 @@ pub struct LaneStats {
     pub exits: u64,
     /// Lanes that left because the burst stopped (0 or the cap, budget, overflow, quiet band).
     pub check_exits: u64,
-    /// Ziggurat first tries that missed, finished in the vector loop.
+    /// Ziggurat first tries that missed, finished from the vector loop.
     pub misses_in_loop: u64,
+    /// Of those, the draws finished out of line (the base layer's tail, a wedge test too close
+    /// to call by the loop's bounds, or more than a few rejections in a row).
+    pub misses_out_of_line: u64,
     /// Lanes that left because their candidate passed a record time (before the burst's limit).
     pub record_exits: u64,
     /// Lanes that left because their candidate passed the burst's limit.
@@ -104,6 +108,7 @@ impl LaneStats {
         self.exits += other.exits;
         self.check_exits += other.check_exits;
         self.misses_in_loop += other.misses_in_loop;
+        self.misses_out_of_line += other.misses_out_of_line;
         self.record_exits += other.record_exits;
         self.limit_exits += other.limit_exits;
         self.records_in_loop += other.records_in_loop;
@@ -552,18 +557,40 @@ pub(crate) struct Exits {
     pub records: u64,
     /// Ziggurat first tries that missed.
     pub misses: u64,
+    /// Of those, the draws finished out of line.
+    pub misses_out_of_line: u64,
 }
 
 /// The rest of the ziggurat in a lane whose first try missed (the draw's low byte `layer`, the
 /// point `x`), as the hot loop's outer loop finishes it, on the lane's generator (state words
 /// `rng`): the lane's next candidate's time, `now + x / a0`, and its generator's words after.
-/// Called by the vector loop, out of line: it calls `exp` or `ln`, and it is rare (about 2% of
-/// draws).
+/// Called by the vector loop, out of line: it calls `exp` or `ln`, and it is rare.
 #[cold]
 #[inline(never)]
 pub(crate) fn finish_miss(layer: u8, x: f64, now: f64, a0: f64, rng: [u64; 4]) -> (f64, [u64; 4]) {
+    finish_draw(now, a0, rng, |generator| {
+        exp1_after_miss(ExpMiss::new(layer, x), generator)
+    })
+}
+
+/// [`finish_miss`] from further on: the wedge test's uniform drawn (the height `y`), the
+/// comparison with the density left undecided by the vector loop's bounds.
+#[cold]
+#[inline(never)]
+pub(crate) fn finish_wedge(x: f64, y: f64, now: f64, a0: f64, rng: [u64; 4]) -> (f64, [u64; 4]) {
+    finish_draw(now, a0, rng, |generator| exp1_after_wedge(x, y, generator))
+}
+
+/// A lane's next candidate's time, `now + rest / a0`, the waiting time's `rest` drawn on the
+/// lane's generator, and the generator's words after.
+fn finish_draw(
+    now: f64,
+    a0: f64,
+    rng: [u64; 4],
+    rest: impl FnOnce(&mut ReplicateRng) -> f64,
+) -> (f64, [u64; 4]) {
     let mut generator = rng_from_words(rng);
-    let t_next = now + exp1_after_miss(ExpMiss::new(layer, x), &mut generator) / a0;
+    let t_next = now + rest(&mut generator) / a0;
     (t_next, words_of(&generator))
 }
 
@@ -642,6 +669,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
         self.stats.exits += 1;
         self.stats.check_exits += u64::from(exits.check.count_ones());
         self.stats.misses_in_loop += exits.misses;
+        self.stats.misses_out_of_line += exits.misses_out_of_line;
         self.stats.records_in_loop += exits.records;
         if O::OBSERVES && exits.full {
             for j in 0..W {
