@@ -183,6 +183,35 @@ fn xoshiro(s: [__m512i; 4]) -> (__m512i, [__m512i; 4]) {
     (result, [s0, s1, s2, s3])
 }
 
+/// One Xoshiro256++ step in the lanes of `lanes`, whose generators move on (the others keep
+/// theirs): the output (in every lane).
+#[target_feature(enable = "avx512f,avx512dq")]
+fn draw(rng: &mut [__m512i; 4], lanes: __mmask8) -> __m512i {
+    let (bits, next) = xoshiro(*rng);
+    for (state, moved) in rng.iter_mut().zip(next) {
+        *state = _mm512_mask_blend_epi64(lanes, *state, moved);
+    }
+    bits
+}
+
+/// The exponential ziggurat's first try from a draw's `bits` (`rng::exp1_first_try`): the layer
+/// (the low byte), the point `x`, and the lanes where it fell inside its layer's rectangle.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn first_try(bits: __m512i) -> (__m512i, __m512d, __mmask8) {
+    let layer = _mm512_and_si512(bits, splat_u(0xff));
+    let unit = _mm512_or_si512(
+        _mm512_srli_epi64::<12>(bits),
+        splat_u(0x3ff0_0000_0000_0000),
+    );
+    let u = _mm512_sub_pd(
+        _mm512_castsi512_pd(unit),
+        _mm512_set1_pd(1.0 - f64::EPSILON / 2.0),
+    );
+    let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
+    let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
+    (layer, x, inside)
+}
+
 /// Gather `table[index]` per lane.
 #[target_feature(enable = "avx512f,avx512dq")]
 fn gather(table: &[f64], index: __m512i) -> __m512d {
@@ -224,8 +253,6 @@ unsafe fn vector_loop<
     let one = _mm512_set1_pd(1.0);
     let infinity = _mm512_set1_pd(f64::INFINITY);
     let scale53 = _mm512_set1_pd(1.0 / (1u64 << 53) as f64);
-    let zig_sub = _mm512_set1_pd(1.0 - f64::EPSILON / 2.0);
-    let exponent_one = splat_u(0x3ff0_0000_0000_0000);
     let byte = splat_u(0xff);
     let one_u = splat_u(1);
     let cap_minus_one = splat_u(max_population - 1);
@@ -362,15 +389,7 @@ unsafe fn vector_loop<
 
             // 5. The next waiting time, in the lanes that go on with a positive `a0`.
             let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0[g], zero);
-            let (bits, next) = xoshiro(rng[g]);
-            for i in 0..4 {
-                rng[g][i] = _mm512_mask_blend_epi64(draws, rng[g][i], next[i]);
-            }
-            let layer = _mm512_and_si512(bits, byte);
-            let unit = _mm512_or_si512(_mm512_srli_epi64::<12>(bits), exponent_one);
-            let u = _mm512_sub_pd(_mm512_castsi512_pd(unit), zig_sub);
-            let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
-            let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
+            let (layer, x, inside) = first_try(draw(&mut rng[g], draws));
             let miss = draws & !inside;
             let waiting = _mm512_add_pd(now[g], _mm512_div_pd(x, a0[g]));
             t_next[g] = _mm512_mask_blend_pd(draws, infinity, waiting);
@@ -492,9 +511,6 @@ fn finish_misses(
     t_next: &mut __m512d,
 ) -> u64 {
     let scale53 = _mm512_set1_pd(1.0 / (1u64 << 53) as f64);
-    let zig_sub = _mm512_set1_pd(1.0 - f64::EPSILON / 2.0);
-    let exponent_one = splat_u(0x3ff0_0000_0000_0000);
-    let byte = splat_u(0xff);
     let one = _mm512_set1_pd(1.0);
     let below_margin = _mm512_set1_pd(1.0 - WEDGE_MARGIN);
     let above_margin = _mm512_set1_pd(1.0 + WEDGE_MARGIN);
@@ -512,10 +528,7 @@ fn finish_misses(
             break;
         }
         // The wedge's height, from a uniform drawn as `uniform` draws it.
-        let (bits, next) = xoshiro(*rng);
-        for i in 0..4 {
-            rng[i] = _mm512_mask_blend_epi64(wedge, rng[i], next[i]);
-        }
+        let bits = draw(rng, wedge);
         let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
         let f_low = gather(&ZIG_EXP_F, layer);
         let f_high = gather(&ZIG_EXP_F[1..], layer);
@@ -551,16 +564,7 @@ fn finish_misses(
             break;
         }
         // A rejected try starts afresh: a new first try.
-        let (bits, next) = xoshiro(*rng);
-        for i in 0..4 {
-            rng[i] = _mm512_mask_blend_epi64(rejected, rng[i], next[i]);
-        }
-        let fresh_layer = _mm512_and_si512(bits, byte);
-        let unit = _mm512_or_si512(_mm512_srli_epi64::<12>(bits), exponent_one);
-        let u = _mm512_sub_pd(_mm512_castsi512_pd(unit), zig_sub);
-        let fresh_x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, fresh_layer));
-        let inside =
-            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(fresh_x, gather(&ZIG_EXP_X[1..], fresh_layer));
+        let (fresh_layer, fresh_x, inside) = first_try(draw(rng, rejected));
         let done = rejected & inside;
         *t_next = _mm512_mask_blend_pd(
             done,
@@ -665,19 +669,7 @@ mod tests {
         let (now, a0) = (_mm512_set1_pd(0.5), _mm512_set1_pd(3.0));
         let (mut misses, mut out_of_line) = (0, 0);
         for _ in 0..rounds {
-            let (bits, next) = xoshiro(rng);
-            rng = next;
-            let layer = _mm512_and_si512(bits, splat_u(0xff));
-            let unit = _mm512_or_si512(
-                _mm512_srli_epi64::<12>(bits),
-                splat_u(0x3ff0_0000_0000_0000),
-            );
-            let u = _mm512_sub_pd(
-                _mm512_castsi512_pd(unit),
-                _mm512_set1_pd(1.0 - f64::EPSILON / 2.0),
-            );
-            let x = _mm512_mul_pd(u, gather(&ZIG_EXP_X, layer));
-            let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, gather(&ZIG_EXP_X[1..], layer));
+            let (layer, x, inside) = first_try(draw(&mut rng, 0xff));
             let mut t_next = _mm512_add_pd(now, _mm512_div_pd(x, a0));
             let miss = !inside;
             if miss != 0 {
