@@ -372,7 +372,7 @@ fn lanes_match_the_scalar_loop_on(adaptive_dosing: bool) {
 }
 
 /// The lanes ran as wide as `kernel` asks: 16 for `Avx512Wide`, 8 for `Avx512Narrow`, and for
-/// `Avx512` 16 only where each thread had at least 128 replicates (`many`).
+/// `Avx512` 16 only where each thread had at least 128 replicates of an untracked run (`many`).
 fn assert_width(kernel: Lanes, stats: &LaneStats, many: bool) {
     let wide = kernel == Lanes::Avx512Wide || (kernel == Lanes::Avx512 && many);
     let (ran, other) = if wide {
@@ -645,8 +645,13 @@ fn tracked_blocks_over_threads_and_full_logs_change_nothing() {
                     let (scalar, _) = ensemble(&case, &tracked, Lanes::Scalar, 0, n, 1);
                     let all: u64 = scalar.per_replicate(|o| o.n_events).iter().sum();
                     for threads in [1, 2] {
-                        let (lanes, lane_events) = ensemble(&case, &tracked, kernel, 0, n, threads);
+                        let (lanes, stats) = ensemble_stats(&case, &tracked, kernel, 0, n, threads);
+                        let lane_events = stats.events;
                         assert_same_tracking(&lanes, &scalar, &what);
+                        // Tracked runs take 16 lanes only when asked, however many replicates.
+                        if lane_events > 0 {
+                            assert_width(kernel, &stats, false);
+                        }
                         // On two threads, how the few replicates split between the threads'
                         // lanes (and so how many events the scalar tail fires) depends on
                         // timing; on one it does not.

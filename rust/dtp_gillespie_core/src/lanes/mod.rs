@@ -125,7 +125,7 @@ pub enum Lanes {
     /// The scalar loop only.
     Scalar,
     /// AVX-512: 16 lanes per thread (two groups of 8) where each thread has at least 128
-    /// replicates, 8 otherwise; an error on a CPU without it.
+    /// replicates and the run tracks no lineages, 8 otherwise; an error on a CPU without it.
     Avx512,
     /// AVX-512 in 8 lanes per thread, however many replicates (for tests and measurements).
     Avx512Narrow,
@@ -212,7 +212,8 @@ pub(crate) fn kernel_for(
 /// How many lanes a set of AVX-512 lanes runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Width {
-    /// 16 where each set has at least [`WIDE_FROM`] replicates, else 8.
+    /// 16 where each set has at least [`WIDE_FROM`] replicates and the run tracks no lineages,
+    /// else 8.
     ByReplicates,
     /// 8.
     Narrow,
@@ -282,7 +283,8 @@ pub(crate) fn run_jobs(
     use rayon::prelude::*;
     // Two groups of 8 lanes per set where each set has enough replicates that the lanes left
     // busy when the queue runs dry (finished on the scalar path) cost less than the wider
-    // loop gains; one group otherwise.
+    // loop gains; one group otherwise, and for tracked runs, whose pace the trackers set (16
+    // lanes measured no faster) and each of whose lanes holds a tracker in memory.
     let sets = if parallel {
         rayon::current_num_threads()
     } else {
@@ -290,7 +292,7 @@ pub(crate) fn run_jobs(
     };
     let Kernel::Avx512(width) = kernel;
     let wide = match width {
-        Width::ByReplicates => jobs.len() >= WIDE_FROM * sets,
+        Width::ByReplicates => shared.run.lineages.is_none() && jobs.len() >= WIDE_FROM * sets,
         Width::Narrow => false,
         Width::Wide => true,
     };
