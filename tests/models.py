@@ -67,3 +67,16 @@ switch    = [ { from = "S", to = "P", rate = { off = 0.01, on = 0.3 } },
               { from = "P", to = "S", rate = { off = 0.2, on = 0.01 } } ]
 mutation  = [ { from = "P", to = "R", probability = 0.05 } ]
 """
+
+# The README's tumour (persisters, resistance by mutation).
+README_SPR: dict[str, Any] = {
+    "states": ["S", "P", {"name": "R", "genetic": True}],
+    "exposures": ["off", "on"],
+    "division": {"S": 0.04, "P": 0.005, "R": 0.035},
+    "death": {"S": {"off": 0.01, "on": 0.30}, "P": 0.005, "R": 0.01},
+    "switch": [
+        {"from": "S", "to": "P", "rate": {"off": 0.001, "on": 0.01}},
+        {"from": "P", "to": "S", "rate": {"off": 0.05, "on": 0.001}},
+    ],
+    "mutation": [{"from": "P", "to": "R", "probability": {"off": 1e-5, "on": 1e-4}}],
+}

@@ -15,19 +15,8 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 from dtp_gillespie.errors import InvalidScheduleError
+from models import README_SPR
 
-# The README's S/P/R model.
-SPR: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.04, "P": 0.005, "R": 0.035},
-    "death": {"S": {"off": 0.01, "on": 0.30}, "P": 0.005, "R": 0.01},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.001, "on": 0.01}},
-        {"from": "P", "to": "S", "rate": {"off": 0.05, "on": 0.001}},
-    ],
-    "mutation": [{"from": "P", "to": "R", "probability": {"off": 1e-5, "on": 1e-4}}],
-}
 NO_R = {"initial": {"S": 1000}, "t_end": 20.0, "n_replicates": 2, "seed": 1, "n_threads": 1}
 
 # A monitored clone R of one cell that dies within days on drug (and cannot divide there) while S
@@ -61,7 +50,7 @@ ON, OFF = 1, 0
 def test_a_reference_of_zero_at_the_start_is_refused(spec: dict[str, Any], reference: str) -> None:
     schedule = {"kind": "adaptive", **spec}
     with pytest.raises(InvalidScheduleError) as err:
-        dg.simulate(SPR, schedule, **NO_R)
+        dg.simulate(README_SPR, schedule, **NO_R)
     message = str(err.value)
     assert f"adaptive reference {reference!r}" in message
     assert "monitored states" in message
@@ -75,24 +64,26 @@ def test_the_refusal_holds_for_every_method_and_entry_point(check_every: float) 
     match = r"adaptive reference 'treatment_start'.*initial counts \[1000, 0, 0\]"
     if check_every > 0:  # jump runs adaptive rules exactly only at visits
         with pytest.raises(InvalidScheduleError, match=match):
-            dg.simulate(SPR, schedule, method="jump", **NO_R)
+            dg.simulate(README_SPR, schedule, method="jump", **NO_R)
     with pytest.raises(InvalidScheduleError, match=match):
-        dg.trace(SPR, schedule, initial={"S": 1000}, t_end=5.0, seed=1)
+        dg.trace(README_SPR, schedule, initial={"S": 1000}, t_end=5.0, seed=1)
     with pytest.raises(InvalidScheduleError, match=match):
-        dg.sweep(SPR, schedule, grid={"schedule.stop_below": [0.3, 0.5]}, **NO_R)
+        dg.sweep(README_SPR, schedule, grid={"schedule.stop_below": [0.3, 0.5]}, **NO_R)
 
 
 def test_a_biomarker_that_starts_at_zero_is_refused() -> None:
-    model = {**SPR, "biomarker": {"production": {"S": 1.0}, "decay": 0.5, "initial": 0.0}}
+    model = {**README_SPR, "biomarker": {"production": {"S": 1.0}, "decay": 0.5, "initial": 0.0}}
     schedule = {"kind": "adaptive", "monitor": "biomarker"}
     with pytest.raises(InvalidScheduleError, match=r"biomarker starts at 0 \(biomarker initial 0"):
         dg.simulate(model, schedule, **NO_R)
     # At steady state from cells that produce nothing: 0 too.
-    steady = {**SPR, "biomarker": {"production": {"R": 1.0}, "decay": 0.5}}
+    steady = {**README_SPR, "biomarker": {"production": {"R": 1.0}, "decay": 0.5}}
     with pytest.raises(InvalidScheduleError, match="biomarker initial 'steady'"):
         dg.simulate(steady, schedule, **NO_R)
     # A positive start runs.
-    dg.simulate({**SPR, "biomarker": {"production": {"S": 1.0}, "decay": 0.5}}, schedule, **NO_R)
+    dg.simulate(
+        {**README_SPR, "biomarker": {"production": {"S": 1.0}, "decay": 0.5}}, schedule, **NO_R
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +96,7 @@ def test_a_biomarker_that_starts_at_zero_is_refused() -> None:
     ],
 )
 def test_a_reference_not_taken_at_the_start_from_zero_is_not_refused(spec: dict[str, Any]) -> None:
-    ds = dg.simulate(SPR, {"kind": "adaptive", "monitor": ["R"], **spec}, **NO_R)
+    ds = dg.simulate(README_SPR, {"kind": "adaptive", "monitor": ["R"], **spec}, **NO_R)
     assert ds.sizes["replicate"] == 2
 
 
@@ -116,7 +107,11 @@ def test_treatment_started_at_zero_burden_leaves_the_reference_undefined() -> No
     schedule = {"kind": "adaptive", "monitor": ["R"], "start": "off", "max_holiday": 5.0}
     for method, check_every in (("ssa", 0.0), ("ssa", 1.0), ("jump", 1.0)):
         ds = dg.simulate(
-            SPR, {**schedule, "check_every": check_every}, method=method, record_every=1.0, **NO_R
+            README_SPR,
+            {**schedule, "check_every": check_every},
+            method=method,
+            record_every=1.0,
+            **NO_R,
         )
         np.testing.assert_array_equal(ds["n_switches"].values, [1, 1])
         np.testing.assert_array_equal(ds["treatment_start_time"].values, [5.0, 5.0])

@@ -18,6 +18,7 @@ import dtp_gillespie as dg
 import numpy as np
 import pytest
 from dtp_gillespie._auto import PK_REASON
+from models import README_SPR
 from oracles import (
     O10_DAILY_MEAN_7,
     O10_P0_3,
@@ -254,20 +255,6 @@ def test_what_jumps_cannot_run_under_pk_is_refused_by_name(
     # method="auto" runs them with SSA, saying why.
     auto = dg.simulate(model, schedule, **SPR_RUN, n_replicates=2, method="auto")
     assert auto.attrs["algorithm"] == "ssa"
-
-
-# The README's tumour (persisters, resistance by mutation).
-README_SPR: dict[str, Any] = {
-    "states": ["S", "P", {"name": "R", "genetic": True}],
-    "exposures": ["off", "on"],
-    "division": {"S": 0.04, "P": 0.005, "R": 0.035},
-    "death": {"S": {"off": 0.01, "on": 0.30}, "P": 0.005, "R": 0.01},
-    "switch": [
-        {"from": "S", "to": "P", "rate": {"off": 0.001, "on": 0.01}},
-        {"from": "P", "to": "S", "rate": {"off": 0.05, "on": 0.001}},
-    ],
-    "mutation": [{"from": "P", "to": "R", "probability": {"off": 1e-5, "on": 1e-4}}],
-}
 
 
 def test_a_drug_faster_than_the_step_is_refused_naming_jump_step() -> None:
