@@ -14,7 +14,8 @@
 //! 4. checks: population 0 or at the cap, budget spent, `a0` not finite, and under an adaptive
 //!    rule the monitored burden out of the lane's quiet band: the lane leaves;
 //! 5. otherwise the next waiting time: a second draw, the ziggurat's first try (table lookups by
-//!    gathers), `now + x / a0`; after a miss, the rest of the draw (`finish_misses`: the wedge
+//!    gathers; both done at the top of the iteration in every lane, as they depend on the
+//!    generator only, and undone in a lane that left at 4), `now + x / a0`; after a miss, the rest of the draw (`finish_misses`: the wedge
 //!    test by bounds, out of line where they cannot decide); a candidate at or after the lane's
 //!    limit, and the lane leaves;
 //! 6. a candidate after the lane's next record times: the counts are written there (they hold
@@ -28,17 +29,18 @@ use std::arch::x86_64::{
     _mm_cvtsi128_si64, _mm512_add_epi64, _mm512_add_pd, _mm512_and_si512, _mm512_castpd_si512,
     _mm512_castsi512_pd, _mm512_castsi512_si128, _mm512_cmp_epu64_mask, _mm512_cmp_pd_mask,
     _mm512_cmpeq_epi64_mask, _mm512_cvtepu64_pd, _mm512_cvttpd_epi64, _mm512_div_pd,
-    _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_blend_epi64,
-    _mm512_mask_blend_pd, _mm512_max_pd, _mm512_mul_pd, _mm512_or_si512, _mm512_permutexvar_epi64,
-    _mm512_rol_epi64, _mm512_set1_epi64, _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512,
-    _mm512_slli_epi64, _mm512_srai_epi64, _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512,
-    _mm512_sub_epi64, _mm512_sub_pd, _mm512_test_epi64_mask, _mm512_xor_si512,
+    _mm512_i64gather_pd, _mm512_loadu_pd, _mm512_loadu_si512, _mm512_mask_add_pd,
+    _mm512_mask_blend_epi64, _mm512_mask_blend_pd, _mm512_mask_sub_pd, _mm512_max_pd,
+    _mm512_mul_pd, _mm512_or_si512, _mm512_permutexvar_epi64, _mm512_rol_epi64, _mm512_set1_epi64,
+    _mm512_set1_pd, _mm512_setzero_pd, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_srai_epi64,
+    _mm512_srli_epi64, _mm512_storeu_pd, _mm512_storeu_si512, _mm512_sub_epi64, _mm512_sub_pd,
+    _mm512_test_epi64_mask, _mm512_xor_si512,
 };
 
 use super::tracked::{LaneLog, LaneObserver};
 use super::{
-    Block, Exits, LaneState, LaneStats, MAX_PICKS, MUTATION_BIT, Queue, SCANNED, Shared,
-    finish_miss, finish_wedge,
+    Block, Exits, LaneState, LaneStats, MUTATION_BIT, Queue, SCANNED, Shared, finish_miss,
+    finish_wedge,
 };
 use crate::controller::Controller;
 use crate::error::Result;
@@ -283,171 +285,141 @@ unsafe fn vector_loop<
     let (check, passed) = loop {
         iterations += 1;
         let (mut check_all, mut passed_all) = (0u32, 0u32);
-        for g in 0..G {
-            now[g] = t_next[g];
-            // 1. The selection target.
-            let (bits, next) = xoshiro(rng[g]);
-            rng[g] = next;
-            let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
-            let mut target = _mm512_mul_pd(u, a0[g]);
+        // One group's event, written out per group (a loop over the groups kept their vectors
+        // in memory).
+        macro_rules! group {
+            ($g:expr) => {{
+                let g: usize = $g;
+                now[g] = t_next[g];
+                // 1. The selection target.
+                let (bits, after_target) = xoshiro(rng[g]);
+                // The waiting time's draw and first try, before the event: they depend on the
+                // generator only, so the gathers' latency overlaps the event's work. Lanes that
+                // leave at 4 draw no waiting time: their generator is put back after the checks.
+                let (wait_bits, after_wait) = xoshiro(after_target);
+                let (layer, x, inside) = first_try(wait_bits);
+                let u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale53);
+                let target = _mm512_mul_pd(u, a0[g]);
 
-            // 2. The state (one mask per state, at most one bit per lane), and what is left of
-            // the target within it.
-            let weight_g = &mut weight[g];
-            let count_g = &mut count[g];
-            let mut before: [__m512d; N] = [zero; N];
-            let mut chosen: [__mmask8; N] = [0; N];
-            let mut found: __mmask8 = 0;
-            for s in 0..N {
-                before[s] = target;
-                let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(target, weight_g[s]);
-                chosen[s] = below & !found;
-                found |= below;
-                target = _mm512_sub_pd(target, weight_g[s]);
-            }
-            if found != ALL {
-                // Rounding left the target at or above `a0`: the last state with positive
-                // weight (`last_positive`), with the whole remainder.
-                let mut later: __mmask8 = found;
-                for s in (0..N).rev() {
-                    let positive = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(weight_g[s], zero);
-                    chosen[s] |= positive & !later;
-                    later |= positive;
+                // 2. The state and its pick.
+                let weight_g = &mut weight[g];
+                let count_g = &mut count[g];
+                let code = select(target, weight_g, count_g, lanes, g);
+
+                // 3. The event (and its record in the log).
+                if LOG {
+                    let row = &mut log.row[rows];
+                    store_f(&mut row.time, g, now[g]);
+                    store_u(&mut row.code, g, code);
                 }
-                chosen[0] |= !later;
-            }
-            let mut rest = target;
-            let mut n = zero;
-            for s in 0..N {
-                rest = _mm512_mask_blend_pd(chosen[s] & found, rest, before[s]);
-                n = _mm512_mask_blend_pd(chosen[s], n, count_g[s]);
-            }
-            let mut pick_taken: __mmask8 = 0;
-            let mut code = _mm512_setzero_si512();
-            for k in 0..MAX_PICKS {
-                let mut code_k = load_u(&lanes.code[0][k], g);
-                for s in 1..N {
-                    code_k =
-                        _mm512_mask_blend_epi64(chosen[s], code_k, load_u(&lanes.code[s][k], g));
+                let inc = _mm512_and_si512(code, byte);
+                let dec = _mm512_and_si512(_mm512_srli_epi64::<8>(code), byte);
+                for s in 0..N {
+                    // Exact either way: counts are whole numbers below 2^52.
+                    let state = splat_u(s as u64);
+                    let up = _mm512_cmpeq_epi64_mask(inc, state);
+                    let down = _mm512_cmpeq_epi64_mask(dec, state);
+                    count_g[s] = _mm512_mask_add_pd(count_g[s], up, count_g[s], one);
+                    count_g[s] = _mm512_mask_sub_pd(count_g[s], down, count_g[s], one);
+                    weight_g[s] = _mm512_mul_pd(count_g[s], load_f(&lanes.state_total[s], g));
                 }
-                let this = if k < SCANNED {
-                    let mut r = load_f(&lanes.rate[0][k], g);
+                total[g] = _mm512_add_epi64(total[g], _mm512_srai_epi64::<32>(code));
+                left[g] = _mm512_sub_epi64(left[g], one_u);
+                let mutation = _mm512_test_epi64_mask(code, splat_u(MUTATION_BIT));
+                let unset = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(first_mutant[g], first_mutant[g]);
+                first_mutant[g] = _mm512_mask_blend_pd(mutation & unset, first_mutant[g], now[g]);
+                a0[g] = sum(weight_g);
+
+                // 4. Checks: `total - 1 >= cap - 1` (wrapping) at 0 and at the cap.
+                let capped = _mm512_cmp_epu64_mask::<_MM_CMPINT_NLT>(
+                    _mm512_sub_epi64(total[g], one_u),
+                    cap_minus_one,
+                );
+                let spent = _mm512_cmpeq_epi64_mask(left[g], _mm512_setzero_si512());
+                let finite = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a0[g], infinity);
+                let mut check = capped | spent | !finite;
+                if WATCH {
+                    // The burden as `weighted_sum` adds it, in state order; quiet strictly inside.
+                    let mut burden = _mm512_mul_pd(count_g[0], monitor[0]);
                     for s in 1..N {
-                        r = _mm512_mask_blend_pd(chosen[s], r, load_f(&lanes.rate[s][k], g));
+                        burden = _mm512_add_pd(burden, _mm512_mul_pd(count_g[s], monitor[s]));
                     }
-                    let w = _mm512_mul_pd(r, n);
-                    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(rest, w);
-                    rest = _mm512_sub_pd(rest, w);
-                    below & !pick_taken
-                } else {
-                    !pick_taken
-                };
-                code = _mm512_mask_blend_epi64(this, code, code_k);
-                pick_taken |= this;
-            }
-
-            // 3. The event (and its record in the log).
-            if LOG {
-                let row = &mut log.row[rows];
-                store_f(&mut row.time, g, now[g]);
-                store_u(&mut row.code, g, code);
-            }
-            let inc = _mm512_and_si512(code, byte);
-            let dec = _mm512_and_si512(_mm512_srli_epi64::<8>(code), byte);
-            for s in 0..N {
-                let state = splat_u(s as u64);
-                let up = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(inc, state), zero, one);
-                let down = _mm512_mask_blend_pd(_mm512_cmpeq_epi64_mask(dec, state), zero, one);
-                count_g[s] = _mm512_add_pd(count_g[s], _mm512_sub_pd(up, down));
-                weight_g[s] = _mm512_mul_pd(count_g[s], load_f(&lanes.state_total[s], g));
-            }
-            total[g] = _mm512_add_epi64(total[g], _mm512_srai_epi64::<32>(code));
-            left[g] = _mm512_sub_epi64(left[g], one_u);
-            let mutation = _mm512_test_epi64_mask(code, splat_u(MUTATION_BIT));
-            let unset = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(first_mutant[g], first_mutant[g]);
-            first_mutant[g] = _mm512_mask_blend_pd(mutation & unset, first_mutant[g], now[g]);
-            a0[g] = sum(weight_g);
-
-            // 4. Checks: `total - 1 >= cap - 1` (wrapping) at 0 and at the cap.
-            let capped = _mm512_cmp_epu64_mask::<_MM_CMPINT_NLT>(
-                _mm512_sub_epi64(total[g], one_u),
-                cap_minus_one,
-            );
-            let spent = _mm512_cmpeq_epi64_mask(left[g], _mm512_setzero_si512());
-            let finite = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a0[g], infinity);
-            let mut check = capped | spent | !finite;
-            if WATCH {
-                // The burden as `weighted_sum` adds it, in state order; quiet strictly inside.
-                let mut burden = _mm512_mul_pd(count_g[0], monitor[0]);
-                for s in 1..N {
-                    burden = _mm512_add_pd(burden, _mm512_mul_pd(count_g[s], monitor[s]));
+                    let above_low = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(load_f(&lanes.low, g), burden);
+                    let below_high =
+                        _mm512_cmp_pd_mask::<_CMP_LT_OQ>(burden, load_f(&lanes.high, g));
+                    check |= !(above_low & below_high);
                 }
-                let above_low = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(load_f(&lanes.low, g), burden);
-                let below_high = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(burden, load_f(&lanes.high, g));
-                check |= !(above_low & below_high);
-            }
 
-            // 5. The next waiting time, in the lanes that go on with a positive `a0`.
-            let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0[g], zero);
-            let (layer, x, inside) = first_try(draw(&mut rng[g], draws));
-            let miss = draws & !inside;
-            let waiting = _mm512_add_pd(now[g], _mm512_div_pd(x, a0[g]));
-            t_next[g] = _mm512_mask_blend_pd(draws, infinity, waiting);
-            if miss != 0 {
-                misses += u64::from(miss.count_ones());
-                misses_out_of_line +=
-                    finish_misses(miss, layer, x, now[g], a0[g], &mut rng[g], &mut t_next[g]);
-            }
-            let passed =
-                _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next[g], load_f(&lanes.limit, g)) & !check;
-            // Lanes that stay, whose candidate passes a record time: the counts now hold until
-            // the candidate, as the hot loop's `record_before` writes them.
-            let record =
-                _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next[g], record_time[g]) & !(check | passed);
-            if record != 0 {
-                let mut row = [[0i64; 8]; N];
-                for (out, c) in row.iter_mut().zip(*count_g) {
-                    // Exact: counts are whole numbers below 2^52.
-                    let c = _mm512_cvttpd_epi64(c);
-                    // SAFETY: `out` holds 8 words.
-                    unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), c) };
+                // 5. The next waiting time, in the lanes that go on with a positive `a0`.
+                let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0[g], zero);
+                for ((state, target_only), waited) in
+                    rng[g].iter_mut().zip(after_target).zip(after_wait)
+                {
+                    *state = _mm512_mask_blend_epi64(draws, target_only, waited);
                 }
-                let mut candidate = [0.0; 8];
-                // SAFETY: `candidate` holds 8 doubles.
-                unsafe { _mm512_storeu_pd(candidate.as_mut_ptr(), t_next[g]) };
-                let mut todo = record;
-                while todo != 0 {
-                    let jj = todo.trailing_zeros() as usize;
-                    todo &= todo - 1;
-                    let j = 8 * g + jj;
-                    let mut next = lanes.record_next[j];
-                    loop {
-                        // SAFETY: `times[next]` is finite (the candidate passed it), so `next`
-                        // is a record time of the lane's recorder, and its `N` counts from
-                        // `next * N` on lie in the rows `rows` points at.
-                        unsafe {
-                            let at = lanes.rows[j].add(next * N);
-                            for (s, counts) in row.iter().enumerate() {
-                                at.add(s).write(counts[jj]);
+                let miss = draws & !inside;
+                let waiting = _mm512_add_pd(now[g], _mm512_div_pd(x, a0[g]));
+                t_next[g] = _mm512_mask_blend_pd(draws, infinity, waiting);
+                if miss != 0 {
+                    misses += u64::from(miss.count_ones());
+                    misses_out_of_line +=
+                        finish_misses(miss, layer, x, now[g], a0[g], &mut rng[g], &mut t_next[g]);
+                }
+                let passed =
+                    _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t_next[g], load_f(&lanes.limit, g)) & !check;
+                // Lanes that stay, whose candidate passes a record time: the counts now hold until
+                // the candidate, as the hot loop's `record_before` writes them.
+                let record =
+                    _mm512_cmp_pd_mask::<_CMP_GT_OQ>(t_next[g], record_time[g]) & !(check | passed);
+                if record != 0 {
+                    let mut row = [[0i64; 8]; N];
+                    for (out, c) in row.iter_mut().zip(*count_g) {
+                        // Exact: counts are whole numbers below 2^52.
+                        let c = _mm512_cvttpd_epi64(c);
+                        // SAFETY: `out` holds 8 words.
+                        unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), c) };
+                    }
+                    let mut candidate = [0.0; 8];
+                    // SAFETY: `candidate` holds 8 doubles.
+                    unsafe { _mm512_storeu_pd(candidate.as_mut_ptr(), t_next[g]) };
+                    let mut todo = record;
+                    while todo != 0 {
+                        let jj = todo.trailing_zeros() as usize;
+                        todo &= todo - 1;
+                        let j = 8 * g + jj;
+                        let mut next = lanes.record_next[j];
+                        loop {
+                            // SAFETY: `times[next]` is finite (the candidate passed it), so `next`
+                            // is a record time of the lane's recorder, and its `N` counts from
+                            // `next * N` on lie in the rows `rows` points at.
+                            unsafe {
+                                let at = lanes.rows[j].add(next * N);
+                                for (s, counts) in row.iter().enumerate() {
+                                    at.add(s).write(counts[jj]);
+                                }
+                            }
+                            records += 1;
+                            next += 1;
+                            if candidate[jj] <= times[next] {
+                                break;
                             }
                         }
-                        records += 1;
-                        next += 1;
-                        if candidate[jj] <= times[next] {
-                            break;
-                        }
+                        lanes.record_next[j] = next;
+                        lanes.record_time[j] = times[next];
+                        // Into the register too: reloading the whole vector after these scalar
+                        // stores would wait for them to retire.
+                        let lane: __mmask8 = 1 << jj;
+                        record_time[g] =
+                            _mm512_mask_blend_pd(lane, record_time[g], _mm512_set1_pd(times[next]));
                     }
-                    lanes.record_next[j] = next;
-                    lanes.record_time[j] = times[next];
-                    // Into the register too: reloading the whole vector after these scalar
-                    // stores would wait for them to retire.
-                    let lane: __mmask8 = 1 << jj;
-                    record_time[g] =
-                        _mm512_mask_blend_pd(lane, record_time[g], _mm512_set1_pd(times[next]));
                 }
-            }
-            check_all |= u32::from(check) << (8 * g);
-            passed_all |= u32::from(passed) << (8 * g);
+                check_all |= u32::from(check) << (8 * g);
+                passed_all |= u32::from(passed) << (8 * g);
+            }};
+        }
+        group!(0);
+        if G > 1 {
+            group!(1);
         }
         if LOG {
             rows += 1;
@@ -482,6 +454,82 @@ unsafe fn vector_loop<
         misses,
         misses_out_of_line,
     }
+}
+
+/// The event each lane fires for its selection `target` (uniform in `[0, a0)`), as the scalar
+/// hot loop selects it (`select_state_count`, then `scan_picks`): the first state whose weight
+/// exceeds what is left of the target after the states before it (rounding fallback: the last
+/// state with positive weight, with the whole remainder), then among its picks the first whose
+/// `rate * count` exceeds what is left, else the last. Returns the pick's code. States and picks
+/// are taken by blends from the last down, so the first one below wins (the masks need not
+/// exclude each other).
+#[target_feature(enable = "avx512f,avx512dq")]
+#[allow(clippy::needless_range_loop)]
+fn select<const N: usize, const W: usize>(
+    mut target: __m512d,
+    weight: &[__m512d; N],
+    count: &[__m512d; N],
+    lanes: &LaneState<W, N>,
+    g: usize,
+) -> __m512i {
+    let zero = _mm512_setzero_pd();
+    let mut before: [__m512d; N] = [zero; N];
+    let mut below: [__mmask8; N] = [0; N];
+    for s in 0..N {
+        before[s] = target;
+        below[s] = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(target, weight[s]);
+        target = _mm512_sub_pd(target, weight[s]);
+    }
+    let found = below.iter().fold(0, |found, b| found | b);
+    if found != ALL {
+        // Rounding left the target at or above `a0`: the last state with positive weight, as
+        // exclusive masks.
+        let mut taken: __mmask8 = 0;
+        for b in &mut below {
+            let first = *b & !taken;
+            taken |= *b;
+            *b = first;
+        }
+        let mut later: __mmask8 = found;
+        for s in (0..N).rev() {
+            let positive = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(weight[s], zero);
+            below[s] |= positive & !later;
+            later |= positive;
+        }
+        below[0] |= !later;
+    }
+    let chosen = below;
+    let mut rest = before[N - 1];
+    let mut n = count[N - 1];
+    for s in (0..N - 1).rev() {
+        rest = _mm512_mask_blend_pd(chosen[s], rest, before[s]);
+        n = _mm512_mask_blend_pd(chosen[s], n, count[s]);
+    }
+    if found != ALL {
+        rest = _mm512_mask_blend_pd(found, target, rest);
+    }
+    let code_of = |k: usize| {
+        let mut v = load_u(&lanes.code[N - 1][k], g);
+        for s in (0..N - 1).rev() {
+            v = _mm512_mask_blend_epi64(chosen[s], v, load_u(&lanes.code[s][k], g));
+        }
+        v
+    };
+    let mut pick_below: [__mmask8; SCANNED] = [0; SCANNED];
+    for k in 0..SCANNED {
+        let mut r = load_f(&lanes.rate[N - 1][k], g);
+        for s in (0..N - 1).rev() {
+            r = _mm512_mask_blend_pd(chosen[s], r, load_f(&lanes.rate[s][k], g));
+        }
+        let w = _mm512_mul_pd(r, n);
+        pick_below[k] = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(rest, w);
+        rest = _mm512_sub_pd(rest, w);
+    }
+    let mut code = code_of(SCANNED);
+    for k in (0..SCANNED).rev() {
+        code = _mm512_mask_blend_epi64(pick_below[k], code, code_of(k));
+    }
+    code
 }
 
 /// Rounds of the wedge test in the vector loop before what is left of a draw goes out of line.
@@ -656,6 +704,123 @@ mod tests {
             4 * out_of_line < misses,
             "{out_of_line} of {misses} out of line"
         );
+    }
+
+    /// Events selected in 8 lanes by `select` against the scalar selection (`ssa::select_state`,
+    /// then `ssa::scan_picks`) on the same weights, counts and picks, for 1 to 4 states: random
+    /// models (pick lists of 1 to 4, some states empty) and targets, among them the largest a
+    /// draw can give, where rounding leaves the target at or above the total in a few percent of
+    /// cases (the fallback to the last state with positive weight, which must be exercised).
+    #[test]
+    fn lanes_select_the_event_the_scalar_selection_selects() {
+        if !super::super::Lanes::avx512_available() {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED: this CPU has no AVX-512 (F and DQ), so the lanes' selection is not tested"
+            );
+            return;
+        }
+        // SAFETY: the CPU has AVX-512 F and DQ.
+        let fallbacks = unsafe {
+            select_and_compare::<1>()
+                + select_and_compare::<2>()
+                + select_and_compare::<3>()
+                + select_and_compare::<4>()
+        };
+        assert!(fallbacks > 100, "{fallbacks} targets past the last state");
+    }
+
+    /// [`lanes_select_the_event_the_scalar_selection_selects`] for `N` states; returns how many
+    /// lanes' targets fell past the last state.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn select_and_compare<const N: usize>() -> usize {
+        use super::super::MAX_PICKS;
+        use crate::model::Pick;
+        use crate::rng::uniform;
+        use crate::ssa::{scan_picks, select_state};
+        let mut rng = replicate_rng(&[7; 32], N as u64);
+        let pick_of = |rng: &mut crate::rng::ReplicateRng, code: usize| Pick {
+            rate: [0.1, 0.37, 1.3, 0.0123, 2.5][(uniform(rng) * 5.0) as usize],
+            dec: code,
+            inc: 0,
+            channel: 0,
+            delta_total: 0,
+            is_mutation: false,
+        };
+        let mut fallbacks = 0;
+        for round in 0..20_000 {
+            let mut lanes = LaneState::<8, N>::new();
+            let mut picks: Vec<Vec<Vec<Pick>>> = Vec::new();
+            let mut count = [[0.0; 8]; N];
+            let mut weight = [[0.0; 8]; N];
+            let mut target = [0.0; 8];
+            for j in 0..8 {
+                let mut lane_picks = Vec::new();
+                for s in 0..N {
+                    let len = 1 + (uniform(&mut rng) * MAX_PICKS as f64) as usize;
+                    let list: Vec<Pick> = (0..len).map(|k| pick_of(&mut rng, 16 * s + k)).collect();
+                    let (final_pick, scanned) = list.split_last().unwrap();
+                    for k in 0..MAX_PICKS {
+                        let pick = scanned.get(k);
+                        if k < SCANNED {
+                            lanes.rate[s][k][j] = pick.map_or(f64::INFINITY, |p| p.rate);
+                        }
+                        lanes.code[s][k][j] = pick.unwrap_or(final_pick).dec as u64;
+                    }
+                    count[s][j] = if uniform(&mut rng) < 0.2 {
+                        0.0
+                    } else {
+                        (uniform(&mut rng) * 1000.0).floor()
+                    };
+                    let state_total: f64 = list.iter().map(|p| p.rate).sum();
+                    weight[s][j] = count[s][j] * state_total;
+                    lane_picks.push(list);
+                }
+                let a0: f64 = weight.iter().map(|w| w[j]).sum();
+                // Half the lanes at the largest target a draw can give.
+                let u = if round % 2 == 0 {
+                    1.0 - f64::EPSILON / 2.0
+                } else {
+                    uniform(&mut rng)
+                };
+                target[j] = u * a0;
+                if a0 == 0.0 {
+                    // No event fires in an empty lane; any count will do for the test.
+                    count[0][j] = 1.0;
+                    weight[0][j] = lane_picks[0].iter().map(|p| p.rate).sum();
+                    target[j] = 0.0;
+                }
+                picks.push(lane_picks);
+            }
+            let vector = |a: &[f64; 8]| unsafe { _mm512_loadu_pd(a.as_ptr()) };
+            let code = select(
+                vector(&target),
+                &std::array::from_fn(|s| vector(&weight[s])),
+                &std::array::from_fn(|s| vector(&count[s])),
+                &lanes,
+                0,
+            );
+            for j in 0..8 {
+                let lane_weight: Vec<f64> = weight.iter().map(|w| w[j]).collect();
+                let mut rest = target[j];
+                let scanned_all = lane_weight.iter().scan(rest, |left, &w| {
+                    let below = *left < w;
+                    *left -= w;
+                    Some(below)
+                });
+                fallbacks += usize::from(!scanned_all.into_iter().any(|b| b));
+                let s = select_state(&lane_weight, &mut rest);
+                let (last, scanned) = picks[j][s].split_last().unwrap();
+                let expected = scan_picks(scanned, last, count[s][j], rest).dec as u64;
+                assert_eq!(
+                    lane_u(code, j),
+                    expected,
+                    "{N} states, round {round}, lane {j}"
+                );
+            }
+        }
+        fallbacks
     }
 
     #[target_feature(enable = "avx512f,avx512dq")]
