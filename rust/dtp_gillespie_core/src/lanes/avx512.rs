@@ -541,7 +541,8 @@ const WEDGE_MARGIN: f64 = 1e-12;
 
 /// The rest of the ziggurat in the lanes of `miss`, whose first try missed (the draw's low byte
 /// `layer`, the point `x`), as `rng::exp1_after_miss` finishes it, each on its own generator:
-/// their candidates' times, `now + x / a0`, into `t_next`. In the vector loop, the wedge test's
+/// their candidates' times, `now + x / a0`, into `t_next` (which holds that of the first try
+/// on entry). In the vector loop, the wedge test's
 /// uniform and the comparison with the density `exp(-x)`, decided by bounds that hold it between
 /// two tangents and a chord (it is convex), and a rejected try's fresh draw; out of line, the
 /// base layer's tail (`ln`), a height too close to the density for the bounds, or a lane still
@@ -564,6 +565,8 @@ fn finish_misses(
     let above_margin = _mm512_set1_pd(1.0 + WEDGE_MARGIN);
     // Each pending lane holds a first try that missed: its layer and point.
     let (mut pending, mut layer, mut x) = (miss, layer, x);
+    // And its candidate, `now + x / a0`.
+    let mut waiting = *t_next;
     let mut out_of_line: __mmask8 = 0;
     // Lanes whose wedge test went out of line (a lane is counted once: it leaves the loop).
     let mut undecided_all: __mmask8 = 0;
@@ -588,14 +591,18 @@ fn finish_misses(
         let tangent_high = _mm512_mul_pd(f_high, _mm512_sub_pd(one, from_high));
         let tangent_low = _mm512_mul_pd(f_low, _mm512_add_pd(one, _mm512_sub_pd(x_low, x)));
         let lower = _mm512_mul_pd(_mm512_max_pd(tangent_high, tangent_low), below_margin);
-        let share = _mm512_div_pd(from_high, _mm512_sub_pd(x_low, x_high));
-        let chord = _mm512_add_pd(f_high, _mm512_mul_pd(_mm512_sub_pd(f_low, f_high), share));
-        let upper = _mm512_mul_pd(chord, above_margin);
+        // Above the chord, both sides times the layer's width (positive): no division.
+        let width = _mm512_sub_pd(x_low, x_high);
+        let chord_times_width = _mm512_add_pd(
+            _mm512_mul_pd(f_high, width),
+            _mm512_mul_pd(_mm512_sub_pd(f_low, f_high), from_high),
+        );
+        let upper = _mm512_mul_pd(chord_times_width, above_margin);
         let accepted = wedge & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(y, lower);
-        let rejected = wedge & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(y, upper);
+        let rejected = wedge & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(_mm512_mul_pd(y, width), upper);
         let undecided = wedge & !(accepted | rejected);
         undecided_all |= undecided;
-        *t_next = _mm512_mask_blend_pd(accepted, *t_next, _mm512_add_pd(now, _mm512_div_pd(x, a0)));
+        *t_next = _mm512_mask_blend_pd(accepted, *t_next, waiting);
         for_lanes(undecided, |j| {
             let words = std::array::from_fn(|i| lane_u(rng[i], j));
             let done = finish_wedge(
@@ -613,14 +620,11 @@ fn finish_misses(
         }
         // A rejected try starts afresh: a new first try.
         let (fresh_layer, fresh_x, inside) = first_try(draw(rng, rejected));
-        let done = rejected & inside;
-        *t_next = _mm512_mask_blend_pd(
-            done,
-            *t_next,
-            _mm512_add_pd(now, _mm512_div_pd(fresh_x, a0)),
-        );
+        let fresh_waiting = _mm512_add_pd(now, _mm512_div_pd(fresh_x, a0));
+        *t_next = _mm512_mask_blend_pd(rejected & inside, *t_next, fresh_waiting);
         layer = _mm512_mask_blend_epi64(rejected, layer, fresh_layer);
         x = _mm512_mask_blend_pd(rejected, x, fresh_x);
+        waiting = _mm512_mask_blend_pd(rejected, waiting, fresh_waiting);
         pending = rejected & !inside;
     }
     for_lanes(out_of_line | pending, |j| {
