@@ -462,9 +462,8 @@ fn run_replicates_with(
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
     let marked = model.biomarker().is_some();
-    // The output is written by the pool's threads: the numbers come zeroed from the system (the
-    // threads take their page faults as they write), the rest is filled by the threads, so that
-    // a short call does not spend milliseconds clearing it on one thread.
+    // The output is written by the pool's threads: let them also fill it (and take its page
+    // faults), so that a short call does not spend milliseconds clearing it on one thread.
     let threads = threads_for(spec.n_threads, n);
     let owned_pool = if threads == 1 {
         None
@@ -473,11 +472,11 @@ fn run_replicates_with(
     };
     let pool = owned_pool.as_deref();
     let mut slots = Slots {
-        counts: zeroed_output(n, row, "count")?,
-        exposure: zeroed_output(n, n_times, "exposure")?,
+        counts: output_buffer(n, row, "count", pool)?,
+        exposure: output_buffer(n, n_times, "exposure", pool)?,
         outcomes: output_buffer(n, 1, "per-replicate outcomes", pool)?,
-        concentration: OptionalSeries::new(pk, n, n_times, "concentration")?,
-        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker")?,
+        concentration: OptionalSeries::new(pk, n, n_times, "concentration", pool)?,
+        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker", pool)?,
         // One box per replicate, filled only when lineages are tracked.
         tracked: output_buffer(n, 1, "lineage outputs", pool)?,
         row,
@@ -603,7 +602,14 @@ fn output_buffer<T: Clone + Default + Send>(
     what: &str,
     pool: Option<&rayon::ThreadPool>,
 ) -> Result<Vec<T>> {
-    let too_large = || too_large::<T>(n_replicates, per_replicate, what);
+    let too_large = || {
+        let bytes = (n_replicates as f64) * (per_replicate as f64) * (size_of::<T>() as f64);
+        EngineError::InvalidRun(format!(
+            "cannot allocate the {what} output: {n_replicates} replicates x {per_replicate} \
+             values ({:.3} GiB); run fewer replicates or record times per call",
+            bytes / f64::from(1u32 << 30)
+        ))
+    };
     let len = n_replicates
         .checked_mul(per_replicate)
         .ok_or_else(too_large)?;
@@ -619,55 +625,6 @@ fn output_buffer<T: Clone + Default + Send>(
     Ok(values)
 }
 
-/// Numbers whose all-zero bytes are the number 0, their default.
-///
-/// # Safety
-///
-/// The all-zero bit pattern must be a valid value of the type.
-unsafe trait ZeroBytesAreZero: Copy + Default {}
-
-// SAFETY: zero bytes are the integer 0 and the float +0.0.
-unsafe impl ZeroBytesAreZero for i64 {}
-unsafe impl ZeroBytesAreZero for i8 {}
-unsafe impl ZeroBytesAreZero for f64 {}
-
-/// [`output_buffer`] for numbers, from the allocator's zeroed memory: a large buffer comes as
-/// fresh pages the system has zeroed, so that nothing clears it before the engine's threads
-/// write it (they take its page faults as they record).
-fn zeroed_output<T: ZeroBytesAreZero>(
-    n_replicates: usize,
-    per_replicate: usize,
-    what: &str,
-) -> Result<Vec<T>> {
-    let too_large = || too_large::<T>(n_replicates, per_replicate, what);
-    let len = n_replicates
-        .checked_mul(per_replicate)
-        .ok_or_else(too_large)?;
-    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| too_large())?;
-    if layout.size() == 0 {
-        return Ok(Vec::new());
-    }
-    // SAFETY: the layout's size is not zero.
-    let values = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
-    if values.is_null() {
-        return Err(too_large());
-    }
-    // SAFETY: `values` comes from the global allocator with the layout of `len` values of `T`,
-    // and every one of them is zero bytes, a valid `T` (`ZeroBytesAreZero`).
-    let values = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(values, len)) };
-    Ok(values.into_vec())
-}
-
-/// The error for an output too large to allocate.
-fn too_large<T>(n_replicates: usize, per_replicate: usize, what: &str) -> EngineError {
-    let bytes = (n_replicates as f64) * (per_replicate as f64) * (size_of::<T>() as f64);
-    EngineError::InvalidRun(format!(
-        "cannot allocate the {what} output: {n_replicates} replicates x {per_replicate} values \
-         ({:.3} GiB); run fewer replicates or record times per call",
-        bytes / f64::from(1u32 << 30)
-    ))
-}
-
 /// An output with a value per replicate and record time that only some runs have (the
 /// concentration, the biomarker): without it each replicate gets a one-value placeholder chunk,
 /// since chunks cannot be empty, and the output is empty.
@@ -678,10 +635,16 @@ struct OptionalSeries {
 }
 
 impl OptionalSeries {
-    fn new(wanted: bool, n_replicates: usize, n_times: usize, what: &str) -> Result<Self> {
+    fn new(
+        wanted: bool,
+        n_replicates: usize,
+        n_times: usize,
+        what: &str,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Self> {
         let chunk = if wanted { n_times } else { 1 };
         Ok(Self {
-            values: zeroed_output(n_replicates, chunk, what)?,
+            values: output_buffer(n_replicates, chunk, what, pool)?,
             chunk,
             wanted,
         })
