@@ -681,17 +681,26 @@ mod tests {
     use super::*;
     use crate::rng::{exp1, replicate_rng};
 
+    /// Whether the CPU lacks AVX-512 (F and DQ), in which case the test of `what` is skipped and
+    /// says so (it does not pass silently).
+    fn skipped(what: &str) -> bool {
+        let lacking = !super::super::Lanes::avx512_available();
+        if lacking {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED: this CPU has no AVX-512 (F and DQ); not tested: {what}"
+            );
+        }
+        lacking
+    }
+
     /// Waiting times drawn in 8 lanes, the first try in vectors and a miss finished by
     /// `finish_misses`, against `rng::exp1` on each lane's generator: the same values and the
     /// same generator states, over enough draws for thousands of misses, tails and rejections.
     #[test]
     fn misses_finished_from_the_loop_draw_what_the_scalar_sampler_draws() {
-        if !super::super::Lanes::avx512_available() {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "SKIPPED: this CPU has no AVX-512 (F and DQ), so the lanes' misses are not tested"
-            );
+        if skipped("the lanes' misses") {
             return;
         }
         // SAFETY: the CPU has AVX-512 F and DQ.
@@ -717,12 +726,7 @@ mod tests {
     /// cases (the fallback to the last state with positive weight, which must be exercised).
     #[test]
     fn lanes_select_the_event_the_scalar_selection_selects() {
-        if !super::super::Lanes::avx512_available() {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "SKIPPED: this CPU has no AVX-512 (F and DQ), so the lanes' selection is not tested"
-            );
+        if skipped("the lanes' selection") {
             return;
         }
         // SAFETY: the CPU has AVX-512 F and DQ.
