@@ -562,6 +562,38 @@ def test_an_in_memory_run_whose_tables_would_not_fit_is_refused(
     assert ds.sizes[cv.LINEAGE_ROW] > 0
 
 
+def test_the_memory_guard_counts_the_trackers_running_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Tables that fit are still refused when the trackers of the replicates running at once
+    (one per lane per thread on a CPU with the SIMD lanes, else one per thread) do not fit too."""
+    from dtp_gillespie._core import trackers_at_once
+    from dtp_gillespie.barcodes import LINEAGE_ROW_BYTES
+
+    lineages = 100_002
+    big = {
+        **TRACKED,
+        "initial": {"S": 100_000, "P": 2},
+        "t_end": 0.001,
+        "record_every": 0.001,
+        "barcode_times": [0.001],
+        "n_threads": 1,
+    }
+    tables = 9 * lineages * LINEAGE_ROW_BYTES
+    monkeypatch.setenv("DTP_GILLESPIE_MEMORY_LIMIT_GIB", str(1.02 * tables / 2**30))
+    running = trackers_at_once(1, 9)
+    assert running in (1, 8)
+    with pytest.raises(
+        InvalidRunError,
+        match=rf"the lineage tables of 9 replicates and the lineage trackers of the {running} "
+        r"running at once .* fewer threads \(n_threads\)",
+    ):
+        dg.simulate(MODEL, SCHEDULE, **big)
+    # Streamed one replicate at a time, one tracker runs: that fits.
+    ds = dg.simulate(MODEL, SCHEDULE, store=tmp_path / "big.zarr", block_size=1, **big)
+    assert ds.sizes[cv.LINEAGE_ROW] > 8 * lineages  # a few lineages die out
+
+
 def test_staged_blocks_are_appended_in_order_and_their_staging_removed(tmp_path: Path) -> None:
     """Dask tasks stage their rows in the store; the caller appends them in plan order."""
     root = zarr.open_group(tmp_path / "t.zarr", mode="w")

@@ -31,6 +31,7 @@ __all__ = [
     "set_jump_cache_budget",
     "simulate_ensemble",
     "trace",
+    "trackers_at_once",
 ]
 
 _ChannelKind = Literal["division", "death", "switch"]
@@ -406,6 +407,11 @@ def set_jump_cache_budget(bytes: int) -> None:
 
 def clear_jump_cache() -> None:
     """Drop every cached jump law (runs using one keep it until they end)."""
+
+def trackers_at_once(n_threads: int | None, n_replicates: int) -> int:
+    """The most replicates whose lineage trackers a tracked call of ``n_replicates`` replicates
+    on ``n_threads`` threads (None: the engine's default) holds at once: per thread, one per lane
+    where the CPU runs the SIMD lanes (8 for tracked runs), else one."""
 
 def segment_count(schedule: FixedSegmentsSpec, t_end: float) -> float:
     """How many segments of a ``fixed`` schedule start at or before ``t_end``, from the period:

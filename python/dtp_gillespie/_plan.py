@@ -32,7 +32,7 @@ from ._memory import check_run_fits, memory_limit
 from ._method import density_attrs
 from ._options import Prepared
 from ._pool_steps import PoolSteps, pool_steps_attrs
-from .barcodes import LINEAGE_ROW_BYTES
+from .barcodes import LINEAGE_ROW_BYTES, TRACKER_BYTES_PER_LINEAGE_STATE
 from .errors import InvalidRunError
 
 __all__ = [
@@ -64,6 +64,15 @@ def table_bytes_per_replicate(prep: Prepared) -> int:
         return 0
     initial = sum(int(n) for n in prep.core_run["initial"])
     return LINEAGE_ROW_BYTES * prep.lineages.rows_per_replicate(initial)
+
+
+def tracker_bytes_per_replicate(prep: Prepared) -> int:
+    """A rough size of one running replicate's lineage tracker (0 without lineage tracking)."""
+    if prep.lineages is None:
+        return 0
+    initial = sum(int(n) for n in prep.core_run["initial"])
+    lineages = prep.lineages.initial_lineages(initial)
+    return TRACKER_BYTES_PER_LINEAGE_STATE * lineages * len(prep.model.states)
 
 
 def replicates_in_blocks(done: npt.NDArray[np.bool_], block_size: int, n_replicates: int) -> int:
@@ -166,18 +175,29 @@ class Plan:
             summary_only=self.summary_only,
         )
         table = table_bytes_per_replicate(prep)
+        if table == 0:
+            return
         replicates = self.n_replicates * len(self.points) if in_memory else self.block_size
+        # The trackers of the replicates running at once, on top of the tables written so far.
+        running = _core.trackers_at_once(
+            prep.core_run["n_threads"], min(self.block_size, self.n_replicates)
+        )
+        trackers = running * tracker_bytes_per_replicate(prep)
         limit, source = memory_limit()
-        if table * replicates > limit:
+        if table * replicates + trackers > limit:
             raise InvalidRunError(
-                f"the lineage tables of {replicates} replicates would take at least about "
-                f"{table * replicates / (1 << 30):.3g} GiB of memory (one row per initial "
-                f"lineage and barcode time), more than the limit of {limit / (1 << 30):.3g} GiB "
-                f"({source}); "
+                f"the lineage tables of {replicates} replicates and the lineage trackers of the "
+                f"{running} running at once would take at least about "
+                f"{(table * replicates + trackers) / (1 << 30):.3g} GiB of memory (one row per "
+                "initial lineage and barcode time, and each tracker about "
+                f"{TRACKER_BYTES_PER_LINEAGE_STATE} bytes per lineage and cell state), more than "
+                f"the limit of {limit / (1 << 30):.3g} GiB ({source}); "
                 + (
-                    "pass store='run.zarr' to stream them to disk, or record fewer barcode_times"
+                    "pass store='run.zarr' to stream them to disk, record fewer barcode_times, "
+                    "or run on fewer threads (n_threads)"
                     if in_memory
-                    else "pass a smaller block_size, or record fewer barcode_times"
+                    else "pass a smaller block_size, record fewer barcode_times, or run on fewer "
+                    "threads (n_threads)"
                 )
             )
 

@@ -25,6 +25,10 @@ __all__ = ["LINEAGE_ROW_BYTES", "Barcodes", "Lineages", "check_barcodes"]
 LINEAGE_ROW_BYTES = 8 + 4 + 8 + 8 + 1 + 8
 """Bytes of one row of the lineage table (replicate, time, barcode, clone, state, count)."""
 
+TRACKER_BYTES_PER_LINEAGE_STATE = 16
+"""Working memory of a replicate's lineage tracker per lineage and cell state while it runs (its
+counts and their picker; measured at about 47 bytes per lineage with 3 states)."""
+
 CLONE_ROW_BYTES = 8 * 4 + 8 + 1 + 1 + 8
 """Bytes of one row of the clone table."""
 
@@ -111,18 +115,20 @@ class Lineages:
             "clones": self.clones,
         }
 
+    def initial_lineages(self, initial_cells: int) -> int:
+        """The lineages of one replicate at the start (at least 1)."""
+        if self.barcodes is None:
+            return 1
+        if self.barcodes.mode == "founders":
+            return max(1, initial_cells)
+        assert self.barcodes.n_barcodes is not None
+        return max(1, min(self.barcodes.n_barcodes, initial_cells))
+
     def rows_per_replicate(self, initial_cells: int) -> int:
         """A rough size of one replicate's lineage table, for the block size and the memory
         guard: one row per initial lineage at every barcode time (a lineage spread over
         several states, or a mutating population, has more)."""
-        if self.barcodes is None:
-            lineages = 1
-        elif self.barcodes.mode == "founders":
-            lineages = max(1, initial_cells)
-        else:
-            assert self.barcodes.n_barcodes is not None
-            lineages = max(1, min(self.barcodes.n_barcodes, initial_cells))
-        return max(1, self.times.size) * lineages
+        return max(1, self.times.size) * self.initial_lineages(initial_cells)
 
 
 def check_barcodes(value: object) -> Barcodes | None:

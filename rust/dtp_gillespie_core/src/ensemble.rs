@@ -274,6 +274,22 @@ pub fn threads_for(requested: Option<usize>, n_replicates: usize) -> usize {
         .max(1)
 }
 
+/// The most replicates whose lineage trackers a tracked call of `n_replicates` replicates on
+/// `requested` threads (as [`threads_for`] resolves it) holds at once: per thread, one per lane
+/// of its set of lanes on a CPU that runs them, else one. For the memory guard of callers, which
+/// add this many trackers' working memory to the lineage tables.
+#[must_use]
+pub fn trackers_at_once(requested: Option<usize>, n_replicates: usize) -> usize {
+    let per_thread = if crate::lanes::Lanes::avx512_available() {
+        crate::lanes::TRACKED_LANES
+    } else {
+        1
+    };
+    threads_for(requested, n_replicates)
+        .saturating_mul(per_thread)
+        .min(n_replicates)
+}
+
 /// A pool of `n_threads` workers, kept for the next calls among the [`POOLS_KEPT`] most recently
 /// used (an older pool is dropped, its threads ending once the calls using it are done).
 fn thread_pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {

@@ -58,7 +58,7 @@ pub use biomarker::Biomarker;
 pub use dosing::{Dosing, DosingKind};
 pub use ensemble::{
     EnsembleOutput, EnsembleSpec, Trace, run_ensemble, run_ensemble_lane_stats, run_ensemble_on,
-    trace,
+    trace, trackers_at_once,
 };
 pub use error::{EngineError, Result};
 pub use jump_run::{JumpConfig, run_ensemble_jump};

@@ -422,3 +422,13 @@ fn populations_beyond_exact_floats_count_every_event() {
         assert!(start - 1000 < at && at < start, "count {at} at 4e-16");
     }
 }
+
+#[test]
+fn trackers_at_once_counts_a_tracker_per_lane_per_thread_and_no_more_than_the_replicates() {
+    use dtp_gillespie_core::{Lanes, trackers_at_once};
+    let per_thread = if Lanes::avx512_available() { 8 } else { 1 };
+    assert_eq!(trackers_at_once(Some(1), 1000), per_thread);
+    assert_eq!(trackers_at_once(Some(2), 1000), 2 * per_thread);
+    assert_eq!(trackers_at_once(Some(2), 3), 3.min(2 * per_thread));
+    assert_eq!(trackers_at_once(Some(4), 1), 1);
+}

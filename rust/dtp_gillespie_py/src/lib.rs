@@ -281,6 +281,14 @@ fn jump_cache_stats() -> (usize, usize, usize, u64, u64) {
     (s.laws, s.bytes, s.budget, s.hits, s.misses)
 }
 
+/// The most replicates whose lineage trackers a tracked call holds at once (for the memory
+/// guard): `dtp_gillespie_core::trackers_at_once`.
+#[pyfunction]
+#[pyo3(signature = (n_threads, n_replicates))]
+fn trackers_at_once(n_threads: Option<usize>, n_replicates: usize) -> usize {
+    dtp_gillespie_core::trackers_at_once(n_threads, n_replicates)
+}
+
 /// Set the jump law cache's budget in bytes (0 keeps no law: every engine call builds its own).
 #[pyfunction]
 fn set_jump_cache_budget(bytes: usize) {
@@ -311,5 +319,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jump_cache_stats, m)?)?;
     m.add_function(wrap_pyfunction!(set_jump_cache_budget, m)?)?;
     m.add_function(wrap_pyfunction!(clear_jump_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(trackers_at_once, m)?)?;
     Ok(())
 }

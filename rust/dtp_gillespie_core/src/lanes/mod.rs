@@ -62,6 +62,10 @@ use tracked::{CHANNEL_SHIFT, LaneLog, LaneObserver};
 /// finish on the scalar path, weigh more than the wider loop gains.
 const WIDE_FROM: usize = 128;
 
+/// Lanes of a set that runs a tracked ensemble (one group of 8, see `run_jobs`), each holding
+/// its replicate's lineage tracker.
+pub(crate) const TRACKED_LANES: usize = 8;
+
 /// Largest number of states the lanes take.
 pub const MAX_STATES: usize = 4;
 
