@@ -94,6 +94,8 @@ class ModelSpec(TypedDict):
     """The ``model`` dict: the reaction table (``Model.compile``)."""
 
     n_states: int
+    state_names: NotRequired[list[str]]
+    """The states' names, for messages (without them, states are named by index)."""
     n_exposures: int
     channels: list[ChannelSpec]
     channel_rate: list[float]

@@ -555,6 +555,7 @@ class Model:
         cap = self._capacity
         return {
             "n_states": len(self._states),
+            "state_names": list(self._states),
             "n_exposures": n_exp,
             "channels": [
                 {

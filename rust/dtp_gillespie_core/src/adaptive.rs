@@ -16,7 +16,7 @@
 use crate::biomarker::{Biomarker, Track};
 use crate::controller::{BurdenBand, Controller, accept_every_candidate};
 use crate::error::{EngineError, Result};
-use crate::model::weighted_count;
+use crate::model::{Model, weighted_count};
 
 /// What relative thresholds are multiplied by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,14 +145,10 @@ impl AdaptiveSpec {
     /// Refuse a run whose reference is taken at t = 0 from a monitored burden of 0 (reference
     /// `initial` or `last_switch`, or `treatment_start` with a treating initial exposure) and
     /// that has relative thresholds: a reference is never taken from a burden of 0 (see
-    /// `evaluate`), so those rules could never act. `initial` are the run's initial counts;
-    /// `biomarker` the model's (read when the spec monitors it).
-    pub fn check_start(
-        &self,
-        treating: &[bool],
-        initial: &[u64],
-        biomarker: Option<&Biomarker>,
-    ) -> Result<()> {
+    /// `evaluate`), so those rules could never act. `initial` are the run's initial counts in
+    /// `model`'s states (its biomarker is read when the spec monitors it).
+    pub fn check_start(&self, treating: &[bool], initial: &[u64], model: &Model) -> Result<()> {
+        let biomarker = model.biomarker();
         let at_start = match self.reference {
             Reference::Initial | Reference::LastSwitch => true,
             Reference::TreatmentStart => treating.get(self.initial_exposure) == Some(&true),
@@ -180,12 +176,19 @@ impl AdaptiveSpec {
             );
             (y0, what)
         } else {
-            let monitored: Vec<usize> = (0..self.monitor_weights.len())
+            let monitored: Vec<String> = (0..self.monitor_weights.len())
                 .filter(|&i| self.monitor_weights[i] > 0.0)
+                .map(|i| model.state_label(i))
+                .collect();
+            let counts: Vec<String> = initial
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{} {n}", model.state_label(i)))
                 .collect();
             let what = format!(
-                "the monitored states (state indices {monitored:?} of the model) all start with \
-                 0 cells (initial counts {initial:?})"
+                "the monitored states ({}) all start with 0 cells (initial counts: {})",
+                monitored.join(", "),
+                counts.join(", ")
             );
             (weighted_count(&self.monitor_weights, initial), what)
         };

@@ -71,7 +71,7 @@ pub fn validate(model: &Model, dosing: &Dosing, run: &RunConfig) -> Result<()> {
     run.validate(model)?;
     if let DosingKind::Adaptive(spec) = &dosing.kind {
         // A reference taken at t = 0 from a burden of 0 (the rules could never act).
-        spec.check_start(&dosing.treating, &run.initial, model.biomarker())?;
+        spec.check_start(&dosing.treating, &run.initial, model)?;
     }
     Ok(())
 }

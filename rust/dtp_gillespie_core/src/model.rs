@@ -189,6 +189,8 @@ pub struct Model {
     state_channels: Vec<(usize, usize)>,
     /// Index of each state's death channel, if it has one.
     death_channel: Vec<Option<usize>>,
+    /// The states' names, for messages (empty: known by index only).
+    state_names: Vec<String>,
 }
 
 /// Exposure codes are stored as int8 in the output.
@@ -289,6 +291,7 @@ impl Model {
             biomarker: None,
             state_channels,
             death_channel,
+            state_names: Vec::new(),
         };
         if let Some(cap) = &model.capacity {
             for s in 0..n_states {
@@ -340,6 +343,27 @@ impl Model {
         biomarker.validate(self.n_states, self.n_exposures)?;
         self.biomarker = Some(biomarker);
         Ok(self)
+    }
+
+    /// The model with its states' names, which messages use (one per state).
+    pub fn with_state_names(mut self, names: Vec<String>) -> Result<Self> {
+        if names.len() != self.n_states {
+            return Err(EngineError::InvalidModel(format!(
+                "{} state names for {} states: {names:?}",
+                names.len(),
+                self.n_states
+            )));
+        }
+        self.state_names = names;
+        Ok(self)
+    }
+
+    /// State `s` for a message: its name quoted, or `state {s}` in a model without names.
+    #[must_use]
+    pub fn state_label(&self, s: usize) -> String {
+        self.state_names
+            .get(s)
+            .map_or_else(|| format!("state {s}"), |name| format!("'{name}'"))
     }
 
     #[must_use]

@@ -432,3 +432,18 @@ fn trackers_at_once_counts_a_tracker_per_lane_per_thread_and_no_more_than_the_re
     assert_eq!(trackers_at_once(Some(2), 3), 3.min(2 * per_thread));
     assert_eq!(trackers_at_once(Some(4), 1), 1);
 }
+
+#[test]
+fn state_names_label_states_in_messages_and_must_match_the_states() {
+    let model = birth_death(&[(1.0, 0.5)]);
+    assert_eq!(model.state_label(0), "state 0");
+    let named = model.with_state_names(vec!["S".into()]).expect("one name");
+    assert_eq!(named.state_label(0), "'S'");
+    let two = birth_death(&[(1.0, 0.5)]).with_state_names(vec!["S".into(), "P".into()]);
+    match two {
+        Err(EngineError::InvalidModel(message)) => {
+            assert!(message.contains("2 state names for 1 states"), "{message}");
+        }
+        other => panic!("expected an InvalidModel error, got {other:?}"),
+    }
+}

@@ -262,6 +262,8 @@ struct ModelDict {
     competition: Option<CompetitionDict>,
     #[pyo3(default, from_py_with = optional)]
     biomarker: Option<BiomarkerDict>,
+    #[pyo3(default)]
+    state_names: Vec<String>,
 }
 
 /// `ChannelSpec` of `_core.pyi`.
@@ -369,6 +371,11 @@ pub fn model(d: &Bound<'_, PyDict>) -> PyResult<Model> {
             initial: b.initial,
         };
         model = model.with_biomarker(biomarker).map_err(PyEngineError)?;
+    }
+    if !m.state_names.is_empty() {
+        model = model
+            .with_state_names(m.state_names)
+            .map_err(PyEngineError)?;
     }
     Ok(model)
 }
