@@ -21,7 +21,7 @@ import xarray as xr
 import zarr
 from dtp_gillespie import conventions as cv
 from dtp_gillespie.cli import main
-from dtp_gillespie.errors import IncompleteStoreWarning
+from dtp_gillespie.errors import IncompleteStoreWarning, InvalidRunError
 from dtp_gillespie.store_safety import recognised_store
 from dtp_gillespie.stream import INCOMPLETE_ATTR
 from interruptible import start_python
@@ -174,6 +174,44 @@ def test_write_run_of_a_dataset_marked_incomplete_keeps_its_mark(tmp_path: Path)
     assert zarr.open_group(tmp_path / "copy.zarr", mode="r").attrs[INCOMPLETE_ATTR] == (
         "an interrupted streamed run, copied"
     )
+
+
+def test_write_run_appending_over_a_run_is_refused_and_leaves_the_store_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """mode='a' adds a run where there is none: over one it is refused before anything is
+    touched, and plain readers still read the store in one request (consolidated)."""
+    path = tmp_path / "a.zarr"
+    ds = dg.simulate(SPR, SCHEDULE, **RUN)
+    dg.write_run(ds, path)
+    with pytest.raises(InvalidRunError, match=r"mode='a'.* already holds .* mode='w'"):
+        dg.write_run(ds, path, mode="a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback from consolidated metadata
+        xr.testing.assert_identical(xr.open_zarr(path).load(), dg.open_run(path).load())
+    # Into a new group, mode='a' adds the run.
+    dg.write_run(ds, path, group="again", mode="a")
+    xr.testing.assert_identical(dg.open_run(path, group="again").load(), ds)
+
+
+def test_a_write_run_that_fails_leaves_the_stores_other_runs_consolidated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "b.zarr"
+    ds = dg.simulate(SPR, SCHEDULE, **RUN)
+    dg.write_run(ds, path, group="first", mode="a")
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        dg.write_run(ds, path, group="second", mode="a")
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback from consolidated metadata
+        first = xr.open_zarr(path, group="first").load()
+    xr.testing.assert_identical(first.drop_attrs(), ds.drop_attrs())
 
 
 def test_a_killed_protocol_command_says_so(tmp_path: Path) -> None:

@@ -221,6 +221,15 @@ def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None
         zarr.consolidate_metadata(root.store)
 
 
+def _has_members(path: str, group: str | None) -> bool:
+    """Whether the zarr group at ``path``/``group`` holds any array or group."""
+    try:
+        node = open_group(path, group, "r", None)
+    except Exception:
+        return False
+    return next(iter(node.keys()), None) is not None
+
+
 def write_run(
     ds: xr.Dataset,
     path: str | os.PathLike[str],
@@ -242,7 +251,8 @@ def write_run(
     mode : {"w-", "w", "a"}, default "w-"
         ``"w-"`` refuses to overwrite an existing group; ``"w"`` overwrites one that holds a
         dtp-gillespie run (anything else is refused: docs/large-ensembles.md, "What
-        dtp-gillespie deletes").
+        dtp-gillespie deletes"); ``"a"`` adds the run to a group of an existing store that
+        holds nothing yet (a group with arrays or groups is refused).
     replicates_per_chunk : int, optional
         Replicates per chunk of the replicate-dimensioned variables; default chooses chunks of
         about 8 MB of ``count``.
@@ -279,13 +289,29 @@ def write_run(
     marked = INCOMPLETE_ATTR not in ds.attrs
     out = ds.copy(deep=False)
     out.attrs = {**ds.attrs, INCOMPLETE_ATTR: WRITE_RUN_NOTE} if marked else dict(ds.attrs)
+    if mode == "a" and exists(path, group, None) and _has_members(path, group):
+        where = f"group {group!r} of {path}" if group else path
+        raise InvalidRunError(
+            f"write_run(mode='a') adds a run where there is none yet, but {where} already holds "
+            "arrays or groups; pass mode='w' to replace a dtp-gillespie run there, or another "
+            "group"
+        )
+    store_existed = exists(path, None, None)
     if mode == "a" or not exists(path, group, None):  # (an existing place "w-" refuses)
         # A plain reader must not read the root's old consolidated copy over the new chunks.
         drop_consolidated(path, None)
-    with warnings.catch_warnings():
-        # zarr 3 warns that consolidated metadata is not in the v3 spec; xarray uses it anyway.
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        out.to_zarr(path, group=group, mode=mode, encoding=encoding, consolidated=False)
+    try:
+        with warnings.catch_warnings():
+            # zarr 3 warns that consolidated metadata is not in the v3 spec; xarray uses it
+            # anyway.
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            out.to_zarr(path, group=group, mode=mode, encoding=encoding, consolidated=False)
+    except BaseException:
+        if store_existed:
+            # Consolidated again, as the store now stands (a group written in part carries its
+            # `incomplete` mark), so that plain readers of the other groups need no fallback.
+            refresh_metadata(path)
+        raise
     if marked:
         mark_complete(path, group)
     else:
