@@ -34,6 +34,7 @@ from .store_safety import (
     describe,
     drop_consolidated,
     exists,
+    is_blank,
     is_run,
     open_group,
     run_groups,
@@ -221,13 +222,14 @@ def refresh_metadata(path: str, storage_options: Mapping[str, Any] | None = None
         zarr.consolidate_metadata(root.store)
 
 
-def _has_members(path: str, group: str | None) -> bool:
-    """Whether the zarr group at ``path``/``group`` holds any array or group."""
+def _holds_something(path: str, group: str | None) -> bool:
+    """Whether the zarr group at ``path``/``group`` is not blank (it has attributes, arrays or
+    groups); a place that is no zarr group is left to ``to_zarr``'s own checks."""
     try:
         node = open_group(path, group, "r", None)
     except Exception:
         return False
-    return next(iter(node.keys()), None) is not None
+    return not is_blank(node)
 
 
 def write_run(
@@ -252,7 +254,7 @@ def write_run(
         ``"w-"`` refuses to overwrite an existing group; ``"w"`` overwrites one that holds a
         dtp-gillespie run (anything else is refused: docs/large-ensembles.md, "What
         dtp-gillespie deletes"); ``"a"`` adds the run to a group of an existing store that
-        holds nothing yet (a group with arrays or groups is refused).
+        holds nothing yet (a group with attributes, arrays or groups is refused).
     replicates_per_chunk : int, optional
         Replicates per chunk of the replicate-dimensioned variables; default chooses chunks of
         about 8 MB of ``count``.
@@ -289,12 +291,11 @@ def write_run(
     marked = INCOMPLETE_ATTR not in ds.attrs
     out = ds.copy(deep=False)
     out.attrs = {**ds.attrs, INCOMPLETE_ATTR: WRITE_RUN_NOTE} if marked else dict(ds.attrs)
-    if mode == "a" and exists(path, group, None) and _has_members(path, group):
-        where = f"group {group!r} of {path}" if group else path
+    if mode == "a" and exists(path, group, None) and _holds_something(path, group):
         raise InvalidRunError(
-            f"write_run(mode='a') adds a run where there is none yet, but {where} already holds "
-            "arrays or groups; pass mode='w' to replace a dtp-gillespie run there, or another "
-            "group"
+            f"write_run(mode='a') adds a run where there is none yet, but "
+            f"{describe(path, group)} already holds attributes, arrays or groups; pass mode='w' "
+            "to replace a dtp-gillespie run there, or another group"
         )
     store_existed = exists(path, None, None)
     if mode == "a" or not exists(path, group, None):  # (an existing place "w-" refuses)

@@ -190,10 +190,16 @@ fn xoshiro(s: [__m512i; 4]) -> (__m512i, [__m512i; 4]) {
 #[target_feature(enable = "avx512f,avx512dq")]
 fn draw(rng: &mut [__m512i; 4], lanes: __mmask8) -> __m512i {
     let (bits, next) = xoshiro(*rng);
-    for (state, moved) in rng.iter_mut().zip(next) {
+    move_on(rng, lanes, next);
+    bits
+}
+
+/// The generators of `lanes` take the state `moved`; the others keep theirs.
+#[target_feature(enable = "avx512f,avx512dq")]
+fn move_on(rng: &mut [__m512i; 4], lanes: __mmask8, moved: [__m512i; 4]) {
+    for (state, moved) in rng.iter_mut().zip(moved) {
         *state = _mm512_mask_blend_epi64(lanes, *state, moved);
     }
-    bits
 }
 
 /// The exponential ziggurat's first try from a draw's `bits` (`rng::exp1_first_try`): the layer
@@ -250,7 +256,8 @@ unsafe fn vector_loop<
     max_population: u64,
     log: &mut LaneLog<W>,
 ) -> Exits {
-    const { assert!(W == 8 * G) };
+    // The loop writes out groups 0 and 1 (`group!`): a third would never advance.
+    const { assert!(W == 8 * G && (G == 1 || G == 2)) };
     let zero = _mm512_setzero_pd();
     let one = _mm512_set1_pd(1.0);
     let infinity = _mm512_set1_pd(f64::INFINITY);
@@ -352,11 +359,8 @@ unsafe fn vector_loop<
 
                 // 5. The next waiting time, in the lanes that go on with a positive `a0`.
                 let draws = !check & _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a0[g], zero);
-                for ((state, target_only), waited) in
-                    rng[g].iter_mut().zip(after_target).zip(after_wait)
-                {
-                    *state = _mm512_mask_blend_epi64(draws, target_only, waited);
-                }
+                rng[g] = after_target;
+                move_on(&mut rng[g], draws, after_wait);
                 let miss = draws & !inside;
                 let waiting = _mm512_add_pd(now[g], _mm512_div_pd(x, a0[g]));
                 t_next[g] = _mm512_mask_blend_pd(draws, infinity, waiting);
