@@ -21,6 +21,7 @@ use crate::lineage::{LineageOutput, LineageSpec, LineageTracker, lineage_rng};
 use crate::model::Model;
 use crate::record::Recorder;
 use crate::rng::{ReplicateRng, replicate_streams};
+use crate::rows::Rows;
 use crate::run::RunConfig;
 use crate::ssa::{NoObserver, Observer, Outcome, Status};
 use crate::thinning::PkController;
@@ -396,14 +397,12 @@ pub fn run_ensemble_lane_stats(
 
 /// The output buffers of one call, before they are filled.
 pub(crate) struct Slots {
-    counts: Vec<i64>,
-    exposure: Vec<i8>,
+    counts: Rows<i64>,
+    exposure: Rows<i8>,
     outcomes: Vec<Outcome>,
     concentration: OptionalSeries,
     biomarker: OptionalSeries,
     tracked: Vec<Option<Box<LineageOutput>>>,
-    row: usize,
-    n_times: usize,
     /// The call's threads ([`threads_for`]); `None` when it runs on one (one replicate, or one
     /// thread asked for or available): no pool to wake.
     pool: Option<Arc<rayon::ThreadPool>>,
@@ -411,18 +410,16 @@ pub(crate) struct Slots {
 
 impl Slots {
     /// Each replicate's recorder, outcome and lineage slot, for the SIMD lanes (no
-    /// concentration or biomarker: the lanes take none of those runs).
+    /// concentration or biomarker: the lanes take none of those runs). Lazy: a replicate's rows
+    /// are cleared when the lanes take it from their queue, on the thread that runs it.
     fn jobs<'a>(
         &'a mut self,
         run: &'a RunConfig,
         n_states: usize,
         offset: u64,
-    ) -> impl Iterator<Item = lanes::Job<'a>> {
+    ) -> impl ExactSizeIterator<Item = lanes::Job<'a>> + Send {
         let times = &run.record_times;
-        let recorders = self
-            .counts
-            .chunks_mut(self.row)
-            .zip(self.exposure.chunks_mut(self.n_times));
+        let recorders = self.counts.rows_mut().zip(self.exposure.rows_mut());
         recorders
             .zip(self.outcomes.iter_mut())
             .zip(self.tracked.iter_mut())
@@ -478,8 +475,9 @@ fn run_replicates_with(
     let row = n_times.saturating_mul(model.n_states());
     let n = spec.n_replicates;
     let marked = model.biomarker().is_some();
-    // The output is written by the pool's threads: let them also fill it (and take its page
-    // faults), so that a short call does not spend milliseconds clearing it on one thread.
+    // The counts and the series are cleared row by row by the threads that write them
+    // (`Rows`); the per-replicate outcomes and lineage slots, by the pool's threads, so that a
+    // short call does not spend milliseconds clearing them on one thread.
     let threads = threads_for(spec.n_threads, n);
     let owned_pool = if threads == 1 {
         None
@@ -488,15 +486,13 @@ fn run_replicates_with(
     };
     let pool = owned_pool.as_deref();
     let mut slots = Slots {
-        counts: output_buffer(n, row, "count", pool)?,
-        exposure: output_buffer(n, n_times, "exposure", pool)?,
+        counts: rows(n, row, "count")?,
+        exposure: rows(n, n_times, "exposure")?,
         outcomes: output_buffer(n, 1, "per-replicate outcomes", pool)?,
-        concentration: OptionalSeries::new(pk, n, n_times, "concentration", pool)?,
-        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker", pool)?,
+        concentration: OptionalSeries::new(pk, n, n_times, "concentration")?,
+        biomarker: OptionalSeries::new(marked, n, n_times, "biomarker")?,
         // One box per replicate, filled only when lineages are tracked.
         tracked: output_buffer(n, 1, "lineage outputs", pool)?,
-        row,
-        n_times,
         pool: owned_pool.clone(),
     };
     fill(&mut slots)?;
@@ -507,11 +503,12 @@ fn run_replicates_with(
         }
         all
     });
+    let written = "every replicate ran, so every row of the output was handed out";
     Ok(EnsembleOutput {
-        counts: slots.counts,
-        exposure: slots.exposure,
-        concentration: slots.concentration.into_output(),
-        biomarker: slots.biomarker.into_output(),
+        counts: slots.counts.into_values().expect(written),
+        exposure: slots.exposure.into_values().expect(written),
+        concentration: slots.concentration.into_output().expect(written),
+        biomarker: slots.biomarker.into_output().expect(written),
         outcomes: slots.outcomes,
         lineages,
         jump_regimes: None,
@@ -532,7 +529,6 @@ pub(crate) fn run_replicates(
 ) -> Result<EnsembleOutput> {
     let marked = model.biomarker().is_some();
     run_replicates_with(model, run, spec, pk, |slots| {
-        let (row, n_times) = (slots.row, slots.n_times);
         let one = |slot: ReplicateSlot<'_>| {
             let (i, (((((counts, exposure), conc), biomarker_slot), outcome), lineage_slot)) = slot;
             let conc = pk.then_some(conc);
@@ -553,10 +549,10 @@ pub(crate) fn run_replicates(
         let Some(pool) = slots.pool.clone() else {
             return slots
                 .counts
-                .chunks_mut(row)
-                .zip(slots.exposure.chunks_mut(n_times))
-                .zip(slots.concentration.chunks_mut())
-                .zip(slots.biomarker.chunks_mut())
+                .rows_mut()
+                .zip(slots.exposure.rows_mut())
+                .zip(slots.concentration.rows_mut())
+                .zip(slots.biomarker.rows_mut())
                 .zip(slots.outcomes.iter_mut())
                 .zip(slots.tracked.iter_mut())
                 .enumerate()
@@ -565,10 +561,10 @@ pub(crate) fn run_replicates(
         pool.install(|| {
             slots
                 .counts
-                .par_chunks_mut(row)
-                .zip(slots.exposure.par_chunks_mut(n_times))
-                .zip(slots.concentration.par_chunks_mut())
-                .zip(slots.biomarker.par_chunks_mut())
+                .par_rows_mut()
+                .zip(slots.exposure.par_rows_mut())
+                .zip(slots.concentration.par_rows_mut())
+                .zip(slots.biomarker.par_rows_mut())
                 .zip(slots.outcomes.par_iter_mut())
                 .zip(slots.tracked.par_iter_mut())
                 .enumerate()
@@ -588,7 +584,7 @@ fn run_in_lanes<'a>(
     cancel: &'a AtomicBool,
     done: &'a AtomicU64,
     pool: Option<Arc<rayon::ThreadPool>>,
-    jobs: impl Iterator<Item = lanes::Job<'a>>,
+    jobs: impl ExactSizeIterator<Item = lanes::Job<'a>> + Send + 'a,
 ) -> Result<LaneStats> {
     let lane_dosing = lanes::lane_dosing(model, dosing, run).expect("the lanes take this run");
     let shared = lanes::Shared {
@@ -600,7 +596,6 @@ fn run_in_lanes<'a>(
         cancel,
         done,
     };
-    let jobs = jobs.collect();
     match pool {
         None => lanes::run_jobs(kernel, &shared, jobs, false),
         Some(pool) => pool.install(|| lanes::run_jobs(kernel, &shared, jobs, true)),
@@ -618,14 +613,7 @@ fn output_buffer<T: Clone + Default + Send>(
     what: &str,
     pool: Option<&rayon::ThreadPool>,
 ) -> Result<Vec<T>> {
-    let too_large = || {
-        let bytes = (n_replicates as f64) * (per_replicate as f64) * (size_of::<T>() as f64);
-        EngineError::InvalidRun(format!(
-            "cannot allocate the {what} output: {n_replicates} replicates x {per_replicate} \
-             values ({:.3} GiB); run fewer replicates or record times per call",
-            bytes / f64::from(1u32 << 30)
-        ))
-    };
+    let too_large = || too_large::<T>(n_replicates, per_replicate, what);
     let len = n_replicates
         .checked_mul(per_replicate)
         .ok_or_else(too_large)?;
@@ -641,41 +629,61 @@ fn output_buffer<T: Clone + Default + Send>(
     Ok(values)
 }
 
+/// An output of `per_replicate >= 1` values for each of `n_replicates` replicates whose rows are
+/// cleared as they are handed out to the replicates ([`Rows`]); the same errors as
+/// [`output_buffer`].
+fn rows<T: Copy + Default + Send>(
+    n_replicates: usize,
+    per_replicate: usize,
+    what: &str,
+) -> Result<Rows<T>> {
+    Rows::new(n_replicates, per_replicate)
+        .ok_or_else(|| too_large::<T>(n_replicates, per_replicate, what))
+}
+
+/// The error of an output too large to allocate.
+fn too_large<T>(n_replicates: usize, per_replicate: usize, what: &str) -> EngineError {
+    let bytes = (n_replicates as f64) * (per_replicate as f64) * (size_of::<T>() as f64);
+    EngineError::InvalidRun(format!(
+        "cannot allocate the {what} output: {n_replicates} replicates x {per_replicate} \
+         values ({:.3} GiB); run fewer replicates or record times per call",
+        bytes / f64::from(1u32 << 30)
+    ))
+}
+
 /// An output with a value per replicate and record time that only some runs have (the
-/// concentration, the biomarker): without it each replicate gets a one-value placeholder chunk,
-/// since chunks cannot be empty, and the output is empty.
+/// concentration, the biomarker): without it each replicate gets a one-value placeholder row,
+/// since rows cannot be empty, and the output is empty.
 struct OptionalSeries {
-    values: Vec<f64>,
-    chunk: usize,
+    values: Rows<f64>,
     wanted: bool,
 }
 
 impl OptionalSeries {
-    fn new(
-        wanted: bool,
-        n_replicates: usize,
-        n_times: usize,
-        what: &str,
-        pool: Option<&rayon::ThreadPool>,
-    ) -> Result<Self> {
-        let chunk = if wanted { n_times } else { 1 };
+    fn new(wanted: bool, n_replicates: usize, n_times: usize, what: &str) -> Result<Self> {
+        let row = if wanted { n_times } else { 1 };
         Ok(Self {
-            values: output_buffer(n_replicates, chunk, what, pool)?,
-            chunk,
+            values: rows(n_replicates, row, what)?,
             wanted,
         })
     }
 
-    fn chunks_mut(&mut self) -> std::slice::ChunksMut<'_, f64> {
-        self.values.chunks_mut(self.chunk)
+    fn rows_mut(&mut self) -> impl ExactSizeIterator<Item = &mut [f64]> {
+        self.values.rows_mut()
     }
 
-    fn par_chunks_mut(&mut self) -> rayon::slice::ChunksMut<'_, f64> {
-        self.values.par_chunks_mut(self.chunk)
+    fn par_rows_mut(&mut self) -> impl IndexedParallelIterator<Item = &mut [f64]> {
+        self.values.par_rows_mut()
     }
 
-    fn into_output(self) -> Vec<f64> {
-        if self.wanted { self.values } else { Vec::new() }
+    /// The values if wanted (empty otherwise), once every row was handed out
+    /// ([`Rows::into_values`]).
+    fn into_output(self) -> Option<Vec<f64>> {
+        if self.wanted {
+            self.values.into_values()
+        } else {
+            Some(Vec::new())
+        }
     }
 }
 

@@ -47,6 +47,7 @@ pub mod outcome;
 pub mod pk;
 pub mod record;
 pub mod rng;
+mod rows;
 pub mod run;
 pub mod schedule;
 pub mod ssa;

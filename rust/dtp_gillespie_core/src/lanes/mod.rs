@@ -256,32 +256,87 @@ pub(crate) struct Job<'a> {
 /// that no thread idles while another has replicates left. Which lane or thread runs a replicate
 /// does not change its result: that depends on its index only.
 pub(crate) struct Queue<'a> {
-    jobs: Mutex<std::vec::IntoIter<Job<'a>>>,
+    /// Taken lazily, so that the threads that run the replicates also set up their outputs
+    /// (`Slots::jobs`).
+    jobs: Mutex<Box<dyn ExactSizeIterator<Item = Job<'a>> + Send + 'a>>,
+    /// How many sets of lanes take from the queue.
+    sets: usize,
 }
 
+/// The most replicates a set of lanes takes from the queue at once.
+const MAX_BATCH: usize = 32;
+
+/// A set of lanes takes at most this share of the replicates left per set: the batches shrink as
+/// the queue runs dry, so that no set is left with a batch while the others are idle.
+const BATCH_SHARE: usize = 8;
+
 impl<'a> Queue<'a> {
-    fn new(jobs: Vec<Job<'a>>) -> Self {
+    fn new(jobs: impl ExactSizeIterator<Item = Job<'a>> + Send + 'a, sets: usize) -> Self {
         Self {
-            jobs: Mutex::new(jobs.into_iter()),
+            jobs: Mutex::new(Box::new(jobs)),
+            sets: sets.max(1),
+        }
+    }
+
+    /// The next few replicates, consecutive, none if the queue is empty. A batch, not one at a
+    /// time: sets of lanes on other threads would otherwise contend for the lock at every
+    /// replicate, and write the cache lines at the edges of each other's rows of output.
+    fn take_batch(&self) -> std::vec::IntoIter<Job<'a>> {
+        // A lane holds the lock only to take jobs: it cannot be poisoned with jobs half taken.
+        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let size = (jobs.len() / (self.sets * BATCH_SHARE)).clamp(1, MAX_BATCH);
+        jobs.by_ref().take(size).collect::<Vec<_>>().into_iter()
+    }
+}
+
+/// One set of lanes' share of the queue: the batch it took, and the replicates it finished that
+/// `done` does not count yet (counted when it takes the next batch, and at the end), so that the
+/// sets do not contend for `done` at every replicate.
+pub(crate) struct Taker<'a, 's> {
+    queue: &'s Queue<'a>,
+    batch: std::vec::IntoIter<Job<'a>>,
+    done: &'a AtomicU64,
+    finished: u64,
+}
+
+impl<'a, 's> Taker<'a, 's> {
+    fn new(queue: &'s Queue<'a>, done: &'a AtomicU64) -> Self {
+        Self {
+            queue,
+            batch: Vec::new().into_iter(),
+            done,
+            finished: 0,
         }
     }
 
     /// The next replicate, if any is left.
-    fn take(&self) -> Option<Job<'a>> {
-        // A lane holds the lock only to take a job: it cannot be poisoned with jobs half taken.
-        self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next()
+    fn take(&mut self) -> Option<Job<'a>> {
+        if let Some(job) = self.batch.next() {
+            return Some(job);
+        }
+        self.count_finished();
+        self.batch = self.queue.take_batch();
+        self.batch.next()
+    }
+
+    /// A replicate is finished.
+    fn finished(&mut self) {
+        self.finished += 1;
+    }
+
+    /// Add the replicates finished so far to `done`.
+    fn count_finished(&mut self) {
+        self.done.fetch_add(self.finished, Ordering::Relaxed);
+        self.finished = 0;
     }
 }
 
 /// Run `jobs` in one set of lanes per thread of the current rayon pool if `parallel` (one set
 /// otherwise), every set taking replicates from one queue; returns what the lanes did.
-pub(crate) fn run_jobs(
+pub(crate) fn run_jobs<'a>(
     kernel: Kernel,
-    shared: &Shared<'_>,
-    jobs: Vec<Job<'_>>,
+    shared: &Shared<'a>,
+    jobs: impl ExactSizeIterator<Item = Job<'a>> + Send + 'a,
     parallel: bool,
 ) -> Result<LaneStats> {
     use rayon::prelude::*;
@@ -300,7 +355,7 @@ pub(crate) fn run_jobs(
         Width::Narrow => false,
         Width::Wide => true,
     };
-    let queue = Queue::new(jobs);
+    let queue = Queue::new(jobs, sets);
     let run = |_| run_block(kernel, shared, &queue, wide);
     if parallel {
         (0..rayon::current_num_threads())
@@ -620,7 +675,7 @@ pub(crate) struct Block<'a, 's, const W: usize, const N: usize, C, O> {
     /// The events of each lane not yet shown to its observer (empty if `O` observes nothing).
     pub log: LaneLog<W>,
     busy: [Option<Busy<'a, C, O>>; W],
-    jobs: &'s Queue<'a>,
+    jobs: Taker<'a, 's>,
     shared: &'s Shared<'a>,
     /// Each replicate's controller at time 0.
     start: &'s dyn Fn() -> C,
@@ -640,7 +695,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
             times: times.chain([f64::INFINITY]).collect(),
             log: LaneLog::new::<O>(),
             busy: std::array::from_fn(|_| None),
-            jobs,
+            jobs: Taker::new(jobs, shared.done),
             shared,
             start,
             stats: LaneStats {
@@ -870,7 +925,7 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
                         Next::Stopped(outcome) => {
                             let busy = self.busy[j].take().expect("a busy lane");
                             busy.finish(outcome)?;
-                            shared.done.fetch_add(1, Ordering::Relaxed);
+                            self.jobs.finished();
                             Step::Take
                         }
                         Next::Burst(limits, pending) => {
@@ -918,8 +973,9 @@ impl<'a, 's, const W: usize, const N: usize, C: Controller, O: LaneObserver<'a>>
             let end = replicate.burst(parts, Some(t_next), limits);
             let outcome = replicate.run_from(parts, Resume::AfterBurst(end))?;
             busy.finish(outcome)?;
-            self.shared.done.fetch_add(1, Ordering::Relaxed);
+            self.jobs.finished();
         }
+        self.jobs.count_finished();
         Ok(self.stats)
     }
 }
