@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::{assert_identical, death, division, switch};
 use dtp_gillespie_core::lineage::{LineageSpec, LineageStart, LineageTable};
@@ -267,17 +267,16 @@ fn ensemble_stats(
         n_replicates: n,
         n_threads: Some(threads),
     };
-    let cancel = AtomicBool::new(false);
-    run_ensemble_lane_stats(
-        &case.model,
-        &case.dosing,
-        run,
-        &spec,
-        &cancel,
-        &AtomicU64::new(0),
-        lanes,
-    )
-    .unwrap()
+    let (cancel, done) = (AtomicBool::new(false), AtomicU64::new(0));
+    let out = run_ensemble_lane_stats(&case.model, &case.dosing, run, &spec, &cancel, &done, lanes)
+        .unwrap();
+    // Every replicate is counted as done by the end (the lanes count them per batch taken).
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        n as u64,
+        "{lanes:?}, {threads} thread(s)"
+    );
+    out
 }
 
 /// Every lane kernel this CPU has. Without one, the calling test says it skipped the lanes on
