@@ -356,7 +356,11 @@ pub fn run_ensemble_lane_stats(
     let pk = matches!(dosing.kind, DosingKind::Pk(_));
     if let Some(kernel) = lanes::kernel_for(lanes, model, dosing, run)? {
         // Replicates under a fixed schedule or an adaptive rule, tracked or not, in SIMD lanes
-        // (module `lanes`).
+        // (module `lanes`), which hand out no rows of concentrations or of the biomarker.
+        debug_assert!(
+            !pk && model.biomarker().is_none(),
+            "the lanes take no such runs"
+        );
         let mut stats = LaneStats::default();
         let output = run_replicates_with(model, run, spec, pk, |slots| {
             let pool = slots.pool.clone();
@@ -411,7 +415,8 @@ pub(crate) struct Slots {
 impl Slots {
     /// Each replicate's recorder, outcome and lineage slot, for the SIMD lanes (no
     /// concentration or biomarker: the lanes take none of those runs). Lazy: a replicate's rows
-    /// are cleared when the lanes take it from their queue, on the thread that runs it.
+    /// are cleared when the lanes take it from their queue (in a batch), on the thread that runs
+    /// it.
     fn jobs<'a>(
         &'a mut self,
         run: &'a RunConfig,

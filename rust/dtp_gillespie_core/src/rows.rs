@@ -1,5 +1,6 @@
 //! An output buffer of one row per replicate whose rows are cleared as they are handed out, by
-//! the thread that goes on to write them.
+//! the thread that goes on to write them (in the SIMD lanes, as their replicates are taken from
+//! the queue: at most a batch of replicates ahead).
 //!
 //! Clearing the whole buffer up front, even on every thread of the pool, is a pass over memory
 //! that does not scale with threads (it is bound by memory bandwidth: 1.4–1.6 ms for benchmark
@@ -20,7 +21,8 @@ pub(crate) struct Rows<T> {
     row: usize,
     /// Whether the rows were handed out already.
     handed: bool,
-    /// How many rows were handed out (and cleared).
+    /// How many rows were cleared, counted as each iterator that handed them out (or each
+    /// rayon task's share of one) is dropped.
     cleared: AtomicUsize,
 }
 
@@ -49,8 +51,9 @@ impl<T: Copy + Default + Send> Rows<T> {
         self.values.chunks_mut(self.row).map(move |row| {
             // The whole tally moves into the closure (not just its count), to be dropped with it.
             let tally = &mut tally;
+            let row = clear(row);
             tally.rows += 1;
-            clear(row)
+            row
         })
     }
 
@@ -62,8 +65,9 @@ impl<T: Copy + Default + Send> Rows<T> {
         self.values.par_chunks_mut(self.row).map_init(
             || Tally::new(cleared),
             |tally, row| {
+                let row = clear(row);
                 tally.rows += 1;
-                clear(row)
+                row
             },
         )
     }
